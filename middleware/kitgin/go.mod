@@ -1,0 +1,7 @@
+module github.com/cypaykit/kit/middleware/kitgin
+
+go 1.22
+
+require github.com/cypaykit/kit v0.0.0
+
+replace github.com/cypaykit/kit => ../..

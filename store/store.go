@@ -1,0 +1,78 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors; implementations wrap them so errors.Is works.
+var (
+	ErrNotFound = errors.New("store: order not found")
+	ErrExists   = errors.New("store: order already exists")
+	// ErrConflict: the order is not in a state the call may change, for
+	// example Settle on a CLOSED order or with another transaction id.
+	ErrConflict = errors.New("store: conflicting order state")
+	// ErrNotHeld: a lease was released or extended by someone who does
+	// not hold it (its own lease expired and another holder took it).
+	ErrNotHeld = errors.New("store: lock not held")
+)
+
+// OrderStore persists payment attempts. Every method is safe for
+// concurrent use, by goroutines and by processes sharing the database, and
+// returns ctx.Err() (possibly wrapped) promptly when ctx ends.
+type OrderStore interface {
+	// Create records a new attempt. CreatedAt and UpdatedAt are set by the
+	// caller. A known OutTradeNo is ErrExists.
+	Create(ctx context.Context, o *Order) error
+
+	// Get returns a copy of an attempt, or ErrNotFound.
+	Get(ctx context.Context, outTradeNo string) (*Order, error)
+
+	// ListByBusinessID returns a business order's attempts by Attempt,
+	// ascending; none is an empty slice, not an error.
+	ListByBusinessID(ctx context.Context, businessID string) ([]*Order, error)
+
+	// SetCheckout stores the pre-order's code_url / pay_info on an attempt.
+	SetCheckout(ctx context.Context, outTradeNo, codeURL, payInfo string, now time.Time) error
+
+	// Settle moves an attempt from PENDING to PAID with the payment facts,
+	// as one atomic compare-and-set: of any number of concurrent calls,
+	// exactly one reports settled=true. Repeating it on a PAID attempt with
+	// the same TransactionID reports settled=false and changes nothing. A
+	// different TransactionID, or a FAILED / CLOSED attempt, is
+	// ErrConflict; an unknown one ErrNotFound.
+	Settle(ctx context.Context, outTradeNo string, p Payment, now time.Time) (settled bool, err error)
+
+	// MarkFulfilled records that the host's fulfilment hook returned nil
+	// for a PAID attempt. Repeating it is a no-op; a non-PAID attempt is
+	// ErrConflict.
+	MarkFulfilled(ctx context.Context, outTradeNo string, now time.Time) error
+
+	// Finish moves a PENDING attempt to FAILED or CLOSED with a reason.
+	// Any other current status, or another target status, is ErrConflict.
+	Finish(ctx context.Context, outTradeNo string, status Status, reason string, now time.Time) error
+
+	// ListPending returns at most limit PENDING attempts created before
+	// the given time, oldest first.
+	ListPending(ctx context.Context, createdBefore time.Time, limit int) ([]*Order, error)
+
+	// ListUnfulfilled returns at most limit PAID attempts whose fulfilment
+	// has not been recorded, oldest paid first, so a worker can retry the
+	// hook when no notification comes back.
+	ListUnfulfilled(ctx context.Context, limit int) ([]*Order, error)
+}
+
+// Locker hands out named leases. A lease protects work, not data: it may
+// expire while its holder still runs, so callers pair it with OrderStore's
+// compare-and-set.
+type Locker interface {
+	// Acquire blocks until it holds the lease name for ttl, or ctx ends
+	// (then it returns ctx.Err(), possibly wrapped). The token identifies
+	// this holding for Release. An expired lease can be taken by anyone.
+	Acquire(ctx context.Context, name string, ttl time.Duration) (token string, err error)
+
+	// Release gives the lease up if token still holds it; otherwise it
+	// returns ErrNotHeld and leaves the current holder alone.
+	Release(ctx context.Context, name, token string) error
+}
