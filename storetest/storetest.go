@@ -1,0 +1,59 @@
+// Package storetest is the conformance suite every store.OrderStore and
+// store.Locker implementation must pass; store/memstore passes it, and the
+// suite is itself shown to fail on deliberately broken implementations.
+package storetest
+
+import (
+	"testing"
+
+	"github.com/cypaykit/kit/store"
+)
+
+// Harness is what one subtest gets: a fresh, empty store and/or locker.
+type Harness struct {
+	Store  store.OrderStore // nil skips the order-store tests
+	Locker store.Locker     // nil skips the locker tests
+}
+
+// RunConformanceTests runs every subtest against a fresh harness from
+// newHarness (called once per subtest; it registers its own t.Cleanup).
+//
+// Subtests are flat and named, so one can be selected with
+// -run 'TestX/SettleConcurrent'. They run one after another, never in
+// parallel, so a harness may share one database as long as each call
+// hands out an empty store.
+//
+// Stores may keep times at microsecond precision (SQL timestamps do) and
+// may return them in any location: the suite compares instants, not
+// representations, and tolerates a difference of less than a microsecond.
+func RunConformanceTests(t *testing.T, newHarness func(t *testing.T) Harness) {
+	t.Helper()
+	for _, tc := range orderTests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			if h.Store == nil {
+				t.Skip("storetest: harness has no OrderStore")
+			}
+			tc.fn(t, h.Store)
+		})
+	}
+	for _, tc := range lockerTests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			if h.Locker == nil {
+				t.Skip("storetest: harness has no Locker")
+			}
+			tc.fn(t, h.Locker)
+		})
+	}
+}
+
+type orderTest struct {
+	name string
+	fn   func(t *testing.T, s store.OrderStore)
+}
+
+type lockerTest struct {
+	name string
+	fn   func(t *testing.T, l store.Locker)
+}
