@@ -1,0 +1,10 @@
+// Package handler holds the http.Handlers a host mounts to take UnifiedPay
+// (超赢) payments — the payment notification (异步通知) receiver, the
+// pre-order (主扫预下单) proxy and the order status endpoint — and the
+// Reconciler that settles by order query what notifications miss.
+//
+// Every path that can mark an order PAID goes through one Settler, which
+// checks the merchant and the amount against the stored order and settles
+// with the store's compare-and-set; the fulfilment hook runs under the
+// order's lease and is recorded once it returns nil.
+package handler

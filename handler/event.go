@@ -1,0 +1,122 @@
+package handler
+
+import "fmt"
+
+// Outcome classifies what became of one notification or query result.
+type Outcome int
+
+// Outcomes reported through SettlerConfig.Observe.
+const (
+	// Settled: this message moved the order from PENDING to PAID.
+	Settled Outcome = iota + 1
+	// Duplicate: the order was already PAID with the same transaction.
+	Duplicate
+	// BadSign: the signature is missing, malformed or wrong.
+	BadSign
+	// Malformed: wrong method or content type, oversized, undecodable,
+	// duplicate names, invalid UTF-8 or missing fields.
+	Malformed
+	// UnknownOrder: the out_trade_no is not in the store.
+	UnknownOrder
+	// Mismatch: a validly signed message whose mch_id or amount differs
+	// from the stored order, or that conflicts with its state (an Alert
+	// fired).
+	Mismatch
+	// NotPaid: the gateway reports a failed or unfinished payment; any
+	// final failure was recorded.
+	NotPaid
+	// StoreError: the store or the locker failed.
+	StoreError
+	// HookError: the fulfilment hook returned an error or panicked.
+	HookError
+	// Timeout: the deadline passed before the work finished.
+	Timeout
+	// ConfigError: the keys for the order could not be resolved.
+	ConfigError
+	// Closed: a query found the order closed, or the reconciler closed a
+	// stale attempt.
+	Closed
+)
+
+var outcomeNames = map[Outcome]string{
+	Settled:      "settled",
+	Duplicate:    "duplicate",
+	BadSign:      "bad_sign",
+	Malformed:    "malformed",
+	UnknownOrder: "unknown_order",
+	Mismatch:     "mismatch",
+	NotPaid:      "not_paid",
+	StoreError:   "store_error",
+	HookError:    "hook_error",
+	Timeout:      "timeout",
+	ConfigError:  "config_error",
+	Closed:       "closed",
+}
+
+// String returns a short snake_case name, suitable as a metric label.
+func (o Outcome) String() string {
+	if s, ok := outcomeNames[o]; ok {
+		return s
+	}
+	return fmt.Sprintf("outcome(%d)", int(o))
+}
+
+// Sources of an Event.
+const (
+	SourceNotify = "notify" // a payment notification
+	SourceQuery  = "query"  // an order query by the Reconciler
+	SourceRetry  = "retry"  // the Reconciler retrying a fulfilment
+)
+
+// Event reports one handled notification or query result.
+type Event struct {
+	Outcome    Outcome
+	OutTradeNo string // empty when the message could not be decoded
+	Source     string // SourceNotify, SourceQuery or SourceRetry
+	// Err is why the outcome is not Settled or Duplicate; it never
+	// carries keys.
+	Err error
+}
+
+// AlertKind names what an Alert is about.
+type AlertKind string
+
+// Alert kinds. Each means money and records disagree under a valid
+// signature: a leaked key, a bug, or a payment someone must handle.
+const (
+	AlertAmountMismatch AlertKind = "amount_mismatch"
+	AlertMchMismatch    AlertKind = "mch_id_mismatch"
+	// AlertPaidAfterClose: the gateway reports a payment for an attempt
+	// already FAILED or CLOSED here; the money needs a refund or a manual
+	// settlement.
+	AlertPaidAfterClose AlertKind = "paid_after_close"
+	// AlertTransactionConflict: a PAID attempt reported paid again under
+	// another transaction id.
+	AlertTransactionConflict AlertKind = "transaction_conflict"
+	// AlertRefundedUnsettled: a query found a refund for an attempt never
+	// settled here; it was closed.
+	AlertRefundedUnsettled AlertKind = "refunded_unsettled"
+)
+
+// Alert describes a validly signed message that contradicts the stored
+// order. It never carries keys or raw payloads.
+type Alert struct {
+	Kind       AlertKind
+	Source     string // SourceNotify or SourceQuery
+	OutTradeNo string
+	// MchID is the order's merchant; GotMchID the message's.
+	MchID, GotMchID string
+	// WantAmount is the order's amount and GotAmount the message's, in fen.
+	WantAmount, GotAmount int64
+	// Status is the order's status when the message arrived.
+	Status string
+	// TransactionID is the message's transaction id; StoredTransactionID
+	// the order's, if any.
+	TransactionID, StoredTransactionID string
+}
+
+// String formats the alert for a log line.
+func (a Alert) String() string {
+	return fmt.Sprintf("%s: out_trade_no=%s mch_id=%s got_mch_id=%s want_fee=%d got_fee=%d status=%s transaction_id=%s stored_transaction_id=%s",
+		a.Kind, a.OutTradeNo, a.MchID, a.GotMchID, a.WantAmount, a.GotAmount, a.Status, a.TransactionID, a.StoredTransactionID)
+}

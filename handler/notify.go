@@ -1,0 +1,282 @@
+package handler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"time"
+	"unicode/utf8"
+
+	"github.com/cypaykit/kit/client"
+	"github.com/cypaykit/kit/model"
+	"github.com/cypaykit/kit/sign"
+	"github.com/cypaykit/kit/store"
+)
+
+// NotifyConfig configures a Notify handler. Every field documents its
+// zero value.
+type NotifyConfig struct {
+	// Settler settles verified payments. Required.
+	Settler *Settler
+	// Keys verifies notifications: the agent key for orders created under
+	// v1, the merchant's keys (by the stored order's mch_id) for v2.
+	// Required: AgentKey or MerchantKeys must be set.
+	Keys client.Keyring
+	// Algorithm is the signature algorithm; it is configuration, never
+	// read from the payload. Zero means MD5.
+	Algorithm sign.Algorithm
+	// Deadline bounds the work for one notification; when it passes the
+	// reply is fail. Zero means 2 s (the gateway gives up after 3 s).
+	Deadline time.Duration
+	// MaxBody is the largest accepted body in bytes. Zero means 64 KiB.
+	MaxBody int64
+	// Logger receives structured logs. Nil means the Settler's logger.
+	Logger *slog.Logger
+}
+
+// Notify receives the gateway's payment notifications (异步通知). It
+// answers exactly "success" once the outcome is durably recorded and
+// "fail" otherwise, so that the gateway retries. It is safe for
+// concurrent use.
+type Notify struct {
+	settler  *Settler
+	keys     client.Keyring
+	alg      sign.Algorithm
+	deadline time.Duration
+	maxBody  int64
+	log      *slog.Logger
+}
+
+// NewNotify validates cfg and returns the notification handler.
+func NewNotify(cfg NotifyConfig) (*Notify, error) {
+	if cfg.Settler == nil {
+		return nil, errors.New("handler: NotifyConfig.Settler is required")
+	}
+	if cfg.Keys.AgentKey == "" && cfg.Keys.MerchantKeys == nil {
+		return nil, errors.New("handler: NotifyConfig.Keys has neither an agent key nor merchant keys")
+	}
+	if cfg.Algorithm == "" {
+		cfg.Algorithm = sign.MD5
+	}
+	if _, err := sign.Sign(nil, "k", cfg.Algorithm); err != nil {
+		return nil, fmt.Errorf("handler: NotifyConfig.Algorithm: %w", err)
+	}
+	if cfg.Deadline < 0 || cfg.MaxBody < 0 {
+		return nil, errors.New("handler: NotifyConfig.Deadline and MaxBody must not be negative")
+	}
+	n := &Notify{
+		settler:  cfg.Settler,
+		keys:     cfg.Keys,
+		alg:      cfg.Algorithm,
+		deadline: cfg.Deadline,
+		maxBody:  cfg.MaxBody,
+		log:      cfg.Logger,
+	}
+	if n.deadline == 0 {
+		n.deadline = 2 * time.Second
+	}
+	if n.maxBody == 0 {
+		n.maxBody = 64 << 10
+	}
+	if n.log == nil {
+		n.log = cfg.Settler.log
+	}
+	return n, nil
+}
+
+// The literal replies the gateway understands.
+var (
+	replySuccess = []byte("success")
+	replyFail    = []byte("fail")
+)
+
+// result is the outcome of handling one notification.
+type result struct {
+	outcome    Outcome
+	outTradeNo string
+	status     int
+	err        error
+}
+
+// ServeHTTP handles one notification.
+func (n *Notify) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	res := n.receive(w, r)
+	if res.err != nil {
+		level := slog.LevelWarn
+		switch res.outcome {
+		case StoreError, HookError, Timeout, ConfigError:
+			level = slog.LevelError
+		case Mismatch:
+			level = slog.LevelError // the Settler logged the details
+		}
+		n.log.LogAttrs(r.Context(), level, "handler: notification failed",
+			slog.String("outcome", res.outcome.String()),
+			slog.String("out_trade_no", res.outTradeNo),
+			slog.String("remote", r.RemoteAddr),
+			slog.String("err", res.err.Error()))
+	}
+	n.settler.emit(Event{Outcome: res.outcome, OutTradeNo: res.outTradeNo, Source: SourceNotify, Err: res.err})
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	if res.err != nil {
+		if res.status == http.StatusMethodNotAllowed {
+			h.Set("Allow", http.MethodPost)
+		}
+		w.WriteHeader(res.status)
+		_, _ = w.Write(replyFail)
+		return
+	}
+	_, _ = w.Write(replySuccess)
+}
+
+// receive checks the transport, reads the body once, then does the rest
+// under the deadline.
+func (n *Notify) receive(w http.ResponseWriter, r *http.Request) result {
+	if r.Method != http.MethodPost {
+		return result{outcome: Malformed, status: http.StatusMethodNotAllowed,
+			err: fmt.Errorf("%w: method %s", ErrMalformed, r.Method)}
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/x-www-form-urlencoded" {
+		return result{outcome: Malformed, status: http.StatusUnsupportedMediaType,
+			err: fmt.Errorf("%w: content type %q", ErrMalformed, r.Header.Get("Content-Type"))}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, n.maxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return result{outcome: Malformed, status: http.StatusRequestEntityTooLarge,
+				err: fmt.Errorf("%w: body over %d bytes", ErrMalformed, n.maxBody)}
+		}
+		return result{outcome: Malformed, status: http.StatusBadRequest,
+			err: fmt.Errorf("%w: reading body: %w", ErrMalformed, err)}
+	}
+	values, err := parseForm(body)
+	if err != nil {
+		return result{outcome: Malformed, status: http.StatusBadRequest, err: err}
+	}
+
+	ctx, cancel := context.WithTimeout(r.Context(), n.deadline)
+	defer cancel()
+	// The work runs apart from the reply so that a store, locker or hook
+	// that ignores ctx cannot hold the reply past the deadline. What it
+	// leaves behind stays consistent: settling is one compare-and-set and
+	// an unrecorded fulfilment is retried.
+	done := make(chan result, 1)
+	go func() { done <- n.process(ctx, values) }()
+	select {
+	case res := <-done:
+		return res
+	case <-ctx.Done():
+		return result{outcome: Timeout, outTradeNo: values.Get("out_trade_no"),
+			status: http.StatusServiceUnavailable,
+			err:    fmt.Errorf("handler: notification not handled in time: %w", ctx.Err())}
+	}
+}
+
+// parseForm decodes a form body, refusing what could be read two ways:
+// bytes that are not UTF-8, a name given twice.
+func parseForm(body []byte) (url.Values, error) {
+	if !utf8.Valid(body) {
+		return nil, fmt.Errorf("%w: body is not UTF-8", ErrMalformed)
+	}
+	values, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	for k, vs := range values {
+		if len(vs) != 1 {
+			return nil, fmt.Errorf("%w: %w: %q given %d times", ErrMalformed, sign.ErrMalformed, k, len(vs))
+		}
+		if !utf8.ValidString(k) || !utf8.ValidString(vs[0]) {
+			return nil, fmt.Errorf("%w: a decoded name or value is not UTF-8", ErrMalformed)
+		}
+	}
+	return values, nil
+}
+
+// process verifies a decoded notification and settles it.
+func (n *Notify) process(ctx context.Context, values url.Values) result {
+	note, err := model.DecodeNotification(values)
+	if err != nil {
+		return result{outcome: Malformed, status: http.StatusBadRequest, err: fmt.Errorf("%w: %w", ErrMalformed, err)}
+	}
+	otn := note.OutTradeNo
+	if otn == "" {
+		// Without out_trade_no there is no order to find a key for; the
+		// gateway sends it even on failures.
+		return result{outcome: Malformed, status: http.StatusBadRequest, err: fmt.Errorf("%w: no out_trade_no", ErrMalformed)}
+	}
+	fail := func(o Outcome, status int, err error) result {
+		return result{outcome: o, outTradeNo: otn, status: status, err: err}
+	}
+	order, err := n.settler.store.Get(ctx, otn)
+	if errors.Is(err, store.ErrNotFound) {
+		return fail(UnknownOrder, http.StatusNotFound, fmt.Errorf("handler: unknown out_trade_no: %w", err))
+	}
+	if err != nil {
+		return fail(lockOutcome(ctx), http.StatusInternalServerError, fmt.Errorf("handler: get order: %w", err))
+	}
+	keys, err := n.keys.Keys(ctx, order.Version, order.MchID)
+	if err != nil {
+		return fail(ConfigError, http.StatusInternalServerError, fmt.Errorf("handler: keys for %s order of %s: %w", order.Version, order.MchID, err))
+	}
+	if err := sign.Verify(values, n.alg, keys...); err != nil {
+		return fail(BadSign, http.StatusUnauthorized, err)
+	}
+	if !(note.State == model.StateSuccess && (note.ResultCode == model.ResultSuccess || note.ResultCode == "0")) {
+		// The gateway reports a failed exchange, not a payment result:
+		// nothing to record; the reconciler queries the order.
+		return result{outcome: NotPaid, outTradeNo: otn}
+	}
+	if note.MchID != order.MchID {
+		// A verified message about another merchant's order: under a v1
+		// agent key this is possible, and it must change nothing.
+		err := n.settler.raise(ctx, Alert{
+			Source: SourceNotify, OutTradeNo: otn, MchID: order.MchID, GotMchID: note.MchID,
+			WantAmount: order.Amount, GotAmount: note.TotalFee, Status: string(order.Status),
+			TransactionID: note.TransactionID, StoredTransactionID: order.TransactionID,
+		}, AlertMchMismatch)
+		return fail(Mismatch, http.StatusConflict, err)
+	}
+	if note.PayResult != model.PayResultSuccess {
+		err := n.settler.store.Finish(ctx, otn, store.Failed, "pay_result="+note.PayResult, n.settler.now())
+		if err != nil && !errors.Is(err, store.ErrConflict) {
+			return fail(lockOutcome(ctx), http.StatusInternalServerError, fmt.Errorf("handler: record failed payment: %w", err))
+		}
+		return result{outcome: NotPaid, outTradeNo: otn}
+	}
+	paidAt, err := model.ParseTime(note.TimeEnd)
+	if err != nil {
+		paidAt = n.settler.now()
+	}
+	outcome, err := n.settler.settle(ctx, order, proof{
+		source: SourceNotify,
+		mchID:  note.MchID,
+		amount: note.TotalFee,
+		payment: store.Payment{
+			TransactionID:        note.TransactionID,
+			ChannelTransactionID: note.OutTransactionID,
+			PaidAt:               paidAt,
+		},
+	})
+	if err != nil {
+		status := http.StatusInternalServerError
+		switch outcome {
+		case Mismatch:
+			status = http.StatusConflict
+		case Malformed:
+			status = http.StatusBadRequest
+		case Timeout:
+			status = http.StatusServiceUnavailable
+		}
+		return fail(outcome, status, err)
+	}
+	return result{outcome: outcome, outTradeNo: otn}
+}

@@ -1,0 +1,447 @@
+package handler
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cypaykit/kit/client"
+	"github.com/cypaykit/kit/model"
+	"github.com/cypaykit/kit/store"
+)
+
+// Purchase is what the host's resolver says a business order costs and
+// who is paid: the amount never comes from the browser.
+type Purchase struct {
+	// MchID is the merchant paid. Required.
+	MchID string
+	// Amount is the amount due in fen. Required, > 0.
+	Amount int64
+	// Body is the goods description shown to the buyer. Required.
+	Body string
+	// ProductID is sent as product_id; zero means the out_trade_no.
+	ProductID string
+	// Attach is sent as attach (echoed by order queries, not notifications).
+	Attach string
+}
+
+// PreOrderConfig configures a PreOrder handler. Every field documents its
+// zero value.
+type PreOrderConfig struct {
+	// Store holds the attempts. Required.
+	Store store.OrderStore
+	// Client calls the gateway; its Version is recorded on each attempt
+	// and decides which key verifies the attempt's notifications. Required.
+	Client *client.Client
+	// Resolve returns what a business order costs. Wrap ErrOrderNotFound
+	// (404), ErrOrderNotPayable (409) or ErrOrderInvalid (422) to choose
+	// the reply; the error text is shown to the caller. Any other error
+	// is a 500 whose text is logged, not shown. Required.
+	Resolve func(ctx context.Context, businessID string) (Purchase, error)
+	// NotifyURL is where the gateway posts notifications: absolute http(s)
+	// with no query string. Required.
+	NotifyURL string
+	// ReusePending: a repeated request for the same business order,
+	// channel and trade type returns an attempt still PENDING that was
+	// created less than this long ago, has a code_url, and has the same
+	// merchant and amount, instead of starting another. Zero means 2 min;
+	// negative disables reuse. JSPAY attempts are never reused: their
+	// pay_info belongs to one buyer.
+	ReusePending time.Duration
+	// MaxBody is the largest accepted request body. Zero means 16 KiB.
+	MaxBody int64
+	// Logger receives structured logs. Nil means slog.Default().
+	Logger *slog.Logger
+	// Now is the clock. Nil means time.Now.
+	Now func() time.Time
+}
+
+// PreOrder is the pre-order proxy: the browser or POS posts a business
+// order id and a channel (JSON or a form), never an amount; the handler
+// resolves the order through the host, records a new PENDING attempt and
+// calls the gateway. See the package README for the reply shapes.
+type PreOrder struct {
+	store     store.OrderStore
+	client    *client.Client
+	resolve   func(ctx context.Context, businessID string) (Purchase, error)
+	notifyURL string
+	reuse     time.Duration
+	maxBody   int64
+	log       *slog.Logger
+	now       func() time.Time
+}
+
+// NewPreOrder validates cfg and returns the pre-order handler.
+func NewPreOrder(cfg PreOrderConfig) (*PreOrder, error) {
+	switch {
+	case cfg.Store == nil:
+		return nil, errors.New("handler: PreOrderConfig.Store is required")
+	case cfg.Client == nil:
+		return nil, errors.New("handler: PreOrderConfig.Client is required")
+	case cfg.Resolve == nil:
+		return nil, errors.New("handler: PreOrderConfig.Resolve is required")
+	case cfg.MaxBody < 0:
+		return nil, errors.New("handler: PreOrderConfig.MaxBody is negative")
+	}
+	u, err := url.Parse(cfg.NotifyURL)
+	if err != nil || !u.IsAbs() || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+		u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+		return nil, errors.New("handler: PreOrderConfig.NotifyURL must be an absolute http(s) URL without query or fragment")
+	}
+	p := &PreOrder{
+		store:     cfg.Store,
+		client:    cfg.Client,
+		resolve:   cfg.Resolve,
+		notifyURL: cfg.NotifyURL,
+		reuse:     cfg.ReusePending,
+		maxBody:   cfg.MaxBody,
+		log:       cfg.Logger,
+		now:       cfg.Now,
+	}
+	if p.reuse == 0 {
+		p.reuse = 2 * time.Minute
+	}
+	if p.maxBody == 0 {
+		p.maxBody = 16 << 10
+	}
+	if p.log == nil {
+		p.log = slog.Default()
+	}
+	if p.now == nil {
+		p.now = time.Now
+	}
+	return p, nil
+}
+
+// preOrderRequest is what the browser may post.
+type preOrderRequest struct {
+	OrderID      string `json:"order_id"`
+	Channel      string `json:"channel"`
+	TradeType    string `json:"trade_type"`
+	SubAppID     string `json:"sub_appid"`
+	BuyerID      string `json:"buyer_id"`
+	IsMinipg     string `json:"is_minipg"`
+	BuyerLogonID string `json:"buyer_logon_id"`
+}
+
+// forbiddenFields are refused outright: the amount is the host's to say.
+var forbiddenFields = []string{"amount", "total_fee", "price", "fee"}
+
+// maxAttempts bounds the attempts of one business order (two digits).
+const maxAttempts = 99
+
+// ServeHTTP handles one pre-order request.
+func (p *PreOrder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		writeProblem(w, problem{Status: http.StatusMethodNotAllowed, Detail: "use POST"})
+		return
+	}
+	req, perr := p.decode(w, r)
+	if perr != nil {
+		writeProblem(w, *perr)
+		return
+	}
+	if perr := validateRequest(&req); perr != nil {
+		writeProblem(w, *perr)
+		return
+	}
+	ctx := r.Context()
+	buy, err := p.resolve(ctx, req.OrderID)
+	if err != nil {
+		writeProblem(w, p.resolveProblem(r, req.OrderID, err))
+		return
+	}
+	if buy.MchID == "" || buy.Amount <= 0 || buy.Body == "" {
+		p.log.LogAttrs(ctx, slog.LevelError, "handler: Resolve returned an incomplete purchase",
+			slog.String("order_id", req.OrderID), slog.Int64("amount", buy.Amount))
+		writeProblem(w, problem{Status: http.StatusInternalServerError, Detail: "the order cannot be priced"})
+		return
+	}
+	o, reused, perr := p.attempt(ctx, req, buy)
+	if perr != nil {
+		writeProblem(w, *perr)
+		return
+	}
+	if reused {
+		writeJSON(w, http.StatusOK, viewOf(o))
+		return
+	}
+	p.callGateway(w, r, req, buy, o)
+}
+
+// decode reads a JSON or form body, refusing any amount field.
+func (p *PreOrder) decode(w http.ResponseWriter, r *http.Request) (preOrderRequest, *problem) {
+	var req preOrderRequest
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, p.maxBody))
+	if err != nil {
+		return req, &problem{Status: http.StatusRequestEntityTooLarge, Detail: "request body too large or unreadable"}
+	}
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch mt {
+	case "application/json":
+		var raw map[string]json.RawMessage
+		if err := json.Unmarshal(body, &raw); err != nil {
+			return req, &problem{Status: http.StatusBadRequest, Detail: "body is not a JSON object"}
+		}
+		for _, f := range forbiddenFields {
+			if _, ok := raw[f]; ok {
+				return req, amountProblem(f)
+			}
+		}
+		dec := json.NewDecoder(bytes.NewReader(body))
+		if err := dec.Decode(&req); err != nil {
+			return req, &problem{Status: http.StatusBadRequest, Detail: "fields must be JSON strings"}
+		}
+	case "application/x-www-form-urlencoded":
+		vals, err := url.ParseQuery(string(body))
+		if err != nil {
+			return req, &problem{Status: http.StatusBadRequest, Detail: "body is not a valid form"}
+		}
+		for k, vs := range vals {
+			if len(vs) > 1 {
+				return req, &problem{Status: http.StatusBadRequest, Detail: fmt.Sprintf("%q is given more than once", k)}
+			}
+		}
+		for _, f := range forbiddenFields {
+			if vals.Has(f) {
+				return req, amountProblem(f)
+			}
+		}
+		req = preOrderRequest{
+			OrderID: vals.Get("order_id"), Channel: vals.Get("channel"), TradeType: vals.Get("trade_type"),
+			SubAppID: vals.Get("sub_appid"), BuyerID: vals.Get("buyer_id"),
+			IsMinipg: vals.Get("is_minipg"), BuyerLogonID: vals.Get("buyer_logon_id"),
+		}
+	default:
+		return req, &problem{Status: http.StatusUnsupportedMediaType, Detail: "post application/json or application/x-www-form-urlencoded"}
+	}
+	return req, nil
+}
+
+func amountProblem(field string) *problem {
+	return &problem{Status: http.StatusBadRequest,
+		Detail: fmt.Sprintf("%q is not accepted: the amount comes from the order, not the request", field)}
+}
+
+// validateRequest normalises and checks the posted fields (422).
+func validateRequest(req *preOrderRequest) *problem {
+	req.Channel = strings.ToUpper(strings.TrimSpace(req.Channel))
+	req.TradeType = strings.ToUpper(strings.TrimSpace(req.TradeType))
+	if req.TradeType == "" {
+		req.TradeType = model.TradeTypeNative
+	}
+	var bad []string
+	if req.OrderID == "" || len(req.OrderID) > 128 {
+		bad = append(bad, "order_id is required (at most 128 bytes)")
+	}
+	switch model.PayType(req.Channel) {
+	case model.PayWeChat, model.PayAlipay, model.PayECNY:
+	default:
+		bad = append(bad, "channel must be WECHAT, ALIPAY or ECNY")
+	}
+	switch req.TradeType {
+	case model.TradeTypeNative, model.TradeTypeJSPay, model.TradeTypeApp, model.TradeTypeAppBank:
+	default:
+		bad = append(bad, "trade_type must be NATIVE, JSPAY, APP or APP_BANK")
+	}
+	if req.IsMinipg != "" && req.IsMinipg != "0" && req.IsMinipg != "1" {
+		bad = append(bad, "is_minipg must be 0 or 1")
+	}
+	if len(bad) > 0 {
+		return &problem{Status: http.StatusUnprocessableEntity, Title: "Invalid pre-order request", Detail: strings.Join(bad, "; ")}
+	}
+	return nil
+}
+
+func (p *PreOrder) resolveProblem(r *http.Request, businessID string, err error) problem {
+	switch {
+	case errors.Is(err, ErrOrderNotFound):
+		return problem{Status: http.StatusNotFound, Detail: err.Error()}
+	case errors.Is(err, ErrOrderNotPayable):
+		return problem{Status: http.StatusConflict, Detail: err.Error()}
+	case errors.Is(err, ErrOrderInvalid):
+		return problem{Status: http.StatusUnprocessableEntity, Detail: err.Error()}
+	}
+	p.log.LogAttrs(r.Context(), slog.LevelError, "handler: Resolve failed",
+		slog.String("order_id", businessID), slog.String("err", err.Error()))
+	return problem{Status: http.StatusInternalServerError, Detail: "the order cannot be resolved now"}
+}
+
+// attempt returns a reusable PENDING attempt, or records a new one.
+func (p *PreOrder) attempt(ctx context.Context, req preOrderRequest, buy Purchase) (*store.Order, bool, *problem) {
+	for range 3 {
+		list, err := p.store.ListByBusinessID(ctx, req.OrderID)
+		if err != nil {
+			return nil, false, p.storeProblem(ctx, err)
+		}
+		now := p.now()
+		next := 1
+		for _, o := range list {
+			if o.Status == store.Paid {
+				return nil, false, &problem{Status: http.StatusConflict, Detail: "the order is already paid", OutTradeNo: o.OutTradeNo}
+			}
+			next = max(next, o.Attempt+1)
+		}
+		for i := len(list) - 1; i >= 0 && p.reuse > 0; i-- {
+			o := list[i]
+			if o.Status == store.Pending && o.CodeURL != "" && req.TradeType != model.TradeTypeJSPay &&
+				string(o.Channel) == req.Channel && o.TradeType == req.TradeType &&
+				o.MchID == buy.MchID && o.Amount == buy.Amount && now.Sub(o.CreatedAt) < p.reuse {
+				return o, true, nil
+			}
+		}
+		if next > maxAttempts {
+			return nil, false, &problem{Status: http.StatusConflict, Detail: "too many payment attempts for this order"}
+		}
+		o := &store.Order{
+			OutTradeNo: OutTradeNo(req.OrderID, next),
+			BusinessID: req.OrderID,
+			Attempt:    next,
+			MchID:      buy.MchID,
+			Channel:    model.PayType(req.Channel),
+			TradeType:  req.TradeType,
+			Version:    p.client.Version(),
+			Amount:     buy.Amount,
+			Status:     store.Pending,
+			CreatedAt:  now,
+			UpdatedAt:  now,
+		}
+		err = p.store.Create(ctx, o)
+		if errors.Is(err, store.ErrExists) {
+			continue // a concurrent request took this attempt number
+		}
+		if err != nil {
+			return nil, false, p.storeProblem(ctx, err)
+		}
+		return o, false, nil
+	}
+	return nil, false, &problem{Status: http.StatusConflict, Detail: "concurrent payment attempts for this order; retry"}
+}
+
+func (p *PreOrder) storeProblem(ctx context.Context, err error) *problem {
+	p.log.LogAttrs(ctx, slog.LevelError, "handler: pre-order store failure", slog.String("err", err.Error()))
+	return &problem{Status: http.StatusInternalServerError, Detail: "the order store failed"}
+}
+
+// OutTradeNo returns the out_trade_no of a business order's attempt: the
+// business id followed by the attempt as two digits when the id is
+// alphanumeric and 3–30 characters long (so the result fits
+// ^[A-Za-z0-9]{5,32}$), else the first 20 hex digits (upper case) of the
+// id's SHA-256 followed by the two digits. Both forms are deterministic,
+// so the attempts of one business order can be recomputed; the fixed
+// width keeps "A1"+"11" and "A11"+"1" apart.
+func OutTradeNo(businessID string, attempt int) string {
+	suffix := fmt.Sprintf("%02d", attempt)
+	if len(businessID) >= 3 && len(businessID) <= 30 && isAlnum(businessID) {
+		return businessID + suffix
+	}
+	sum := sha256.Sum256([]byte(businessID))
+	return strings.ToUpper(hex.EncodeToString(sum[:10])) + suffix
+}
+
+func isAlnum(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+// callGateway sends the pre-order for a recorded attempt and replies.
+func (p *PreOrder) callGateway(w http.ResponseWriter, r *http.Request, req preOrderRequest, buy Purchase, o *store.Order) {
+	ctx := r.Context()
+	productID := buy.ProductID
+	if productID == "" {
+		productID = o.OutTradeNo
+	}
+	resp, err := p.client.PreOrder(ctx, &model.PreOrderRequest{
+		Channel:      o.Channel,
+		MchID:        o.MchID,
+		SubAppID:     req.SubAppID,
+		IsMinipg:     req.IsMinipg,
+		BuyerID:      req.BuyerID,
+		BuyerLogonID: req.BuyerLogonID,
+		Body:         buy.Body,
+		Attach:       buy.Attach,
+		OutTradeNo:   o.OutTradeNo,
+		TotalFee:     o.Amount,
+		NotifyURL:    p.notifyURL,
+		TradeType:    o.TradeType,
+		ProductID:    productID,
+	})
+	if err != nil {
+		p.gatewayFailed(w, r, o, err)
+		return
+	}
+	// Record the checkout even if the browser has gone: the attempt lives on.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := p.store.SetCheckout(sctx, o.OutTradeNo, resp.CodeURL, resp.PayInfo, p.now()); err != nil {
+		p.log.LogAttrs(ctx, slog.LevelError, "handler: recording the checkout failed",
+			slog.String("out_trade_no", o.OutTradeNo), slog.String("err", err.Error()))
+	}
+	o.CodeURL, o.PayInfo = resp.CodeURL, resp.PayInfo
+	writeJSON(w, http.StatusCreated, viewOf(o))
+}
+
+// gatewayFailed maps a pre-order failure to a reply and to the attempt's
+// fate: uncertain outcomes stay PENDING for the Reconciler; definite
+// refusals are recorded FAILED.
+func (p *PreOrder) gatewayFailed(w http.ResponseWriter, r *http.Request, o *store.Order, err error) {
+	ctx := r.Context()
+	log := func(level slog.Level, msg string) {
+		p.log.LogAttrs(ctx, level, msg, slog.String("out_trade_no", o.OutTradeNo), slog.String("err", err.Error()))
+	}
+	var ge *client.GatewayError
+	errors.As(err, &ge)
+	if client.Uncertain(err) {
+		log(slog.LevelWarn, "handler: pre-order outcome unknown; left PENDING for the reconciler")
+		writeJSON(w, http.StatusAccepted, viewOf(o))
+		return
+	}
+	pr := problem{Status: http.StatusBadGateway, OutTradeNo: o.OutTradeNo, Title: "Gateway refused the pre-order", Detail: err.Error()}
+	if ge != nil {
+		pr.Code, pr.Msg = string(ge.Code), ge.Msg
+	}
+	switch {
+	case errors.Is(err, client.ErrBadRequest):
+		pr.Status, pr.Title = http.StatusUnprocessableEntity, "Invalid pre-order"
+	case errors.Is(err, client.ErrMerchantConfig), errors.Is(err, client.ErrGateway),
+		errors.Is(err, client.ErrNotFound), errors.Is(err, client.ErrUnknownMerchant):
+	default:
+		// Not known to be refused: the gateway may have the order.
+		log(slog.LevelError, "handler: pre-order failed; left PENDING for the reconciler")
+		pr.Detail = "the gateway call failed"
+		writeProblem(w, pr)
+		return
+	}
+	log(slog.LevelWarn, "handler: pre-order refused")
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if ferr := p.store.Finish(fctx, o.OutTradeNo, store.Failed, "pre-order refused: "+reasonOf(ge, err), p.now()); ferr != nil {
+		p.log.LogAttrs(ctx, slog.LevelError, "handler: recording the refused pre-order failed",
+			slog.String("out_trade_no", o.OutTradeNo), slog.String("err", ferr.Error()))
+	}
+	writeProblem(w, pr)
+}
+
+func reasonOf(ge *client.GatewayError, err error) string {
+	if ge != nil {
+		return "code " + string(ge.Code) + " " + strconv.Quote(ge.Msg)
+	}
+	return err.Error()
+}

@@ -1,0 +1,257 @@
+package handler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"time"
+
+	"github.com/cypaykit/kit/store"
+)
+
+// SettlerConfig configures a Settler. Every field documents its zero value.
+type SettlerConfig struct {
+	// Store holds the orders. Required.
+	Store store.OrderStore
+	// Locker serialises the fulfilment hook per order. Nil means Store
+	// itself when it also implements store.Locker, else a process-local
+	// locker (fine for one instance; give several instances a shared one).
+	Locker store.Locker
+	// Fulfill is the host's fulfilment hook: it runs after an order became
+	// PAID, under the order's lease, and is retried until it returns nil,
+	// after which it never runs again for that order. It must finish well
+	// within LockTTL and should honour ctx. Nil means nothing to run: the
+	// order is recorded fulfilled at once.
+	Fulfill func(ctx context.Context, o store.Order) error
+	// Alert is called when a validly signed message contradicts the stored
+	// order (see AlertKind). Nil means an error-level log line only; the
+	// log line is written either way.
+	Alert func(ctx context.Context, a Alert)
+	// Observe receives one Event per handled notification or query
+	// result, for counting. It must be fast and safe for concurrent use.
+	// Nil means none.
+	Observe func(e Event)
+	// LockTTL is the lease time for one order's fulfilment. Zero means 30 s.
+	LockTTL time.Duration
+	// Logger receives structured logs. Nil means slog.Default().
+	Logger *slog.Logger
+	// Now is the clock. Nil means time.Now.
+	Now func() time.Time
+}
+
+// Settler is the single path by which an order becomes PAID (guarantee
+// G1), shared by Notify and Reconciler: it checks a verified payment
+// against the stored order, settles it with the store's compare-and-set
+// and runs the fulfilment hook. It is safe for concurrent use.
+type Settler struct {
+	store   store.OrderStore
+	locker  store.Locker
+	fulfill func(ctx context.Context, o store.Order) error
+	alert   func(ctx context.Context, a Alert)
+	observe func(e Event)
+	ttl     time.Duration
+	log     *slog.Logger
+	now     func() time.Time
+}
+
+// NewSettler validates cfg and returns a Settler.
+func NewSettler(cfg SettlerConfig) (*Settler, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("handler: SettlerConfig.Store is required")
+	}
+	if cfg.LockTTL < 0 {
+		return nil, errors.New("handler: SettlerConfig.LockTTL is negative")
+	}
+	s := &Settler{
+		store:   cfg.Store,
+		locker:  cfg.Locker,
+		fulfill: cfg.Fulfill,
+		alert:   cfg.Alert,
+		observe: cfg.Observe,
+		ttl:     cfg.LockTTL,
+		log:     cfg.Logger,
+		now:     cfg.Now,
+	}
+	if s.locker == nil {
+		if l, ok := cfg.Store.(store.Locker); ok {
+			s.locker = l
+		} else {
+			s.locker = newLocalLocker()
+		}
+	}
+	if s.ttl == 0 {
+		s.ttl = 30 * time.Second
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return s, nil
+}
+
+// proof is what a verified gateway message says about a payment.
+type proof struct {
+	source  string
+	mchID   string
+	amount  int64
+	payment store.Payment
+}
+
+// settle checks p against o (as read from the store) and settles it, then
+// runs the fulfilment. It returns Settled or Duplicate with a nil error,
+// or the failing outcome with an error. Only this function calls
+// store.Settle.
+func (s *Settler) settle(ctx context.Context, o *store.Order, p proof) (Outcome, error) {
+	base := Alert{
+		Source: p.source, OutTradeNo: o.OutTradeNo,
+		MchID: o.MchID, GotMchID: p.mchID,
+		WantAmount: o.Amount, GotAmount: p.amount,
+		Status: string(o.Status), TransactionID: p.payment.TransactionID,
+		StoredTransactionID: o.TransactionID,
+	}
+	if p.mchID != o.MchID {
+		return Mismatch, s.raise(ctx, base, AlertMchMismatch)
+	}
+	if p.amount != o.Amount {
+		return Mismatch, s.raise(ctx, base, AlertAmountMismatch)
+	}
+	if p.payment.TransactionID == "" {
+		return Malformed, fmt.Errorf("%w: no transaction_id", ErrMalformed)
+	}
+	outcome := Settled
+	switch o.Status {
+	case store.Paid:
+		if o.TransactionID != p.payment.TransactionID {
+			return Mismatch, s.raise(ctx, base, AlertTransactionConflict)
+		}
+		outcome = Duplicate
+		if o.Fulfilled {
+			return Duplicate, nil
+		}
+	case store.Pending:
+		settled, err := s.store.Settle(ctx, o.OutTradeNo, p.payment, s.now())
+		switch {
+		case errors.Is(err, store.ErrConflict):
+			// Someone else moved it first; look at what they did.
+			cur, gerr := s.store.Get(ctx, o.OutTradeNo)
+			if gerr != nil {
+				return StoreError, fmt.Errorf("handler: settle %s: %w", o.OutTradeNo, gerr)
+			}
+			if cur.Status == store.Pending {
+				return StoreError, fmt.Errorf("handler: settle %s: %w", o.OutTradeNo, err)
+			}
+			return s.settle(ctx, cur, p)
+		case err != nil:
+			return StoreError, fmt.Errorf("handler: settle %s: %w", o.OutTradeNo, err)
+		}
+		if !settled {
+			outcome = Duplicate
+		} else {
+			s.log.LogAttrs(ctx, slog.LevelInfo, "handler: order paid",
+				slog.String("out_trade_no", o.OutTradeNo), slog.String("source", p.source),
+				slog.Int64("total_fee", p.amount), slog.String("transaction_id", p.payment.TransactionID))
+		}
+	default:
+		return Mismatch, s.raise(ctx, base, AlertPaidAfterClose)
+	}
+	if oc, err := s.fulfil(ctx, o.OutTradeNo); err != nil {
+		return oc, err
+	}
+	return outcome, nil
+}
+
+// raise fires an alert and returns the error that goes with it.
+func (s *Settler) raise(ctx context.Context, a Alert, kind AlertKind) error {
+	a.Kind = kind
+	s.log.LogAttrs(ctx, slog.LevelError, "handler: payment does not match the order",
+		slog.String("alert", string(kind)), slog.String("source", a.Source),
+		slog.String("out_trade_no", a.OutTradeNo), slog.String("mch_id", a.MchID),
+		slog.String("got_mch_id", a.GotMchID), slog.Int64("want_fee", a.WantAmount),
+		slog.Int64("got_fee", a.GotAmount), slog.String("status", a.Status),
+		slog.String("transaction_id", a.TransactionID),
+		slog.String("stored_transaction_id", a.StoredTransactionID))
+	if s.alert != nil {
+		s.alert(ctx, a)
+	}
+	return fmt.Errorf("%w: %s on %s", ErrMismatch, kind, a.OutTradeNo)
+}
+
+// lockName is the lease that serialises one order's side effects.
+func lockName(outTradeNo string) string { return "cypay:order:" + outTradeNo }
+
+// fulfil runs the fulfilment hook for a PAID, unfulfilled order under its
+// lease and records success. It is a no-op for a fulfilled order.
+func (s *Settler) fulfil(ctx context.Context, outTradeNo string) (Outcome, error) {
+	name := lockName(outTradeNo)
+	tok, err := s.locker.Acquire(ctx, name, s.ttl)
+	if err != nil {
+		return lockOutcome(ctx), fmt.Errorf("handler: lock %s: %w", outTradeNo, err)
+	}
+	defer func() {
+		// Release even when ctx ended, so the next delivery need not wait
+		// for the lease to expire.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := s.locker.Release(rctx, name, tok); err != nil {
+			s.log.LogAttrs(ctx, slog.LevelWarn, "handler: lease lost before release",
+				slog.String("out_trade_no", outTradeNo), slog.String("err", err.Error()))
+		}
+	}()
+	o, err := s.store.Get(ctx, outTradeNo)
+	if err != nil {
+		return lockOutcome(ctx), fmt.Errorf("handler: reread %s: %w", outTradeNo, err)
+	}
+	if o.Status != store.Paid || o.Fulfilled {
+		return Duplicate, nil
+	}
+	if err := s.runHook(ctx, *o); err != nil {
+		s.log.LogAttrs(ctx, slog.LevelError, "handler: fulfilment failed",
+			slog.String("out_trade_no", outTradeNo), slog.String("err", err.Error()))
+		return HookError, err
+	}
+	// The hook succeeded: record it even if ctx has just ended, or it
+	// would run again.
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := s.store.MarkFulfilled(mctx, outTradeNo, s.now()); err != nil {
+		return StoreError, fmt.Errorf("handler: mark %s fulfilled: %w", outTradeNo, err)
+	}
+	return Settled, nil
+}
+
+func lockOutcome(ctx context.Context) Outcome {
+	if ctx.Err() != nil {
+		return Timeout
+	}
+	return StoreError
+}
+
+// runHook calls the fulfilment hook, turning a panic into an error.
+func (s *Settler) runHook(ctx context.Context, o store.Order) (err error) {
+	if s.fulfill == nil {
+		return nil
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.LogAttrs(ctx, slog.LevelError, "handler: fulfilment hook panicked",
+				slog.String("out_trade_no", o.OutTradeNo), slog.Any("panic", r),
+				slog.String("stack", string(debug.Stack())))
+			err = fmt.Errorf("%w: %s: panic: %v", ErrHook, o.OutTradeNo, r)
+		}
+	}()
+	if err := s.fulfill(ctx, o); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrHook, o.OutTradeNo, err)
+	}
+	return nil
+}
+
+// emit reports an event to the Observe hook.
+func (s *Settler) emit(e Event) {
+	if s.observe != nil {
+		s.observe(e)
+	}
+}
