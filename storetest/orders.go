@@ -4,6 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"reflect"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,17 +19,44 @@ import (
 
 var orderTests = []orderTest{
 	{"CreateGet", testCreateGet},
+	{"CreateDuplicate", testCreateDuplicate},
+	{"GetNotFound", testGetNotFound},
+	{"ReturnsCopies", testReturnsCopies},
+	{"RoundTripAllFields", testRoundTripAllFields},
+	{"AmountRange", testAmountRange},
+	{"ListByBusinessID", testListByBusinessID},
+	{"ListByBusinessIDEmpty", testListByBusinessIDEmpty},
+	{"SetCheckout", testSetCheckout},
+	{"Settle", testSettle},
+	{"SettleRepeat", testSettleRepeat},
+	{"SettleOtherTransaction", testSettleOtherTransaction},
+	{"SettleFinished", testSettleFinished},
+	{"SettleNotFound", testSettleNotFound},
+	{"SettleConcurrent", testSettleConcurrent},
+	{"SettleConcurrentDistinct", testSettleConcurrentDistinct},
+	{"MarkFulfilled", testMarkFulfilled},
+	{"MarkFulfilledNotPaid", testMarkFulfilledNotPaid},
+	{"Finish", testFinish},
+	{"FinishNotPending", testFinishNotPending},
+	{"FinishBadStatus", testFinishBadStatus},
+	{"ListPending", testListPending},
+	{"ListUnfulfilled", testListUnfulfilled},
+	{"ContextCanceled", testContextCanceled},
 }
 
+// concurrency is how many goroutines race on one attempt.
+const concurrency = 64
+
 // base is deliberately not UTC and carries nanoseconds, so a store that
-// drops the location or the sub-second part is caught.
+// shifts the instant or drops the sub-second part is caught.
 var base = time.Date(2026, 3, 14, 15, 9, 26, 535897932, time.FixedZone("GMT+8", 8*3600))
 
 // at returns base plus n seconds.
 func at(n int) time.Time { return base.Add(time.Duration(n) * time.Second) }
 
 // sameInstant compares times as instants to within a microsecond, which is
-// what a SQL timestamp keeps; the zero time only equals the zero time.
+// what a SQL timestamp keeps (truncated or rounded); the location is
+// ignored, and the zero time only equals the zero time.
 var sameInstant = cmp.Comparer(func(a, b time.Time) bool {
 	if a.IsZero() || b.IsZero() {
 		return a.IsZero() == b.IsZero()
@@ -33,7 +65,8 @@ var sameInstant = cmp.Comparer(func(a, b time.Time) bool {
 	return d > -time.Microsecond && d < time.Microsecond
 })
 
-// newOrder returns a PENDING attempt n of business order biz.
+// newOrder returns a PENDING attempt n of business order biz, created at
+// at(0).
 func newOrder(biz string, n int) *store.Order {
 	return &store.Order{
 		OutTradeNo: fmt.Sprintf("%sA%03d", biz, n),
@@ -48,6 +81,26 @@ func newOrder(biz string, n int) *store.Order {
 		CreatedAt:  at(0),
 		UpdatedAt:  at(0),
 	}
+}
+
+// payment returns the payment facts for transaction id tx.
+func payment(tx string) store.Payment {
+	return store.Payment{
+		TransactionID:        tx,
+		ChannelTransactionID: "4200" + tx,
+		PaidAt:               at(2),
+	}
+}
+
+// paid returns o as Settle(p, now) should leave it.
+func paid(o *store.Order, p store.Payment, now time.Time) *store.Order {
+	w := *o
+	w.Status = store.Paid
+	w.TransactionID = p.TransactionID
+	w.ChannelTransactionID = p.ChannelTransactionID
+	w.PaidAt = p.PaidAt
+	w.UpdatedAt = now
+	return &w
 }
 
 func create(t testing.TB, s store.OrderStore, o *store.Order) {
@@ -69,12 +122,35 @@ func get(t testing.TB, s store.OrderStore, outTradeNo string) *store.Order {
 	return o
 }
 
+func settle(t testing.TB, s store.OrderStore, outTradeNo string, p store.Payment, now time.Time) {
+	t.Helper()
+	settled, err := s.Settle(context.Background(), outTradeNo, p, now)
+	if err != nil || !settled {
+		t.Fatalf("Settle(%s): got (%v, %v), want (true, nil)", outTradeNo, settled, err)
+	}
+}
+
+func finish(t testing.TB, s store.OrderStore, outTradeNo string, st store.Status, now time.Time) {
+	t.Helper()
+	if err := s.Finish(context.Background(), outTradeNo, st, "test "+string(st), now); err != nil {
+		t.Fatalf("Finish(%s, %s): got error %v, want nil", outTradeNo, st, err)
+	}
+}
+
 // wantOrder fails t unless the stored attempt equals want.
 func wantOrder(t testing.TB, s store.OrderStore, want *store.Order) {
 	t.Helper()
 	got := get(t, s, want.OutTradeNo)
 	if diff := cmp.Diff(want, got, sameInstant); diff != "" {
 		t.Errorf("Get(%s) mismatch (-want +got):\n%s", want.OutTradeNo, diff)
+	}
+}
+
+// wantList fails t unless got holds exactly the attempts want, in order.
+func wantList(t testing.TB, op string, got []*store.Order, want ...*store.Order) {
+	t.Helper()
+	if diff := cmp.Diff(want, got, sameInstant); diff != "" {
+		t.Errorf("%s mismatch (-want +got):\n%s", op, diff)
 	}
 }
 
@@ -86,7 +162,547 @@ func wantErr(t testing.TB, op string, err, target error) {
 }
 
 func testCreateGet(t *testing.T, s store.OrderStore) {
+	create(t, s, newOrder("BIZ1", 1))
+	create(t, s, newOrder("BIZ1", 2))
+	wantOrder(t, s, newOrder("BIZ1", 1))
+	wantOrder(t, s, newOrder("BIZ1", 2))
+}
+
+func testCreateDuplicate(t *testing.T, s store.OrderStore) {
+	create(t, s, newOrder("BIZ1", 1))
+	dup := newOrder("BIZ1", 1)
+	dup.Amount = 1
+	dup.BusinessID = "OTHER"
+	wantErr(t, "Create(duplicate)", s.Create(context.Background(), dup), store.ErrExists)
+	wantOrder(t, s, newOrder("BIZ1", 1))
+}
+
+func testGetNotFound(t *testing.T, s store.OrderStore) {
+	create(t, s, newOrder("BIZ1", 1))
+	o, err := s.Get(context.Background(), "NOSUCHORDER")
+	wantErr(t, "Get(unknown)", err, store.ErrNotFound)
+	if o != nil {
+		t.Errorf("Get(unknown): got order %+v, want nil", o)
+	}
+}
+
+// testReturnsCopies checks that neither the order handed to Create nor any
+// order a method returns aliases what the store keeps.
+func testReturnsCopies(t *testing.T, s store.OrderStore) {
+	ctx := context.Background()
+	in := newOrder("BIZ1", 1)
+	create(t, s, in)
+	in.Amount = 1
+	in.Status = store.Paid
+	wantOrder(t, s, newOrder("BIZ1", 1))
+
+	unpaid := newOrder("BIZ1", 2)
+	create(t, s, unpaid)
+	settle(t, s, unpaid.OutTradeNo, payment("T1"), at(3))
+	wantUnpaid := paid(unpaid, payment("T1"), at(3))
+
+	scribble := func(o *store.Order) {
+		o.Amount = 1
+		o.Status = store.Closed
+		o.TransactionID = "SCRIBBLED"
+		o.CreatedAt = time.Time{}
+	}
+	byBiz, err := s.ListByBusinessID(ctx, "BIZ1")
+	if err != nil {
+		t.Fatalf("ListByBusinessID: got error %v, want nil", err)
+	}
+	pending, err := s.ListPending(ctx, at(10), 10)
+	if err != nil {
+		t.Fatalf("ListPending: got error %v, want nil", err)
+	}
+	unfulfilled, err := s.ListUnfulfilled(ctx, 10)
+	if err != nil {
+		t.Fatalf("ListUnfulfilled: got error %v, want nil", err)
+	}
+	for _, list := range [][]*store.Order{byBiz, pending, unfulfilled} {
+		for _, o := range list {
+			scribble(o)
+		}
+	}
+	scribble(get(t, s, in.OutTradeNo))
+	scribble(get(t, s, unpaid.OutTradeNo))
+
+	wantOrder(t, s, newOrder("BIZ1", 1))
+	wantOrder(t, s, wantUnpaid)
+}
+
+// fullOrder returns an attempt with every field set to a value that is
+// awkward for some storage: non-ASCII text, long text, nanosecond times in
+// a non-UTC zone.
+func fullOrder() *store.Order {
+	return &store.Order{
+		OutTradeNo:           "Ab0123456789012345678901234567Zz",
+		BusinessID:           "业务订单-42/ü",
+		Attempt:              7,
+		MchID:                "755437000006",
+		Channel:              model.PayAlipay,
+		TradeType:            "JSPAY",
+		Version:              model.V1,
+		Amount:               123456789,
+		Status:               store.Paid,
+		TransactionID:        "7554370000062026031412345678",
+		ChannelTransactionID: "2026031422001400001234567890",
+		PaidAt:               at(60),
+		Fulfilled:            true,
+		FulfilledAt:          at(61),
+		CodeURL:              "https://qr.alipay.com/bax01234?x=" + strings.Repeat("y", 200),
+		PayInfo:              `{"appId":"wx2421b1c4370ec43b","package":"prepay_id=wx2017","paySign":"` + strings.Repeat("Z", 900) + `"}`,
+		Reason:               "用户取消 'quoted' \"double\" \\ back%slash_under",
+		CreatedAt:            at(0),
+		UpdatedAt:            at(62),
+	}
+}
+
+func testRoundTripAllFields(t *testing.T, s store.OrderStore) {
+	want := fullOrder()
+	// Catch a field added to Order without the suite learning about it.
+	v := reflect.ValueOf(want).Elem()
+	for i := 0; i < v.NumField(); i++ {
+		if v.Field(i).IsZero() {
+			t.Fatalf("storetest bug: fullOrder leaves Order.%s zero", v.Type().Field(i).Name)
+		}
+	}
+	create(t, s, fullOrder())
+	wantOrder(t, s, want)
+	list, err := s.ListByBusinessID(context.Background(), want.BusinessID)
+	if err != nil {
+		t.Fatalf("ListByBusinessID: got error %v, want nil", err)
+	}
+	wantList(t, "ListByBusinessID", list, want)
+}
+
+func testAmountRange(t *testing.T, s store.OrderStore) {
+	amounts := []int64{1, 1<<53 - 1, 1 << 53, 1<<53 + 1, math.MaxInt64 - 1, math.MaxInt64}
+	var want []*store.Order
+	for i, a := range amounts {
+		o := newOrder("BIZAMT", i+1)
+		o.Amount = a
+		create(t, s, o)
+		w := *o
+		want = append(want, &w)
+	}
+	for _, w := range want {
+		got := get(t, s, w.OutTradeNo)
+		if got.Amount != w.Amount {
+			t.Errorf("Get(%s).Amount: got %d, want %d", w.OutTradeNo, got.Amount, w.Amount)
+		}
+	}
+	settle(t, s, want[len(want)-1].OutTradeNo, payment("T1"), at(3))
+	want[len(want)-1] = paid(want[len(want)-1], payment("T1"), at(3))
+	list, err := s.ListByBusinessID(context.Background(), "BIZAMT")
+	if err != nil {
+		t.Fatalf("ListByBusinessID: got error %v, want nil", err)
+	}
+	wantList(t, "ListByBusinessID", list, want...)
+}
+
+func testListByBusinessID(t *testing.T, s store.OrderStore) {
+	for _, n := range []int{3, 1, 10, 2} {
+		create(t, s, newOrder("BIZ1", n))
+	}
+	create(t, s, newOrder("BIZ2", 1))
+	create(t, s, newOrder("BIZ10", 4))
+	got, err := s.ListByBusinessID(context.Background(), "BIZ1")
+	if err != nil {
+		t.Fatalf("ListByBusinessID: got error %v, want nil", err)
+	}
+	wantList(t, "ListByBusinessID(BIZ1)", got,
+		newOrder("BIZ1", 1), newOrder("BIZ1", 2), newOrder("BIZ1", 3), newOrder("BIZ1", 10))
+}
+
+func testListByBusinessIDEmpty(t *testing.T, s store.OrderStore) {
+	create(t, s, newOrder("BIZ1", 1))
+	got, err := s.ListByBusinessID(context.Background(), "NOSUCHBIZ")
+	if err != nil {
+		t.Fatalf("ListByBusinessID(unknown): got error %v, want nil", err)
+	}
+	if got == nil || len(got) != 0 {
+		t.Errorf("ListByBusinessID(unknown): got %#v, want a non-nil empty slice", got)
+	}
+}
+
+func testSetCheckout(t *testing.T, s store.OrderStore) {
+	ctx := context.Background()
 	o := newOrder("BIZ1", 1)
 	create(t, s, o)
+	create(t, s, newOrder("BIZ1", 2))
+	if err := s.SetCheckout(ctx, o.OutTradeNo, "weixin://wxpay/bizpayurl?pr=first", "", at(4)); err != nil {
+		t.Fatalf("SetCheckout: got error %v, want nil", err)
+	}
+	if err := s.SetCheckout(ctx, o.OutTradeNo, "weixin://wxpay/bizpayurl?pr=abc", `{"appId":"wx1"}`, at(5)); err != nil {
+		t.Fatalf("SetCheckout (again): got error %v, want nil", err)
+	}
+	want := newOrder("BIZ1", 1)
+	want.CodeURL = "weixin://wxpay/bizpayurl?pr=abc"
+	want.PayInfo = `{"appId":"wx1"}`
+	want.UpdatedAt = at(5)
+	wantOrder(t, s, want)
+	wantOrder(t, s, newOrder("BIZ1", 2))
+	wantErr(t, "SetCheckout(unknown)", s.SetCheckout(ctx, "NOSUCHORDER", "u", "p", at(5)), store.ErrNotFound)
+}
+
+func testSettle(t *testing.T, s store.OrderStore) {
+	o := newOrder("BIZ1", 1)
+	create(t, s, o)
+	create(t, s, newOrder("BIZ1", 2))
+	settle(t, s, o.OutTradeNo, payment("T1"), at(3))
+	wantOrder(t, s, paid(o, payment("T1"), at(3)))
+	wantOrder(t, s, newOrder("BIZ1", 2))
+}
+
+func testSettleRepeat(t *testing.T, s store.OrderStore) {
+	o := newOrder("BIZ1", 1)
+	create(t, s, o)
+	settle(t, s, o.OutTradeNo, payment("T1"), at(3))
+	want := paid(o, payment("T1"), at(3))
+
+	again := payment("T1")
+	again.ChannelTransactionID = "different"
+	again.PaidAt = at(9)
+	settled, err := s.Settle(context.Background(), o.OutTradeNo, again, at(10))
+	if settled || err != nil {
+		t.Errorf("Settle(same transaction): got (%v, %v), want (false, nil)", settled, err)
+	}
+	wantOrder(t, s, want)
+}
+
+func testSettleOtherTransaction(t *testing.T, s store.OrderStore) {
+	o := newOrder("BIZ1", 1)
+	create(t, s, o)
+	settle(t, s, o.OutTradeNo, payment("T1"), at(3))
+	settled, err := s.Settle(context.Background(), o.OutTradeNo, payment("T2"), at(10))
+	if settled {
+		t.Errorf("Settle(other transaction): got settled=true, want false")
+	}
+	wantErr(t, "Settle(other transaction)", err, store.ErrConflict)
+	wantOrder(t, s, paid(o, payment("T1"), at(3)))
+}
+
+func testSettleFinished(t *testing.T, s store.OrderStore) {
+	for _, st := range []store.Status{store.Failed, store.Closed} {
+		t.Run(string(st), func(t *testing.T) {
+			o := newOrder("BIZ"+string(st), 1)
+			create(t, s, o)
+			finish(t, s, o.OutTradeNo, st, at(5))
+			want := get(t, s, o.OutTradeNo)
+			settled, err := s.Settle(context.Background(), o.OutTradeNo, payment("T1"), at(10))
+			if settled {
+				t.Errorf("Settle(%s): got settled=true, want false", st)
+			}
+			wantErr(t, "Settle("+string(st)+")", err, store.ErrConflict)
+			wantOrder(t, s, want)
+		})
+	}
+}
+
+func testSettleNotFound(t *testing.T, s store.OrderStore) {
+	create(t, s, newOrder("BIZ1", 1))
+	settled, err := s.Settle(context.Background(), "NOSUCHORDER", payment("T1"), at(3))
+	if settled {
+		t.Errorf("Settle(unknown): got settled=true, want false")
+	}
+	wantErr(t, "Settle(unknown)", err, store.ErrNotFound)
 	wantOrder(t, s, newOrder("BIZ1", 1))
+}
+
+// race runs fn(i) for i in [0, concurrency) on as many goroutines released
+// at once, and waits for all of them.
+func race(fn func(i int)) {
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := 0; i < concurrency; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			fn(i)
+		}()
+	}
+	close(start)
+	wg.Wait()
+}
+
+func testSettleConcurrent(t *testing.T, s store.OrderStore) {
+	o := newOrder("BIZ1", 1)
+	create(t, s, o)
+	var winners, last atomic.Int32
+	errs := make([]error, concurrency)
+	race(func(i int) {
+		settled, err := s.Settle(context.Background(), o.OutTradeNo, payment("T1"), at(100+i))
+		errs[i] = err
+		if settled {
+			winners.Add(1)
+			last.Store(int32(i))
+		}
+	})
+	winner := int(last.Load())
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Settle #%d (same transaction): got error %v, want nil", i, err)
+		}
+	}
+	if n := winners.Load(); n != 1 {
+		t.Fatalf("%d concurrent Settle calls: got %d with settled=true, want exactly 1", concurrency, n)
+	}
+	wantOrder(t, s, paid(o, payment("T1"), at(100+winner)))
+}
+
+func testSettleConcurrentDistinct(t *testing.T, s store.OrderStore) {
+	o := newOrder("BIZ1", 1)
+	create(t, s, o)
+	var winners, last atomic.Int32
+	errs := make([]error, concurrency)
+	race(func(i int) {
+		settled, err := s.Settle(context.Background(), o.OutTradeNo, payment(fmt.Sprintf("T%d", i)), at(100+i))
+		errs[i] = err
+		if settled {
+			winners.Add(1)
+			last.Store(int32(i))
+		}
+	})
+	winner := int(last.Load())
+	if n := winners.Load(); n != 1 {
+		t.Fatalf("%d concurrent Settle calls with distinct transactions: got %d with settled=true, want exactly 1", concurrency, n)
+	}
+	for i, err := range errs {
+		if i == winner {
+			if err != nil {
+				t.Errorf("Settle #%d (winner): got error %v, want nil", i, err)
+			}
+			continue
+		}
+		wantErr(t, fmt.Sprintf("Settle #%d (loser)", i), err, store.ErrConflict)
+	}
+	wantOrder(t, s, paid(o, payment(fmt.Sprintf("T%d", winner)), at(100+winner)))
+}
+
+func testMarkFulfilled(t *testing.T, s store.OrderStore) {
+	ctx := context.Background()
+	o := newOrder("BIZ1", 1)
+	create(t, s, o)
+	settle(t, s, o.OutTradeNo, payment("T1"), at(3))
+	if err := s.MarkFulfilled(ctx, o.OutTradeNo, at(20)); err != nil {
+		t.Fatalf("MarkFulfilled: got error %v, want nil", err)
+	}
+	want := paid(o, payment("T1"), at(3))
+	want.Fulfilled = true
+	want.FulfilledAt = at(20)
+	want.UpdatedAt = at(20)
+	wantOrder(t, s, want)
+
+	if err := s.MarkFulfilled(ctx, o.OutTradeNo, at(30)); err != nil {
+		t.Fatalf("MarkFulfilled (repeat): got error %v, want nil", err)
+	}
+	wantOrder(t, s, want)
+}
+
+func testMarkFulfilledNotPaid(t *testing.T, s store.OrderStore) {
+	ctx := context.Background()
+	pending := newOrder("BIZ1", 1)
+	create(t, s, pending)
+	failed := newOrder("BIZ1", 2)
+	create(t, s, failed)
+	finish(t, s, failed.OutTradeNo, store.Failed, at(5))
+	wantFailed := get(t, s, failed.OutTradeNo)
+
+	wantErr(t, "MarkFulfilled(PENDING)", s.MarkFulfilled(ctx, pending.OutTradeNo, at(20)), store.ErrConflict)
+	wantErr(t, "MarkFulfilled(FAILED)", s.MarkFulfilled(ctx, failed.OutTradeNo, at(20)), store.ErrConflict)
+	wantErr(t, "MarkFulfilled(unknown)", s.MarkFulfilled(ctx, "NOSUCHORDER", at(20)), store.ErrNotFound)
+	wantOrder(t, s, newOrder("BIZ1", 1))
+	wantOrder(t, s, wantFailed)
+}
+
+func testFinish(t *testing.T, s store.OrderStore) {
+	for _, st := range []store.Status{store.Failed, store.Closed} {
+		t.Run(string(st), func(t *testing.T) {
+			o := newOrder("BIZ"+string(st), 1)
+			create(t, s, o)
+			if err := s.Finish(context.Background(), o.OutTradeNo, st, "原因: timeout", at(7)); err != nil {
+				t.Fatalf("Finish(%s): got error %v, want nil", st, err)
+			}
+			want := newOrder("BIZ"+string(st), 1)
+			want.Status = st
+			want.Reason = "原因: timeout"
+			want.UpdatedAt = at(7)
+			wantOrder(t, s, want)
+		})
+	}
+	wantErr(t, "Finish(unknown)", s.Finish(context.Background(), "NOSUCHORDER", store.Closed, "r", at(7)), store.ErrNotFound)
+}
+
+func testFinishNotPending(t *testing.T, s store.OrderStore) {
+	ctx := context.Background()
+	p := newOrder("BIZ1", 1)
+	create(t, s, p)
+	settle(t, s, p.OutTradeNo, payment("T1"), at(3))
+	f := newOrder("BIZ1", 2)
+	create(t, s, f)
+	finish(t, s, f.OutTradeNo, store.Failed, at(4))
+	c := newOrder("BIZ1", 3)
+	create(t, s, c)
+	finish(t, s, c.OutTradeNo, store.Closed, at(4))
+	var before []*store.Order
+	for _, o := range []*store.Order{p, f, c} {
+		before = append(before, get(t, s, o.OutTradeNo))
+	}
+	for _, o := range before {
+		for _, st := range []store.Status{store.Failed, store.Closed} {
+			op := fmt.Sprintf("Finish(%s -> %s)", o.Status, st)
+			wantErr(t, op, s.Finish(ctx, o.OutTradeNo, st, "late", at(9)), store.ErrConflict)
+		}
+		wantOrder(t, s, o)
+	}
+}
+
+func testFinishBadStatus(t *testing.T, s store.OrderStore) {
+	o := newOrder("BIZ1", 1)
+	create(t, s, o)
+	for _, st := range []store.Status{store.Pending, store.Paid, store.Refunded, "", "closed", "BOGUS"} {
+		op := fmt.Sprintf("Finish(PENDING -> %q)", st)
+		wantErr(t, op, s.Finish(context.Background(), o.OutTradeNo, st, "bad", at(9)), store.ErrConflict)
+	}
+	wantOrder(t, s, newOrder("BIZ1", 1))
+}
+
+func testListPending(t *testing.T, s store.OrderStore) {
+	ctx := context.Background()
+	mk := func(n, created int) *store.Order {
+		o := newOrder("BIZP", n)
+		o.CreatedAt, o.UpdatedAt = at(created), at(created)
+		return o
+	}
+	// Created out of order, so insertion order and key order are wrong
+	// answers; UpdatedAt runs against CreatedAt for the same reason.
+	p1, p2, p3, late := mk(4, 1), mk(2, 2), mk(3, 3), mk(1, 10)
+	for _, o := range []*store.Order{p3, late, p1, p2} {
+		create(t, s, o)
+	}
+	if err := s.SetCheckout(ctx, p1.OutTradeNo, "u", "", at(50)); err != nil {
+		t.Fatalf("SetCheckout: got error %v, want nil", err)
+	}
+	p1.CodeURL, p1.UpdatedAt = "u", at(50)
+	for i, st := range []store.Status{store.Paid, store.Failed, store.Closed} {
+		o := mk(10+i, 0)
+		create(t, s, o)
+		if st == store.Paid {
+			settle(t, s, o.OutTradeNo, payment("T1"), at(1))
+		} else {
+			finish(t, s, o.OutTradeNo, st, at(1))
+		}
+	}
+
+	tests := []struct {
+		name   string
+		before time.Time
+		limit  int
+		want   []*store.Order
+	}{
+		{"all", at(5), 10, []*store.Order{p1, p2, p3}},
+		{"limited", at(5), 2, []*store.Order{p1, p2}},
+		{"one", at(5), 1, []*store.Order{p1}},
+		{"cutoff", at(3).Add(-time.Second / 2), 10, []*store.Order{p1, p2}},
+		{"everything", at(3600), 10, []*store.Order{p1, p2, p3, late}},
+		{"none", at(0), 10, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := s.ListPending(ctx, tc.before, tc.limit)
+			if err != nil {
+				t.Fatalf("ListPending: got error %v, want nil", err)
+			}
+			if len(tc.want) == 0 && len(got) == 0 {
+				return
+			}
+			wantList(t, fmt.Sprintf("ListPending(%s, %d)", tc.before.Sub(base), tc.limit), got, tc.want...)
+		})
+	}
+}
+
+func testListUnfulfilled(t *testing.T, s store.OrderStore) {
+	ctx := context.Background()
+	// PaidAt order is u1, u2, u3; CreatedAt, settle time and key order
+	// all run the other way, so only ordering by PaidAt passes.
+	var want []*store.Order
+	for i, paidAt := range []int{10, 20, 30} {
+		o := newOrder("BIZU", 9-i)
+		o.CreatedAt, o.UpdatedAt = at(5-i), at(5-i)
+		create(t, s, o)
+		p := payment(fmt.Sprintf("T%d", i))
+		p.PaidAt = at(paidAt)
+		settle(t, s, o.OutTradeNo, p, at(100-i))
+		want = append(want, paid(o, p, at(100-i)))
+	}
+	done := newOrder("BIZX", 1)
+	create(t, s, done)
+	settle(t, s, done.OutTradeNo, store.Payment{TransactionID: "TX", PaidAt: at(1)}, at(1))
+	if err := s.MarkFulfilled(ctx, done.OutTradeNo, at(2)); err != nil {
+		t.Fatalf("MarkFulfilled: got error %v, want nil", err)
+	}
+	create(t, s, newOrder("BIZX", 2))
+	failed := newOrder("BIZX", 3)
+	create(t, s, failed)
+	finish(t, s, failed.OutTradeNo, store.Failed, at(1))
+
+	for _, limit := range []int{10, 3, 2, 1} {
+		t.Run(fmt.Sprint("limit", limit), func(t *testing.T) {
+			got, err := s.ListUnfulfilled(ctx, limit)
+			if err != nil {
+				t.Fatalf("ListUnfulfilled: got error %v, want nil", err)
+			}
+			w := want
+			if limit < len(w) {
+				w = w[:limit]
+			}
+			wantList(t, fmt.Sprintf("ListUnfulfilled(%d)", limit), got, w...)
+		})
+	}
+}
+
+// testContextCanceled calls every method with a context that has already
+// ended: each must report context.Canceled and change nothing.
+func testContextCanceled(t *testing.T, s store.OrderStore) {
+	pending := newOrder("BIZ1", 1)
+	create(t, s, pending)
+	p := newOrder("BIZ1", 2)
+	create(t, s, p)
+	settle(t, s, p.OutTradeNo, payment("T1"), at(3))
+	wantPaid := paid(p, payment("T1"), at(3))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	calls := []struct {
+		name string
+		call func() error
+	}{
+		{"Create", func() error { return s.Create(ctx, newOrder("BIZ1", 3)) }},
+		{"Get", func() error { _, err := s.Get(ctx, pending.OutTradeNo); return err }},
+		{"ListByBusinessID", func() error { _, err := s.ListByBusinessID(ctx, "BIZ1"); return err }},
+		{"SetCheckout", func() error { return s.SetCheckout(ctx, pending.OutTradeNo, "u", "p", at(9)) }},
+		{"Settle", func() error {
+			settled, err := s.Settle(ctx, pending.OutTradeNo, payment("T2"), at(9))
+			if settled {
+				t.Errorf("Settle(canceled): got settled=true, want false")
+			}
+			return err
+		}},
+		{"MarkFulfilled", func() error { return s.MarkFulfilled(ctx, p.OutTradeNo, at(9)) }},
+		{"Finish", func() error { return s.Finish(ctx, pending.OutTradeNo, store.Closed, "r", at(9)) }},
+		{"ListPending", func() error { _, err := s.ListPending(ctx, at(10), 10); return err }},
+		{"ListUnfulfilled", func() error { _, err := s.ListUnfulfilled(ctx, 10); return err }},
+	}
+	for _, c := range calls {
+		t.Run(c.name, func(t *testing.T) {
+			wantErr(t, c.name+"(canceled)", c.call(), context.Canceled)
+			wantOrder(t, s, newOrder("BIZ1", 1))
+			wantOrder(t, s, wantPaid)
+			if _, err := s.Get(context.Background(), newOrder("BIZ1", 3).OutTradeNo); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("Get(order created with canceled ctx): got error %v, want %v", err, store.ErrNotFound)
+			}
+		})
+	}
 }

@@ -1,0 +1,220 @@
+// Package memstore is the embedded default store.OrderStore and
+// store.Locker: maps behind a mutex, for one process, tests and demos.
+// Nothing survives a restart, and it coordinates nothing across processes.
+package memstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/cypaykit/kit/store"
+)
+
+var (
+	_ store.OrderStore = (*Store)(nil)
+	_ store.Locker     = (*Store)(nil)
+)
+
+// Store keeps orders and leases in memory. The zero value is not usable;
+// call New. A Store is safe for concurrent use.
+type Store struct {
+	mu         sync.Mutex
+	orders     map[string]*store.Order
+	byBusiness map[string][]string // BusinessID -> OutTradeNos
+
+	lmu    sync.Mutex
+	leases map[string]*lease
+}
+
+// New returns an empty Store.
+func New() *Store {
+	return &Store{
+		orders:     make(map[string]*store.Order),
+		byBusiness: make(map[string][]string),
+		leases:     make(map[string]*lease),
+	}
+}
+
+func clone(o *store.Order) *store.Order {
+	c := *o
+	return &c
+}
+
+// Create implements store.OrderStore.
+func (s *Store) Create(ctx context.Context, o *store.Order) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if o == nil {
+		return errors.New("memstore: create: nil order")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.orders[o.OutTradeNo]; ok {
+		return fmt.Errorf("memstore: create %s: %w", o.OutTradeNo, store.ErrExists)
+	}
+	s.orders[o.OutTradeNo] = clone(o)
+	s.byBusiness[o.BusinessID] = append(s.byBusiness[o.BusinessID], o.OutTradeNo)
+	return nil
+}
+
+// Get implements store.OrderStore.
+func (s *Store) Get(ctx context.Context, outTradeNo string) (*store.Order, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, ok := s.orders[outTradeNo]
+	if !ok {
+		return nil, fmt.Errorf("memstore: get %s: %w", outTradeNo, store.ErrNotFound)
+	}
+	return clone(o), nil
+}
+
+// ListByBusinessID implements store.OrderStore.
+func (s *Store) ListByBusinessID(ctx context.Context, businessID string) ([]*store.Order, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	keys := s.byBusiness[businessID]
+	out := make([]*store.Order, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, clone(s.orders[k]))
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Attempt < out[j].Attempt })
+	return out, nil
+}
+
+// update runs fn on the stored attempt under the lock; fn changes it in
+// place and returns an error to refuse.
+func (s *Store) update(ctx context.Context, op, outTradeNo string, fn func(o *store.Order) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, ok := s.orders[outTradeNo]
+	if !ok {
+		return fmt.Errorf("memstore: %s %s: %w", op, outTradeNo, store.ErrNotFound)
+	}
+	if err := fn(o); err != nil {
+		return fmt.Errorf("memstore: %s %s: %w", op, outTradeNo, err)
+	}
+	return nil
+}
+
+// SetCheckout implements store.OrderStore.
+func (s *Store) SetCheckout(ctx context.Context, outTradeNo, codeURL, payInfo string, now time.Time) error {
+	return s.update(ctx, "set checkout", outTradeNo, func(o *store.Order) error {
+		o.CodeURL, o.PayInfo, o.UpdatedAt = codeURL, payInfo, now
+		return nil
+	})
+}
+
+// Settle implements store.OrderStore.
+func (s *Store) Settle(ctx context.Context, outTradeNo string, p store.Payment, now time.Time) (bool, error) {
+	settled := false
+	err := s.update(ctx, "settle", outTradeNo, func(o *store.Order) error {
+		switch {
+		case o.Status == store.Pending:
+			o.Status = store.Paid
+			o.TransactionID = p.TransactionID
+			o.ChannelTransactionID = p.ChannelTransactionID
+			o.PaidAt = p.PaidAt
+			o.UpdatedAt = now
+			settled = true
+			return nil
+		case o.Status == store.Paid && o.TransactionID == p.TransactionID:
+			return nil
+		case o.Status == store.Paid:
+			return fmt.Errorf("paid by another transaction: %w", store.ErrConflict)
+		default:
+			return fmt.Errorf("status %s: %w", o.Status, store.ErrConflict)
+		}
+	})
+	return settled, err
+}
+
+// MarkFulfilled implements store.OrderStore.
+func (s *Store) MarkFulfilled(ctx context.Context, outTradeNo string, now time.Time) error {
+	return s.update(ctx, "mark fulfilled", outTradeNo, func(o *store.Order) error {
+		if o.Status != store.Paid {
+			return fmt.Errorf("status %s: %w", o.Status, store.ErrConflict)
+		}
+		if !o.Fulfilled {
+			o.Fulfilled, o.FulfilledAt, o.UpdatedAt = true, now, now
+		}
+		return nil
+	})
+}
+
+// Finish implements store.OrderStore.
+func (s *Store) Finish(ctx context.Context, outTradeNo string, status store.Status, reason string, now time.Time) error {
+	return s.update(ctx, "finish", outTradeNo, func(o *store.Order) error {
+		if status != store.Failed && status != store.Closed {
+			return fmt.Errorf("target status %q: %w", status, store.ErrConflict)
+		}
+		if o.Status != store.Pending {
+			return fmt.Errorf("status %s: %w", o.Status, store.ErrConflict)
+		}
+		o.Status, o.Reason, o.UpdatedAt = status, reason, now
+		return nil
+	})
+}
+
+// ListPending implements store.OrderStore. It scans every attempt: fine
+// for the volumes an in-memory store holds.
+func (s *Store) ListPending(ctx context.Context, createdBefore time.Time, limit int) ([]*store.Order, error) {
+	return s.list(ctx, limit,
+		func(o *store.Order) bool { return o.Status == store.Pending && o.CreatedAt.Before(createdBefore) },
+		func(a, b *store.Order) bool { return a.CreatedAt.Before(b.CreatedAt) })
+}
+
+// ListUnfulfilled implements store.OrderStore.
+func (s *Store) ListUnfulfilled(ctx context.Context, limit int) ([]*store.Order, error) {
+	return s.list(ctx, limit,
+		func(o *store.Order) bool { return o.Status == store.Paid && !o.Fulfilled },
+		func(a, b *store.Order) bool { return a.PaidAt.Before(b.PaidAt) })
+}
+
+// list returns copies of at most limit attempts that keep, ordered by
+// less, ties broken by OutTradeNo so that results are stable.
+func (s *Store) list(ctx context.Context, limit int, keep func(*store.Order) bool, less func(a, b *store.Order) bool) ([]*store.Order, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	var out []*store.Order
+	for _, o := range s.orders {
+		if keep(o) {
+			out = append(out, clone(o))
+		}
+	}
+	s.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool {
+		if less(out[i], out[j]) {
+			return true
+		}
+		if less(out[j], out[i]) {
+			return false
+		}
+		return out[i].OutTradeNo < out[j].OutTradeNo
+	})
+	if limit < 0 {
+		limit = 0
+	}
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	if out == nil {
+		out = []*store.Order{}
+	}
+	return out, nil
+}
