@@ -1,0 +1,105 @@
+package handler_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"testing"
+
+	"github.com/cypaykit/kit/handler"
+	"github.com/cypaykit/kit/model"
+	"github.com/cypaykit/kit/store"
+)
+
+// TestHappyPath proves G1, G3, G4 and G6 end to end for every channel and
+// protocol version: pre-order → simulated payment → notification → PAID →
+// hook once → status shows it.
+func TestHappyPath(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	for _, v := range []model.Version{model.V1, model.V2} {
+		for _, ch := range []model.PayType{model.PayWeChat, model.PayAlipay, model.PayECNY} {
+			t.Run(fmt.Sprintf("%s/%s", v, ch), func(t *testing.T) {
+				id := fmt.Sprintf("HP%s%s", v, ch)
+				e.addOrder(id, mchA, 1999)
+				r := e.preOrder(t, v, map[string]any{"order_id": id, "channel": string(ch)})
+				if r.Status != http.StatusCreated {
+					t.Fatalf("pre-order: got status %d (%s), want 201", r.Status, r.Detail)
+				}
+				if want := handler.OutTradeNo(id, 1); r.OutTradeNo != want {
+					t.Errorf("out_trade_no: got %q, want %q", r.OutTradeNo, want)
+				}
+				if r.CodeURL == "" || r.State != string(store.Pending) || r.Amount != 1999 {
+					t.Errorf("pre-order reply: got %+v, want a PENDING code_url for 1999 fen", r)
+				}
+				o := e.get(t, r.OutTradeNo)
+				if o.Version != v || o.Channel != ch || o.Status != store.Pending || o.CodeURL != r.CodeURL {
+					t.Fatalf("stored attempt: got %+v, want %s %s PENDING with the code_url", o, v, ch)
+				}
+
+				if err := e.sim.Pay(r.OutTradeNo); err != nil {
+					t.Fatal(err)
+				}
+				e.waitIdle(t)
+				if !e.sim.Settled(r.OutTradeNo) {
+					t.Fatalf("the simulator's notification was not acknowledged: %+v", e.sim.Deliveries(r.OutTradeNo))
+				}
+				d := e.sim.Deliveries(r.OutTradeNo)
+				if len(d) != 1 || d[0].Reply != "success" {
+					t.Errorf("deliveries: got %+v, want one answered success", d)
+				}
+				sim, _ := e.sim.Order(r.OutTradeNo)
+				o = e.get(t, r.OutTradeNo)
+				if o.Status != store.Paid || !o.Fulfilled || o.TransactionID != sim.TransactionID {
+					t.Errorf("after payment: got status %s fulfilled %v txn %q, want PAID, fulfilled, txn %q",
+						o.Status, o.Fulfilled, o.TransactionID, sim.TransactionID)
+				}
+				if got := e.hooks.Calls(r.OutTradeNo); got != 1 {
+					t.Errorf("hook calls: got %d, want 1", got)
+				}
+
+				resp, err := http.Get(e.srv.URL + "/orders/" + r.OutTradeNo)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				var view handler.OrderView
+				if err := json.NewDecoder(resp.Body).Decode(&view); err != nil {
+					t.Fatal(err)
+				}
+				if resp.StatusCode != http.StatusOK || view.Status != string(store.Paid) || !view.Fulfilled ||
+					view.Amount != 1999 || view.Channel != string(ch) || view.PaidAt == nil || view.OrderID != id {
+					t.Errorf("status: got %d %+v, want 200 PAID fulfilled", resp.StatusCode, view)
+				}
+			})
+		}
+	}
+}
+
+// TestFailedPayment: a verified notification with pay_result≠0 records the
+// failure, answers success, and the order is never PAID (G1).
+func TestFailedPayment(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	e.addOrder("FAILPAY1", mchB, 500)
+	otn := e.mustPreOrder(t, model.V2, "FAILPAY1", model.PayAlipay)
+	if err := e.sim.FailPayment(otn); err != nil {
+		t.Fatal(err)
+	}
+	e.waitIdle(t)
+	if !e.sim.Settled(otn) {
+		t.Fatalf("failed-payment notification not acknowledged: %+v", e.sim.Deliveries(otn))
+	}
+	o := e.get(t, otn)
+	if o.Status != store.Failed || o.TransactionID != "" {
+		t.Errorf("got status %s txn %q, want FAILED without a transaction", o.Status, o.TransactionID)
+	}
+	if n := e.hooks.Calls(otn); n != 0 {
+		t.Errorf("hook calls: got %d, want 0", n)
+	}
+	// A new attempt may start after a failure.
+	r := e.preOrder(t, model.V2, map[string]any{"order_id": "FAILPAY1", "channel": "ALIPAY"})
+	if r.Status != http.StatusCreated || r.OutTradeNo != handler.OutTradeNo("FAILPAY1", 2) {
+		t.Errorf("second attempt: got %d %q, want 201 %q", r.Status, r.OutTradeNo, handler.OutTradeNo("FAILPAY1", 2))
+	}
+}
