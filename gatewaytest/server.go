@@ -5,6 +5,13 @@
 package gatewaytest
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,6 +32,11 @@ type Config struct {
 	// TimeScale multiplies every delay of the notification retry schedule
 	// and the 3 s reply deadline; 0.001 turns hours into seconds. Zero means 1.
 	TimeScale float64
+	// ReplyTimeout is how long a notification receiver has to answer.
+	// Zero means 3 s × TimeScale, but never less than MinReplyTimeout, so
+	// that a loaded machine does not turn a correct receiver into a
+	// failing one when the schedule is compressed.
+	ReplyTimeout time.Duration
 	// Now is the simulator's clock (for time_end, the 5-minute cancel
 	// window). Zero means time.Now.
 	Now func() time.Time
@@ -32,7 +44,20 @@ type Config struct {
 	// the order is pre-ordered and when it is paid. Zero means no faults.
 	// SetFaults overrides it per order.
 	Faults func(outTradeNo string) Faults
+	// Addr is the address to listen on, e.g. "127.0.0.1:8090". It must be
+	// a loopback address: the simulator accepts forged money. Zero means
+	// a random loopback port.
+	Addr string
+	// ControlEndpoints adds POST /sim/pay/{out_trade_no} and
+	// POST /sim/fail/{out_trade_no} (Pay and FailPayment) and
+	// GET /sim/orders/{out_trade_no} (the Order as JSON) to the server, so
+	// that a simulator run from the command line can be driven with curl.
+	// Zero means off.
+	ControlEndpoints bool
 }
+
+// MinReplyTimeout is the floor of the default notification reply deadline.
+const MinReplyTimeout = 2 * time.Second
 
 // Faults are per-order misbehaviours.
 type Faults struct {
@@ -69,8 +94,8 @@ type Delivery struct {
 	At         time.Time
 	Body       string // the form body sent
 	Status     int    // HTTP status; 0 when the request failed
-	Reply      string // the reply body (truncated)
-	Err        string // transport error or "timeout"
+	Reply      string // the reply body (truncated to 256 bytes)
+	Err        string // transport error, "timeout" or "dropped"
 	OK         bool   // the reply was exactly "success" in time
 }
 
@@ -103,45 +128,237 @@ const (
 	PayFailed OrderState = "PAYFAILED"
 )
 
+// Errors of Pay and FailPayment.
+var (
+	// ErrUnknownOrder: no pre-order created that out_trade_no.
+	ErrUnknownOrder = errors.New("gatewaytest: unknown order")
+	// ErrNotUnpaid: the order was already paid, failed, closed or
+	// cancelled.
+	ErrNotUnpaid = errors.New("gatewaytest: order is not unpaid")
+)
+
 // Server is a running simulator.
 type Server struct {
 	// URL is the base URL, e.g. http://127.0.0.1:53412, usable as both
 	// client.Config.GatewayURL and OpenURL.
 	URL string
+
+	cfg     Config
+	ts      *httptest.Server
+	http    *http.Client
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	closing sync.Once
+
+	mu         sync.Mutex
+	orders     map[string]*order
+	refunds    map[string]*refund // by mch_id + "\x00" + out_refund_no
+	faults     map[string]Faults
+	deliveries map[string][]Delivery
+	settled    map[string]bool
+	busy       int           // delivery goroutines running
+	idle       chan struct{} // closed while busy == 0
 }
 
 // NewServer starts a simulator on a loopback port. It panics if cfg has no
-// merchant or the listener cannot be opened, like httptest.NewServer.
-func NewServer(cfg Config) *Server { panic("unimplemented") }
+// merchant, if cfg.Addr is not a loopback address or the listener cannot
+// be opened, like httptest.NewServer.
+func NewServer(cfg Config) *Server {
+	s, err := newServer(cfg)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// Start is NewServer returning its failures as an error instead of
+// panicking; the command line uses it.
+func Start(cfg Config) (*Server, error) { return newServer(cfg) }
+
+func newServer(cfg Config) (*Server, error) {
+	if len(cfg.Merchants) == 0 {
+		return nil, errors.New("gatewaytest: Config.Merchants is empty")
+	}
+	for id, key := range cfg.Merchants {
+		if id == "" || key == "" {
+			return nil, errors.New("gatewaytest: a merchant has an empty mch_id or key")
+		}
+	}
+	if cfg.TimeScale < 0 {
+		return nil, errors.New("gatewaytest: negative TimeScale")
+	}
+	if _, err := sign.Sign(nil, "k", cfg.Algorithm); err != nil {
+		return nil, fmt.Errorf("gatewaytest: %w", err)
+	}
+	ln, err := listen(cfg.Addr)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	idle := make(chan struct{})
+	close(idle)
+	s := &Server{
+		cfg:        cfg,
+		ctx:        ctx,
+		cancel:     cancel,
+		orders:     map[string]*order{},
+		refunds:    map[string]*refund{},
+		faults:     map[string]Faults{},
+		deliveries: map[string][]Delivery{},
+		settled:    map[string]bool{},
+		idle:       idle,
+	}
+	s.http = &http.Client{
+		Timeout: s.replyTimeout(),
+		// A redirect is not "success": the gateway posts to notify_url only.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		Transport:     &http.Transport{DisableKeepAlives: true},
+	}
+	s.ts = httptest.NewUnstartedServer(s.routes())
+	s.ts.Listener.Close()
+	s.ts.Listener = ln
+	s.ts.Start()
+	s.URL = s.ts.URL
+	return s, nil
+}
+
+func listen(addr string) (net.Listener, error) {
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("gatewaytest: bad Addr: %w", err)
+	}
+	ip := net.ParseIP(host)
+	if host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return nil, fmt.Errorf("gatewaytest: Addr %q is not a loopback address", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("gatewaytest: listen: %w", err)
+	}
+	return ln, nil
+}
 
 // RunT starts a simulator and closes it when t ends.
-func RunT(t testing.TB, cfg Config) *Server { panic("unimplemented") }
+func RunT(t testing.TB, cfg Config) *Server {
+	t.Helper()
+	s, err := newServer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
 
-// Close stops the server and waits for pending notification deliveries to
-// stop.
-func (s *Server) Close() { panic("unimplemented") }
+// Close stops the server, cancels every scheduled notification retry and
+// waits for delivery goroutines to stop. It may be called more than once.
+func (s *Server) Close() {
+	s.closing.Do(func() {
+		s.cancel()
+		s.ts.Close()
+		s.wg.Wait()
+		s.http.CloseIdleConnections()
+	})
+}
 
 // SetFaults sets the faults for one order (before or after its pre-order).
-func (s *Server) SetFaults(outTradeNo string, f Faults) { panic("unimplemented") }
+// Faults that shape a delivery apply from the next payment on.
+func (s *Server) SetFaults(outTradeNo string, f Faults) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults[outTradeNo] = f
+}
+
+func (s *Server) faultsFor(outTradeNo string) Faults {
+	s.mu.Lock()
+	f, ok := s.faults[outTradeNo]
+	s.mu.Unlock()
+	if !ok && s.cfg.Faults != nil {
+		f = s.cfg.Faults(outTradeNo)
+	}
+	return f
+}
 
 // Pay simulates the buyer paying an unpaid order: it becomes PAID and the
-// notification is delivered asynchronously on the retry schedule.
-func (s *Server) Pay(outTradeNo string) error { panic("unimplemented") }
+// notification is delivered asynchronously on the retry schedule. It
+// returns ErrUnknownOrder or ErrNotUnpaid.
+func (s *Server) Pay(outTradeNo string) error { return s.settle(outTradeNo, true) }
 
 // FailPayment simulates a failed payment: the notification carries
-// pay_result=1 and the order is PAYFAILED.
-func (s *Server) FailPayment(outTradeNo string) error { panic("unimplemented") }
+// pay_result=1 and the order is PAYFAILED. It returns ErrUnknownOrder or
+// ErrNotUnpaid.
+func (s *Server) FailPayment(outTradeNo string) error { return s.settle(outTradeNo, false) }
 
 // Order returns the simulator's view of an order.
-func (s *Server) Order(outTradeNo string) (Order, bool) { panic("unimplemented") }
+func (s *Server) Order(outTradeNo string) (Order, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, ok := s.orders[outTradeNo]
+	if !ok {
+		return Order{}, false
+	}
+	return o.Order, true
+}
 
-// Deliveries returns every delivery attempt made for an order so far.
-func (s *Server) Deliveries(outTradeNo string) []Delivery { panic("unimplemented") }
+// Deliveries returns every delivery attempt made for an order so far, in
+// the order they finished.
+func (s *Server) Deliveries(outTradeNo string) []Delivery {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Delivery(nil), s.deliveries[outTradeNo]...)
+}
 
 // Settled reports whether a notification for the order was acknowledged
 // with "success" (so the simulator stopped retrying).
-func (s *Server) Settled(outTradeNo string) bool { panic("unimplemented") }
+func (s *Server) Settled(outTradeNo string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.settled[outTradeNo]
+}
 
 // WaitIdle blocks until no notification delivery is in flight or
 // scheduled, or the timeout passes; it reports whether it became idle.
-func (s *Server) WaitIdle(timeout time.Duration) bool { panic("unimplemented") }
+func (s *Server) WaitIdle(timeout time.Duration) bool {
+	s.mu.Lock()
+	idle := s.idle
+	s.mu.Unlock()
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-idle:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+func (s *Server) now() time.Time {
+	if s.cfg.Now != nil {
+		return s.cfg.Now()
+	}
+	return time.Now()
+}
+
+func (s *Server) alg() sign.Algorithm {
+	if s.cfg.Algorithm == "" {
+		return sign.MD5
+	}
+	return s.cfg.Algorithm
+}
+
+func (s *Server) scale(d time.Duration) time.Duration {
+	if s.cfg.TimeScale == 0 {
+		return d
+	}
+	return time.Duration(float64(d) * s.cfg.TimeScale)
+}
+
+func (s *Server) replyTimeout() time.Duration {
+	if s.cfg.ReplyTimeout > 0 {
+		return s.cfg.ReplyTimeout
+	}
+	return max(s.scale(3*time.Second), MinReplyTimeout)
+}

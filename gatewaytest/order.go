@@ -1,0 +1,118 @@
+package gatewaytest
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/cypaykit/kit/model"
+)
+
+// order is an Order plus what the simulator needs to answer and notify.
+type order struct {
+	Order
+	key              string // signs the order's notifications: the creating endpoint's
+	outTransactionID string // the channel's (WeChat / Alipay) order number
+	paidAt           time.Time
+	reqTradeType     string // NATIVE, JSPAY, ...
+	deviceInfo       string
+	attach           string
+	subAppID         string
+	buyerID          string
+	refunds          []*refund
+}
+
+// refund is one accepted refund of an order.
+type refund struct {
+	order       *order
+	outRefundNo string
+	refundID    string
+	outRefundID string
+	fee         int64
+	at          time.Time
+	serial      int
+}
+
+// notifyTradeType is the trade_type the gateway reports in notifications
+// and queries, e.g. pay.weixin.native; the request's NATIVE becomes native.
+func notifyTradeType(ch model.PayType, reqTradeType string) string {
+	kind := "native"
+	switch reqTradeType {
+	case model.TradeTypeJSPay:
+		kind = "jspay"
+	case model.TradeTypeApp, model.TradeTypeAppBank:
+		kind = "app"
+	}
+	switch ch {
+	case model.PayAlipay:
+		return "pay.alipay." + kind
+	case model.PayECNY:
+		return "pay.ecny." + kind
+	}
+	return "pay.weixin." + kind
+}
+
+// settle moves an unpaid order to PAID (paid) or PAYFAILED and starts its
+// notification.
+func (s *Server) settle(outTradeNo string, paid bool) error {
+	s.mu.Lock()
+	o, ok := s.orders[outTradeNo]
+	if !ok {
+		s.mu.Unlock()
+		return fmt.Errorf("%w: %q", ErrUnknownOrder, outTradeNo)
+	}
+	if o.State != Unpaid {
+		st := o.State
+		s.mu.Unlock()
+		return fmt.Errorf("%w: %q is %s", ErrNotUnpaid, outTradeNo, st)
+	}
+	now := s.now()
+	o.paidAt = now
+	o.TransactionID = newTransactionID(now)
+	o.outTransactionID = newOutTransactionID(o.Channel, now)
+	o.State = PayFailed
+	if paid {
+		o.State = PaidState
+	}
+	p := o.payment(paid)
+	key, url := o.key, o.NotifyURL
+	s.mu.Unlock()
+
+	f := s.faultsFor(outTradeNo)
+	if f.NoNotify || url == "" {
+		return nil
+	}
+	if f.WrongKey {
+		key = "wrong-" + key
+	}
+	p.Extra = f.ExtraFields
+	v, err := NotificationValues(p, key, s.alg())
+	if err != nil {
+		return fmt.Errorf("gatewaytest: build notification: %w", err)
+	}
+	if f.TamperAmount != 0 {
+		v.Set("total_fee", fmt.Sprint(f.TamperAmount))
+	}
+	if f.TamperMchID != "" {
+		v.Set("mch_id", f.TamperMchID)
+	}
+	s.startDelivery(outTradeNo, url, v.Encode(), f)
+	return nil
+}
+
+// payment describes o's payment for NotificationValues; s.mu is held.
+func (o *order) payment(paid bool) Payment {
+	return Payment{
+		Channel:          o.Channel,
+		MchID:            o.MchID,
+		OutTradeNo:       o.OutTradeNo,
+		TransactionID:    o.TransactionID,
+		OutTransactionID: o.outTransactionID,
+		TotalFee:         o.Amount,
+		TradeType:        o.TradeType,
+		Failed:           !paid,
+		TimeEnd:          o.paidAt,
+		CreatedAt:        o.CreatedAt,
+		DeviceInfo:       o.deviceInfo,
+		BuyerID:          o.buyerID,
+	}
+}
