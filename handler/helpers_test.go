@@ -416,3 +416,21 @@ func (s *failingStore) Settle(ctx context.Context, otn string, p store.Payment, 
 	}
 	return s.OrderStore.Settle(ctx, otn, p, now)
 }
+
+func readAll(t testing.TB, resp *http.Response) string {
+	t.Helper()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func mustParse(t testing.TB, body string) url.Values {
+	t.Helper()
+	v, err := url.ParseQuery(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
