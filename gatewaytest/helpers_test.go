@@ -148,4 +148,3 @@ func (rc *receiver) notifyURL() string { return rc.URL + "/notify" }
 func isSigned(r map[string]string, key string) bool {
 	return sign.VerifyMap(r, sign.MD5, key) == nil
 }
-

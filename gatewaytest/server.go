@@ -325,6 +325,11 @@ func (s *Server) WaitIdle(timeout time.Duration) bool {
 	s.mu.Lock()
 	idle := s.idle
 	s.mu.Unlock()
+	select {
+	case <-idle:
+		return true
+	default:
+	}
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	select {
