@@ -150,6 +150,9 @@ func transportError(err error) string {
 
 func (s *Server) record(d Delivery) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.deliveries[d.OutTradeNo] = append(s.deliveries[d.OutTradeNo], d)
+	s.mu.Unlock()
+	if s.cfg.OnDelivery != nil {
+		s.cfg.OnDelivery(d)
+	}
 }

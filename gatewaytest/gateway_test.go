@@ -123,7 +123,11 @@ func TestRequestErrors(t *testing.T) {
 		{"unknown merchant v1", "/UnifiedPay/Gateway", v1("orderquery", "mch_id", "99999999", "paytype", "WECHAT", "out_trade_no", "ER00009"), agentK, "20005"},
 		{"wrong agent", "/UnifiedPay/Gateway", func() url.Values { v := v1("orderquery", "mch_id", mch1); v.Set("agent_id", "1"); return v }(), agentK, "20012"},
 		{"v1 without agent_id", "/UnifiedPay/Gateway", v2("orderquery", "mch_id", mch1), agentK, "20004"},
-		{"open wrong agent", "/Open/WECHAT_PreOrder", func() url.Values { v := v1("", preOrderParams(mch1, "ER00002", "")...); v.Set("agent_id", "2"); return v }(), agentK, "20012"},
+		{"open wrong agent", "/Open/WECHAT_PreOrder", func() url.Values {
+			v := v1("", preOrderParams(mch1, "ER00002", "")...)
+			v.Set("agent_id", "2")
+			return v
+		}(), agentK, "20012"},
 		{"unknown order", "/v2/UnifiedPay/Gateway", v2("orderquery", "mch_id", mch1, "paytype", "WECHAT", "out_trade_no", "NOSUCH001"), key1, "20007"},
 	}
 	for _, tt := range tests {

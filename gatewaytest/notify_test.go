@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,7 +29,10 @@ func payAndWait(t testing.TB, s *Server, out string) []Delivery {
 
 func TestRetryUntilSuccess(t *testing.T) {
 	t.Parallel()
-	s := RunT(t, fastConfig())
+	cfg := fastConfig()
+	var hooked atomic.Int32
+	cfg.OnDelivery = func(Delivery) { hooked.Add(1) }
+	s := RunT(t, cfg)
 	rc := newReceiver(t, "fail", "fail", "success")
 	mustPreOrder(t, s, "RS00001", rc.notifyURL())
 	ds := payAndWait(t, s, "RS00001")
@@ -48,6 +52,9 @@ func TestRetryUntilSuccess(t *testing.T) {
 	}
 	if got := len(rc.received()); got != 3 {
 		t.Errorf("receiver saw %d requests, want 3", got)
+	}
+	if got := hooked.Load(); got != 3 {
+		t.Errorf("OnDelivery called %d times, want 3", got)
 	}
 	if ds[0].Body != ds[2].Body {
 		t.Error("a retry sent another body")

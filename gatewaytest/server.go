@@ -54,6 +54,10 @@ type Config struct {
 	// that a simulator run from the command line can be driven with curl.
 	// Zero means off.
 	ControlEndpoints bool
+	// OnDelivery, when set, is called with every delivery attempt once it
+	// is recorded, from the delivery's goroutine (calls for different
+	// orders may overlap). It must not call Close. Nil means no call.
+	OnDelivery func(Delivery)
 }
 
 // MinReplyTimeout is the floor of the default notification reply deadline.
