@@ -37,8 +37,15 @@ const (
 
 var merchants = map[string]string{mchA: keyA, mchB: keyB}
 
+// mchGone has a key here but is unknown to the gateway (merchant error).
+const mchGone = "M100009"
+
 func keyring() client.Keyring {
-	return client.Keyring{AgentID: agentID, AgentKey: agentKey, MerchantKeys: client.StaticMerchantKeys(merchants)}
+	keys := map[string]string{mchGone: "merchant-key-gone-0123456789abc"}
+	for k, v := range merchants {
+		keys[k] = v
+	}
+	return client.Keyring{AgentID: agentID, AgentKey: agentKey, MerchantKeys: client.StaticMerchantKeys(keys)}
 }
 
 // fakeClock is a settable clock shared by handlers and reconciler.
@@ -433,4 +440,14 @@ func mustParse(t testing.TB, body string) url.Values {
 		t.Fatal(err)
 	}
 	return v
+}
+
+func httptestRecorder(h http.Handler, method, target, contentType, body string) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(method, target, strings.NewReader(body))
+	if contentType != "" {
+		r.Header.Set("Content-Type", contentType)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
 }

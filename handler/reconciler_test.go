@@ -1,0 +1,247 @@
+package handler_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cypaykit/kit/client"
+	"github.com/cypaykit/kit/gatewaytest"
+	"github.com/cypaykit/kit/handler"
+	"github.com/cypaykit/kit/model"
+	"github.com/cypaykit/kit/store"
+)
+
+// TestReconcilerCloses proves G7's end of life: unpaid attempts are closed
+// when the gateway says so, when the gateway never saw them, and at MaxAge
+// (cancelled at the gateway inside its 5-minute window).
+func TestReconcilerCloses(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t, envOptions{})
+	r, err := handler.NewReconciler(handler.ReconcilerConfig{
+		Settler: e.settler, Client: e.clients[model.V2], Logger: quietLogger(), Now: e.clock.Now,
+		FastWindow: 60 * time.Second, MaxAge: 90 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.addOrder("CLOSEDGW1", mchA, 10)
+	e.addOrder("EXPIRE1", mchA, 10)
+	closedAtGateway := e.mustPreOrder(t, model.V2, "CLOSEDGW1", model.PayWeChat)
+	expiring := e.mustPreOrder(t, model.V2, "EXPIRE1", model.PayAlipay)
+	neverSent := e.createPending(t, "NEVERSENT1", mchA, model.V2, 10).OutTradeNo
+	if _, err := e.clients[model.V2].Cancel(ctx, &model.CancelRequest{PayType: model.PayWeChat, MchID: mchA, OutTradeNo: closedAtGateway}); err != nil {
+		t.Fatal(err)
+	}
+
+	e.clock.Advance(10 * time.Second)
+	if err := r.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for otn, want := range map[string]store.Status{closedAtGateway: store.Closed, expiring: store.Pending, neverSent: store.Pending} {
+		if got := e.get(t, otn).Status; got != want {
+			t.Errorf("%s after 10 s: got %s, want %s", otn, got, want)
+		}
+	}
+	e.clock.Advance(60 * time.Second) // past the fast window
+	if err := r.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.get(t, neverSent).Status; got != store.Closed {
+		t.Errorf("unknown at the gateway after the fast window: got %s, want CLOSED", got)
+	}
+	if got := e.get(t, expiring).Status; got != store.Pending {
+		t.Errorf("before MaxAge: got %s, want PENDING", got)
+	}
+	e.clock.Advance(30 * time.Second) // past MaxAge, inside the cancel window
+	if err := r.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.get(t, expiring).Status; got != store.Closed {
+		t.Errorf("after MaxAge: got %s, want CLOSED", got)
+	}
+	if sim, _ := e.sim.Order(expiring); sim.State == gatewaytest.Unpaid {
+		t.Errorf("gateway state after expiry: got %s, want it cancelled", sim.State)
+	}
+	if err := e.sim.Pay(expiring); err == nil {
+		t.Error("the expired attempt can still be paid at the gateway")
+	}
+	if n := e.rec.Count(handler.Closed); n != 3 {
+		t.Errorf("closed events: got %d, want 3", n)
+	}
+}
+
+// TestReconcilerLongTail: after the fast window an attempt is queried every
+// TailInterval, not every Interval; past MaxAge (outside the cancel window)
+// it is closed here only.
+func TestReconcilerLongTail(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t, envOptions{})
+	var queries atomic.Int32
+	c, err := client.New(client.Config{
+		GatewayURL: e.sim.URL, OpenURL: e.sim.URL, Version: model.V2, Keys: keyring(),
+		HTTPClient: &http.Client{Transport: countingTransport{&queries, nil, nil}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := handler.NewReconciler(handler.ReconcilerConfig{Settler: e.settler, Client: c, Logger: quietLogger(), Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.addOrder("TAIL1", mchA, 10)
+	otn := e.mustPreOrder(t, model.V2, "TAIL1", model.PayWeChat)
+	step := func(d time.Duration) {
+		e.clock.Advance(d)
+		if err := r.RunOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 24 { // 0–120 s: every 5 s
+		step(5 * time.Second)
+	}
+	fast := queries.Load()
+	for range 12 { // one minute of the tail: at most one query
+		step(5 * time.Second)
+	}
+	tail := queries.Load() - fast
+	if fast < 20 || fast > 24 {
+		t.Errorf("queries in the fast window: got %d, want about one per 5 s (20–24)", fast)
+	}
+	if tail > 1 {
+		t.Errorf("queries in one tail minute: got %d, want at most 1", tail)
+	}
+	step(25 * time.Hour)
+	if got := e.get(t, otn).Status; got != store.Closed {
+		t.Errorf("after MaxAge: got %s, want CLOSED", got)
+	}
+}
+
+// countingTransport counts requests and the most in flight at once.
+type countingTransport struct {
+	n        *atomic.Int32
+	inflight *atomic.Int32
+	peak     *atomic.Int32
+}
+
+func (c countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	if c.inflight != nil {
+		cur := c.inflight.Add(1)
+		defer c.inflight.Add(-1)
+		for {
+			p := c.peak.Load()
+			if cur <= p || c.peak.CompareAndSwap(p, cur) {
+				break
+			}
+		}
+		time.Sleep(2 * time.Millisecond) // widen the window for overlap
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// TestReconcilersInParallel proves G2, G3 and G7 with several reconcilers
+// at once: every payment settles once and fulfils once, and each keeps to
+// its concurrency bound.
+func TestReconcilersInParallel(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t, envOptions{})
+	const orders = 40
+	var otns []string
+	for i := range orders {
+		id := fmt.Sprintf("PAR%03d", i)
+		e.addOrder(id, mchA, int64(100+i))
+		e.sim.SetFaults(handler.OutTradeNo(id, 1), gatewaytest.Faults{NoNotify: true})
+		otn := e.mustPreOrder(t, model.V2, id, model.PayWeChat)
+		if i%4 != 0 {
+			if err := e.sim.Pay(otn); err != nil {
+				t.Fatal(err)
+			}
+		}
+		otns = append(otns, otn)
+	}
+	var n, inflight, peak atomic.Int32
+	var rs []*handler.Reconciler
+	for range 3 {
+		c, err := client.New(client.Config{
+			GatewayURL: e.sim.URL, OpenURL: e.sim.URL, Version: model.V2, Keys: keyring(),
+			HTTPClient: &http.Client{Transport: countingTransport{&n, &inflight, &peak}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := handler.NewReconciler(handler.ReconcilerConfig{Settler: e.settler, Client: c, Logger: quietLogger(), Now: e.clock.Now, Concurrency: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs = append(rs, r)
+	}
+	e.clock.Advance(6 * time.Second)
+	var wg sync.WaitGroup
+	for _, r := range rs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := r.RunOnce(ctx); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	for i, otn := range otns {
+		o := e.get(t, otn)
+		wantPaid := i%4 != 0
+		if (o.Status == store.Paid) != wantPaid || (wantPaid && !o.Fulfilled) {
+			t.Errorf("%s: got %s fulfilled=%v, want paid=%v", otn, o.Status, o.Fulfilled, wantPaid)
+		}
+		if want := map[bool]int{true: 1, false: 0}[wantPaid]; e.hooks.Calls(otn) != want {
+			t.Errorf("%s: hook calls %d, want %d", otn, e.hooks.Calls(otn), want)
+		}
+	}
+	if p := peak.Load(); p > 3*2 {
+		t.Errorf("peak queries in flight: got %d, want at most 6 (3 reconcilers × 2)", p)
+	}
+	if n := e.hooks.overlap.Load(); n != 0 {
+		t.Errorf("hook overlaps: got %d, want 0", n)
+	}
+}
+
+// TestReconcilerRunStops: Run returns when its context ends.
+func TestReconcilerRunStops(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	r, err := handler.NewReconciler(handler.ReconcilerConfig{Settler: e.settler, Client: e.clients[model.V2], Logger: quietLogger(), Interval: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run: got %v, want nil", err)
+	}
+}
+
+func TestNewReconcilerValidates(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	for name, cfg := range map[string]handler.ReconcilerConfig{
+		"no settler":        {Client: e.clients[model.V2]},
+		"no client":         {Settler: e.settler},
+		"fast window short": {Settler: e.settler, Client: e.clients[model.V2], FastWindow: 30 * time.Second},
+		"fast window long":  {Settler: e.settler, Client: e.clients[model.V2], FastWindow: 200 * time.Second},
+		"negative batch":    {Settler: e.settler, Client: e.clients[model.V2], Batch: -1},
+	} {
+		if _, err := handler.NewReconciler(cfg); err == nil {
+			t.Errorf("%s: got nil error", name)
+		}
+	}
+}
