@@ -1,0 +1,186 @@
+package main
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/cypaykit/kit/client"
+	"github.com/cypaykit/kit/gatewaytest"
+	"github.com/cypaykit/kit/handler"
+	"github.com/cypaykit/kit/store"
+)
+
+//go:embed web
+var webFS embed.FS
+
+// app is the demo shop: its catalogue and orders, the kit's handlers over
+// one store, and (with -gateway sim) the in-process gateway simulator.
+type app struct {
+	cfg        config
+	log        *slog.Logger
+	shop       *shop
+	store      store.OrderStore
+	sim        *gatewaytest.Server
+	client     *client.Client
+	preorder   http.Handler
+	notify     http.Handler
+	status     http.Handler
+	reconciler *handler.Reconciler
+	notifyURL  string
+	closers    []func() error
+}
+
+// newApp wires the shop. baseURL is where the shop is reachable, used for
+// the default notify_url.
+func newApp(ctx context.Context, cfg config, baseURL string, log *slog.Logger) (a *app, err error) {
+	a = &app{cfg: cfg, log: log, shop: newShop()}
+	defer func() {
+		if err != nil {
+			a.close()
+		}
+	}()
+
+	st, locker, closeDB, err := openStore(ctx, cfg.DB)
+	if err != nil {
+		return nil, err
+	}
+	a.store = st
+	a.closers = append(a.closers, closeDB)
+
+	gatewayURL := cfg.Gateway
+	if cfg.simulated() {
+		a.sim, err = gatewaytest.Start(gatewaytest.Config{
+			Merchants: map[string]string{cfg.MchID: cfg.MchKey},
+			AgentID:   cfg.AgentID,
+			AgentKey:  cfg.AgentKey,
+		})
+		if err != nil {
+			return nil, err
+		}
+		a.closers = append(a.closers, func() error { a.sim.Close(); return nil })
+		gatewayURL = a.sim.URL
+	}
+
+	keys := client.Keyring{
+		AgentID:      cfg.AgentID,
+		AgentKey:     cfg.AgentKey,
+		MerchantKeys: client.StaticMerchantKeys(map[string]string{cfg.MchID: cfg.MchKey}),
+	}
+	a.client, err = client.New(client.Config{
+		GatewayURL: gatewayURL,
+		OpenURL:    gatewayURL,
+		Version:    cfg.Version,
+		Keys:       keys,
+		PID:        "cypaykit-demo",
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	settler, err := handler.NewSettler(handler.SettlerConfig{
+		Store:  st,
+		Locker: locker,
+		Fulfill: func(ctx context.Context, o store.Order) error {
+			log.InfoContext(ctx, "checkout: shipping", slog.String("order_id", o.BusinessID), slog.String("out_trade_no", o.OutTradeNo))
+			return a.shop.fulfil(o.BusinessID)
+		},
+		Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if a.notify, err = handler.NewNotify(handler.NotifyConfig{Settler: settler, Keys: keys, Logger: log}); err != nil {
+		return nil, err
+	}
+	a.notifyURL = cfg.NotifyURL
+	if a.notifyURL == "" {
+		a.notifyURL = strings.TrimRight(baseURL, "/") + "/pay/notify"
+	}
+	if a.preorder, err = handler.NewPreOrder(handler.PreOrderConfig{
+		Store:     st,
+		Client:    a.client,
+		Resolve:   a.resolve,
+		NotifyURL: a.notifyURL,
+		Logger:    log,
+	}); err != nil {
+		return nil, err
+	}
+	if a.status, err = handler.NewStatus(handler.StatusConfig{Store: st, Logger: log}); err != nil {
+		return nil, err
+	}
+	if a.reconciler, err = handler.NewReconciler(handler.ReconcilerConfig{
+		Store:   st,
+		Client:  a.client,
+		Settler: settler,
+		Logger:  log,
+	}); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// resolve is the pre-order's only source of the amount: the shop's own
+// order, priced from the catalogue when it was created.
+func (a *app) resolve(ctx context.Context, orderID string) (handler.Purchase, error) {
+	o, err := a.shop.get(orderID)
+	if err != nil {
+		return handler.Purchase{}, fmt.Errorf("%w: no order %q", handler.ErrOrderNotFound, orderID)
+	}
+	if o.Fulfilled {
+		return handler.Purchase{}, fmt.Errorf("%w: order %s is paid and shipped", handler.ErrOrderNotPayable, orderID)
+	}
+	return handler.Purchase{
+		MchID:     a.cfg.MchID,
+		Amount:    o.Amount,
+		Body:      fmt.Sprintf("%s × %d", o.Product.Name, o.Quantity),
+		ProductID: o.Product.ID,
+	}, nil
+}
+
+// handler routes the shop with Go 1.22 patterns, so the status handler
+// finds out_trade_no with r.PathValue.
+func (a *app) handler() http.Handler {
+	mux := http.NewServeMux()
+	static, err := fs.Sub(webFS, "web")
+	if err != nil {
+		panic(err)
+	}
+	mux.Handle("GET /{$}", http.FileServerFS(static))
+	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	mux.HandleFunc("GET /qr.png", serveQR)
+	mux.HandleFunc("GET /api/config", a.serveConfig)
+	mux.HandleFunc("GET /api/products", serveProducts)
+	mux.HandleFunc("POST /api/orders", a.createOrder)
+	mux.Handle("POST /pay/preorder", a.preorder)
+	mux.Handle("POST /pay/notify", a.notify)
+	mux.Handle("GET /pay/orders/{out_trade_no}", a.status)
+	if a.sim != nil {
+		mux.HandleFunc("POST /sim/pay/{out_trade_no}", a.simPay)
+	}
+	return mux
+}
+
+// runReconciler settles, by order query, the payments whose notification
+// did not arrive; it returns when ctx ends.
+func (a *app) runReconciler(ctx context.Context) error {
+	err := a.reconciler.Run(ctx)
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+func (a *app) close() error {
+	var errs []error
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		errs = append(errs, a.closers[i]())
+	}
+	a.closers = nil
+	return errors.Join(errs...)
+}

@@ -1,0 +1,197 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/cypaykit/kit/model"
+)
+
+// The simulator's demo credentials. They sign nothing outside this machine:
+// the simulator listens on loopback only.
+const (
+	demoMchID    = "00000001"
+	demoMchKey   = "0123456789abcdef0123456789abcdef"
+	demoAgentID  = "13000000000000000"
+	demoAgentKey = "fedcba9876543210fedcba9876543210"
+)
+
+// gatewaySim is the -gateway value that starts the in-process simulator.
+const gatewaySim = "sim"
+
+// config is what the flags and environment variables set.
+type config struct {
+	// Addr is where the shop listens.
+	Addr string
+	// DB is sqlite:PATH, memory, postgres://… or mysql://….
+	DB string
+	// Gateway is "sim" or the gateway's base URL (used for both the v2
+	// gateway and the legacy /Open endpoints).
+	Gateway  string
+	Version  model.Version
+	MchID    string
+	MchKey   string
+	AgentID  string
+	AgentKey string
+	// NotifyURL is sent with every pre-order; empty means
+	// http://<Addr>/pay/notify, which the simulator can reach.
+	NotifyURL string
+}
+
+// simulated reports whether the in-process gateway simulator runs.
+func (c config) simulated() bool { return c.Gateway == gatewaySim }
+
+// defaultDB is a file in the temporary directory rather than in the
+// working directory, so that `go run ./example/checkout` from a clone
+// never leaves a database next to the sources.
+func defaultDB() string {
+	return "sqlite:" + filepath.Join(os.TempDir(), "cypay-demo.db")
+}
+
+// flagSpec ties a flag to its environment variable.
+type flagSpec struct {
+	name, env, def, usage string
+	dst                   *string
+}
+
+func (c *config) specs(version *string) []flagSpec {
+	return []flagSpec{
+		{"addr", "CYPAY_ADDR", "127.0.0.1:8080", "address the shop listens on", &c.Addr},
+		{"db", "CYPAY_DB", defaultDB(), "database: sqlite:PATH, memory, postgres://… or mysql://…", &c.DB},
+		{"gateway", "CYPAY_GATEWAY", gatewaySim, `"sim" for the in-process simulator, or the gateway base URL`, &c.Gateway},
+		{"version", "CYPAY_VERSION", string(model.V2), "protocol version: v1 (agent key) or v2 (merchant key)", version},
+		{"mch-id", "CYPAY_MCH_ID", demoMchID, "merchant number (mch_id)", &c.MchID},
+		{"mch-key", "CYPAY_MCH_KEY", demoMchKey, "merchant key (v2)", &c.MchKey},
+		{"agent-id", "CYPAY_AGENT_ID", demoAgentID, "agent id (v1)", &c.AgentID},
+		{"agent-key", "CYPAY_AGENT_KEY", demoAgentKey, "agent key (v1)", &c.AgentKey},
+		{"notify-url", "CYPAY_NOTIFY_URL", "", "notify_url sent to the gateway (default http://ADDR/pay/notify)", &c.NotifyURL},
+	}
+}
+
+// parseConfig reads the flags in args over the environment over the
+// defaults: a flag beats its variable, a variable beats the default.
+func parseConfig(args []string, getenv func(string) string, usage io.Writer) (config, error) {
+	var c config
+	var version string
+	fs := flag.NewFlagSet("checkout", flag.ContinueOnError)
+	fs.SetOutput(usage)
+	for _, s := range c.specs(&version) {
+		def := s.def
+		if v := getenv(s.env); v != "" {
+			def = v
+		}
+		fs.StringVar(s.dst, s.name, def, s.usage+" ($"+s.env+")")
+	}
+	if err := fs.Parse(args); err != nil {
+		return config{}, err
+	}
+	if fs.NArg() > 0 {
+		return config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	c.Version = model.Version(version)
+	return c, c.validate()
+}
+
+func (c *config) validate() error {
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return fmt.Errorf("-addr %q: want host:port", c.Addr)
+	}
+	if _, _, err := splitDB(c.DB); err != nil {
+		return err
+	}
+	if !c.Version.Valid() {
+		return fmt.Errorf("-version %q: want v1 or v2", c.Version)
+	}
+	if !c.simulated() {
+		if err := checkURL("-gateway", c.Gateway); err != nil {
+			return err
+		}
+		c.Gateway = strings.TrimRight(c.Gateway, "/")
+	}
+	if c.MchID == "" {
+		return errors.New("-mch-id is empty")
+	}
+	switch {
+	case c.Version == model.V2 && c.MchKey == "":
+		return errors.New("-mch-key is empty (v2 signs with the merchant key)")
+	case c.Version == model.V1 && (c.AgentID == "" || c.AgentKey == ""):
+		return errors.New("-agent-id or -agent-key is empty (v1 signs with the agent key)")
+	}
+	if c.NotifyURL != "" {
+		if err := checkURL("-notify-url", c.NotifyURL); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkURL(flagName, s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%s %q: want an http(s) URL", flagName, s)
+	}
+	return nil
+}
+
+// Database kinds of -db.
+const (
+	dbSQLite   = "sqlite"
+	dbMemory   = "memory"
+	dbPostgres = "postgres"
+	dbMySQL    = "mysql"
+)
+
+// splitDB returns the kind of a -db value and what the driver opens.
+func splitDB(s string) (kind, dsn string, err error) {
+	switch {
+	case s == dbMemory:
+		return dbMemory, "", nil
+	case strings.HasPrefix(s, "sqlite:"):
+		path := strings.TrimPrefix(s, "sqlite:")
+		if path == "" {
+			return "", "", errors.New("-db sqlite: needs a path, e.g. sqlite:./shop.db")
+		}
+		return dbSQLite, path, nil
+	case strings.HasPrefix(s, "postgres://"), strings.HasPrefix(s, "postgresql://"):
+		return dbPostgres, s, nil
+	case strings.HasPrefix(s, "mysql://"):
+		dsn, err := mysqlDSN(s)
+		return dbMySQL, dsn, err
+	}
+	return "", "", fmt.Errorf("-db %q: want sqlite:PATH, memory, postgres://… or mysql://…", redactURL(s))
+}
+
+// mysqlDSN turns mysql://user:pass@host:port/db?opts into the driver's
+// user:pass@tcp(host:port)/db?opts, adding parseTime=true.
+func mysqlDSN(s string) (string, error) {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || strings.Trim(u.Path, "/") == "" {
+		return "", fmt.Errorf("-db %q: want mysql://user:pass@host:port/database", redactURL(s))
+	}
+	q := u.Query()
+	q.Set("parseTime", "true")
+	var userinfo string
+	if u.User != nil {
+		userinfo = u.User.Username()
+		if p, ok := u.User.Password(); ok {
+			userinfo += ":" + p
+		}
+		userinfo += "@"
+	}
+	return fmt.Sprintf("%stcp(%s)/%s?%s", userinfo, u.Host, strings.Trim(u.Path, "/"), q.Encode()), nil
+}
+
+// redactURL hides a password so that it never reaches an error message.
+func redactURL(s string) string {
+	if u, err := url.Parse(s); err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	return s
+}

@@ -1,0 +1,177 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestParseConfig(t *testing.T) {
+	defaults := config{
+		Addr:     "127.0.0.1:8080",
+		DB:       defaultDB(),
+		Gateway:  "sim",
+		Version:  "v2",
+		MchID:    demoMchID,
+		MchKey:   demoMchKey,
+		AgentID:  demoAgentID,
+		AgentKey: demoAgentKey,
+	}
+	with := func(f func(c *config)) config {
+		c := defaults
+		f(&c)
+		return c
+	}
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		want    config
+		wantErr string
+	}{
+		{name: "defaults", want: defaults},
+		{
+			name: "every flag",
+			args: []string{"-addr", ":9000", "-db", "postgres://u:p@db:5432/shop", "-gateway", "https://pay.example.com/",
+				"-version", "v1", "-mch-id", "m1", "-mch-key", "mk", "-agent-id", "a1", "-agent-key", "ak",
+				"-notify-url", "https://shop.example.com/pay/notify"},
+			want: config{Addr: ":9000", DB: "postgres://u:p@db:5432/shop", Gateway: "https://pay.example.com", Version: "v1",
+				MchID: "m1", MchKey: "mk", AgentID: "a1", AgentKey: "ak", NotifyURL: "https://shop.example.com/pay/notify"},
+		},
+		{
+			name: "every variable",
+			env: map[string]string{"CYPAY_ADDR": ":9001", "CYPAY_DB": "memory", "CYPAY_GATEWAY": "http://127.0.0.1:7000",
+				"CYPAY_VERSION": "v1", "CYPAY_MCH_ID": "m2", "CYPAY_MCH_KEY": "mk2", "CYPAY_AGENT_ID": "a2",
+				"CYPAY_AGENT_KEY": "ak2", "CYPAY_NOTIFY_URL": "http://10.0.0.1/n"},
+			want: config{Addr: ":9001", DB: "memory", Gateway: "http://127.0.0.1:7000", Version: "v1",
+				MchID: "m2", MchKey: "mk2", AgentID: "a2", AgentKey: "ak2", NotifyURL: "http://10.0.0.1/n"},
+		},
+		{
+			name: "a flag beats its variable",
+			args: []string{"-db", "sqlite:/tmp/x.db"},
+			env:  map[string]string{"CYPAY_DB": "memory", "CYPAY_MCH_ID": "m3"},
+			want: with(func(c *config) { c.DB, c.MchID = "sqlite:/tmp/x.db", "m3" }),
+		},
+		{name: "mysql", args: []string{"-db", "mysql://root@127.0.0.1:3306/test"}, want: with(func(c *config) { c.DB = "mysql://root@127.0.0.1:3306/test" })},
+		{name: "bad addr", args: []string{"-addr", "8080"}, wantErr: "-addr"},
+		{name: "bad db", args: []string{"-db", "oracle://x"}, wantErr: "-db"},
+		{name: "empty sqlite path", args: []string{"-db", "sqlite:"}, wantErr: "-db"},
+		{name: "mysql without database", args: []string{"-db", "mysql://root@127.0.0.1:3306"}, wantErr: "-db"},
+		{name: "password stays out of errors", args: []string{"-db", "redis://u:secret@h/0"}, wantErr: "xxxxx"},
+		{name: "bad version", args: []string{"-version", "v3"}, wantErr: "-version"},
+		{name: "bad gateway", args: []string{"-gateway", "pay.example.com"}, wantErr: "-gateway"},
+		{name: "bad notify url", args: []string{"-notify-url", "/pay/notify"}, wantErr: "-notify-url"},
+		{name: "v2 without merchant key", args: []string{"-mch-key", ""}, wantErr: "-mch-key"},
+		{name: "v1 without agent key", args: []string{"-version", "v1", "-agent-key", ""}, wantErr: "-agent-key"},
+		{name: "v2 needs no agent key", args: []string{"-agent-key", ""}, want: with(func(c *config) { c.AgentKey = "" })},
+		{name: "stray argument", args: []string{"serve"}, wantErr: "serve"},
+		{name: "unknown flag", args: []string{"-port", "1"}, wantErr: "-port"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseConfig(tt.args, func(k string) string { return tt.env[k] }, io.Discard)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("got error %v, want one mentioning %q", err, tt.wantErr)
+				}
+				if strings.Contains(err.Error(), "secret") {
+					t.Errorf("error %q shows a password", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("got error %v, want none", err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("config (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestSplitDB(t *testing.T) {
+	tests := []struct{ in, kind, dsn string }{
+		{"memory", dbMemory, ""},
+		{"sqlite:shop.db", dbSQLite, "shop.db"},
+		{"postgres://postgres@127.0.0.1:5432/test?sslmode=disable", dbPostgres, "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"},
+		{"mysql://root@127.0.0.1:3306/test", dbMySQL, "root@tcp(127.0.0.1:3306)/test?parseTime=true"},
+		{"mysql://u:p%40ss@db:3306/shop?tls=true", dbMySQL, "u:p@ss@tcp(db:3306)/shop?parseTime=true&tls=true"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			kind, dsn, err := splitDB(tt.in)
+			if err != nil || kind != tt.kind || dsn != tt.dsn {
+				t.Errorf("splitDB(%q): got %q, %q, %v; want %q, %q, nil", tt.in, kind, dsn, err, tt.kind, tt.dsn)
+			}
+		})
+	}
+}
+
+// TestBanner shows the first thing a newcomer reads: where the shop is,
+// and the simulator's demo keys, but never a key of their own.
+func TestBanner(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		want    []string
+		mustNot []string
+	}{
+		{name: "demo", want: []string{"demo shop: http://", "/pay/notify", "simulator at http://127.0.0.1:", "mch_id 00000001", demoMchKey + " (demo)"}},
+		{name: "v1 demo", args: []string{"-version", "v1"}, want: []string{"agent_id " + demoAgentID, demoAgentKey + " (demo)"}},
+		{name: "own keys", args: []string{"-mch-key", "my-real-merchant-key"}, want: []string{"(set, not shown)"}, mustNot: []string{"my-real-merchant-key"}},
+		{name: "own notify url", args: []string{"-notify-url", "https://shop.example.com/pay/notify"}, want: []string{"notify:   https://shop.example.com/pay/notify"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			shop := startShop(t, testConfig(t, append([]string{"-db", "memory"}, tt.args...)...))
+			out := shop.Stdout.String()
+			for _, w := range tt.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("banner lacks %q:\n%s", w, out)
+				}
+			}
+			for _, w := range tt.mustNot {
+				if strings.Contains(out+shop.Logs.String(), w) {
+					t.Errorf("output shows %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+}
+
+// TestRunListens shows run serves on -addr and stops when its context ends.
+func TestRunListens(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cfg := testConfig(t, "-addr", addr, "-db", "memory")
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, cfg, out, io.Discard) }()
+	for i := 0; !strings.Contains(out.String(), "demo shop: http://"+addr); i++ {
+		select {
+		case err := <-done:
+			t.Fatalf("run stopped early: %v", err)
+		default:
+		}
+		if i > 1000 {
+			t.Fatalf("run printed %q, want the shop at %s", out.String(), addr)
+		}
+		sleepBriefly()
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("run after cancel: got %v, want nil", err)
+	}
+	if _, err := net.Dial("tcp", addr); err == nil {
+		t.Errorf("%s still accepts connections after run returned", addr)
+	}
+}

@@ -1,0 +1,120 @@
+// Command checkout is the cypaykit demo shop: a catalogue, a checkout page
+// that shows a WeChat / Alipay / e-CNY QR code, and the kit's pre-order,
+// notification and status handlers over a SQLite file, against an
+// in-process gateway simulator by default or the real gateway by flags.
+//
+//	go run ./example/checkout            # from the repository root
+//	go run ./example/checkout -h         # flags and their environment variables
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/cypaykit/kit/model"
+)
+
+func main() {
+	cfg, err := parseConfig(os.Args[1:], os.Getenv, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "checkout:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "checkout:", err)
+		os.Exit(1)
+	}
+}
+
+// run listens on cfg.Addr and serves until ctx ends.
+func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	return serve(ctx, cfg, ln, stdout, stderr)
+}
+
+// serve runs the shop on ln until ctx ends, then shuts down gracefully.
+func serve(ctx context.Context, cfg config, ln net.Listener, stdout, stderr io.Writer) error {
+	defer ln.Close()
+	base := "http://" + ln.Addr().String()
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	a, err := newApp(ctx, cfg, base, log)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+
+	srv := &http.Server{
+		Handler:           a.handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	reconciled := make(chan error, 1)
+	go func() { reconciled <- a.runReconciler(rctx) }()
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	printBanner(stdout, cfg, base, a)
+
+	select {
+	case err = <-served:
+	case err = <-reconciled:
+		if err == nil {
+			err = errors.New("reconciler stopped")
+		}
+	case <-ctx.Done():
+	}
+	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer scancel()
+	if serr := srv.Shutdown(sctx); err == nil || errors.Is(err, http.ErrServerClosed) {
+		err = serr
+	}
+	cancel()
+	if rerr := <-reconciled; err == nil && rerr != nil {
+		err = rerr
+	}
+	return err
+}
+
+// printBanner tells a newcomer where to click. Keys are printed only when
+// they are the simulator's public demo keys, never a real one.
+func printBanner(w io.Writer, cfg config, base string, a *app) {
+	fmt.Fprintf(w, "cypaykit demo shop: %s/\n", base)
+	fmt.Fprintf(w, "  API:      GET %s/api/products · POST /api/orders · POST /pay/preorder · GET /pay/orders/{out_trade_no}\n", base)
+	fmt.Fprintf(w, "  notify:   %s\n", a.notifyURL)
+	fmt.Fprintf(w, "  database: %s\n", redactURL(cfg.DB))
+	if a.sim == nil {
+		fmt.Fprintf(w, "  gateway:  %s (%s, mch_id %s)\n", cfg.Gateway, cfg.Version, cfg.MchID)
+		return
+	}
+	fmt.Fprintf(w, "  gateway:  simulator at %s (%s); pay with POST %s/sim/pay/{out_trade_no}\n", a.sim.URL, cfg.Version, base)
+	fmt.Fprintf(w, "  merchant: mch_id %s, key %s\n", cfg.MchID, demoOnly(cfg.MchKey, demoMchKey))
+	if cfg.Version == model.V1 {
+		fmt.Fprintf(w, "  agent:    agent_id %s, key %s\n", cfg.AgentID, demoOnly(cfg.AgentKey, demoAgentKey))
+	}
+}
+
+func demoOnly(key, demo string) string {
+	if key == demo {
+		return key + " (demo)"
+	}
+	return "(set, not shown)"
+}
