@@ -1,1 +1,38 @@
+// Package sqlstore is a store.OrderStore on database/sql for SQLite,
+// PostgreSQL and MySQL/MariaDB. It imports no driver: the host opens the
+// *sql.DB with the driver it already uses and names the Dialect.
+//
+//	db, err := sql.Open("pgx", dsn) // or "sqlite", "mysql"
+//	s, err := sqlstore.New(db, sqlstore.Config{Dialect: sqlstore.Postgres})
+//	err = s.Migrate(ctx)
+//
+// # Schema and migrations
+//
+// The store keeps two tables, <prefix>orders and <prefix>schema_version
+// (the prefix is Config.TablePrefix, "cypay_" by default). Migrate creates
+// or upgrades them; it is versioned, idempotent and safe to run from every
+// instance at start-up, since concurrent runs wait on a database lock.
+// Teams that run migrations with their own tool apply Schema(dialect,
+// prefix) instead, which produces the same tables and records the same
+// versions, so a later Migrate applies only what is newer.
+//
+// Amounts are BIGINT fen. Times are BIGINT microseconds since the Unix
+// epoch (UTC), the same in all three dialects; an unset PaidAt or
+// FulfilledAt is NULL and reads back as the zero time.Time. Get and the
+// list methods return times in UTC, truncated to the microsecond.
+//
+// # Concurrency
+//
+// Settle, MarkFulfilled and Finish are each one conditional UPDATE
+// (… WHERE out_trade_no = ? AND status = 'PENDING'): the database, not the
+// caller, decides which of several concurrent calls wins, so exactly one
+// Settle reports settled=true across every process sharing the tables.
+//
+// SQLite needs a busy timeout for concurrent writers, and WAL lets readers
+// run beside a writer; with modernc.org/sqlite:
+//
+//	file:pay.db?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)
+//
+// MySQL tables use utf8mb4_bin so that out_trade_no compares case-
+// sensitively, as the gateway does.
 package sqlstore

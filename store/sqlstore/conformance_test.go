@@ -1,0 +1,20 @@
+package sqlstore_test
+
+import (
+	"database/sql"
+	"testing"
+
+	"github.com/cypaykit/kit/storetest"
+)
+
+func TestConformance(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, tg target, dsn string, db *sql.DB) {
+		storetest.RunConformanceTests(t, func(t *testing.T) storetest.Harness {
+			if tg.name == "sqlite-file" || tg.name == "sqlite-memory" {
+				// A new file or in-memory database per subtest.
+				db = tg.open(t, tg.newDSN(t))
+			}
+			return storetest.Harness{Store: newStore(t, tg, db)}
+		})
+	})
+}

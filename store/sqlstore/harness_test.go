@@ -1,0 +1,160 @@
+package sqlstore_test
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	_ "github.com/go-sql-driver/mysql"
+	_ "github.com/jackc/pgx/v5/stdlib"
+	_ "modernc.org/sqlite"
+
+	"github.com/cypaykit/kit/store/sqlstore"
+)
+
+const (
+	defaultPostgres = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	defaultMySQL    = "root@tcp(127.0.0.1:3306)/test?parseTime=true"
+)
+
+// target is one database the tests run against.
+type target struct {
+	name    string
+	dialect sqlstore.Dialect
+	driver  string
+	// newDSN returns the address of an empty database (SQLite) or of the
+	// shared test database (servers), skipping when there is none.
+	newDSN func(t testing.TB) string
+	// shared says two handles opened on one DSN see the same data, as two
+	// processes would; an in-memory SQLite database is private to its
+	// single connection.
+	shared bool
+	// server says the database is a separate process that a test can cut
+	// a session of (pg_terminate_backend, KILL).
+	server bool
+}
+
+var targets = []target{
+	{name: "sqlite-file", dialect: sqlstore.SQLite, driver: "sqlite", shared: true, newDSN: sqliteFileDSN},
+	{name: "sqlite-memory", dialect: sqlstore.SQLite, driver: "sqlite", newDSN: sqliteMemoryDSN},
+	{name: "postgres", dialect: sqlstore.Postgres, driver: "pgx", shared: true, server: true,
+		newDSN: serverDSN("pgx", "CYPAY_TEST_POSTGRES", defaultPostgres)},
+	{name: "mysql", dialect: sqlstore.MySQL, driver: "mysql", shared: true, server: true,
+		newDSN: serverDSN("mysql", "CYPAY_TEST_MYSQL", defaultMySQL)},
+}
+
+// sqlitePragmas give concurrent writers a busy timeout instead of an
+// immediate SQLITE_BUSY, and let readers run beside a writer.
+const sqlitePragmas = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)"
+
+func sqliteFileDSN(t testing.TB) string {
+	t.Helper()
+	return "file:" + filepath.Join(t.TempDir(), "orders.db") + "?" + sqlitePragmas
+}
+
+func sqliteMemoryDSN(t testing.TB) string {
+	t.Helper()
+	return "file:" + randomHex(t, 8) + "?mode=memory&" + sqlitePragmas
+}
+
+// serverDSN reads the server's address from env (or the default) and
+// skips when the server does not answer, failing instead under CI=true,
+// where a missing service must not pass as a skipped suite.
+func serverDSN(driver, env, def string) func(t testing.TB) string {
+	return func(t testing.TB) string {
+		t.Helper()
+		dsn := os.Getenv(env)
+		if dsn == "" {
+			dsn = def
+		}
+		db, err := sql.Open(driver, dsn)
+		if err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			err = db.PingContext(ctx)
+			cancel()
+			db.Close()
+		}
+		if err != nil {
+			msg := fmt.Sprintf("%s unreachable (set %s): %v", driver, env, err)
+			if os.Getenv("CI") == "true" {
+				t.Fatal(msg)
+			}
+			t.Skip(msg)
+		}
+		return dsn
+	}
+}
+
+// open returns a new handle on dsn, closed when t ends.
+func (tg target) open(t testing.TB, dsn string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open(tg.driver, dsn)
+	if err != nil {
+		t.Fatalf("sql.Open(%s): %v", tg.driver, err)
+	}
+	if !tg.shared {
+		// An in-memory database lives as long as its one connection.
+		db.SetMaxOpenConns(1)
+		db.SetMaxIdleConns(1)
+		db.SetConnMaxLifetime(0)
+		db.SetConnMaxIdleTime(0)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func randomHex(t testing.TB, n int) string {
+	t.Helper()
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// newPrefix returns a table prefix no other test uses, and drops its
+// tables when t ends, so a shared server database stays clean.
+func newPrefix(t testing.TB, tg target, db *sql.DB) string {
+	t.Helper()
+	prefix := "t" + randomHex(t, 6) + "_"
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		for _, table := range []string{"orders", "schema_version"} {
+			if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS "+prefix+table); err != nil {
+				t.Errorf("drop %s%s: %v", prefix, table, err)
+			}
+		}
+	})
+	return prefix
+}
+
+// newStore returns a migrated store on db under a fresh prefix.
+func newStore(t testing.TB, tg target, db *sql.DB) *sqlstore.Store {
+	t.Helper()
+	s, err := sqlstore.New(db, sqlstore.Config{Dialect: tg.dialect, TablePrefix: newPrefix(t, tg, db)})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	if err := s.Migrate(context.Background()); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	return s
+}
+
+// forEachTarget runs fn as a subtest per target, with that target's
+// database handle.
+func forEachTarget(t *testing.T, fn func(t *testing.T, tg target, dsn string, db *sql.DB)) {
+	for _, tg := range targets {
+		t.Run(tg.name, func(t *testing.T) {
+			dsn := tg.newDSN(t)
+			fn(t, tg, dsn, tg.open(t, dsn))
+		})
+	}
+}

@@ -1,0 +1,344 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cypaykit/kit/model"
+	"github.com/cypaykit/kit/store"
+)
+
+const columns = "out_trade_no, business_id, attempt, mch_id, channel, trade_type, version, amount, status, " +
+	"transaction_id, channel_transaction_id, paid_at, fulfilled, fulfilled_at, code_url, pay_info, reason, " +
+	"created_at, updated_at"
+
+// queries holds every statement, built once per Store with its table
+// names and placeholders.
+type queries struct {
+	insert, get, listByBusiness, setCheckout, exists string
+	settle, classify, markFulfilled, finish          string
+	listPending, listUnfulfilled                     string
+}
+
+func buildQueries(d Dialect, p string) queries {
+	t := p + "orders"
+	r := func(format string, args ...any) string { return rebind(d, fmt.Sprintf(format, args...)) }
+	sel := "SELECT " + columns + " FROM " + t
+	return queries{
+		insert: r("INSERT INTO %s (%s) VALUES (%s)", t, columns,
+			strings.TrimSuffix(strings.Repeat("?, ", strings.Count(columns, ",")+1), ", ")),
+		get:            r("%s WHERE out_trade_no = ?", sel),
+		listByBusiness: r("%s WHERE business_id = ? ORDER BY attempt, out_trade_no", sel),
+		setCheckout:    r("UPDATE %s SET code_url = ?, pay_info = ?, updated_at = ? WHERE out_trade_no = ?", t),
+		exists:         r("SELECT 1 FROM %s WHERE out_trade_no = ?", t),
+		settle: r("UPDATE %s SET status = '%s', transaction_id = ?, channel_transaction_id = ?, paid_at = ?, updated_at = ? "+
+			"WHERE out_trade_no = ? AND status = '%s'", t, store.Paid, store.Pending),
+		classify: r("SELECT status, transaction_id FROM %s WHERE out_trade_no = ?", t),
+		markFulfilled: r("UPDATE %s SET fulfilled = 1, fulfilled_at = ?, updated_at = ? "+
+			"WHERE out_trade_no = ? AND status = '%s' AND fulfilled = 0", t, store.Paid),
+		finish: r("UPDATE %s SET status = ?, reason = ?, updated_at = ? WHERE out_trade_no = ? AND status = '%s'",
+			t, store.Pending),
+		listPending: r("%s WHERE status = '%s' AND created_at < ? ORDER BY created_at, out_trade_no LIMIT ?",
+			sel, store.Pending),
+		listUnfulfilled: r("%s WHERE status = '%s' AND fulfilled = 0 ORDER BY paid_at%s, out_trade_no LIMIT ?",
+			sel, store.Paid, nullsFirst(d)),
+	}
+}
+
+// nullsFirst makes an unset paid_at sort first everywhere, as the zero
+// time does in memory; only PostgreSQL sorts NULL last by default.
+func nullsFirst(d Dialect) string {
+	if d == Postgres {
+		return " NULLS FIRST"
+	}
+	return ""
+}
+
+// micros is how a time is stored: microseconds since the Unix epoch.
+// Truncating (not rounding) keeps a stored instant at or before the real
+// one, and the zero time survives the round trip.
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+// nullMicros stores the zero time as NULL, for columns that may be unset.
+func nullMicros(t time.Time) sql.NullInt64 {
+	if t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixMicro(), Valid: true}
+}
+
+func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+func fromNullMicros(v sql.NullInt64) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return fromMicros(v.Int64)
+}
+
+func flag(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// Create records a new attempt; an existing OutTradeNo, or an existing
+// (BusinessID, Attempt) pair, is store.ErrExists.
+func (s *Store) Create(ctx context.Context, o *store.Order) error {
+	if err := ctx.Err(); err != nil {
+		return s.fail(ctx, "create", err)
+	}
+	if o == nil {
+		return errors.New("sqlstore: create: nil order")
+	}
+	_, err := s.db.ExecContext(ctx, s.q.insert,
+		o.OutTradeNo, o.BusinessID, o.Attempt, o.MchID, string(o.Channel), o.TradeType, string(o.Version),
+		o.Amount, string(o.Status), o.TransactionID, o.ChannelTransactionID, nullMicros(o.PaidAt),
+		flag(o.Fulfilled), nullMicros(o.FulfilledAt), o.CodeURL, o.PayInfo, o.Reason,
+		micros(o.CreatedAt), micros(o.UpdatedAt))
+	if err != nil {
+		if isUniqueViolation(s.dialect, err) {
+			return fmt.Errorf("sqlstore: create %s: %w", o.OutTradeNo, store.ErrExists)
+		}
+		return s.fail(ctx, "create "+o.OutTradeNo, err)
+	}
+	return nil
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanOrder(sc scanner) (*store.Order, error) {
+	var (
+		o                        store.Order
+		channel, version, status string
+		fulfilled                int
+		paidAt, fulfilledAt      sql.NullInt64
+		createdAt, updatedAt     int64
+	)
+	err := sc.Scan(&o.OutTradeNo, &o.BusinessID, &o.Attempt, &o.MchID, &channel, &o.TradeType, &version,
+		&o.Amount, &status, &o.TransactionID, &o.ChannelTransactionID, &paidAt,
+		&fulfilled, &fulfilledAt, &o.CodeURL, &o.PayInfo, &o.Reason, &createdAt, &updatedAt)
+	if err != nil {
+		return nil, err
+	}
+	o.Channel = model.PayType(channel)
+	o.Version = model.Version(version)
+	o.Status = store.Status(status)
+	o.PaidAt = fromNullMicros(paidAt)
+	o.Fulfilled = fulfilled != 0
+	o.FulfilledAt = fromNullMicros(fulfilledAt)
+	o.CreatedAt = fromMicros(createdAt)
+	o.UpdatedAt = fromMicros(updatedAt)
+	return &o, nil
+}
+
+// Get returns the attempt, or store.ErrNotFound. Times come back in UTC.
+func (s *Store) Get(ctx context.Context, outTradeNo string) (*store.Order, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, s.fail(ctx, "get "+outTradeNo, err)
+	}
+	o, err := scanOrder(s.db.QueryRowContext(ctx, s.q.get, outTradeNo))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sqlstore: get %s: %w", outTradeNo, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, s.fail(ctx, "get "+outTradeNo, err)
+	}
+	return o, nil
+}
+
+func (s *Store) list(ctx context.Context, op, query string, args ...any) ([]*store.Order, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, s.fail(ctx, op, err)
+	}
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, s.fail(ctx, op, err)
+	}
+	defer rows.Close()
+	out := []*store.Order{}
+	for rows.Next() {
+		o, err := scanOrder(rows)
+		if err != nil {
+			return nil, s.fail(ctx, op, err)
+		}
+		out = append(out, o)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.fail(ctx, op, err)
+	}
+	return out, nil
+}
+
+// ListByBusinessID returns the business order's attempts by Attempt.
+func (s *Store) ListByBusinessID(ctx context.Context, businessID string) ([]*store.Order, error) {
+	return s.list(ctx, "list attempts of "+businessID, s.q.listByBusiness, businessID)
+}
+
+// SetCheckout stores the pre-order's code_url and pay_info, whatever the
+// attempt's status.
+func (s *Store) SetCheckout(ctx context.Context, outTradeNo, codeURL, payInfo string, now time.Time) error {
+	op := "set checkout of " + outTradeNo
+	if err := ctx.Err(); err != nil {
+		return s.fail(ctx, op, err)
+	}
+	res, err := s.db.ExecContext(ctx, s.q.setCheckout, codeURL, payInfo, micros(now), outTradeNo)
+	if err != nil {
+		return s.fail(ctx, op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return s.fail(ctx, op, err)
+	}
+	if n > 0 {
+		return nil
+	}
+	// MySQL counts changed rows, not matched ones: 0 may mean "same values".
+	var one int
+	err = s.db.QueryRowContext(ctx, s.q.exists, outTradeNo).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("sqlstore: %s: %w", op, store.ErrNotFound)
+	}
+	if err != nil {
+		return s.fail(ctx, op, err)
+	}
+	return nil
+}
+
+// classifyTries bounds Settle's and Finish's retries when the follow-up
+// read finds a PENDING attempt that the UPDATE did not: that only happens
+// when the attempt was created between the two statements.
+const classifyTries = 3
+
+// Settle moves the attempt from PENDING to PAID with one conditional
+// UPDATE, which is the compare-and-set: the database lets exactly one of
+// any number of concurrent UPDATEs match status = 'PENDING'. Only when it
+// matched nothing does Settle read the row, to tell an unknown attempt
+// (ErrNotFound) from a repeat with the same TransactionID (false, nil) and
+// from anything else (ErrConflict). The read needs no transaction around
+// it: a status never returns to PENDING, so what the read sees is what
+// made the UPDATE miss.
+func (s *Store) Settle(ctx context.Context, outTradeNo string, p store.Payment, now time.Time) (bool, error) {
+	op := "settle " + outTradeNo
+	if err := ctx.Err(); err != nil {
+		return false, s.fail(ctx, op, err)
+	}
+	for try := 0; try < classifyTries; try++ {
+		res, err := s.db.ExecContext(ctx, s.q.settle,
+			p.TransactionID, p.ChannelTransactionID, nullMicros(p.PaidAt), micros(now), outTradeNo)
+		if err != nil {
+			return false, s.fail(ctx, op, err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return false, s.fail(ctx, op, err)
+		}
+		if n == 1 {
+			return true, nil
+		}
+		var status, txID string
+		err = s.db.QueryRowContext(ctx, s.q.classify, outTradeNo).Scan(&status, &txID)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return false, fmt.Errorf("sqlstore: %s: %w", op, store.ErrNotFound)
+		case err != nil:
+			return false, s.fail(ctx, op, err)
+		case store.Status(status) == store.Paid && txID == p.TransactionID:
+			return false, nil
+		case store.Status(status) != store.Pending:
+			return false, fmt.Errorf("sqlstore: %s: attempt is %s: %w", op, status, store.ErrConflict)
+		}
+	}
+	return false, fmt.Errorf("sqlstore: %s: attempt stayed PENDING after %d tries", op, classifyTries)
+}
+
+// MarkFulfilled records the fulfilment of a PAID attempt once; the first
+// FulfilledAt is kept when it is repeated.
+func (s *Store) MarkFulfilled(ctx context.Context, outTradeNo string, now time.Time) error {
+	op := "mark fulfilled " + outTradeNo
+	if err := ctx.Err(); err != nil {
+		return s.fail(ctx, op, err)
+	}
+	res, err := s.db.ExecContext(ctx, s.q.markFulfilled, micros(now), micros(now), outTradeNo)
+	if err != nil {
+		return s.fail(ctx, op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return s.fail(ctx, op, err)
+	}
+	if n == 1 {
+		return nil
+	}
+	var status string
+	err = s.db.QueryRowContext(ctx, s.q.classify, outTradeNo).Scan(&status, new(string))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("sqlstore: %s: %w", op, store.ErrNotFound)
+	case err != nil:
+		return s.fail(ctx, op, err)
+	case store.Status(status) == store.Paid:
+		// PAID and not matched by fulfilled = 0: already recorded.
+		return nil
+	default:
+		return fmt.Errorf("sqlstore: %s: attempt is %s: %w", op, status, store.ErrConflict)
+	}
+}
+
+// Finish moves a PENDING attempt to FAILED or CLOSED with one conditional
+// UPDATE, classified like Settle's when it matches nothing. Another target
+// status is ErrConflict (ErrNotFound for an unknown attempt), as in
+// memstore.
+func (s *Store) Finish(ctx context.Context, outTradeNo string, status store.Status, reason string, now time.Time) error {
+	op := "finish " + outTradeNo
+	if err := ctx.Err(); err != nil {
+		return s.fail(ctx, op, err)
+	}
+	badTarget := status != store.Failed && status != store.Closed
+	for try := 0; try < classifyTries; try++ {
+		if !badTarget {
+			res, err := s.db.ExecContext(ctx, s.q.finish, string(status), reason, micros(now), outTradeNo)
+			if err != nil {
+				return s.fail(ctx, op, err)
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return s.fail(ctx, op, err)
+			}
+			if n == 1 {
+				return nil
+			}
+		}
+		var current string
+		err := s.db.QueryRowContext(ctx, s.q.classify, outTradeNo).Scan(&current, new(string))
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return fmt.Errorf("sqlstore: %s: %w", op, store.ErrNotFound)
+		case err != nil:
+			return s.fail(ctx, op, err)
+		case badTarget:
+			return fmt.Errorf("sqlstore: %s: target status %q: %w", op, status, store.ErrConflict)
+		case store.Status(current) != store.Pending:
+			return fmt.Errorf("sqlstore: %s: attempt is %s: %w", op, current, store.ErrConflict)
+		}
+	}
+	return fmt.Errorf("sqlstore: %s: attempt stayed PENDING after %d tries", op, classifyTries)
+}
+
+// ListPending returns at most limit PENDING attempts created before
+// createdBefore, oldest first; limit < 1 returns none.
+func (s *Store) ListPending(ctx context.Context, createdBefore time.Time, limit int) ([]*store.Order, error) {
+	return s.list(ctx, "list pending", s.q.listPending, micros(createdBefore), max(limit, 0))
+}
+
+// ListUnfulfilled returns at most limit PAID attempts not yet fulfilled,
+// oldest PaidAt first; limit < 1
+// returns none.
+func (s *Store) ListUnfulfilled(ctx context.Context, limit int) ([]*store.Order, error) {
+	return s.list(ctx, "list unfulfilled", s.q.listUnfulfilled, max(limit, 0))
+}

@@ -1,0 +1,139 @@
+package sqlstore
+
+import (
+	"fmt"
+	"strings"
+)
+
+// migration is one schema version. Its statements must be safe to run
+// again after a crash half-way (IF NOT EXISTS), because MySQL commits
+// every DDL statement on its own.
+type migration struct {
+	version int
+	stmts   func(d Dialect, p string) []string
+}
+
+// migrations is append-only: a released version is never edited.
+var migrations = []migration{
+	{1, createOrders},
+}
+
+// Column types per dialect. Strings in MySQL get explicit lengths (an
+// index needs them, and strict mode turns an over-long value into an error
+// rather than a silent truncation) and a binary collation, so that
+// out_trade_no "ab12345" and "AB12345" are different orders, as they are
+// at the gateway. Times are BIGINT microseconds since the Unix epoch, UTC:
+// exact, comparable and identical in all three dialects. A zero time.Time
+// is stored as NULL where a column may be unset.
+type columnTypes struct {
+	key, text, short, long, integer, bigint, flag, suffix string
+}
+
+func typesFor(d Dialect) columnTypes {
+	switch d {
+	case MySQL:
+		return columnTypes{
+			key: "VARCHAR(64)", text: "VARCHAR(128)", short: "VARCHAR(32)", long: "TEXT",
+			integer: "INT", bigint: "BIGINT", flag: "SMALLINT",
+			suffix: " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+		}
+	case Postgres:
+		return columnTypes{
+			key: "TEXT", text: "TEXT", short: "TEXT", long: "TEXT",
+			integer: "INTEGER", bigint: "BIGINT", flag: "SMALLINT",
+		}
+	default:
+		return columnTypes{
+			key: "TEXT", text: "TEXT", short: "TEXT", long: "TEXT",
+			integer: "INTEGER", bigint: "INTEGER", flag: "INTEGER",
+		}
+	}
+}
+
+func createVersionTable(d Dialect, p string) string {
+	t := typesFor(d)
+	return fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %sschema_version (
+	version %s NOT NULL PRIMARY KEY,
+	applied_at %s NOT NULL
+)%s`, p, t.integer, t.bigint, t.suffix)
+}
+
+func createOrders(d Dialect, p string) []string {
+	t := typesFor(d)
+	table := fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %[1]sorders (
+	out_trade_no %[2]s NOT NULL PRIMARY KEY,
+	business_id %[3]s NOT NULL,
+	attempt %[6]s NOT NULL,
+	mch_id %[4]s NOT NULL,
+	channel %[4]s NOT NULL,
+	trade_type %[4]s NOT NULL,
+	version %[4]s NOT NULL,
+	amount %[7]s NOT NULL,
+	status %[4]s NOT NULL,
+	transaction_id %[2]s NOT NULL,
+	channel_transaction_id %[3]s NOT NULL,
+	paid_at %[7]s NULL,
+	fulfilled %[8]s NOT NULL,
+	fulfilled_at %[7]s NULL,
+	code_url %[5]s NOT NULL,
+	pay_info %[5]s NOT NULL,
+	reason %[5]s NOT NULL,
+	created_at %[7]s NOT NULL,
+	updated_at %[7]s NOT NULL`, p, t.key, t.text, t.short, t.long, t.integer, t.bigint, t.flag)
+	if d == MySQL {
+		// MySQL has no CREATE INDEX IF NOT EXISTS (MariaDB does), so the
+		// indexes go inside the one idempotent CREATE TABLE.
+		return []string{table + fmt.Sprintf(`,
+	UNIQUE KEY %[1]sorders_business_attempt (business_id, attempt),
+	KEY %[1]sorders_status_created (status, created_at),
+	KEY %[1]sorders_status_paid (status, fulfilled, paid_at)
+)%[2]s`, p, t.suffix)}
+	}
+	return []string{
+		table + "\n)",
+		fmt.Sprintf("CREATE UNIQUE INDEX IF NOT EXISTS %[1]sorders_business_attempt ON %[1]sorders (business_id, attempt)", p),
+		fmt.Sprintf("CREATE INDEX IF NOT EXISTS %[1]sorders_status_created ON %[1]sorders (status, created_at)", p),
+		fmt.Sprintf("CREATE INDEX IF NOT EXISTS %[1]sorders_status_paid ON %[1]sorders (status, fulfilled, paid_at)", p),
+	}
+}
+
+// recordVersion returns the statement that records migration v as applied
+// and does nothing when it already is.
+func recordVersion(d Dialect, p string, v int, appliedAt int64) string {
+	switch d {
+	case MySQL:
+		return fmt.Sprintf("INSERT IGNORE INTO %sschema_version (version, applied_at) VALUES (%d, %d)", p, v, appliedAt)
+	case Postgres:
+		return fmt.Sprintf("INSERT INTO %sschema_version (version, applied_at) VALUES (%d, %d) ON CONFLICT (version) DO NOTHING", p, v, appliedAt)
+	default:
+		return fmt.Sprintf("INSERT OR IGNORE INTO %sschema_version (version, applied_at) VALUES (%d, %d)", p, v, appliedAt)
+	}
+}
+
+// schemaStatements is every statement of the current schema, in order.
+func schemaStatements(d Dialect, p string) []string {
+	stmts := []string{createVersionTable(d, p)}
+	for _, m := range migrations {
+		stmts = append(stmts, m.stmts(d, p)...)
+		stmts = append(stmts, recordVersion(d, p, m.version, 0))
+	}
+	return stmts
+}
+
+// Schema returns the SQL that Migrate would apply to an empty database,
+// as statements ending in ";" and separated by blank lines, for teams that
+// run migrations with their own tool. Every statement is idempotent, and
+// the script records the versions it creates in <prefix>schema_version,
+// so a later Migrate only applies what is newer. An empty prefix means
+// DefaultTablePrefix. Schema panics on an unknown dialect or an invalid
+// prefix, like regexp.MustCompile: both are programming errors.
+func Schema(d Dialect, prefix string) string {
+	p, err := checkConfig(d, prefix)
+	if err != nil {
+		panic(err)
+	}
+	return strings.Join(schemaStatements(d, p), ";\n\n") + ";\n"
+}
+
+// LatestVersion is the schema version Migrate brings a database to.
+func LatestVersion() int { return migrations[len(migrations)-1].version }
