@@ -1,0 +1,186 @@
+package middleware
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"unicode/utf8"
+
+	"github.com/cypaykit/kit/model"
+	"github.com/cypaykit/kit/sign"
+)
+
+// DefaultMaxBody is the notification body limit when VerifyConfig.MaxBody
+// is zero. The largest documented notification is well under 4 KiB.
+const DefaultMaxBody int64 = 64 << 10
+
+// formType is the only content type the gateway posts notifications with.
+// Its charset parameter is ignored: the gateway's own tools send odd ones.
+const formType = "application/x-www-form-urlencoded"
+
+// Reasons a notification is rejected. They appear in the log line
+// (attribute "reason") and never carry keys or body text.
+var (
+	errMethod      = errors.New("middleware: method is not POST")
+	errContentType = errors.New("middleware: content type is not " + formType)
+	errTooLarge    = errors.New("middleware: body too large")
+	errRead        = errors.New("middleware: body read failed")
+	errMalformed   = errors.New("middleware: body is not a form")
+	errDuplicate   = errors.New("middleware: a name is given more than once")
+	errUTF8        = errors.New("middleware: body is not valid UTF-8")
+	errKeys        = errors.New("middleware: key lookup failed")
+	errSign        = errors.New("middleware: signature does not verify")
+	errDecode      = errors.New("middleware: notification does not decode")
+)
+
+// VerifyConfig configures VerifyNotification. Every field documents its
+// zero value.
+type VerifyConfig struct {
+	// Keys returns the keys that may have signed a notification for the
+	// merchant mchID (more than one during a key rotation). Required.
+	//
+	// mchID is read from the notification before its signature is checked,
+	// so it is attacker-controlled: Keys must return keys only for
+	// merchants the host knows, and an error or no keys otherwise. It is
+	// empty when the notification carries no mch_id (a failure
+	// notification); return the agent key there if the orders were made
+	// through the v1 or legacy endpoints, or nothing. An error answers
+	// "fail" with status 500 so that the gateway retries later.
+	Keys func(ctx context.Context, mchID string) ([]string, error)
+	// Algorithm is the configured sign algorithm; it is never taken from
+	// the payload. Zero means sign.MD5.
+	Algorithm sign.Algorithm
+	// MaxBody caps the body in bytes. Zero means DefaultMaxBody; negative
+	// is an error.
+	MaxBody int64
+	// Logger receives one line per rejected notification. Nil means
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+type notificationKey struct{}
+
+// NotificationFromContext returns the notification that
+// VerifyNotification verified for this request.
+func NotificationFromContext(ctx context.Context) (*model.Notification, bool) {
+	n, ok := ctx.Value(notificationKey{}).(*model.Notification)
+	return n, ok && n != nil
+}
+
+// VerifyNotification returns middleware for a host's own notification
+// handler. It reads the POST body once (at most MaxBody bytes), parses it
+// as a form without ever looking at the query string, verifies its sign
+// with the keys Keys returns for its mch_id, and hands the decoded
+// notification to next through the request context (see
+// NotificationFromContext).
+//
+// For next, r.Body is replaced by a reader over the same bytes and
+// r.PostForm holds the verified values, so r.PostFormValue reads only
+// signed data. r.Form and r.FormValue would merge in the unsigned query
+// string: do not use them.
+//
+// A request that is not a POST, not a form, too large, malformed, repeats
+// a name, is not UTF-8 or fails verification never reaches next: it is
+// answered with the literal body "fail" (text/plain, 4 bytes) and logged
+// without its body.
+//
+// A verified notification can still be a failure (pay_result other than
+// 0) or a duplicate: next decides what it means for the order, and only
+// next replies "success".
+func VerifyNotification(cfg VerifyConfig) (func(http.Handler) http.Handler, error) {
+	if cfg.Keys == nil {
+		return nil, errors.New("middleware: VerifyConfig.Keys is required")
+	}
+	alg, err := sign.ParseAlgorithm(string(cfg.Algorithm))
+	if err != nil {
+		return nil, fmt.Errorf("middleware: VerifyConfig.Algorithm: %w", err)
+	}
+	cfg.Algorithm = alg
+	switch {
+	case cfg.MaxBody < 0:
+		return nil, fmt.Errorf("middleware: VerifyConfig.MaxBody is negative (%d)", cfg.MaxBody)
+	case cfg.MaxBody == 0:
+		cfg.MaxBody = DefaultMaxBody
+	}
+	v := &verifier{cfg: cfg, log: orDefault(cfg.Logger)}
+	return v.middleware, nil
+}
+
+type verifier struct {
+	cfg VerifyConfig
+	log *slog.Logger
+}
+
+func (v *verifier) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, values, n, status, err := v.verify(w, r)
+		if err != nil {
+			v.log.LogAttrs(r.Context(), slog.LevelWarn, "notification rejected",
+				slog.String("reason", err.Error()),
+				slog.String("path", r.URL.Path),
+				slog.String("remote", r.RemoteAddr),
+				slog.Int("status", status))
+			if status == http.StatusMethodNotAllowed {
+				w.Header().Set("Allow", http.MethodPost)
+			}
+			writeFail(w, status)
+			return
+		}
+		r = r.WithContext(context.WithValue(r.Context(), notificationKey{}, n))
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+		r.PostForm = values
+		next.ServeHTTP(w, r)
+	})
+}
+
+// verify reads and checks the notification. On failure it returns the
+// status to answer with.
+func (v *verifier) verify(w http.ResponseWriter, r *http.Request) ([]byte, url.Values, *model.Notification, int, error) {
+	if r.Method != http.MethodPost {
+		return nil, nil, nil, http.StatusMethodNotAllowed, errMethod
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != formType {
+		return nil, nil, nil, http.StatusUnsupportedMediaType, errContentType
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, v.cfg.MaxBody))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, nil, nil, http.StatusRequestEntityTooLarge, errTooLarge
+		}
+		return nil, nil, nil, http.StatusBadRequest, errRead
+	}
+	values, err := url.ParseQuery(string(body))
+	if err != nil || len(values) == 0 {
+		return nil, nil, nil, http.StatusBadRequest, errMalformed
+	}
+	for k, vs := range values {
+		if len(vs) > 1 {
+			return nil, nil, nil, http.StatusBadRequest, errDuplicate
+		}
+		if !utf8.ValidString(k) || !utf8.ValidString(vs[0]) {
+			return nil, nil, nil, http.StatusBadRequest, errUTF8
+		}
+	}
+	keys, err := v.cfg.Keys(r.Context(), values.Get("mch_id"))
+	if err != nil {
+		return nil, nil, nil, http.StatusInternalServerError, errKeys
+	}
+	if err := sign.Verify(values, v.cfg.Algorithm, keys...); err != nil {
+		// ErrNoKey lands here too: an unknown merchant is a forgery as far
+		// as the gateway's sender is concerned.
+		return nil, nil, nil, http.StatusBadRequest, fmt.Errorf("%w (%w)", errSign, err)
+	}
+	n, err := model.DecodeNotification(values)
+	if err != nil {
+		return nil, nil, nil, http.StatusBadRequest, errDecode
+	}
+	return body, values, n, 0, nil
+}
