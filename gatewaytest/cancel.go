@@ -11,7 +11,7 @@ import (
 const CancelWindow = 5 * time.Minute
 
 // cancelOrder answers method=cancel: within CancelWindow of creation (by
-// Config.Now) an unpaid or failed order becomes CLOSED and a paid one
+// Config.Now) an unpaid, paying or failed order becomes CLOSED and a paid one
 // CANCELLED; repeating a cancel succeeds again. Later, or on a refunded
 // order, it is 20011.
 func (s *Server) cancelOrder(w http.ResponseWriter, rq *request) {
@@ -29,7 +29,7 @@ func (s *Server) cancelOrder(w http.ResponseWriter, rq *request) {
 		code = model.CodeCancelError
 	default:
 		switch o.State {
-		case Unpaid, PayFailed:
+		case Unpaid, Paying, PayFailed:
 			o.State = Closed
 		case PaidState:
 			o.State = Cancelled

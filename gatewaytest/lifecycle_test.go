@@ -47,7 +47,7 @@ func cancel(t testing.TB, s *Server, out string) map[string]string {
 func TestOrderQueryOutcomes(t *testing.T) {
 	t.Parallel()
 	s := RunT(t, fastConfig())
-	for _, out := range []string{"OQ00001", "OQ00002", "OQ00003", "OQ00004", "OQ00005", "OQ00006"} {
+	for _, out := range []string{"OQ00001", "OQ00002", "OQ00003", "OQ00004", "OQ00005", "OQ00006", "OQ00007", "OQ00008"} {
 		mustPreOrder(t, s, out, "")
 	}
 	mustOK := func(err error) {
@@ -63,6 +63,9 @@ func TestOrderQueryOutcomes(t *testing.T) {
 	cancel(t, s, "OQ00005")
 	mustOK(s.Pay("OQ00006"))
 	doRefund(t, s, "OQ00006", "TK-OQ00006-01", 100, 40)
+	mustOK(s.BeginPayment("OQ00007"))
+	mustOK(s.BeginPayment("OQ00008"))
+	mustOK(s.Pay("OQ00008"))
 
 	tests := []struct {
 		out     string
@@ -75,6 +78,8 @@ func TestOrderQueryOutcomes(t *testing.T) {
 		{"OQ00004", model.CodeClosed, model.OutcomeClosed},
 		{"OQ00005", model.CodeCancelled, model.OutcomeClosed},
 		{"OQ00006", model.CodeRefunded, model.OutcomeRefunded},
+		{"OQ00007", model.CodePaying, model.OutcomePending},
+		{"OQ00008", model.CodeSuccess, model.OutcomePaid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.out, func(t *testing.T) {
@@ -109,6 +114,9 @@ func TestOrderQueryOutcomes(t *testing.T) {
 	t.Run("pay twice", func(t *testing.T) {
 		if err := s.Pay("OQ00002"); !errors.Is(err, ErrNotUnpaid) {
 			t.Errorf("got %v, want ErrNotUnpaid", err)
+		}
+		if err := s.BeginPayment("OQ00002"); !errors.Is(err, ErrNotUnpaid) {
+			t.Errorf("begin a paid order: got %v, want ErrNotUnpaid", err)
 		}
 		if err := s.Pay("NOSUCH01"); !errors.Is(err, ErrUnknownOrder) {
 			t.Errorf("got %v, want ErrUnknownOrder", err)

@@ -60,7 +60,7 @@ func (s *Server) settle(outTradeNo string, paid bool) error {
 		s.mu.Unlock()
 		return fmt.Errorf("%w: %q", ErrUnknownOrder, outTradeNo)
 	}
-	if o.State != Unpaid {
+	if o.State != Unpaid && o.State != Paying {
 		st := o.State
 		s.mu.Unlock()
 		return fmt.Errorf("%w: %q is %s", ErrNotUnpaid, outTradeNo, st)

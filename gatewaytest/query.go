@@ -31,7 +31,7 @@ func (s *Server) lookup(mchID string, pt model.PayType, outTradeNo, transactionI
 
 // orderQuery answers method=orderquery with the code and trade_state that
 // model.OrderQueryResponse.Outcome classifies as the order's state:
-// unpaid 10003 / NEED_QUERY (pending), paid 10000 / SUCCESS, refunded
+// unpaid 10003 / NEED_QUERY and paying 10001 / NEED_QUERY (pending), paid 10000 / SUCCESS, refunded
 // 10002 / REFUND, closed 10004, cancelled 10005 and failed 10006 with
 // trade_state FAIL, unknown FAIL / 20007.
 func (s *Server) orderQuery(w http.ResponseWriter, rq *request) {
@@ -62,6 +62,8 @@ func (s *Server) orderQuery(w http.ResponseWriter, rq *request) {
 		s.writeSigned(w, rq, model.CodeCancelled, model.TradeFail, fields)
 	case PayFailed:
 		s.writeSigned(w, rq, model.CodePayError, model.TradeFail, fields)
+	case Paying:
+		s.writeSigned(w, rq, model.CodePaying, model.TradeNeedQuery, fields)
 	default:
 		s.writeSigned(w, rq, model.CodeNotPaid, model.TradeNeedQuery, fields)
 	}

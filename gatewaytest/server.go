@@ -130,6 +130,9 @@ const (
 	Cancelled OrderState = "CANCELLED"
 	Refunded  OrderState = "REFUNDED"
 	PayFailed OrderState = "PAYFAILED"
+	// Paying is an order whose buyer is confirming the payment (see
+	// BeginPayment); orderquery answers 10001 / NEED_QUERY.
+	Paying OrderState = "PAYING"
 )
 
 // Errors of Pay and FailPayment.
@@ -137,7 +140,7 @@ var (
 	// ErrUnknownOrder: no pre-order created that out_trade_no.
 	ErrUnknownOrder = errors.New("gatewaytest: unknown order")
 	// ErrNotUnpaid: the order was already paid, failed, closed or
-	// cancelled.
+	// cancelled (or, for BeginPayment, is already paying).
 	ErrNotUnpaid = errors.New("gatewaytest: order is not unpaid")
 )
 
@@ -286,9 +289,27 @@ func (s *Server) faultsFor(outTradeNo string) Faults {
 	return f
 }
 
-// Pay simulates the buyer paying an unpaid order: it becomes PAID and the
-// notification is delivered asynchronously on the retry schedule. It
+// BeginPayment simulates a buyer who scanned the code and is confirming
+// the payment: the order becomes PAYING, which orderquery reports as 10001
+// (支付中) with trade_state NEED_QUERY, until Pay or FailPayment. It
 // returns ErrUnknownOrder or ErrNotUnpaid.
+func (s *Server) BeginPayment(outTradeNo string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, ok := s.orders[outTradeNo]
+	if !ok {
+		return fmt.Errorf("%w: %q", ErrUnknownOrder, outTradeNo)
+	}
+	if o.State != Unpaid {
+		return fmt.Errorf("%w: %q is %s", ErrNotUnpaid, outTradeNo, o.State)
+	}
+	o.State = Paying
+	return nil
+}
+
+// Pay simulates the buyer paying an unpaid (or paying) order: it becomes
+// PAID and the notification is delivered asynchronously on the retry
+// schedule. It returns ErrUnknownOrder or ErrNotUnpaid.
 func (s *Server) Pay(outTradeNo string) error { return s.settle(outTradeNo, true) }
 
 // FailPayment simulates a failed payment: the notification carries
