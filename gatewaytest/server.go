@@ -1,7 +1,3 @@
-// Package gatewaytest runs an in-process simulator of the UnifiedPay (超赢)
-// gateway on loopback, shaped like net/http/httptest: pre-orders, order
-// query, cancel, refund, refund query, and signed payment notifications
-// (异步通知) with the gateway's retry schedule, plus fault injection.
 package gatewaytest
 
 import (
