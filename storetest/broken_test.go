@@ -1,0 +1,117 @@
+package storetest_test
+
+import (
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/cypaykit/kit/storetest"
+)
+
+// The suite has to be seen failing without failing this package's tests,
+// and a failing *testing.T cannot be contained in-process. So
+// TestSuiteCatchesFlaws re-runs this test binary with brokenEnv naming a
+// flaw; in that child, TestBrokenHelper runs the whole suite against the
+// flawed toy. The parent asserts the child failed, and failed in the
+// subtests that test for that flaw.
+const brokenEnv = "STORETEST_BROKEN_FLAW"
+
+func TestBrokenHelper(t *testing.T) {
+	f := flaw(os.Getenv(brokenEnv))
+	if f == "" {
+		t.Skip("subprocess entry point of TestSuiteCatchesFlaws")
+	}
+	storetest.RunConformanceTests(t, func(t *testing.T) storetest.Harness {
+		s := newToy(f)
+		return storetest.Harness{Store: s, Locker: s}
+	})
+}
+
+func TestToyIsCorrect(t *testing.T) {
+	storetest.RunConformanceTests(t, func(t *testing.T) storetest.Harness {
+		s := newToy("")
+		return storetest.Harness{Store: s, Locker: s}
+	})
+}
+
+func TestSuiteCatchesFlaws(t *testing.T) {
+	if testing.Short() {
+		t.Skip("re-runs the test binary once per flaw")
+	}
+	tests := []struct {
+		flaw flaw
+		// mustFail lists subtests that must fail on this flaw.
+		mustFail []string
+	}{
+		{racySettle, []string{"SettleConcurrent", "SettleConcurrentDistinct"}},
+		{lastWriterWins, []string{"SettleOtherTransaction", "SettleConcurrentDistinct"}},
+		{aliasing, []string{"ReturnsCopies"}},
+		{lostUpdate, []string{"SetCheckout", "MarkFulfilled"}},
+		{ignoresContext, []string{"ContextCanceled", "LockContextCanceled"}},
+		{noExclusion, []string{"LockMutualExclusion", "LockReleaseWakesWaiter", "LockAcquireDeadline"}},
+		{releaseIgnoresToken, []string{"LockReleaseNotHeld", "LockStaleToken", "LockExpiry"}},
+		{noExpiry, []string{"LockExpiry"}},
+	}
+	for _, tc := range tests {
+		t.Run(string(tc.flaw), func(t *testing.T) {
+			t.Parallel()
+			out, err := runBroken(t, tc.flaw)
+			if err == nil {
+				t.Fatalf("suite on a %s toy: got a passing run, want failures in %v\n%s", tc.flaw, tc.mustFail, out)
+			}
+			failed := failedSubtests(out)
+			for _, name := range tc.mustFail {
+				if !failed[name] {
+					t.Errorf("suite on a %s toy: subtest %s passed, want it to fail; failed: %v", tc.flaw, name, keys(failed))
+				}
+			}
+		})
+	}
+}
+
+// TestBrokenHelperControl runs the child with a flawless toy, so a child
+// that fails for reasons of its own (flags, environment) is not mistaken
+// for the suite biting.
+func TestBrokenHelperControl(t *testing.T) {
+	if testing.Short() {
+		t.Skip("re-runs the test binary")
+	}
+	out, err := runBroken(t, "none")
+	if err != nil {
+		t.Fatalf("suite on a flawless toy in a child process: got %v, want a passing run\n%s", err, out)
+	}
+	if !strings.Contains(out, "--- PASS: TestBrokenHelper/SettleConcurrent") {
+		t.Fatalf("child output does not show the suite running:\n%s", out)
+	}
+}
+
+func runBroken(t *testing.T, f flaw) (string, error) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestBrokenHelper$", "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), brokenEnv+"="+string(f))
+	out, err := cmd.CombinedOutput()
+	if _, ok := err.(*exec.ExitError); err != nil && !ok {
+		t.Fatalf("running the test binary: %v", err)
+	}
+	return string(out), err
+}
+
+var failLine = regexp.MustCompile(`(?m)^\s*--- FAIL: TestBrokenHelper/([^/\s]+)`)
+
+func failedSubtests(out string) map[string]bool {
+	failed := map[string]bool{}
+	for _, m := range failLine.FindAllStringSubmatch(out, -1) {
+		failed[m[1]] = true
+	}
+	return failed
+}
+
+func keys(m map[string]bool) []string {
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	return ks
+}

@@ -1,0 +1,274 @@
+package storetest_test
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/cypaykit/kit/store"
+)
+
+// flaw names one way to get a store or locker wrong.
+type flaw string
+
+const (
+	// racySettle reads, checks PENDING, yields, then writes: the classic
+	// check-then-act race a store without a compare-and-set has.
+	racySettle flaw = "racy-settle"
+	// lastWriterWins overwrites a PAID attempt's transaction.
+	lastWriterWins flaw = "last-writer-wins"
+	// aliasing stores the caller's *Order and hands out its own pointers.
+	aliasing flaw = "aliasing"
+	// lostUpdate changes a copy in SetCheckout and MarkFulfilled and drops it.
+	lostUpdate flaw = "lost-update"
+	// ignoresContext never looks at ctx.
+	ignoresContext flaw = "ignores-context"
+	// noExclusion hands every caller the lease at once.
+	noExclusion flaw = "no-exclusion"
+	// releaseIgnoresToken frees the lease whatever token is given.
+	releaseIgnoresToken flaw = "release-ignores-token"
+	// noExpiry keeps a lease until it is released, whatever its TTL.
+	noExpiry flaw = "no-expiry"
+)
+
+// toy is a deliberately simple OrderStore and Locker that is correct until
+// it is given a flaw. TestToyIsCorrect runs the suite on a flawless toy, so
+// when a flawed one fails, the flaw is the reason.
+type toy struct {
+	flaw flaw
+
+	mu     sync.Mutex
+	orders map[string]*store.Order
+	leases map[string]toyLease
+	seq    int
+}
+
+type toyLease struct {
+	token  string
+	expiry time.Time
+}
+
+func newToy(f flaw) *toy {
+	return &toy{flaw: f, orders: map[string]*store.Order{}, leases: map[string]toyLease{}}
+}
+
+func (s *toy) ctxErr(ctx context.Context) error {
+	if s.flaw == ignoresContext {
+		return nil
+	}
+	return ctx.Err()
+}
+
+func (s *toy) out(o *store.Order) *store.Order {
+	if s.flaw == aliasing {
+		return o
+	}
+	c := *o
+	return &c
+}
+
+func (s *toy) Create(ctx context.Context, o *store.Order) error {
+	if err := s.ctxErr(ctx); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.orders[o.OutTradeNo]; ok {
+		return store.ErrExists
+	}
+	if s.flaw == aliasing {
+		s.orders[o.OutTradeNo] = o
+	} else {
+		c := *o
+		s.orders[o.OutTradeNo] = &c
+	}
+	return nil
+}
+
+func (s *toy) Get(ctx context.Context, outTradeNo string) (*store.Order, error) {
+	if err := s.ctxErr(ctx); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, ok := s.orders[outTradeNo]
+	if !ok {
+		return nil, store.ErrNotFound
+	}
+	return s.out(o), nil
+}
+
+func (s *toy) list(ctx context.Context, keep func(*store.Order) bool, less func(a, b *store.Order) bool, limit int) ([]*store.Order, error) {
+	if err := s.ctxErr(ctx); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := []*store.Order{}
+	for _, o := range s.orders {
+		if keep(o) {
+			out = append(out, s.out(o))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return less(out[i], out[j]) })
+	if limit >= 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+func (s *toy) ListByBusinessID(ctx context.Context, businessID string) ([]*store.Order, error) {
+	return s.list(ctx,
+		func(o *store.Order) bool { return o.BusinessID == businessID },
+		func(a, b *store.Order) bool { return a.Attempt < b.Attempt }, -1)
+}
+
+func (s *toy) ListPending(ctx context.Context, createdBefore time.Time, limit int) ([]*store.Order, error) {
+	return s.list(ctx,
+		func(o *store.Order) bool { return o.Status == store.Pending && o.CreatedAt.Before(createdBefore) },
+		func(a, b *store.Order) bool { return a.CreatedAt.Before(b.CreatedAt) }, limit)
+}
+
+func (s *toy) ListUnfulfilled(ctx context.Context, limit int) ([]*store.Order, error) {
+	return s.list(ctx,
+		func(o *store.Order) bool { return o.Status == store.Paid && !o.Fulfilled },
+		func(a, b *store.Order) bool { return a.PaidAt.Before(b.PaidAt) }, limit)
+}
+
+// change applies fn to the stored attempt (or, with lostUpdate, to a copy).
+func (s *toy) change(ctx context.Context, outTradeNo string, fn func(o *store.Order) error) error {
+	if err := s.ctxErr(ctx); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, ok := s.orders[outTradeNo]
+	if !ok {
+		return store.ErrNotFound
+	}
+	if s.flaw == lostUpdate {
+		c := *o
+		o = &c
+	}
+	return fn(o)
+}
+
+func (s *toy) SetCheckout(ctx context.Context, outTradeNo, codeURL, payInfo string, now time.Time) error {
+	return s.change(ctx, outTradeNo, func(o *store.Order) error {
+		o.CodeURL, o.PayInfo, o.UpdatedAt = codeURL, payInfo, now
+		return nil
+	})
+}
+
+func (s *toy) MarkFulfilled(ctx context.Context, outTradeNo string, now time.Time) error {
+	return s.change(ctx, outTradeNo, func(o *store.Order) error {
+		if o.Status != store.Paid {
+			return store.ErrConflict
+		}
+		if !o.Fulfilled {
+			o.Fulfilled, o.FulfilledAt, o.UpdatedAt = true, now, now
+		}
+		return nil
+	})
+}
+
+func (s *toy) Finish(ctx context.Context, outTradeNo string, status store.Status, reason string, now time.Time) error {
+	if err := s.ctxErr(ctx); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, ok := s.orders[outTradeNo]
+	switch {
+	case !ok:
+		return store.ErrNotFound
+	case o.Status != store.Pending, status != store.Failed && status != store.Closed:
+		return store.ErrConflict
+	}
+	o.Status, o.Reason, o.UpdatedAt = status, reason, now
+	return nil
+}
+
+func (s *toy) Settle(ctx context.Context, outTradeNo string, p store.Payment, now time.Time) (bool, error) {
+	if err := s.ctxErr(ctx); err != nil {
+		return false, err
+	}
+	s.mu.Lock()
+	o, ok := s.orders[outTradeNo]
+	if !ok {
+		s.mu.Unlock()
+		return false, store.ErrNotFound
+	}
+	status, tx := o.Status, o.TransactionID
+	if s.flaw == racySettle {
+		// Check, then let the other callers check too, then act.
+		s.mu.Unlock()
+		runtime.Gosched()
+		time.Sleep(time.Millisecond)
+		s.mu.Lock()
+	}
+	defer s.mu.Unlock()
+	switch {
+	case status == store.Paid && tx == p.TransactionID:
+		return false, nil
+	case status == store.Paid && s.flaw == lastWriterWins:
+	case status != store.Pending:
+		return false, store.ErrConflict
+	}
+	o.Status = store.Paid
+	o.TransactionID, o.ChannelTransactionID, o.PaidAt = p.TransactionID, p.ChannelTransactionID, p.PaidAt
+	o.UpdatedAt = now
+	return true, nil
+}
+
+// Acquire polls: a toy may, a real locker should not.
+func (s *toy) Acquire(ctx context.Context, name string, ttl time.Duration) (string, error) {
+	if err := s.ctxErr(ctx); err != nil {
+		return "", err
+	}
+	for {
+		s.mu.Lock()
+		l, held := s.leases[name]
+		if held && s.flaw != noExpiry && !time.Now().Before(l.expiry) {
+			held = false
+		}
+		if !held || s.flaw == noExclusion {
+			s.seq++
+			token := strconv.Itoa(s.seq)
+			s.leases[name] = toyLease{token: token, expiry: time.Now().Add(ttl)}
+			s.mu.Unlock()
+			return token, nil
+		}
+		s.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(time.Millisecond):
+		}
+	}
+}
+
+func (s *toy) Release(ctx context.Context, name, token string) error {
+	if err := s.ctxErr(ctx); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l, ok := s.leases[name]
+	if s.flaw == releaseIgnoresToken {
+		if !ok {
+			return fmt.Errorf("toy: %w", store.ErrNotHeld)
+		}
+		delete(s.leases, name)
+		return nil
+	}
+	if !ok || l.token != token || (s.flaw != noExpiry && !time.Now().Before(l.expiry)) {
+		return fmt.Errorf("toy: %w", store.ErrNotHeld)
+	}
+	delete(s.leases, name)
+	return nil
+}
