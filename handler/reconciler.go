@@ -239,12 +239,13 @@ func (r *Reconciler) reconcile(ctx context.Context, o *store.Order, now time.Tim
 	age := now.Sub(o.CreatedAt)
 	switch {
 	case errors.Is(err, client.ErrNotFound):
-		// The pre-order never reached the gateway. Early on it may still
-		// be in flight; after the fast window it is safe to close.
-		if age < r.fast {
-			return nil
+		// The pre-order has not reached the gateway, or never will. A
+		// request still in flight could yet create it, so it is treated as
+		// unpaid and closed only at MaxAge.
+		if age > r.maxAge {
+			return r.finish(ctx, o, "expired; not found at the gateway")
 		}
-		return r.finish(ctx, o, "not found at the gateway")
+		return nil
 	case err != nil:
 		if age > r.maxAge {
 			return r.expire(ctx, o, now)

@@ -52,8 +52,8 @@ func TestReconcilerCloses(t *testing.T) {
 	if err := r.RunOnce(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := e.get(t, neverSent).Status; got != store.Closed {
-		t.Errorf("unknown at the gateway after the fast window: got %s, want CLOSED", got)
+	if got := e.get(t, neverSent).Status; got != store.Pending {
+		t.Errorf("unknown at the gateway before MaxAge: got %s, want PENDING", got)
 	}
 	if got := e.get(t, expiring).Status; got != store.Pending {
 		t.Errorf("before MaxAge: got %s, want PENDING", got)
@@ -62,8 +62,10 @@ func TestReconcilerCloses(t *testing.T) {
 	if err := r.RunOnce(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := e.get(t, expiring).Status; got != store.Closed {
-		t.Errorf("after MaxAge: got %s, want CLOSED", got)
+	for _, otn := range []string{expiring, neverSent} {
+		if got := e.get(t, otn).Status; got != store.Closed {
+			t.Errorf("%s after MaxAge: got %s, want CLOSED", otn, got)
+		}
 	}
 	if sim, _ := e.sim.Order(expiring); sim.State == gatewaytest.Unpaid {
 		t.Errorf("gateway state after expiry: got %s, want it cancelled", sim.State)

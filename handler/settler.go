@@ -217,8 +217,15 @@ func (s *Settler) fulfil(ctx context.Context, outTradeNo string) (Outcome, error
 	// would run again.
 	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if err := s.store.MarkFulfilled(mctx, outTradeNo, s.now()); err != nil {
-		return StoreError, fmt.Errorf("handler: mark %s fulfilled: %w", outTradeNo, err)
+	// A lost record means the hook runs again, so try a little harder.
+	for try := 1; ; try++ {
+		err := s.store.MarkFulfilled(mctx, outTradeNo, s.now())
+		if err == nil {
+			break
+		}
+		if try == 3 || mctx.Err() != nil {
+			return StoreError, fmt.Errorf("handler: mark %s fulfilled: %w", outTradeNo, err)
+		}
 	}
 	return Settled, nil
 }
