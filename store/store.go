@@ -20,7 +20,15 @@ var (
 
 // OrderStore persists payment attempts. Every method is safe for
 // concurrent use, by goroutines and by processes sharing the database, and
-// returns ctx.Err() (possibly wrapped) promptly when ctx ends.
+// returns ctx.Err() (possibly wrapped) promptly when ctx ends; called with
+// a context that has already ended, it changes nothing.
+//
+// A method that changes an attempt sets UpdatedAt to now; one that changes
+// nothing (a repeated Settle or MarkFulfilled, a refused call) leaves it.
+// SetCheckout, MarkFulfilled and Finish on an unknown attempt are
+// ErrNotFound. Stores may keep times to the microsecond only and return
+// them in any location: compare them with time.Time.Equal.
+// Orders passed in and handed out are copies; the store never aliases them.
 type OrderStore interface {
 	// Create records a new attempt. CreatedAt and UpdatedAt are set by the
 	// caller. A known OutTradeNo is ErrExists.
@@ -45,7 +53,8 @@ type OrderStore interface {
 	Settle(ctx context.Context, outTradeNo string, p Payment, now time.Time) (settled bool, err error)
 
 	// MarkFulfilled records that the host's fulfilment hook returned nil
-	// for a PAID attempt. Repeating it is a no-op; a non-PAID attempt is
+	// for a PAID attempt: Fulfilled, and FulfilledAt = now. Repeating it is
+	// a no-op that keeps the first FulfilledAt; a non-PAID attempt is
 	// ErrConflict.
 	MarkFulfilled(ctx context.Context, outTradeNo string, now time.Time) error
 
@@ -53,8 +62,9 @@ type OrderStore interface {
 	// Any other current status, or another target status, is ErrConflict.
 	Finish(ctx context.Context, outTradeNo string, status Status, reason string, now time.Time) error
 
-	// ListPending returns at most limit PENDING attempts created before
-	// the given time, oldest first.
+	// ListPending returns at most limit PENDING attempts created strictly
+	// before the given time, oldest first; none is an empty result, not an
+	// error.
 	ListPending(ctx context.Context, createdBefore time.Time, limit int) ([]*Order, error)
 
 	// ListUnfulfilled returns at most limit PAID attempts whose fulfilment
@@ -68,8 +78,10 @@ type OrderStore interface {
 // compare-and-set.
 type Locker interface {
 	// Acquire blocks until it holds the lease name for ttl, or ctx ends
-	// (then it returns ctx.Err(), possibly wrapped). The token identifies
-	// this holding for Release. An expired lease can be taken by anyone.
+	// (then it returns ctx.Err(), possibly wrapped, and holds nothing). The
+	// token identifies this holding for Release and is never reused by a
+	// later holding. An expired lease can be taken by anyone. Names are
+	// independent: holding one never delays another.
 	Acquire(ctx context.Context, name string, ttl time.Duration) (token string, err error)
 
 	// Release gives the lease up if token still holds it; otherwise it
