@@ -1,0 +1,181 @@
+package redisstore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	mrand "math/rand/v2"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/cypaykit/kit/store"
+)
+
+// DefaultKeyPrefix starts every lease key when Config.KeyPrefix is empty.
+const DefaultKeyPrefix = "cypay:lock:"
+
+// Default backoff between SET NX attempts while a lease is held elsewhere.
+const (
+	DefaultMinBackoff = 5 * time.Millisecond
+	DefaultMaxBackoff = 200 * time.Millisecond
+)
+
+// Errors returned by New and by the Locker's methods, besides
+// store.ErrNotHeld and the context's errors.
+var (
+	ErrNoClient = errors.New("redisstore: nil redis client")
+	ErrBackoff  = errors.New("redisstore: invalid backoff")
+	ErrTTL      = errors.New("redisstore: ttl must be at least 1ms")
+)
+
+// Config configures a Locker.
+type Config struct {
+	// KeyPrefix starts every lease key (the key is KeyPrefix + name).
+	// Empty means DefaultKeyPrefix.
+	KeyPrefix string
+	// MinBackoff is the first wait after a failed SET NX; each further
+	// wait doubles, up to MaxBackoff, with random jitter so that waiters
+	// do not retry in step. Zero means DefaultMinBackoff and
+	// DefaultMaxBackoff.
+	MinBackoff, MaxBackoff time.Duration
+}
+
+// Locker is a store.Locker on Redis, safe for concurrent use. Leases are
+// independent of the client: two processes with their own clients on one
+// Redis exclude each other.
+type Locker struct {
+	rdb      redis.UniversalClient
+	prefix   string
+	min, max time.Duration
+}
+
+var _ store.Locker = (*Locker)(nil)
+
+// New returns a Locker over rdb (a *redis.Client, *redis.ClusterClient or
+// *redis.Ring). It does not contact Redis.
+func New(rdb redis.UniversalClient, cfg Config) (*Locker, error) {
+	if rdb == nil {
+		return nil, ErrNoClient
+	}
+	l := &Locker{rdb: rdb, prefix: cfg.KeyPrefix, min: cfg.MinBackoff, max: cfg.MaxBackoff}
+	if l.prefix == "" {
+		l.prefix = DefaultKeyPrefix
+	}
+	if l.min == 0 && l.max == 0 {
+		l.min, l.max = DefaultMinBackoff, DefaultMaxBackoff
+	}
+	if l.min <= 0 || l.max < l.min {
+		return nil, fmt.Errorf("%w: min %v, max %v", ErrBackoff, cfg.MinBackoff, cfg.MaxBackoff)
+	}
+	return l, nil
+}
+
+// Key returns the Redis key that holds the lease name.
+func (l *Locker) Key(name string) string { return l.prefix + name }
+
+// release deletes the key only if it still holds this token, so a holder
+// whose lease expired cannot delete the next holder's.
+var release = redis.NewScript(`
+if redis.call("GET", KEYS[1]) == ARGV[1] then
+	return redis.call("DEL", KEYS[1])
+end
+return 0`)
+
+// extend resets the key's TTL only if it still holds this token.
+var extend = redis.NewScript(`
+if redis.call("GET", KEYS[1]) == ARGV[1] then
+	return redis.call("PEXPIRE", KEYS[1], ARGV[2])
+end
+return 0`)
+
+// Acquire blocks until it holds the lease name for ttl (rounded down to
+// the millisecond, at least 1ms) or ctx ends. While the lease is held
+// elsewhere it retries SET NX with exponential backoff and jitter. A Redis
+// error other than "held" ends it at once.
+func (l *Locker) Acquire(ctx context.Context, name string, ttl time.Duration) (string, error) {
+	if ttl < time.Millisecond {
+		return "", fmt.Errorf("%w, got %v", ErrTTL, ttl)
+	}
+	token, err := newToken()
+	if err != nil {
+		return "", err
+	}
+	key := l.Key(name)
+	wait := l.min
+	var timer *time.Timer
+	for {
+		ok, err := l.rdb.SetNX(ctx, key, token, ttl).Result()
+		if err != nil {
+			return "", l.fail(ctx, "acquire "+name, err)
+		}
+		if ok {
+			return token, nil
+		}
+		// Jitter in [wait/2, wait): waiters that started together spread out.
+		d := wait/2 + mrand.N(wait/2+1)
+		if timer == nil {
+			timer = time.NewTimer(d)
+			defer timer.Stop()
+		} else {
+			timer.Reset(d)
+		}
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("redisstore: acquire %s: %w", name, ctx.Err())
+		case <-timer.C:
+		}
+		wait = min(wait*2, l.max)
+	}
+}
+
+// Release gives the lease up if token still holds it, else returns
+// store.ErrNotHeld and leaves the current holder alone.
+func (l *Locker) Release(ctx context.Context, name, token string) error {
+	n, err := release.Run(ctx, l.rdb, []string{l.Key(name)}, token).Int64()
+	if err != nil {
+		return l.fail(ctx, "release "+name, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("redisstore: release %s: %w", name, store.ErrNotHeld)
+	}
+	return nil
+}
+
+// Extend resets the lease's TTL to ttl from now if token still holds it,
+// else returns store.ErrNotHeld. A holder whose work may outlast its
+// lease calls it well before the lease ends.
+func (l *Locker) Extend(ctx context.Context, name, token string, ttl time.Duration) error {
+	if ttl < time.Millisecond {
+		return fmt.Errorf("%w, got %v", ErrTTL, ttl)
+	}
+	n, err := extend.Run(ctx, l.rdb, []string{l.Key(name)}, token, ttl.Milliseconds()).Int64()
+	if err != nil {
+		return l.fail(ctx, "extend "+name, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("redisstore: extend %s: %w", name, store.ErrNotHeld)
+	}
+	return nil
+}
+
+// fail wraps a Redis error; when ctx has ended it wraps ctx.Err() too, so
+// errors.Is(err, context.Canceled) holds whatever go-redis reported.
+func (l *Locker) fail(ctx context.Context, op string, err error) error {
+	if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
+		return fmt.Errorf("redisstore: %s: %w: %w", op, ctxErr, err)
+	}
+	return fmt.Errorf("redisstore: %s: %w", op, err)
+}
+
+// newToken returns 16 random bytes in hex: unguessable, so no other
+// holder can release or extend this lease by accident or design.
+func newToken() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("redisstore: token: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}

@@ -1,0 +1,335 @@
+package redisstore_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/cypaykit/kit/store"
+	"github.com/cypaykit/kit/store/redisstore"
+	"github.com/cypaykit/kit/storetest"
+)
+
+// newClient returns a client of its own (its own connection pool) on the
+// test Redis, skipping when there is none, or failing under CI=true.
+func newClient(t testing.TB) *redis.Client {
+	t.Helper()
+	addr := os.Getenv("CYPAY_TEST_REDIS")
+	if addr == "" {
+		addr = "127.0.0.1:6379"
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { rdb.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("redis at %s unreachable (set CYPAY_TEST_REDIS): %v", addr, err)
+		}
+		t.Skipf("redis at %s unreachable (set CYPAY_TEST_REDIS): %v", addr, err)
+	}
+	return rdb
+}
+
+// newPrefix returns a key prefix no other test uses and deletes its keys
+// when t ends.
+func newPrefix(t testing.TB, rdb *redis.Client) string {
+	t.Helper()
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	prefix := "cypaytest:" + hex.EncodeToString(b) + ":"
+	t.Cleanup(func() {
+		ctx := context.Background()
+		keys, err := rdb.Keys(ctx, prefix+"*").Result()
+		if err == nil && len(keys) > 0 {
+			err = rdb.Del(ctx, keys...).Err()
+		}
+		if err != nil {
+			t.Errorf("cleanup of %s*: %v", prefix, err)
+		}
+	})
+	return prefix
+}
+
+func newLocker(t testing.TB, rdb redis.UniversalClient, prefix string) *redisstore.Locker {
+	t.Helper()
+	l, err := redisstore.New(rdb, redisstore.Config{KeyPrefix: prefix})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return l
+}
+
+func TestConformance(t *testing.T) {
+	storetest.RunConformanceTests(t, func(t *testing.T) storetest.Harness {
+		rdb := newClient(t)
+		return storetest.Harness{Locker: newLocker(t, rdb, newPrefix(t, rdb))}
+	})
+}
+
+func TestNew(t *testing.T) {
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:0"})
+	t.Cleanup(func() { rdb.Close() })
+	tests := []struct {
+		name string
+		rdb  redis.UniversalClient
+		cfg  redisstore.Config
+		want error
+	}{
+		{"defaults", rdb, redisstore.Config{}, nil},
+		{"backoff", rdb, redisstore.Config{MinBackoff: time.Millisecond, MaxBackoff: time.Second}, nil},
+		{"nil client", nil, redisstore.Config{}, redisstore.ErrNoClient},
+		{"max below min", rdb, redisstore.Config{MinBackoff: time.Second, MaxBackoff: time.Millisecond}, redisstore.ErrBackoff},
+		{"min only", rdb, redisstore.Config{MinBackoff: time.Millisecond}, redisstore.ErrBackoff},
+		{"negative", rdb, redisstore.Config{MinBackoff: -time.Millisecond, MaxBackoff: time.Second}, redisstore.ErrBackoff},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := redisstore.New(tc.rdb, tc.cfg)
+			if !errors.Is(err, tc.want) {
+				t.Errorf("New: got error %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestKeyPrefix(t *testing.T) {
+	rdb := newClient(t)
+	prefix := newPrefix(t, rdb)
+	tests := []struct {
+		name, prefix, want string
+	}{
+		{"default", "", redisstore.DefaultKeyPrefix + "order-1"},
+		{"custom", prefix + "leases:", prefix + "leases:order-1"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			l := newLocker(t, rdb, tc.prefix)
+			if got := l.Key("order-1"); got != tc.want {
+				t.Fatalf("Key: got %q, want %q", got, tc.want)
+			}
+			if tc.prefix == "" {
+				return // do not touch keys outside the test's prefix
+			}
+			ctx := context.Background()
+			token, err := l.Acquire(ctx, "order-1", time.Minute)
+			if err != nil {
+				t.Fatalf("Acquire: %v", err)
+			}
+			got, err := rdb.Get(ctx, tc.want).Result()
+			if err != nil || got != token {
+				t.Fatalf("GET %s: got %q, %v; want the token %q", tc.want, got, err, token)
+			}
+			if err := l.Release(ctx, "order-1", token); err != nil {
+				t.Fatalf("Release: %v", err)
+			}
+			if n, err := rdb.Exists(ctx, tc.want).Result(); err != nil || n != 0 {
+				t.Fatalf("EXISTS %s after Release: got %d, %v; want 0", tc.want, n, err)
+			}
+		})
+	}
+}
+
+func TestAcquireSetsTTLAndToken(t *testing.T) {
+	rdb := newClient(t)
+	l := newLocker(t, rdb, newPrefix(t, rdb))
+	ctx := context.Background()
+	token, err := l.Acquire(ctx, "ttl", time.Hour)
+	if err != nil {
+		t.Fatalf("Acquire: %v", err)
+	}
+	if b, err := hex.DecodeString(token); err != nil || len(b) != 16 {
+		t.Errorf("token %q: want 16 random bytes in hex", token)
+	}
+	pttl, err := rdb.PTTL(ctx, l.Key("ttl")).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pttl <= 59*time.Minute || pttl > time.Hour {
+		t.Errorf("PTTL: got %v, want about 1h", pttl)
+	}
+	if _, err := l.Acquire(ctx, "ttl", 0); !errors.Is(err, redisstore.ErrTTL) {
+		t.Errorf("Acquire with ttl 0: got %v, want ErrTTL", err)
+	}
+}
+
+func TestExtend(t *testing.T) {
+	rdb := newClient(t)
+	l := newLocker(t, rdb, newPrefix(t, rdb))
+	ctx := context.Background()
+	key := l.Key("job")
+	token, err := l.Acquire(ctx, "job", time.Minute)
+	if err != nil {
+		t.Fatalf("Acquire: %v", err)
+	}
+
+	t.Run("holder extends", func(t *testing.T) {
+		if err := l.Extend(ctx, "job", token, time.Hour); err != nil {
+			t.Fatalf("Extend: got %v, want nil", err)
+		}
+		pttl, err := rdb.PTTL(ctx, key).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pttl <= time.Minute {
+			t.Errorf("PTTL after Extend(1h): got %v, want more than 1m", pttl)
+		}
+	})
+	t.Run("other token", func(t *testing.T) {
+		err := l.Extend(ctx, "job", "not-the-token", time.Hour)
+		if !errors.Is(err, store.ErrNotHeld) {
+			t.Fatalf("Extend with another token: got %v, want ErrNotHeld", err)
+		}
+	})
+	t.Run("bad ttl", func(t *testing.T) {
+		if err := l.Extend(ctx, "job", token, 0); !errors.Is(err, redisstore.ErrTTL) {
+			t.Fatalf("Extend with ttl 0: got %v, want ErrTTL", err)
+		}
+	})
+	t.Run("after expiry", func(t *testing.T) {
+		// Expiry is simulated by deleting the key: no sleeping on a TTL.
+		if err := rdb.Del(ctx, key).Err(); err != nil {
+			t.Fatal(err)
+		}
+		next, err := l.Acquire(ctx, "job", time.Minute)
+		if err != nil {
+			t.Fatalf("Acquire after expiry: %v", err)
+		}
+		if err := l.Extend(ctx, "job", token, time.Hour); !errors.Is(err, store.ErrNotHeld) {
+			t.Fatalf("Extend by the expired holder: got %v, want ErrNotHeld", err)
+		}
+		if err := l.Release(ctx, "job", token); !errors.Is(err, store.ErrNotHeld) {
+			t.Fatalf("Release by the expired holder: got %v, want ErrNotHeld", err)
+		}
+		got, err := rdb.Get(ctx, key).Result()
+		if err != nil || got != next {
+			t.Fatalf("the new holder's key: got %q, %v; want %q", got, err, next)
+		}
+		if err := l.Release(ctx, "job", next); err != nil {
+			t.Fatalf("Release by the new holder: %v", err)
+		}
+	})
+	t.Run("after release", func(t *testing.T) {
+		if err := l.Extend(ctx, "job", token, time.Hour); !errors.Is(err, store.ErrNotHeld) {
+			t.Fatalf("Extend of a free lease: got %v, want ErrNotHeld", err)
+		}
+		if n, err := rdb.Exists(ctx, key).Result(); err != nil || n != 0 {
+			t.Fatalf("EXISTS after a refused Extend: got %d, %v; want 0", n, err)
+		}
+	})
+}
+
+// TestMutualExclusionAcrossClients plays two processes: each has its own
+// redis.Client (its own connection pool) and its own Locker, and their
+// goroutines contend for one lease. Any overlap inside the critical
+// section, or a lost increment, fails the test.
+func TestMutualExclusionAcrossClients(t *testing.T) {
+	a, b := newClient(t), newClient(t)
+	prefix := newPrefix(t, a)
+	lockers := []*redisstore.Locker{
+		newLocker(t, a, prefix),
+		newLocker(t, b, prefix),
+	}
+	const workers, rounds = 8, 25
+	var (
+		inside, overlaps atomic.Int32
+		counter          int // guarded by the lease alone
+		wg               sync.WaitGroup
+		errs             = make(chan error, workers)
+	)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(l *redisstore.Locker) {
+			defer wg.Done()
+			for i := 0; i < rounds; i++ {
+				token, err := l.Acquire(ctx, "shared", 30*time.Second)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if inside.Add(1) != 1 {
+					overlaps.Add(1)
+				}
+				c := counter
+				runtime.Gosched() // widen the window a broken lock would show in
+				counter = c + 1
+				inside.Add(-1)
+				if err := l.Release(ctx, "shared", token); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}(lockers[w%2])
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("worker: %v", err)
+	}
+	if n := overlaps.Load(); n != 0 {
+		t.Errorf("overlapping holders: got %d, want 0", n)
+	}
+	if counter != workers*rounds {
+		t.Errorf("counter: got %d, want %d", counter, workers*rounds)
+	}
+}
+
+func TestAcquireWaitsForRelease(t *testing.T) {
+	rdb := newClient(t)
+	l := newLocker(t, rdb, newPrefix(t, rdb))
+	ctx := context.Background()
+	first, err := l.Acquire(ctx, "q", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		token, err := l.Acquire(ctx, "q", time.Minute)
+		if err == nil {
+			err = l.Release(ctx, "q", token)
+		}
+		got <- err
+	}()
+	select {
+	case err := <-got:
+		t.Fatalf("second Acquire returned %v while the lease was held", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	if err := l.Release(ctx, "q", first); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-got; err != nil {
+		t.Fatalf("second Acquire after Release: got %v, want nil", err)
+	}
+}
+
+func TestRedisDown(t *testing.T) {
+	// Nothing listens on port 1: every call must fail, never report a lease.
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1})
+	t.Cleanup(func() { rdb.Close() })
+	l := newLocker(t, rdb, "")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if token, err := l.Acquire(ctx, "x", time.Second); err == nil {
+		t.Errorf("Acquire: got token %q, want an error", token)
+	}
+	if err := l.Release(ctx, "x", "t"); err == nil || errors.Is(err, store.ErrNotHeld) {
+		t.Errorf("Release: got %v, want a connection error", err)
+	}
+	if err := l.Extend(ctx, "x", "t", time.Second); err == nil || errors.Is(err, store.ErrNotHeld) {
+		t.Errorf("Extend: got %v, want a connection error", err)
+	}
+}
