@@ -57,6 +57,7 @@ function showStatus(o) {
   s.className = "status " + o.status.toLowerCase();
   s.textContent = statusText[o.status] || o.status.toLowerCase();
   if (o.transaction_id) $("transaction").textContent = o.transaction_id;
+  $("qr-wrap").classList.toggle("done", o.status === "PAID");
   if (o.status !== "PENDING") {
     clearInterval(state.poll);
     state.poll = null;
