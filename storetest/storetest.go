@@ -17,6 +17,14 @@ type Harness struct {
 
 // RunConformanceTests runs every subtest against a fresh harness from
 // newHarness (called once per subtest; it registers its own t.Cleanup).
+// An implementation's tests call it once:
+//
+//	func TestConformance(t *testing.T) {
+//		storetest.RunConformanceTests(t, func(t *testing.T) storetest.Harness {
+//			s := mystore.Open(t) // empty; closed by a t.Cleanup
+//			return storetest.Harness{Store: s, Locker: s}
+//		})
+//	}
 //
 // Subtests are flat and named, so one can be selected with
 // -run 'TestX/SettleConcurrent'. They run one after another, never in
