@@ -1,0 +1,224 @@
+package kitgin_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/cypaykit/kit/middleware"
+	"github.com/cypaykit/kit/middleware/kitgin"
+	"github.com/cypaykit/kit/sign"
+)
+
+func init() { gin.SetMode(gin.TestMode) }
+
+const (
+	mchID  = "M100001"
+	mchKey = "merchant-key-a-0123456789abcdef"
+)
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// notification returns a signed WeChat-layout notification body; tamper
+// changes total_fee after signing.
+func notification(tb testing.TB, tamper bool) string {
+	tb.Helper()
+	v := url.Values{
+		"state": {"SUCCESS"}, "result_code": {"SUCCESS"}, "pay_result": {"0"},
+		"mch_id": {mchID}, "out_trade_no": {"ORDER0001"}, "total_fee": {"1999"},
+		"transaction_id": {"T123"}, "time_end": {"20260101120000"}, "nonce_str": {"n1"},
+	}
+	s, err := sign.Sign(v, mchKey, sign.MD5)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	v.Set("sign", s)
+	if tamper {
+		v.Set("total_fee", "1")
+	}
+	return v.Encode()
+}
+
+func verify(tb testing.TB) func(http.Handler) http.Handler {
+	tb.Helper()
+	mw, err := middleware.VerifyNotification(middleware.VerifyConfig{
+		Keys: func(_ context.Context, id string) ([]string, error) {
+			if id != mchID {
+				return nil, nil
+			}
+			return []string{mchKey}, nil
+		},
+		Logger: quiet(),
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return mw
+}
+
+// serve runs e on a real HTTP server for the test's lifetime.
+func serve(tb testing.TB, e *gin.Engine) string {
+	tb.Helper()
+	srv := httptest.NewServer(e)
+	tb.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func postForm(tb testing.TB, u, body string) (int, string) {
+	tb.Helper()
+	res, err := http.Post(u, "application/x-www-form-urlencoded", strings.NewReader(body))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return res.StatusCode, string(b)
+}
+
+func TestMiddlewareVerify(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name        string
+		tamper      bool
+		wantReached bool
+		wantBody    string
+	}{
+		{"bad sign never reaches gin", true, false, "fail"},
+		{"good sign reaches gin", false, true, "success"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var reached, afterward atomic.Bool
+			var gotFee atomic.Int64
+			e := gin.New()
+			e.POST("/notify", kitgin.Middleware(verify(t)), func(c *gin.Context) {
+				reached.Store(true)
+				n, ok := middleware.NotificationFromContext(c.Request.Context())
+				if !ok {
+					t.Error("NotificationFromContext: not found in the gin handler")
+					c.String(http.StatusInternalServerError, "fail")
+					return
+				}
+				gotFee.Store(n.TotalFee)
+				c.String(http.StatusOK, "success")
+			}, func(c *gin.Context) { afterward.Store(true) })
+			status, body := postForm(t, serve(t, e)+"/notify", notification(t, tt.tamper))
+
+			if got := reached.Load(); got != tt.wantReached {
+				t.Errorf("gin handler reached: got %v, want %v", got, tt.wantReached)
+			}
+			if got := afterward.Load(); got != tt.wantReached {
+				t.Errorf("last gin handler reached: got %v, want %v", got, tt.wantReached)
+			}
+			if body != tt.wantBody {
+				t.Errorf("got reply %d %q, want %q", status, body, tt.wantBody)
+			}
+			if tt.wantReached && gotFee.Load() != 1999 {
+				t.Errorf("got total_fee %d, want 1999", gotFee.Load())
+			}
+		})
+	}
+}
+
+// TestMiddlewareAbortsOuterChain: a rejection also stops gin handlers
+// registered after the wrapped middleware at group level.
+func TestMiddlewareAbortsGroupChain(t *testing.T) {
+	t.Parallel()
+	var reached atomic.Bool
+	e := gin.New()
+	g := e.Group("/pay", kitgin.Middleware(verify(t)), func(c *gin.Context) { reached.Store(true) })
+	g.POST("/notify", func(c *gin.Context) { reached.Store(true) })
+	status, body := postForm(t, serve(t, e)+"/pay/notify", notification(t, true))
+	if reached.Load() {
+		t.Error("a gin handler after the rejecting middleware ran")
+	}
+	if status != http.StatusBadRequest || body != "fail" {
+		t.Errorf("got %d %q, want 400 %q", status, body, "fail")
+	}
+}
+
+func TestHandlerPathValues(t *testing.T) {
+	t.Parallel()
+	kit := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.PathValue("shop")+"|"+r.PathValue("out_trade_no")+"|"+r.PathValue("missing"))
+	})
+	e := gin.New()
+	e.GET("/shops/:shop/orders/:out_trade_no", kitgin.Handler(kit))
+	e.GET("/orders/:out_trade_no", kitgin.Handler(kit))
+	base := serve(t, e)
+	tests := []struct{ path, want string }{
+		{"/orders/ORDER0001", "|ORDER0001|"},
+		{"/shops/s1/orders/ABC12345", "s1|ABC12345|"},
+		{"/shops/s%201/orders/ABC12345", "s 1|ABC12345|"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			res, err := http.Get(base + tt.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			b, _ := io.ReadAll(res.Body)
+			if string(b) != tt.want {
+				t.Errorf("kit handler saw %q, want %q", b, tt.want)
+			}
+		})
+	}
+}
+
+// TestMiddlewareWriterWrapping: a kit middleware that wraps the writer
+// (the kit Logger) sees what later gin handlers write.
+func TestMiddlewareWriterWrapping(t *testing.T) {
+	t.Parallel()
+	var logs bytes.Buffer
+	e := gin.New()
+	e.GET("/orders/:out_trade_no",
+		kitgin.Middleware(middleware.Logger(slog.New(slog.NewJSONHandler(&logs, nil)))),
+		func(c *gin.Context) { c.String(http.StatusTeapot, "short and stout") })
+	res, err := http.Get(serve(t, e) + "/orders/X1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusTeapot || string(b) != "short and stout" {
+		t.Errorf("got %d %q, want 418 %q", res.StatusCode, b, "short and stout")
+	}
+	var line struct {
+		Status int   `json:"status"`
+		Bytes  int64 `json:"bytes"`
+	}
+	if err := json.Unmarshal(logs.Bytes(), &line); err != nil {
+		t.Fatalf("log %q: %v", logs.String(), err)
+	}
+	if line.Status != http.StatusTeapot || line.Bytes != int64(len("short and stout")) {
+		t.Errorf("kit Logger saw status %d bytes %d, want 418 and %d", line.Status, line.Bytes, len("short and stout"))
+	}
+}
+
+// TestMiddlewareRecover: a panic in a later gin handler reaches the kit
+// Recover, which answers fail.
+func TestMiddlewareRecover(t *testing.T) {
+	t.Parallel()
+	e := gin.New()
+	e.POST("/notify", kitgin.Middleware(middleware.Recover(middleware.RecoverConfig{Logger: quiet()})),
+		func(c *gin.Context) { panic("boom") })
+	status, body := postForm(t, serve(t, e)+"/notify", "a=1")
+	if status != http.StatusInternalServerError || body != "fail" {
+		t.Errorf("got %d %q, want 500 %q", status, body, "fail")
+	}
+}
