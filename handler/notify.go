@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 	"unicode/utf8"
 
@@ -201,18 +202,56 @@ func parseForm(body []byte) (url.Values, error) {
 	return values, nil
 }
 
-// process verifies a decoded notification and settles it.
-func (n *Notify) process(ctx context.Context, values url.Values) result {
-	note, err := model.DecodeNotification(values)
-	if err != nil {
-		return result{outcome: Malformed, status: http.StatusBadRequest, err: fmt.Errorf("%w: %w", ErrMalformed, err)}
+// notification holds the fields a notification is decided on. The
+// signature covers every received field (model.DecodeNotification keeps
+// them all); these are only read, directly from the form, because a
+// reflective decode costs more than the rest of the handler together.
+type notification struct {
+	state, resultCode, payResult    string
+	mchID, outTradeNo               string
+	transactionID, outTransactionID string
+	timeEnd                         string
+	totalFee                        int64
+}
+
+func decodeNotification(values url.Values) (notification, error) {
+	get := func(k string) string {
+		if vs := values[k]; len(vs) > 0 {
+			return vs[0]
+		}
+		return ""
 	}
-	otn := note.OutTradeNo
-	if otn == "" {
+	n := notification{
+		state: get("state"), resultCode: get("result_code"), payResult: get("pay_result"),
+		mchID: get("mch_id"), outTradeNo: get("out_trade_no"),
+		transactionID: get("transaction_id"), outTransactionID: get("out_transaction_id"),
+		timeEnd: get("time_end"),
+	}
+	if n.state == "" || n.resultCode == "" {
+		return n, fmt.Errorf("%w: state and result_code are required", ErrMalformed)
+	}
+	if n.outTradeNo == "" {
 		// Without out_trade_no there is no order to find a key for; the
 		// gateway sends it even on failures.
-		return result{outcome: Malformed, status: http.StatusBadRequest, err: fmt.Errorf("%w: no out_trade_no", ErrMalformed)}
+		return n, fmt.Errorf("%w: no out_trade_no", ErrMalformed)
 	}
+	if fee := get("total_fee"); fee != "" {
+		v, err := strconv.ParseInt(fee, 10, 64)
+		if err != nil || v < 0 {
+			return n, fmt.Errorf("%w: total_fee is not a whole number of fen", ErrMalformed)
+		}
+		n.totalFee = v
+	}
+	return n, nil
+}
+
+// process verifies a decoded notification and settles it.
+func (n *Notify) process(ctx context.Context, values url.Values) result {
+	note, err := decodeNotification(values)
+	if err != nil {
+		return result{outcome: Malformed, status: http.StatusBadRequest, err: err}
+	}
+	otn := note.outTradeNo
 	fail := func(o Outcome, status int, err error) result {
 		return result{outcome: o, outTradeNo: otn, status: status, err: err}
 	}
@@ -230,39 +269,39 @@ func (n *Notify) process(ctx context.Context, values url.Values) result {
 	if err := sign.Verify(values, n.alg, keys...); err != nil {
 		return fail(BadSign, http.StatusUnauthorized, err)
 	}
-	if !(note.State == model.StateSuccess && (note.ResultCode == model.ResultSuccess || note.ResultCode == "0")) {
+	if !(model.State(note.state) == model.StateSuccess && (note.resultCode == model.ResultSuccess || note.resultCode == "0")) {
 		// The gateway reports a failed exchange, not a payment result:
 		// nothing to record; the reconciler queries the order.
 		return result{outcome: NotPaid, outTradeNo: otn}
 	}
-	if note.MchID != order.MchID {
+	if note.mchID != order.MchID {
 		// A verified message about another merchant's order: under a v1
 		// agent key this is possible, and it must change nothing.
 		err := n.settler.raise(ctx, Alert{
-			Source: SourceNotify, OutTradeNo: otn, MchID: order.MchID, GotMchID: note.MchID,
-			WantAmount: order.Amount, GotAmount: note.TotalFee, Status: string(order.Status),
-			TransactionID: note.TransactionID, StoredTransactionID: order.TransactionID,
+			Source: SourceNotify, OutTradeNo: otn, MchID: order.MchID, GotMchID: note.mchID,
+			WantAmount: order.Amount, GotAmount: note.totalFee, Status: string(order.Status),
+			TransactionID: note.transactionID, StoredTransactionID: order.TransactionID,
 		}, AlertMchMismatch)
 		return fail(Mismatch, http.StatusConflict, err)
 	}
-	if note.PayResult != model.PayResultSuccess {
-		err := n.settler.store.Finish(ctx, otn, store.Failed, "pay_result="+note.PayResult, n.settler.now())
+	if note.payResult != model.PayResultSuccess {
+		err := n.settler.store.Finish(ctx, otn, store.Failed, "pay_result="+note.payResult, n.settler.now())
 		if err != nil && !errors.Is(err, store.ErrConflict) {
 			return fail(lockOutcome(ctx), http.StatusInternalServerError, fmt.Errorf("handler: record failed payment: %w", err))
 		}
 		return result{outcome: NotPaid, outTradeNo: otn}
 	}
-	paidAt, err := model.ParseTime(note.TimeEnd)
+	paidAt, err := model.ParseTime(note.timeEnd)
 	if err != nil {
 		paidAt = n.settler.now()
 	}
 	outcome, err := n.settler.settle(ctx, order, proof{
 		source: SourceNotify,
-		mchID:  note.MchID,
-		amount: note.TotalFee,
+		mchID:  note.mchID,
+		amount: note.totalFee,
 		payment: store.Payment{
-			TransactionID:        note.TransactionID,
-			ChannelTransactionID: note.OutTransactionID,
+			TransactionID:        note.transactionID,
+			ChannelTransactionID: note.outTransactionID,
 			PaidAt:               paidAt,
 		},
 	})
