@@ -1,6 +1,7 @@
 package sign
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/md5"
 	"crypto/sha1"
@@ -63,22 +64,26 @@ func (a Algorithm) size() int {
 	return 0
 }
 
-// digest hashes msg into out, which must hold a.size() bytes. msg already
-// ends in "&key=KEY"; HMAC also takes the key separately.
-func (a Algorithm) digest(out []byte, msg []byte, key string) {
+// digest hashes msg; the first a.size() bytes of the result are the sum.
+// msg already ends in "&key=KEY"; HMAC also takes the key separately. It
+// returns by value and never keeps msg, so callers' buffers stay on the
+// stack.
+func (a Algorithm) digest(msg []byte, key string) (out [maxSize]byte) {
 	switch a.orDefault() {
 	case MD5:
 		s := md5.Sum(msg)
-		copy(out, s[:])
+		copy(out[:], s[:])
 	case SHA1:
 		s := sha1.Sum(msg)
-		copy(out, s[:])
+		copy(out[:], s[:])
 	case SHA256:
-		s := sha256.Sum256(msg)
-		copy(out, s[:])
+		out = sha256.Sum256(msg)
 	case HMACSHA256:
 		m := hmac.New(sha256.New, []byte(key))
-		m.Write(msg)
-		m.Sum(out[:0])
+		// Writing through the hash.Hash interface would make msg escape;
+		// HMAC allocates anyway, so hand it a copy.
+		m.Write(bytes.Clone(msg))
+		copy(out[:], m.Sum(nil))
 	}
+	return out
 }

@@ -14,17 +14,23 @@ const Param = "sign"
 // pair is one signed name=value.
 type pair struct{ k, v string }
 
+// stackBuf is the canonical string that fits on the stack; the documented
+// notifications are well under it. Longer messages go to the heap.
+const stackBuf = 1024
+
 // stackPairs covers every documented message (the largest has about 25
-// fields) without a heap allocation for the sort.
+// fields) without a heap allocation for the sort. It must not exceed
+// indexMask+1.
 const stackPairs = 40
 
-// Sign returns the upper-case hex sign of params under key. Any sign
-// parameter in params is ignored. A name given more than once is
-// ErrMalformed: the gateway would read only one of the values, and guessing
-// which one is how signatures get bypassed.
+// Sign returns the upper-case hex sign of params under key. Every sign
+// parameter in params (any letter case, any number of values) is ignored.
+// Any other name given more than once is ErrMalformed: the gateway would
+// read only one of the values, and guessing which one is how signatures get
+// bypassed.
 func Sign(params url.Values, key string, alg Algorithm) (string, error) {
 	var arr [stackPairs]pair
-	pairs, _, err := fromValues(arr[:0], params)
+	pairs, _, err := fromValues(arr[:0], params, false)
 	if err != nil {
 		return "", err
 	}
@@ -35,7 +41,7 @@ func Sign(params url.Values, key string, alg Algorithm) (string, error) {
 // are all strings.
 func SignMap(params map[string]string, key string, alg Algorithm) (string, error) {
 	var arr [stackPairs]pair
-	pairs, _, err := fromMap(arr[:0], params)
+	pairs, _, err := fromMap(arr[:0], params, false)
 	if err != nil {
 		return "", err
 	}
@@ -49,7 +55,7 @@ func SignMap(params map[string]string, key string, alg Algorithm) (string, error
 // ErrUnknownAlgorithm.
 func Verify(params url.Values, alg Algorithm, keys ...string) error {
 	var arr [stackPairs]pair
-	pairs, got, err := fromValues(arr[:0], params)
+	pairs, got, err := fromValues(arr[:0], params, true)
 	if err != nil {
 		return err
 	}
@@ -59,7 +65,7 @@ func Verify(params url.Values, alg Algorithm, keys ...string) error {
 // VerifyMap is Verify for a map.
 func VerifyMap(params map[string]string, alg Algorithm, keys ...string) error {
 	var arr [stackPairs]pair
-	pairs, got, err := fromMap(arr[:0], params)
+	pairs, got, err := fromMap(arr[:0], params, true)
 	if err != nil {
 		return err
 	}
@@ -71,7 +77,7 @@ func VerifyMap(params map[string]string, alg Algorithm, keys ...string) error {
 // placeholder key to keep the real one off screens and logs).
 func StringToSign(params url.Values, key string) (string, error) {
 	var arr [stackPairs]pair
-	pairs, _, err := fromValues(arr[:0], params)
+	pairs, _, err := fromValues(arr[:0], params, false)
 	if err != nil {
 		return "", err
 	}
@@ -86,10 +92,9 @@ func signPairs(pairs []pair, key string, alg Algorithm) (string, error) {
 	if key == "" {
 		return "", ErrNoKey
 	}
-	sortPairs(pairs)
-	msg := appendKey(appendCanonical(nil, pairs, len(key)), key)
-	var sum [maxSize]byte
-	alg.digest(sum[:size], msg, key)
+	var buf [stackBuf]byte
+	msg := appendKey(appendCanonical(buf[:0], pairs, len(key)), key)
+	sum := alg.digest(msg, key)
 	return upperHex(sum[:size]), nil
 }
 
@@ -112,16 +117,15 @@ func verifyPairs(pairs []pair, got string, alg Algorithm, keys []string) error {
 	if !decodeHex(want[:size], got) {
 		return ErrBadSign
 	}
-	sortPairs(pairs)
-	msg := appendCanonical(nil, pairs, longest)
+	var buf [stackBuf]byte
+	msg := appendCanonical(buf[:0], pairs, longest)
 	prefix := len(msg)
-	var sum [maxSize]byte
 	for _, k := range keys {
 		if k == "" {
 			continue
 		}
 		msg = appendKey(msg[:prefix], k)
-		alg.digest(sum[:size], msg, k)
+		sum := alg.digest(msg, k)
 		if subtle.ConstantTimeCompare(sum[:size], want[:size]) == 1 {
 			return nil
 		}
@@ -129,26 +133,29 @@ func verifyPairs(pairs []pair, got string, alg Algorithm, keys []string) error {
 	return ErrBadSign
 }
 
-// fromValues collects the signed pairs and the received sign. Only the
-// first sign-like name is accepted: two (sign and SIGN) are ambiguous.
-func fromValues(dst []pair, params url.Values) ([]pair, string, error) {
+// fromValues collects the signed pairs and, when verifying, the received
+// sign. Signing ignores every sign-like name; verifying accepts exactly one,
+// because two (sign and SIGN, or sign=A&sign=B) are ambiguous.
+func fromValues(dst []pair, params url.Values, verifying bool) ([]pair, string, error) {
 	var got string
 	seenSign := false
 	for k, vs := range params {
+		if isSignName(k) {
+			if !verifying {
+				continue
+			}
+			if seenSign || len(vs) > 1 {
+				return nil, "", fmt.Errorf("%w: more than one sign parameter", ErrMalformed)
+			}
+			if len(vs) == 1 {
+				seenSign, got = true, vs[0]
+			}
+			continue
+		}
 		if len(vs) > 1 {
 			return nil, "", fmt.Errorf("%w: %q given %d times", ErrMalformed, k, len(vs))
 		}
-		if len(vs) == 0 {
-			continue
-		}
-		if isSignName(k) {
-			if seenSign {
-				return nil, "", fmt.Errorf("%w: more than one sign parameter", ErrMalformed)
-			}
-			seenSign, got = true, vs[0]
-			continue
-		}
-		if k == "" || isBlank(vs[0]) {
+		if len(vs) == 0 || k == "" || isBlank(vs[0]) {
 			continue
 		}
 		dst = append(dst, pair{k, vs[0]})
@@ -156,11 +163,14 @@ func fromValues(dst []pair, params url.Values) ([]pair, string, error) {
 	return dst, got, nil
 }
 
-func fromMap(dst []pair, params map[string]string) ([]pair, string, error) {
+func fromMap(dst []pair, params map[string]string, verifying bool) ([]pair, string, error) {
 	var got string
 	seenSign := false
 	for k, v := range params {
 		if isSignName(k) {
+			if !verifying {
+				continue
+			}
 			if seenSign {
 				return nil, "", fmt.Errorf("%w: more than one sign parameter", ErrMalformed)
 			}
@@ -179,7 +189,16 @@ func isSignName(k string) bool { return len(k) == len(Param) && strings.EqualFol
 
 // isBlank reports an empty or whitespace-only value; the gateway's own code
 // (IsNullOrWhiteSpace) leaves those out of the signed string.
+// Most values start with a printable ASCII byte, which this inlined check
+// settles at once.
 func isBlank(v string) bool {
+	if len(v) > 0 && v[0] > ' ' && v[0] < 0x80 {
+		return false
+	}
+	return isBlankSlow(v)
+}
+
+func isBlankSlow(v string) bool {
 	for i := 0; i < len(v); i++ {
 		switch v[i] {
 		case ' ', '\t', '\n', '\r', '\v', '\f':
@@ -193,8 +212,9 @@ func isBlank(v string) bool {
 	return true
 }
 
-// appendCanonical writes "k=v&k=v" for the sorted pairs, leaving room for
-// "&key=" and a key of keyLen bytes so the key append does not reallocate.
+// appendCanonical writes "k=v&k=v" for pairs in canonical order, leaving
+// room for "&key=" and a key of keyLen bytes so the key append does not
+// reallocate. It may reorder pairs.
 func appendCanonical(buf []byte, pairs []pair, keyLen int) []byte {
 	n := len("&key=") + keyLen
 	for _, p := range pairs {
@@ -203,7 +223,13 @@ func appendCanonical(buf []byte, pairs []pair, keyLen int) []byte {
 	if cap(buf) < n {
 		buf = make([]byte, 0, n)
 	}
-	for i, p := range pairs {
+	var arr [stackPairs]uint64
+	order := sortedOrder(arr[:0], pairs)
+	for i := range pairs {
+		p := &pairs[i]
+		if order != nil {
+			p = &pairs[order[i]&indexMask]
+		}
 		if i > 0 {
 			buf = append(buf, '&')
 		}
@@ -219,27 +245,102 @@ func appendKey(buf []byte, key string) []byte {
 	return append(buf, key...)
 }
 
-// sortPairs orders names case-insensitively, the lower-case fold first and
-// the bytes as the tie-break, as PROTOCOL.md section 2.1 step 4 prescribes.
-// Folding to upper case would misplace '_' (0x5F) against letters.
-func sortPairs(p []pair) {
-	if len(p) <= 16 {
-		for i := 1; i < len(p); i++ {
-			for j := i; j > 0 && lessName(p[j].k, p[j-1].k); j-- {
-				p[j], p[j-1] = p[j-1], p[j]
+// indexMask selects the index of a pair in a sort key; the rest of the
+// key is the name's folded prefix. stackPairs must stay within it.
+const indexMask = 0xFF
+
+// sortedOrder returns, for up to stackPairs pairs, their sort keys in
+// canonical order: the lower-cased first seven bytes of the name in the
+// top bits and the pair's index in the low byte. A plain integer sort then
+// decides nearly every comparison, with no pointers moved and no branch on
+// a second field; each run of names that share a seven-byte prefix is then
+// put right with the full rule. More pairs than that are sorted in place
+// and nil is returned.
+//
+// The order is the lower-case fold first and the bytes as the tie-break,
+// as PROTOCOL.md section 2.1 step 4 prescribes. Folding to upper case would
+// misplace '_' (0x5F) against letters.
+func sortedOrder(dst []uint64, pairs []pair) []uint64 {
+	if len(pairs) > stackPairs {
+		slices.SortFunc(pairs, func(a, b pair) int {
+			if lessName(a.k, b.k) {
+				return -1
 			}
-		}
-		return
+			if lessName(b.k, a.k) {
+				return 1
+			}
+			return 0
+		})
+		return nil
 	}
-	slices.SortFunc(p, func(a, b pair) int {
-		if lessName(a.k, b.k) {
-			return -1
+	for i := range pairs {
+		dst = append(dst, foldPrefix(pairs[i].k)&^indexMask|uint64(i))
+	}
+	for i := 1; i < len(dst); i++ {
+		e, j := dst[i], i
+		for ; j > 0 && e < dst[j-1]; j-- {
+			dst[j] = dst[j-1]
 		}
-		if lessName(b.k, a.k) {
-			return 1
+		dst[j] = e
+	}
+	for i := 1; i < len(dst); {
+		if dst[i]>>8 != dst[i-1]>>8 {
+			i++
+			continue
 		}
-		return 0
-	})
+		start, end := i-1, i+1
+		for end < len(dst) && dst[end]>>8 == dst[start]>>8 {
+			end++
+		}
+		sortTies(dst[start:end], pairs)
+		i = end
+	}
+	return dst
+}
+
+// sortTies orders keys with one shared prefix by their full names.
+func sortTies(keys []uint64, pairs []pair) {
+	for i := 1; i < len(keys); i++ {
+		e, j := keys[i], i
+		for ; j > 0 && lessName(pairs[e&indexMask].k, pairs[keys[j-1]&indexMask].k); j-- {
+			keys[j] = keys[j-1]
+		}
+		keys[j] = e
+	}
+}
+
+// foldPrefix packs the lower-cased first eight bytes of k big-endian.
+// Two prefixes that differ order as lessName orders the names: they differ
+// at a byte both names have, or where the shorter name ends (its zero
+// padding against a non-zero byte, and lessName puts the shorter name first
+// too). Equal prefixes fall back to lessName.
+func foldPrefix(k string) uint64 {
+	if len(k) < 8 {
+		return foldShort(k)
+	}
+	return lower8(uint64(k[0])<<56 | uint64(k[1])<<48 | uint64(k[2])<<40 | uint64(k[3])<<32 |
+		uint64(k[4])<<24 | uint64(k[5])<<16 | uint64(k[6])<<8 | uint64(k[7]))
+}
+
+// foldShort is foldPrefix for names under eight bytes.
+func foldShort(k string) uint64 {
+	var x uint64
+	for i := 0; i < len(k); i++ {
+		x |= uint64(k[i]) << (56 - 8*i)
+	}
+	return lower8(x)
+}
+
+// lower8 lower-cases the ASCII capitals among the eight bytes of x at once
+// (the per-byte sums cannot carry into the next byte), leaving every other
+// byte, non-ASCII included, as it is.
+func lower8(x uint64) uint64 {
+	const lsb, msb = 0x0101010101010101, 0x8080808080808080
+	h := x &^ msb
+	atLeastA := h + (0x80-'A')*lsb
+	aboveZ := h + (0x7F-'Z')*lsb
+	upper := atLeastA &^ aboveZ &^ x & msb
+	return x | upper>>2
 }
 
 func lessName(a, b string) bool {
