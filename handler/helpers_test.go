@@ -171,6 +171,8 @@ type envOptions struct {
 	// clientTimeout bounds the gateway client's HTTP calls.
 	clientTimeout time.Duration
 	maxAge        time.Duration
+	// logOut receives the handlers' logs (text, debug level); nil discards.
+	logOut io.Writer
 }
 
 // env is a host wired the way a real one is: the simulator, a client per
@@ -224,16 +226,20 @@ func newEnv(t testing.TB, opt envOptions) *env {
 		}
 		e.clients[v] = c
 	}
+	logger := quietLogger()
+	if opt.logOut != nil {
+		logger = slog.New(slog.NewTextHandler(opt.logOut, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	var err error
 	e.settler, err = handler.NewSettler(handler.SettlerConfig{
 		Store: e.store, Locker: e.mem, Fulfill: e.hooks.Fulfill,
-		Alert: e.rec.Alert, Observe: e.rec.Observe, Logger: quietLogger(), Now: e.clock.Now,
+		Alert: e.rec.Alert, Observe: e.rec.Observe, Logger: logger, Now: e.clock.Now,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.notify, err = handler.NewNotify(handler.NotifyConfig{
-		Settler: e.settler, Keys: keyring(), Deadline: opt.deadline, Logger: quietLogger(),
+		Settler: e.settler, Keys: keyring(), Deadline: opt.deadline, Logger: logger,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -245,7 +251,7 @@ func newEnv(t testing.TB, opt envOptions) *env {
 	for _, v := range []model.Version{model.V1, model.V2} {
 		po, err := handler.NewPreOrder(handler.PreOrderConfig{
 			Store: e.store, Client: e.clients[v], Resolve: e.resolve,
-			NotifyURL: e.srv.URL + "/notify", Logger: quietLogger(), Now: e.clock.Now,
+			NotifyURL: e.srv.URL + "/notify", Logger: logger, Now: e.clock.Now,
 		})
 		if err != nil {
 			t.Fatal(err)
