@@ -157,13 +157,22 @@ func decode(w http.ResponseWriter, rq *request, dst any, check bool) bool {
 	return true
 }
 
-// valid validates a decoded request, answering 20004 when it fails.
+// valid checks a decoded request with model.Validate, answering 20004
+// naming the broken fields (never their values) when it fails.
 func valid(w http.ResponseWriter, v any) bool {
-	if err := validate(v); err != nil {
-		writeFail(w, model.CodeBadParam, "")
-		return false
+	err := model.Validate(v)
+	if err == nil {
+		return true
 	}
-	return true
+	var ve *model.ValidationError
+	var names []string
+	if errors.As(err, &ve) {
+		for _, f := range ve.Fields {
+			names = append(names, f.Field)
+		}
+	}
+	writeFail(w, model.CodeBadParam, strings.Join(names, ","))
+	return false
 }
 
 // knownMerchant answers 20005 for a merchant the simulator does not know

@@ -144,6 +144,55 @@ func TestRequestErrors(t *testing.T) {
 	}
 }
 
+func TestInvalidParameters(t *testing.T) {
+	t.Parallel()
+	s := RunT(t, fastConfig())
+	pre := func(method string, kv ...string) url.Values {
+		v := v2(method, preOrderParams(mch1, "IV00001", "")...)
+		for i := 0; i+1 < len(kv); i += 2 {
+			if kv[i+1] == "" {
+				v.Del(kv[i])
+			} else {
+				v.Set(kv[i], kv[i+1])
+			}
+		}
+		return v
+	}
+	tests := []struct {
+		name   string
+		params url.Values
+		field  string // named in msg
+	}{
+		{"out_trade_no too short", pre("PreOrder_WECHAT", "out_trade_no", "AB12"), "out_trade_no"},
+		{"out_trade_no with a dash", pre("PreOrder_WECHAT", "out_trade_no", "AB-1234"), "out_trade_no"},
+		{"total_fee zero", pre("PreOrder_WECHAT", "total_fee", "0"), "total_fee"},
+		{"total_fee negative", pre("PreOrder_WECHAT", "total_fee", "-5"), "total_fee"},
+		{"body missing", pre("PreOrder_WECHAT", "body", ""), "body"},
+		{"trade_type unknown", pre("PreOrder_WECHAT", "trade_type", "MICROPAY"), "trade_type"},
+		{"NATIVE without product_id", pre("PreOrder_ALIPAY", "product_id", ""), "product_id"},
+		{"WeChat JSPAY without sub_appid", pre("PreOrder_WECHAT", "trade_type", "JSPAY", "buyer_id", "o1"), "sub_appid"},
+		{"e-CNY with goods_tag", pre("PreOrder_ECNY", "goods_tag", "WXG"), "goods_tag"},
+		{"notify_url with a query", pre("PreOrder_WECHAT", "notify_url", "http://shop.example/n?a=1"), "notify_url"},
+		{"orderquery bad paytype", v2("orderquery", "mch_id", mch1, "paytype", "QQ", "out_trade_no", "IV00002"), "paytype"},
+		{"orderquery without ids", v2("orderquery", "mch_id", mch1, "paytype", "WECHAT"), "out_trade_no"},
+		{"cancel without out_trade_no", v2("cancel", "mch_id", mch1, "paytype", "WECHAT"), "out_trade_no"},
+		{"refund over total_fee", v2("refund", "mch_id", mch1, "paytype", "WECHAT", "out_trade_no", "IV00002", "out_refund_no", "R1", "total_fee", "1", "refund_fee", "2"), "refund_fee"},
+		{"refundquery without ids", v2("refundquery", "mch_id", mch1, "paytype", "WECHAT"), "out_refund_no"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := call(t, s.URL, gw, tt.params, key1)
+			expectFail(t, r, "20004")
+			if !strings.Contains(r["msg"], tt.field) {
+				t.Errorf("got msg %q, want it to name %s", r["msg"], tt.field)
+			}
+		})
+	}
+	if _, ok := s.Order("IV00001"); ok {
+		t.Error("an invalid pre-order created an order")
+	}
+}
+
 func TestNoAgentConfigured(t *testing.T) {
 	t.Parallel()
 	s := RunT(t, Config{Merchants: map[string]string{mch1: key1}})
