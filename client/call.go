@@ -36,7 +36,7 @@ type endpoint struct {
 // It returns an error for everything short of a verified, decoded reply;
 // judging the reply's state and codes is the caller's.
 func (c *Client) call(ctx context.Context, ep endpoint, req any, mchID string, dst any) error {
-	if err := validate(req); err != nil {
+	if err := model.Validate(req); err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrBadRequest, ep.op, err)
 	}
 	form, err := model.Encode(req)

@@ -487,6 +487,31 @@ func TestPreOrderDefiniteFailureIsCertain(t *testing.T) {
 	}
 }
 
+func TestInvalidRequestIsNotSent(t *testing.T) {
+	t.Parallel()
+	gw := newFake(t, okReply(t))
+	c := newClient(t, model.V2, gw.srv.URL)
+	req := preOrderReq(model.PayWeChat)
+	req.TotalFee = 0
+	_, err := c.PreOrder(context.Background(), req)
+	if !errors.Is(err, client.ErrBadRequest) {
+		t.Errorf("PreOrder with total_fee 0: got %v, want ErrBadRequest", err)
+	}
+	var ve *model.ValidationError
+	if !errors.As(err, &ve) {
+		t.Errorf("PreOrder with total_fee 0: got %v, want a *model.ValidationError inside", err)
+	}
+	if client.Uncertain(err) {
+		t.Errorf("Uncertain(%v): got true for a request never sent, want false", err)
+	}
+	if _, err := c.OrderQuery(context.Background(), nil); !errors.Is(err, client.ErrBadRequest) {
+		t.Errorf("OrderQuery(nil): got %v, want ErrBadRequest", err)
+	}
+	if n := len(gw.requests()); n != 0 {
+		t.Errorf("requests sent: got %d, want 0", n)
+	}
+}
+
 func TestUnknownMerchantIsNotSent(t *testing.T) {
 	t.Parallel()
 	gw := newFake(t, okReply(t))
