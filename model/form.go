@@ -1,9 +1,11 @@
 package model
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"reflect"
+	"sort"
 	"strings"
 	"sync"
 
@@ -34,14 +36,28 @@ func Encode(v any) (url.Values, error) {
 
 // Decode fills dst, a pointer to a struct of this package, from form
 // values. A name given twice is an error: the gateway signs one value per
-// name, and silently picking one would decide on unsigned data.
+// name, and silently picking one would decide on unsigned data. Names must
+// match a field exactly; others are ignored (gorilla/schema alone would
+// also fill a field from a differently-cased name, so that TOTAL_FEE and
+// total_fee could race for one field).
 func Decode(dst any, values url.Values) error {
 	for k, vs := range values {
 		if len(vs) > 1 {
 			return fmt.Errorf("model: %q given %d times", k, len(vs))
 		}
 	}
-	if err := decoder.Decode(dst, values); err != nil {
+	t := reflect.TypeOf(dst)
+	if t == nil || t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct {
+		return fmt.Errorf("model: decode into %T: want a pointer to a struct", dst)
+	}
+	known := fieldsOf(t.Elem())
+	exact := make(url.Values, len(values))
+	for k, vs := range values {
+		if _, ok := known[k]; ok {
+			exact[k] = vs
+		}
+	}
+	if err := decoder.Decode(dst, exact); err != nil {
 		return fmt.Errorf("model: decode %T: %s", dst, plainSchemaError(err))
 	}
 	return nil
@@ -54,7 +70,7 @@ func DecodeNotification(values url.Values) (*Notification, error) {
 	if err := Decode(n, values); err != nil {
 		return nil, err
 	}
-	known := notificationFields()
+	known := fieldsOf(reflect.TypeOf(*n))
 	for k, vs := range values {
 		if _, ok := known[k]; ok {
 			continue
@@ -67,27 +83,46 @@ func DecodeNotification(values url.Values) (*Notification, error) {
 	return n, nil
 }
 
-var notificationFields = sync.OnceValue(func() map[string]struct{} {
+// fieldCache maps a struct type to the set of its schema names.
+var fieldCache sync.Map
+
+// fieldsOf returns the schema names of t's fields, embedded structs
+// included.
+func fieldsOf(t reflect.Type) map[string]struct{} {
+	if m, ok := fieldCache.Load(t); ok {
+		return m.(map[string]struct{})
+	}
 	m := map[string]struct{}{}
-	t := reflect.TypeOf(Notification{})
-	for i := 0; i < t.NumField(); i++ {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("schema"), ",")
-		if name != "" && name != "-" {
-			m[name] = struct{}{}
+	var walk func(reflect.Type)
+	walk = func(t reflect.Type) {
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("schema"), ",")
+			if f.Anonymous && f.Type.Kind() == reflect.Struct && name == "" {
+				walk(f.Type)
+				continue
+			}
+			if name != "" && name != "-" && f.IsExported() {
+				m[name] = struct{}{}
+			}
 		}
 	}
+	walk(t)
+	fieldCache.Store(t, m)
 	return m
-})
+}
 
-// plainSchemaError names the fields gorilla/schema failed on without
-// echoing their values.
+// plainSchemaError names the fields gorilla/schema failed on, sorted,
+// without echoing their values.
 func plainSchemaError(err error) string {
-	if me, ok := err.(schema.MultiError); ok {
+	var me schema.MultiError
+	if errors.As(err, &me) {
 		names := make([]string, 0, len(me))
 		for k := range me {
 			names = append(names, k)
 		}
+		sort.Strings(names)
 		return "invalid value for " + strings.Join(names, ", ")
 	}
-	return err.Error()
+	return "invalid form"
 }
