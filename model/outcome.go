@@ -23,8 +23,9 @@ const (
 
 var outcomeNames = [...]string{"unknown", "pending", "paid", "refunded", "closed"}
 
+// String names the outcome, or says "invalid" for a value out of range.
 func (o Outcome) String() string {
-	if int(o) < len(outcomeNames) {
+	if o >= 0 && int(o) < len(outcomeNames) {
 		return outcomeNames[o]
 	}
 	return "invalid"

@@ -33,6 +33,7 @@ type ValidationError struct {
 	Fields []FieldError
 }
 
+// Error joins the messages: "model: out_trade_no must be ...; product_id ...".
 func (e *ValidationError) Error() string {
 	msgs := make([]string, len(e.Fields))
 	for i, f := range e.Fields {
