@@ -90,27 +90,32 @@ type Faults struct {
 // Delivery is one notification delivery attempt.
 type Delivery struct {
 	OutTradeNo string
-	Attempt    int // 1-based, in the retry schedule
-	At         time.Time
-	Body       string // the form body sent
-	Status     int    // HTTP status; 0 when the request failed
-	Reply      string // the reply body (truncated to 256 bytes)
-	Err        string // transport error, "timeout" or "dropped"
-	OK         bool   // the reply was exactly "success" in time
+	Attempt    int       // 1-based, in the retry schedule
+	At         time.Time // when the attempt started, by Config.Now
+	Body       string    // the form body sent
+	Status     int       // HTTP status; 0 when the request failed
+	Reply      string    // the reply body (truncated to 256 bytes)
+	Err        string    // transport error, "timeout" or "dropped"
+	OK         bool      // the reply was exactly "success" in time
 }
 
 // Order is the simulator's view of an order.
 type Order struct {
-	OutTradeNo    string
-	MchID         string
-	Version       model.Version
-	Channel       model.PayType
-	TradeType     string
-	Amount        int64
-	NotifyURL     string
+	OutTradeNo string
+	MchID      string
+	Version    model.Version
+	Channel    model.PayType
+	// TradeType is the trade_type that notifications and queries report,
+	// e.g. pay.weixin.native for a WeChat NATIVE pre-order.
+	TradeType string
+	// Amount is total_fee in fen.
+	Amount    int64
+	NotifyURL string
+	// TransactionID is the gateway's trade number, set when paid.
 	TransactionID string
 	// State is the order's trade state as orderquery reports it.
-	State     OrderState
+	State OrderState
+	// Refunded is the sum of accepted refunds in fen.
 	Refunded  int64
 	CreatedAt time.Time
 }

@@ -241,12 +241,21 @@ func TestSim(t *testing.T) {
 	}
 	first := lines.Text()
 	base := first[strings.Index(first, "http://"):]
-	go io.Copy(io.Discard, pr)
+	rest := make(chan string, 100)
+	go func() {
+		for lines.Scan() {
+			rest <- lines.Text()
+		}
+		close(rest)
+	}()
+	shop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "success") }))
+	t.Cleanup(shop.Close)
 
 	// The simulator answers a signed v2 pre-order and is driven by curl-able
 	// control endpoints.
 	p := url.Values{"method": {"PreOrder_WECHAT"}, "pid": {"t"}, "version": {"1"}, "mch_id": {"00000001"},
-		"body": {"b"}, "out_trade_no": {"SIM00001"}, "total_fee": {"1"}, "trade_type": {"NATIVE"}, "product_id": {"P"}}
+		"body": {"b"}, "out_trade_no": {"SIM00001"}, "total_fee": {"1"}, "trade_type": {"NATIVE"}, "product_id": {"P"},
+		"notify_url": {shop.URL + "/notify"}}
 	p.Set("sign", mustSign(t, p.Encode()))
 	resp, err := http.PostForm(base+"/v2/UnifiedPay/Gateway", p)
 	if err != nil {
@@ -264,6 +273,23 @@ func TestSim(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("pay: got HTTP %d, want 200", resp.StatusCode)
+	}
+
+	timeout := time.After(10 * time.Second)
+wait:
+	for {
+		select {
+		case line := <-rest:
+			if strings.HasPrefix(line, "notify SIM00001 attempt 1/12: HTTP 200") {
+				if !strings.HasSuffix(line, "settled") {
+					t.Errorf("got log line %q, want it settled", line)
+				}
+				break wait
+			}
+		case <-timeout:
+			t.Error("no delivery log line")
+			break wait
+		}
 	}
 
 	cancel()

@@ -53,6 +53,7 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if (*agentID == "") != (*agentKey == "") {
 		return usagef("give both -agent-id and -agent-key, or neither")
 	}
+	schedule := gatewaytest.RetrySchedule()
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var logMu sync.Mutex // stdout need not be safe for concurrent use
@@ -67,11 +68,18 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		OnDelivery: func(d gatewaytest.Delivery) {
 			logMu.Lock()
 			defer logMu.Unlock()
-			result := "ok"
-			if !d.OK {
-				result = "retry"
+			got := fmt.Sprintf("HTTP %d reply %q", d.Status, d.Reply)
+			if d.Err != "" {
+				got = "error: " + d.Err
 			}
-			fmt.Fprintf(stdout, "notify %s attempt %d: status %d reply %q %s %s\n", d.OutTradeNo, d.Attempt, d.Status, d.Reply, d.Err, result)
+			next := "will retry"
+			switch {
+			case d.OK:
+				next = "settled"
+			case d.Attempt >= len(schedule):
+				next = "gave up"
+			}
+			fmt.Fprintf(stdout, "notify %s attempt %d/%d: %s; %s\n", d.OutTradeNo, d.Attempt, len(schedule), got, next)
 		},
 	})
 	if err != nil {
