@@ -279,7 +279,11 @@ func TestSim(t *testing.T) {
 wait:
 	for {
 		select {
-		case line := <-rest:
+		case line, ok := <-rest:
+			if !ok {
+				t.Error("sim stopped before logging the delivery")
+				break wait
+			}
 			if strings.HasPrefix(line, "notify SIM00001 attempt 1/12: HTTP 200") {
 				if !strings.HasSuffix(line, "settled") {
 					t.Errorf("got log line %q, want it settled", line)
