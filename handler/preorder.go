@@ -145,33 +145,33 @@ const maxAttempts = 99
 // ServeHTTP handles one pre-order request.
 func (p *PreOrder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
-		writeProblem(w, problem{Status: http.StatusMethodNotAllowed, Detail: "use POST"})
+		p.reply(w, r, problem{Status: http.StatusMethodNotAllowed, Detail: "use POST"})
 		return
 	}
 	req, perr := p.decode(w, r)
 	if perr != nil {
-		writeProblem(w, *perr)
+		p.reply(w, r, *perr)
 		return
 	}
 	if perr := validateRequest(&req); perr != nil {
-		writeProblem(w, *perr)
+		p.reply(w, r, *perr)
 		return
 	}
 	ctx := r.Context()
 	buy, err := p.resolve(ctx, req.OrderID)
 	if err != nil {
-		writeProblem(w, p.resolveProblem(r, req.OrderID, err))
+		p.reply(w, r, p.resolveProblem(r, req.OrderID, err))
 		return
 	}
 	if buy.MchID == "" || buy.Amount <= 0 || buy.Body == "" {
 		p.log.LogAttrs(ctx, slog.LevelError, "handler: Resolve returned an incomplete purchase",
 			slog.String("order_id", req.OrderID), slog.Int64("amount", buy.Amount))
-		writeProblem(w, problem{Status: http.StatusInternalServerError, Detail: "the order cannot be priced"})
+		p.reply(w, r, problem{Status: http.StatusInternalServerError, Detail: "the order cannot be priced"})
 		return
 	}
 	o, reused, perr := p.attempt(ctx, req, buy)
 	if perr != nil {
-		writeProblem(w, *perr)
+		p.reply(w, r, *perr)
 		return
 	}
 	if reused {
@@ -179,6 +179,19 @@ func (p *PreOrder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.callGateway(w, r, req, buy, o)
+}
+
+// reply writes a problem and logs it: 4xx at info (the caller's mistake,
+// G8), 5xx at warn (details were logged where they arose).
+func (p *PreOrder) reply(w http.ResponseWriter, r *http.Request, pr problem) {
+	level := slog.LevelInfo
+	if pr.Status >= 500 {
+		level = slog.LevelWarn
+	}
+	p.log.LogAttrs(r.Context(), level, "handler: pre-order refused",
+		slog.Int("status", pr.Status), slog.String("detail", pr.Detail),
+		slog.String("out_trade_no", pr.OutTradeNo), slog.String("remote", r.RemoteAddr))
+	writeProblem(w, pr)
 }
 
 // decode reads a JSON or form body, refusing any amount field.
@@ -426,7 +439,7 @@ func (p *PreOrder) gatewayFailed(w http.ResponseWriter, r *http.Request, o *stor
 		// Not known to be refused: the gateway may have the order.
 		log(slog.LevelError, "handler: pre-order failed; left PENDING for the reconciler")
 		pr.Detail = "the gateway call failed"
-		writeProblem(w, pr)
+		p.reply(w, r, pr)
 		return
 	}
 	log(slog.LevelWarn, "handler: pre-order refused")
@@ -436,7 +449,7 @@ func (p *PreOrder) gatewayFailed(w http.ResponseWriter, r *http.Request, o *stor
 		p.log.LogAttrs(ctx, slog.LevelError, "handler: recording the refused pre-order failed",
 			slog.String("out_trade_no", o.OutTradeNo), slog.String("err", ferr.Error()))
 	}
-	writeProblem(w, pr)
+	p.reply(w, r, pr)
 }
 
 func reasonOf(ge *client.GatewayError, err error) string {

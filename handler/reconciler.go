@@ -290,6 +290,7 @@ func (r *Reconciler) reconcile(ctx context.Context, o *store.Order, now time.Tim
 	if age > r.maxAge {
 		return r.expire(ctx, o, now)
 	}
+	r.settler.emit(Event{Outcome: NotPaid, OutTradeNo: o.OutTradeNo, Source: SourceQuery})
 	return nil
 }
 
