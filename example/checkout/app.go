@@ -46,7 +46,7 @@ func newApp(ctx context.Context, cfg config, baseURL string, log *slog.Logger) (
 		}
 	}()
 
-	st, locker, closeDB, err := openStore(ctx, cfg.DB)
+	st, locker, closeDB, err := openStore(ctx, cfg.DB, cfg.tablePrefix)
 	if err != nil {
 		return nil, err
 	}

@@ -43,6 +43,10 @@ type config struct {
 	// NotifyURL is sent with every pre-order; empty means
 	// http://<Addr>/pay/notify, which the simulator can reach.
 	NotifyURL string
+
+	// tablePrefix is sqlstore's table prefix; zero means its default.
+	// Tests set it so that they can share a database server.
+	tablePrefix string
 }
 
 // simulated reports whether the in-process gateway simulator runs.

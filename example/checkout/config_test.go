@@ -86,7 +86,7 @@ func TestParseConfig(t *testing.T) {
 			if err != nil {
 				t.Fatalf("got error %v, want none", err)
 			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
+			if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(config{})); diff != "" {
 				t.Errorf("config (-want +got):\n%s", diff)
 			}
 		})

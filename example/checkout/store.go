@@ -21,7 +21,7 @@ import (
 // openStore opens the -db store. The Locker is nil where the store has
 // none of its own: the kit then uses a process-local one, which is right
 // for a single demo instance.
-func openStore(ctx context.Context, dbFlag string) (store.OrderStore, store.Locker, func() error, error) {
+func openStore(ctx context.Context, dbFlag, tablePrefix string) (store.OrderStore, store.Locker, func() error, error) {
 	kind, dsn, err := splitDB(dbFlag)
 	if err != nil {
 		return nil, nil, nil, err
@@ -62,7 +62,7 @@ func openStore(ctx context.Context, dbFlag string) (store.OrderStore, store.Lock
 		db.Close()
 		return nil, nil, nil, fmt.Errorf("connect to %s: %w", kind, err)
 	}
-	s, err := sqlstore.New(db, sqlstore.Config{Dialect: dialect})
+	s, err := sqlstore.New(db, sqlstore.Config{Dialect: dialect, TablePrefix: tablePrefix})
 	if err != nil {
 		db.Close()
 		return nil, nil, nil, err

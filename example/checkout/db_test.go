@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"net/http"
+	"net/url"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+// envOr returns $name, or def when it is empty.
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// serverDB checks that the database server at dsn (a -db URL, from $env)
+// is reachable, skipping when it is not (failing under CI=true), and
+// returns a table prefix whose tables are dropped when t ends.
+func serverDB(t testing.TB, env, dsn string) (prefix string) {
+	t.Helper()
+	kind, driverDSN, err := splitDB(dsn)
+	if err != nil {
+		t.Fatalf("$%s: %v", env, err)
+	}
+	driver := map[string]string{dbPostgres: "pgx", dbMySQL: "mysql"}[kind]
+	db, err := sql.Open(driver, driverDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if err := db.PingContext(ctx); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s unreachable under CI=true (set $%s): %v", kind, env, err)
+		}
+		t.Skipf("%s unreachable (set $%s to point at one): %v", kind, env, err)
+	}
+	var b [4]byte
+	rand.Read(b[:])
+	prefix = "ex" + hex.EncodeToString(b[:]) + "_"
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		for _, table := range []string{"orders", "schema_version"} {
+			if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS "+prefix+table); err != nil {
+				t.Errorf("drop %s%s: %v", prefix, table, err)
+			}
+		}
+	})
+	return prefix
+}
+
+// mysqlURL turns the driver DSN of $CYPAY_TEST_MYSQL into the shop's
+// mysql:// form.
+func mysqlURL(t testing.TB, dsn string) string {
+	t.Helper()
+	c, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatalf("$CYPAY_TEST_MYSQL: %v", err)
+	}
+	u := url.URL{Scheme: "mysql", Host: c.Addr, Path: "/" + c.DBName}
+	if c.Passwd != "" {
+		u.User = url.UserPassword(c.User, c.Passwd)
+	} else if c.User != "" {
+		u.User = url.User(c.User)
+	}
+	return u.String()
+}
+
+// TestServerDatabases pays an order with -db pointing at PostgreSQL and
+// at MySQL / MariaDB.
+func TestServerDatabases(t *testing.T) {
+	for _, tt := range []struct{ name, env, dbURL string }{
+		{"postgres", "CYPAY_TEST_POSTGRES", envOr("CYPAY_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")},
+		{"mysql", "CYPAY_TEST_MYSQL", mysqlURL(t, envOr("CYPAY_TEST_MYSQL", "root@tcp(127.0.0.1:3306)/test?parseTime=true"))},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			prefix := serverDB(t, tt.env, tt.dbURL)
+			cfg := testConfig(t, "-db", tt.dbURL)
+			cfg.tablePrefix = prefix
+			shop := startShop(t, cfg)
+			var order createOrderResponse
+			shop.do(t, "POST", "/api/orders", map[string]any{"product_id": "croissant", "quantity": 3}, &order)
+			var pre preOrderReply
+			if code := shop.do(t, "POST", "/pay/preorder", map[string]string{"order_id": order.OrderID, "channel": "ECNY", "trade_type": "NATIVE"}, &pre); code != http.StatusCreated {
+				t.Fatalf("POST /pay/preorder: got %d, want 201", code)
+			}
+			shop.do(t, "POST", "/sim/pay/"+pre.OutTradeNo, nil, nil)
+			if st := shop.waitSettled(t, pre.OutTradeNo); st.Amount != 3600 {
+				t.Errorf("amount: got %d, want 3600", st.Amount)
+			}
+		})
+	}
+}
