@@ -138,14 +138,22 @@ func newPrefix(t testing.TB, tg target, db *sql.DB) string {
 // newStore returns a migrated store on db under a fresh prefix.
 func newStore(t testing.TB, tg target, db *sql.DB) *sqlstore.Store {
 	t.Helper()
-	s, err := sqlstore.New(db, sqlstore.Config{Dialect: tg.dialect, TablePrefix: newPrefix(t, tg, db)})
+	s, _ := newStorePrefix(t, tg, db)
+	return s
+}
+
+// newStorePrefix is newStore that also returns the prefix.
+func newStorePrefix(t testing.TB, tg target, db *sql.DB) (*sqlstore.Store, string) {
+	t.Helper()
+	prefix := newPrefix(t, tg, db)
+	s, err := sqlstore.New(db, sqlstore.Config{Dialect: tg.dialect, TablePrefix: prefix})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
 	if err := s.Migrate(context.Background()); err != nil {
 		t.Fatalf("Migrate: %v", err)
 	}
-	return s
+	return s, prefix
 }
 
 // forEachTarget runs fn as a subtest per target, with that target's

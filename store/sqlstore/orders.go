@@ -21,7 +21,7 @@ const columns = "out_trade_no, business_id, attempt, mch_id, channel, trade_type
 type queries struct {
 	insert, get, listByBusiness, setCheckout, exists string
 	settle, classify, markFulfilled, finish          string
-	listPending, listUnfulfilled                     string
+	listPending, listUnfulfilled, touchNothing       string
 }
 
 func buildQueries(d Dialect, p string) queries {
@@ -40,6 +40,8 @@ func buildQueries(d Dialect, p string) queries {
 		classify: r("SELECT status, transaction_id FROM %s WHERE out_trade_no = ?", t),
 		markFulfilled: r("UPDATE %s SET fulfilled = 1, fulfilled_at = ?, updated_at = ? "+
 			"WHERE out_trade_no = ? AND status = '%s' AND fulfilled = 0", t, store.Paid),
+		// touchNothing matches no row: Finish's lookup for a bad target.
+		touchNothing: r("UPDATE %s SET updated_at = updated_at WHERE out_trade_no = ? AND 1 = 0", t),
 		finish: r("UPDATE %s SET status = ?, reason = ?, updated_at = ? WHERE out_trade_no = ? AND status = '%s'",
 			t, store.Pending),
 		listPending: r("%s WHERE status = '%s' AND created_at < ? ORDER BY created_at, out_trade_no LIMIT ?",
@@ -210,124 +212,140 @@ func (s *Store) SetCheckout(ctx context.Context, outTradeNo, codeURL, payInfo st
 	return nil
 }
 
-// classifyTries bounds Settle's and Finish's retries when the follow-up
-// read finds a PENDING attempt that the UPDATE did not: that only happens
-// when the attempt was created between the two statements.
-const classifyTries = 3
+// casTries bounds the retries of a compare-and-set whose UPDATE matched
+// nothing while its follow-up read found the attempt PENDING: that only
+// happens when the attempt was created between the two statements.
+const casTries = 3
 
-// Settle moves the attempt from PENDING to PAID with one conditional
-// UPDATE, which is the compare-and-set: the database lets exactly one of
-// any number of concurrent UPDATEs match status = 'PENDING'. Only when it
-// matched nothing does Settle read the row, to tell an unknown attempt
-// (ErrNotFound) from a repeat with the same TransactionID (false, nil) and
-// from anything else (ErrConflict). The read needs no transaction around
-// it: a status never returns to PENDING, so what the read sees is what
-// made the UPDATE miss.
-func (s *Store) Settle(ctx context.Context, outTradeNo string, p store.Payment, now time.Time) (bool, error) {
-	op := "settle " + outTradeNo
+// cas runs one conditional UPDATE (update, with args) on outTradeNo in a
+// transaction of its own. If it changed the row, cas commits and reports
+// applied. Otherwise it reads the attempt's status and transaction id in
+// the same transaction, so the caller can tell why it did not match; an
+// unknown attempt is store.ErrNotFound.
+//
+// The transaction is what makes an error trustworthy: if the caller's ctx
+// ends or the connection drops while the UPDATE waits for a row lock, the
+// server may still run the UPDATE later, but never commits it. A bare
+// autocommit UPDATE would be applied behind the back of a caller that had
+// already been told it failed.
+func (s *Store) cas(ctx context.Context, outTradeNo, update string, args ...any) (applied bool, status store.Status, txID string, err error) {
 	if err := ctx.Err(); err != nil {
-		return false, s.fail(ctx, op, err)
+		return false, "", "", err
 	}
-	for try := 0; try < classifyTries; try++ {
-		res, err := s.db.ExecContext(ctx, s.q.settle,
-			p.TransactionID, p.ChannelTransactionID, nullMicros(p.PaidAt), micros(now), outTradeNo)
-		if err != nil {
-			return false, s.fail(ctx, op, err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return false, s.fail(ctx, op, err)
-		}
-		if n == 1 {
-			return true, nil
-		}
-		var status, txID string
-		err = s.db.QueryRowContext(ctx, s.q.classify, outTradeNo).Scan(&status, &txID)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			return false, fmt.Errorf("sqlstore: %s: %w", op, store.ErrNotFound)
-		case err != nil:
-			return false, s.fail(ctx, op, err)
-		case store.Status(status) == store.Paid && txID == p.TransactionID:
-			return false, nil
-		case store.Status(status) != store.Pending:
-			return false, fmt.Errorf("sqlstore: %s: attempt is %s: %w", op, status, store.ErrConflict)
-		}
-	}
-	return false, fmt.Errorf("sqlstore: %s: attempt stayed PENDING after %d tries", op, classifyTries)
-}
-
-// MarkFulfilled records the fulfilment of a PAID attempt once; the first
-// FulfilledAt is kept when it is repeated.
-func (s *Store) MarkFulfilled(ctx context.Context, outTradeNo string, now time.Time) error {
-	op := "mark fulfilled " + outTradeNo
-	if err := ctx.Err(); err != nil {
-		return s.fail(ctx, op, err)
-	}
-	res, err := s.db.ExecContext(ctx, s.q.markFulfilled, micros(now), micros(now), outTradeNo)
+	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return s.fail(ctx, op, err)
+		return false, "", "", err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, update, args...)
+	if err != nil {
+		return false, "", "", err
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return s.fail(ctx, op, err)
+		return false, "", "", err
 	}
 	if n == 1 {
-		return nil
+		if err := tx.Commit(); err != nil {
+			return false, "", "", err
+		}
+		return true, "", "", nil
 	}
-	var status string
-	err = s.db.QueryRowContext(ctx, s.q.classify, outTradeNo).Scan(&status, new(string))
+	var st string
+	err = tx.QueryRowContext(ctx, s.q.classify, outTradeNo).Scan(&st, &txID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, "", "", store.ErrNotFound
+	}
+	if err != nil {
+		return false, "", "", err
+	}
+	return false, store.Status(st), txID, nil
+}
+
+// failCAS wraps an error from cas, leaving store.ErrNotFound unwrapped by
+// the context so that errors.Is sees the sentinel.
+func (s *Store) failCAS(ctx context.Context, op string, err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("sqlstore: %s: %w", op, err)
+	}
+	return s.fail(ctx, op, err)
+}
+
+// Settle moves the attempt from PENDING to PAID with one conditional
+// UPDATE (… WHERE status = 'PENDING'), which is the compare-and-set: the
+// database lets exactly one of any number of concurrent UPDATEs match.
+// Only when it matched nothing does Settle read the row, in the same
+// transaction, to tell a repeat with the same TransactionID (false, nil)
+// from anything else (ErrConflict). It never reads before it writes.
+//
+// An error means the attempt was not settled by this call, except in the
+// narrow case of a connection lost during COMMIT; a retry then reports
+// (false, nil), so a caller retrying on error stays correct.
+func (s *Store) Settle(ctx context.Context, outTradeNo string, p store.Payment, now time.Time) (bool, error) {
+	op := "settle " + outTradeNo
+	for try := 0; try < casTries; try++ {
+		applied, status, txID, err := s.cas(ctx, outTradeNo, s.q.settle,
+			p.TransactionID, p.ChannelTransactionID, nullMicros(p.PaidAt), micros(now), outTradeNo)
+		switch {
+		case err != nil:
+			return false, s.failCAS(ctx, op, err)
+		case applied:
+			return true, nil
+		case status == store.Paid && txID == p.TransactionID:
+			return false, nil
+		case status == store.Paid:
+			return false, fmt.Errorf("sqlstore: %s: paid by another transaction: %w", op, store.ErrConflict)
+		case status != store.Pending:
+			return false, fmt.Errorf("sqlstore: %s: attempt is %s: %w", op, status, store.ErrConflict)
+		}
+	}
+	return false, fmt.Errorf("sqlstore: %s: attempt stayed PENDING after %d tries", op, casTries)
+}
+
+// MarkFulfilled records the fulfilment of a PAID attempt with a
+// conditional UPDATE (… AND fulfilled = 0); repeating it keeps the first
+// FulfilledAt and returns nil.
+func (s *Store) MarkFulfilled(ctx context.Context, outTradeNo string, now time.Time) error {
+	op := "mark fulfilled " + outTradeNo
+	applied, status, _, err := s.cas(ctx, outTradeNo, s.q.markFulfilled, micros(now), micros(now), outTradeNo)
 	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return fmt.Errorf("sqlstore: %s: %w", op, store.ErrNotFound)
 	case err != nil:
-		return s.fail(ctx, op, err)
-	case store.Status(status) == store.Paid:
-		// PAID and not matched by fulfilled = 0: already recorded.
+		return s.failCAS(ctx, op, err)
+	case applied, status == store.Paid:
+		// PAID but not matched by fulfilled = 0: already recorded.
 		return nil
 	default:
 		return fmt.Errorf("sqlstore: %s: attempt is %s: %w", op, status, store.ErrConflict)
 	}
 }
 
-// Finish moves a PENDING attempt to FAILED or CLOSED with one conditional
+// Finish moves a PENDING attempt to FAILED or CLOSED with a conditional
 // UPDATE, classified like Settle's when it matches nothing. Another target
 // status is ErrConflict (ErrNotFound for an unknown attempt), as in
 // memstore.
 func (s *Store) Finish(ctx context.Context, outTradeNo string, status store.Status, reason string, now time.Time) error {
 	op := "finish " + outTradeNo
-	if err := ctx.Err(); err != nil {
-		return s.fail(ctx, op, err)
-	}
+	update := s.q.finish
+	args := []any{string(status), reason, micros(now), outTradeNo}
 	badTarget := status != store.Failed && status != store.Closed
-	for try := 0; try < classifyTries; try++ {
-		if !badTarget {
-			res, err := s.db.ExecContext(ctx, s.q.finish, string(status), reason, micros(now), outTradeNo)
-			if err != nil {
-				return s.fail(ctx, op, err)
-			}
-			n, err := res.RowsAffected()
-			if err != nil {
-				return s.fail(ctx, op, err)
-			}
-			if n == 1 {
-				return nil
-			}
-		}
-		var current string
-		err := s.db.QueryRowContext(ctx, s.q.classify, outTradeNo).Scan(&current, new(string))
+	if badTarget {
+		// Still look the attempt up, so an unknown one is ErrNotFound.
+		update, args = s.q.touchNothing, []any{outTradeNo}
+	}
+	for try := 0; try < casTries; try++ {
+		applied, current, _, err := s.cas(ctx, outTradeNo, update, args...)
 		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			return fmt.Errorf("sqlstore: %s: %w", op, store.ErrNotFound)
 		case err != nil:
-			return s.fail(ctx, op, err)
+			return s.failCAS(ctx, op, err)
+		case applied:
+			return nil
 		case badTarget:
 			return fmt.Errorf("sqlstore: %s: target status %q: %w", op, status, store.ErrConflict)
-		case store.Status(current) != store.Pending:
+		case current != store.Pending:
 			return fmt.Errorf("sqlstore: %s: attempt is %s: %w", op, current, store.ErrConflict)
 		}
 	}
-	return fmt.Errorf("sqlstore: %s: attempt stayed PENDING after %d tries", op, classifyTries)
+	return fmt.Errorf("sqlstore: %s: attempt stayed PENDING after %d tries", op, casTries)
 }
 
 // ListPending returns at most limit PENDING attempts created before
