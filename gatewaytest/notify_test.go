@@ -1,11 +1,11 @@
 package gatewaytest
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -64,30 +64,37 @@ func TestRetryUntilSuccess(t *testing.T) {
 func TestOnlyExactSuccessCounts(t *testing.T) {
 	t.Parallel()
 	s := RunT(t, fastConfig())
-	for i, reply := range []string{"success\n", "SUCCESS", " success", "fail", ""} {
-		out := "EX0000" + string(rune('1'+i))
-		t.Run(strings.TrimSpace(reply)+"/"+out, func(t *testing.T) {
-			rc := newReceiver(t, reply)
-			mustPreOrder(t, s, out, rc.notifyURL())
-			if err := s.Pay(out); err != nil {
-				t.Fatal(err)
-			}
-		})
+	replies := []string{"success\n", "SUCCESS", " success", "fail", ""}
+	// The receivers live as long as the whole test: a closed one would
+	// fail every attempt for the wrong reason.
+	rcs := make([]*receiver, len(replies))
+	for i, reply := range replies {
+		rcs[i] = newReceiver(t, reply)
+		out := fmt.Sprintf("EX%05d", i)
+		mustPreOrder(t, s, out, rcs[i].notifyURL())
+		if err := s.Pay(out); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if !s.WaitIdle(30 * time.Second) {
 		t.Fatal("deliveries did not finish")
 	}
-	for i := range 5 {
-		out := "EX0000" + string(rune('1'+i))
-		ds := s.Deliveries(out)
-		if len(ds) != len(schedule) || s.Settled(out) {
-			t.Errorf("%s: got %d deliveries (settled %v), want all %d unsettled", out, len(ds), s.Settled(out), len(schedule))
-		}
-		for _, d := range ds {
-			if d.OK {
-				t.Errorf("%s: attempt %d with reply %q counted as success", out, d.Attempt, d.Reply)
+	for i, reply := range replies {
+		out := fmt.Sprintf("EX%05d", i)
+		t.Run(fmt.Sprintf("%q", reply), func(t *testing.T) {
+			ds := s.Deliveries(out)
+			if len(ds) != len(schedule) || s.Settled(out) {
+				t.Errorf("got %d deliveries (settled %v), want all %d unsettled", len(ds), s.Settled(out), len(schedule))
 			}
-		}
+			if got := len(rcs[i].received()); got != len(schedule) {
+				t.Errorf("receiver saw %d requests, want %d", got, len(schedule))
+			}
+			for _, d := range ds {
+				if d.OK || d.Status != http.StatusOK || d.Reply != reply {
+					t.Errorf("got attempt %d status %d reply %q ok %v, want HTTP 200 %q not ok", d.Attempt, d.Status, d.Reply, d.OK, reply)
+				}
+			}
+		})
 	}
 }
 
