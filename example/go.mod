@@ -6,6 +6,7 @@ require (
 	github.com/chromedp/cdproto v0.159.0
 	github.com/chromedp/chromedp v0.23.0
 	github.com/cypaykit/kit v0.0.0
+	github.com/cypaykit/kit/middleware/kitecho v0.0.0
 	github.com/cypaykit/kit/middleware/kitgin v0.0.0
 	github.com/cypaykit/kit/store/sqlstore v0.0.0
 	github.com/gin-gonic/gin v1.9.1
@@ -13,6 +14,7 @@ require (
 	github.com/go-sql-driver/mysql v1.9.3
 	github.com/google/go-cmp v0.7.0
 	github.com/jackc/pgx/v5 v5.7.4
+	github.com/labstack/echo/v4 v4.9.0
 	github.com/piglig/go-qr v1.1.0
 	modernc.org/sqlite v1.36.0
 )
@@ -37,7 +39,9 @@ require (
 	github.com/json-iterator/go v1.1.12 // indirect
 	github.com/klauspost/cpuid/v2 v2.2.4 // indirect
 	github.com/kr/text v0.2.0 // indirect
+	github.com/labstack/gommon v0.3.1 // indirect
 	github.com/leodido/go-urn v1.4.0 // indirect
+	github.com/mattn/go-colorable v0.1.11 // indirect
 	github.com/mattn/go-isatty v0.0.20 // indirect
 	github.com/modern-go/concurrent v0.0.0-20180306012644-bacd9c7ef1dd // indirect
 	github.com/modern-go/reflect2 v1.0.2 // indirect
@@ -47,6 +51,8 @@ require (
 	github.com/rogpeppe/go-internal v1.16.0 // indirect
 	github.com/twitchyliquid64/golang-asm v0.15.1 // indirect
 	github.com/ugorji/go/codec v1.2.11 // indirect
+	github.com/valyala/bytebufferpool v1.0.0 // indirect
+	github.com/valyala/fasttemplate v1.2.1 // indirect
 	golang.org/x/arch v0.3.0 // indirect
 	golang.org/x/crypto v0.33.0 // indirect
 	golang.org/x/exp v0.0.0-20230315142452-642cacee5cc0 // indirect
@@ -65,6 +71,7 @@ require (
 
 replace (
 	github.com/cypaykit/kit => ..
+	github.com/cypaykit/kit/middleware/kitecho => ../middleware/kitecho
 	github.com/cypaykit/kit/middleware/kitgin => ../middleware/kitgin
 	github.com/cypaykit/kit/store/sqlstore => ../store/sqlstore
 )
