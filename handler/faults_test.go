@@ -272,7 +272,8 @@ func TestNoNotification(t *testing.T) {
 			e.addOrder(id, mchA, 4200)
 			otn := handler.OutTradeNo(id, 1)
 			e.sim.SetFaults(otn, f)
-			if got := e.mustPreOrder(t, model.V2, id, model.PayECNY); got != otn {
+			// Created under v1, queried through the reconciler's v1 client.
+			if got := e.mustPreOrder(t, model.V1, id, model.PayECNY); got != otn {
 				t.Fatalf("out_trade_no: got %q, want %q", got, otn)
 			}
 			if err := e.sim.Pay(otn); err != nil {

@@ -285,6 +285,7 @@ func (e *env) reconciler(t testing.TB, v model.Version) *handler.Reconciler {
 	r, err := handler.NewReconciler(handler.ReconcilerConfig{
 		Settler: e.settler, Client: e.clients[v], Logger: quietLogger(), Now: e.clock.Now,
 		Concurrency: 8, Batch: 1000,
+		Clients: []*client.Client{e.clients[model.V1], e.clients[model.V2]},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -21,6 +21,11 @@ type ReconcilerConfig struct {
 	Settler *Settler
 	// Client queries and cancels orders at the gateway. Required.
 	Client *client.Client
+	// Clients adds clients for other protocol versions. Each attempt is
+	// queried through the client whose Version is the attempt's (so with
+	// the key that created it); attempts of a version no client speaks
+	// are left alone. Nil means Client only.
+	Clients []*client.Client
 	// Store holds the orders. Nil means the Settler's store.
 	Store store.OrderStore
 	// FirstDelay is how old a PENDING attempt must be before its first
@@ -60,7 +65,7 @@ type ReconcilerConfig struct {
 // hook runs under the order's lease.
 type Reconciler struct {
 	settler                             *Settler
-	client                              *client.Client
+	clients                             map[model.Version]*client.Client
 	store                               store.OrderStore
 	first, interval, fast, tail, maxAge time.Duration
 	conc, batch                         int
@@ -83,11 +88,18 @@ func NewReconciler(cfg ReconcilerConfig) (*Reconciler, error) {
 		return nil, errors.New("handler: ReconcilerConfig.Client is required")
 	}
 	r := &Reconciler{
-		settler: cfg.Settler, client: cfg.Client, store: cfg.Store,
-		first: cfg.FirstDelay, interval: cfg.Interval, fast: cfg.FastWindow,
+		settler: cfg.Settler, store: cfg.Store,
+		clients: map[model.Version]*client.Client{},
+		first:   cfg.FirstDelay, interval: cfg.Interval, fast: cfg.FastWindow,
 		tail: cfg.TailInterval, maxAge: cfg.MaxAge,
 		conc: cfg.Concurrency, batch: cfg.Batch, log: cfg.Logger, now: cfg.Now,
 		nextDue: map[string]time.Time{},
+	}
+	for _, c := range append(cfg.Clients, cfg.Client) {
+		if c == nil {
+			return nil, errors.New("handler: ReconcilerConfig.Clients holds a nil client")
+		}
+		r.clients[c.Version()] = c
 	}
 	if r.store == nil {
 		r.store = cfg.Settler.store
@@ -180,7 +192,7 @@ func (r *Reconciler) RunOnce(ctx context.Context) error {
 		}()
 	}
 	for _, o := range pending {
-		if !r.due(o, now) {
+		if r.clients[o.Version] == nil || !r.due(o, now) {
 			continue
 		}
 		run(func() error { return r.reconcile(ctx, o, now) })
@@ -235,7 +247,7 @@ func (r *Reconciler) forget(pending []*store.Order) {
 func (r *Reconciler) reconcile(ctx context.Context, o *store.Order, now time.Time) error {
 	ctx, cancel := context.WithTimeout(ctx, r.settler.ttl)
 	defer cancel()
-	resp, err := r.client.OrderQuery(ctx, &model.OrderQueryRequest{PayType: o.Channel, MchID: o.MchID, OutTradeNo: o.OutTradeNo})
+	resp, err := r.clients[o.Version].OrderQuery(ctx, &model.OrderQueryRequest{PayType: o.Channel, MchID: o.MchID, OutTradeNo: o.OutTradeNo})
 	age := now.Sub(o.CreatedAt)
 	switch {
 	case errors.Is(err, client.ErrNotFound):
@@ -299,7 +311,7 @@ func (r *Reconciler) reconcile(ctx context.Context, o *store.Order, now time.Tim
 func (r *Reconciler) expire(ctx context.Context, o *store.Order, now time.Time) error {
 	reason := "expired unpaid"
 	if now.Sub(o.CreatedAt) < cancelWindow {
-		if _, err := r.client.Cancel(ctx, &model.CancelRequest{PayType: o.Channel, MchID: o.MchID, OutTradeNo: o.OutTradeNo}); err != nil {
+		if _, err := r.clients[o.Version].Cancel(ctx, &model.CancelRequest{PayType: o.Channel, MchID: o.MchID, OutTradeNo: o.OutTradeNo}); err != nil {
 			// It may have been paid meanwhile; ask again next pass.
 			return fmt.Errorf("handler: cancel %s: %w", o.OutTradeNo, err)
 		}

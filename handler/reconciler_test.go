@@ -247,3 +247,40 @@ func TestNewReconcilerValidates(t *testing.T) {
 		}
 	}
 }
+
+// TestReconcilerQueriesWithTheOrdersVersion: an attempt is queried only
+// through a client of the version (and so the key) it was created under.
+func TestReconcilerQueriesWithTheOrdersVersion(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t, envOptions{})
+	e.addOrder("VERSION1", mchB, 77)
+	otn := handler.OutTradeNo("VERSION1", 1)
+	e.sim.SetFaults(otn, gatewaytest.Faults{NoNotify: true})
+	e.mustPreOrder(t, model.V1, "VERSION1", model.PayWeChat)
+	if err := e.sim.Pay(otn); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(6 * time.Second)
+	v2only, err := handler.NewReconciler(handler.ReconcilerConfig{Settler: e.settler, Client: e.clients[model.V2], Logger: quietLogger(), Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v2only.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.get(t, otn).Status; got != store.Pending {
+		t.Errorf("v1 attempt after a v2-only reconciler: got %s, want PENDING", got)
+	}
+	both, err := handler.NewReconciler(handler.ReconcilerConfig{Settler: e.settler, Client: e.clients[model.V2],
+		Clients: []*client.Client{e.clients[model.V1]}, Logger: quietLogger(), Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := both.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.get(t, otn).Status; got != store.Paid {
+		t.Errorf("v1 attempt after a reconciler with a v1 client: got %s, want PAID", got)
+	}
+}
