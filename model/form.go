@@ -35,11 +35,10 @@ func Encode(v any) (url.Values, error) {
 }
 
 // Decode fills dst, a pointer to a struct of this package, from form
-// values. A name given twice is an error: the gateway signs one value per
-// name, and silently picking one would decide on unsigned data. Names must
-// match a field exactly; others are ignored (gorilla/schema alone would
-// also fill a field from a differently-cased name, so that TOTAL_FEE and
-// total_fee could race for one field).
+// values. Names match fields in any letter case, as the gateway's own
+// reader does. A name given twice, in the same case or not, is an error:
+// the gateway signs one value per name, and silently picking one would
+// decide on unsigned data.
 func Decode(dst any, values url.Values) error {
 	for k, vs := range values {
 		if len(vs) > 1 {
@@ -50,12 +49,20 @@ func Decode(dst any, values url.Values) error {
 	if t == nil || t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct {
 		return fmt.Errorf("model: decode into %T: want a pointer to a struct", dst)
 	}
+	// gorilla/schema alone would also match names case-insensitively, but
+	// let total_fee and TOTAL_FEE race for one field in map order; only
+	// the declared spelling of each matched name is passed on.
 	known := fieldsOf(t.Elem())
 	exact := make(url.Values, len(values))
 	for k, vs := range values {
-		if _, ok := known[k]; ok {
-			exact[k] = vs
+		name, ok := known[strings.ToLower(k)]
+		if !ok {
+			continue
 		}
+		if _, dup := exact[name]; dup {
+			return fmt.Errorf("model: %q given twice in different letter case", name)
+		}
+		exact[name] = vs
 	}
 	if err := decoder.Decode(dst, exact); err != nil {
 		return fmt.Errorf("model: decode %T: %s", dst, plainSchemaError(err))
@@ -64,7 +71,7 @@ func Decode(dst any, values url.Values) error {
 }
 
 // DecodeNotification decodes a notification and keeps the fields it does
-// not name in Extra.
+// not name (in any letter case) in Extra.
 func DecodeNotification(values url.Values) (*Notification, error) {
 	n := new(Notification)
 	if err := Decode(n, values); err != nil {
@@ -72,7 +79,7 @@ func DecodeNotification(values url.Values) (*Notification, error) {
 	}
 	known := fieldsOf(reflect.TypeOf(*n))
 	for k, vs := range values {
-		if _, ok := known[k]; ok {
+		if _, ok := known[strings.ToLower(k)]; ok {
 			continue
 		}
 		if n.Extra == nil {
@@ -83,16 +90,16 @@ func DecodeNotification(values url.Values) (*Notification, error) {
 	return n, nil
 }
 
-// fieldCache maps a struct type to the set of its schema names.
+// fieldCache maps a struct type to its schema names, keyed lower-case.
 var fieldCache sync.Map
 
 // fieldsOf returns the schema names of t's fields, embedded structs
-// included.
-func fieldsOf(t reflect.Type) map[string]struct{} {
+// included, keyed by their lower-case form.
+func fieldsOf(t reflect.Type) map[string]string {
 	if m, ok := fieldCache.Load(t); ok {
-		return m.(map[string]struct{})
+		return m.(map[string]string)
 	}
-	m := map[string]struct{}{}
+	m := map[string]string{}
 	var walk func(reflect.Type)
 	walk = func(t reflect.Type) {
 		for i := 0; i < t.NumField(); i++ {
@@ -103,7 +110,7 @@ func fieldsOf(t reflect.Type) map[string]struct{} {
 				continue
 			}
 			if name != "" && name != "-" && f.IsExported() {
-				m[name] = struct{}{}
+				m[strings.ToLower(name)] = name
 			}
 		}
 	}

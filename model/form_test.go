@@ -184,25 +184,24 @@ func TestPlainSchemaErrorSorted(t *testing.T) {
 	}
 }
 
-// TestDecodeExactNames shows that a name in another letter case neither
-// fills a field nor fights the real one for it.
-func TestDecodeExactNames(t *testing.T) {
+// TestDecodeNameCase shows that names match in any letter case, as the
+// gateway reads them, and that two spellings of one name are refused
+// rather than left to race for the field.
+func TestDecodeNameCase(t *testing.T) {
 	t.Parallel()
 	for i := 0; i < 20; i++ {
 		var n model.Notification
-		if err := model.Decode(&n, url.Values{"total_fee": {"4"}, "TOTAL_FEE": {"5"}}); err != nil {
-			t.Fatal(err)
-		}
-		if n.TotalFee != 4 {
-			t.Fatalf("got total_fee %d, want 4", n.TotalFee)
+		err := model.Decode(&n, url.Values{"total_fee": {"4"}, "TOTAL_FEE": {"5"}})
+		if err == nil || !strings.Contains(err.Error(), `"total_fee" given twice in different letter case`) {
+			t.Fatalf("total_fee and TOTAL_FEE: got %v, want a duplicate error", err)
 		}
 	}
 	var n model.Notification
-	if err := model.Decode(&n, url.Values{"Total_Fee": {"5"}}); err != nil {
+	if err := model.Decode(&n, url.Values{"Total_Fee": {"5"}, "ban\u212A_type": {"CFT"}}); err != nil {
 		t.Fatal(err)
 	}
-	if n.TotalFee != 0 {
-		t.Errorf("got total_fee %d from Total_Fee, want 0", n.TotalFee)
+	if n.TotalFee != 5 || n.BankType != "CFT" {
+		t.Errorf("got total_fee %d, bank_type %q; want 5, CFT", n.TotalFee, n.BankType)
 	}
 }
 
@@ -266,19 +265,22 @@ func TestDecodeNotificationSeedExamples(t *testing.T) {
 
 func TestDecodeNotificationExtra(t *testing.T) {
 	t.Parallel()
-	n, err := model.DecodeNotification(url.Values{"state": {"SUCCESS"}, "TOTAL_FEE": {"9"}, "a.b": {"1"}, "": {"e"}})
+	n, err := model.DecodeNotification(url.Values{"state": {"SUCCESS"}, "TOTAL_FEE": {"9"}, "a.b": {"1"}, "": {"e"}, "Extra": {"x"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := url.Values{"TOTAL_FEE": {"9"}, "a.b": {"1"}, "": {"e"}}
+	want := url.Values{"a.b": {"1"}, "": {"e"}, "Extra": {"x"}}
 	if diff := cmp.Diff(want, n.Extra); diff != "" {
 		t.Errorf("Extra (-want +got):\n%s", diff)
 	}
-	if n.TotalFee != 0 {
-		t.Errorf("TotalFee: got %d from TOTAL_FEE, want 0", n.TotalFee)
+	if n.TotalFee != 9 {
+		t.Errorf("TotalFee: got %d from TOTAL_FEE, want 9", n.TotalFee)
 	}
 	if _, err := model.DecodeNotification(url.Values{"sign": {"A", "B"}}); err == nil {
 		t.Error("duplicate sign: got nil, want an error")
+	}
+	if _, err := model.DecodeNotification(url.Values{"sign": {"A"}, "SIGN": {"B"}}); err == nil {
+		t.Error("sign and SIGN: got nil, want an error")
 	}
 }
 

@@ -10,14 +10,14 @@ import (
 	"github.com/cypaykit/kit/model"
 )
 
-// notificationNames are the wire names Notification declares.
+// notificationNames are the wire names Notification declares, lower-case.
 func notificationNames() map[string]bool {
 	names := map[string]bool{}
 	t := reflect.TypeOf(model.Notification{})
 	for i := 0; i < t.NumField(); i++ {
 		name, _, _ := strings.Cut(t.Field(i).Tag.Get("schema"), ",")
 		if name != "" && name != "-" {
-			names[name] = true
+			names[strings.ToLower(name)] = true
 		}
 	}
 	return names
@@ -25,8 +25,8 @@ func notificationNames() map[string]bool {
 
 // FuzzDecodeNotification feeds arbitrary bodies through url.ParseQuery to
 // DecodeNotification, which must not panic and, when it succeeds, must
-// account for every received name: a declared field, or kept in Extra with
-// its value.
+// account for every received name: a declared field (in any letter case),
+// or kept in Extra with its value.
 func FuzzDecodeNotification(f *testing.F) {
 	f.Add("bank_type=CFT&mch_id=f20170519135901860000&nonce_str=1523929649387&out_trade_no=1523929500000&pay_result=0&result_code=SUCCESS&sign=00&state=SUCCESS&time_end=20180417094729&total_fee=1&trade_type=pay.weixin.native&transaction_id=1")
 	f.Add("gmt_create=20180417094613&fund_bill_list=[{\"amount\":\"0.01\"}]&ext=1&EXT=2")
@@ -43,7 +43,7 @@ func FuzzDecodeNotification(f *testing.F) {
 			return
 		}
 		for k, vs := range values {
-			if known[k] {
+			if known[strings.ToLower(k)] {
 				if n.Extra.Has(k) {
 					t.Fatalf("%q is both a field and in Extra", k)
 				}
