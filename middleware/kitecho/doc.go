@@ -1,1 +1,5 @@
+// Package kitecho mounts the kit's net/http handlers and middleware in echo
+// v4: Handler copies echo's path parameters to r.PathValue, and Middleware
+// runs a func(http.Handler) http.Handler as an echo.MiddlewareFunc whose
+// chain stops when the middleware rejects the request.
 package kitecho

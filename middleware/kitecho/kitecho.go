@@ -1,0 +1,57 @@
+package kitecho
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+)
+
+// Handler returns an echo.HandlerFunc that serves h. echo's path parameters
+// are copied to the request with SetPathValue, so a kit handler that reads
+// r.PathValue("out_trade_no") works under the echo route
+// "/orders/:out_trade_no". Values are passed as echo gives them (see
+// echo.Context.Param); the catch-all parameter is named "*".
+func Handler(h http.Handler) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		if names := c.ParamNames(); len(names) > 0 {
+			values := c.ParamValues()
+			r = r.WithContext(r.Context()) // a shallow copy: echo keeps c.Request()
+			for i, name := range names {
+				if i < len(values) {
+					r.SetPathValue(name, values[i])
+				}
+			}
+		}
+		h.ServeHTTP(c.Response(), r)
+		return nil
+	}
+}
+
+// Middleware returns an echo.MiddlewareFunc that runs mw. When mw calls its
+// next handler, the rest of echo's chain runs with the request mw passed
+// on (so values mw put in the context reach echo handlers through
+// c.Request()) and with mw's http.ResponseWriter, so a wrapping middleware
+// such as the kit Logger sees what they write. When mw does not call next
+// (it rejected the request and answered it), no later handler runs and the
+// reply is mw's.
+func Middleware(mw func(http.Handler) http.Handler) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			var err error
+			orig := c.Response()
+			mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				c.SetRequest(r)
+				if w != http.ResponseWriter(orig) {
+					// A fresh echo.Response over mw's writer, which itself
+					// writes to orig: no cycle, and echo's own bookkeeping
+					// (Committed, Status, Size) stays right on both.
+					c.SetResponse(echo.NewResponse(w, c.Echo()))
+					defer c.SetResponse(orig)
+				}
+				err = next(c)
+			})).ServeHTTP(orig, c.Request())
+			return err
+		}
+	}
+}

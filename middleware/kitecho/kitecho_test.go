@@ -1,0 +1,253 @@
+package kitecho_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/cypaykit/kit/middleware"
+	"github.com/cypaykit/kit/middleware/kitecho"
+	"github.com/cypaykit/kit/sign"
+)
+
+const (
+	mchID  = "M100001"
+	mchKey = "merchant-key-a-0123456789abcdef"
+)
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func newEcho() *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	return e
+}
+
+// notification returns a signed WeChat-layout notification body; tamper
+// changes total_fee after signing.
+func notification(tb testing.TB, tamper bool) string {
+	tb.Helper()
+	v := url.Values{
+		"state": {"SUCCESS"}, "result_code": {"SUCCESS"}, "pay_result": {"0"},
+		"mch_id": {mchID}, "out_trade_no": {"ORDER0001"}, "total_fee": {"1999"},
+		"transaction_id": {"T123"}, "time_end": {"20260101120000"}, "nonce_str": {"n1"},
+	}
+	s, err := sign.Sign(v, mchKey, sign.MD5)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	v.Set("sign", s)
+	if tamper {
+		v.Set("total_fee", "1")
+	}
+	return v.Encode()
+}
+
+func verify(tb testing.TB) func(http.Handler) http.Handler {
+	tb.Helper()
+	mw, err := middleware.VerifyNotification(middleware.VerifyConfig{
+		Keys: func(_ context.Context, id string) ([]string, error) {
+			if id != mchID {
+				return nil, nil
+			}
+			return []string{mchKey}, nil
+		},
+		Logger: quiet(),
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return mw
+}
+
+// serve runs e on a real HTTP server for the test's lifetime.
+func serve(tb testing.TB, e *echo.Echo) string {
+	tb.Helper()
+	srv := httptest.NewServer(e)
+	tb.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func postForm(tb testing.TB, u, body string) (int, string) {
+	tb.Helper()
+	res, err := http.Post(u, "application/x-www-form-urlencoded", strings.NewReader(body))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return res.StatusCode, string(b)
+}
+
+func TestMiddlewareVerify(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name        string
+		tamper      bool
+		wantReached bool
+		wantBody    string
+	}{
+		{"bad sign never reaches echo", true, false, "fail"},
+		{"good sign reaches echo", false, true, "success"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var reached, inner atomic.Bool
+			var gotFee atomic.Int64
+			e := newEcho()
+			// A later echo middleware must not run either.
+			after := func(next echo.HandlerFunc) echo.HandlerFunc {
+				return func(c echo.Context) error {
+					inner.Store(true)
+					return next(c)
+				}
+			}
+			e.POST("/notify", func(c echo.Context) error {
+				reached.Store(true)
+				n, ok := middleware.NotificationFromContext(c.Request().Context())
+				if !ok {
+					t.Error("NotificationFromContext: not found in the echo handler")
+					return c.String(http.StatusInternalServerError, "fail")
+				}
+				gotFee.Store(n.TotalFee)
+				return c.String(http.StatusOK, "success")
+			}, kitecho.Middleware(verify(t)), after)
+			status, body := postForm(t, serve(t, e)+"/notify", notification(t, tt.tamper))
+
+			if got := reached.Load(); got != tt.wantReached {
+				t.Errorf("echo handler reached: got %v, want %v", got, tt.wantReached)
+			}
+			if got := inner.Load(); got != tt.wantReached {
+				t.Errorf("later echo middleware reached: got %v, want %v", got, tt.wantReached)
+			}
+			if body != tt.wantBody {
+				t.Errorf("got reply %d %q, want %q", status, body, tt.wantBody)
+			}
+			if tt.wantReached && gotFee.Load() != 1999 {
+				t.Errorf("got total_fee %d, want 1999", gotFee.Load())
+			}
+		})
+	}
+}
+
+// TestMiddlewareGroup: as group middleware, a rejection answers fail with
+// the kit's status and nothing after it runs.
+func TestMiddlewareGroup(t *testing.T) {
+	t.Parallel()
+	var reached atomic.Bool
+	e := newEcho()
+	g := e.Group("/pay", kitecho.Middleware(verify(t)))
+	g.POST("/notify", func(c echo.Context) error {
+		reached.Store(true)
+		return c.String(http.StatusOK, "success")
+	})
+	status, body := postForm(t, serve(t, e)+"/pay/notify", notification(t, true))
+	if reached.Load() {
+		t.Error("the echo handler ran after the rejecting middleware")
+	}
+	if status != http.StatusBadRequest || body != "fail" {
+		t.Errorf("got %d %q, want 400 %q", status, body, "fail")
+	}
+}
+
+func TestHandlerPathValues(t *testing.T) {
+	t.Parallel()
+	kit := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.PathValue("shop")+"|"+r.PathValue("out_trade_no")+"|"+r.PathValue("missing"))
+	})
+	e := newEcho()
+	e.GET("/shops/:shop/orders/:out_trade_no", kitecho.Handler(kit))
+	e.GET("/orders/:out_trade_no", kitecho.Handler(kit))
+	base := serve(t, e)
+	tests := []struct{ path, want string }{
+		{"/orders/ORDER0001", "|ORDER0001|"},
+		{"/shops/s1/orders/ABC12345", "s1|ABC12345|"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			res, err := http.Get(base + tt.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			b, _ := io.ReadAll(res.Body)
+			if string(b) != tt.want {
+				t.Errorf("kit handler saw %q, want %q", b, tt.want)
+			}
+		})
+	}
+}
+
+// TestMiddlewareWriterWrapping: a kit middleware that wraps the writer
+// (the kit Logger) sees what later echo handlers write.
+func TestMiddlewareWriterWrapping(t *testing.T) {
+	t.Parallel()
+	var logs bytes.Buffer
+	e := newEcho()
+	e.GET("/orders/:out_trade_no", func(c echo.Context) error {
+		return c.String(http.StatusTeapot, "short and stout")
+	}, kitecho.Middleware(middleware.Logger(slog.New(slog.NewJSONHandler(&logs, nil)))))
+	res, err := http.Get(serve(t, e) + "/orders/X1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusTeapot || string(b) != "short and stout" {
+		t.Errorf("got %d %q, want 418 %q", res.StatusCode, b, "short and stout")
+	}
+	var line struct {
+		Status int   `json:"status"`
+		Bytes  int64 `json:"bytes"`
+	}
+	if err := json.Unmarshal(logs.Bytes(), &line); err != nil {
+		t.Fatalf("log %q: %v", logs.String(), err)
+	}
+	if line.Status != http.StatusTeapot || line.Bytes != int64(len("short and stout")) {
+		t.Errorf("kit Logger saw status %d bytes %d, want 418 and %d", line.Status, line.Bytes, len("short and stout"))
+	}
+}
+
+// TestMiddlewareRecover: a panic in a later echo handler reaches the kit
+// Recover, which answers fail.
+func TestMiddlewareRecover(t *testing.T) {
+	t.Parallel()
+	e := newEcho()
+	e.POST("/notify", func(c echo.Context) error { panic("boom") },
+		kitecho.Middleware(middleware.Recover(middleware.RecoverConfig{Logger: quiet()})))
+	status, body := postForm(t, serve(t, e)+"/notify", "a=1")
+	if status != http.StatusInternalServerError || body != "fail" {
+		t.Errorf("got %d %q, want 500 %q", status, body, "fail")
+	}
+}
+
+// TestMiddlewareReturnsEchoError: an error from a later echo handler still
+// reaches echo's error handler.
+func TestMiddlewareReturnsEchoError(t *testing.T) {
+	t.Parallel()
+	e := newEcho()
+	e.GET("/x", func(c echo.Context) error { return echo.NewHTTPError(http.StatusConflict, "taken") },
+		kitecho.Middleware(middleware.BodyLimit(1024)))
+	res, err := http.Get(serve(t, e) + "/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusConflict {
+		t.Errorf("got status %d, want 409", res.StatusCode)
+	}
+}
