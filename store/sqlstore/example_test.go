@@ -1,0 +1,72 @@
+package sqlstore_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cypaykit/kit/model"
+	"github.com/cypaykit/kit/store"
+	"github.com/cypaykit/kit/store/sqlstore"
+)
+
+func ExampleNew() {
+	// The host opens the database with its own driver (here the pure-Go
+	// modernc.org/sqlite, in memory); sqlstore imports none.
+	db, err := sql.Open("sqlite", "file:example?mode=memory")
+	if err != nil {
+		panic(err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1) // one connection is the whole in-memory database
+
+	ctx := context.Background()
+	s, err := sqlstore.New(db, sqlstore.Config{Dialect: sqlstore.SQLite, TablePrefix: "shop_"})
+	if err != nil {
+		panic(err)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		panic(err)
+	}
+
+	now := time.Now()
+	err = s.Create(ctx, &store.Order{
+		OutTradeNo: "ORDER42A001", BusinessID: "ORDER42", Attempt: 1,
+		MchID: "755437000006", Channel: model.PayWeChat, TradeType: "NATIVE", Version: model.V2,
+		Amount: 1999, Status: store.Pending, CreatedAt: now, UpdatedAt: now,
+	})
+	if err != nil {
+		panic(err)
+	}
+
+	pay := store.Payment{TransactionID: "4200001234", PaidAt: now}
+	settled, err := s.Settle(ctx, "ORDER42A001", pay, now)
+	fmt.Println("first notification:", settled, err)
+	settled, err = s.Settle(ctx, "ORDER42A001", pay, now)
+	fmt.Println("duplicate:", settled, err)
+	_, err = s.Settle(ctx, "ORDER42A001", store.Payment{TransactionID: "4200009999"}, now)
+	fmt.Println("another transaction is a conflict:", errors.Is(err, store.ErrConflict))
+	// Output:
+	// first notification: true <nil>
+	// duplicate: false <nil>
+	// another transaction is a conflict: true
+}
+
+func ExampleSchema() {
+	// For teams that run migrations with their own tool.
+	script := sqlstore.Schema(sqlstore.Postgres, "shop_")
+	for _, line := range strings.Split(script, "\n") {
+		if strings.HasPrefix(line, "CREATE") {
+			fmt.Println(line)
+		}
+	}
+	// Output:
+	// CREATE TABLE IF NOT EXISTS shop_schema_version (
+	// CREATE TABLE IF NOT EXISTS shop_orders (
+	// CREATE UNIQUE INDEX IF NOT EXISTS shop_orders_business_attempt ON shop_orders (business_id, attempt);
+	// CREATE INDEX IF NOT EXISTS shop_orders_status_created ON shop_orders (status, created_at);
+	// CREATE INDEX IF NOT EXISTS shop_orders_status_paid ON shop_orders (status, fulfilled, paid_at);
+}
