@@ -212,6 +212,7 @@ type notification struct {
 	transactionID, outTransactionID string
 	timeEnd                         string
 	totalFee                        int64
+	hasFee                          bool
 }
 
 func decodeNotification(values url.Values) (notification, error) {
@@ -240,7 +241,7 @@ func decodeNotification(values url.Values) (notification, error) {
 		if err != nil || v < 0 {
 			return n, fmt.Errorf("%w: total_fee is not a whole number of fen", ErrMalformed)
 		}
-		n.totalFee = v
+		n.totalFee, n.hasFee = v, true
 	}
 	return n, nil
 }
@@ -284,8 +285,13 @@ func (n *Notify) process(ctx context.Context, values url.Values) result {
 		}, AlertMchMismatch)
 		return fail(Mismatch, http.StatusConflict, err)
 	}
+	if note.payResult == "" || (note.payResult == model.PayResultSuccess && (!note.hasFee || note.transactionID == "")) {
+		// Business fields must be present when state and result_code say
+		// SUCCESS; deciding without them would guess.
+		return fail(Malformed, http.StatusBadRequest, fmt.Errorf("%w: pay_result, total_fee or transaction_id missing", ErrMalformed))
+	}
 	if note.payResult != model.PayResultSuccess {
-		err := n.settler.store.Finish(ctx, otn, store.Failed, "pay_result="+note.payResult, n.settler.now())
+		err := n.settler.store.Finish(ctx, otn, store.Failed, "pay_result="+truncate(note.payResult, 16), n.settler.now())
 		if err != nil && !errors.Is(err, store.ErrConflict) {
 			return fail(lockOutcome(ctx), http.StatusInternalServerError, fmt.Errorf("handler: record failed payment: %w", err))
 		}
@@ -318,4 +324,11 @@ func (n *Notify) process(ctx context.Context, values url.Values) result {
 		return fail(outcome, status, err)
 	}
 	return result{outcome: outcome, outTradeNo: otn}
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
 }

@@ -2,13 +2,17 @@ package handler_test
 
 import (
 	"bytes"
+	"fmt"
 	"net/url"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/cypaykit/kit/gatewaytest"
 	"github.com/cypaykit/kit/model"
+	"github.com/cypaykit/kit/sign"
 	"github.com/cypaykit/kit/store"
 )
 
@@ -94,5 +98,31 @@ func TestMalformedTotalFee(t *testing.T) {
 	}
 	if got := e.get(t, o.OutTradeNo).Status; got != store.Pending {
 		t.Errorf("status: got %s, want PENDING", got)
+	}
+}
+
+// TestMissingBusinessFields: a validly signed success without pay_result,
+// total_fee or transaction_id is rejected without change, not guessed at.
+func TestMissingBusinessFields(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	for i, field := range []string{"pay_result", "total_fee", "transaction_id"} {
+		t.Run(field, func(t *testing.T) {
+			o := e.createPending(t, fmt.Sprintf("MISSING%02d", i), mchA, model.V2, 500)
+			v := signedNotification(t, o, keyA, nil)
+			v.Del(field)
+			v.Del("sign")
+			s, err := sign.Sign(v, keyA, sign.MD5)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v.Set("sign", s)
+			if got := e.postNotify(t, v); got != "fail" {
+				t.Errorf("got %q, want fail", got)
+			}
+			if diff := cmp.Diff(o, e.get(t, o.OutTradeNo)); diff != "" {
+				t.Errorf("order changed (-before +after):\n%s", diff)
+			}
+		})
 	}
 }
