@@ -2,6 +2,7 @@ package kitecho
 
 import (
 	"net/http"
+	"net/url"
 
 	"github.com/labstack/echo/v4"
 )
@@ -9,18 +10,28 @@ import (
 // Handler returns an echo.HandlerFunc that serves h. echo's path parameters
 // are copied to the request with SetPathValue, so a kit handler that reads
 // r.PathValue("out_trade_no") works under the echo route
-// "/orders/:out_trade_no". Values are passed as echo gives them (see
-// echo.Context.Param); the catch-all parameter is named "*".
+// "/orders/:out_trade_no". Values are unescaped as net/http's own
+// PathValue is: echo routes on the escaped path, and so hands out escaped
+// values, whenever the URL needs its raw form (an encoded slash, "%2F").
+// The catch-all parameter is named "*".
 func Handler(h http.Handler) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
 		if names := c.ParamNames(); len(names) > 0 {
 			values := c.ParamValues()
+			raw := r.URL.RawPath != ""
 			r = r.WithContext(r.Context()) // a shallow copy: echo keeps c.Request()
 			for i, name := range names {
-				if i < len(values) {
-					r.SetPathValue(name, values[i])
+				if i >= len(values) {
+					break
 				}
+				v := values[i]
+				if raw {
+					if u, err := url.PathUnescape(v); err == nil {
+						v = u
+					}
+				}
+				r.SetPathValue(name, v)
 			}
 		}
 		h.ServeHTTP(c.Response(), r)

@@ -176,6 +176,8 @@ func TestHandlerPathValues(t *testing.T) {
 	tests := []struct{ path, want string }{
 		{"/orders/ORDER0001", "|ORDER0001|"},
 		{"/shops/s1/orders/ABC12345", "s1|ABC12345|"},
+		{"/shops/s%201/orders/ABC12345", "s 1|ABC12345|"},
+		{"/shops/s%2F1/orders/A%20B", "s/1|A B|"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {

@@ -10,8 +10,9 @@ import (
 // Handler returns a gin.HandlerFunc that serves h. gin's path parameters
 // are copied to the request with SetPathValue, so a kit handler that reads
 // r.PathValue("out_trade_no") works under the gin route
-// "/orders/:out_trade_no". A catch-all parameter ("*rest") keeps gin's
-// leading slash.
+// "/orders/:out_trade_no". Values are passed as gin gives them: unescaped,
+// unless the engine sets UseRawPath without UnescapePathValues. A
+// catch-all parameter ("*rest") keeps gin's leading slash.
 func Handler(h http.Handler) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		r := c.Request
