@@ -53,7 +53,7 @@ func newApp(ctx context.Context, cfg config, baseURL string, log *slog.Logger) (
 	a.store = st
 	a.closers = append(a.closers, closeDB)
 
-	gatewayURL := cfg.Gateway
+	gatewayURL, openURL := cfg.Gateway, cfg.OpenURL
 	if cfg.simulated() {
 		a.sim, err = gatewaytest.Start(gatewaytest.Config{
 			Merchants: map[string]string{cfg.MchID: cfg.MchKey},
@@ -64,7 +64,7 @@ func newApp(ctx context.Context, cfg config, baseURL string, log *slog.Logger) (
 			return nil, err
 		}
 		a.closers = append(a.closers, func() error { a.sim.Close(); return nil })
-		gatewayURL = a.sim.URL
+		gatewayURL, openURL = a.sim.URL, a.sim.URL
 	}
 
 	keys := client.Keyring{
@@ -74,7 +74,7 @@ func newApp(ctx context.Context, cfg config, baseURL string, log *slog.Logger) (
 	}
 	a.client, err = client.New(client.Config{
 		GatewayURL: gatewayURL,
-		OpenURL:    gatewayURL,
+		OpenURL:    openURL,
 		Version:    cfg.Version,
 		Keys:       keys,
 		PID:        "cypaykit-demo",

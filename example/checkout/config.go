@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/cypaykit/kit/client"
 	"github.com/cypaykit/kit/model"
 )
 
@@ -34,7 +35,11 @@ type config struct {
 	DB string
 	// Gateway is "sim" or the gateway's base URL (used for both the v2
 	// gateway and the legacy /Open endpoints).
-	Gateway  string
+	Gateway string
+	// OpenURL is the base of the legacy /Open pre-order endpoints (v1
+	// WECHAT and ALIPAY); empty means the client's default. Unused with
+	// the simulator, which serves both.
+	OpenURL  string
 	Version  model.Version
 	MchID    string
 	MchKey   string
@@ -70,6 +75,7 @@ func (c *config) specs(version *string) []flagSpec {
 		{"addr", "CYPAY_ADDR", "127.0.0.1:8080", "address the shop listens on", &c.Addr},
 		{"db", "CYPAY_DB", defaultDB(), "database: sqlite:PATH, memory, postgres://… or mysql://…", &c.DB},
 		{"gateway", "CYPAY_GATEWAY", gatewaySim, `"sim" for the in-process simulator, or the gateway base URL`, &c.Gateway},
+		{"open-url", "CYPAY_OPEN_URL", "", "base URL of the legacy /Open pre-order endpoints for v1 (default " + client.DefaultOpenURL + ")", &c.OpenURL},
 		{"version", "CYPAY_VERSION", string(model.V2), "protocol version: v1 (agent key) or v2 (merchant key)", version},
 		{"mch-id", "CYPAY_MCH_ID", demoMchID, "merchant number (mch_id)", &c.MchID},
 		{"mch-key", "CYPAY_MCH_KEY", demoMchKey, "merchant key (v2)", &c.MchKey},
@@ -81,23 +87,29 @@ func (c *config) specs(version *string) []flagSpec {
 
 // parseConfig reads the flags in args over the environment over the
 // defaults: a flag beats its variable, a variable beats the default.
+// Variables are applied after parsing, so that -h shows the built-in
+// defaults and never a key taken from the environment.
 func parseConfig(args []string, getenv func(string) string, usage io.Writer) (config, error) {
 	var c config
 	var version string
 	fs := flag.NewFlagSet("checkout", flag.ContinueOnError)
 	fs.SetOutput(usage)
-	for _, s := range c.specs(&version) {
-		def := s.def
-		if v := getenv(s.env); v != "" {
-			def = v
-		}
-		fs.StringVar(s.dst, s.name, def, s.usage+" ($"+s.env+")")
+	specs := c.specs(&version)
+	for _, s := range specs {
+		fs.StringVar(s.dst, s.name, s.def, s.usage+" ($"+s.env+")")
 	}
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
 	if fs.NArg() > 0 {
 		return config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for _, s := range specs {
+		if v := getenv(s.env); v != "" && !set[s.name] {
+			*s.dst = v
+		}
 	}
 	c.Version = model.Version(version)
 	return c, c.validate()
@@ -118,6 +130,12 @@ func (c *config) validate() error {
 			return err
 		}
 		c.Gateway = strings.TrimRight(c.Gateway, "/")
+	}
+	if c.OpenURL != "" {
+		if err := checkURL("-open-url", c.OpenURL); err != nil {
+			return err
+		}
+		c.OpenURL = strings.TrimRight(c.OpenURL, "/")
 	}
 	if c.MchID == "" {
 		return errors.New("-mch-id is empty")

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"io"
 	"net"
 	"strings"
@@ -37,9 +39,10 @@ func TestParseConfig(t *testing.T) {
 		{
 			name: "every flag",
 			args: []string{"-addr", ":9000", "-db", "postgres://u:p@db:5432/shop", "-gateway", "https://pay.example.com/",
+				"-open-url", "https://open.example.com/",
 				"-version", "v1", "-mch-id", "m1", "-mch-key", "mk", "-agent-id", "a1", "-agent-key", "ak",
 				"-notify-url", "https://shop.example.com/pay/notify"},
-			want: config{Addr: ":9000", DB: "postgres://u:p@db:5432/shop", Gateway: "https://pay.example.com", Version: "v1",
+			want: config{Addr: ":9000", DB: "postgres://u:p@db:5432/shop", Gateway: "https://pay.example.com", OpenURL: "https://open.example.com", Version: "v1",
 				MchID: "m1", MchKey: "mk", AgentID: "a1", AgentKey: "ak", NotifyURL: "https://shop.example.com/pay/notify"},
 		},
 		{
@@ -64,12 +67,14 @@ func TestParseConfig(t *testing.T) {
 		{name: "password stays out of errors", args: []string{"-db", "redis://u:secret@h/0"}, wantErr: "xxxxx"},
 		{name: "bad version", args: []string{"-version", "v3"}, wantErr: "-version"},
 		{name: "bad gateway", args: []string{"-gateway", "pay.example.com"}, wantErr: "-gateway"},
+		{name: "bad open url", args: []string{"-open-url", "ftp://x"}, wantErr: "-open-url"},
 		{name: "bad notify url", args: []string{"-notify-url", "/pay/notify"}, wantErr: "-notify-url"},
 		{name: "v2 without merchant key", args: []string{"-mch-key", ""}, wantErr: "-mch-key"},
 		{name: "v1 without agent key", args: []string{"-version", "v1", "-agent-key", ""}, wantErr: "-agent-key"},
 		{name: "v2 needs no agent key", args: []string{"-agent-key", ""}, want: with(func(c *config) { c.AgentKey = "" })},
 		{name: "stray argument", args: []string{"serve"}, wantErr: "serve"},
 		{name: "unknown flag", args: []string{"-port", "1"}, wantErr: "-port"},
+		{name: "an empty flag beats its variable", args: []string{"-notify-url", ""}, env: map[string]string{"CYPAY_NOTIFY_URL": "http://x/n"}, want: defaults},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -90,6 +95,25 @@ func TestParseConfig(t *testing.T) {
 				t.Errorf("config (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestUsageHidesEnvironmentKeys: -h lists the built-in defaults, never a
+// key set in the environment.
+func TestUsageHidesEnvironmentKeys(t *testing.T) {
+	var usage strings.Builder
+	env := map[string]string{"CYPAY_MCH_KEY": "real-merchant-key", "CYPAY_AGENT_KEY": "real-agent-key"}
+	_, err := parseConfig([]string{"-h"}, func(k string) string { return env[k] }, &usage)
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("got %v, want flag.ErrHelp", err)
+	}
+	for _, key := range env {
+		if strings.Contains(usage.String(), key) {
+			t.Errorf("usage shows %q:\n%s", key, usage.String())
+		}
+	}
+	if !strings.Contains(usage.String(), "$CYPAY_MCH_KEY") {
+		t.Errorf("usage does not name $CYPAY_MCH_KEY:\n%s", usage.String())
 	}
 }
 
