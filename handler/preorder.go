@@ -68,10 +68,21 @@ type PreOrderConfig struct {
 	Now func() time.Time
 }
 
-// PreOrder is the pre-order proxy: the browser or POS posts a business
-// order id and a channel (JSON or a form), never an amount; the handler
-// resolves the order through the host, records a new PENDING attempt and
-// calls the gateway. See the package README for the reply shapes.
+// PreOrder is the pre-order proxy. The browser or POS posts (JSON or a
+// form) order_id, channel (WECHAT, ALIPAY, ECNY), trade_type (NATIVE,
+// JSPAY, APP, APP_BANK; zero means NATIVE) and the channel's buyer fields
+// sub_appid, buyer_id, is_minipg, buyer_logon_id — never an amount: a
+// request carrying amount, total_fee, price or fee is refused with 400.
+// The handler resolves the order through the host, records a new PENDING
+// attempt (see OutTradeNo) and only then calls the gateway.
+//
+// Replies are an OrderView as JSON — 201 for a new attempt, 200 for a
+// reused one, 202 when the gateway's answer is unknown (timeout, 5xx,
+// NEED_QUERY: the attempt stays PENDING and the Reconciler settles it) —
+// or an RFC 9457 application/problem+json: 400 malformed, 405 not POST,
+// 415 content type, 404 / 409 / 422 from Resolve, 409 already paid, 422
+// invalid fields or refused by the gateway as invalid, 502 refused by the
+// gateway otherwise (with its code and msg), 500 store failure.
 type PreOrder struct {
 	store     store.OrderStore
 	client    *client.Client
