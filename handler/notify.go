@@ -41,9 +41,18 @@ type NotifyConfig struct {
 }
 
 // Notify receives the gateway's payment notifications (异步通知). It
-// answers exactly "success" once the outcome is durably recorded and
-// "fail" otherwise, so that the gateway retries. It is safe for
-// concurrent use.
+// accepts only a POST of application/x-www-form-urlencoded, reads the body
+// once through MaxBody and decodes it itself (the query string never
+// enters the signed set; a name given twice or bytes that are not UTF-8
+// are refused), finds the order by out_trade_no, verifies the sign with
+// the order's key (v1: agent key; v2: the merchant's), then checks state,
+// result_code and pay_result, then mch_id and total_fee against the order,
+// and settles through the Settler.
+//
+// The body of the reply is exactly "success" once the outcome is durably
+// recorded (including a verified failed payment, recorded FAILED), and
+// "fail" otherwise, so that the gateway retries; the status code only
+// helps people reading logs. It is safe for concurrent use.
 type Notify struct {
 	settler  *Settler
 	keys     client.Keyring
