@@ -85,9 +85,10 @@ func NotificationFromContext(ctx context.Context) (*model.Notification, bool) {
 // signed data. r.Form and r.FormValue would merge in the unsigned query
 // string: do not use them.
 //
-// A request that is not a POST, not a form, too large, malformed, repeats
-// a name, is not UTF-8 or fails verification never reaches next: it is
-// answered with the literal body "fail" (text/plain, 4 bytes) and logged
+// A request that is not a POST (405), not a form (415), too large (413),
+// malformed, repeats a name or is not UTF-8 (400), or fails verification
+// (401) never reaches next: it is answered with the literal body "fail"
+// (text/plain, 4 bytes; the statuses match package handler's) and logged
 // without its body.
 //
 // A verified notification can still be a failure (pay_result other than
@@ -176,7 +177,7 @@ func (v *verifier) verify(w http.ResponseWriter, r *http.Request) ([]byte, url.V
 	if err := sign.Verify(values, v.cfg.Algorithm, keys...); err != nil {
 		// ErrNoKey lands here too: an unknown merchant is a forgery as far
 		// as the gateway's sender is concerned.
-		return nil, nil, nil, http.StatusBadRequest, fmt.Errorf("%w (%w)", errSign, err)
+		return nil, nil, nil, http.StatusUnauthorized, fmt.Errorf("%w (%w)", errSign, err)
 	}
 	n, err := model.DecodeNotification(values)
 	if err != nil {

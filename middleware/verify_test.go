@@ -155,12 +155,12 @@ func TestVerifyNotificationRejects(t *testing.T) {
 		{name: "duplicate name", body: dup, wantStatus: 400, wantReason: "more than once"},
 		{name: "duplicate sign", body: good + "&sign=00", wantStatus: 400, wantReason: "more than once"},
 		{name: "invalid UTF-8", body: badUTF8, wantStatus: 400, wantReason: "UTF-8"},
-		{name: "tampered amount", body: tampered, wantStatus: 400, wantReason: "does not verify"},
-		{name: "missing sign", body: noSign, wantStatus: 400, wantReason: "does not verify"},
-		{name: "sign only in the query string", target: "/pay/notify?sign=" + strings.Split(good, "sign=")[1][:32], body: noSign, wantStatus: 400, wantReason: "does not verify"},
-		{name: "signed with another key", body: signed(t, notifyValues(), oldKey, sign.MD5), wantStatus: 400, wantReason: "does not verify"},
-		{name: "signed with another algorithm", body: signed(t, notifyValues(), testKey, sign.SHA256), wantStatus: 400, wantReason: "does not verify"},
-		{name: "unknown merchant", body: otherMch, wantStatus: 400, wantReason: "does not verify"},
+		{name: "tampered amount", body: tampered, wantStatus: 401, wantReason: "does not verify"},
+		{name: "missing sign", body: noSign, wantStatus: 401, wantReason: "does not verify"},
+		{name: "sign only in the query string", target: "/pay/notify?sign=" + strings.Split(good, "sign=")[1][:32], body: noSign, wantStatus: 401, wantReason: "does not verify"},
+		{name: "signed with another key", body: signed(t, notifyValues(), oldKey, sign.MD5), wantStatus: 401, wantReason: "does not verify"},
+		{name: "signed with another algorithm", body: signed(t, notifyValues(), testKey, sign.SHA256), wantStatus: 401, wantReason: "does not verify"},
+		{name: "unknown merchant", body: otherMch, wantStatus: 401, wantReason: "does not verify"},
 		{name: "key lookup fails", body: good, keys: func(context.Context, string) ([]string, error) {
 			return nil, errors.New("db down")
 		}, wantStatus: 500, wantReason: "key lookup failed"},

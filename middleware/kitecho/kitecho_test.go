@@ -159,8 +159,8 @@ func TestMiddlewareGroup(t *testing.T) {
 	if reached.Load() {
 		t.Error("the echo handler ran after the rejecting middleware")
 	}
-	if status != http.StatusBadRequest || body != "fail" {
-		t.Errorf("got %d %q, want 400 %q", status, body, "fail")
+	if status != http.StatusUnauthorized || body != "fail" {
+		t.Errorf("got %d %q, want 401 %q", status, body, "fail")
 	}
 }
 

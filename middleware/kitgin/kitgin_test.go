@@ -146,8 +146,8 @@ func TestMiddlewareAbortsGroupChain(t *testing.T) {
 	if reached.Load() {
 		t.Error("a gin handler after the rejecting middleware ran")
 	}
-	if status != http.StatusBadRequest || body != "fail" {
-		t.Errorf("got %d %q, want 400 %q", status, body, "fail")
+	if status != http.StatusUnauthorized || body != "fail" {
+		t.Errorf("got %d %q, want 401 %q", status, body, "fail")
 	}
 }
 
