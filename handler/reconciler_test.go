@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/cypaykit/kit/client"
 	"github.com/cypaykit/kit/gatewaytest"
 	"github.com/cypaykit/kit/handler"
@@ -282,5 +284,70 @@ func TestReconcilerQueriesWithTheOrdersVersion(t *testing.T) {
 	}
 	if got := e.get(t, otn).Status; got != store.Paid {
 		t.Errorf("v1 attempt after a reconciler with a v1 client: got %s, want PAID", got)
+	}
+}
+
+// TestReconcilerRefundedBeforeSettled: a query that finds an attempt paid
+// and refunded before it was settled here closes it and raises an alert;
+// the hook never runs for money that went back.
+func TestReconcilerRefundedBeforeSettled(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t, envOptions{})
+	e.addOrder("REFUNDED1", mchA, 600)
+	otn := handler.OutTradeNo("REFUNDED1", 1)
+	e.sim.SetFaults(otn, gatewaytest.Faults{NoNotify: true})
+	e.mustPreOrder(t, model.V2, "REFUNDED1", model.PayAlipay)
+	if err := e.sim.Pay(otn); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.clients[model.V2].Refund(ctx, &model.RefundRequest{PayType: model.PayAlipay, MchID: mchA,
+		OutTradeNo: otn, OutRefundNo: "R" + otn, TotalFee: 600, RefundFee: 600}); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(6 * time.Second)
+	if err := e.reconciler(t, model.V2).RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.get(t, otn).Status; got != store.Closed {
+		t.Errorf("status: got %s, want CLOSED", got)
+	}
+	if a := e.rec.Alerts(); len(a) != 1 || a[0].Kind != handler.AlertRefundedUnsettled || a[0].Source != handler.SourceQuery {
+		t.Errorf("alerts: got %+v, want one %s from a query", a, handler.AlertRefundedUnsettled)
+	}
+	if n := e.hooks.Calls(otn); n != 0 {
+		t.Errorf("hook calls: got %d, want 0", n)
+	}
+}
+
+// TestReconcilerAmountMismatch proves G1 on the query path: a paid query
+// whose amount due differs from the stored order's is not settled, and
+// alerts.
+func TestReconcilerAmountMismatch(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t, envOptions{})
+	const otn = "QMISMATCH01"
+	// The gateway was asked for 600 fen; the record here says 601.
+	if _, err := e.clients[model.V2].PreOrder(ctx, &model.PreOrderRequest{Channel: model.PayWeChat, MchID: mchA,
+		Body: "x", OutTradeNo: otn, TotalFee: 600, TradeType: model.TradeTypeNative, ProductID: otn,
+		NotifyURL: e.srv.URL + "/notify"}); err != nil {
+		t.Fatal(err)
+	}
+	o := e.createPending(t, otn, mchA, model.V2, 601)
+	e.sim.SetFaults(otn, gatewaytest.Faults{NoNotify: true})
+	if err := e.sim.Pay(otn); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(6 * time.Second)
+	if err := e.reconciler(t, model.V2).RunOnce(ctx); err == nil {
+		t.Error("RunOnce: got nil, want the mismatch reported")
+	}
+	if diff := cmp.Diff(o, e.get(t, otn)); diff != "" {
+		t.Errorf("order changed (-before +after):\n%s", diff)
+	}
+	a := e.rec.Alerts()
+	if len(a) != 1 || a[0].Kind != handler.AlertAmountMismatch || a[0].Source != handler.SourceQuery || a[0].GotAmount != 600 || a[0].WantAmount != 601 {
+		t.Errorf("alerts: got %+v, want one amount mismatch 601/600 from a query", a)
 	}
 }
