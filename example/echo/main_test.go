@@ -7,12 +7,13 @@ import (
 	"testing"
 
 	"github.com/cypaykit/kit/example/internal/wiring"
+	"github.com/cypaykit/kit/example/internal/wiring/wiringtest"
 )
 
 // TestEchoRouter pays an order through the echo router: pre-order, the
 // simulator's notification, and the status under /orders/:out_trade_no.
 func TestEchoRouter(t *testing.T) {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	base, kit := wiring.Serve(t, func(k *wiring.Kit) http.Handler { return router(k, logger) })
-	wiring.CheckFlow(t, base, kit)
+	base, kit := wiringtest.Serve(t, func(k *wiring.Kit) http.Handler { return router(k, logger) })
+	wiringtest.CheckFlow(t, base, kit)
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/cypaykit/kit/example/internal/wiring"
+	"github.com/cypaykit/kit/example/internal/wiring/wiringtest"
 )
 
 // TestGinRouter pays an order through the gin router: pre-order, the
@@ -16,6 +17,6 @@ import (
 func TestGinRouter(t *testing.T) {
 	gin.SetMode(gin.TestMode)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	base, kit := wiring.Serve(t, func(k *wiring.Kit) http.Handler { return router(k, logger) })
-	wiring.CheckFlow(t, base, kit)
+	base, kit := wiringtest.Serve(t, func(k *wiring.Kit) http.Handler { return router(k, logger) })
+	wiringtest.CheckFlow(t, base, kit)
 }

@@ -1,4 +1,6 @@
-package wiring
+// Package wiringtest serves a wiring.Kit behind a framework's router and
+// pays an order through it, for the wiring examples' smoke tests.
+package wiringtest
 
 import (
 	"bytes"
@@ -9,18 +11,20 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/cypaykit/kit/example/internal/wiring"
 )
 
-// Serve builds a Kit, mounts it with router on a loopback port and stops
+// Serve builds a wiring.Kit, mounts it with router on a loopback port and stops
 // both when t ends. It returns the base URL and the Kit.
-func Serve(t testing.TB, router func(*Kit) http.Handler) (string, *Kit) {
+func Serve(t testing.TB, router func(*wiring.Kit) http.Handler) (string, *wiring.Kit) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	base := "http://" + ln.Addr().String()
-	k, err := New(base+"/pay/notify", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	k, err := wiring.New(base+"/pay/notify", slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		ln.Close()
 		t.Fatal(err)
@@ -38,7 +42,7 @@ func Serve(t testing.TB, router func(*Kit) http.Handler) (string, *Kit) {
 // of order 1001 over JSON, the simulated buyer pays, the simulator posts
 // its signed notification to /pay/notify, and GET /pay/orders/{no} turns
 // PAID and fulfilled. It fails t at the first step that does not.
-func CheckFlow(t testing.TB, base string, k *Kit) {
+func CheckFlow(t testing.TB, base string, k *wiring.Kit) {
 	t.Helper()
 	body, _ := json.Marshal(map[string]string{"order_id": "1001", "channel": "WECHAT", "trade_type": "NATIVE"})
 	res, err := http.Post(base+"/pay/preorder", "application/json", bytes.NewReader(body))
@@ -52,8 +56,8 @@ func CheckFlow(t testing.TB, base string, k *Kit) {
 	}
 	err = json.NewDecoder(res.Body).Decode(&pre)
 	res.Body.Close()
-	if res.StatusCode != http.StatusCreated || err != nil || pre.CodeURL == "" || pre.Amount != Orders["1001"] {
-		t.Fatalf("POST /pay/preorder: got %d %+v (%v), want 201 with a code_url and amount %d", res.StatusCode, pre, err, Orders["1001"])
+	if res.StatusCode != http.StatusCreated || err != nil || pre.CodeURL == "" || pre.Amount != wiring.Orders["1001"] {
+		t.Fatalf("POST /pay/preorder: got %d %+v (%v), want 201 with a code_url and amount %d", res.StatusCode, pre, err, wiring.Orders["1001"])
 	}
 	if err := k.Sim.Pay(pre.OutTradeNo); err != nil {
 		t.Fatalf("Sim.Pay: %v", err)
