@@ -38,8 +38,8 @@ type app struct {
 
 // newApp wires the shop. baseURL is where the shop is reachable, used for
 // the default notify_url.
-func newApp(ctx context.Context, cfg config, baseURL string, log *slog.Logger) (a *app, err error) {
-	a = &app{cfg: cfg, log: log, shop: newShop()}
+func newApp(ctx context.Context, cfg config, baseURL string, log *slog.Logger) (_ *app, err error) {
+	a := &app{cfg: cfg, log: log, shop: newShop()}
 	defer func() {
 		if err != nil {
 			a.close()

@@ -6,6 +6,8 @@ import (
 	"flag"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -197,5 +199,27 @@ func TestRunListens(t *testing.T) {
 	}
 	if _, err := net.Dial("tcp", addr); err == nil {
 		t.Errorf("%s still accepts connections after run returned", addr)
+	}
+}
+
+// TestServeFailsCleanly: a shop that cannot open its database returns
+// the error instead of serving (or panicking while it cleans up).
+func TestServeFailsCleanly(t *testing.T) {
+	notADir := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(notADir, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, db := range []string{"sqlite:" + filepath.Join(notADir, "shop.db"), "mysql://root@127.0.0.1:1/test"} {
+		t.Run(db, func(t *testing.T) {
+			cfg := testConfig(t, "-db", db)
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = serve(context.Background(), cfg, ln, io.Discard, io.Discard)
+			if err == nil {
+				t.Fatalf("serve with -db %s: got nil, want an error", db)
+			}
+		})
 	}
 }
