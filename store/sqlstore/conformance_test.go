@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"testing"
 
+	"github.com/cypaykit/kit/store/sqlstore"
 	"github.com/cypaykit/kit/storetest"
 )
 
@@ -14,7 +15,12 @@ func TestConformance(t *testing.T) {
 				// A new file or in-memory database per subtest.
 				db = tg.open(t, tg.newDSN(t))
 			}
-			return storetest.Harness{Store: newStore(t, tg, db)}
+			s, prefix := newStorePrefix(t, tg, db)
+			l, err := sqlstore.NewLocker(db, sqlstore.Config{Dialect: tg.dialect, TablePrefix: prefix})
+			if err != nil {
+				t.Fatalf("NewLocker: %v", err)
+			}
+			return storetest.Harness{Store: s, Locker: l}
 		})
 	})
 }

@@ -1,6 +1,7 @@
-// Package sqlstore is a store.OrderStore on database/sql for SQLite,
-// PostgreSQL and MySQL/MariaDB. It imports no driver: the host opens the
-// *sql.DB with the driver it already uses and names the Dialect.
+// Package sqlstore is a store.OrderStore (and a store.Locker) on
+// database/sql for SQLite, PostgreSQL and MySQL/MariaDB. It imports no
+// driver: the host opens the *sql.DB with the driver it already uses and
+// names the Dialect.
 //
 //	db, err := sql.Open("pgx", dsn) // or "sqlite", "mysql"
 //	s, err := sqlstore.New(db, sqlstore.Config{Dialect: sqlstore.Postgres})
@@ -8,8 +9,9 @@
 //
 // # Schema and migrations
 //
-// The store keeps two tables, <prefix>orders and <prefix>schema_version
-// (the prefix is Config.TablePrefix, "cypay_" by default). Migrate creates
+// The store keeps three tables, <prefix>orders, <prefix>leases (the
+// Locker's) and <prefix>schema_version (the prefix is Config.TablePrefix,
+// "cypay_" by default). Migrate creates
 // or upgrades them; it is versioned, idempotent and safe to run from every
 // instance at start-up, since concurrent runs wait on a database lock.
 // Teams that run migrations with their own tool apply Schema(dialect,
@@ -24,9 +26,11 @@
 // # Concurrency
 //
 // Settle, MarkFulfilled and Finish are each one conditional UPDATE
-// (… WHERE out_trade_no = ? AND status = 'PENDING'): the database, not the
-// caller, decides which of several concurrent calls wins, so exactly one
-// Settle reports settled=true across every process sharing the tables.
+// (… WHERE out_trade_no = ? AND status = 'PENDING') in a short
+// transaction: the database, not the caller, decides which of several
+// concurrent calls wins, so exactly one Settle reports settled=true across
+// every process sharing the tables, and a call that fails (cancelled
+// context, lost connection) leaves nothing behind.
 //
 // SQLite needs a busy timeout for concurrent writers, and WAL lets readers
 // run beside a writer; with modernc.org/sqlite:

@@ -69,4 +69,5 @@ func ExampleSchema() {
 	// CREATE UNIQUE INDEX IF NOT EXISTS shop_orders_business_attempt ON shop_orders (business_id, attempt);
 	// CREATE INDEX IF NOT EXISTS shop_orders_status_created ON shop_orders (status, created_at);
 	// CREATE INDEX IF NOT EXISTS shop_orders_status_paid ON shop_orders (status, fulfilled, paid_at);
+	// CREATE TABLE IF NOT EXISTS shop_leases (
 }

@@ -16,6 +16,7 @@ type migration struct {
 // migrations is append-only: a released version is never edited.
 var migrations = []migration{
 	{1, createOrders},
+	{2, createLeases},
 }
 
 // Column types per dialect. Strings in MySQL get explicit lengths (an
@@ -95,6 +96,21 @@ func createOrders(d Dialect, p string) []string {
 		fmt.Sprintf("CREATE INDEX IF NOT EXISTS %[1]sorders_status_created ON %[1]sorders (status, created_at)", p),
 		fmt.Sprintf("CREATE INDEX IF NOT EXISTS %[1]sorders_status_paid ON %[1]sorders (status, fulfilled, paid_at)", p),
 	}
+}
+
+// createLeases is the Locker's table: one row per lease name, whose
+// holder is token until expires_at (microseconds, database clock).
+func createLeases(d Dialect, p string) []string {
+	t := typesFor(d)
+	name := t.key
+	if d == MySQL {
+		name = "VARCHAR(191)" // an indexable utf8mb4 length everywhere
+	}
+	return []string{fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %sleases (
+	name %s NOT NULL PRIMARY KEY,
+	token %s NOT NULL,
+	expires_at %s NOT NULL
+)%s`, p, name, t.key, t.bigint, t.suffix)}
 }
 
 // recordVersion returns the statement that records migration v as applied

@@ -1,0 +1,219 @@
+package sqlstore
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	mrand "math/rand/v2"
+	"time"
+
+	"github.com/cypaykit/kit/store"
+)
+
+// Backoff between attempts to take a lease held elsewhere: it starts at
+// lockMinBackoff and doubles up to lockMaxBackoff, with jitter.
+const (
+	lockMinBackoff = 5 * time.Millisecond
+	lockMaxBackoff = 200 * time.Millisecond
+)
+
+// ErrTTL is returned by Locker.Acquire and Locker.Extend for a ttl under
+// a millisecond.
+var ErrTTL = errors.New("sqlstore: ttl must be at least 1ms")
+
+// Locker is a store.Locker on the same database as the Store, for hosts
+// that have no Redis: a lease is a row of <prefix>leases holding a random
+// token and an expiry. Expiry is judged by the database's clock (SQLite:
+// the host's), so the app instances' clocks do not matter. Migrate creates
+// the table. It is safe for concurrent use by goroutines and processes.
+type Locker struct {
+	db      *sql.DB
+	dialect Dialect
+	q       lockQueries
+}
+
+var _ store.Locker = (*Locker)(nil)
+
+type lockQueries struct {
+	take, owner, release, extend, held string
+}
+
+// NewLocker returns a Locker over db; cfg is the Store's configuration
+// (the same prefix puts the lease table beside the orders).
+func NewLocker(db *sql.DB, cfg Config) (*Locker, error) {
+	if db == nil {
+		return nil, ErrNoDB
+	}
+	prefix, err := checkConfig(cfg.Dialect, cfg.TablePrefix)
+	if err != nil {
+		return nil, err
+	}
+	return &Locker{db: db, dialect: cfg.Dialect, q: buildLockQueries(cfg.Dialect, prefix)}, nil
+}
+
+// nowMicros is the database's clock in Unix microseconds, constant within
+// one statement.
+func nowMicros(d Dialect) string {
+	switch d {
+	case Postgres:
+		return "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000 AS BIGINT)"
+	case MySQL:
+		return "CAST(UNIX_TIMESTAMP(NOW(6)) * 1000000 AS SIGNED)"
+	default:
+		return "CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)"
+	}
+}
+
+func buildLockQueries(d Dialect, p string) lockQueries {
+	t, now := p+"leases", nowMicros(d)
+	r := func(format string, args ...any) string { return rebind(d, fmt.Sprintf(format, args...)) }
+	q := lockQueries{
+		// take inserts the lease, or overwrites it only once it expired.
+		take: r("INSERT INTO %[1]s (name, token, expires_at) VALUES (?, ?, %[2]s + ?) "+
+			"ON CONFLICT (name) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at "+
+			"WHERE %[1]s.expires_at <= %[2]s", t, now),
+		owner:   r("SELECT token FROM %s WHERE name = ?", t),
+		release: r("DELETE FROM %s WHERE name = ? AND token = ? AND expires_at > %s", t, now),
+		extend:  r("UPDATE %s SET expires_at = %s + ? WHERE name = ? AND token = ? AND expires_at > %s", t, now, now),
+		held:    r("SELECT 1 FROM %s WHERE name = ? AND token = ? AND expires_at > %s", t, now),
+	}
+	if d == MySQL {
+		// No ON CONFLICT … WHERE in MySQL; the IFs keep an unexpired row.
+		// Assignments run left to right, so the second IF still sees the
+		// old expires_at.
+		q.take = r("INSERT INTO %[1]s (name, token, expires_at) VALUES (?, ?, %[2]s + ?) "+
+			"ON DUPLICATE KEY UPDATE token = IF(expires_at <= %[2]s, VALUES(token), token), "+
+			"expires_at = IF(expires_at <= %[2]s, VALUES(expires_at), expires_at)", t, now)
+	}
+	return q
+}
+
+// Acquire blocks until it holds the lease name for ttl or ctx ends, trying
+// again with exponential backoff and jitter while another holder has it.
+// A database error ends it at once.
+func (l *Locker) Acquire(ctx context.Context, name string, ttl time.Duration) (string, error) {
+	op := "acquire " + name
+	if ttl < time.Millisecond {
+		return "", fmt.Errorf("%w, got %v", ErrTTL, ttl)
+	}
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("sqlstore: token: %w", err)
+	}
+	token := hex.EncodeToString(b[:])
+	wait := lockMinBackoff
+	var timer *time.Timer
+	for {
+		if err := ctx.Err(); err != nil {
+			return "", lockFail(ctx, op, err)
+		}
+		ok, err := l.take(ctx, name, token, ttl)
+		if err != nil {
+			return "", lockFail(ctx, op, err)
+		}
+		if ok {
+			return token, nil
+		}
+		d := wait/2 + mrand.N(wait/2+1)
+		if timer == nil {
+			timer = time.NewTimer(d)
+			defer timer.Stop()
+		} else {
+			timer.Reset(d)
+		}
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("sqlstore: %s: %w", op, ctx.Err())
+		case <-timer.C:
+		}
+		wait = min(wait*2, lockMaxBackoff)
+	}
+}
+
+func (l *Locker) take(ctx context.Context, name, token string, ttl time.Duration) (bool, error) {
+	res, err := l.db.ExecContext(ctx, l.q.take, name, token, ttl.Microseconds())
+	if err != nil {
+		return false, err
+	}
+	if l.dialect != MySQL {
+		n, err := res.RowsAffected()
+		return n == 1, err
+	}
+	// MySQL's affected-row count for an upsert depends on the client's
+	// CLIENT_FOUND_ROWS flag, so read the holder back instead.
+	// A missing row means the holder released it in between: try again.
+	var owner string
+	err = l.db.QueryRowContext(ctx, l.q.owner, name).Scan(&owner)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return owner == token, nil
+}
+
+// Release gives the lease up if token still holds it (and it has not
+// expired), else returns store.ErrNotHeld.
+func (l *Locker) Release(ctx context.Context, name, token string) error {
+	op := "release " + name
+	if err := ctx.Err(); err != nil {
+		return lockFail(ctx, op, err)
+	}
+	res, err := l.db.ExecContext(ctx, l.q.release, name, token)
+	if err != nil {
+		return lockFail(ctx, op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return lockFail(ctx, op, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("sqlstore: %s: %w", op, store.ErrNotHeld)
+	}
+	return nil
+}
+
+// Extend resets the lease's expiry to ttl from now if token still holds
+// it, else returns store.ErrNotHeld.
+func (l *Locker) Extend(ctx context.Context, name, token string, ttl time.Duration) error {
+	op := "extend " + name
+	if ttl < time.Millisecond {
+		return fmt.Errorf("%w, got %v", ErrTTL, ttl)
+	}
+	if err := ctx.Err(); err != nil {
+		return lockFail(ctx, op, err)
+	}
+	res, err := l.db.ExecContext(ctx, l.q.extend, ttl.Microseconds(), name, token)
+	if err != nil {
+		return lockFail(ctx, op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return lockFail(ctx, op, err)
+	}
+	if n == 0 && l.dialect == MySQL {
+		// MySQL counts changed rows: an unchanged expiry is still held.
+		err = l.db.QueryRowContext(ctx, l.q.held, name, token).Scan(new(int))
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return lockFail(ctx, op, err)
+		}
+	}
+	if n == 0 {
+		return fmt.Errorf("sqlstore: %s: %w", op, store.ErrNotHeld)
+	}
+	return nil
+}
+
+func lockFail(ctx context.Context, op string, err error) error {
+	if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
+		return fmt.Errorf("sqlstore: %s: %w: %w", op, ctxErr, err)
+	}
+	return fmt.Errorf("sqlstore: %s: %w", op, err)
+}

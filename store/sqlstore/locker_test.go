@@ -1,0 +1,153 @@
+package sqlstore_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cypaykit/kit/store"
+	"github.com/cypaykit/kit/store/sqlstore"
+)
+
+func newLocker(t testing.TB, tg target, db *sql.DB, prefix string) *sqlstore.Locker {
+	t.Helper()
+	l, err := sqlstore.NewLocker(db, sqlstore.Config{Dialect: tg.dialect, TablePrefix: prefix})
+	if err != nil {
+		t.Fatalf("NewLocker: %v", err)
+	}
+	return l
+}
+
+func TestNewLocker(t *testing.T) {
+	db, err := sql.Open("sqlite", sqliteMemoryDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	for _, tc := range []struct {
+		name string
+		db   *sql.DB
+		cfg  sqlstore.Config
+		want error
+	}{
+		{"ok", db, sqlstore.Config{Dialect: sqlstore.MySQL}, nil},
+		{"nil db", nil, sqlstore.Config{Dialect: sqlstore.MySQL}, sqlstore.ErrNoDB},
+		{"no dialect", db, sqlstore.Config{}, sqlstore.ErrDialect},
+		{"bad prefix", db, sqlstore.Config{Dialect: sqlstore.SQLite, TablePrefix: "a-b"}, sqlstore.ErrPrefix},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := sqlstore.NewLocker(tc.db, tc.cfg); !errors.Is(err, tc.want) {
+				t.Fatalf("NewLocker: got %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestLockerAcrossHandles plays two processes: each has its own *sql.DB
+// and Locker on one database, and their goroutines contend for one lease.
+func TestLockerAcrossHandles(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, tg target, dsn string, db *sql.DB) {
+		if !tg.shared {
+			t.Skip("an in-memory database has one handle")
+		}
+		_, prefix := newStorePrefix(t, tg, db)
+		lockers := []*sqlstore.Locker{
+			newLocker(t, tg, tg.open(t, dsn), prefix),
+			newLocker(t, tg, tg.open(t, dsn), prefix),
+		}
+		const workers, rounds = 6, 10
+		var (
+			inside, overlaps atomic.Int32
+			counter          int // guarded by the lease alone
+			wg               sync.WaitGroup
+			errs             = make(chan error, workers)
+		)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		for w := 0; w < workers; w++ {
+			wg.Add(1)
+			go func(l *sqlstore.Locker) {
+				defer wg.Done()
+				for i := 0; i < rounds; i++ {
+					token, err := l.Acquire(ctx, "shared", time.Minute)
+					if err != nil {
+						errs <- err
+						return
+					}
+					if inside.Add(1) != 1 {
+						overlaps.Add(1)
+					}
+					c := counter
+					runtime.Gosched()
+					counter = c + 1
+					inside.Add(-1)
+					if err := l.Release(ctx, "shared", token); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}(lockers[w%2])
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatalf("worker: %v", err)
+		}
+		if n := overlaps.Load(); n != 0 {
+			t.Errorf("overlapping holders: got %d, want 0", n)
+		}
+		if counter != workers*rounds {
+			t.Errorf("counter: got %d, want %d", counter, workers*rounds)
+		}
+	})
+}
+
+// TestLockerExtend checks Extend by the holder, by a stranger, and after
+// the lease expired (expiry is written into the row: no sleeping).
+func TestLockerExtend(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, tg target, dsn string, db *sql.DB) {
+		_, prefix := newStorePrefix(t, tg, db)
+		l := newLocker(t, tg, db, prefix)
+		ctx := context.Background()
+		token, err := l.Acquire(ctx, "job", time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Extend(ctx, "job", token, time.Hour); err != nil {
+			t.Fatalf("Extend by the holder: got %v, want nil", err)
+		}
+		if err := l.Extend(ctx, "job", "stranger", time.Hour); !errors.Is(err, store.ErrNotHeld) {
+			t.Fatalf("Extend by a stranger: got %v, want ErrNotHeld", err)
+		}
+		if err := l.Extend(ctx, "job", token, 0); !errors.Is(err, sqlstore.ErrTTL) {
+			t.Fatalf("Extend with ttl 0: got %v, want ErrTTL", err)
+		}
+		// A lease extended to an hour must still block a taker.
+		short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		defer cancel()
+		if got, err := l.Acquire(short, "job", time.Minute); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Acquire of an extended lease: got (%q, %v), want DeadlineExceeded", got, err)
+		}
+		if _, err := db.Exec("UPDATE " + prefix + "leases SET expires_at = 0"); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Extend(ctx, "job", token, time.Hour); !errors.Is(err, store.ErrNotHeld) {
+			t.Fatalf("Extend of an expired lease: got %v, want ErrNotHeld", err)
+		}
+		if err := l.Release(ctx, "job", token); !errors.Is(err, store.ErrNotHeld) {
+			t.Fatalf("Release of an expired lease: got %v, want ErrNotHeld", err)
+		}
+		next, err := l.Acquire(ctx, "job", time.Minute)
+		if err != nil {
+			t.Fatalf("Acquire of an expired lease: %v", err)
+		}
+		if err := l.Release(ctx, "job", next); err != nil {
+			t.Fatalf("Release by the new holder: %v", err)
+		}
+	})
+}
