@@ -41,3 +41,43 @@ func BenchmarkLease(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkLeaseRatio interleaves the two forms iteration by iteration, so
+// that load from other processes on the machine weighs on both alike, and
+// reports lease/raw.
+//
+//	go test -run '^$' -bench BenchmarkLeaseRatio -benchtime 5000x -count 3
+func BenchmarkLeaseRatio(b *testing.B) {
+	rdb := newClient(b)
+	prefix := newPrefix(b, rdb)
+	l := newLocker(b, rdb, prefix)
+	ctx := context.Background()
+	var lease, raw time.Duration
+	for i := 0; i < b.N; i++ {
+		for k := 0; k < 2; k++ {
+			start := time.Now()
+			if (i+k)%2 == 0 {
+				token, err := l.Acquire(ctx, "bench", time.Minute)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := l.Release(ctx, "bench", token); err != nil {
+					b.Fatal(err)
+				}
+				lease += time.Since(start)
+			} else {
+				ok, err := rdb.SetNX(ctx, prefix+"raw", "token", time.Minute).Result()
+				if err != nil || !ok {
+					b.Fatalf("SET NX: %v, %v", ok, err)
+				}
+				if err := rdb.Del(ctx, prefix+"raw").Err(); err != nil {
+					b.Fatal(err)
+				}
+				raw += time.Since(start)
+			}
+		}
+	}
+	b.ReportMetric(float64(lease.Nanoseconds())/float64(b.N), "lease-ns/op")
+	b.ReportMetric(float64(raw.Nanoseconds())/float64(b.N), "raw-ns/op")
+	b.ReportMetric(float64(lease)/float64(raw), "lease/raw")
+}
