@@ -4,16 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/cypaykit/kit/client"
+	"github.com/cypaykit/kit/internal/formpost"
 	"github.com/cypaykit/kit/model"
 	"github.com/cypaykit/kit/sign"
 	"github.com/cypaykit/kit/store"
@@ -148,28 +146,9 @@ func (n *Notify) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // receive checks the transport, reads the body once, then does the rest
 // under the deadline.
 func (n *Notify) receive(w http.ResponseWriter, r *http.Request) result {
-	if r.Method != http.MethodPost {
-		return result{outcome: Malformed, status: http.StatusMethodNotAllowed,
-			err: fmt.Errorf("%w: method %s", ErrMalformed, r.Method)}
-	}
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/x-www-form-urlencoded" {
-		return result{outcome: Malformed, status: http.StatusUnsupportedMediaType,
-			err: fmt.Errorf("%w: content type %q", ErrMalformed, r.Header.Get("Content-Type"))}
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, n.maxBody))
+	_, values, status, err := formpost.Read(w, r, n.maxBody)
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return result{outcome: Malformed, status: http.StatusRequestEntityTooLarge,
-				err: fmt.Errorf("%w: body over %d bytes", ErrMalformed, n.maxBody)}
-		}
-		return result{outcome: Malformed, status: http.StatusBadRequest,
-			err: fmt.Errorf("%w: reading body: %w", ErrMalformed, err)}
-	}
-	values, err := parseForm(body)
-	if err != nil {
-		return result{outcome: Malformed, status: http.StatusBadRequest, err: err}
+		return result{outcome: Malformed, status: status, err: fmt.Errorf("%w: %w", ErrMalformed, err)}
 	}
 
 	ctx, cancel := context.WithTimeout(r.Context(), n.deadline)
@@ -188,27 +167,6 @@ func (n *Notify) receive(w http.ResponseWriter, r *http.Request) result {
 			status: http.StatusServiceUnavailable,
 			err:    fmt.Errorf("handler: notification not handled in time: %w", ctx.Err())}
 	}
-}
-
-// parseForm decodes a form body, refusing what could be read two ways:
-// bytes that are not UTF-8, a name given twice.
-func parseForm(body []byte) (url.Values, error) {
-	if !utf8.Valid(body) {
-		return nil, fmt.Errorf("%w: body is not UTF-8", ErrMalformed)
-	}
-	values, err := url.ParseQuery(string(body))
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
-	}
-	for k, vs := range values {
-		if len(vs) != 1 {
-			return nil, fmt.Errorf("%w: %w: %q given %d times", ErrMalformed, sign.ErrMalformed, k, len(vs))
-		}
-		if !utf8.ValidString(k) || !utf8.ValidString(vs[0]) {
-			return nil, fmt.Errorf("%w: a decoded name or value is not UTF-8", ErrMalformed)
-		}
-	}
-	return values, nil
 }
 
 // notification holds the fields a notification is decided on. The

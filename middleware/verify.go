@@ -7,11 +7,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"net/url"
-	"unicode/utf8"
 
+	"github.com/cypaykit/kit/internal/formpost"
 	"github.com/cypaykit/kit/model"
 	"github.com/cypaykit/kit/sign"
 )
@@ -20,23 +19,12 @@ import (
 // is zero. The largest documented notification is well under 4 KiB.
 const DefaultMaxBody int64 = 64 << 10
 
-// formType is the only content type the gateway posts notifications with.
-// Its charset parameter is ignored: the gateway's own tools send odd ones.
-const formType = "application/x-www-form-urlencoded"
-
 // Reasons a notification is rejected. They appear in the log line
 // (attribute "reason") and never carry keys or body text.
 var (
-	errMethod      = errors.New("middleware: method is not POST")
-	errContentType = errors.New("middleware: content type is not " + formType)
-	errTooLarge    = errors.New("middleware: body too large")
-	errRead        = errors.New("middleware: body read failed")
-	errMalformed   = errors.New("middleware: body is not a form")
-	errDuplicate   = errors.New("middleware: a name is given more than once")
-	errUTF8        = errors.New("middleware: body is not valid UTF-8")
-	errKeys        = errors.New("middleware: key lookup failed")
-	errSign        = errors.New("middleware: signature does not verify")
-	errDecode      = errors.New("middleware: notification does not decode")
+	errKeys   = errors.New("middleware: key lookup failed")
+	errSign   = errors.New("middleware: signature does not verify")
+	errDecode = errors.New("middleware: notification does not decode")
 )
 
 // VerifyConfig configures VerifyNotification. Every field documents its
@@ -144,31 +132,9 @@ func (v *verifier) middleware(next http.Handler) http.Handler {
 // verify reads and checks the notification. On failure it returns the
 // status to answer with.
 func (v *verifier) verify(w http.ResponseWriter, r *http.Request) ([]byte, url.Values, *model.Notification, int, error) {
-	if r.Method != http.MethodPost {
-		return nil, nil, nil, http.StatusMethodNotAllowed, errMethod
-	}
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != formType {
-		return nil, nil, nil, http.StatusUnsupportedMediaType, errContentType
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, v.cfg.MaxBody))
+	body, values, status, err := formpost.Read(w, r, v.cfg.MaxBody)
 	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return nil, nil, nil, http.StatusRequestEntityTooLarge, errTooLarge
-		}
-		return nil, nil, nil, http.StatusBadRequest, errRead
-	}
-	values, err := url.ParseQuery(string(body))
-	if err != nil || len(values) == 0 {
-		return nil, nil, nil, http.StatusBadRequest, errMalformed
-	}
-	for k, vs := range values {
-		if len(vs) > 1 {
-			return nil, nil, nil, http.StatusBadRequest, errDuplicate
-		}
-		if !utf8.ValidString(k) || !utf8.ValidString(vs[0]) {
-			return nil, nil, nil, http.StatusBadRequest, errUTF8
-		}
+		return nil, nil, nil, status, fmt.Errorf("middleware: %w", err)
 	}
 	keys, err := v.cfg.Keys(r.Context(), values.Get("mch_id"))
 	if err != nil {
