@@ -106,9 +106,7 @@ func NewPreOrder(cfg PreOrderConfig) (*PreOrder, error) {
 	case cfg.MaxBody < 0:
 		return nil, errors.New("handler: PreOrderConfig.MaxBody is negative")
 	}
-	u, err := url.Parse(cfg.NotifyURL)
-	if err != nil || !u.IsAbs() || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
-		u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+	if !model.ValidNotifyURL(cfg.NotifyURL) {
 		return nil, errors.New("handler: PreOrderConfig.NotifyURL must be an absolute http(s) URL without query or fragment")
 	}
 	p := &PreOrder{

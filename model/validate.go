@@ -83,7 +83,7 @@ var validate = sync.OnceValue(func() *validator.Validate {
 		"cancel_trade_no": matches(cancelTradeNoRE),
 		"goods_id":        matches(goodsIDRE),
 		"cytime":          func(fl validator.FieldLevel) bool { return validTime(fl.Field().String()) },
-		"notify_url":      func(fl validator.FieldLevel) bool { return validNotifyURL(fl.Field().String()) },
+		"notify_url":      func(fl validator.FieldLevel) bool { return ValidNotifyURL(fl.Field().String()) },
 		"goods_detail":    func(fl validator.FieldLevel) bool { return goodsDetailProblem(fl.Field().String()) == "" },
 		"paytype": func(fl validator.FieldLevel) bool {
 			_, ok := PayType(fl.Field().String()).Meaning()
@@ -134,9 +134,10 @@ func validTime(s string) bool {
 	return err == nil
 }
 
-// validNotifyURL accepts an absolute http or https URL with a host and no
-// query string or fragment: the gateway appends nothing, and forbids both.
-func validNotifyURL(s string) bool {
+// ValidNotifyURL reports whether s can be a notify_url: an absolute http or
+// https URL with a host and no query string or fragment (the gateway
+// forbids parameters on it, and a query string would never be signed).
+func ValidNotifyURL(s string) bool {
 	if strings.ContainsAny(s, "?# \t\r\n") {
 		return false
 	}

@@ -248,3 +248,26 @@ func TestValidateNotAStruct(t *testing.T) {
 		}
 	}
 }
+
+func TestValidNotifyURL(t *testing.T) {
+	for _, tt := range []struct {
+		url  string
+		want bool
+	}{
+		{"https://shop.example.com/pay/notify", true},
+		{"http://127.0.0.1:8080/pay/notify", true},
+		{"HTTPS://shop.example.com/n", true},
+		{"https://shop.example.com/pay/notify?order=1", false},
+		{"https://shop.example.com/pay/notify?", false},
+		{"https://shop.example.com/pay/notify#x", false},
+		{"/pay/notify", false},
+		{"ftp://shop.example.com/n", false},
+		{"https:///n", false},
+		{"mailto:pay@example.com", false},
+		{"", false},
+	} {
+		if got := model.ValidNotifyURL(tt.url); got != tt.want {
+			t.Errorf("ValidNotifyURL(%q): got %v, want %v", tt.url, got, tt.want)
+		}
+	}
+}
