@@ -40,9 +40,10 @@ type ReconcilerConfig struct {
 	// TailInterval is the time between queries after FastWindow. Zero
 	// means 5 min.
 	TailInterval time.Duration
-	// MaxAge is when an attempt still unpaid is closed: cancelled at the
-	// gateway while its 5-minute cancel window is open, else recorded
-	// CLOSED. Zero means 24 h.
+	// MaxAge is when an attempt the gateway still reports unpaid (or does
+	// not know) is closed: cancelled at the gateway while its 5-minute
+	// cancel window is open, else recorded CLOSED. An attempt whose query
+	// keeps failing is never closed: its outcome is unknown. Zero means 24 h.
 	MaxAge time.Duration
 	// Concurrency bounds the orders handled at once. Zero means 4.
 	Concurrency int
@@ -259,9 +260,9 @@ func (r *Reconciler) reconcile(ctx context.Context, o *store.Order, now time.Tim
 		}
 		return nil
 	case err != nil:
-		if age > r.maxAge {
-			return r.expire(ctx, o, now)
-		}
+		// The outcome is unknown (gateway down, bad reply sign, keys
+		// gone): never close on that, even past MaxAge, because the buyer
+		// may have paid. It is asked again on the tail schedule.
 		return fmt.Errorf("handler: query %s: %w", o.OutTradeNo, err)
 	}
 	switch resp.Outcome() {

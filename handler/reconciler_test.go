@@ -2,8 +2,10 @@ package handler_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -349,5 +351,41 @@ func TestReconcilerAmountMismatch(t *testing.T) {
 	a := e.rec.Alerts()
 	if len(a) != 1 || a[0].Kind != handler.AlertAmountMismatch || a[0].Source != handler.SourceQuery || a[0].GotAmount != 600 || a[0].WantAmount != 601 {
 		t.Errorf("alerts: got %+v, want one amount mismatch 601/600 from a query", a)
+	}
+}
+
+// TestReconcilerKeepsUnknownOpen: past MaxAge, an attempt whose query
+// fails (here the gateway is unreachable) stays PENDING and the pass
+// reports the error: closing an attempt whose outcome is unknown could
+// close one the buyer paid.
+func TestReconcilerKeepsUnknownOpen(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t, envOptions{})
+	dead := httptest.NewServer(http.NotFoundHandler())
+	deadURL := dead.URL
+	dead.Close()
+	c, err := client.New(client.Config{GatewayURL: deadURL, OpenURL: deadURL, Keys: keyring(),
+		HTTPClient: &http.Client{Timeout: 5 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := handler.NewReconciler(handler.ReconcilerConfig{
+		Settler: e.settler, Client: c, Logger: quietLogger(), Now: e.clock.Now,
+		FastWindow: 60 * time.Second, MaxAge: 90 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	otn := e.createPending(t, "UNKNOWN1", mchA, model.V2, 10).OutTradeNo
+	e.clock.Advance(10 * time.Minute) // far past MaxAge and the cancel window
+	if err := r.RunOnce(ctx); !errors.Is(err, client.ErrUnknownOutcome) {
+		t.Errorf("RunOnce with the gateway unreachable: got %v, want an error wrapping client.ErrUnknownOutcome", err)
+	}
+	if got := e.get(t, otn).Status; got != store.Pending {
+		t.Errorf("status after a failed query past MaxAge: got %s, want PENDING", got)
+	}
+	if n := e.rec.Count(handler.Closed); n != 0 {
+		t.Errorf("closed events: got %d, want 0", n)
 	}
 }
