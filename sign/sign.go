@@ -1,7 +1,7 @@
 package sign
 
 import (
-	"crypto/subtle"
+	"cmp"
 	"fmt"
 	"net/url"
 	"slices"
@@ -14,14 +14,28 @@ const Param = "sign"
 // pair is one signed name=value.
 type pair struct{ k, v string }
 
-// stackBuf is the canonical string that fits on the stack; the documented
-// notifications are well under it. Longer messages go to the heap.
-const stackBuf = 1024
+// Go zeroes a stack array each time it is declared, and zeroing kilobytes
+// is a measurable part of verifying a short notification. So the arrays
+// come in two sizes, and the small ones are used when they suffice.
+const (
+	// stackBuf is the canonical string that fits on the stack; the
+	// documented notifications are well under it. Longer messages go to
+	// the heap. smallBuf fits the WeChat notification (323 bytes with a
+	// 32-byte key).
+	stackBuf = 1024
+	smallBuf = 384
 
-// stackPairs covers every documented message (the largest has about 25
-// fields) without a heap allocation for the sort. It must not exceed
-// indexMask+1.
-const stackPairs = 40
+	// stackPairs covers every documented message (the largest has about 25
+	// fields) without a heap allocation; larger ones keep their pairs on
+	// the heap. smallPairs covers short messages such as the WeChat
+	// notification (12 fields and the sign).
+	stackPairs = 40
+	smallPairs = 16
+)
+
+// The entry points below each declare the arrays of their message
+// themselves: arrays declared in a helper, or stored through a pointer to
+// the message, would escape to the heap.
 
 // Sign returns the upper-case hex sign of params under key. Every sign
 // parameter in params (any letter case, any number of values) is ignored.
@@ -29,23 +43,41 @@ const stackPairs = 40
 // read only one of the values, and guessing which one is how signatures get
 // bypassed.
 func Sign(params url.Values, key string, alg Algorithm) (string, error) {
-	var arr [stackPairs]pair
-	pairs, _, err := fromValues(arr[:0], params, false)
-	if err != nil {
+	var m message
+	switch n := len(params); {
+	case n <= smallPairs:
+		var a smallArrays
+		m.keys, m.pairs = a.keys[:], a.pairs[:]
+	case n <= stackPairs:
+		var a stackArrays
+		m.keys, m.pairs = a.keys[:], a.pairs[:]
+	default:
+		m.keys, m.pairs = make([]sortKey, n), make([]pair, n)
+	}
+	if _, err := m.fromValues(params, false); err != nil {
 		return "", err
 	}
-	return signPairs(pairs, key, alg)
+	return m.sign(key, alg)
 }
 
 // SignMap is Sign for a map, as decoded from a JSON response whose members
 // are all strings.
 func SignMap(params map[string]string, key string, alg Algorithm) (string, error) {
-	var arr [stackPairs]pair
-	pairs, _, err := fromMap(arr[:0], params, false)
-	if err != nil {
+	var m message
+	switch n := len(params); {
+	case n <= smallPairs:
+		var a smallArrays
+		m.keys, m.pairs = a.keys[:], a.pairs[:]
+	case n <= stackPairs:
+		var a stackArrays
+		m.keys, m.pairs = a.keys[:], a.pairs[:]
+	default:
+		m.keys, m.pairs = make([]sortKey, n), make([]pair, n)
+	}
+	if _, err := m.fromMap(params, false); err != nil {
 		return "", err
 	}
-	return signPairs(pairs, key, alg)
+	return m.sign(key, alg)
 }
 
 // Verify checks the sign carried in params against each key in turn (more
@@ -54,37 +86,102 @@ func SignMap(params map[string]string, key string, alg Algorithm) (string, error
 // It returns nil, ErrMissingSign, ErrBadSign, ErrMalformed, ErrNoKey or
 // ErrUnknownAlgorithm.
 func Verify(params url.Values, alg Algorithm, keys ...string) error {
-	var arr [stackPairs]pair
-	pairs, got, err := fromValues(arr[:0], params, true)
+	var m message
+	switch n := len(params); {
+	case n <= smallPairs:
+		var a smallArrays
+		m.keys, m.pairs = a.keys[:], a.pairs[:]
+	case n <= stackPairs:
+		var a stackArrays
+		m.keys, m.pairs = a.keys[:], a.pairs[:]
+	default:
+		m.keys, m.pairs = make([]sortKey, n), make([]pair, n)
+	}
+	got, err := m.fromValues(params, true)
 	if err != nil {
 		return err
 	}
-	return verifyPairs(pairs, got, alg, keys)
+	return m.verify(got, alg, keys)
 }
 
 // VerifyMap is Verify for a map.
 func VerifyMap(params map[string]string, alg Algorithm, keys ...string) error {
-	var arr [stackPairs]pair
-	pairs, got, err := fromMap(arr[:0], params, true)
+	var m message
+	switch n := len(params); {
+	case n <= smallPairs:
+		var a smallArrays
+		m.keys, m.pairs = a.keys[:], a.pairs[:]
+	case n <= stackPairs:
+		var a stackArrays
+		m.keys, m.pairs = a.keys[:], a.pairs[:]
+	default:
+		m.keys, m.pairs = make([]sortKey, n), make([]pair, n)
+	}
+	got, err := m.fromMap(params, true)
 	if err != nil {
 		return err
 	}
-	return verifyPairs(pairs, got, alg, keys)
+	return m.verify(got, alg, keys)
 }
 
 // StringToSign returns the exact string that is hashed: the canonical
 // parameters followed by "&key=" and key. It is meant for debugging (pass a
 // placeholder key to keep the real one off screens and logs).
 func StringToSign(params url.Values, key string) (string, error) {
-	var arr [stackPairs]pair
-	pairs, _, err := fromValues(arr[:0], params, false)
-	if err != nil {
+	var a stackArrays
+	m := message{keys: a.keys[:], pairs: a.pairs[:]}
+	if n := len(params); n > stackPairs {
+		m.keys, m.pairs = make([]sortKey, n), make([]pair, n)
+	}
+	if _, err := m.fromValues(params, false); err != nil {
 		return "", err
 	}
-	return string(appendKey(appendCanonical(nil, pairs, len(key)), key)), nil
+	return string(appendKey(m.appendCanonical(nil, len(key)), key)), nil
 }
 
-func signPairs(pairs []pair, key string, alg Algorithm) (string, error) {
+// message is the signed pairs of one message, gathered in a single pass
+// over the parameters together with everything the canonical string needs:
+// each pair's sort key and the string's length. keys and pairs have room
+// for every parameter (len(params) bounds the pairs), so collecting never
+// grows them.
+type message struct {
+	keys  []sortKey // keys[:n] are the sort keys of pairs[:n]
+	pairs []pair
+	n     int
+	// size is the length of "&k=v" over all pairs: the canonical string
+	// with the leading '&' that appendCanonical drops.
+	size int
+	// sorted says keys[:n] are already in order of prefix, and ties that
+	// two of them share one.
+	sorted, ties bool
+}
+
+type smallArrays struct {
+	keys  [smallPairs]sortKey
+	pairs [smallPairs]pair
+}
+
+type stackArrays struct {
+	keys  [stackPairs]sortKey
+	pairs [stackPairs]pair
+}
+
+// add records one signed pair. Computing the sort key here, while the
+// name is already loaded, saves a second pass over the pairs; see
+// fromValues, which does the same in its loop.
+func (m *message) add(k, v string) {
+	m.size += len(k) + len(v) + 2
+	e := sortKey{foldPrefix(k), m.n}
+	m.pairs[m.n] = pair{k, v}
+	if len(m.keys) <= stackPairs {
+		m.ties = insertKey(m.keys, m.n, e) || m.ties
+	} else {
+		m.keys[m.n] = e
+	}
+	m.n++
+}
+
+func (m *message) sign(key string, alg Algorithm) (string, error) {
 	size := alg.size()
 	if size == 0 {
 		return "", fmt.Errorf("%w: %q", ErrUnknownAlgorithm, string(alg))
@@ -92,13 +189,20 @@ func signPairs(pairs []pair, key string, alg Algorithm) (string, error) {
 	if key == "" {
 		return "", ErrNoKey
 	}
-	var buf [stackBuf]byte
-	msg := appendKey(appendCanonical(buf[:0], pairs, len(key)), key)
+	var msg []byte
+	if m.bufLen(len(key)) <= smallBuf {
+		var buf [smallBuf]byte
+		msg = m.appendCanonical(buf[:0], len(key))
+	} else {
+		var buf [stackBuf]byte
+		msg = m.appendCanonical(buf[:0], len(key))
+	}
+	msg = appendKey(msg, key)
 	sum := alg.digest(msg, key)
 	return upperHex(sum[:size]), nil
 }
 
-func verifyPairs(pairs []pair, got string, alg Algorithm, keys []string) error {
+func (m *message) verify(got string, alg Algorithm, keys []string) error {
 	size := alg.size()
 	if size == 0 {
 		return fmt.Errorf("%w: %q", ErrUnknownAlgorithm, string(alg))
@@ -113,12 +217,17 @@ func verifyPairs(pairs []pair, got string, alg Algorithm, keys []string) error {
 	if longest == 0 {
 		return ErrNoKey
 	}
-	var want [maxSize]byte
-	if !decodeHex(want[:size], got) {
+	if len(got) != 2*size {
 		return ErrBadSign
 	}
-	var buf [stackBuf]byte
-	msg := appendCanonical(buf[:0], pairs, longest)
+	var msg []byte
+	if m.bufLen(longest) <= smallBuf {
+		var buf [smallBuf]byte
+		msg = m.appendCanonical(buf[:0], longest)
+	} else {
+		var buf [stackBuf]byte
+		msg = m.appendCanonical(buf[:0], longest)
+	}
 	prefix := len(msg)
 	for _, k := range keys {
 		if k == "" {
@@ -126,53 +235,74 @@ func verifyPairs(pairs []pair, got string, alg Algorithm, keys []string) error {
 		}
 		msg = appendKey(msg[:prefix], k)
 		sum := alg.digest(msg, k)
-		if subtle.ConstantTimeCompare(sum[:size], want[:size]) == 1 {
+		if equalHexFold(sum[:size], got) {
 			return nil
 		}
 	}
 	return ErrBadSign
 }
 
-// fromValues collects the signed pairs and, when verifying, the received
-// sign. Signing ignores every sign-like name; verifying accepts exactly one,
-// because two (sign and SIGN, or sign=A&sign=B) are ambiguous.
-func fromValues(dst []pair, params url.Values, verifying bool) ([]pair, string, error) {
+// fromValues collects the signed pairs and, when verifying, returns the
+// received sign. Signing ignores every sign-like name; verifying accepts
+// exactly one, because two (sign and SIGN, or sign=A&sign=B) are ambiguous.
+func (m *message) fromValues(params url.Values, verifying bool) (string, error) {
 	var got string
 	seenSign := false
+	// Locals rather than fields of m in the loop: stores through m would
+	// make the compiler reload them on every pair.
+	keys, pairs, n, size := m.keys, m.pairs, 0, 0
+	online, ties := len(keys) <= stackPairs, false
 	for k, vs := range params {
-		if isSignName(k) {
-			if !verifying {
+		if len(vs) != 1 || isSignName(k) {
+			// Rare: a sign, a repeated name or a name without a value.
+			if isSignName(k) {
+				if !verifying {
+					continue
+				}
+				if seenSign || len(vs) > 1 {
+					return "", fmt.Errorf("%w: more than one sign parameter", ErrMalformed)
+				}
+				if len(vs) == 1 {
+					seenSign, got = true, vs[0]
+				}
 				continue
 			}
-			if seenSign || len(vs) > 1 {
-				return nil, "", fmt.Errorf("%w: more than one sign parameter", ErrMalformed)
-			}
-			if len(vs) == 1 {
-				seenSign, got = true, vs[0]
+			if len(vs) > 1 {
+				return "", fmt.Errorf("%w: %q given %d times", ErrMalformed, k, len(vs))
 			}
 			continue
 		}
-		if len(vs) > 1 {
-			return nil, "", fmt.Errorf("%w: %q given %d times", ErrMalformed, k, len(vs))
-		}
-		if len(vs) == 0 || k == "" || isBlank(vs[0]) {
+		v := vs[0]
+		if k == "" || isBlank(v) {
 			continue
 		}
-		dst = append(dst, pair{k, vs[0]})
+		size += len(k) + len(v) + 2
+		e := sortKey{foldPrefix(k), n}
+		pairs[n] = pair{k, v}
+		// Sorting as the pairs arrive, rather than after, overlaps the
+		// work with the waits for the map's memory.
+		if online {
+			ties = insertKey(keys, n, e) || ties
+		} else {
+			keys[n] = e
+		}
+		n++
 	}
-	return dst, got, nil
+	m.n, m.size, m.sorted, m.ties = n, size, online, ties
+	return got, nil
 }
 
-func fromMap(dst []pair, params map[string]string, verifying bool) ([]pair, string, error) {
+func (m *message) fromMap(params map[string]string, verifying bool) (string, error) {
 	var got string
 	seenSign := false
+	m.sorted = len(m.keys) <= stackPairs
 	for k, v := range params {
 		if isSignName(k) {
 			if !verifying {
 				continue
 			}
 			if seenSign {
-				return nil, "", fmt.Errorf("%w: more than one sign parameter", ErrMalformed)
+				return "", fmt.Errorf("%w: more than one sign parameter", ErrMalformed)
 			}
 			seenSign, got = true, v
 			continue
@@ -180,12 +310,20 @@ func fromMap(dst []pair, params map[string]string, verifying bool) ([]pair, stri
 		if k == "" || isBlank(v) {
 			continue
 		}
-		dst = append(dst, pair{k, v})
+		m.add(k, v)
 	}
-	return dst, got, nil
+	return got, nil
 }
 
-func isSignName(k string) bool { return len(k) == len(Param) && strings.EqualFold(k, Param) }
+// isSignName reports whether k is "sign" in any letter case. For four
+// bytes that is an ASCII case-insensitive match: the only non-ASCII
+// character that strings.EqualFold folds to one of these letters, U+017F
+// (long s), takes two bytes. Each k|0x20 below equals the lower-case letter
+// only for that letter and its capital.
+func isSignName(k string) bool {
+	return len(k) == len(Param) &&
+		k[0]|0x20 == 's' && k[1]|0x20 == 'i' && k[2]|0x20 == 'g' && k[3]|0x20 == 'n'
+}
 
 // isBlank reports an empty or whitespace-only value; the gateway's own code
 // (IsNullOrWhiteSpace) leaves those out of the signed string.
@@ -212,32 +350,44 @@ func isBlankSlow(v string) bool {
 	return true
 }
 
-// appendCanonical writes "k=v&k=v" for pairs in canonical order, leaving
-// room for "&key=" and a key of keyLen bytes so the key append does not
-// reallocate. It may reorder pairs.
-func appendCanonical(buf []byte, pairs []pair, keyLen int) []byte {
-	n := len("&key=") + keyLen
-	for _, p := range pairs {
-		n += len(p.k) + len(p.v) + 2
-	}
-	if cap(buf) < n {
+// bufLen is the buffer appendCanonical needs for a key of keyLen bytes.
+func (m *message) bufLen(keyLen int) int {
+	// One byte more than the string: see appendCanonical.
+	return m.size + len("&key=") + keyLen + 1
+}
+
+// appendCanonical writes "k=v&k=v" for the pairs in canonical order,
+// leaving room for "&key=" and a key of keyLen bytes so the key append does
+// not reallocate. buf must be empty.
+func (m *message) appendCanonical(buf []byte, keyLen int) []byte {
+	if n := m.bufLen(keyLen); cap(buf) < n {
 		buf = make([]byte, 0, n)
 	}
-	var arr [stackPairs]uint64
-	order := sortedOrder(arr[:0], pairs)
-	for i := range pairs {
-		p := &pairs[i]
-		if order != nil {
-			p = &pairs[order[i]&indexMask]
-		}
-		if i > 0 {
-			buf = append(buf, '&')
-		}
-		buf = append(buf, p.k...)
-		buf = append(buf, '=')
-		buf = append(buf, p.v...)
+	if m.n == 0 {
+		return buf
 	}
-	return buf
+	keys, pairs := m.keys[:m.n], m.pairs[:m.n]
+	switch {
+	case !m.sorted:
+		sortKeys(keys, pairs)
+	case m.ties:
+		sortTieRuns(keys, pairs)
+	}
+	// Every pair is written as "&k=v" with copy into a slice of the final
+	// length, which skips append's capacity checks and a branch for the
+	// first pair; the result starts after the first pair's '&'.
+	out := buf[:m.size]
+	off := 0
+	for _, key := range keys {
+		p := &pairs[key.i]
+		out[off] = '&'
+		off++
+		off += copy(out[off:], p.k)
+		out[off] = '='
+		off++
+		off += copy(out[off:], p.v)
+	}
+	return out[1:]
 }
 
 func appendKey(buf []byte, key string) []byte {
@@ -245,64 +395,91 @@ func appendKey(buf []byte, key string) []byte {
 	return append(buf, key...)
 }
 
-// indexMask selects the index of a pair in a sort key; the rest of the
-// key is the name's folded prefix. stackPairs must stay within it.
-const indexMask = 0xFF
+// sortKey places one pair in canonical order: the lower-cased first eight
+// bytes of its name, and its index.
+type sortKey struct {
+	prefix uint64
+	i      int
+}
 
-// sortedOrder returns, for up to stackPairs pairs, their sort keys in
-// canonical order: the lower-cased first seven bytes of the name in the
-// top bits and the pair's index in the low byte. A plain integer sort then
-// decides nearly every comparison, with no pointers moved and no branch on
-// a second field; each run of names that share a seven-byte prefix is then
-// put right with the full rule. More pairs than that are sorted in place
-// and nil is returned.
+// sortedOrder appends the sort keys of pairs to dst and puts them in
+// canonical order, as a message does with the pairs it collects.
+func sortedOrder(dst []sortKey, pairs []pair) []sortKey {
+	for i := range pairs {
+		dst = append(dst, sortKey{foldPrefix(pairs[i].k), i})
+	}
+	sortKeys(dst, pairs)
+	return dst
+}
+
+// sortKeys puts in canonical order the sort keys of pairs. Comparing the
+// folded prefixes as integers decides nearly every comparison, with no
+// pointers moved; each run of names that share an eight-byte prefix is then
+// put right with the full rule.
 //
 // The order is the lower-case fold first and the bytes as the tie-break,
 // as PROTOCOL.md section 2.1 step 4 prescribes. Folding to upper case would
 // misplace '_' (0x5F) against letters.
-func sortedOrder(dst []uint64, pairs []pair) []uint64 {
-	if len(pairs) > stackPairs {
-		slices.SortFunc(pairs, func(a, b pair) int {
-			if lessName(a.k, b.k) {
+func sortKeys(keys []sortKey, pairs []pair) {
+	if len(keys) > stackPairs {
+		// Insertion sort is quadratic; a hostile message may be long.
+		slices.SortFunc(keys, func(a, b sortKey) int {
+			switch {
+			case a.prefix != b.prefix:
+				return cmp.Compare(a.prefix, b.prefix)
+			case lessName(pairs[a.i].k, pairs[b.i].k):
 				return -1
-			}
-			if lessName(b.k, a.k) {
+			case lessName(pairs[b.i].k, pairs[a.i].k):
 				return 1
 			}
 			return 0
 		})
-		return nil
+		return
 	}
-	for i := range pairs {
-		dst = append(dst, foldPrefix(pairs[i].k)&^indexMask|uint64(i))
+	ties := false
+	for i := range keys {
+		ties = insertKey(keys, i, keys[i]) || ties
 	}
-	for i := 1; i < len(dst); i++ {
-		e, j := dst[i], i
-		for ; j > 0 && e < dst[j-1]; j-- {
-			dst[j] = dst[j-1]
-		}
-		dst[j] = e
+	if ties {
+		sortTieRuns(keys, pairs)
 	}
-	for i := 1; i < len(dst); {
-		if dst[i]>>8 != dst[i-1]>>8 {
+}
+
+// insertKey inserts e into keys[:n], which are in order of prefix, and
+// reports whether e shares its prefix with another key. Only the key
+// before can share it: the one after is greater, or e went to the end.
+// keys[n] must be free.
+func insertKey(keys []sortKey, n int, e sortKey) bool {
+	j := n
+	for ; j > 0 && e.prefix < keys[j-1].prefix; j-- {
+		keys[j] = keys[j-1]
+	}
+	keys[j] = e
+	return j > 0 && keys[j-1].prefix == e.prefix
+}
+
+// sortTieRuns puts right each run of keys, in order of prefix, that share
+// a prefix.
+func sortTieRuns(keys []sortKey, pairs []pair) {
+	for i := 1; i < len(keys); {
+		if keys[i].prefix != keys[i-1].prefix {
 			i++
 			continue
 		}
 		start, end := i-1, i+1
-		for end < len(dst) && dst[end]>>8 == dst[start]>>8 {
+		for end < len(keys) && keys[end].prefix == keys[start].prefix {
 			end++
 		}
-		sortTies(dst[start:end], pairs)
+		sortTies(keys[start:end], pairs)
 		i = end
 	}
-	return dst
 }
 
 // sortTies orders keys with one shared prefix by their full names.
-func sortTies(keys []uint64, pairs []pair) {
+func sortTies(keys []sortKey, pairs []pair) {
 	for i := 1; i < len(keys); i++ {
 		e, j := keys[i], i
-		for ; j > 0 && lessName(pairs[e&indexMask].k, pairs[keys[j-1]&indexMask].k); j-- {
+		for ; j > 0 && lessName(pairs[e.i].k, pairs[keys[j-1].i].k); j-- {
 			keys[j] = keys[j-1]
 		}
 		keys[j] = e
