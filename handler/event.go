@@ -96,6 +96,10 @@ const (
 	// AlertRefundedUnsettled: a query found a refund for an attempt never
 	// settled here; it was closed.
 	AlertRefundedUnsettled AlertKind = "refunded_unsettled"
+	// AlertDoublePayment: an attempt was paid after another attempt of the
+	// same business order (OtherOutTradeNo) had been paid: the buyer paid
+	// twice. The fulfilment hook does not run for it; refund it.
+	AlertDoublePayment AlertKind = "double_payment"
 )
 
 // Alert describes a validly signed message that contradicts the stored
@@ -104,6 +108,9 @@ type Alert struct {
 	Kind       AlertKind
 	Source     string // SourceNotify or SourceQuery
 	OutTradeNo string
+	// BusinessID and OtherOutTradeNo are set for AlertDoublePayment: the
+	// business order and its attempt that was paid first.
+	BusinessID, OtherOutTradeNo string
 	// MchID is the order's merchant; GotMchID the message's.
 	MchID, GotMchID string
 	// WantAmount is the order's amount and GotAmount the message's, in fen.
@@ -117,6 +124,6 @@ type Alert struct {
 
 // String formats the alert for a log line.
 func (a Alert) String() string {
-	return fmt.Sprintf("%s: out_trade_no=%s mch_id=%s got_mch_id=%s want_fee=%d got_fee=%d status=%s transaction_id=%s stored_transaction_id=%s",
-		a.Kind, a.OutTradeNo, a.MchID, a.GotMchID, a.WantAmount, a.GotAmount, a.Status, a.TransactionID, a.StoredTransactionID)
+	return fmt.Sprintf("%s: out_trade_no=%s business_id=%s other_out_trade_no=%s mch_id=%s got_mch_id=%s want_fee=%d got_fee=%d status=%s transaction_id=%s stored_transaction_id=%s",
+		a.Kind, a.OutTradeNo, a.BusinessID, a.OtherOutTradeNo, a.MchID, a.GotMchID, a.WantAmount, a.GotAmount, a.Status, a.TransactionID, a.StoredTransactionID)
 }

@@ -342,7 +342,7 @@ func (r *Reconciler) finish(ctx context.Context, o *store.Order, reason string) 
 func (r *Reconciler) retryFulfil(ctx context.Context, o *store.Order) error {
 	ctx, cancel := context.WithTimeout(ctx, r.settler.ttl)
 	defer cancel()
-	outcome, err := r.settler.fulfil(ctx, o.OutTradeNo)
+	outcome, err := r.settler.fulfil(ctx, o, SourceRetry)
 	if outcome == Duplicate && err == nil {
 		return nil // someone else fulfilled it meanwhile
 	}

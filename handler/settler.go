@@ -158,7 +158,7 @@ func (s *Settler) settle(ctx context.Context, o *store.Order, p proof) (Outcome,
 	default:
 		return Mismatch, s.raise(ctx, base, AlertPaidAfterClose)
 	}
-	if oc, err := s.fulfil(ctx, o.OutTradeNo); err != nil {
+	if oc, err := s.fulfil(ctx, o, p.source); err != nil {
 		return oc, err
 	}
 	return outcome, nil
@@ -169,7 +169,8 @@ func (s *Settler) raise(ctx context.Context, a Alert, kind AlertKind) error {
 	a.Kind = kind
 	s.log.LogAttrs(ctx, slog.LevelError, "handler: payment does not match the order",
 		slog.String("alert", string(kind)), slog.String("source", a.Source),
-		slog.String("out_trade_no", a.OutTradeNo), slog.String("mch_id", a.MchID),
+		slog.String("out_trade_no", a.OutTradeNo), slog.String("business_id", a.BusinessID),
+		slog.String("other_out_trade_no", a.OtherOutTradeNo), slog.String("mch_id", a.MchID),
 		slog.String("got_mch_id", a.GotMchID), slog.Int64("want_fee", a.WantAmount),
 		slog.Int64("got_fee", a.GotAmount), slog.String("status", a.Status),
 		slog.String("transaction_id", a.TransactionID),
@@ -180,13 +181,20 @@ func (s *Settler) raise(ctx context.Context, a Alert, kind AlertKind) error {
 	return fmt.Errorf("%w: %s on %s", ErrMismatch, kind, a.OutTradeNo)
 }
 
-// lockName is the lease that serialises one order's side effects.
-func lockName(outTradeNo string) string { return "cypay:order:" + outTradeNo }
+// lockName is the lease that serialises a business order's side effects.
+// It is per business order, not per attempt, so that two paid attempts of
+// one order (a buyer who paid two QR codes) cannot both be fulfilled.
+func lockName(businessID string) string { return "cypay:business:" + businessID }
 
-// fulfil runs the fulfilment hook for a PAID, unfulfilled order under its
-// lease and records success. It is a no-op for a fulfilled order.
-func (s *Settler) fulfil(ctx context.Context, outTradeNo string) (Outcome, error) {
-	name := lockName(outTradeNo)
+// fulfil runs the fulfilment hook for a PAID, unfulfilled attempt under
+// its business order's lease and records success. It is a no-op for a
+// fulfilled attempt. If another attempt of the same business order was
+// paid first, the buyer paid twice: the hook does not run again, the
+// attempt is recorded fulfilled (nothing is left to deliver) and
+// AlertDoublePayment asks for a refund.
+func (s *Settler) fulfil(ctx context.Context, o *store.Order, source string) (Outcome, error) {
+	outTradeNo := o.OutTradeNo
+	name := lockName(o.BusinessID)
 	tok, err := s.locker.Acquire(ctx, name, s.ttl)
 	if err != nil {
 		return lockOutcome(ctx), fmt.Errorf("handler: lock %s: %w", outTradeNo, err)
@@ -201,20 +209,31 @@ func (s *Settler) fulfil(ctx context.Context, outTradeNo string) (Outcome, error
 				slog.String("out_trade_no", outTradeNo), slog.String("err", err.Error()))
 		}
 	}()
-	o, err := s.store.Get(ctx, outTradeNo)
+	cur, err := s.store.Get(ctx, outTradeNo)
 	if err != nil {
 		return lockOutcome(ctx), fmt.Errorf("handler: reread %s: %w", outTradeNo, err)
 	}
-	if o.Status != store.Paid || o.Fulfilled {
+	if cur.Status != store.Paid || cur.Fulfilled {
 		return Duplicate, nil
 	}
-	if err := s.runHook(ctx, *o); err != nil {
+	first, err := s.firstPaidSibling(ctx, cur)
+	if err != nil {
+		return lockOutcome(ctx), err
+	}
+	if first != nil {
+		_ = s.raise(ctx, Alert{
+			Source: source, OutTradeNo: outTradeNo, BusinessID: cur.BusinessID,
+			OtherOutTradeNo: first.OutTradeNo, MchID: cur.MchID, GotMchID: cur.MchID,
+			WantAmount: cur.Amount, GotAmount: cur.Amount, Status: string(cur.Status),
+			TransactionID: cur.TransactionID, StoredTransactionID: first.TransactionID,
+		}, AlertDoublePayment)
+	} else if err := s.runHook(ctx, *cur); err != nil {
 		s.log.LogAttrs(ctx, slog.LevelError, "handler: fulfilment failed",
 			slog.String("out_trade_no", outTradeNo), slog.String("err", err.Error()))
 		return HookError, err
 	}
-	// The hook succeeded: record it even if ctx has just ended, or it
-	// would run again.
+	// The hook succeeded (or must not run): record it even if ctx has
+	// just ended, or it would run again.
 	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	// A lost record means the hook runs again, so try a little harder.
@@ -228,6 +247,33 @@ func (s *Settler) fulfil(ctx context.Context, outTradeNo string) (Outcome, error
 		}
 	}
 	return Settled, nil
+}
+
+// firstPaidSibling returns another PAID attempt of o's business order that
+// was paid before o (by paid time, then out_trade_no), or nil. Of two paid
+// attempts exactly one is "first" either way round, so exactly one of them
+// is fulfilled.
+func (s *Settler) firstPaidSibling(ctx context.Context, o *store.Order) (*store.Order, error) {
+	attempts, err := s.store.ListByBusinessID(ctx, o.BusinessID)
+	if err != nil {
+		return nil, fmt.Errorf("handler: list attempts of %s: %w", o.OutTradeNo, err)
+	}
+	for _, a := range attempts {
+		if a.OutTradeNo == o.OutTradeNo || a.Status != store.Paid {
+			continue
+		}
+		if a.Fulfilled || paidBefore(a, o) {
+			return a, nil
+		}
+	}
+	return nil, nil
+}
+
+func paidBefore(a, b *store.Order) bool {
+	if !a.PaidAt.Equal(b.PaidAt) {
+		return a.PaidAt.Before(b.PaidAt)
+	}
+	return a.OutTradeNo < b.OutTradeNo
 }
 
 func lockOutcome(ctx context.Context) Outcome {

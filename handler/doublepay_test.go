@@ -1,0 +1,57 @@
+package handler_test
+
+import (
+	"testing"
+
+	"github.com/cypaykit/kit/handler"
+	"github.com/cypaykit/kit/model"
+	"github.com/cypaykit/kit/store"
+)
+
+// TestDoublePayment: a buyer who pays two live QR codes of one business
+// order (two attempts, here WeChat then Alipay) pays twice. Both payments
+// are real, so both attempts settle PAID and both notifications are
+// acknowledged; but the order is fulfilled once, and the second payment
+// raises AlertDoublePayment so that someone refunds it.
+func TestDoublePayment(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	e.addOrder("DOUBLE1", mchA, 500)
+	first := e.mustPreOrder(t, model.V2, "DOUBLE1", model.PayWeChat)
+	second := e.mustPreOrder(t, model.V2, "DOUBLE1", model.PayAlipay)
+	if first == second {
+		t.Fatalf("both pre-orders returned %s, want two attempts", first)
+	}
+	for _, otn := range []string{first, second} {
+		if err := e.sim.Pay(otn); err != nil {
+			t.Fatal(err)
+		}
+		e.waitIdle(t)
+		if !e.sim.Settled(otn) {
+			t.Fatalf("notification for %s not acknowledged: %+v", otn, e.sim.Deliveries(otn))
+		}
+	}
+	for _, otn := range []string{first, second} {
+		if o := e.get(t, otn); o.Status != store.Paid || !o.Fulfilled {
+			t.Errorf("%s: got status %s fulfilled %v, want PAID and fulfilled (handled)", otn, o.Status, o.Fulfilled)
+		}
+	}
+	if got := e.hooks.Calls(first); got != 1 {
+		t.Errorf("hook calls for the first payment: got %d, want 1", got)
+	}
+	if got := e.hooks.Calls(second); got != 0 {
+		t.Errorf("hook calls for the second payment: got %d, want 0 (the order is already fulfilled)", got)
+	}
+	var doubles []handler.Alert
+	for _, a := range e.rec.Alerts() {
+		if a.Kind == handler.AlertDoublePayment {
+			doubles = append(doubles, a)
+		}
+	}
+	if len(doubles) != 1 {
+		t.Fatalf("double-payment alerts: got %d (%v), want 1", len(doubles), e.rec.Alerts())
+	}
+	if a := doubles[0]; a.OutTradeNo != second || a.OtherOutTradeNo != first || a.BusinessID != "DOUBLE1" || a.GotAmount != 500 {
+		t.Errorf("alert: got %+v, want out_trade_no %s, other %s, business DOUBLE1, 500 fen", a, second, first)
+	}
+}
