@@ -279,8 +279,8 @@ func (m *message) fromValues(params url.Values, verifying bool) (string, error) 
 		size += len(k) + len(v) + 2
 		e := sortKey{foldPrefix(k), n}
 		pairs[n] = pair{k, v}
-		// Sorting as the pairs arrive, rather than after, overlaps the
-		// work with the waits for the map's memory.
+		// Sorting as the pairs arrive measured faster than sorting after
+		// the loop (the work overlaps the waits for the map's memory).
 		if online {
 			ties = insertKey(keys, n, e) || ties
 		} else {
