@@ -1,8 +1,11 @@
 package handler_test
 
 import (
+	"net/url"
 	"testing"
+	"time"
 
+	"github.com/cypaykit/kit/gatewaytest"
 	"github.com/cypaykit/kit/handler"
 	"github.com/cypaykit/kit/model"
 	"github.com/cypaykit/kit/store"
@@ -53,5 +56,46 @@ func TestDoublePayment(t *testing.T) {
 	}
 	if a := doubles[0]; a.OutTradeNo != second || a.OtherOutTradeNo != first || a.BusinessID != "DOUBLE1" || a.GotAmount != 500 {
 		t.Errorf("alert: got %+v, want out_trade_no %s, other %s, business DOUBLE1, 500 fen", a, second, first)
+	}
+}
+
+// TestDoublePaymentOutOfOrder: the later payment's notification is
+// handled first. Whichever attempt is fulfilled first keeps the order; the
+// other is refused and reported, so the hook runs exactly once for the
+// business order whatever the arrival order.
+func TestDoublePaymentOutOfOrder(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	e.addOrder("DOUBLE2", mchA, 700)
+	early := e.mustPreOrder(t, model.V2, "DOUBLE2", model.PayWeChat)
+	late := e.mustPreOrder(t, model.V2, "DOUBLE2", model.PayAlipay)
+	sign := func(otn, txn string, paidAt time.Time) url.Values {
+		v, err := gatewaytest.NotificationValues(gatewaytest.Payment{
+			MchID: mchA, OutTradeNo: otn, TotalFee: 700, TransactionID: txn, TimeEnd: paidAt,
+		}, keyA, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	if got := e.postNotify(t, sign(late, "TLATE", time.Date(2026, 11, 26, 10, 5, 0, 0, model.Beijing))); got != "success" {
+		t.Fatalf("late notification: got %q, want success", got)
+	}
+	if got := e.postNotify(t, sign(early, "TEARLY", time.Date(2026, 11, 26, 10, 0, 0, 0, model.Beijing))); got != "success" {
+		t.Fatalf("early notification: got %q, want success", got)
+	}
+	if got := e.hooks.Calls(late) + e.hooks.Calls(early); got != 1 {
+		t.Errorf("hook calls for the business order: got %d, want 1", got)
+	}
+	if got := e.hooks.Calls(late); got != 1 {
+		t.Errorf("hook calls for the attempt handled first: got %d, want 1", got)
+	}
+	for _, otn := range []string{early, late} {
+		if o := e.get(t, otn); o.Status != store.Paid || !o.Fulfilled {
+			t.Errorf("%s: got status %s fulfilled %v, want PAID and fulfilled", otn, o.Status, o.Fulfilled)
+		}
+	}
+	if a := e.rec.Alerts(); len(a) != 1 || a[0].Kind != handler.AlertDoublePayment || a[0].OutTradeNo != early {
+		t.Errorf("alerts: got %v, want one double_payment for %s", a, early)
 	}
 }

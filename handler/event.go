@@ -96,9 +96,10 @@ const (
 	// AlertRefundedUnsettled: a query found a refund for an attempt never
 	// settled here; it was closed.
 	AlertRefundedUnsettled AlertKind = "refunded_unsettled"
-	// AlertDoublePayment: an attempt was paid after another attempt of the
-	// same business order (OtherOutTradeNo) had been paid: the buyer paid
-	// twice. The fulfilment hook does not run for it; refund it.
+	// AlertDoublePayment: an attempt was paid while another attempt of
+	// the same business order (OtherOutTradeNo) had already been
+	// fulfilled: the buyer paid twice. The fulfilment hook does not run
+	// for it; refund it.
 	AlertDoublePayment AlertKind = "double_payment"
 )
 
@@ -109,7 +110,7 @@ type Alert struct {
 	Source     string // SourceNotify or SourceQuery
 	OutTradeNo string
 	// BusinessID and OtherOutTradeNo are set for AlertDoublePayment: the
-	// business order and its attempt that was paid first.
+	// business order and its attempt that was fulfilled.
 	BusinessID, OtherOutTradeNo string
 	// MchID is the order's merchant; GotMchID the message's.
 	MchID, GotMchID string

@@ -189,9 +189,9 @@ func lockName(businessID string) string { return "cypay:business:" + businessID 
 // fulfil runs the fulfilment hook for a PAID, unfulfilled attempt under
 // its business order's lease and records success. It is a no-op for a
 // fulfilled attempt. If another attempt of the same business order was
-// paid first, the buyer paid twice: the hook does not run again, the
-// attempt is recorded fulfilled (nothing is left to deliver) and
-// AlertDoublePayment asks for a refund.
+// fulfilled already, the buyer paid twice: the hook does not run again,
+// the attempt is recorded fulfilled (nothing is left to deliver) and
+// AlertDoublePayment asks for a refund of this payment.
 func (s *Settler) fulfil(ctx context.Context, o *store.Order, source string) (Outcome, error) {
 	outTradeNo := o.OutTradeNo
 	name := lockName(o.BusinessID)
@@ -216,7 +216,7 @@ func (s *Settler) fulfil(ctx context.Context, o *store.Order, source string) (Ou
 	if cur.Status != store.Paid || cur.Fulfilled {
 		return Duplicate, nil
 	}
-	first, err := s.firstPaidSibling(ctx, cur)
+	first, err := s.fulfilledSibling(ctx, cur)
 	if err != nil {
 		return lockOutcome(ctx), err
 	}
@@ -249,31 +249,23 @@ func (s *Settler) fulfil(ctx context.Context, o *store.Order, source string) (Ou
 	return Settled, nil
 }
 
-// firstPaidSibling returns another PAID attempt of o's business order that
-// was paid before o (by paid time, then out_trade_no), or nil. Of two paid
-// attempts exactly one is "first" either way round, so exactly one of them
-// is fulfilled.
-func (s *Settler) firstPaidSibling(ctx context.Context, o *store.Order) (*store.Order, error) {
+// fulfilledSibling returns another attempt of o's business order that is
+// already fulfilled, or nil. Checked under the business order's lease, it
+// lets exactly one paid attempt run the hook: the first to get there.
+// (An attempt is only ever recorded fulfilled without its hook when a
+// sibling was fulfilled before it, so a fulfilled sibling always means
+// the hook ran for the business order.)
+func (s *Settler) fulfilledSibling(ctx context.Context, o *store.Order) (*store.Order, error) {
 	attempts, err := s.store.ListByBusinessID(ctx, o.BusinessID)
 	if err != nil {
 		return nil, fmt.Errorf("handler: list attempts of %s: %w", o.OutTradeNo, err)
 	}
 	for _, a := range attempts {
-		if a.OutTradeNo == o.OutTradeNo || a.Status != store.Paid {
-			continue
-		}
-		if a.Fulfilled || paidBefore(a, o) {
+		if a.OutTradeNo != o.OutTradeNo && a.Fulfilled {
 			return a, nil
 		}
 	}
 	return nil, nil
-}
-
-func paidBefore(a, b *store.Order) bool {
-	if !a.PaidAt.Equal(b.PaidAt) {
-		return a.PaidAt.Before(b.PaidAt)
-	}
-	return a.OutTradeNo < b.OutTradeNo
 }
 
 func lockOutcome(ctx context.Context) Outcome {
