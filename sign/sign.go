@@ -33,9 +33,9 @@ const (
 	smallPairs = 16
 )
 
-// The entry points below each declare the arrays of their message
-// themselves: arrays declared in a helper, or stored through a pointer to
-// the message, would escape to the heap.
+// Verify, the hot path, declares the arrays of its message itself: arrays
+// declared in a helper, or stored through a pointer to the message, would
+// escape to the heap. The other entry points take newMessage's.
 
 // Sign returns the upper-case hex sign of params under key. Every sign
 // parameter in params (any letter case, any number of values) is ignored.
@@ -43,17 +43,7 @@ const (
 // read only one of the values, and guessing which one is how signatures get
 // bypassed.
 func Sign(params url.Values, key string, alg Algorithm) (string, error) {
-	var m message
-	switch n := len(params); {
-	case n <= smallPairs:
-		var a smallArrays
-		m.keys, m.pairs = a.keys[:], a.pairs[:]
-	case n <= stackPairs:
-		var a stackArrays
-		m.keys, m.pairs = a.keys[:], a.pairs[:]
-	default:
-		m.keys, m.pairs = make([]sortKey, n), make([]pair, n)
-	}
+	m := newMessage(len(params))
 	if _, err := m.fromValues(params, false); err != nil {
 		return "", err
 	}
@@ -63,17 +53,7 @@ func Sign(params url.Values, key string, alg Algorithm) (string, error) {
 // SignMap is Sign for a map, as decoded from a JSON response whose members
 // are all strings.
 func SignMap(params map[string]string, key string, alg Algorithm) (string, error) {
-	var m message
-	switch n := len(params); {
-	case n <= smallPairs:
-		var a smallArrays
-		m.keys, m.pairs = a.keys[:], a.pairs[:]
-	case n <= stackPairs:
-		var a stackArrays
-		m.keys, m.pairs = a.keys[:], a.pairs[:]
-	default:
-		m.keys, m.pairs = make([]sortKey, n), make([]pair, n)
-	}
+	m := newMessage(len(params))
 	if _, err := m.fromMap(params, false); err != nil {
 		return "", err
 	}
@@ -106,17 +86,7 @@ func Verify(params url.Values, alg Algorithm, keys ...string) error {
 
 // VerifyMap is Verify for a map.
 func VerifyMap(params map[string]string, alg Algorithm, keys ...string) error {
-	var m message
-	switch n := len(params); {
-	case n <= smallPairs:
-		var a smallArrays
-		m.keys, m.pairs = a.keys[:], a.pairs[:]
-	case n <= stackPairs:
-		var a stackArrays
-		m.keys, m.pairs = a.keys[:], a.pairs[:]
-	default:
-		m.keys, m.pairs = make([]sortKey, n), make([]pair, n)
-	}
+	m := newMessage(len(params))
 	got, err := m.fromMap(params, true)
 	if err != nil {
 		return err
@@ -128,15 +98,16 @@ func VerifyMap(params map[string]string, alg Algorithm, keys ...string) error {
 // parameters followed by "&key=" and key. It is meant for debugging (pass a
 // placeholder key to keep the real one off screens and logs).
 func StringToSign(params url.Values, key string) (string, error) {
-	var a stackArrays
-	m := message{keys: a.keys[:], pairs: a.pairs[:]}
-	if n := len(params); n > stackPairs {
-		m.keys, m.pairs = make([]sortKey, n), make([]pair, n)
-	}
+	m := newMessage(len(params))
 	if _, err := m.fromValues(params, false); err != nil {
 		return "", err
 	}
 	return string(appendKey(m.appendCanonical(nil, len(key)), key)), nil
+}
+
+// newMessage returns a message with room for n parameters on the heap.
+func newMessage(n int) message {
+	return message{keys: make([]sortKey, n), pairs: make([]pair, n)}
 }
 
 // message is the signed pairs of one message, gathered in a single pass
