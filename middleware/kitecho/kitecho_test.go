@@ -8,13 +8,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/cypaykit/kit/gatewaytest"
 	"github.com/cypaykit/kit/middleware"
 	"github.com/cypaykit/kit/middleware/kitecho"
 	"github.com/cypaykit/kit/sign"
@@ -33,20 +33,16 @@ func newEcho() *echo.Echo {
 	return e
 }
 
-// notification returns a signed WeChat-layout notification body; tamper
-// changes total_fee after signing.
+// notification returns a signed WeChat-layout notification body, as the
+// simulator sends it; tamper changes total_fee after signing.
 func notification(tb testing.TB, tamper bool) string {
 	tb.Helper()
-	v := url.Values{
-		"state": {"SUCCESS"}, "result_code": {"SUCCESS"}, "pay_result": {"0"},
-		"mch_id": {mchID}, "out_trade_no": {"ORDER0001"}, "total_fee": {"1999"},
-		"transaction_id": {"T123"}, "time_end": {"20260101120000"}, "nonce_str": {"n1"},
-	}
-	s, err := sign.Sign(v, mchKey, sign.MD5)
+	v, err := gatewaytest.NotificationValues(gatewaytest.Payment{
+		MchID: mchID, OutTradeNo: "ORDER0001", TotalFee: 1999, TransactionID: "T123",
+	}, mchKey, sign.MD5)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	v.Set("sign", s)
 	if tamper {
 		v.Set("total_fee", "1")
 	}
