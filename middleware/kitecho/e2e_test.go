@@ -21,7 +21,7 @@ func TestGatewayEndToEnd(t *testing.T) {
 	k := handlertest.NewKit(t, base+"/pay/notify")
 
 	e := newEcho()
-	pay := e.Group("/pay", kitecho.Middleware(middleware.Recover(middleware.RecoverConfig{Logger: quiet()})))
+	pay := e.Group("/pay", kitecho.Middleware(middleware.Recover(middleware.RecoverConfig{Logger: handlertest.Quiet()})))
 	pay.POST("/preorder", kitecho.Handler(k.PreOrder))
 	pay.POST("/notify", kitecho.Handler(k.Notify), kitecho.Middleware(middleware.BodyLimit(64<<10)))
 	pay.GET("/orders/:out_trade_no", kitecho.Handler(k.Status))

@@ -2,68 +2,25 @@ package kitecho_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/cypaykit/kit/gatewaytest"
+	"github.com/cypaykit/kit/handler/handlertest"
 	"github.com/cypaykit/kit/middleware"
 	"github.com/cypaykit/kit/middleware/kitecho"
-	"github.com/cypaykit/kit/sign"
 )
-
-const (
-	mchID  = "M100001"
-	mchKey = "merchant-key-a-0123456789abcdef"
-)
-
-func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func newEcho() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	return e
-}
-
-// notification returns a signed WeChat-layout notification body, as the
-// simulator sends it; tamper changes total_fee after signing.
-func notification(tb testing.TB, tamper bool) string {
-	tb.Helper()
-	v, err := gatewaytest.NotificationValues(gatewaytest.Payment{
-		MchID: mchID, OutTradeNo: "ORDER0001", TotalFee: 1999, TransactionID: "T123",
-	}, mchKey, sign.MD5)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if tamper {
-		v.Set("total_fee", "1")
-	}
-	return v.Encode()
-}
-
-func verify(tb testing.TB) func(http.Handler) http.Handler {
-	tb.Helper()
-	mw, err := middleware.VerifyNotification(middleware.VerifyConfig{
-		Keys: func(_ context.Context, id string) ([]string, error) {
-			if id != mchID {
-				return nil, nil
-			}
-			return []string{mchKey}, nil
-		},
-		Logger: quiet(),
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return mw
 }
 
 // serve runs e on a real HTTP server for the test's lifetime.
@@ -72,20 +29,6 @@ func serve(tb testing.TB, e *echo.Echo) string {
 	srv := httptest.NewServer(e)
 	tb.Cleanup(srv.Close)
 	return srv.URL
-}
-
-func postForm(tb testing.TB, u, body string) (int, string) {
-	tb.Helper()
-	res, err := http.Post(u, "application/x-www-form-urlencoded", strings.NewReader(body))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return res.StatusCode, string(b)
 }
 
 func TestMiddlewareVerify(t *testing.T) {
@@ -121,8 +64,8 @@ func TestMiddlewareVerify(t *testing.T) {
 				}
 				gotFee.Store(n.TotalFee)
 				return c.String(http.StatusOK, "success")
-			}, kitecho.Middleware(verify(t)), after)
-			status, body := postForm(t, serve(t, e)+"/notify", notification(t, tt.tamper))
+			}, kitecho.Middleware(handlertest.VerifyMiddleware(t)), after)
+			status, body := handlertest.PostForm(t, serve(t, e)+"/notify", handlertest.Notification(t, tt.tamper))
 
 			if got := reached.Load(); got != tt.wantReached {
 				t.Errorf("echo handler reached: got %v, want %v", got, tt.wantReached)
@@ -146,12 +89,12 @@ func TestMiddlewareGroup(t *testing.T) {
 	t.Parallel()
 	var reached atomic.Bool
 	e := newEcho()
-	g := e.Group("/pay", kitecho.Middleware(verify(t)))
+	g := e.Group("/pay", kitecho.Middleware(handlertest.VerifyMiddleware(t)))
 	g.POST("/notify", func(c echo.Context) error {
 		reached.Store(true)
 		return c.String(http.StatusOK, "success")
 	})
-	status, body := postForm(t, serve(t, e)+"/pay/notify", notification(t, true))
+	status, body := handlertest.PostForm(t, serve(t, e)+"/pay/notify", handlertest.Notification(t, true))
 	if reached.Load() {
 		t.Error("the echo handler ran after the rejecting middleware")
 	}
@@ -226,8 +169,8 @@ func TestMiddlewareRecover(t *testing.T) {
 	t.Parallel()
 	e := newEcho()
 	e.POST("/notify", func(c echo.Context) error { panic("boom") },
-		kitecho.Middleware(middleware.Recover(middleware.RecoverConfig{Logger: quiet()})))
-	status, body := postForm(t, serve(t, e)+"/notify", "a=1")
+		kitecho.Middleware(middleware.Recover(middleware.RecoverConfig{Logger: handlertest.Quiet()})))
+	status, body := handlertest.PostForm(t, serve(t, e)+"/notify", "a=1")
 	if status != http.StatusInternalServerError || body != "fail" {
 		t.Errorf("got %d %q, want 500 %q", status, body, "fail")
 	}

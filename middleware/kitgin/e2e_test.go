@@ -23,7 +23,7 @@ func TestGatewayEndToEnd(t *testing.T) {
 	k := handlertest.NewKit(t, base+"/pay/notify")
 
 	e := gin.New()
-	pay := e.Group("/pay", kitgin.Middleware(middleware.Recover(middleware.RecoverConfig{Logger: quiet()})))
+	pay := e.Group("/pay", kitgin.Middleware(middleware.Recover(middleware.RecoverConfig{Logger: handlertest.Quiet()})))
 	pay.POST("/preorder", kitgin.Handler(k.PreOrder))
 	pay.POST("/notify", kitgin.Middleware(middleware.BodyLimit(64<<10)), kitgin.Handler(k.Notify))
 	pay.GET("/orders/:out_trade_no", kitgin.Handler(k.Status))

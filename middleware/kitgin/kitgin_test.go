@@ -2,65 +2,22 @@ package kitgin_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/cypaykit/kit/gatewaytest"
+	"github.com/cypaykit/kit/handler/handlertest"
 	"github.com/cypaykit/kit/middleware"
 	"github.com/cypaykit/kit/middleware/kitgin"
-	"github.com/cypaykit/kit/sign"
 )
 
 func init() { gin.SetMode(gin.TestMode) }
-
-const (
-	mchID  = "M100001"
-	mchKey = "merchant-key-a-0123456789abcdef"
-)
-
-func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
-
-// notification returns a signed WeChat-layout notification body, as the
-// simulator sends it; tamper changes total_fee after signing.
-func notification(tb testing.TB, tamper bool) string {
-	tb.Helper()
-	v, err := gatewaytest.NotificationValues(gatewaytest.Payment{
-		MchID: mchID, OutTradeNo: "ORDER0001", TotalFee: 1999, TransactionID: "T123",
-	}, mchKey, sign.MD5)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if tamper {
-		v.Set("total_fee", "1")
-	}
-	return v.Encode()
-}
-
-func verify(tb testing.TB) func(http.Handler) http.Handler {
-	tb.Helper()
-	mw, err := middleware.VerifyNotification(middleware.VerifyConfig{
-		Keys: func(_ context.Context, id string) ([]string, error) {
-			if id != mchID {
-				return nil, nil
-			}
-			return []string{mchKey}, nil
-		},
-		Logger: quiet(),
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return mw
-}
 
 // serve runs e on a real HTTP server for the test's lifetime.
 func serve(tb testing.TB, e *gin.Engine) string {
@@ -68,20 +25,6 @@ func serve(tb testing.TB, e *gin.Engine) string {
 	srv := httptest.NewServer(e)
 	tb.Cleanup(srv.Close)
 	return srv.URL
-}
-
-func postForm(tb testing.TB, u, body string) (int, string) {
-	tb.Helper()
-	res, err := http.Post(u, "application/x-www-form-urlencoded", strings.NewReader(body))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return res.StatusCode, string(b)
 }
 
 func TestMiddlewareVerify(t *testing.T) {
@@ -101,7 +44,7 @@ func TestMiddlewareVerify(t *testing.T) {
 			var reached, afterward atomic.Bool
 			var gotFee atomic.Int64
 			e := gin.New()
-			e.POST("/notify", kitgin.Middleware(verify(t)), func(c *gin.Context) {
+			e.POST("/notify", kitgin.Middleware(handlertest.VerifyMiddleware(t)), func(c *gin.Context) {
 				reached.Store(true)
 				n, ok := middleware.NotificationFromContext(c.Request.Context())
 				if !ok {
@@ -112,7 +55,7 @@ func TestMiddlewareVerify(t *testing.T) {
 				gotFee.Store(n.TotalFee)
 				c.String(http.StatusOK, "success")
 			}, func(c *gin.Context) { afterward.Store(true) })
-			status, body := postForm(t, serve(t, e)+"/notify", notification(t, tt.tamper))
+			status, body := handlertest.PostForm(t, serve(t, e)+"/notify", handlertest.Notification(t, tt.tamper))
 
 			if got := reached.Load(); got != tt.wantReached {
 				t.Errorf("gin handler reached: got %v, want %v", got, tt.wantReached)
@@ -136,9 +79,9 @@ func TestMiddlewareAbortsGroupChain(t *testing.T) {
 	t.Parallel()
 	var reached atomic.Bool
 	e := gin.New()
-	g := e.Group("/pay", kitgin.Middleware(verify(t)), func(c *gin.Context) { reached.Store(true) })
+	g := e.Group("/pay", kitgin.Middleware(handlertest.VerifyMiddleware(t)), func(c *gin.Context) { reached.Store(true) })
 	g.POST("/notify", func(c *gin.Context) { reached.Store(true) })
-	status, body := postForm(t, serve(t, e)+"/pay/notify", notification(t, true))
+	status, body := handlertest.PostForm(t, serve(t, e)+"/pay/notify", handlertest.Notification(t, true))
 	if reached.Load() {
 		t.Error("a gin handler after the rejecting middleware ran")
 	}
@@ -211,9 +154,9 @@ func TestMiddlewareWriterWrapping(t *testing.T) {
 func TestMiddlewareRecover(t *testing.T) {
 	t.Parallel()
 	e := gin.New()
-	e.POST("/notify", kitgin.Middleware(middleware.Recover(middleware.RecoverConfig{Logger: quiet()})),
+	e.POST("/notify", kitgin.Middleware(middleware.Recover(middleware.RecoverConfig{Logger: handlertest.Quiet()})),
 		func(c *gin.Context) { panic("boom") })
-	status, body := postForm(t, serve(t, e)+"/notify", "a=1")
+	status, body := handlertest.PostForm(t, serve(t, e)+"/notify", "a=1")
 	if status != http.StatusInternalServerError || body != "fail" {
 		t.Errorf("got %d %q, want 500 %q", status, body, "fail")
 	}
