@@ -345,7 +345,7 @@ func (c *Client) gatewayEndpoint(method string) endpoint {
 }
 
 // failedCode reports a code that means the request failed: 2xxxx or 3xxxx
-// (PROTOCOL.md section 6), whatever the state says.
+// (docs/protocol.md section 6), whatever the state says.
 func failedCode(c model.Code) bool { return len(c) == 5 && (c[0] == '2' || c[0] == '3') }
 
 // businessResult is the verdict on a cancel, refund or refund query reply:

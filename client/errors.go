@@ -98,7 +98,7 @@ func (e *GatewayError) Error() string {
 // Is reports whether target is e's class sentinel.
 func (e *GatewayError) Is(target error) bool { return target == e.class() }
 
-// class maps the reply to one sentinel, following PROTOCOL.md section 6.
+// class maps the reply to one sentinel, following docs/protocol.md section 6.
 func (e *GatewayError) class() error {
 	if e.HTTPStatus != 0 {
 		if e.HTTPStatus >= 500 {

@@ -48,7 +48,7 @@ type Payment struct {
 }
 
 // NotificationValues builds the gateway's payment notification for p, in
-// the layout of PROTOCOL.md section 5, signed with key under alg (zero
+// the layout of docs/protocol.md section 5, signed with key under alg (zero
 // means MD5). The simulator and `cypay notify` both use it, so a test
 // notification is exactly what the simulator would send.
 func NotificationValues(p Payment, key string, alg sign.Algorithm) (url.Values, error) {
