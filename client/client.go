@@ -120,6 +120,9 @@ func New(cfg Config) (*Client, error) {
 	if c.version == "" {
 		c.version = model.V2
 	}
+	if err := cfg.Keys.Validate(); err != nil {
+		return nil, err
+	}
 	switch c.version {
 	case model.V1:
 		if cfg.Keys.AgentID == "" || cfg.Keys.AgentKey == "" {

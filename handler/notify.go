@@ -65,8 +65,8 @@ func NewNotify(cfg NotifyConfig) (*Notify, error) {
 	if cfg.Settler == nil {
 		return nil, errors.New("handler: NotifyConfig.Settler is required")
 	}
-	if cfg.Keys.AgentKey == "" && cfg.Keys.MerchantKeys == nil {
-		return nil, errors.New("handler: NotifyConfig.Keys has neither an agent key nor merchant keys")
+	if err := cfg.Keys.Validate(); err != nil {
+		return nil, fmt.Errorf("handler: NotifyConfig.Keys: %w", err)
 	}
 	if cfg.Algorithm == "" {
 		cfg.Algorithm = sign.MD5

@@ -67,10 +67,13 @@ func newApp(ctx context.Context, cfg config, baseURL string, log *slog.Logger) (
 		gatewayURL, openURL = a.sim.URL, a.sim.URL
 	}
 
-	keys := client.Keyring{
-		AgentID:      cfg.AgentID,
-		AgentKey:     cfg.AgentKey,
-		MerchantKeys: client.StaticMerchantKeys(map[string]string{cfg.MchID: cfg.MchKey}),
+	// Only the keys given: the kit refuses an empty key at construction.
+	var keys client.Keyring
+	if cfg.AgentKey != "" {
+		keys.AgentID, keys.AgentKey = cfg.AgentID, cfg.AgentKey
+	}
+	if cfg.MchKey != "" {
+		keys.MerchantKeys = client.StaticMerchantKeys(map[string]string{cfg.MchID: cfg.MchKey})
 	}
 	a.client, err = client.New(client.Config{
 		GatewayURL: gatewayURL,
