@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/cypaykit/kit/model"
 	"github.com/cypaykit/kit/store"
 )
 
@@ -23,7 +24,9 @@ type StatusConfig struct {
 // the query parameter out_trade_no; or, given the query parameter
 // order_id, it shows that business order's PAID attempt if any, else its
 // latest attempt. It never shows keys or gateway payloads, and changes
-// nothing.
+// nothing. Mount it on two patterns to serve every lookup:
+// "GET /pay/orders/{out_trade_no}" and "GET /pay/orders" (for ?order_id=
+// and ?out_trade_no=); a path pattern alone never sees ?order_id=.
 type Status struct {
 	store store.OrderStore
 	log   *slog.Logger
@@ -72,7 +75,9 @@ func viewOf(o *store.Order) OrderView {
 		v.CodeURL, v.PayInfo = o.CodeURL, o.PayInfo
 	}
 	if !o.PaidAt.IsZero() {
-		t := o.PaidAt
+		// One form whatever the store hands back (SQLite: UTC; memstore:
+		// as given): the gateway's zone, to the second, like time_end.
+		t := o.PaidAt.In(model.Beijing).Truncate(time.Second)
 		v.PaidAt = &t
 	}
 	return v
