@@ -59,6 +59,7 @@ type Config struct {
 	// Clock and Sleep drive WaitForPayment. Zero means time.Now and a
 	// context-aware real sleep; tests inject fakes so nothing sleeps.
 	Clock func() time.Time
+	// Sleep waits d or until ctx ends, whichever is first; see Clock.
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Nonce returns nonce_str values. Zero means 32 random hex chars.
 	Nonce func() string

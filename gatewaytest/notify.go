@@ -15,8 +15,10 @@ type Payment struct {
 	// Channel picks the layout: ALIPAY the Alipay one, anything else the
 	// WeChat one (e-CNY has no documented layout of its own). Zero means
 	// WECHAT.
-	Channel    model.PayType
-	MchID      string
+	Channel model.PayType
+	// MchID is the merchant the notification names.
+	MchID string
+	// OutTradeNo is the order the notification is about.
 	OutTradeNo string
 	// TransactionID is the gateway's trade number. Zero means a fresh one.
 	TransactionID string
