@@ -62,7 +62,9 @@ type PreOrderConfig struct {
 	ReusePending time.Duration
 	// MaxBody is the largest accepted request body. Zero means 16 KiB.
 	MaxBody int64
-	// Logger receives structured logs. Nil means slog.Default().
+	// Logger receives this handler's structured logs. Nil means
+	// slog.Default() as it is when the constructor runs: the kit's one
+	// logger, shared by every handler left at nil (see the package doc).
 	Logger *slog.Logger
 	// Now is the clock. Nil means time.Now.
 	Now func() time.Time

@@ -15,7 +15,9 @@ import (
 type StatusConfig struct {
 	// Store holds the orders. Required.
 	Store store.OrderStore
-	// Logger receives structured logs. Nil means slog.Default().
+	// Logger receives this handler's structured logs. Nil means
+	// slog.Default() as it is when the constructor runs: the kit's one
+	// logger, shared by every handler left at nil (see the package doc).
 	Logger *slog.Logger
 }
 
