@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/cypaykit/kit/model"
 )
@@ -52,6 +53,9 @@ type config struct {
 	// tablePrefix is sqlstore's table prefix; zero means its default.
 	// Tests set it so that they can share a database server.
 	tablePrefix string
+	// orderLimit bounds order creation; parseConfig sets the demo's
+	// (orderRate, orderBurst) and tests may replace it.
+	orderLimit *limiter
 }
 
 // simulated reports whether the in-process gateway simulator runs.
@@ -112,6 +116,7 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 		}
 	}
 	c.Version = model.Version(version)
+	c.orderLimit = newLimiter(orderRate, orderBurst, time.Now)
 	return c, c.validate()
 }
 
