@@ -59,6 +59,7 @@ type Config struct {
 	// Clock and Sleep drive WaitForPayment. Zero means time.Now and a
 	// context-aware real sleep; tests inject fakes so nothing sleeps.
 	Clock func() time.Time
+	// Sleep waits d or until ctx ends, whichever is first; see Clock.
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Nonce returns nonce_str values. Zero means 32 random hex chars.
 	Nonce func() string
@@ -119,6 +120,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	if c.version == "" {
 		c.version = model.V2
+	}
+	if err := cfg.Keys.Validate(); err != nil {
+		return nil, err
 	}
 	switch c.version {
 	case model.V1:
@@ -345,7 +349,7 @@ func (c *Client) gatewayEndpoint(method string) endpoint {
 }
 
 // failedCode reports a code that means the request failed: 2xxxx or 3xxxx
-// (PROTOCOL.md section 6), whatever the state says.
+// (docs/protocol.md section 6), whatever the state says.
 func failedCode(c model.Code) bool { return len(c) == 5 && (c[0] == '2' || c[0] == '3') }
 
 // businessResult is the verdict on a cancel, refund or refund query reply:

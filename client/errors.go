@@ -61,16 +61,24 @@ type GatewayError struct {
 	Op string
 	// HTTPStatus is the status when it was not 2xx, else zero.
 	HTTPStatus int
-	State      model.State
-	Code       model.Code
+	// State is the reply's state (SUCCESS, FAIL, VER); empty for an HTTP
+	// failure.
+	State model.State
+	// Code is the gateway's code, e.g. 20002 (签名错误, bad sign); its
+	// Meaning gives the Chinese and English text.
+	Code model.Code
 	// Msg is the gateway's msg, as sent.
-	Msg        string
+	Msg string
+	// TradeState is the reply's trade_state, when it sent one.
 	TradeState model.TradeState
 }
 
 // maxMsg bounds how much of the gateway's msg goes into Error.
 const maxMsg = 200
 
+// Error formats the failure for a log: the method, the HTTP status or the
+// state, code (with its meaning), trade_state and the gateway's msg cut to
+// 200 bytes. It never contains keys or the request.
 func (e *GatewayError) Error() string {
 	var b strings.Builder
 	b.WriteString("client: ")
@@ -98,7 +106,7 @@ func (e *GatewayError) Error() string {
 // Is reports whether target is e's class sentinel.
 func (e *GatewayError) Is(target error) bool { return target == e.class() }
 
-// class maps the reply to one sentinel, following PROTOCOL.md section 6.
+// class maps the reply to one sentinel, following docs/protocol.md section 6.
 func (e *GatewayError) class() error {
 	if e.HTTPStatus != 0 {
 		if e.HTTPStatus >= 500 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/cypaykit/kit/model"
 )
@@ -20,14 +21,23 @@ type Keyring struct {
 }
 
 // StaticMerchantKeys is a MerchantKeys over a fixed map mch_id → key. The
-// map is copied, so later changes to it are not seen. An unknown merchant
-// or an empty key is ErrUnknownMerchant.
+// map is copied, so later changes to it are not seen. A merchant not in
+// the map is ErrUnknownMerchant.
+//
+// It panics on an empty mch_id and on a key that CheckKey refuses (for
+// example an empty key from an unset environment variable): such a map
+// would fail every payment of that merchant, so it is refused where it is
+// built, at start-up, rather than as an error on a buyer's screen.
 func StaticMerchantKeys(keys map[string]string) func(ctx context.Context, mchID string) ([]string, error) {
 	m := make(map[string]string, len(keys))
 	for id, k := range keys {
-		if k != "" {
-			m[id] = k
+		if id == "" {
+			panic("client: StaticMerchantKeys: empty mch_id")
 		}
+		if err := CheckKey(k); err != nil {
+			panic(fmt.Sprintf("client: StaticMerchantKeys: merchant %q: %v", id, err))
+		}
+		m[id] = k
 	}
 	return func(_ context.Context, mchID string) ([]string, error) {
 		k, ok := m[mchID]
@@ -36,6 +46,37 @@ func StaticMerchantKeys(keys map[string]string) func(ctx context.Context, mchID 
 		}
 		return []string{k}, nil
 	}
+}
+
+// CheckKey reports a key that can never produce a sign the gateway
+// accepts: an empty or whitespace-only key, or one with leading or
+// trailing white space (typically the newline of a key file), which
+// would fail every call with 20002. The error never contains the key.
+func CheckKey(key string) error {
+	switch {
+	case strings.TrimSpace(key) == "":
+		return errors.New("client: key is empty")
+	case strings.TrimSpace(key) != key:
+		return errors.New("client: key has leading or trailing white space")
+	}
+	return nil
+}
+
+// Validate reports a Keyring that cannot work: neither an agent key nor
+// merchant keys, or an AgentID whose AgentKey CheckKey refuses (empty,
+// for one). Merchant keys from StaticMerchantKeys
+// were checked when it was called; keys from another MerchantKeys are
+// checked on each lookup. Constructors that take a Keyring call it.
+func (k Keyring) Validate() error {
+	if k.AgentID == "" && k.AgentKey == "" && k.MerchantKeys == nil {
+		return errors.New("client: keyring has neither an agent key nor merchant keys")
+	}
+	if k.AgentID != "" || k.AgentKey != "" {
+		if err := CheckKey(k.AgentKey); err != nil {
+			return fmt.Errorf("client: keyring AgentKey: %w", err)
+		}
+	}
+	return nil
 }
 
 // Keys returns the keys for a merchant's traffic under version v: the
@@ -62,7 +103,7 @@ func (k Keyring) Keys(ctx context.Context, v model.Version, mchID string) ([]str
 		}
 		out := make([]string, 0, len(keys))
 		for _, key := range keys {
-			if key != "" {
+			if CheckKey(key) == nil {
 				out = append(out, key)
 			}
 		}

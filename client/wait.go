@@ -9,7 +9,7 @@ import (
 	"github.com/cypaykit/kit/model"
 )
 
-// The gateway's rule for unknown outcomes (PROTOCOL.md section 4.1): wait
+// The gateway's rule for unknown outcomes (docs/protocol.md section 4.1): wait
 // 5 s, query, then query every 5 s until a final state or 60–180 s.
 const (
 	// PollInterval is the wait before the first query and between queries.

@@ -20,7 +20,7 @@ var schedule = [...]time.Duration{
 }
 
 // RetrySchedule returns the gateway's notification retry schedule
-// (PROTOCOL.md section 5): the wait before each of the 12 attempts, before
+// (docs/protocol.md section 5): the wait before each of the 12 attempts, before
 // Config.TimeScale applies.
 func RetrySchedule() []time.Duration { return append([]time.Duration(nil), schedule[:]...) }
 

@@ -15,8 +15,10 @@ type Payment struct {
 	// Channel picks the layout: ALIPAY the Alipay one, anything else the
 	// WeChat one (e-CNY has no documented layout of its own). Zero means
 	// WECHAT.
-	Channel    model.PayType
-	MchID      string
+	Channel model.PayType
+	// MchID is the merchant the notification names.
+	MchID string
+	// OutTradeNo is the order the notification is about.
 	OutTradeNo string
 	// TransactionID is the gateway's trade number. Zero means a fresh one.
 	TransactionID string
@@ -48,7 +50,7 @@ type Payment struct {
 }
 
 // NotificationValues builds the gateway's payment notification for p, in
-// the layout of PROTOCOL.md section 5, signed with key under alg (zero
+// the layout of docs/protocol.md section 5, signed with key under alg (zero
 // means MD5). The simulator and `cypay notify` both use it, so a test
 // notification is exactly what the simulator would send.
 func NotificationValues(p Payment, key string, alg sign.Algorithm) (url.Values, error) {

@@ -272,7 +272,7 @@ func TestNotificationLayouts(t *testing.T) {
 }
 
 func TestNotificationValuesVector(t *testing.T) {
-	// The second vector of PROTOCOL.md section 2.4 is a WeChat notification;
+	// The second vector of docs/protocol.md section 2.4 is a WeChat notification;
 	// NotificationValues must reproduce its sign from the same fields.
 	v, err := NotificationValues(Payment{
 		MchID:            "00000001",

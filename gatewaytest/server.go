@@ -89,6 +89,7 @@ type Faults struct {
 
 // Delivery is one notification delivery attempt.
 type Delivery struct {
+	// OutTradeNo is the order the notification is about.
 	OutTradeNo string
 	Attempt    int       // 1-based, in the retry schedule
 	At         time.Time // when the attempt started, by Config.Now
@@ -99,25 +100,32 @@ type Delivery struct {
 	OK         bool      // the reply was exactly "success" in time
 }
 
-// Order is the simulator's view of an order.
+// Order is the simulator's view of an order. GET /sim/orders/{out_trade_no}
+// answers it as JSON in the wire's snake_case names.
 type Order struct {
-	OutTradeNo string
-	MchID      string
-	Version    model.Version
-	Channel    model.PayType
+	// OutTradeNo is the merchant's order number the pre-order gave.
+	OutTradeNo string `json:"out_trade_no"`
+	// MchID is the merchant the order belongs to.
+	MchID string `json:"mch_id"`
+	// Version is the protocol the order was created under (its key).
+	Version model.Version `json:"version"`
+	// Channel is the pay type: WECHAT, ALIPAY or ECNY.
+	Channel model.PayType `json:"channel"`
 	// TradeType is the trade_type that notifications and queries report,
 	// e.g. pay.weixin.native for a WeChat NATIVE pre-order.
-	TradeType string
+	TradeType string `json:"trade_type"`
 	// Amount is total_fee in fen.
-	Amount    int64
-	NotifyURL string
+	Amount int64 `json:"amount"`
+	// NotifyURL is where the simulator posts the payment notification.
+	NotifyURL string `json:"notify_url"`
 	// TransactionID is the gateway's trade number, set when paid.
-	TransactionID string
+	TransactionID string `json:"transaction_id,omitempty"`
 	// State is the order's trade state as orderquery reports it.
-	State OrderState
+	State OrderState `json:"state"`
 	// Refunded is the sum of accepted refunds in fen.
-	Refunded  int64
-	CreatedAt time.Time
+	Refunded int64 `json:"refunded"`
+	// CreatedAt is when the pre-order was accepted, by Config.Now.
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // OrderState is an order's state in the simulator.

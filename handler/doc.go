@@ -7,4 +7,11 @@
 // checks the merchant and the amount against the stored order and settles
 // with the store's compare-and-set; the fulfilment hook runs under the
 // order's lease and is recorded once it returns nil.
+//
+// Logging: every handler and the Reconciler log through log/slog, with
+// one rule: a nil Logger in any config means slog.Default(). So the kit
+// has one logger — set it once with slog.SetDefault, or give the same
+// *slog.Logger to every config — and a config's Logger only ever sends
+// that one handler elsewhere. Log lines never carry keys, signs or raw
+// bodies.
 package handler

@@ -70,6 +70,7 @@ const (
 
 // Event reports one handled notification or query result.
 type Event struct {
+	// Outcome is what became of the message.
 	Outcome    Outcome
 	OutTradeNo string // empty when the message could not be decoded
 	Source     string // SourceNotify, SourceQuery or SourceRetry
@@ -106,8 +107,10 @@ const (
 // Alert describes a validly signed message that contradicts the stored
 // order. It never carries keys or raw payloads.
 type Alert struct {
-	Kind       AlertKind
-	Source     string // SourceNotify or SourceQuery
+	// Kind says what disagrees; see the AlertKind constants.
+	Kind   AlertKind
+	Source string // SourceNotify or SourceQuery
+	// OutTradeNo is the attempt the message is about.
 	OutTradeNo string
 	// BusinessID and OtherOutTradeNo are set for AlertDoublePayment: the
 	// business order and its attempt that was fulfilled.

@@ -34,7 +34,9 @@ type NotifyConfig struct {
 	Deadline time.Duration
 	// MaxBody is the largest accepted body in bytes. Zero means 64 KiB.
 	MaxBody int64
-	// Logger receives structured logs. Nil means the Settler's logger.
+	// Logger receives this handler's structured logs. Nil means
+	// slog.Default() as it is when the constructor runs: the kit's one
+	// logger, shared by every handler left at nil (see the package doc).
 	Logger *slog.Logger
 }
 
@@ -65,8 +67,8 @@ func NewNotify(cfg NotifyConfig) (*Notify, error) {
 	if cfg.Settler == nil {
 		return nil, errors.New("handler: NotifyConfig.Settler is required")
 	}
-	if cfg.Keys.AgentKey == "" && cfg.Keys.MerchantKeys == nil {
-		return nil, errors.New("handler: NotifyConfig.Keys has neither an agent key nor merchant keys")
+	if err := cfg.Keys.Validate(); err != nil {
+		return nil, fmt.Errorf("handler: NotifyConfig.Keys: %w", err)
 	}
 	if cfg.Algorithm == "" {
 		cfg.Algorithm = sign.MD5
@@ -92,7 +94,7 @@ func NewNotify(cfg NotifyConfig) (*Notify, error) {
 		n.maxBody = 64 << 10
 	}
 	if n.log == nil {
-		n.log = cfg.Settler.log
+		n.log = slog.Default()
 	}
 	return n, nil
 }

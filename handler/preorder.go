@@ -62,7 +62,9 @@ type PreOrderConfig struct {
 	ReusePending time.Duration
 	// MaxBody is the largest accepted request body. Zero means 16 KiB.
 	MaxBody int64
-	// Logger receives structured logs. Nil means slog.Default().
+	// Logger receives this handler's structured logs. Nil means
+	// slog.Default() as it is when the constructor runs: the kit's one
+	// logger, shared by every handler left at nil (see the package doc).
 	Logger *slog.Logger
 	// Now is the clock. Nil means time.Now.
 	Now func() time.Time
@@ -290,11 +292,11 @@ func validateRequest(req *preOrderRequest) *problem {
 func (p *PreOrder) resolveProblem(r *http.Request, businessID string, err error) problem {
 	switch {
 	case errors.Is(err, ErrOrderNotFound):
-		return problem{Status: http.StatusNotFound, Detail: err.Error()}
+		return problem{Status: http.StatusNotFound, Detail: publicDetail(err)}
 	case errors.Is(err, ErrOrderNotPayable):
-		return problem{Status: http.StatusConflict, Detail: err.Error()}
+		return problem{Status: http.StatusConflict, Detail: publicDetail(err)}
 	case errors.Is(err, ErrOrderInvalid):
-		return problem{Status: http.StatusUnprocessableEntity, Detail: err.Error()}
+		return problem{Status: http.StatusUnprocessableEntity, Detail: publicDetail(err)}
 	}
 	p.log.LogAttrs(r.Context(), slog.LevelError, "handler: Resolve failed",
 		slog.String("order_id", businessID), slog.String("err", err.Error()))
@@ -435,15 +437,24 @@ func (p *PreOrder) gatewayFailed(w http.ResponseWriter, r *http.Request, o *stor
 		writeJSON(w, http.StatusAccepted, viewOf(o))
 		return
 	}
-	pr := problem{Status: http.StatusBadGateway, OutTradeNo: o.OutTradeNo, Title: "Gateway refused the pre-order", Detail: err.Error()}
+	pr := problem{Status: http.StatusBadGateway, OutTradeNo: o.OutTradeNo, Title: "Gateway refused the pre-order", Detail: "the payment gateway refused the pre-order"}
 	if ge != nil {
 		pr.Code, pr.Msg = string(ge.Code), ge.Msg
 	}
 	switch {
+	case errors.Is(err, client.ErrUnknownMerchant):
+		// The host's key configuration, never sent: the buyer can do
+		// nothing about it, and it is no business of theirs.
+		log(slog.LevelError, "handler: no key for the order's merchant; pre-order not sent")
+		pr.Status, pr.Title, pr.Detail = http.StatusInternalServerError, "Payment unavailable", "the shop cannot take this payment now"
 	case errors.Is(err, client.ErrBadRequest):
 		pr.Status, pr.Title = http.StatusUnprocessableEntity, "Invalid pre-order"
+		if ge == nil {
+			// Refused before sending: the message names the field.
+			pr.Detail = publicDetail(err)
+		}
 	case errors.Is(err, client.ErrMerchantConfig), errors.Is(err, client.ErrGateway),
-		errors.Is(err, client.ErrNotFound), errors.Is(err, client.ErrUnknownMerchant):
+		errors.Is(err, client.ErrNotFound):
 	default:
 		// Not known to be refused: the gateway may have the order.
 		log(slog.LevelError, "handler: pre-order failed; left PENDING for the reconciler")

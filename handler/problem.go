@@ -3,6 +3,7 @@ package handler
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 )
 
 // problem is an RFC 9457 problem detail. Code and Msg carry the gateway's
@@ -43,3 +44,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
+
+// kitPrefixes strips the kit's package prefixes from an error message.
+var kitPrefixes = strings.NewReplacer("handler: ", "", "client: ", "", "model: ", "")
+
+// publicDetail is err's message as a buyer may read it: without the Go
+// package prefixes ("handler: order not payable") that help in a log and
+// mean nothing to a buyer. Only errors whose whole text is meant for the
+// buyer may go through it: a Resolve sentinel wrapped with the host's
+// reason, or the client's refusal of a field the buyer supplied.
+func publicDetail(err error) string { return kitPrefixes.Replace(err.Error()) }

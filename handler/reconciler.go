@@ -50,7 +50,9 @@ type ReconcilerConfig struct {
 	// Batch bounds the orders listed per pass (and so the queries per
 	// Interval). Zero means 500.
 	Batch int
-	// Logger receives structured logs. Nil means the Settler's logger.
+	// Logger receives this handler's structured logs. Nil means
+	// slog.Default() as it is when the constructor runs: the kit's one
+	// logger, shared by every handler left at nil (see the package doc).
 	Logger *slog.Logger
 	// Now is the clock. Nil means the Settler's clock.
 	Now func() time.Time
@@ -131,7 +133,7 @@ func NewReconciler(cfg ReconcilerConfig) (*Reconciler, error) {
 		r.batch = 500
 	}
 	if r.log == nil {
-		r.log = cfg.Settler.log
+		r.log = slog.Default()
 	}
 	if r.now == nil {
 		r.now = cfg.Settler.now

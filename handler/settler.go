@@ -35,7 +35,9 @@ type SettlerConfig struct {
 	Observe func(e Event)
 	// LockTTL is the lease time for one order's fulfilment. Zero means 30 s.
 	LockTTL time.Duration
-	// Logger receives structured logs. Nil means slog.Default().
+	// Logger receives the Settler's structured logs. Nil means
+	// slog.Default() as it is when the constructor runs: the kit's one
+	// logger, shared by every handler left at nil (see the package doc).
 	Logger *slog.Logger
 	// Now is the clock. Nil means time.Now.
 	Now func() time.Time

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/cypaykit/kit/model"
 	"github.com/cypaykit/kit/store"
 )
 
@@ -14,7 +15,9 @@ import (
 type StatusConfig struct {
 	// Store holds the orders. Required.
 	Store store.OrderStore
-	// Logger receives structured logs. Nil means slog.Default().
+	// Logger receives this handler's structured logs. Nil means
+	// slog.Default() as it is when the constructor runs: the kit's one
+	// logger, shared by every handler left at nil (see the package doc).
 	Logger *slog.Logger
 }
 
@@ -23,7 +26,9 @@ type StatusConfig struct {
 // the query parameter out_trade_no; or, given the query parameter
 // order_id, it shows that business order's PAID attempt if any, else its
 // latest attempt. It never shows keys or gateway payloads, and changes
-// nothing.
+// nothing. Mount it on two patterns to serve every lookup:
+// "GET /pay/orders/{out_trade_no}" and "GET /pay/orders" (for ?order_id=
+// and ?out_trade_no=); a path pattern alone never sees ?order_id=.
 type Status struct {
 	store store.OrderStore
 	log   *slog.Logger
@@ -43,17 +48,36 @@ func NewStatus(cfg StatusConfig) (*Status, error) {
 
 // OrderView is the JSON the Status and PreOrder handlers return.
 type OrderView struct {
-	OutTradeNo    string     `json:"out_trade_no"`
-	OrderID       string     `json:"order_id"`
-	Amount        int64      `json:"amount"`
-	Channel       string     `json:"channel"`
-	TradeType     string     `json:"trade_type,omitempty"`
-	Status        string     `json:"status"`
-	CodeURL       string     `json:"code_url,omitempty"`
-	PayInfo       string     `json:"pay_info,omitempty"`
-	PaidAt        *time.Time `json:"paid_at,omitempty"`
-	Fulfilled     bool       `json:"fulfilled"`
-	TransactionID string     `json:"transaction_id,omitempty"`
+	// OutTradeNo is the attempt's merchant order number (business order
+	// id plus attempt sequence).
+	OutTradeNo string `json:"out_trade_no"`
+	// OrderID is the host's business order id the attempt pays for.
+	OrderID string `json:"order_id"`
+	// Amount is the amount due in fen (分), from the host's Resolve, never
+	// from the browser.
+	Amount int64 `json:"amount"`
+	// Channel is WECHAT, ALIPAY or ECNY.
+	Channel string `json:"channel"`
+	// TradeType is the pre-order trade_type: NATIVE (QR code), JSPAY, APP
+	// or APP_BANK.
+	TradeType string `json:"trade_type,omitempty"`
+	// Status is PENDING, PAID, FAILED or CLOSED (store.Status).
+	Status string `json:"status"`
+	// CodeURL is the text to render as a QR code (NATIVE); shown only
+	// while PENDING.
+	CodeURL string `json:"code_url,omitempty"`
+	// PayInfo is JSON text for the in-app cashier (JSPAY, see
+	// docs/jsapi.md); shown only while PENDING.
+	PayInfo string `json:"pay_info,omitempty"`
+	// PaidAt is when the buyer paid, in RFC 3339 in the gateway's zone
+	// (+08:00) to the second, e.g. 2026-12-01T13:04:05+08:00, whatever
+	// the store; absent until PAID.
+	PaidAt *time.Time `json:"paid_at,omitempty"`
+	// Fulfilled reports that the host's fulfilment hook has succeeded for
+	// this attempt.
+	Fulfilled bool `json:"fulfilled"`
+	// TransactionID is the gateway's trade number; absent until PAID.
+	TransactionID string `json:"transaction_id,omitempty"`
 }
 
 func viewOf(o *store.Order) OrderView {
@@ -72,7 +96,9 @@ func viewOf(o *store.Order) OrderView {
 		v.CodeURL, v.PayInfo = o.CodeURL, o.PayInfo
 	}
 	if !o.PaidAt.IsZero() {
-		t := o.PaidAt
+		// One form whatever the store hands back (SQLite: UTC; memstore:
+		// as given): the gateway's zone, to the second, like time_end.
+		t := o.PaidAt.In(model.Beijing).Truncate(time.Second)
 		v.PaidAt = &t
 	}
 	return v

@@ -82,7 +82,12 @@ const (
 )
 
 // Meaning is a code's Chinese and English meaning.
-type Meaning struct{ ZH, EN string }
+type Meaning struct {
+	// ZH is the meaning as the gateway's documents give it, in Chinese.
+	ZH string
+	// EN is the meaning in English.
+	EN string
+}
 
 var stateMeanings = map[State]Meaning{
 	StateSuccess: {"成功", "success"},

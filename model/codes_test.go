@@ -6,7 +6,7 @@ import (
 	"github.com/cypaykit/kit/model"
 )
 
-// meaningCase is one code and the meaning PROTOCOL.md section 6 gives it.
+// meaningCase is one code and the meaning docs/protocol.md section 6 gives it.
 type meaningCase struct {
 	code interface{ Meaning() (model.Meaning, bool) }
 	zh   string

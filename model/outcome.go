@@ -1,7 +1,7 @@
 package model
 
 // Outcome classifies what an order query says about a payment, following
-// the decision table of PROTOCOL.md section 6 (the gateway never maps code
+// the decision table of docs/protocol.md section 6 (the gateway never maps code
 // to trade_state itself).
 type Outcome int
 

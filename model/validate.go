@@ -30,6 +30,7 @@ type FieldError struct {
 // ValidationError lists every broken rule of one value, in field order.
 // Test for it with errors.As.
 type ValidationError struct {
+	// Fields lists each invalid field, in struct order.
 	Fields []FieldError
 }
 

@@ -389,7 +389,7 @@ func sortedOrder(dst []sortKey, pairs []pair) []sortKey {
 // put right with the full rule.
 //
 // The order is the lower-case fold first and the bytes as the tie-break,
-// as PROTOCOL.md section 2.1 step 4 prescribes. Folding to upper case would
+// as docs/protocol.md section 2.1 step 4 prescribes. Folding to upper case would
 // misplace '_' (0x5F) against letters.
 func sortKeys(keys []sortKey, pairs []pair) {
 	if len(keys) > stackPairs {

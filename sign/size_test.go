@@ -73,7 +73,7 @@ func manyParams(n int) (url.Values, map[string]string) {
 	return v, m
 }
 
-// referenceString builds the string to sign straight from PROTOCOL.md
+// referenceString builds the string to sign straight from docs/protocol.md
 // section 2.1.
 func referenceString(m map[string]string, key string) string {
 	var names []string

@@ -12,7 +12,7 @@ import (
 )
 
 // vector is one case of testdata/sign-vectors.json, computed by an
-// independent reference implementation (PROTOCOL.md section 2.4).
+// independent reference implementation (docs/protocol.md section 2.4).
 type vector struct {
 	Name         string            `json:"name"`
 	Params       map[string]string `json:"params"`

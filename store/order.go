@@ -31,7 +31,11 @@ type Order struct {
 	BusinessID string
 	// Attempt numbers the attempts of a business order from 1.
 	Attempt int
-	MchID   string
+	// MchID is the merchant (mch_id) the attempt was pre-ordered for; a
+	// notification for another merchant never settles it.
+	MchID string
+	// Channel is the payment channel the buyer chose: WECHAT, ALIPAY or
+	// ECNY.
 	Channel model.PayType
 	// TradeType is the pre-order trade_type (NATIVE, JSPAY, ...).
 	TradeType string
@@ -41,30 +45,52 @@ type Order struct {
 	// Amount is the amount due in fen. A notification settles the attempt
 	// only if its total_fee equals Amount exactly.
 	Amount int64
+	// Status is where the attempt stands; it leaves PENDING exactly once,
+	// by a compare-and-set in the store.
 	Status Status
 
-	// Payment facts, set by Settle.
-	TransactionID        string
+	// TransactionID is the gateway's trade number (transaction_id). It and
+	// the payment facts below are set by Settle.
+	TransactionID string
+	// ChannelTransactionID is the channel's own trade number
+	// (out_transaction_id, e.g. WeChat's), when the gateway sent one.
 	ChannelTransactionID string
-	PaidAt               time.Time
+	// PaidAt is when the buyer paid (the gateway's time_end, GMT+8; the
+	// time the kit learnt of it when that is missing or unparsable). Zero
+	// until PAID. Stores may hand it back in another zone;
+	// handler.OrderView shows it in +08:00.
+	PaidAt time.Time
 
 	// Fulfilled records that the host's fulfilment hook returned nil.
-	Fulfilled   bool
+	Fulfilled bool
+	// FulfilledAt is when Fulfilled was recorded; zero until then.
 	FulfilledAt time.Time
 
 	// CodeURL and PayInfo are what the pre-order returned, for display.
+	// CodeURL is the text to render as the QR code (NATIVE).
 	CodeURL string
+	// PayInfo is the JSAPI cashier's parameters (JSON text) for JSPAY
+	// attempts; see docs/jsapi.md.
 	PayInfo string
 	// Reason says why an attempt is FAILED or CLOSED.
 	Reason string
 
+	// CreatedAt is when the attempt was recorded, before the gateway was
+	// called.
 	CreatedAt time.Time
+	// UpdatedAt is the time of the attempt's last change.
 	UpdatedAt time.Time
 }
 
 // Payment is what a verified notification or order query proves.
 type Payment struct {
-	TransactionID        string
+	// TransactionID is the gateway's trade number (transaction_id).
+	// Settling again with the same one is a duplicate; with another, a
+	// conflict.
+	TransactionID string
+	// ChannelTransactionID is the channel's trade number
+	// (out_transaction_id); empty when not sent.
 	ChannelTransactionID string
-	PaidAt               time.Time
+	// PaidAt is the payment time (time_end, GMT+8).
+	PaidAt time.Time
 }

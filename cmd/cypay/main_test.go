@@ -18,7 +18,7 @@ import (
 
 const testKey = "0123456789abcdef0123456789abcdef"
 
-// vectorArgs is the first vector of PROTOCOL.md section 2.4.
+// vectorArgs is the first vector of docs/protocol.md section 2.4.
 var vectorArgs = []string{
 	"method=PreOrder_WECHAT", "pid=yunpos", "version=1.0", "mch_id=00000001", "trade_type=NATIVE",
 	"body=超赢支付", "out_trade_no=1497769914931", "total_fee=4", "product_id=P001",

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/cypaykit/kit/gatewaytest"
 )
@@ -51,13 +54,21 @@ func (a *app) createOrder(w http.ResponseWriter, r *http.Request) {
 		writeError(w, status, err.Error())
 		return
 	}
-	o, err := a.shop.create(req.ProductID, req.Quantity)
+	o, wait, err := a.shop.create(r.Context(), req.ProductID, req.Quantity)
 	switch {
 	case errors.Is(err, errUnknownProduct):
 		writeError(w, http.StatusNotFound, fmt.Sprintf("unknown product %q", req.ProductID))
 		return
+	case errors.Is(err, errBadQuantity):
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("quantity must be 1 to %d", maxQuantity))
+		return
+	case errors.Is(err, errBusy):
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
+		writeError(w, http.StatusTooManyRequests, "too many new orders; try again in a few seconds")
+		return
 	case err != nil:
-		writeError(w, http.StatusBadRequest, err.Error())
+		a.log.ErrorContext(r.Context(), "checkout: create order", slog.String("err", err.Error()))
+		writeError(w, http.StatusInternalServerError, "the order could not be recorded")
 		return
 	}
 	writeJSON(w, http.StatusCreated, createOrderResponse{OrderID: o.ID, Amount: o.Amount})

@@ -39,17 +39,18 @@ type app struct {
 // newApp wires the shop. baseURL is where the shop is reachable, used for
 // the default notify_url.
 func newApp(ctx context.Context, cfg config, baseURL string, log *slog.Logger) (_ *app, err error) {
-	a := &app{cfg: cfg, log: log, shop: newShop()}
+	a := &app{cfg: cfg, log: log}
 	defer func() {
 		if err != nil {
 			a.close()
 		}
 	}()
 
-	st, locker, closeDB, err := openStore(ctx, cfg.DB, cfg.tablePrefix)
+	st, locker, book, closeDB, err := openStore(ctx, cfg.DB, cfg.tablePrefix)
 	if err != nil {
 		return nil, err
 	}
+	a.shop = newShop(book, cfg.orderLimit)
 	a.store = st
 	a.closers = append(a.closers, closeDB)
 
@@ -67,10 +68,13 @@ func newApp(ctx context.Context, cfg config, baseURL string, log *slog.Logger) (
 		gatewayURL, openURL = a.sim.URL, a.sim.URL
 	}
 
-	keys := client.Keyring{
-		AgentID:      cfg.AgentID,
-		AgentKey:     cfg.AgentKey,
-		MerchantKeys: client.StaticMerchantKeys(map[string]string{cfg.MchID: cfg.MchKey}),
+	// Only the keys given: the kit refuses an empty key at construction.
+	var keys client.Keyring
+	if cfg.AgentKey != "" {
+		keys.AgentID, keys.AgentKey = cfg.AgentID, cfg.AgentKey
+	}
+	if cfg.MchKey != "" {
+		keys.MerchantKeys = client.StaticMerchantKeys(map[string]string{cfg.MchID: cfg.MchKey})
 	}
 	a.client, err = client.New(client.Config{
 		GatewayURL: gatewayURL,
@@ -88,7 +92,7 @@ func newApp(ctx context.Context, cfg config, baseURL string, log *slog.Logger) (
 		Locker: locker,
 		Fulfill: func(ctx context.Context, o store.Order) error {
 			log.InfoContext(ctx, "checkout: shipping", slog.String("order_id", o.BusinessID), slog.String("out_trade_no", o.OutTradeNo))
-			return a.shop.fulfil(o.BusinessID)
+			return a.shop.fulfil(ctx, o.BusinessID)
 		},
 		Logger: log,
 	})
@@ -128,9 +132,12 @@ func newApp(ctx context.Context, cfg config, baseURL string, log *slog.Logger) (
 // resolve is the pre-order's only source of the amount: the shop's own
 // order, priced from the catalogue when it was created.
 func (a *app) resolve(ctx context.Context, orderID string) (handler.Purchase, error) {
-	o, err := a.shop.get(orderID)
-	if err != nil {
+	o, err := a.shop.get(ctx, orderID)
+	if errors.Is(err, errUnknownOrder) {
 		return handler.Purchase{}, fmt.Errorf("%w: no order %q", handler.ErrOrderNotFound, orderID)
+	}
+	if err != nil {
+		return handler.Purchase{}, err
 	}
 	if o.Fulfilled {
 		return handler.Purchase{}, fmt.Errorf("%w: order %s is paid and shipped", handler.ErrOrderNotPayable, orderID)
@@ -160,6 +167,7 @@ func (a *app) handler() http.Handler {
 	mux.Handle("POST /pay/preorder", a.preorder)
 	mux.Handle("POST /pay/notify", a.notify)
 	mux.Handle("GET /pay/orders/{out_trade_no}", a.status)
+	mux.Handle("GET /pay/orders", a.status) // ?order_id= or ?out_trade_no=
 	if a.sim != nil {
 		mux.HandleFunc("POST /sim/pay/{out_trade_no}", a.simPay)
 	}

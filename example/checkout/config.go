@@ -10,8 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
-	"github.com/cypaykit/kit/client"
 	"github.com/cypaykit/kit/model"
 )
 
@@ -37,7 +37,8 @@ type config struct {
 	// gateway and the legacy /Open endpoints).
 	Gateway string
 	// OpenURL is the base of the legacy /Open pre-order endpoints (v1
-	// WECHAT and ALIPAY); empty means the client's default. Unused with
+	// WECHAT and ALIPAY); empty means the -gateway URL, so that a sandbox
+	// run never sends v1 pre-orders to the production host. Unused with
 	// the simulator, which serves both.
 	OpenURL  string
 	Version  model.Version
@@ -52,6 +53,9 @@ type config struct {
 	// tablePrefix is sqlstore's table prefix; zero means its default.
 	// Tests set it so that they can share a database server.
 	tablePrefix string
+	// orderLimit bounds order creation; parseConfig sets the demo's
+	// (orderRate, orderBurst) and tests may replace it.
+	orderLimit *limiter
 }
 
 // simulated reports whether the in-process gateway simulator runs.
@@ -75,7 +79,7 @@ func (c *config) specs(version *string) []flagSpec {
 		{"addr", "CYPAY_ADDR", "127.0.0.1:8080", "address the shop listens on", &c.Addr},
 		{"db", "CYPAY_DB", defaultDB(), "database: sqlite:PATH, memory, postgres://… or mysql://…", &c.DB},
 		{"gateway", "CYPAY_GATEWAY", gatewaySim, `"sim" for the in-process simulator, or the gateway base URL`, &c.Gateway},
-		{"open-url", "CYPAY_OPEN_URL", "", "base URL of the legacy /Open pre-order endpoints for v1 (default " + client.DefaultOpenURL + ")", &c.OpenURL},
+		{"open-url", "CYPAY_OPEN_URL", "", "base URL of the legacy /Open pre-order endpoints for v1 (default: the -gateway URL when one is given, else the simulator; never production unless you name it)", &c.OpenURL},
 		{"version", "CYPAY_VERSION", string(model.V2), "protocol version: v1 (agent key) or v2 (merchant key)", version},
 		{"mch-id", "CYPAY_MCH_ID", demoMchID, "merchant number (mch_id)", &c.MchID},
 		{"mch-key", "CYPAY_MCH_KEY", demoMchKey, "merchant key (v2)", &c.MchKey},
@@ -112,6 +116,7 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 		}
 	}
 	c.Version = model.Version(version)
+	c.orderLimit = newLimiter(orderRate, orderBurst, time.Now)
 	return c, c.validate()
 }
 
@@ -136,6 +141,8 @@ func (c *config) validate() error {
 			return err
 		}
 		c.OpenURL = strings.TrimRight(c.OpenURL, "/")
+	} else if !c.simulated() {
+		c.OpenURL = c.Gateway
 	}
 	if c.MchID == "" {
 		return errors.New("-mch-id is empty")

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 func TestParseConfig(t *testing.T) {
@@ -52,7 +53,7 @@ func TestParseConfig(t *testing.T) {
 			env: map[string]string{"CYPAY_ADDR": ":9001", "CYPAY_DB": "memory", "CYPAY_GATEWAY": "http://127.0.0.1:7000",
 				"CYPAY_VERSION": "v1", "CYPAY_MCH_ID": "m2", "CYPAY_MCH_KEY": "mk2", "CYPAY_AGENT_ID": "a2",
 				"CYPAY_AGENT_KEY": "ak2", "CYPAY_NOTIFY_URL": "http://10.0.0.1/n"},
-			want: config{Addr: ":9001", DB: "memory", Gateway: "http://127.0.0.1:7000", Version: "v1",
+			want: config{Addr: ":9001", DB: "memory", Gateway: "http://127.0.0.1:7000", OpenURL: "http://127.0.0.1:7000", Version: "v1",
 				MchID: "m2", MchKey: "mk2", AgentID: "a2", AgentKey: "ak2", NotifyURL: "http://10.0.0.1/n"},
 		},
 		{
@@ -60,6 +61,14 @@ func TestParseConfig(t *testing.T) {
 			args: []string{"-db", "sqlite:/tmp/x.db"},
 			env:  map[string]string{"CYPAY_DB": "memory", "CYPAY_MCH_ID": "m3"},
 			want: with(func(c *config) { c.DB, c.MchID = "sqlite:/tmp/x.db", "m3" }),
+		},
+		{
+			// A sandbox run must never send v1 pre-orders to production.
+			name: "open-url defaults to the gateway URL",
+			args: []string{"-gateway", "https://sandbox.example.com/", "-version", "v1"},
+			want: with(func(c *config) {
+				c.Gateway, c.OpenURL, c.Version = "https://sandbox.example.com", "https://sandbox.example.com", "v1"
+			}),
 		},
 		{name: "mysql", args: []string{"-db", "mysql://root@127.0.0.1:3306/test"}, want: with(func(c *config) { c.DB = "mysql://root@127.0.0.1:3306/test" })},
 		{name: "bad addr", args: []string{"-addr", "8080"}, wantErr: "-addr"},
@@ -93,7 +102,7 @@ func TestParseConfig(t *testing.T) {
 			if err != nil {
 				t.Fatalf("got error %v, want none", err)
 			}
-			if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(config{})); diff != "" {
+			if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(config{}), cmpopts.IgnoreFields(config{}, "orderLimit")); diff != "" {
 				t.Errorf("config (-want +got):\n%s", diff)
 			}
 		})
@@ -113,6 +122,9 @@ func TestUsageHidesEnvironmentKeys(t *testing.T) {
 		if strings.Contains(usage.String(), key) {
 			t.Errorf("usage shows %q:\n%s", key, usage.String())
 		}
+	}
+	if !strings.Contains(usage.String(), "default: the -gateway URL") {
+		t.Errorf("usage does not say where -open-url defaults to:\n%s", usage.String())
 	}
 	if !strings.Contains(usage.String(), "$CYPAY_MCH_KEY") {
 		t.Errorf("usage does not name $CYPAY_MCH_KEY:\n%s", usage.String())

@@ -51,7 +51,7 @@ func serverDB(t testing.TB, env, dsn string) (prefix string) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		for _, table := range []string{"orders", "schema_version"} {
+		for _, table := range []string{"orders", "leases", "schema_version", "shop_orders"} {
 			if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS "+prefix+table); err != nil {
 				t.Errorf("drop %s%s: %v", prefix, table, err)
 			}
@@ -98,6 +98,13 @@ func TestServerDatabases(t *testing.T) {
 			shop.do(t, "POST", "/sim/pay/"+pre.OutTradeNo, nil, nil)
 			if st := shop.waitSettled(t, pre.OutTradeNo); st.Amount != 3600 {
 				t.Errorf("amount: got %d, want 3600", st.Amount)
+			}
+			// Business orders live in the same database: another shop
+			// process on it knows an order this one created.
+			shop.do(t, "POST", "/api/orders", map[string]any{"product_id": "mug", "quantity": 2}, &order)
+			other := startShop(t, cfg)
+			if code := other.do(t, "POST", "/pay/preorder", map[string]string{"order_id": order.OrderID, "channel": "WECHAT"}, &pre); code != http.StatusCreated || pre.Amount != 9000 {
+				t.Errorf("pre-order on another process: got %d %+v, want 201 and 9000", code, pre)
 			}
 		})
 	}

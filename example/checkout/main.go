@@ -98,7 +98,7 @@ func serve(ctx context.Context, cfg config, ln net.Listener, stdout, stderr io.W
 // they are the simulator's public demo keys, never a real one.
 func printBanner(w io.Writer, cfg config, base string, a *app) {
 	fmt.Fprintf(w, "cypaykit demo shop: %s/\n", base)
-	fmt.Fprintf(w, "  API:      GET %s/api/products · POST /api/orders · POST /pay/preorder · GET /pay/orders/{out_trade_no}\n", base)
+	fmt.Fprintf(w, "  API:      GET %s/api/products · POST /api/orders · POST /pay/preorder · GET /pay/orders/{out_trade_no} · GET /pay/orders?order_id=\n", base)
 	fmt.Fprintf(w, "  notify:   %s\n", a.notifyURL)
 	fmt.Fprintf(w, "  database: %s\n", redactURL(cfg.DB))
 	if a.sim == nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -31,6 +32,7 @@ var (
 	errUnknownProduct = errors.New("checkout: unknown product")
 	errBadQuantity    = fmt.Errorf("checkout: quantity must be 1..%d", maxQuantity)
 	errUnknownOrder   = errors.New("checkout: unknown order")
+	errBusy           = errors.New("checkout: too many new orders; try again shortly")
 )
 
 // shopOrder is a business order of the demo shop: what the customer buys.
@@ -43,17 +45,30 @@ type shopOrder struct {
 	Fulfilled bool
 }
 
-// shop keeps the demo's business orders in memory. A real shop has its own
-// order table; the kit only needs the amount of an order id (Resolve) and
-// a hook to call once it is paid (Fulfill).
-type shop struct {
-	mu     sync.Mutex
-	orders map[string]*shopOrder
-	now    func() time.Time
+// orderBook keeps the shop's business orders: in memory with -db memory,
+// otherwise in a table of the same database as the kit's store, so that a
+// restart forgets neither the orders nor their payments.
+type orderBook interface {
+	// put records a new order.
+	put(ctx context.Context, o shopOrder) error
+	// get returns an order, or errUnknownOrder.
+	get(ctx context.Context, id string) (shopOrder, error)
+	// markFulfilled records that the order shipped; an unknown order is
+	// not an error (there is nothing to ship).
+	markFulfilled(ctx context.Context, id string) error
 }
 
-func newShop() *shop {
-	return &shop{orders: map[string]*shopOrder{}, now: time.Now}
+// shop is the demo's business side. A real shop has its own order table;
+// the kit only needs the amount of an order id (Resolve) and a hook to
+// call once it is paid (Fulfill).
+type shop struct {
+	book  orderBook
+	limit *limiter
+	now   func() time.Time
+}
+
+func newShop(book orderBook, limit *limiter) *shop {
+	return &shop{book: book, limit: limit, now: time.Now}
 }
 
 func findProduct(id string) (product, bool) {
@@ -65,25 +80,28 @@ func findProduct(id string) (product, bool) {
 	return product{}, false
 }
 
-// create records a business order priced from the catalogue.
-func (s *shop) create(productID string, quantity int) (shopOrder, error) {
+// create records a business order priced from the catalogue, within the
+// shop's rate limit (errBusy, with how long to wait, beyond it).
+func (s *shop) create(ctx context.Context, productID string, quantity int) (shopOrder, time.Duration, error) {
 	p, ok := findProduct(productID)
 	if !ok {
-		return shopOrder{}, errUnknownProduct
+		return shopOrder{}, 0, errUnknownProduct
 	}
 	if quantity < 1 || quantity > maxQuantity {
-		return shopOrder{}, errBadQuantity
+		return shopOrder{}, 0, errBadQuantity
 	}
-	o := &shopOrder{ID: s.newID(), Product: p, Quantity: quantity, Amount: p.Price * int64(quantity)}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.orders[o.ID] = o
-	return *o, nil
+	if ok, wait := s.limit.allow(); !ok {
+		return shopOrder{}, wait, errBusy
+	}
+	o := shopOrder{ID: s.newID(), Product: p, Quantity: quantity, Amount: p.Price * int64(quantity)}
+	if err := s.book.put(ctx, o); err != nil {
+		return shopOrder{}, 0, err
+	}
+	return o, 0, nil
 }
 
-// newID makes ids unique across restarts (the payment attempts outlive the
-// in-memory orders in a database file) and short enough that the kit can
-// append an attempt number within out_trade_no's 32 characters.
+// newID makes ids unique across restarts and short enough that the kit
+// can append an attempt number within out_trade_no's 32 characters.
 func (s *shop) newID() string {
 	var b [3]byte
 	if _, err := rand.Read(b[:]); err != nil {
@@ -92,27 +110,43 @@ func (s *shop) newID() string {
 	return "D" + s.now().UTC().Format("20060102150405") + hex.EncodeToString(b[:])
 }
 
-func (s *shop) get(id string) (shopOrder, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	o, ok := s.orders[id]
-	if !ok {
-		return shopOrder{}, errUnknownOrder
-	}
-	return *o, nil
-}
+func (s *shop) get(ctx context.Context, id string) (shopOrder, error) { return s.book.get(ctx, id) }
 
 // fulfil is where a real shop ships the goods. It is idempotent, as the
 // kit asks of a fulfilment hook.
-func (s *shop) fulfil(id string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	o, ok := s.orders[id]
+func (s *shop) fulfil(ctx context.Context, id string) error { return s.book.markFulfilled(ctx, id) }
+
+// memBook is the orderBook of -db memory.
+type memBook struct {
+	mu     sync.Mutex
+	orders map[string]shopOrder
+}
+
+func newMemBook() *memBook { return &memBook{orders: map[string]shopOrder{}} }
+
+func (b *memBook) put(_ context.Context, o shopOrder) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.orders[o.ID] = o
+	return nil
+}
+
+func (b *memBook) get(_ context.Context, id string) (shopOrder, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	o, ok := b.orders[id]
 	if !ok {
-		// Paid before a restart: the demo has forgotten the order, but the
-		// payment is recorded in the store. Nothing to ship here.
-		return nil
+		return shopOrder{}, errUnknownOrder
 	}
-	o.Fulfilled = true
+	return o, nil
+}
+
+func (b *memBook) markFulfilled(_ context.Context, id string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if o, ok := b.orders[id]; ok {
+		o.Fulfilled = true
+		b.orders[id] = o
+	}
 	return nil
 }

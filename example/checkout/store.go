@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/cypaykit/kit/store"
@@ -18,17 +20,17 @@ import (
 	_ "modernc.org/sqlite"
 )
 
-// openStore opens the -db store. The Locker is nil where the store has
-// none of its own: the kit then uses a process-local one, which is right
-// for a single demo instance.
-func openStore(ctx context.Context, dbFlag, tablePrefix string) (store.OrderStore, store.Locker, func() error, error) {
+// openStore opens the -db store and the shop's order book in the same
+// database. The Locker is nil where the store has none of its own: the kit
+// then uses a process-local one, which is right for a single demo instance.
+func openStore(ctx context.Context, dbFlag, tablePrefix string) (store.OrderStore, store.Locker, orderBook, func() error, error) {
 	kind, dsn, err := splitDB(dbFlag)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	if kind == dbMemory {
 		s := memstore.New()
-		return s, s, func() error { return nil }, nil
+		return s, s, newMemBook(), func() error { return nil }, nil
 	}
 	var (
 		driver  string
@@ -38,7 +40,7 @@ func openStore(ctx context.Context, dbFlag, tablePrefix string) (store.OrderStor
 	case dbSQLite:
 		if dir := filepath.Dir(dsn); dir != "." {
 			if err := os.MkdirAll(dir, 0o755); err != nil {
-				return nil, nil, nil, fmt.Errorf("sqlite: %w", err)
+				return nil, nil, nil, nil, fmt.Errorf("sqlite: %w", err)
 			}
 		}
 		driver, dialect, dsn = "sqlite", sqlstore.SQLite, sqliteDSN(dsn)
@@ -49,7 +51,7 @@ func openStore(ctx context.Context, dbFlag, tablePrefix string) (store.OrderStor
 	}
 	db, err := sql.Open(driver, dsn)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("open %s: %w", kind, err)
+		return nil, nil, nil, nil, fmt.Errorf("open %s: %w", kind, err)
 	}
 	if kind == dbSQLite {
 		// One writer at a time is what SQLite does anyway; one connection
@@ -60,22 +62,108 @@ func openStore(ctx context.Context, dbFlag, tablePrefix string) (store.OrderStor
 	defer cancel()
 	if err := db.PingContext(pctx); err != nil {
 		db.Close()
-		return nil, nil, nil, fmt.Errorf("connect to %s: %w", kind, err)
+		return nil, nil, nil, nil, fmt.Errorf("connect to %s: %w", kind, err)
 	}
 	s, err := sqlstore.New(db, sqlstore.Config{Dialect: dialect, TablePrefix: tablePrefix})
 	if err != nil {
 		db.Close()
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	if err := s.Migrate(pctx); err != nil {
 		db.Close()
-		return nil, nil, nil, fmt.Errorf("migrate %s: %w", kind, err)
+		return nil, nil, nil, nil, fmt.Errorf("migrate %s: %w", kind, err)
+	}
+	if tablePrefix == "" {
+		tablePrefix = sqlstore.DefaultTablePrefix
+	}
+	book := &sqlBook{db: db, table: tablePrefix + "shop_orders", dollar: kind == dbPostgres}
+	if err := book.migrate(pctx); err != nil {
+		db.Close()
+		return nil, nil, nil, nil, fmt.Errorf("migrate %s: %w", kind, err)
 	}
 	var locker store.Locker
 	if l, ok := any(s).(store.Locker); ok {
 		locker = l
 	}
-	return s, locker, db.Close, nil
+	return s, locker, book, db.Close, nil
+}
+
+// sqlBook keeps the shop's business orders in <prefix>shop_orders, next
+// to the kit's tables. The SQL is the subset all three dialects share.
+type sqlBook struct {
+	db     *sql.DB
+	table  string
+	dollar bool // PostgreSQL's $n placeholders instead of ?
+}
+
+// q rewrites ? placeholders for PostgreSQL.
+func (b *sqlBook) q(query string) string {
+	if !b.dollar {
+		return query
+	}
+	var out strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			fmt.Fprintf(&out, "$%d", n)
+			continue
+		}
+		out.WriteRune(r)
+	}
+	return out.String()
+}
+
+func (b *sqlBook) migrate(ctx context.Context) error {
+	_, err := b.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+b.table+` (
+	id VARCHAR(32) NOT NULL PRIMARY KEY,
+	product_id VARCHAR(32) NOT NULL,
+	quantity INTEGER NOT NULL,
+	amount BIGINT NOT NULL,
+	fulfilled INTEGER NOT NULL DEFAULT 0,
+	created_at BIGINT NOT NULL
+)`)
+	return err
+}
+
+func (b *sqlBook) put(ctx context.Context, o shopOrder) error {
+	_, err := b.db.ExecContext(ctx, b.q(`INSERT INTO `+b.table+` (id, product_id, quantity, amount, fulfilled, created_at) VALUES (?, ?, ?, ?, 0, ?)`),
+		o.ID, o.Product.ID, o.Quantity, o.Amount, time.Now().UnixMicro())
+	if err != nil {
+		return fmt.Errorf("checkout: record order: %w", err)
+	}
+	return nil
+}
+
+func (b *sqlBook) get(ctx context.Context, id string) (shopOrder, error) {
+	var (
+		o         = shopOrder{ID: id}
+		productID string
+		fulfilled int
+	)
+	err := b.db.QueryRowContext(ctx, b.q(`SELECT product_id, quantity, amount, fulfilled FROM `+b.table+` WHERE id = ?`), id).
+		Scan(&productID, &o.Quantity, &o.Amount, &fulfilled)
+	if errors.Is(err, sql.ErrNoRows) {
+		return shopOrder{}, errUnknownOrder
+	}
+	if err != nil {
+		return shopOrder{}, fmt.Errorf("checkout: read order: %w", err)
+	}
+	p, ok := findProduct(productID)
+	if !ok {
+		// The catalogue lost a product an order names: the order keeps
+		// the amount it was priced at.
+		p = product{ID: productID, Name: productID}
+	}
+	o.Product, o.Fulfilled = p, fulfilled != 0
+	return o, nil
+}
+
+func (b *sqlBook) markFulfilled(ctx context.Context, id string) error {
+	if _, err := b.db.ExecContext(ctx, b.q(`UPDATE `+b.table+` SET fulfilled = 1 WHERE id = ?`), id); err != nil {
+		return fmt.Errorf("checkout: record shipping: %w", err)
+	}
+	return nil
 }
 
 // sqliteDSN asks modernc.org/sqlite to wait for locks rather than fail, and

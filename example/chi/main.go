@@ -47,6 +47,7 @@ func router(kit *wiring.Kit, logger *slog.Logger) http.Handler {
 		r.With(middleware.Recover(middleware.RecoverConfig{Logger: logger})).
 			Post("/notify", kit.Notify.ServeHTTP)
 		r.Get("/orders/{out_trade_no}", kit.Status.ServeHTTP)
+		r.Get("/orders", kit.Status.ServeHTTP) // ?order_id= or ?out_trade_no=
 	})
 	return r
 }

@@ -48,5 +48,6 @@ func router(kit *wiring.Kit, logger *slog.Logger) http.Handler {
 	// retries the notification instead of giving up.
 	pay.POST("/notify", kitecho.Handler(kit.Notify), kitecho.Middleware(middleware.Recover(middleware.RecoverConfig{Logger: logger})))
 	pay.GET("/orders/:out_trade_no", kitecho.Handler(kit.Status))
+	pay.GET("/orders", kitecho.Handler(kit.Status)) // ?order_id= or ?out_trade_no=
 	return e
 }

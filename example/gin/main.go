@@ -47,5 +47,6 @@ func router(kit *wiring.Kit, logger *slog.Logger) http.Handler {
 	// retries the notification instead of giving up.
 	pay.POST("/notify", kitgin.Middleware(middleware.Recover(middleware.RecoverConfig{Logger: logger})), kitgin.Handler(kit.Notify))
 	pay.GET("/orders/:out_trade_no", kitgin.Handler(kit.Status))
+	pay.GET("/orders", kitgin.Handler(kit.Status)) // ?order_id= or ?out_trade_no=
 	return r
 }

@@ -34,10 +34,15 @@ const (
 // for tests of the code that mounts the handlers (routers, framework
 // adapters), which then prove a whole payment with CheckPayment.
 type Kit struct {
-	Sim      *gatewaytest.Server
-	Store    *memstore.Store
+	// Sim is the gateway simulator the handlers talk to.
+	Sim *gatewaytest.Server
+	// Store holds the Kit's attempts.
+	Store *memstore.Store
+	// PreOrder is the pre-order proxy; mount it at POST /pay/preorder.
 	PreOrder http.Handler
-	Notify   http.Handler
+	// Notify is the notification handler; mount it at POST /pay/notify,
+	// where NewKit's notifyURL points.
+	Notify http.Handler
 	// Status reads r.PathValue("out_trade_no").
 	Status    http.Handler
 	fulfilled atomic.Int32

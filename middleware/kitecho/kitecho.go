@@ -43,7 +43,11 @@ func Handler(h http.Handler) echo.HandlerFunc {
 // next handler, the rest of echo's chain runs with the request mw passed
 // on (so values mw put in the context reach echo handlers through
 // c.Request()) and with mw's http.ResponseWriter, so a wrapping middleware
-// such as the kit Logger sees what they write. When mw does not call next
+// such as the kit Logger sees what they write, including the reply echo's
+// HTTPErrorHandler writes for an error the chain returns (its 404 for an
+// unknown route when Middleware is mounted with Use); the error is still
+// returned, so a custom HTTPErrorHandler must skip a committed response,
+// as echo's own does. When mw does not call next
 // (it rejected the request and answered it), no later handler runs and the
 // reply is mw's.
 func Middleware(mw func(http.Handler) http.Handler) echo.MiddlewareFunc {
@@ -61,6 +65,15 @@ func Middleware(mw func(http.Handler) http.Handler) echo.MiddlewareFunc {
 					defer c.SetResponse(orig)
 				}
 				err = next(c)
+				if err != nil && w != http.ResponseWriter(orig) {
+					// echo writes an error's reply (its 404, 405, or a
+					// handler's error) only after the chain returns, past
+					// mw: have its error handler write it here, through
+					// mw's writer, so that mw sees the status the client
+					// gets. echo's handler skips the committed reply when
+					// the error comes back to it, as for its own Logger.
+					c.Error(err)
+				}
 			})).ServeHTTP(orig, c.Request())
 			return err
 		}

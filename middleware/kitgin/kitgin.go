@@ -33,7 +33,9 @@ func Handler(h http.Handler) gin.HandlerFunc {
 // answered it), the chain is aborted: no later gin handler runs.
 //
 // If mw wraps the http.ResponseWriter (to record the status, say), gin
-// handlers after it write through that wrapper.
+// handlers after it write through that wrapper, and mw sees the status of
+// replies gin writes itself after the chain (its 404 for an unknown route
+// when Middleware is mounted with Use, its 405).
 func Middleware(mw func(http.Handler) http.Handler) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		called := false
@@ -46,6 +48,14 @@ func Middleware(mw func(http.Handler) http.Handler) gin.HandlerFunc {
 				defer func() { c.Writer = orig }()
 			}
 			c.Next()
+			if !orig.Written() {
+				// gin writes its own 404 and 405 (and any reply nobody
+				// wrote) only after the chain returns, past mw. Send the
+				// status gin holds through mw's writer now, so that mw
+				// sees the status the client gets; gin still writes the
+				// body.
+				w.WriteHeader(orig.Status())
+			}
 		})).ServeHTTP(orig, c.Request)
 		if !called {
 			c.Abort()

@@ -2,7 +2,21 @@
 
 const $ = (id) => document.getElementById(id);
 const yuan = (fen) => "¥" + (fen / 100).toFixed(2);
-const state = { products: [], product: null, simulator: false, poll: null };
+const MAX_QUANTITY = 99;
+// open: a payment attempt is on screen, so the basket is locked until the
+// buyer starts over (after paying, failing or abandoning it).
+const state = { products: [], product: null, simulator: false, poll: null, open: false, busy: false };
+
+// bi renders "中文 English" with the English part marked as such.
+function bi(zh, en) {
+  const frag = document.createDocumentFragment();
+  frag.append(zh + " ");
+  const i = document.createElement("i");
+  i.lang = "en";
+  i.textContent = en;
+  frag.append(i);
+  return frag;
+}
 
 async function api(method, path, body) {
   const res = await fetch(path, {
@@ -13,19 +27,53 @@ async function api(method, path, body) {
   const text = await res.text();
   let data = null;
   try { data = text ? JSON.parse(text) : null; } catch { data = { error: text }; }
-  if (!res.ok) throw new Error((data && (data.error || data.detail || data.title)) || res.status + " " + res.statusText);
+  if (!res.ok) {
+    const err = new Error((data && (data.error || data.detail || data.title)) || res.status + " " + res.statusText);
+    err.status = res.status;
+    throw err;
+  }
   return data;
 }
 
-function showError(err) {
-  $("error").textContent = err ? String(err.message || err) : "";
-  $("error").hidden = !err;
+// errorText says what went wrong in Chinese first, with the server's words.
+function errorText(err) {
+  const msg = String((err && err.message) || err);
+  if (err && err.status === 429) return ["下单太频繁，请几秒后再试。", msg];
+  if (err instanceof TypeError) return ["网络错误，请检查连接后重试。", "Network error: " + msg];
+  return ["出错了：", msg];
 }
 
-function updateTotal() {
-  const q = parseInt($("quantity").value, 10) || 0;
-  $("total").textContent = yuan(state.product ? state.product.price * q : 0);
-  $("checkout").disabled = !state.product || q < 1 || q > 99;
+function showError(err) {
+  const el = $("error");
+  if (!err) {
+    el.replaceChildren();
+    el.hidden = true;
+    return;
+  }
+  const [zh, en] = errorText(err);
+  el.replaceChildren(bi(zh, en));
+  el.hidden = false;
+}
+
+function quantity() {
+  const raw = $("quantity").value.trim();
+  return /^\d+$/.test(raw) ? parseInt(raw, 10) : NaN;
+}
+
+// render applies the state to every control: the basket is live only when
+// no attempt is open and nothing is in flight.
+function render() {
+  const q = quantity();
+  const qOK = q >= 1 && q <= MAX_QUANTITY;
+  const locked = state.open || state.busy;
+  $("quantity-error").hidden = qOK || $("quantity").value === "";
+  $("total").textContent = yuan(state.product && qOK ? state.product.price * q : 0);
+  $("quantity").disabled = locked;
+  document.querySelectorAll("#products button, input[name=channel]").forEach((el) => { el.disabled = locked; });
+  $("checkout").disabled = locked || !state.product || !qOK;
+  $("checkout").replaceChildren(state.busy ? bi("正在下单…", "Placing order…") : bi("去支付", "Check out"));
+  $("checkout").setAttribute("aria-busy", String(state.busy));
+  $("locked").hidden = !state.open;
 }
 
 function renderProducts() {
@@ -42,23 +90,31 @@ function renderProducts() {
     b.addEventListener("click", () => {
       state.product = p;
       list.querySelectorAll("button").forEach((x) => x.setAttribute("aria-pressed", String(x === b)));
-      updateTotal();
+      render();
     });
     li.append(b);
     return li;
   }));
 }
 
-const statusText = { PENDING: "waiting for payment", PAID: "paid", FAILED: "failed", CLOSED: "closed" };
+const statusText = {
+  PENDING: ["等待支付", "waiting for payment"],
+  PAID: ["已支付", "paid"],
+  FAILED: ["支付失败", "failed"],
+  CLOSED: ["已关闭", "closed"],
+};
 
 function showStatus(o) {
   const s = $("status");
   s.dataset.status = o.status;
   s.className = "status " + o.status.toLowerCase();
-  s.textContent = statusText[o.status] || o.status.toLowerCase();
+  const [zh, en] = statusText[o.status] || [o.status, o.status.toLowerCase()];
+  s.replaceChildren(bi(zh, en));
   if (o.transaction_id) $("transaction").textContent = o.transaction_id;
   $("qr-wrap").classList.toggle("done", o.status === "PAID");
-  if (o.status !== "PENDING") {
+  const pending = o.status === "PENDING";
+  $("abandon").hidden = !pending;
+  if (!pending) {
     clearInterval(state.poll);
     state.poll = null;
     $("simulate").hidden = true;
@@ -79,13 +135,11 @@ function startPolling(outTradeNo) {
 
 async function checkout() {
   showError(null);
-  $("checkout").disabled = true;
+  state.busy = true;
+  render();
   try {
     const channel = document.querySelector('input[name="channel"]:checked').value;
-    const order = await api("POST", "/api/orders", {
-      product_id: state.product.id,
-      quantity: parseInt($("quantity").value, 10),
-    });
+    const order = await api("POST", "/api/orders", { product_id: state.product.id, quantity: quantity() });
     const pay = await api("POST", "/pay/preorder", { order_id: order.order_id, channel, trade_type: "NATIVE" });
     $("amount").textContent = yuan(order.amount);
     $("order-id").textContent = order.order_id;
@@ -98,11 +152,13 @@ async function checkout() {
     $("again").hidden = true;
     $("simulate").onclick = () => simulate(pay.out_trade_no);
     $("payment").hidden = false;
+    state.open = true;
     startPolling(pay.out_trade_no);
   } catch (err) {
     showError(err);
   } finally {
-    updateTotal();
+    state.busy = false;
+    render();
   }
 }
 
@@ -116,21 +172,43 @@ async function simulate(outTradeNo) {
   }
 }
 
-async function init() {
+// startOver closes the payment panel and unlocks the basket.
+function startOver() {
+  clearInterval(state.poll);
+  state.poll = null;
+  state.open = false;
+  $("payment").hidden = true;
+  showError(null);
+  render();
+}
+
+async function loadCatalogue() {
+  $("loading").hidden = false;
+  $("load-failed").hidden = true;
   try {
     const cfg = await api("GET", "/api/config");
     state.simulator = cfg.simulator;
-    $("mode").textContent = cfg.simulator ? "gateway simulator · " + cfg.version : "live gateway · " + cfg.version;
+    $("mode").replaceChildren(cfg.simulator ? bi("网关模拟器 · " + cfg.version, "gateway simulator") : bi("真实网关 · " + cfg.version, "live gateway"));
     $("mode").hidden = false;
     state.products = await api("GET", "/api/products");
     renderProducts();
   } catch (err) {
-    showError(err);
+    $("load-error").textContent = String(err.message || err);
+    $("load-failed").hidden = false;
+  } finally {
+    $("loading").hidden = true;
+    render();
   }
-  $("quantity").addEventListener("input", updateTotal);
+}
+
+function init() {
+  $("quantity").addEventListener("input", render);
   $("checkout").addEventListener("click", checkout);
-  $("again").addEventListener("click", () => { $("payment").hidden = true; showError(null); });
-  updateTotal();
+  $("again").addEventListener("click", startOver);
+  $("abandon").addEventListener("click", startOver);
+  $("retry").addEventListener("click", loadCatalogue);
+  render();
+  loadCatalogue();
 }
 
 init();

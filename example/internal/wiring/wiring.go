@@ -75,7 +75,7 @@ func build(sim *gatewaytest.Server, notifyURL string, log *slog.Logger) (*Kit, e
 		return nil, err
 	}
 	k := &Kit{Sim: sim}
-	if k.Notify, err = handler.NewNotify(handler.NotifyConfig{Settler: settler, Keys: keys}); err != nil {
+	if k.Notify, err = handler.NewNotify(handler.NotifyConfig{Settler: settler, Keys: keys, Logger: log}); err != nil {
 		return nil, err
 	}
 	if k.PreOrder, err = handler.NewPreOrder(handler.PreOrderConfig{
@@ -86,7 +86,7 @@ func build(sim *gatewaytest.Server, notifyURL string, log *slog.Logger) (*Kit, e
 	if k.Status, err = handler.NewStatus(handler.StatusConfig{Store: st, Logger: log}); err != nil {
 		return nil, err
 	}
-	if k.Reconciler, err = handler.NewReconciler(handler.ReconcilerConfig{Settler: settler, Client: c}); err != nil {
+	if k.Reconciler, err = handler.NewReconciler(handler.ReconcilerConfig{Settler: settler, Client: c, Logger: log}); err != nil {
 		return nil, err
 	}
 	return k, nil

@@ -40,8 +40,8 @@ func Serve(t testing.TB, router func(*wiring.Kit) http.Handler) (string, *wiring
 
 // CheckFlow drives a mounted Kit at base the way a shop does: pre-order
 // of order 1001 over JSON, the simulated buyer pays, the simulator posts
-// its signed notification to /pay/notify, and GET /pay/orders/{no} turns
-// PAID and fulfilled. It fails t at the first step that does not.
+// its signed notification to /pay/notify, GET /pay/orders/{no} turns
+// PAID and fulfilled, and GET /pay/orders?order_id=1001 shows that attempt. It fails t at the first step that does not.
 func CheckFlow(t testing.TB, base string, k *wiring.Kit) {
 	t.Helper()
 	body, _ := json.Marshal(map[string]string{"order_id": "1001", "channel": "WECHAT", "trade_type": "NATIVE"})
@@ -83,6 +83,16 @@ func CheckFlow(t testing.TB, base string, k *wiring.Kit) {
 		if time.Now().After(deadline) {
 			t.Fatalf("order %s: got %+v after 15 s, want PAID and fulfilled", pre.OutTradeNo, st)
 		}
+	}
+	// The business order's lookup route reaches the same attempt.
+	res, err = http.Get(base + "/pay/orders?order_id=1001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = json.NewDecoder(res.Body).Decode(&st)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || err != nil || st.OutTradeNo != pre.OutTradeNo || st.Status != "PAID" {
+		t.Errorf("GET /pay/orders?order_id=1001: got %d %+v (%v), want 200 PAID %s", res.StatusCode, st, err, pre.OutTradeNo)
 	}
 	// The reply reaches the simulator just after the store commit.
 	k.Sim.WaitIdle(10 * time.Second)
