@@ -14,6 +14,7 @@ import (
 
 	"github.com/cypaykit/kit/client"
 	"github.com/cypaykit/kit/handler"
+	"github.com/cypaykit/kit/internal/obslabel"
 	"github.com/cypaykit/kit/store"
 )
 
@@ -137,10 +138,10 @@ func New(cfg Config) (*Metrics, error) {
 // initialise creates the series an alert rule watches at zero, so that
 // increase() sees the first event.
 func (m *Metrics) initialise() {
-	for _, k := range alertKinds {
+	for _, k := range obslabel.AlertKinds {
 		m.alerts.WithLabelValues(string(k))
 	}
-	for _, o := range outcomes {
+	for _, o := range obslabel.Outcomes {
 		m.notifications.WithLabelValues(o.String(), handler.SourceNotify)
 	}
 	for _, r := range []string{"ok", "error"} {
@@ -151,19 +152,19 @@ func (m *Metrics) initialise() {
 // Observe counts an Event and times a notification; use it as
 // handler.SettlerConfig.Observe.
 func (m *Metrics) Observe(e handler.Event) {
-	source := sourceLabel(e.Source)
-	m.notifications.WithLabelValues(outcomeLabel(e.Outcome), source).Inc()
+	source := obslabel.Source(e.Source)
+	m.notifications.WithLabelValues(obslabel.Outcome(e.Outcome), source).Inc()
 	switch source {
 	case handler.SourceNotify:
 		m.notifyDuration.Observe(e.Duration.Seconds())
 	case handler.SourceQuery, handler.SourceRetry:
-		m.checks.WithLabelValues(outcomeLabel(e.Outcome)).Inc()
+		m.checks.WithLabelValues(obslabel.Outcome(e.Outcome)).Inc()
 	}
 }
 
 // Alert counts an Alert by kind; use it as handler.SettlerConfig.Alert.
 func (m *Metrics) Alert(_ context.Context, a handler.Alert) {
-	m.alerts.WithLabelValues(alertLabel(a.Kind)).Inc()
+	m.alerts.WithLabelValues(obslabel.AlertKind(a.Kind)).Inc()
 }
 
 // Trace times the fulfilment hook; use it as handler.SettlerConfig.Trace.
@@ -188,8 +189,8 @@ var endNothing = func(error) {}
 // ObserveCall counts and times a gateway call; use it as
 // client.Config.Observe.
 func (m *Metrics) ObserveCall(e client.CallEvent) {
-	op := opLabel(e.Op)
-	m.gatewayRequests.WithLabelValues(op, resultLabel(e.Result)).Inc()
+	op := obslabel.Op(e.Op)
+	m.gatewayRequests.WithLabelValues(op, obslabel.Result(e.Result)).Inc()
 	m.gatewayDuration.WithLabelValues(op).Observe(e.Duration.Seconds())
 }
 
