@@ -48,6 +48,8 @@ type config struct {
 	// NotifyURL is sent with every pre-order; empty means
 	// http://<Addr>/pay/notify, which the simulator can reach.
 	NotifyURL string
+	// Metrics serves Prometheus metrics at GET /metrics on Addr.
+	Metrics bool
 
 	// tablePrefix is sqlstore's table prefix; zero means its default.
 	// Tests set it so that they can share a database server.
@@ -98,6 +100,7 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	for _, s := range specs {
 		fs.StringVar(s.dst, s.name, s.def, s.usage+" ($"+s.env+")")
 	}
+	fs.BoolVar(&c.Metrics, "metrics", false, "serve Prometheus metrics at GET /metrics on the same address")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
