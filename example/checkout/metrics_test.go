@@ -72,3 +72,38 @@ func TestNoMetricsByDefault(t *testing.T) {
 		t.Errorf("GET /metrics without -metrics: got %d, want 404", code)
 	}
 }
+
+// TestMetricsConfig proves -metrics and $CYPAY_METRICS, the flag winning,
+// and a clear error for a value that is not a boolean.
+func TestMetricsConfig(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  string
+		want bool
+		bad  bool
+	}{
+		{nil, "", false, false},
+		{[]string{"-metrics"}, "", true, false},
+		{nil, "true", true, false},
+		{nil, "1", true, false},
+		{[]string{"-metrics=false"}, "true", false, false},
+		{nil, "yes please", false, true},
+	} {
+		env := func(k string) string {
+			if k == "CYPAY_METRICS" {
+				return tc.env
+			}
+			return ""
+		}
+		cfg, err := parseConfig(tc.args, env, io.Discard)
+		if tc.bad {
+			if err == nil || !strings.Contains(err.Error(), "CYPAY_METRICS") {
+				t.Errorf("%v $CYPAY_METRICS=%q: got error %v, want one naming CYPAY_METRICS", tc.args, tc.env, err)
+			}
+			continue
+		}
+		if err != nil || cfg.Metrics != tc.want {
+			t.Errorf("%v $CYPAY_METRICS=%q: got %v (err %v), want %v", tc.args, tc.env, cfg.Metrics, err, tc.want)
+		}
+	}
+}
