@@ -83,7 +83,11 @@ func traceRequest(t Trace, r *http.Request, st Stage) (*http.Request, func(error
 		return r, endNothing
 	}
 	ctx, end := t(r.Context(), st)
-	return r.WithContext(ctx), end
+	if ctx != r.Context() {
+		// A hook that only measures keeps the context: no request copy.
+		r = r.WithContext(ctx)
+	}
+	return r, end
 }
 
 // settleTraced is settle as one StageSettle.

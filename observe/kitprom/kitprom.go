@@ -50,6 +50,11 @@ type Metrics struct {
 	failedChecks    prometheus.Counter
 	alerts          *prometheus.CounterVec
 	pendingErrors   prometheus.Counter
+
+	// notifySeries caches the source="notify" series of every known
+	// outcome, so that Observe on the notification path skips
+	// WithLabelValues' hashing and locking. Read-only after New.
+	notifySeries map[handler.Outcome]prometheus.Counter
 }
 
 // NotificationBuckets are the buckets of
@@ -141,8 +146,9 @@ func (m *Metrics) initialise() {
 	for _, k := range obslabel.AlertKinds {
 		m.alerts.WithLabelValues(string(k))
 	}
+	m.notifySeries = make(map[handler.Outcome]prometheus.Counter, len(obslabel.Outcomes))
 	for _, o := range obslabel.Outcomes {
-		m.notifications.WithLabelValues(o.String(), handler.SourceNotify)
+		m.notifySeries[o] = m.notifications.WithLabelValues(o.String(), handler.SourceNotify)
 	}
 	for _, r := range []string{"ok", "error"} {
 		m.fulfilments.WithLabelValues(r)
@@ -152,14 +158,24 @@ func (m *Metrics) initialise() {
 // Observe counts an Event and times a notification; use it as
 // handler.SettlerConfig.Observe.
 func (m *Metrics) Observe(e handler.Event) {
-	source := obslabel.Source(e.Source)
-	m.notifications.WithLabelValues(obslabel.Outcome(e.Outcome), source).Inc()
-	switch source {
+	m.notification(e.Outcome, e.Source).Inc()
+	switch e.Source {
 	case handler.SourceNotify:
 		m.notifyDuration.Observe(e.Duration.Seconds())
 	case handler.SourceQuery, handler.SourceRetry:
 		m.checks.WithLabelValues(obslabel.Outcome(e.Outcome)).Inc()
 	}
+}
+
+// notification is the series of cypaykit_notifications_total for an
+// outcome and source, from the cache when both are known.
+func (m *Metrics) notification(o handler.Outcome, source string) prometheus.Counter {
+	if source == handler.SourceNotify {
+		if c, ok := m.notifySeries[o]; ok {
+			return c
+		}
+	}
+	return m.notifications.WithLabelValues(obslabel.Outcome(o), obslabel.Source(source))
 }
 
 // Alert counts an Alert by kind; use it as handler.SettlerConfig.Alert.
