@@ -283,6 +283,11 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("%s: got %v, want %v", name, got[name], v)
 		}
 	}
+	for name := range got {
+		if strings.Contains(name, "OTELMET") || strings.Contains(name, "NOSUCH") {
+			t.Errorf("metric %s names an order", name)
+		}
+	}
 	if t.Failed() {
 		t.Logf("collected: %v", got)
 	}
