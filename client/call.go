@@ -69,7 +69,7 @@ func (c *Client) call(ctx context.Context, ep endpoint, req any, mchID string, d
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("client: %s: %w", ep.op, err)
 	}
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.url, strings.NewReader(form.Encode()))
+	hreq, err := http.NewRequestWithContext(withOp(ctx, ep.op), http.MethodPost, ep.url, strings.NewReader(form.Encode()))
 	if err != nil {
 		return fmt.Errorf("client: %s: %w", ep.op, err)
 	}

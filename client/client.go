@@ -63,6 +63,11 @@ type Config struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Nonce returns nonce_str values. Zero means 32 random hex chars.
 	Nonce func() string
+	// Observe receives one CallEvent per finished PreOrder, OrderQuery,
+	// Cancel, Refund or RefundQuery call, for counting and timing. It must
+	// be fast and safe for concurrent use. Nil means none, at no cost.
+	// (For spans, give HTTPClient an instrumented transport: see CallOp.)
+	Observe func(CallEvent)
 }
 
 // Endpoint paths under GatewayURL and OpenURL.
@@ -96,6 +101,7 @@ type Client struct {
 	clock               func() time.Time
 	sleep               func(ctx context.Context, d time.Duration) error
 	nonce               func() string
+	observe             func(CallEvent)
 }
 
 // New validates cfg and returns a Client.
@@ -110,6 +116,7 @@ func New(cfg Config) (*Client, error) {
 		clock:         cfg.Clock,
 		sleep:         cfg.Sleep,
 		nonce:         cfg.Nonce,
+		observe:       cfg.Observe,
 	}
 	var err error
 	if c.gatewayURL, err = baseURL("GatewayURL", cfg.GatewayURL, DefaultGatewayURL); err != nil {
@@ -223,7 +230,10 @@ func (c *Client) Keyring() Keyring { return c.keys }
 // timeout or a network error returns an error that errors.Is ErrNeedQuery
 // or ErrUnknownOutcome: the order may exist, so query it. With
 // ErrNeedQuery the decoded reply is returned too.
-func (c *Client) PreOrder(ctx context.Context, req *model.PreOrderRequest) (*model.PreOrderResponse, error) {
+func (c *Client) PreOrder(ctx context.Context, req *model.PreOrderRequest) (_ *model.PreOrderResponse, err error) {
+	if c.observe != nil {
+		defer c.observeCall(OpPreOrder, time.Now(), &err)
+	}
 	if req == nil {
 		return nil, fmt.Errorf("%w: nil pre-order request", ErrBadRequest)
 	}
@@ -257,7 +267,10 @@ func (c *Client) PreOrder(ctx context.Context, req *model.PreOrderRequest) (*mod
 // a reply with state SUCCESS is returned without error whatever its code
 // (10003 not paid, 10004 closed, ...); only a failed request (state FAIL,
 // a 2xxxx or 30001 code) is an error, ErrNotFound for an unknown order.
-func (c *Client) OrderQuery(ctx context.Context, req *model.OrderQueryRequest) (*model.OrderQueryResponse, error) {
+func (c *Client) OrderQuery(ctx context.Context, req *model.OrderQueryRequest) (_ *model.OrderQueryResponse, err error) {
+	if c.observe != nil {
+		defer c.observeCall(OpOrderQuery, time.Now(), &err)
+	}
 	if req == nil {
 		return nil, fmt.Errorf("%w: nil order query request", ErrBadRequest)
 	}
@@ -276,7 +289,10 @@ func (c *Client) OrderQuery(ctx context.Context, req *model.OrderQueryRequest) (
 
 // Cancel cancels (closes or reverses) an order within its 5-minute window.
 // OpUserID defaults to MchID; req is not modified.
-func (c *Client) Cancel(ctx context.Context, req *model.CancelRequest) (*model.CancelResponse, error) {
+func (c *Client) Cancel(ctx context.Context, req *model.CancelRequest) (_ *model.CancelResponse, err error) {
+	if c.observe != nil {
+		defer c.observeCall(OpCancel, time.Now(), &err)
+	}
 	if req == nil {
 		return nil, fmt.Errorf("%w: nil cancel request", ErrBadRequest)
 	}
@@ -300,7 +316,10 @@ func (c *Client) Cancel(ctx context.Context, req *model.CancelRequest) (*model.C
 // Refund requests a refund. OpUserID defaults to MchID; req is not
 // modified. On an uncertain error (see Uncertain) call RefundQuery with the
 // same OutRefundNo before issuing a new refund.
-func (c *Client) Refund(ctx context.Context, req *model.RefundRequest) (*model.RefundResponse, error) {
+func (c *Client) Refund(ctx context.Context, req *model.RefundRequest) (_ *model.RefundResponse, err error) {
+	if c.observe != nil {
+		defer c.observeCall(OpRefund, time.Now(), &err)
+	}
 	if req == nil {
 		return nil, fmt.Errorf("%w: nil refund request", ErrBadRequest)
 	}
@@ -323,7 +342,10 @@ func (c *Client) Refund(ctx context.Context, req *model.RefundRequest) (*model.R
 
 // RefundQuery queries refunds. RefundItems on the response decodes its
 // refund list.
-func (c *Client) RefundQuery(ctx context.Context, req *model.RefundQueryRequest) (*model.RefundQueryResponse, error) {
+func (c *Client) RefundQuery(ctx context.Context, req *model.RefundQueryRequest) (_ *model.RefundQueryResponse, err error) {
+	if c.observe != nil {
+		defer c.observeCall(OpRefundQuery, time.Now(), &err)
+	}
 	if req == nil {
 		return nil, fmt.Errorf("%w: nil refund query request", ErrBadRequest)
 	}

@@ -1,6 +1,9 @@
 package handler
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // Outcome classifies what became of one notification or query result.
 type Outcome int
@@ -77,6 +80,10 @@ type Event struct {
 	// Err is why the outcome is not Settled or Duplicate; it never
 	// carries keys.
 	Err error
+	// Duration is, for SourceNotify, the time from the request reaching
+	// Notify to its reply being decided (the reply is written right
+	// after); the gateway gives up after 3 s. Zero for other sources.
+	Duration time.Duration
 }
 
 // AlertKind names what an Alert is about.

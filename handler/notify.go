@@ -115,7 +115,10 @@ type result struct {
 
 // ServeHTTP handles one notification.
 func (n *Notify) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	r, end := traceRequest(n.settler.trace, r, StageNotify)
 	res := n.receive(w, r)
+	defer end(res.err)
 	if res.err != nil {
 		level := slog.LevelWarn
 		switch res.outcome {
@@ -130,7 +133,7 @@ func (n *Notify) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			slog.String("remote", r.RemoteAddr),
 			slog.String("err", res.err.Error()))
 	}
-	n.settler.emit(Event{Outcome: res.outcome, OutTradeNo: res.outTradeNo, Source: SourceNotify, Err: res.err})
+	n.settler.emit(Event{Outcome: res.outcome, OutTradeNo: res.outTradeNo, Source: SourceNotify, Err: res.err, Duration: time.Since(start)})
 	h := w.Header()
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
@@ -232,11 +235,15 @@ func (n *Notify) process(ctx context.Context, values url.Values) result {
 	if err != nil {
 		return fail(lockOutcome(ctx), http.StatusInternalServerError, fmt.Errorf("handler: get order: %w", err))
 	}
+	_, endVerify := n.settler.stage(ctx, StageVerify)
 	keys, err := n.keys.Keys(ctx, order.Version, order.MchID)
 	if err != nil {
+		endVerify(err)
 		return fail(ConfigError, http.StatusInternalServerError, fmt.Errorf("handler: keys for %s order of %s: %w", order.Version, order.MchID, err))
 	}
-	if err := sign.Verify(values, n.alg, keys...); err != nil {
+	err = sign.Verify(values, n.alg, keys...)
+	endVerify(err)
+	if err != nil {
 		return fail(BadSign, http.StatusUnauthorized, err)
 	}
 	if !(model.State(note.state) == model.StateSuccess && (note.resultCode == model.ResultSuccess || note.resultCode == "0")) {
@@ -270,7 +277,7 @@ func (n *Notify) process(ctx context.Context, values url.Values) result {
 	if err != nil {
 		paidAt = n.settler.now()
 	}
-	outcome, err := n.settler.settle(ctx, order, proof{
+	outcome, err := n.settler.settleTraced(ctx, order, proof{
 		source: SourceNotify,
 		mchID:  note.mchID,
 		amount: note.totalFee,

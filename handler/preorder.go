@@ -62,6 +62,9 @@ type PreOrderConfig struct {
 	ReusePending time.Duration
 	// MaxBody is the largest accepted request body. Zero means 16 KiB.
 	MaxBody int64
+	// Trace starts and ends a StagePreOrder per request (see Trace); the
+	// gateway call runs under its context. Nil means none, at no cost.
+	Trace Trace
 	// Logger receives this handler's structured logs. Nil means
 	// slog.Default() as it is when the constructor runs: the kit's one
 	// logger, shared by every handler left at nil (see the package doc).
@@ -94,6 +97,7 @@ type PreOrder struct {
 	maxBody   int64
 	log       *slog.Logger
 	now       func() time.Time
+	trace     Trace
 }
 
 // NewPreOrder validates cfg and returns the pre-order handler.
@@ -120,6 +124,7 @@ func NewPreOrder(cfg PreOrderConfig) (*PreOrder, error) {
 		maxBody:   cfg.MaxBody,
 		log:       cfg.Logger,
 		now:       cfg.Now,
+		trace:     cfg.Trace,
 	}
 	if p.reuse == 0 {
 		p.reuse = 2 * time.Minute
@@ -153,8 +158,8 @@ var forbiddenFields = []string{"amount", "total_fee", "price", "fee"}
 // maxAttempts bounds the attempts of one business order (two digits).
 const maxAttempts = 99
 
-// ServeHTTP handles one pre-order request.
-func (p *PreOrder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// serve handles one pre-order request (ServeHTTP adds its Trace).
+func (p *PreOrder) serve(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		p.reply(w, r, problem{Status: http.StatusMethodNotAllowed, Detail: "use POST"})
 		return

@@ -50,6 +50,9 @@ type ReconcilerConfig struct {
 	// Batch bounds the orders listed per pass (and so the queries per
 	// Interval). Zero means 500.
 	Batch int
+	// ObservePass receives one PassEvent at the end of every pass, for
+	// counting. It must be fast and safe for concurrent use. Nil means none.
+	ObservePass func(PassEvent)
 	// Logger receives this handler's structured logs. Nil means
 	// slog.Default() as it is when the constructor runs: the kit's one
 	// logger, shared by every handler left at nil (see the package doc).
@@ -74,6 +77,7 @@ type Reconciler struct {
 	conc, batch                         int
 	log                                 *slog.Logger
 	now                                 func() time.Time
+	observePass                         func(PassEvent)
 
 	mu      sync.Mutex
 	nextDue map[string]time.Time // per out_trade_no; a hint, lost on restart
@@ -96,7 +100,7 @@ func NewReconciler(cfg ReconcilerConfig) (*Reconciler, error) {
 		first:   cfg.FirstDelay, interval: cfg.Interval, fast: cfg.FastWindow,
 		tail: cfg.TailInterval, maxAge: cfg.MaxAge,
 		conc: cfg.Concurrency, batch: cfg.Batch, log: cfg.Logger, now: cfg.Now,
-		nextDue: map[string]time.Time{},
+		nextDue: map[string]time.Time{}, observePass: cfg.ObservePass,
 	}
 	for _, c := range append(cfg.Clients, cfg.Client) {
 		if c == nil {
@@ -162,7 +166,10 @@ func (r *Reconciler) Run(ctx context.Context) error {
 // (at most Batch), settles or closes what the answers say, and retries
 // the fulfilment of PAID attempts not yet fulfilled. It returns the
 // joined errors of the orders it could not handle.
-func (r *Reconciler) RunOnce(ctx context.Context) error {
+func (r *Reconciler) RunOnce(ctx context.Context) (err error) {
+	var pass PassEvent
+	ctx, end := r.beginPass(ctx)
+	defer func() { end(&pass, err) }()
 	now := r.now()
 	pending, err := r.store.ListPending(ctx, now.Add(-r.first), r.batch)
 	if err != nil {
@@ -172,6 +179,7 @@ func (r *Reconciler) RunOnce(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("handler: list unfulfilled: %w", err)
 	}
+	pass.Pending, pass.Unfulfilled = len(pending), len(unfulfilled)
 	var (
 		mu   sync.Mutex
 		errs []error
@@ -198,12 +206,14 @@ func (r *Reconciler) RunOnce(ctx context.Context) error {
 		if r.clients[o.Version] == nil || !r.due(o, now) {
 			continue
 		}
+		pass.Checked++
 		run(func() error { return r.reconcile(ctx, o, now) })
 	}
 	for _, o := range unfulfilled {
 		run(func() error { return r.retryFulfil(ctx, o) })
 	}
 	wg.Wait()
+	pass.Failed = len(errs)
 	r.forget(pending)
 	if err := ctx.Err(); err != nil {
 		errs = append(errs, err)
@@ -280,7 +290,7 @@ func (r *Reconciler) reconcile(ctx context.Context, o *store.Order, now time.Tim
 		if amount == 0 {
 			amount = resp.TotalFee
 		}
-		outcome, err := r.settler.settle(ctx, o, proof{
+		outcome, err := r.settler.settleTraced(ctx, o, proof{
 			source: SourceQuery,
 			mchID:  resp.MchID,
 			amount: amount,

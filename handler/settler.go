@@ -33,6 +33,9 @@ type SettlerConfig struct {
 	// result, for counting. It must be fast and safe for concurrent use.
 	// Nil means none.
 	Observe func(e Event)
+	// Trace starts and ends the stages of notifications and Reconciler
+	// passes (see Trace). Nil means none, at no cost.
+	Trace Trace
 	// LockTTL is the lease time for one order's fulfilment. Zero means 30 s.
 	LockTTL time.Duration
 	// Logger receives the Settler's structured logs. Nil means
@@ -53,6 +56,7 @@ type Settler struct {
 	fulfill func(ctx context.Context, o store.Order) error
 	alert   func(ctx context.Context, a Alert)
 	observe func(e Event)
+	trace   Trace
 	ttl     time.Duration
 	log     *slog.Logger
 	now     func() time.Time
@@ -72,6 +76,7 @@ func NewSettler(cfg SettlerConfig) (*Settler, error) {
 		fulfill: cfg.Fulfill,
 		alert:   cfg.Alert,
 		observe: cfg.Observe,
+		trace:   cfg.Trace,
 		ttl:     cfg.LockTTL,
 		log:     cfg.Logger,
 		now:     cfg.Now,
@@ -282,6 +287,8 @@ func (s *Settler) runHook(ctx context.Context, o store.Order) (err error) {
 	if s.fulfill == nil {
 		return nil
 	}
+	ctx, end := s.stage(ctx, StageFulfil)
+	defer func() { end(err) }() // runs after the recover below has set err
 	defer func() {
 		if r := recover(); r != nil {
 			s.log.LogAttrs(ctx, slog.LevelError, "handler: fulfilment hook panicked",

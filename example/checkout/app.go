@@ -33,6 +33,7 @@ type app struct {
 	status     http.Handler
 	reconciler *handler.Reconciler
 	notifyURL  string
+	metrics    *shopMetrics // nil without -metrics
 	closers    []func() error
 }
 
@@ -53,6 +54,11 @@ func newApp(ctx context.Context, cfg config, baseURL string, log *slog.Logger) (
 	a.shop = newShop(book, cfg.orderLimit)
 	a.store = st
 	a.closers = append(a.closers, closeDB)
+	if cfg.Metrics {
+		if a.metrics, err = newShopMetrics(st); err != nil {
+			return nil, err
+		}
+	}
 
 	gatewayURL, openURL := cfg.Gateway, cfg.OpenURL
 	if cfg.simulated() {
@@ -76,18 +82,20 @@ func newApp(ctx context.Context, cfg config, baseURL string, log *slog.Logger) (
 	if cfg.MchKey != "" {
 		keys.MerchantKeys = client.StaticMerchantKeys(map[string]string{cfg.MchID: cfg.MchKey})
 	}
-	a.client, err = client.New(client.Config{
+	ccfg := client.Config{
 		GatewayURL: gatewayURL,
 		OpenURL:    openURL,
 		Version:    cfg.Version,
 		Keys:       keys,
 		PID:        "cypaykit-demo",
-	})
+	}
+	a.metrics.client(&ccfg)
+	a.client, err = client.New(ccfg)
 	if err != nil {
 		return nil, err
 	}
 
-	settler, err := handler.NewSettler(handler.SettlerConfig{
+	scfg := handler.SettlerConfig{
 		Store:  st,
 		Locker: locker,
 		Fulfill: func(ctx context.Context, o store.Order) error {
@@ -95,7 +103,9 @@ func newApp(ctx context.Context, cfg config, baseURL string, log *slog.Logger) (
 			return a.shop.fulfil(ctx, o.BusinessID)
 		},
 		Logger: log,
-	})
+	}
+	a.metrics.settler(&scfg)
+	settler, err := handler.NewSettler(scfg)
 	if err != nil {
 		return nil, err
 	}
@@ -118,12 +128,14 @@ func newApp(ctx context.Context, cfg config, baseURL string, log *slog.Logger) (
 	if a.status, err = handler.NewStatus(handler.StatusConfig{Store: st, Logger: log}); err != nil {
 		return nil, err
 	}
-	if a.reconciler, err = handler.NewReconciler(handler.ReconcilerConfig{
+	rcfg := handler.ReconcilerConfig{
 		Store:   st,
 		Client:  a.client,
 		Settler: settler,
 		Logger:  log,
-	}); err != nil {
+	}
+	a.metrics.reconciler(&rcfg)
+	if a.reconciler, err = handler.NewReconciler(rcfg); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -171,6 +183,7 @@ func (a *app) handler() http.Handler {
 	if a.sim != nil {
 		mux.HandleFunc("POST /sim/pay/{out_trade_no}", a.simPay)
 	}
+	a.metrics.mount(mux)
 	return mux
 }
 

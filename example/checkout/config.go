@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -49,6 +50,8 @@ type config struct {
 	// NotifyURL is sent with every pre-order; empty means
 	// http://<Addr>/pay/notify, which the simulator can reach.
 	NotifyURL string
+	// Metrics serves Prometheus metrics at GET /metrics on Addr.
+	Metrics bool
 
 	// tablePrefix is sqlstore's table prefix; zero means its default.
 	// Tests set it so that they can share a database server.
@@ -102,6 +105,7 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	for _, s := range specs {
 		fs.StringVar(s.dst, s.name, s.def, s.usage+" ($"+s.env+")")
 	}
+	fs.BoolVar(&c.Metrics, "metrics", false, "serve Prometheus metrics at GET /metrics on the same address ($CYPAY_METRICS)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -114,6 +118,13 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 		if v := getenv(s.env); v != "" && !set[s.name] {
 			*s.dst = v
 		}
+	}
+	if v := getenv("CYPAY_METRICS"); v != "" && !set["metrics"] {
+		on, err := strconv.ParseBool(v)
+		if err != nil {
+			return config{}, fmt.Errorf("$CYPAY_METRICS %q: want true or false", v)
+		}
+		c.Metrics = on
 	}
 	c.Version = model.Version(version)
 	c.orderLimit = newLimiter(orderRate, orderBurst, time.Now)

@@ -101,6 +101,9 @@ func printBanner(w io.Writer, cfg config, base string, a *app) {
 	fmt.Fprintf(w, "  API:      GET %s/api/products · POST /api/orders · POST /pay/preorder · GET /pay/orders/{out_trade_no} · GET /pay/orders?order_id=\n", base)
 	fmt.Fprintf(w, "  notify:   %s\n", a.notifyURL)
 	fmt.Fprintf(w, "  database: %s\n", redactURL(cfg.DB))
+	if cfg.Metrics {
+		fmt.Fprintf(w, "  metrics:  GET %s/metrics (Prometheus)\n", base)
+	}
 	if a.sim == nil {
 		fmt.Fprintf(w, "  gateway:  %s (%s, mch_id %s)\n", cfg.Gateway, cfg.Version, cfg.MchID)
 		return

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// scrape returns GET /metrics: status, content type and body.
+func scrape(t *testing.T, shop *testShop) (int, string, string) {
+	t.Helper()
+	res, err := http.Get(shop.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.StatusCode, res.Header.Get("Content-Type"), string(body)
+}
+
+// TestMetricsFlag proves -metrics serves Prometheus text at GET /metrics
+// on the shop's own address, and that a payment shows in the counters.
+func TestMetricsFlag(t *testing.T) {
+	shop := startShop(t, testConfig(t, "-metrics"))
+	var order createOrderResponse
+	if code := shop.do(t, "POST", "/api/orders", map[string]any{"product_id": "beans", "quantity": 1}, &order); code != http.StatusCreated {
+		t.Fatalf("POST /api/orders: got %d, want 201", code)
+	}
+	var pre preOrderReply
+	if code := shop.do(t, "POST", "/pay/preorder", map[string]string{"order_id": order.OrderID, "channel": "WECHAT"}, &pre); code != http.StatusCreated {
+		t.Fatalf("POST /pay/preorder: got %d, want 201", code)
+	}
+	if code := shop.do(t, "POST", "/sim/pay/"+pre.OutTradeNo, nil, nil); code != http.StatusOK {
+		t.Fatalf("POST /sim/pay: got %d, want 200", code)
+	}
+	shop.waitSettled(t, pre.OutTradeNo)
+
+	code, ctype, body := scrape(t, shop)
+	if code != http.StatusOK || !strings.HasPrefix(ctype, "text/plain") {
+		t.Fatalf("GET /metrics: got %d %q, want 200 text/plain", code, ctype)
+	}
+	for _, line := range []string{
+		`cypaykit_notifications_total{outcome="settled",source="notify"} 1`,
+		`cypaykit_gateway_requests_total{op="preorder",result="ok"} 1`,
+		`cypaykit_fulfilments_total{result="ok"} 1`,
+		`cypaykit_notification_duration_seconds_count 1`,
+		`cypaykit_alerts_total{kind="amount_mismatch"} 0`,
+		`cypaykit_pending_attempts 0`,
+		`go_goroutines `,
+	} {
+		if !strings.Contains(body, "\n"+line) {
+			t.Errorf("GET /metrics lacks %q", line)
+		}
+	}
+	if strings.Contains(body, pre.OutTradeNo) || strings.Contains(body, order.OrderID) {
+		t.Error("GET /metrics names an order")
+	}
+	if !strings.Contains(shop.Stdout.String(), "/metrics") {
+		t.Error("the banner does not say where the metrics are")
+	}
+}
+
+// TestNoMetricsByDefault proves the shop serves no /metrics without the
+// flag.
+func TestNoMetricsByDefault(t *testing.T) {
+	shop := startShop(t, testConfig(t))
+	if code, _, _ := scrape(t, shop); code != http.StatusNotFound {
+		t.Errorf("GET /metrics without -metrics: got %d, want 404", code)
+	}
+}
+
+// TestMetricsConfig proves -metrics and $CYPAY_METRICS, the flag winning,
+// and a clear error for a value that is not a boolean.
+func TestMetricsConfig(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  string
+		want bool
+		bad  bool
+	}{
+		{nil, "", false, false},
+		{[]string{"-metrics"}, "", true, false},
+		{nil, "true", true, false},
+		{nil, "1", true, false},
+		{[]string{"-metrics=false"}, "true", false, false},
+		{nil, "yes please", false, true},
+	} {
+		env := func(k string) string {
+			if k == "CYPAY_METRICS" {
+				return tc.env
+			}
+			return ""
+		}
+		cfg, err := parseConfig(tc.args, env, io.Discard)
+		if tc.bad {
+			if err == nil || !strings.Contains(err.Error(), "CYPAY_METRICS") {
+				t.Errorf("%v $CYPAY_METRICS=%q: got error %v, want one naming CYPAY_METRICS", tc.args, tc.env, err)
+			}
+			continue
+		}
+		if err != nil || cfg.Metrics != tc.want {
+			t.Errorf("%v $CYPAY_METRICS=%q: got %v (err %v), want %v", tc.args, tc.env, cfg.Metrics, err, tc.want)
+		}
+	}
+}
