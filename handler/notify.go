@@ -156,6 +156,11 @@ func (n *Notify) receive(w http.ResponseWriter, r *http.Request) result {
 	if err != nil {
 		return result{outcome: Malformed, status: status, err: fmt.Errorf("%w: %w", ErrMalformed, err)}
 	}
+	if otn := values.Get("out_trade_no"); otn != "" && !validOutTradeNo(otn) {
+		// Junk (a NUL byte, say) is refused here, not by a store error.
+		return result{outcome: Malformed, status: http.StatusBadRequest,
+			err: fmt.Errorf("%w: out_trade_no is not 5-32 letters and digits", ErrMalformed)}
+	}
 
 	// The work runs apart from the reply so that a store, locker or hook
 	// that ignores ctx cannot hold the reply past the deadline. What it

@@ -257,8 +257,14 @@ func amountProblem(field string) *problem {
 		Detail: fmt.Sprintf("%q is not accepted: the amount comes from the order, not the request", field)}
 }
 
-// validateRequest normalises and checks the posted fields (422).
+// validateRequest normalises and checks the posted fields: 400 for junk
+// bytes, 422 for values that are not allowed.
 func validateRequest(req *preOrderRequest) *problem {
+	for _, f := range []string{req.OrderID, req.Channel, req.TradeType, req.SubAppID, req.BuyerID, req.IsMinipg, req.BuyerLogonID} {
+		if !printable(f) {
+			return &problem{Status: http.StatusBadRequest, Detail: "fields must be printable UTF-8 without control characters"}
+		}
+	}
 	req.Channel = strings.ToUpper(strings.TrimSpace(req.Channel))
 	req.TradeType = strings.ToUpper(strings.TrimSpace(req.TradeType))
 	if req.TradeType == "" {

@@ -93,7 +93,16 @@ func (s *Status) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		o   *store.Order
 		err error
 	)
-	switch bid := r.URL.Query().Get("order_id"); {
+	bid := r.URL.Query().Get("order_id")
+	switch {
+	case otn != "" && !validOutTradeNo(otn):
+		writeProblem(w, problem{Status: http.StatusBadRequest, Detail: "out_trade_no must be 5-32 letters and digits"})
+		return
+	case otn == "" && bid != "" && (len(bid) > 128 || !printable(bid)):
+		writeProblem(w, problem{Status: http.StatusBadRequest, Detail: "order_id must be printable UTF-8, at most 128 bytes"})
+		return
+	}
+	switch {
 	case otn != "":
 		o, err = s.store.Get(r.Context(), otn)
 	case bid != "":
