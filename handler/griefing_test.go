@@ -1,0 +1,134 @@
+package handler_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cypaykit/kit/gatewaytest"
+	"github.com/cypaykit/kit/handler"
+	"github.com/cypaykit/kit/model"
+	"github.com/cypaykit/kit/store"
+)
+
+// TestPreOrderInvalidRequestsRecordNothing: 100 JSPAY pre-orders for
+// someone else's order that the client could never send (no sub_appid,
+// no buyer_id) are refused with 422 before anything is recorded or sent,
+// so the real buyer still gets attempt 1.
+func TestPreOrderInvalidRequestsRecordNothing(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	const id = "GRIEF1"
+	e.addOrder(id, mchA, 500)
+	for i := range 100 {
+		status, body := e.post(t, "/preorder/v2", "application/json", `{"order_id":"GRIEF1","channel":"WECHAT","trade_type":"JSPAY"}`)
+		if status != http.StatusUnprocessableEntity {
+			t.Fatalf("invalid pre-order %d: got %d %s, want 422", i, status, body)
+		}
+	}
+	if list := e.attempts(t, id); len(list) != 0 {
+		t.Fatalf("after invalid requests: got %d attempts, want 0", len(list))
+	}
+	if _, ok := e.sim.Order(handler.OutTradeNo(id, 1)); ok {
+		t.Error("the gateway was called for an invalid request")
+	}
+	if otn := e.mustPreOrder(t, model.V2, id, model.PayWeChat); otn != handler.OutTradeNo(id, 1) {
+		t.Errorf("the buyer's attempt: got %s, want %s", otn, handler.OutTradeNo(id, 1))
+	}
+}
+
+// TestPreOrderConcurrentIdenticalMakeOneAttempt: 50 identical pre-orders
+// at once, split over two handler instances sharing one store, make one
+// attempt; everyone gets its checkout.
+func TestPreOrderConcurrentIdenticalMakeOneAttempt(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	const id = "DOUBLE1"
+	e.addOrder(id, mchA, 500)
+	// A slow gateway keeps the first attempt in flight while the others
+	// arrive.
+	e.sim.SetFaults(handler.OutTradeNo(id, 1), gatewaytest.Faults{PreOrderDelay: 300 * time.Millisecond})
+	second, err := handler.NewPreOrder(handler.PreOrderConfig{
+		Store: e.store, Client: e.clients[model.V2], Resolve: e.resolve,
+		NotifyURL: e.srv.URL + "/notify", Logger: quietLogger(), Now: e.clock.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := httptest.NewServer(second)
+	t.Cleanup(other.Close)
+	urls := []string{e.srv.URL + "/preorder/v2", other.URL}
+
+	const n = 50
+	type reply struct {
+		status int
+		view   handler.OrderView
+	}
+	replies := make(chan reply, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			body, _ := json.Marshal(map[string]string{"order_id": id, "channel": "WECHAT"})
+			c := &http.Client{Timeout: 60 * time.Second}
+			resp, err := c.Post(urls[i%2], "application/json", bytes.NewReader(body))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer resp.Body.Close()
+			raw, _ := io.ReadAll(resp.Body)
+			var v handler.OrderView
+			if err := json.Unmarshal(raw, &v); err != nil {
+				t.Errorf("reply %q: %v", raw, err)
+			}
+			replies <- reply{resp.StatusCode, v}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	close(replies)
+	want := handler.OutTradeNo(id, 1)
+	for r := range replies {
+		if (r.status != http.StatusCreated && r.status != http.StatusOK) || r.view.OutTradeNo != want || r.view.CodeURL == "" {
+			t.Errorf("got %d %s code_url=%q, want 200/201 for %s with its code_url", r.status, r.view.OutTradeNo, r.view.CodeURL, want)
+		}
+	}
+	if list := e.attempts(t, id); len(list) != 1 {
+		t.Errorf("attempts: got %d, want 1", len(list))
+	}
+}
+
+// TestPreOrderLaterIdenticalReusesAttempt: a request identical to one
+// already answered reuses its attempt (200) instead of making another.
+func TestPreOrderLaterIdenticalReusesAttempt(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	e.addOrder("REUSE1", mchA, 500)
+	first := e.mustPreOrder(t, model.V2, "REUSE1", model.PayWeChat)
+	r := e.preOrder(t, model.V2, map[string]any{"order_id": "REUSE1", "channel": "WECHAT"})
+	if r.Status != http.StatusOK || r.OutTradeNo != first {
+		t.Errorf("second request: got %d %s, want 200 %s", r.Status, r.OutTradeNo, first)
+	}
+	if list := e.attempts(t, "REUSE1"); len(list) != 1 {
+		t.Errorf("attempts: got %d, want 1", len(list))
+	}
+}
+
+func (e *env) attempts(t testing.TB, businessID string) []*store.Order {
+	t.Helper()
+	list, err := e.mem.ListByBusinessID(context.Background(), businessID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return list
+}
