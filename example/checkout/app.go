@@ -31,6 +31,7 @@ type app struct {
 	preorder   http.Handler
 	notify     http.Handler
 	status     http.Handler
+	tokens     statusTokens
 	reconciler *handler.Reconciler
 	notifyURL  string
 	closers    []func() error
@@ -111,7 +112,9 @@ func newApp(ctx context.Context, cfg config, baseURL string, log *slog.Logger) (
 	}); err != nil {
 		return nil, err
 	}
-	if a.status, err = handler.NewStatus(handler.StatusConfig{Store: st, Logger: log}); err != nil {
+	a.tokens = newStatusTokens(cfg)
+	a.preorder = a.tokens.withStatusToken(a.preorder)
+	if a.status, err = handler.NewStatus(handler.StatusConfig{Store: st, Authorize: a.tokens.authorize, Logger: log}); err != nil {
 		return nil, err
 	}
 	if a.reconciler, err = handler.NewReconciler(handler.ReconcilerConfig{

@@ -48,6 +48,10 @@ type config struct {
 	// NotifyURL is sent with every pre-order; empty means
 	// http://<Addr>/pay/notify, which the simulator can reach.
 	NotifyURL string
+	// StatusSecret keys the buyers' status tokens; empty means a key
+	// derived from the merchant key (v2) or agent key (v1), which every
+	// instance of the shop already shares.
+	StatusSecret string
 
 	// tablePrefix is sqlstore's table prefix; zero means its default.
 	// Tests set it so that they can share a database server.
@@ -82,6 +86,7 @@ func (c *config) specs(version *string) []flagSpec {
 		{"agent-id", "CYPAY_AGENT_ID", demoAgentID, "agent id (v1)", &c.AgentID},
 		{"agent-key", "CYPAY_AGENT_KEY", demoAgentKey, "agent key (v1)", &c.AgentKey},
 		{"notify-url", "CYPAY_NOTIFY_URL", "", "notify_url sent to the gateway (default http://ADDR/pay/notify)", &c.NotifyURL},
+		{"status-secret", "CYPAY_STATUS_SECRET", "", "key for the buyers' order-status tokens; every instance needs the same (default: derived from the signing key)", &c.StatusSecret},
 	}
 }
 
@@ -150,6 +155,9 @@ func (c *config) validate() error {
 		if err := checkURL("-notify-url", c.NotifyURL); err != nil {
 			return err
 		}
+	}
+	if c.StatusSecret != "" && len(c.StatusSecret) < 16 {
+		return errors.New("-status-secret is shorter than 16 bytes")
 	}
 	return nil
 }

@@ -66,11 +66,11 @@ function showStatus(o) {
   }
 }
 
-function startPolling(outTradeNo) {
+function startPolling(outTradeNo, token) {
   clearInterval(state.poll);
   state.poll = setInterval(async () => {
     try {
-      showStatus(await api("GET", "/pay/orders/" + encodeURIComponent(outTradeNo)));
+      showStatus(await api("GET", "/pay/orders/" + encodeURIComponent(outTradeNo) + "?token=" + encodeURIComponent(token)));
     } catch (err) {
       showError(err);
     }
@@ -98,7 +98,7 @@ async function checkout() {
     $("again").hidden = true;
     $("simulate").onclick = () => simulate(pay.out_trade_no);
     $("payment").hidden = false;
-    startPolling(pay.out_trade_no);
+    startPolling(pay.out_trade_no, pay.status_token || order.status_token);
   } catch (err) {
     showError(err);
   } finally {
