@@ -132,3 +132,84 @@ func (e *env) attempts(t testing.TB, businessID string) []*store.Order {
 	}
 	return list
 }
+
+// hangUpStore cancels the request's context as soon as the attempt is
+// recorded: the caller hung up between the record and the gateway call.
+type hangUpStore struct {
+	store.OrderStore
+	hangUp context.CancelFunc
+}
+
+func (s *hangUpStore) Create(ctx context.Context, o *store.Order) error {
+	err := s.OrderStore.Create(ctx, o)
+	s.hangUp()
+	return err
+}
+
+// TestPreOrderRecordedAttemptReachesGateway: a caller that hangs up once
+// its attempt is recorded cannot leave an attempt that was never sent
+// (each such attempt would use up one of the order's 99 numbers).
+func TestPreOrderRecordedAttemptReachesGateway(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	e.addOrder("HANGUP1", mchA, 500)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	hs := &hangUpStore{OrderStore: e.mem, hangUp: cancel}
+	po, err := handler.NewPreOrder(handler.PreOrderConfig{
+		Store: hs, Client: e.clients[model.V2], Resolve: e.resolve,
+		NotifyURL: e.srv.URL + "/notify", Logger: quietLogger(), Now: e.clock.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader([]byte(`{"order_id":"HANGUP1","channel":"WECHAT"}`))).WithContext(ctx)
+	r.Header.Set("Content-Type", "application/json")
+	po.ServeHTTP(httptest.NewRecorder(), r)
+	otn := handler.OutTradeNo("HANGUP1", 1)
+	if _, ok := e.sim.Order(otn); !ok {
+		t.Error("the recorded attempt never reached the gateway")
+	}
+	if o := e.get(t, otn); o.CodeURL == "" {
+		t.Errorf("attempt %s: no checkout recorded", otn)
+	}
+}
+
+// TestPreOrderJoinerSeesRefusal: a request that joined an attempt the
+// gateway then refused is told so (409, retry) at once, without a second
+// attempt being made for it.
+func TestPreOrderJoinerSeesRefusal(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	const id = "REFUSED1"
+	e.addOrder(id, mchA, 500)
+	otn := handler.OutTradeNo(id, 1)
+	e.sim.SetFaults(otn, gatewaytest.Faults{PreOrderDelay: 2 * time.Second, PreOrderStatus: http.StatusBadRequest})
+	first := make(chan int, 1)
+	go func() {
+		status, _ := e.post(t, "/preorder/v2", "application/json", `{"order_id":"REFUSED1","channel":"WECHAT"}`)
+		first <- status
+	}()
+	// The second request must arrive while the first is at the gateway.
+	for deadline := time.Now().Add(30 * time.Second); len(e.attempts(t, id)) == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the first attempt was not recorded within 30s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	status, body := e.post(t, "/preorder/v2", "application/json", `{"order_id":"REFUSED1","channel":"WECHAT"}`)
+	if status != http.StatusConflict {
+		t.Errorf("joiner: got %d %s, want 409", status, body)
+	}
+	select {
+	case s := <-first:
+		if s != http.StatusBadGateway {
+			t.Errorf("first: got %d, want 502", s)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("first request did not finish within 30s")
+	}
+	if list := e.attempts(t, id); len(list) != 1 || list[0].Status != store.Failed {
+		t.Errorf("attempts: got %d, want one FAILED", len(list))
+	}
+}

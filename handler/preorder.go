@@ -483,7 +483,13 @@ func (p *PreOrder) gatewayRequest(req preOrderRequest, buy Purchase, outTradeNo 
 // callGateway sends the pre-order for a recorded attempt and replies.
 func (p *PreOrder) callGateway(w http.ResponseWriter, r *http.Request, req preOrderRequest, buy Purchase, o *store.Order) {
 	ctx := r.Context()
-	resp, err := p.client.PreOrder(ctx, p.gatewayRequest(req, buy, o.OutTradeNo))
+	// Once recorded, the attempt is sent even if the browser goes away:
+	// an attempt that never reached the gateway would only use up one of
+	// the order's numbers, and a caller that hangs up at once could use
+	// them all.
+	gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), checkoutWait)
+	defer cancel()
+	resp, err := p.client.PreOrder(gctx, p.gatewayRequest(req, buy, o.OutTradeNo))
 	if err != nil {
 		p.gatewayFailed(w, r, o, err)
 		return
