@@ -213,3 +213,24 @@ func TestPreOrderJoinerSeesRefusal(t *testing.T) {
 		t.Errorf("attempts: got %d, want one FAILED", len(list))
 	}
 }
+
+// TestPreOrderJSPayNeverShared: a JSPAY attempt's pay_info belongs to the
+// buyer it was made for; another buyer's request for the same order gets
+// an attempt of its own.
+func TestPreOrderJSPayNeverShared(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	e.addOrder("JSSHARE1", mchA, 500)
+	var otns []string
+	for _, buyer := range []string{"oBuyerOne", "oBuyerTwo"} {
+		r := e.preOrder(t, model.V2, map[string]any{"order_id": "JSSHARE1", "channel": "WECHAT", "trade_type": "JSPAY",
+			"sub_appid": "wx0123456789", "buyer_id": buyer})
+		if r.Status != http.StatusCreated || r.PayInfo == "" {
+			t.Fatalf("%s: got %d %+v, want 201 with pay_info", buyer, r.Status, r)
+		}
+		otns = append(otns, r.OutTradeNo)
+	}
+	if otns[0] == otns[1] {
+		t.Errorf("two buyers share attempt %s", otns[0])
+	}
+}
