@@ -1,6 +1,7 @@
 package formpost
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -30,7 +31,8 @@ func ReadBy(w http.ResponseWriter, r *http.Request, maxBody int64, deadline time
 		// Only a POST's body is read; the other refusals need no deadline.
 		return Read(w, r, maxBody)
 	}
-	lift := bound(w, r, deadline)
+	// One byte past the limit lets Read tell "too large" from "exactly".
+	lift := bound(w, r, deadline, maxBody+1)
 	body, values, status, err = Read(w, r, maxBody)
 	cutOff := errors.Is(err, ErrTimeout)
 	if cutOff {
@@ -45,7 +47,7 @@ func ReadBy(w http.ResponseWriter, r *http.Request, maxBody int64, deadline time
 // bound puts deadline on reading r's body and returns what lifts it once
 // the read is over. After a read the deadline cut off, a connection's
 // deadline stays passed so that nothing more is read from it.
-func bound(w http.ResponseWriter, r *http.Request, deadline time.Time) (lift func(cutOff bool)) {
+func bound(w http.ResponseWriter, r *http.Request, deadline time.Time, limit int64) (lift func(cutOff bool)) {
 	rc := http.NewResponseController(w)
 	if err := rc.SetReadDeadline(deadline); err == nil {
 		return func(cutOff bool) {
@@ -56,52 +58,55 @@ func bound(w http.ResponseWriter, r *http.Request, deadline time.Time) (lift fun
 	}
 	ctx, cancel := context.WithDeadline(r.Context(), deadline)
 	orig := r.Body
-	r.Body = &deadlineBody{ctx: ctx, body: orig}
+	r.Body = &deadlineBody{ctx: ctx, body: orig, limit: limit}
 	return func(bool) {
 		cancel()
 		r.Body = orig
 	}
 }
 
-// deadlineBody reads body until ctx ends. A read still blocked then is
-// abandoned to a goroutine that ends with the underlying read; every later
-// Read fails, so the two never read at once.
+// deadlineBody reads body until ctx ends. On the first Read one
+// goroutine reads up to limit bytes of the whole body (a caller reading
+// more learns of it from the limit it set itself); if ctx ends first,
+// that goroutine is abandoned to finish with the underlying read and
+// every Read fails.
 type deadlineBody struct {
-	ctx  context.Context
-	body io.ReadCloser
-	mu   sync.Mutex
-	err  error // set once the deadline has cut a read off
+	ctx   context.Context
+	body  io.ReadCloser
+	limit int64
+	once  sync.Once
+	done  chan readResult
+	rest  *bytes.Reader // the body read, once it is in
+	err   error         // the underlying error at its end, or the deadline
 }
 
 type readResult struct {
-	n   int
-	err error
+	data []byte
+	err  error
 }
 
 func (b *deadlineBody) Read(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	b.once.Do(func() {
+		b.done = make(chan readResult, 1)
+		go func() {
+			data, err := io.ReadAll(io.LimitReader(b.body, b.limit))
+			b.done <- readResult{data, err}
+		}()
+		select {
+		case res := <-b.done:
+			b.rest, b.err = bytes.NewReader(res.data), res.err
+		case <-b.ctx.Done():
+			b.rest, b.err = bytes.NewReader(nil), os.ErrDeadlineExceeded
+		}
+	})
+	n, _ := b.rest.Read(p)
+	if n > 0 {
+		return n, nil
+	}
 	if b.err != nil {
 		return 0, b.err
 	}
-	if b.ctx.Err() != nil {
-		b.err = os.ErrDeadlineExceeded
-		return 0, b.err
-	}
-	// The abandoned goroutine must not write into p after Read returns.
-	buf := make([]byte, len(p))
-	done := make(chan readResult, 1)
-	go func() {
-		n, err := b.body.Read(buf)
-		done <- readResult{n, err}
-	}()
-	select {
-	case res := <-done:
-		return copy(p, buf[:res.n]), res.err
-	case <-b.ctx.Done():
-		b.err = os.ErrDeadlineExceeded
-		return 0, b.err
-	}
+	return 0, io.EOF
 }
 
 func (b *deadlineBody) Close() error { return b.body.Close() }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -136,5 +137,25 @@ func TestReadByFallbackRepliesOnRealServer(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusRequestTimeout || !resp.Close {
 		t.Errorf("got %d close=%v, want 408 with the connection closing", resp.StatusCode, resp.Close)
+	}
+}
+
+// TestReadByFallbackLimits: reading through the fallback keeps Read's
+// answers: a whole body parses, one byte over the limit is 413.
+func TestReadByFallbackLimits(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		body       string
+		wantStatus int
+	}{
+		{"a=1234", 0},
+		{"a=12345", http.StatusRequestEntityTooLarge},
+	} {
+		r := httptest.NewRequest(http.MethodPost, "/", io.NopCloser(strings.NewReader(tc.body)))
+		r.Header.Set("Content-Type", formpost.ContentType)
+		_, v, status, err := formpost.ReadBy(httptest.NewRecorder(), r, 6, time.Now().Add(time.Minute))
+		if status != tc.wantStatus || (tc.wantStatus == 0 && (err != nil || v.Get("a") != "1234")) {
+			t.Errorf("%q: got %d %v %v, want %d", tc.body, status, v, err, tc.wantStatus)
+		}
 	}
 }
