@@ -120,3 +120,39 @@ func ExampleNewStatus() {
 	// Output:
 	// {"out_trade_no":"SO2024050101","order_id":"SO20240501","amount":1999,"channel":"ALIPAY","trade_type":"NATIVE","status":"PENDING","code_url":"https://qr.alipay.com/x","fulfilled":false}
 }
+
+// ExampleNewStatus_authorize shows order status only to the buyer who
+// holds the order's token (here a header; the example shop signs one into
+// its replies): everyone else gets the 404 of an unknown order.
+func ExampleNewStatus_authorize() {
+	st := memstore.New()
+	now := time.Now()
+	_ = st.Create(context.Background(), &store.Order{
+		OutTradeNo: "SO2024050101", BusinessID: "SO20240501", Attempt: 1, MchID: "M100001",
+		Channel: model.PayWeChat, TradeType: "JSPAY", Version: model.V2, Amount: 1999,
+		Status: store.Pending, PayInfo: `{"paySign":"..."}`, CreatedAt: now, UpdatedAt: now,
+	})
+	tokens := map[string]string{"SO20240501": "t0k3n"} // the shop's own record
+	status, _ := handler.NewStatus(handler.StatusConfig{
+		Store: st,
+		Authorize: func(r *http.Request, o *store.Order) handler.StatusAccess {
+			if tok, ok := tokens[o.BusinessID]; ok && r.Header.Get("X-Order-Token") == tok {
+				return handler.StatusPayer
+			}
+			return handler.StatusDenied
+		},
+	})
+	mux := http.NewServeMux()
+	mux.Handle("GET /pay/orders/{out_trade_no}", status)
+
+	for _, token := range []string{"guess", "t0k3n"} {
+		r := httptest.NewRequest(http.MethodGet, "/pay/orders/SO2024050101", nil)
+		r.Header.Set("X-Order-Token", token)
+		w := httptest.NewRecorder()
+		mux.ServeHTTP(w, r)
+		fmt.Println(w.Code, strings.Contains(w.Body.String(), "paySign"))
+	}
+	// Output:
+	// 404 false
+	// 200 true
+}

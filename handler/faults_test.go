@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"sync"
 	"testing"
 	"time"
@@ -205,16 +206,21 @@ func TestSlowStore(t *testing.T) {
 	t.Cleanup(func() { release.Do(func() { close(bs.block) }) })
 	o := e.createPending(t, "SLOWSTORE1", mchA, model.V2, 100)
 	v := signedNotification(t, o, keyA, nil)
-	if got := e.postNotify(t, v); got != "fail" {
+	if got := e.postNotifyWithin(t, v, 30*time.Second); got != "fail" {
 		t.Errorf("slow store: got %q, want fail", got)
 	}
-	<-bs.entered
+	waitFor(t, bs.entered, "the store call")
 	if n := e.rec.Count(handler.Timeout); n != 1 {
 		t.Errorf("timeout events: got %d, want 1", n)
 	}
 	release.Do(func() { close(bs.block) })
-	if got := e.postNotify(t, v); got != "success" {
-		t.Errorf("after the store recovered: got %q, want success", got)
+	// The gateway retries; so does this test, for a loaded machine on
+	// which one try may miss the short deadline.
+	deadline := time.Now().Add(30 * time.Second)
+	for got := e.postNotifyWithin(t, v, 30*time.Second); got != "success"; got = e.postNotifyWithin(t, v, 30*time.Second) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after the store recovered: got %q, want success", got)
+		}
 	}
 	if o := e.get(t, o.OutTradeNo); o.Status != store.Paid || !o.Fulfilled {
 		t.Errorf("got %s fulfilled=%v, want PAID and fulfilled", o.Status, o.Fulfilled)
@@ -231,6 +237,9 @@ func TestSlowHook(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{deadline: 100 * time.Millisecond})
 	release := make(chan struct{})
+	var releaseOnce sync.Once
+	releaseHook := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(releaseHook) // before the server's Close waits for the handler
 	done := make(chan struct{})
 	e.hooks.behave = func(o store.Order, call int) error {
 		if call == 1 {
@@ -241,15 +250,15 @@ func TestSlowHook(t *testing.T) {
 	}
 	o := e.createPending(t, "SLOWHOOK1", mchA, model.V2, 100)
 	v := signedNotification(t, o, keyA, nil)
-	if got := e.postNotify(t, v); got != "fail" {
+	if got := e.postNotifyWithin(t, v, 30*time.Second); got != "fail" {
 		t.Errorf("slow hook: got %q, want fail", got)
 	}
-	close(release)
-	<-done
+	releaseHook()
+	waitFor(t, done, "the slow hook")
 	// The retry waits for the lease the slow run still holds, then finds
 	// the fulfilment recorded.
-	deadline := time.Now().Add(10 * time.Second)
-	for got := e.postNotify(t, v); got != "success"; got = e.postNotify(t, v) {
+	deadline := time.Now().Add(30 * time.Second)
+	for got := e.postNotifyWithin(t, v, 30*time.Second); got != "success"; got = e.postNotifyWithin(t, v, 30*time.Second) {
 		if time.Now().After(deadline) {
 			t.Fatalf("retry: got %q, want success", got)
 		}
@@ -340,11 +349,14 @@ func TestPreOrderUnknownOutcome(t *testing.T) {
 	for _, f := range []gatewaytest.Faults{
 		{PreOrderNeedQuery: true, NoNotify: true},
 		{PreOrderStatus: http.StatusBadGateway, NoNotify: true},
-		{PreOrderDelay: time.Second, NoNotify: true},
+		{PreOrderDelay: time.Hour, NoNotify: true},
 	} {
 		t.Run(faultName(f), func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, envOptions{clientTimeout: 300 * time.Millisecond})
+			// The simulator records the order before it delays the reply;
+			// the client must not give up before its request has even
+			// arrived on a loaded machine, hence seconds, not milliseconds.
+			e := newEnv(t, envOptions{clientTimeout: 2 * time.Second})
 			id := "UNKNOWN" + faultName(f)
 			e.addOrder(id, mchB, 990)
 			otn := handler.OutTradeNo(id, 1)
@@ -364,5 +376,29 @@ func TestPreOrderUnknownOutcome(t *testing.T) {
 				t.Errorf("after reconciling: got %s fulfilled=%v, want PAID and fulfilled", o.Status, o.Fulfilled)
 			}
 		})
+	}
+}
+
+// postNotifyWithin posts a notification like postNotify but gives up
+// after limit, far beyond any configured deadline: a test of the deadline
+// fails instead of hanging when the deadline does not cut the work off.
+func (e *env) postNotifyWithin(t testing.TB, v url.Values, limit time.Duration) string {
+	t.Helper()
+	c := &http.Client{Timeout: limit}
+	resp, err := c.PostForm(e.srv.URL+"/notify", v)
+	if err != nil {
+		t.Fatalf("no reply within %v: %v", limit, err)
+	}
+	defer resp.Body.Close()
+	return readAll(t, resp)
+}
+
+// waitFor waits for ch to be closed, failing the test after 30 s.
+func waitFor(t testing.TB, ch <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s did not happen within 30s", what)
 	}
 }

@@ -29,8 +29,10 @@ type NotifyConfig struct {
 	// Algorithm is the signature algorithm; it is configuration, never
 	// read from the payload. Zero means MD5.
 	Algorithm sign.Algorithm
-	// Deadline bounds the work for one notification; when it passes the
-	// reply is fail. Zero means 2 s (the gateway gives up after 3 s).
+	// Deadline bounds the work for one notification, from the start of
+	// its body's arrival; when it passes the reply is fail and a body
+	// still arriving is cut off. Zero means 2 s (the gateway gives up
+	// after 3 s).
 	Deadline time.Duration
 	// MaxBody is the largest accepted body in bytes. Zero means 64 KiB.
 	MaxBody int64
@@ -148,16 +150,23 @@ func (n *Notify) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(replySuccess)
 }
 
-// receive checks the transport, reads the body once, then does the rest
-// under the deadline.
+// receive checks the transport, reads the body once, then does the rest,
+// all under the deadline: a body still arriving when it passes is cut off
+// (G13), so a sender trickling bytes cannot hold a connection open.
 func (n *Notify) receive(w http.ResponseWriter, r *http.Request) result {
-	_, values, status, err := formpost.Read(w, r, n.maxBody)
+	ctx, cancel := context.WithTimeout(r.Context(), n.deadline)
+	defer cancel()
+	deadline, _ := ctx.Deadline()
+	_, values, status, err := formpost.ReadBy(w, r, n.maxBody, deadline)
 	if err != nil {
 		return result{outcome: Malformed, status: status, err: fmt.Errorf("%w: %w", ErrMalformed, err)}
 	}
+	if otn := values.Get("out_trade_no"); otn != "" && !validOutTradeNo(otn) {
+		// Junk (a NUL byte, say) is refused here, not by a store error.
+		return result{outcome: Malformed, status: http.StatusBadRequest,
+			err: fmt.Errorf("%w: out_trade_no is not 5-32 letters and digits", ErrMalformed)}
+	}
 
-	ctx, cancel := context.WithTimeout(r.Context(), n.deadline)
-	defer cancel()
 	// The work runs apart from the reply so that a store, locker or hook
 	// that ignores ctx cannot hold the reply past the deadline. What it
 	// leaves behind stays consistent: settling is one compare-and-set and

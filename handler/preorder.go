@@ -78,8 +78,14 @@ type PreOrderConfig struct {
 // JSPAY, APP, APP_BANK; zero means NATIVE) and the channel's buyer fields
 // sub_appid, buyer_id, is_minipg, buyer_logon_id — never an amount: a
 // request carrying amount, total_fee, price or fee is refused with 400.
-// The handler resolves the order through the host, records a new PENDING
-// attempt (see OutTradeNo) and only then calls the gateway.
+// The handler resolves the order through the host, checks the request the
+// gateway would get (so that nothing is recorded for a request that could
+// never be sent), records a new PENDING attempt (see OutTradeNo) and only
+// then calls the gateway. A request identical to one whose attempt is
+// still being made (same business order, channel, trade type, merchant and
+// amount; not JSPAY) waits for that attempt's checkout instead of making
+// another, whichever instance made it: concurrent double clicks make one
+// attempt.
 //
 // Replies are an OrderView as JSON — 201 for a new attempt, 200 for a
 // reused one, 202 when the gateway's answer is unknown (timeout, 5xx,
@@ -185,13 +191,24 @@ func (p *PreOrder) serve(w http.ResponseWriter, r *http.Request) {
 		p.reply(w, r, problem{Status: http.StatusInternalServerError, Detail: "the order cannot be priced"})
 		return
 	}
+	// The gateway request is checked before anything is recorded: an
+	// attempt that the client would refuse unsent would only use up one
+	// of the order's 99 numbers (anyone may name anyone's order here).
+	if err := model.Validate(p.gatewayRequest(req, buy, OutTradeNo(req.OrderID, 1))); err != nil {
+		p.reply(w, r, problem{Status: http.StatusUnprocessableEntity, Title: "Invalid pre-order request", Detail: err.Error()})
+		return
+	}
 	o, reused, perr := p.attempt(ctx, req, buy)
 	if perr != nil {
 		p.reply(w, r, *perr)
 		return
 	}
 	if reused {
-		writeJSON(w, http.StatusOK, viewOf(o))
+		status := http.StatusOK
+		if o.CodeURL == "" && o.PayInfo == "" {
+			status = http.StatusAccepted // joined an attempt whose outcome is not known yet
+		}
+		writeJSON(w, status, viewOf(o))
 		return
 	}
 	p.callGateway(w, r, req, buy, o)
@@ -264,8 +281,14 @@ func amountProblem(field string) *problem {
 		Detail: fmt.Sprintf("%q is not accepted: the amount comes from the order, not the request", field)}
 }
 
-// validateRequest normalises and checks the posted fields (422).
+// validateRequest normalises and checks the posted fields: 400 for junk
+// bytes, 422 for values that are not allowed.
 func validateRequest(req *preOrderRequest) *problem {
+	for _, f := range []string{req.OrderID, req.Channel, req.TradeType, req.SubAppID, req.BuyerID, req.IsMinipg, req.BuyerLogonID} {
+		if !printable(f) {
+			return &problem{Status: http.StatusBadRequest, Detail: "fields must be printable UTF-8 without control characters"}
+		}
+	}
 	req.Channel = strings.ToUpper(strings.TrimSpace(req.Channel))
 	req.TradeType = strings.ToUpper(strings.TrimSpace(req.TradeType))
 	if req.TradeType == "" {
@@ -325,10 +348,19 @@ func (p *PreOrder) attempt(ctx context.Context, req preOrderRequest, buy Purchas
 		}
 		for i := len(list) - 1; i >= 0 && p.reuse > 0; i-- {
 			o := list[i]
-			if o.Status == store.Pending && o.CodeURL != "" && req.TradeType != model.TradeTypeJSPay &&
-				string(o.Channel) == req.Channel && o.TradeType == req.TradeType &&
-				o.MchID == buy.MchID && o.Amount == buy.Amount && now.Sub(o.CreatedAt) < p.reuse {
+			if o.Status != store.Pending || req.TradeType == model.TradeTypeJSPay ||
+				string(o.Channel) != req.Channel || o.TradeType != req.TradeType ||
+				o.MchID != buy.MchID || o.Amount != buy.Amount || now.Sub(o.CreatedAt) >= p.reuse {
+				continue
+			}
+			if o.CodeURL != "" {
 				return o, true, nil
+			}
+			if age := now.Sub(o.CreatedAt); age < checkoutWait {
+				// Another request (here or on another instance) recorded
+				// this attempt and is asking the gateway for it: share its
+				// answer rather than start a second attempt.
+				return p.awaitCheckout(ctx, o, checkoutWait-age)
 			}
 		}
 		if next > maxAttempts {
@@ -357,6 +389,47 @@ func (p *PreOrder) attempt(ctx context.Context, req preOrderRequest, buy Purchas
 		return o, false, nil
 	}
 	return nil, false, &problem{Status: http.StatusConflict, Detail: "concurrent payment attempts for this order; retry"}
+}
+
+// checkoutWait is how long after an attempt is recorded an identical
+// request waits for its checkout instead of starting another attempt: a
+// little beyond a gateway call's usual timeout.
+const checkoutWait = 15 * time.Second
+
+// awaitCheckout waits, at most wait, for attempt o (recorded by a
+// concurrent request, maybe on another instance) to get its checkout, by
+// rereading it from the store, the one thing all instances share. If it
+// gets none in time the reply is the attempt as it stands (202 from the
+// caller's view: the outcome is not known yet).
+func (p *PreOrder) awaitCheckout(ctx context.Context, o *store.Order, wait time.Duration) (*store.Order, bool, *problem) {
+	give := time.NewTimer(wait)
+	defer give.Stop()
+	pause := 5 * time.Millisecond
+	for {
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, false, &problem{Status: http.StatusServiceUnavailable, Detail: "the request ended before the payment attempt was ready"}
+		case <-give.C:
+			t.Stop()
+			return o, true, nil
+		case <-t.C:
+		}
+		pause = min(2*pause, 200*time.Millisecond)
+		cur, err := p.store.Get(ctx, o.OutTradeNo)
+		if err != nil {
+			return nil, false, p.storeProblem(ctx, err)
+		}
+		switch {
+		case cur.Status != store.Pending:
+			return nil, false, &problem{Status: http.StatusConflict, OutTradeNo: cur.OutTradeNo,
+				Detail: "a concurrent payment attempt for this order ended (" + string(cur.Status) + "); retry"}
+		case cur.CodeURL != "" || cur.PayInfo != "":
+			return cur, true, nil
+		}
+		o = cur
+	}
 }
 
 func (p *PreOrder) storeProblem(ctx context.Context, err error) *problem {
@@ -390,28 +463,40 @@ func isAlnum(s string) bool {
 	return true
 }
 
-// callGateway sends the pre-order for a recorded attempt and replies.
-func (p *PreOrder) callGateway(w http.ResponseWriter, r *http.Request, req preOrderRequest, buy Purchase, o *store.Order) {
-	ctx := r.Context()
+// gatewayRequest is the pre-order sent to the gateway for attempt
+// outTradeNo of a business order.
+func (p *PreOrder) gatewayRequest(req preOrderRequest, buy Purchase, outTradeNo string) *model.PreOrderRequest {
 	productID := buy.ProductID
 	if productID == "" {
-		productID = o.OutTradeNo
+		productID = outTradeNo
 	}
-	resp, err := p.client.PreOrder(ctx, &model.PreOrderRequest{
-		Channel:      o.Channel,
-		MchID:        o.MchID,
+	return &model.PreOrderRequest{
+		Channel:      model.PayType(req.Channel),
+		MchID:        buy.MchID,
 		SubAppID:     req.SubAppID,
 		IsMinipg:     req.IsMinipg,
 		BuyerID:      req.BuyerID,
 		BuyerLogonID: req.BuyerLogonID,
 		Body:         buy.Body,
 		Attach:       buy.Attach,
-		OutTradeNo:   o.OutTradeNo,
-		TotalFee:     o.Amount,
+		OutTradeNo:   outTradeNo,
+		TotalFee:     buy.Amount,
 		NotifyURL:    p.notifyURL,
-		TradeType:    o.TradeType,
+		TradeType:    req.TradeType,
 		ProductID:    productID,
-	})
+	}
+}
+
+// callGateway sends the pre-order for a recorded attempt and replies.
+func (p *PreOrder) callGateway(w http.ResponseWriter, r *http.Request, req preOrderRequest, buy Purchase, o *store.Order) {
+	ctx := r.Context()
+	// Once recorded, the attempt is sent even if the browser goes away:
+	// an attempt that never reached the gateway would only use up one of
+	// the order's numbers, and a caller that hangs up at once could use
+	// them all.
+	gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), checkoutWait)
+	defer cancel()
+	resp, err := p.client.PreOrder(gctx, p.gatewayRequest(req, buy, o.OutTradeNo))
 	if err != nil {
 		p.gatewayFailed(w, r, o, err)
 		return

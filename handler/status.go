@@ -15,23 +15,49 @@ import (
 type StatusConfig struct {
 	// Store holds the orders. Required.
 	Store store.OrderStore
+	// Authorize says what the caller of r may see of order o, which the
+	// request named (by out_trade_no or order_id). Out-trade numbers are
+	// guessable (business id + two digits), so a status route open to the
+	// internet needs one: check the shop's session, or a token the shop
+	// handed the buyer with the order. StatusDenied answers 404 exactly as
+	// for an unknown order, so a stranger learns nothing, not even that
+	// the order exists. Nil means StatusViewer for everyone: state and
+	// amount but never pay_info, which is the payer's alone.
+	Authorize func(r *http.Request, o *store.Order) StatusAccess
 	// Logger receives this handler's structured logs. Nil means
 	// slog.Default() as it is when the constructor runs: the kit's one
 	// logger, shared by every handler left at nil (see the package doc).
 	Logger *slog.Logger
 }
 
+// StatusAccess is what a caller may see of an order; its zero value
+// denies.
+type StatusAccess int
+
+const (
+	// StatusDenied: the order is answered as unknown (404).
+	StatusDenied StatusAccess = iota
+	// StatusViewer: the order's state, amount and payment facts, but not
+	// pay_info (the JS cashier's signed parameters belong to one buyer).
+	StatusViewer
+	// StatusPayer: everything the view has, pay_info included. Give it
+	// only to the buyer who started the attempt.
+	StatusPayer
+)
+
 // Status answers GET requests for an attempt's state as JSON (an
 // OrderView). It reads out_trade_no from r.PathValue("out_trade_no") or
 // the query parameter out_trade_no; or, given the query parameter
 // order_id, it shows that business order's PAID attempt if any, else its
-// latest attempt. It never shows keys or gateway payloads, and changes
-// nothing. Mount it on two patterns to serve every lookup:
+// latest attempt. StatusConfig.Authorize decides who sees what; pay_info
+// is shown only to the payer. It never shows keys or gateway payloads,
+// and changes nothing. Mount it on two patterns to serve every lookup:
 // "GET /pay/orders/{out_trade_no}" and "GET /pay/orders" (for ?order_id=
 // and ?out_trade_no=); a path pattern alone never sees ?order_id=.
 type Status struct {
-	store store.OrderStore
-	log   *slog.Logger
+	store     store.OrderStore
+	authorize func(r *http.Request, o *store.Order) StatusAccess
+	log       *slog.Logger
 }
 
 // NewStatus validates cfg and returns the status handler.
@@ -39,7 +65,10 @@ func NewStatus(cfg StatusConfig) (*Status, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("handler: StatusConfig.Store is required")
 	}
-	s := &Status{store: cfg.Store, log: cfg.Logger}
+	s := &Status{store: cfg.Store, authorize: cfg.Authorize, log: cfg.Logger}
+	if s.authorize == nil {
+		s.authorize = func(*http.Request, *store.Order) StatusAccess { return StatusViewer }
+	}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -119,7 +148,16 @@ func (s *Status) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		o   *store.Order
 		err error
 	)
-	switch bid := r.URL.Query().Get("order_id"); {
+	bid := r.URL.Query().Get("order_id")
+	switch {
+	case otn != "" && !validOutTradeNo(otn):
+		writeProblem(w, problem{Status: http.StatusBadRequest, Detail: "out_trade_no must be 5-32 letters and digits"})
+		return
+	case otn == "" && bid != "" && (len(bid) > 128 || !printable(bid)):
+		writeProblem(w, problem{Status: http.StatusBadRequest, Detail: "order_id must be printable UTF-8, at most 128 bytes"})
+		return
+	}
+	switch {
 	case otn != "":
 		o, err = s.store.Get(r.Context(), otn)
 	case bid != "":
@@ -128,16 +166,26 @@ func (s *Status) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, problem{Status: http.StatusBadRequest, Detail: "give out_trade_no or order_id"})
 		return
 	}
-	if errors.Is(err, store.ErrNotFound) {
-		writeProblem(w, problem{Status: http.StatusNotFound, Detail: "no such order"})
-		return
-	}
-	if err != nil {
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		s.log.LogAttrs(r.Context(), slog.LevelError, "handler: status lookup failed", slog.String("err", err.Error()))
 		writeProblem(w, problem{Status: http.StatusInternalServerError, Detail: "order lookup failed"})
 		return
 	}
-	writeJSON(w, http.StatusOK, viewOf(o))
+	access := StatusDenied
+	if err == nil {
+		access = s.authorize(r, o)
+	}
+	switch access {
+	case StatusViewer:
+		v := viewOf(o)
+		v.PayInfo = ""
+		writeJSON(w, http.StatusOK, v)
+	case StatusPayer:
+		writeJSON(w, http.StatusOK, viewOf(o))
+	default:
+		// Unknown and not yours read the same.
+		writeProblem(w, problem{Status: http.StatusNotFound, Detail: "no such order"})
+	}
 }
 
 // latest returns a business order's PAID attempt, else its latest one.

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/cypaykit/kit/internal/formpost"
 	"github.com/cypaykit/kit/model"
@@ -18,6 +19,11 @@ import (
 // DefaultMaxBody is the notification body limit when VerifyConfig.MaxBody
 // is zero. The largest documented notification is well under 4 KiB.
 const DefaultMaxBody int64 = 64 << 10
+
+// DefaultBodyTimeout bounds a notification body's arrival when
+// VerifyConfig.BodyTimeout is zero: the gateway sends a few hundred bytes
+// at once and gives up on the reply after 3 s.
+const DefaultBodyTimeout = 2 * time.Second
 
 // Reasons a notification is rejected. They appear in the log line
 // (attribute "reason") and never carry keys or body text.
@@ -47,6 +53,12 @@ type VerifyConfig struct {
 	// MaxBody caps the body in bytes. Zero means DefaultMaxBody; negative
 	// is an error.
 	MaxBody int64
+	// BodyTimeout bounds the time from the request reaching the
+	// middleware to its whole body being read; a body still arriving then
+	// is refused (408, "fail") and its connection closed, so that senders
+	// trickling bytes cannot pile up connections. Zero means
+	// DefaultBodyTimeout; negative is an error.
+	BodyTimeout time.Duration
 	// Logger receives one line per rejected notification. Nil means
 	// slog.Default().
 	Logger *slog.Logger
@@ -74,7 +86,7 @@ func NotificationFromContext(ctx context.Context) (*model.Notification, bool) {
 // string: do not use them.
 //
 // A request that is not a POST (405), not a form (415), too large (413),
-// malformed, repeats a name or is not UTF-8 (400), or fails verification
+// not fully received within BodyTimeout (408), malformed, repeats a name or is not UTF-8 (400), or fails verification
 // (401) never reaches next: it is answered with the literal body "fail"
 // (text/plain, 4 bytes; the statuses match package handler's) and logged
 // without its body.
@@ -96,6 +108,12 @@ func VerifyNotification(cfg VerifyConfig) (func(http.Handler) http.Handler, erro
 		return nil, fmt.Errorf("middleware: VerifyConfig.MaxBody is negative (%d)", cfg.MaxBody)
 	case cfg.MaxBody == 0:
 		cfg.MaxBody = DefaultMaxBody
+	}
+	switch {
+	case cfg.BodyTimeout < 0:
+		return nil, fmt.Errorf("middleware: VerifyConfig.BodyTimeout is negative (%v)", cfg.BodyTimeout)
+	case cfg.BodyTimeout == 0:
+		cfg.BodyTimeout = DefaultBodyTimeout
 	}
 	v := &verifier{cfg: cfg, log: orDefault(cfg.Logger)}
 	return v.middleware, nil
@@ -132,7 +150,7 @@ func (v *verifier) middleware(next http.Handler) http.Handler {
 // verify reads and checks the notification. On failure it returns the
 // status to answer with.
 func (v *verifier) verify(w http.ResponseWriter, r *http.Request) ([]byte, url.Values, *model.Notification, int, error) {
-	body, values, status, err := formpost.Read(w, r, v.cfg.MaxBody)
+	body, values, status, err := formpost.ReadBy(w, r, v.cfg.MaxBody, time.Now().Add(v.cfg.BodyTimeout))
 	if err != nil {
 		return nil, nil, nil, status, fmt.Errorf("middleware: %w", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -99,6 +100,7 @@ func TestVerifyNotificationConfig(t *testing.T) {
 	}{
 		{"no key resolver", middleware.VerifyConfig{}},
 		{"negative max body", middleware.VerifyConfig{Keys: keys, MaxBody: -1}},
+		{"negative body timeout", middleware.VerifyConfig{Keys: keys, BodyTimeout: -time.Second}},
 		{"unknown algorithm", middleware.VerifyConfig{Keys: keys, Algorithm: "CRC32"}},
 	}
 	for _, tt := range tests {

@@ -46,6 +46,9 @@ type createOrderRequest struct {
 type createOrderResponse struct {
 	OrderID string `json:"order_id"`
 	Amount  int64  `json:"amount"`
+	// StatusToken lets the buyer read the order's payment status
+	// (GET /pay/orders/{out_trade_no}?token=…); nobody else can.
+	StatusToken string `json:"status_token"`
 }
 
 func (a *app) createOrder(w http.ResponseWriter, r *http.Request) {
@@ -71,7 +74,7 @@ func (a *app) createOrder(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "the order could not be recorded")
 		return
 	}
-	writeJSON(w, http.StatusCreated, createOrderResponse{OrderID: o.ID, Amount: o.Amount})
+	writeJSON(w, http.StatusCreated, createOrderResponse{OrderID: o.ID, Amount: o.Amount, StatusToken: a.tokens.mint(o.ID)})
 }
 
 // simPay makes the simulated buyer pay; the simulator then sends its

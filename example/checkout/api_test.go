@@ -19,6 +19,8 @@ type preOrderReply struct {
 	Amount     int64  `json:"amount"`
 	CodeURL    string `json:"code_url"`
 	Status     string `json:"status"`
+	// StatusToken is the buyer's token for GET /pay/orders/{out_trade_no}.
+	StatusToken string `json:"status_token"`
 }
 
 // TestCheckoutOverHTTP walks the README's API for every channel under both
@@ -63,7 +65,10 @@ func TestCheckoutOverHTTP(t *testing.T) {
 					if code := shop.do(t, "POST", "/sim/pay/"+pre.OutTradeNo, nil, nil); code != http.StatusOK {
 						t.Fatalf("POST /sim/pay: got %d, want 200", code)
 					}
-					st := shop.waitSettled(t, pre.OutTradeNo)
+					if pre.StatusToken == "" || pre.StatusToken != order.StatusToken {
+						t.Errorf("status tokens: pre-order %q, order %q; want the same, non-empty", pre.StatusToken, order.StatusToken)
+					}
+					st := shop.waitSettled(t, pre.OutTradeNo, pre.StatusToken)
 					want := orderStatus{OutTradeNo: pre.OutTradeNo, OrderID: order.OrderID, Amount: order.Amount, Status: "PAID", Fulfilled: true, TransactionID: st.TransactionID}
 					if diff := cmp.Diff(want, st); diff != "" || st.TransactionID == "" {
 						t.Errorf("status (-want +got):\n%s(transaction_id %q)", diff, st.TransactionID)
@@ -167,14 +172,14 @@ func TestPaymentSurvivesRestart(t *testing.T) {
 			t.Fatalf("POST /pay/preorder: got %d, want 201", code)
 		}
 		shop.do(t, "POST", "/sim/pay/"+pre.OutTradeNo, nil, nil)
-		shop.waitSettled(t, pre.OutTradeNo)
+		shop.waitSettled(t, pre.OutTradeNo, pre.StatusToken)
 	})
 	if pre.OutTradeNo == "" {
 		t.Fatal("no attempt was paid")
 	}
 	shop := startShop(t, cfg)
 	var st orderStatus
-	if code := shop.do(t, "GET", "/pay/orders/"+pre.OutTradeNo, nil, &st); code != http.StatusOK || st.Status != "PAID" || st.Amount != 4500 {
+	if code := shop.do(t, "GET", "/pay/orders/"+pre.OutTradeNo+"?token="+pre.StatusToken, nil, &st); code != http.StatusOK || st.Status != "PAID" || st.Amount != 4500 {
 		t.Errorf("after restart: got %d %+v, want 200 PAID 4500", code, st)
 	}
 }

@@ -31,6 +31,7 @@ type app struct {
 	preorder   http.Handler
 	notify     http.Handler
 	status     http.Handler
+	tokens     statusTokens
 	reconciler *handler.Reconciler
 	notifyURL  string
 	metrics    *shopMetrics // nil without -metrics
@@ -125,7 +126,9 @@ func newApp(ctx context.Context, cfg config, baseURL string, log *slog.Logger) (
 	}); err != nil {
 		return nil, err
 	}
-	if a.status, err = handler.NewStatus(handler.StatusConfig{Store: st, Logger: log}); err != nil {
+	a.tokens = newStatusTokens(cfg)
+	a.preorder = a.tokens.withStatusToken(a.preorder)
+	if a.status, err = handler.NewStatus(handler.StatusConfig{Store: st, Authorize: a.tokens.authorize, Logger: log}); err != nil {
 		return nil, err
 	}
 	rcfg := handler.ReconcilerConfig{

@@ -266,7 +266,8 @@ func TestBrowserCheckout(t *testing.T) {
 			screenshot(t, ctx, filepath.Join(dir, "checkout-"+tt.channel+"-paid.png"))
 
 			var st orderStatus
-			if shop.do(t, "GET", "/pay/orders/"+outTradeNo, nil, &st); st.Status != "PAID" || !st.Fulfilled {
+			token := newStatusTokens(cfg).mint(text(t, "#order-id"))
+			if shop.do(t, "GET", "/pay/orders/"+outTradeNo+"?token="+token, nil, &st); st.Status != "PAID" || !st.Fulfilled {
 				t.Errorf("server says %+v, want PAID and fulfilled", st)
 			}
 			if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#again`)), chromedp.WaitNotVisible(chromedp.CSS(`#payment`))); err != nil {

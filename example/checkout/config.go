@@ -52,6 +52,10 @@ type config struct {
 	NotifyURL string
 	// Metrics serves Prometheus metrics at GET /metrics on Addr.
 	Metrics bool
+	// StatusSecret keys the buyers' status tokens; empty means a key
+	// derived from the merchant key (v2) or agent key (v1), which every
+	// instance of the shop already shares.
+	StatusSecret string
 
 	// tablePrefix is sqlstore's table prefix; zero means its default.
 	// Tests set it so that they can share a database server.
@@ -89,6 +93,7 @@ func (c *config) specs(version *string) []flagSpec {
 		{"agent-id", "CYPAY_AGENT_ID", demoAgentID, "agent id (v1)", &c.AgentID},
 		{"agent-key", "CYPAY_AGENT_KEY", demoAgentKey, "agent key (v1)", &c.AgentKey},
 		{"notify-url", "CYPAY_NOTIFY_URL", "", "notify_url sent to the gateway (default http://ADDR/pay/notify)", &c.NotifyURL},
+		{"status-secret", "CYPAY_STATUS_SECRET", "", "key for the buyers' order-status tokens; every instance needs the same (default: derived from the signing key)", &c.StatusSecret},
 	}
 }
 
@@ -168,6 +173,9 @@ func (c *config) validate() error {
 		if err := checkURL("-notify-url", c.NotifyURL); err != nil {
 			return err
 		}
+	}
+	if c.StatusSecret != "" && len(c.StatusSecret) < 16 {
+		return errors.New("-status-secret is shorter than 16 bytes")
 	}
 	return nil
 }

@@ -96,7 +96,7 @@ func TestServerDatabases(t *testing.T) {
 				t.Fatalf("POST /pay/preorder: got %d, want 201", code)
 			}
 			shop.do(t, "POST", "/sim/pay/"+pre.OutTradeNo, nil, nil)
-			if st := shop.waitSettled(t, pre.OutTradeNo); st.Amount != 3600 {
+			if st := shop.waitSettled(t, pre.OutTradeNo, pre.StatusToken); st.Amount != 3600 {
 				t.Errorf("amount: got %d, want 3600", st.Amount)
 			}
 			// Business orders live in the same database: another shop

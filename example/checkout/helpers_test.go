@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -137,14 +138,14 @@ type orderStatus struct {
 	TransactionID string `json:"transaction_id"`
 }
 
-// waitSettled polls the status endpoint until the attempt is paid and
+// waitSettled polls the status endpoint (with the buyer's token) until the attempt is paid and
 // fulfilled, or fails t after 15 s. The simulator delivers its
 // notification asynchronously, as the gateway does.
-func (s *testShop) waitSettled(t testing.TB, outTradeNo string) orderStatus {
+func (s *testShop) waitSettled(t testing.TB, outTradeNo, token string) orderStatus {
 	t.Helper()
 	var st orderStatus
 	for deadline := time.Now().Add(15 * time.Second); ; {
-		if code := s.do(t, "GET", "/pay/orders/"+outTradeNo, nil, &st); code != http.StatusOK {
+		if code := s.do(t, "GET", "/pay/orders/"+outTradeNo+"?token="+url.QueryEscape(token), nil, &st); code != http.StatusOK {
 			t.Fatalf("GET /pay/orders/%s: got status %d, want 200", outTradeNo, code)
 		}
 		if st.Status == "PAID" && st.Fulfilled {

@@ -51,6 +51,22 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 }
 
 // serve runs the shop on ln until ctx ends, then shuts down gracefully.
+// newServer returns the shop's HTTP server. Every phase of a connection is
+// bounded, so that slow or idle clients cannot pile up descriptors: the
+// notify handler cuts off a slow body itself within its 2 s deadline, and
+// ReadTimeout does it for every other route.
+func newServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
 func serve(ctx context.Context, cfg config, ln net.Listener, stdout, stderr io.Writer) error {
 	defer ln.Close()
 	base := "http://" + ln.Addr().String()
@@ -61,11 +77,7 @@ func serve(ctx context.Context, cfg config, ln net.Listener, stdout, stderr io.W
 	}
 	defer a.close()
 
-	srv := &http.Server{
-		Handler:           a.handler(),
-		ReadHeaderTimeout: 5 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv := newServer(a.handler(), log)
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	reconciled := make(chan error, 1)

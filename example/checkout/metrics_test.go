@@ -37,7 +37,7 @@ func TestMetricsFlag(t *testing.T) {
 	if code := shop.do(t, "POST", "/sim/pay/"+pre.OutTradeNo, nil, nil); code != http.StatusOK {
 		t.Fatalf("POST /sim/pay: got %d, want 200", code)
 	}
-	shop.waitSettled(t, pre.OutTradeNo)
+	shop.waitSettled(t, pre.OutTradeNo, pre.StatusToken)
 
 	code, ctype, body := scrape(t, shop)
 	if code != http.StatusOK || !strings.HasPrefix(ctype, "text/plain") {

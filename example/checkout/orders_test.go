@@ -2,6 +2,7 @@ package main
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -29,9 +30,9 @@ func TestBusinessOrdersSurviveRestart(t *testing.T) {
 		t.Errorf("amount: got %d, want 13600", pre.Amount)
 	}
 	shop.do(t, "POST", "/sim/pay/"+pre.OutTradeNo, nil, nil)
-	shop.waitSettled(t, pre.OutTradeNo)
+	shop.waitSettled(t, pre.OutTradeNo, pre.StatusToken)
 	var byOrder orderStatus
-	if code := shop.do(t, "GET", "/pay/orders?order_id="+order.OrderID, nil, &byOrder); code != http.StatusOK || byOrder.OutTradeNo != pre.OutTradeNo {
+	if code := shop.do(t, "GET", "/pay/orders?order_id="+order.OrderID+"&token="+url.QueryEscape(pre.StatusToken), nil, &byOrder); code != http.StatusOK || byOrder.OutTradeNo != pre.OutTradeNo {
 		t.Errorf("GET /pay/orders?order_id=: got %d %+v, want 200 for %s", code, byOrder, pre.OutTradeNo)
 	}
 }

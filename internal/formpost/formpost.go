@@ -28,6 +28,7 @@ var (
 	ErrMalformed   = errors.New("body is not a form")
 	ErrDuplicate   = errors.New("a name is given more than once")
 	ErrUTF8        = errors.New("body is not valid UTF-8")
+	ErrTimeout     = errors.New("body not received in time")
 )
 
 // Read checks r's method and content type, reads at most maxBody bytes of
@@ -47,6 +48,9 @@ func Read(w http.ResponseWriter, r *http.Request, maxBody int64) (body []byte, v
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
 			return nil, nil, http.StatusRequestEntityTooLarge, ErrTooLarge
+		}
+		if timedOut(err) {
+			return nil, nil, http.StatusRequestTimeout, ErrTimeout
 		}
 		return nil, nil, http.StatusBadRequest, ErrRead
 	}

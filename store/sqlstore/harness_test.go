@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -32,8 +34,8 @@ type target struct {
 	// shared test database (servers), skipping when there is none.
 	newDSN func(t testing.TB) string
 	// shared says two handles opened on one DSN see the same data, as two
-	// processes would; an in-memory SQLite database is private to its
-	// single connection.
+	// processes would; an in-memory SQLite database lives inside this
+	// process and is treated as having one handle.
 	shared bool
 	// server says the database is a separate process that a test can cut
 	// a session of (pg_terminate_backend, KILL).
@@ -60,7 +62,7 @@ func sqliteFileDSN(t testing.TB) string {
 
 func sqliteMemoryDSN(t testing.TB) string {
 	t.Helper()
-	return "file:" + randomHex(t, 8) + "?mode=memory&" + sqlitePragmas
+	return "file:" + randomHex(t, 8) + "?mode=memory&cache=shared&" + sqlitePragmas
 }
 
 // serverDSN reads the server's address from env (or the default) and
@@ -98,14 +100,21 @@ func (tg target) open(t testing.TB, dsn string) *sql.DB {
 	if err != nil {
 		t.Fatalf("sql.Open(%s): %v", tg.driver, err)
 	}
-	if !tg.shared {
-		// An in-memory database lives as long as its one connection.
-		db.SetMaxOpenConns(1)
-		db.SetMaxIdleConns(1)
-		db.SetConnMaxLifetime(0)
-		db.SetConnMaxIdleTime(0)
-	}
 	t.Cleanup(func() { db.Close() })
+	if !tg.shared {
+		// An in-memory database (shared cache) lives as long as one of its
+		// connections. database/sql drops a connection whose context ended
+		// mid-statement, so the pool's own connection cannot be the one
+		// that keeps it: pin a second connection, never used, for the
+		// whole test. The pool then has one working connection, so
+		// statements never meet the shared cache's table locks.
+		db.SetMaxOpenConns(2)
+		pin, err := db.Conn(context.Background())
+		if err != nil {
+			t.Fatalf("pin the in-memory database: %v", err)
+		}
+		t.Cleanup(func() { pin.Close() })
+	}
 	return db
 }
 
@@ -164,5 +173,33 @@ func forEachTarget(t *testing.T, fn func(t *testing.T, tg target, dsn string, db
 			dsn := tg.newDSN(t)
 			fn(t, tg, dsn, tg.open(t, dsn))
 		})
+	}
+}
+
+// TestMemoryTargetOutlivesDroppedConnection: database/sql discards a
+// connection whose statement was cut off (a context ending mid-query, a
+// bad-connection error); the in-memory target's tables must survive it,
+// or a test that cancels a query loses its database ("no such table").
+func TestMemoryTargetOutlivesDroppedConnection(t *testing.T) {
+	tg := targets[1]
+	if tg.name != "sqlite-memory" {
+		t.Fatalf("targets[1] is %q, want sqlite-memory", tg.name)
+	}
+	db := tg.open(t, tg.newDSN(t))
+	ctx := context.Background()
+	if _, err := db.ExecContext(ctx, "CREATE TABLE kept (id INTEGER)"); err != nil {
+		t.Fatal(err)
+	}
+	c, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A connection that reports ErrBadConn is closed, not pooled.
+	if err := c.Raw(func(any) error { return driver.ErrBadConn }); !errors.Is(err, driver.ErrBadConn) {
+		t.Fatalf("Raw: got %v, want ErrBadConn", err)
+	}
+	c.Close()
+	if _, err := db.ExecContext(ctx, "INSERT INTO kept (id) VALUES (1)"); err != nil {
+		t.Fatalf("after the pool dropped its connection: %v", err)
 	}
 }

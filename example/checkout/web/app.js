@@ -122,11 +122,11 @@ function showStatus(o) {
   }
 }
 
-function startPolling(outTradeNo) {
+function startPolling(outTradeNo, token) {
   clearInterval(state.poll);
   state.poll = setInterval(async () => {
     try {
-      showStatus(await api("GET", "/pay/orders/" + encodeURIComponent(outTradeNo)));
+      showStatus(await api("GET", "/pay/orders/" + encodeURIComponent(outTradeNo) + "?token=" + encodeURIComponent(token)));
     } catch (err) {
       showError(err);
     }
@@ -153,7 +153,7 @@ async function checkout() {
     $("simulate").onclick = () => simulate(pay.out_trade_no);
     $("payment").hidden = false;
     state.open = true;
-    startPolling(pay.out_trade_no);
+    startPolling(pay.out_trade_no, pay.status_token || order.status_token);
   } catch (err) {
     showError(err);
   } finally {

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"testing"
+)
+
+// getRaw is GET path on shop: the status code and the body.
+func getRaw(t testing.TB, shop *testShop, path string) (int, string) {
+	t.Helper()
+	res, err := http.Get(shop.URL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.StatusCode, string(b)
+}
+
+// newAttempt creates an order and its NATIVE pre-order on shop.
+func newAttempt(t testing.TB, shop *testShop) (createOrderResponse, preOrderReply) {
+	t.Helper()
+	var order createOrderResponse
+	if code := shop.do(t, "POST", "/api/orders", map[string]any{"product_id": "latte", "quantity": 1}, &order); code != http.StatusCreated {
+		t.Fatalf("POST /api/orders: got %d, want 201", code)
+	}
+	var pre preOrderReply
+	if code := shop.do(t, "POST", "/pay/preorder", map[string]string{"order_id": order.OrderID, "channel": "WECHAT", "trade_type": "NATIVE"}, &pre); code != http.StatusCreated {
+		t.Fatalf("POST /pay/preorder: got %d, want 201", code)
+	}
+	return order, pre
+}
+
+// TestStatusNeedsToken: the status route answers only the holder of the
+// order's token; everyone else gets exactly the unknown order's 404.
+func TestStatusNeedsToken(t *testing.T) {
+	shop := startShop(t, testConfig(t))
+	order, pre := newAttempt(t, shop)
+	other, _ := newAttempt(t, shop)
+	if order.StatusToken == "" || pre.StatusToken != order.StatusToken {
+		t.Fatalf("tokens: order %q, pre-order %q; want the same, non-empty", order.StatusToken, pre.StatusToken)
+	}
+	unknownCode, unknownBody := getRaw(t, shop, "/pay/orders/NOSUCH0101?token="+order.StatusToken)
+	if unknownCode != http.StatusNotFound {
+		t.Fatalf("unknown order: got %d, want 404", unknownCode)
+	}
+	for _, tc := range []struct{ name, query string }{
+		{"no token", ""},
+		{"empty token", "?token="},
+		{"wrong token", "?token=AAAAAAAAAAAAAAAAAAAAAA"},
+		{"another order's token", "?token=" + other.StatusToken},
+		{"token in another parameter", "?t=" + order.StatusToken},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, body := getRaw(t, shop, "/pay/orders/"+pre.OutTradeNo+tc.query)
+			if code != unknownCode || body != unknownBody {
+				t.Errorf("got %d %s, want the unknown order's %d %s", code, body, unknownCode, unknownBody)
+			}
+		})
+	}
+	var st orderStatus
+	if code := shop.do(t, "GET", "/pay/orders/"+pre.OutTradeNo+"?token="+order.StatusToken, nil, &st); code != http.StatusOK || st.OutTradeNo != pre.OutTradeNo {
+		t.Errorf("with the token: got %d %+v, want 200 for %s", code, st, pre.OutTradeNo)
+	}
+}
+
+// TestStatusTokenAcrossInstances: a token minted by one instance verifies
+// on another configured alike (same database, same keys), and not on one
+// with another -status-secret.
+func TestStatusTokenAcrossInstances(t *testing.T) {
+	cfg := testConfig(t)
+	a := startShop(t, cfg)
+	b := startShop(t, cfg)
+	cfgC := cfg
+	cfgC.StatusSecret = "another-secret-0123456789"
+	c := startShop(t, cfgC)
+	order, pre := newAttempt(t, a)
+	path := "/pay/orders/" + pre.OutTradeNo + "?token=" + order.StatusToken
+	if code, body := getRaw(t, b, path); code != http.StatusOK {
+		t.Errorf("instance B: got %d %s, want 200", code, body)
+	}
+	if code, _ := getRaw(t, c, path); code != http.StatusNotFound {
+		t.Errorf("instance with another secret: got %d, want 404", code)
+	}
+}
