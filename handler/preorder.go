@@ -195,7 +195,7 @@ func (p *PreOrder) serve(w http.ResponseWriter, r *http.Request) {
 	// attempt that the client would refuse unsent would only use up one
 	// of the order's 99 numbers (anyone may name anyone's order here).
 	if err := model.Validate(p.gatewayRequest(req, buy, OutTradeNo(req.OrderID, 1))); err != nil {
-		p.reply(w, r, problem{Status: http.StatusUnprocessableEntity, Title: "Invalid pre-order request", Detail: err.Error()})
+		p.reply(w, r, problem{Status: http.StatusUnprocessableEntity, Title: "Invalid pre-order request", Detail: publicDetail(err)})
 		return
 	}
 	o, reused, perr := p.attempt(ctx, req, buy)
