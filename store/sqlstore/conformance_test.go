@@ -20,7 +20,7 @@ func TestConformance(t *testing.T) {
 			if err != nil {
 				t.Fatalf("NewLocker: %v", err)
 			}
-			return storetest.Harness{Store: s, Locker: l}
+			return storetest.Harness{Store: s, Locker: l, Refunds: s}
 		})
 	})
 }
