@@ -210,44 +210,72 @@ func refundView(r *store.Refund) RefundView {
 // calling the gateway. err is nil whenever a refund was recorded, however
 // the gateway answered.
 func (r *Refunder) Refund(ctx context.Context, req RefundRequest) (RefundView, error) {
-	if req.Amount <= 0 {
-		return RefundView{}, fmt.Errorf("%w: %d fen is not positive", ErrRefundAmount, req.Amount)
-	}
-	otn := req.OutTradeNo
-	if otn == "" {
-		if req.BusinessID == "" {
-			return RefundView{}, fmt.Errorf("%w: give an out_trade_no or a business order id", ErrOrderNotFound)
-		}
-		o, err := r.paidAttempt(ctx, req.BusinessID)
-		if err != nil {
-			return RefundView{}, err
-		}
-		otn = o.OutTradeNo
-	}
-	now := r.now()
-	ref, created, err := r.refunds.ReserveRefund(ctx, &store.Refund{
-		OutTradeNo: otn, Amount: req.Amount, Reason: req.Reason, IdempotencyKey: req.IdempotencyKey,
-		CreatedAt: now, UpdatedAt: now, NextDue: r.due(now, now),
-	}, r.lease, now)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return RefundView{}, fmt.Errorf("%w: %s", ErrOrderNotFound, otn)
-	case errors.Is(err, store.ErrNotRefundable):
-		return RefundView{}, fmt.Errorf("%w: %s is not paid", ErrNotRefundable, otn)
-	case errors.Is(err, store.ErrRefundAmount):
-		return RefundView{}, fmt.Errorf("%w: %w", ErrRefundAmount, err)
-	case errors.Is(err, store.ErrKeyReused):
-		return RefundView{}, fmt.Errorf("%w: %s", ErrRefundKeyReused, req.IdempotencyKey)
-	case err != nil:
-		return RefundView{}, fmt.Errorf("handler: reserve refund of %s: %w", otn, err)
+	ref, created, err := r.reserve(ctx, req, r.lease)
+	if err != nil {
+		return RefundView{}, err
 	}
 	if !created {
 		return refundView(ref), nil
 	}
-	r.log.LogAttrs(ctx, slog.LevelInfo, "handler: refund recorded",
-		slog.String("out_refund_no", ref.OutRefundNo), slog.String("out_trade_no", otn),
-		slog.Int64("refund_fee", ref.Amount))
 	return refundView(r.drive(ctx, ref, false)), nil
+}
+
+// reserve validates req and reserves its refund with a claim of lease
+// (zero: due and free for any poller at once).
+func (r *Refunder) reserve(ctx context.Context, req RefundRequest, lease time.Duration) (*store.Refund, bool, error) {
+	if req.Amount <= 0 {
+		return nil, false, fmt.Errorf("%w: %d fen is not positive", ErrRefundAmount, req.Amount)
+	}
+	otn := req.OutTradeNo
+	if otn == "" {
+		if req.BusinessID == "" {
+			return nil, false, fmt.Errorf("%w: give an out_trade_no or a business order id", ErrOrderNotFound)
+		}
+		o, err := r.paidAttempt(ctx, req.BusinessID)
+		if err != nil {
+			return nil, false, err
+		}
+		otn = o.OutTradeNo
+	}
+	now := r.now()
+	due := r.due(now, now)
+	if lease == 0 {
+		due = now
+	}
+	ref, created, err := r.refunds.ReserveRefund(ctx, &store.Refund{
+		OutTradeNo: otn, Amount: req.Amount, Reason: req.Reason, IdempotencyKey: req.IdempotencyKey,
+		CreatedAt: now, UpdatedAt: now, NextDue: due,
+	}, lease, now)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, false, fmt.Errorf("%w: %s", ErrOrderNotFound, otn)
+	case errors.Is(err, store.ErrNotRefundable):
+		return nil, false, fmt.Errorf("%w: %s is not paid", ErrNotRefundable, otn)
+	case errors.Is(err, store.ErrRefundAmount):
+		return nil, false, fmt.Errorf("%w: %w", ErrRefundAmount, err)
+	case errors.Is(err, store.ErrKeyReused):
+		return nil, false, fmt.Errorf("%w: %s", ErrRefundKeyReused, req.IdempotencyKey)
+	case err != nil:
+		return nil, false, fmt.Errorf("handler: reserve refund of %s: %w", otn, err)
+	}
+	if created {
+		r.log.LogAttrs(ctx, slog.LevelInfo, "handler: refund recorded",
+			slog.String("out_refund_no", ref.OutRefundNo), slog.String("out_trade_no", otn),
+			slog.Int64("refund_fee", ref.Amount))
+	}
+	return ref, created, nil
+}
+
+// Enqueue reserves and records a refund like Refund, but leaves the
+// gateway call to the next Poll (it is due at once). It is quick and
+// makes no gateway call, for paths that must answer fast, such as the
+// notification handler's automatic remedies.
+func (r *Refunder) Enqueue(ctx context.Context, req RefundRequest) (RefundView, error) {
+	ref, _, err := r.reserve(ctx, req, 0)
+	if err != nil {
+		return RefundView{}, err
+	}
+	return refundView(ref), nil
 }
 
 // paidAttempt returns the business order's PAID attempt.

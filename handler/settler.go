@@ -29,6 +29,13 @@ type SettlerConfig struct {
 	// order (see AlertKind). Nil means an error-level log line only; the
 	// log line is written either way.
 	Alert func(ctx context.Context, a Alert)
+	// AutoRefund, when set, refunds a second paid attempt of a business
+	// order in full (AlertDoublePayment) through this Refunder: the refund
+	// is reserved and recorded before the reply, keyed so that it happens
+	// once however often the payment is reported, and sent by the
+	// Refunder's Poll. The alert is raised either way. Nil means off: the
+	// host refunds by hand.
+	AutoRefund *Refunder
 	// Observe receives one Event per handled notification or query
 	// result, for counting. It must be fast and safe for concurrent use.
 	// Nil means none.
@@ -50,6 +57,7 @@ type Settler struct {
 	locker  store.Locker
 	fulfill func(ctx context.Context, o store.Order) error
 	alert   func(ctx context.Context, a Alert)
+	auto    *Refunder
 	observe func(e Event)
 	ttl     time.Duration
 	log     *slog.Logger
@@ -69,6 +77,7 @@ func NewSettler(cfg SettlerConfig) (*Settler, error) {
 		locker:  cfg.Locker,
 		fulfill: cfg.Fulfill,
 		alert:   cfg.Alert,
+		auto:    cfg.AutoRefund,
 		observe: cfg.Observe,
 		ttl:     cfg.LockTTL,
 		log:     cfg.Logger,
@@ -124,6 +133,12 @@ func (s *Settler) settle(ctx context.Context, o *store.Order, p proof) (Outcome,
 	}
 	outcome := Settled
 	switch o.Status {
+	case store.Refunded:
+		// Paid, then refunded in full: a late copy of the payment.
+		if o.TransactionID != p.payment.TransactionID {
+			return Mismatch, s.raise(ctx, base, AlertTransactionConflict)
+		}
+		return Duplicate, nil
 	case store.Paid:
 		if o.TransactionID != p.payment.TransactionID {
 			return Mismatch, s.raise(ctx, base, AlertTransactionConflict)
@@ -227,6 +242,11 @@ func (s *Settler) fulfil(ctx context.Context, o *store.Order, source string) (Ou
 			WantAmount: cur.Amount, GotAmount: cur.Amount, Status: string(cur.Status),
 			TransactionID: cur.TransactionID, StoredTransactionID: first.TransactionID,
 		}, AlertDoublePayment)
+		if s.auto != nil {
+			if err := s.autoRefund(ctx, cur); err != nil {
+				return lockOutcome(ctx), err
+			}
+		}
 	} else if err := s.runHook(ctx, *cur); err != nil {
 		s.log.LogAttrs(ctx, slog.LevelError, "handler: fulfilment failed",
 			slog.String("out_trade_no", outTradeNo), slog.String("err", err.Error()))
@@ -247,6 +267,22 @@ func (s *Settler) fulfil(ctx context.Context, o *store.Order, source string) (Ou
 		}
 	}
 	return Settled, nil
+}
+
+// autoRefund reserves the full refund of a double payment for the
+// AutoRefund Refunder to send. The key is the attempt's, so a repeated
+// notification finds the same refund.
+func (s *Settler) autoRefund(ctx context.Context, o *store.Order) error {
+	v, err := s.auto.Enqueue(ctx, RefundRequest{
+		OutTradeNo: o.OutTradeNo, Amount: o.Amount, Reason: string(AlertDoublePayment),
+		IdempotencyKey: "cypay-auto:" + o.OutTradeNo,
+	})
+	if err != nil {
+		return fmt.Errorf("handler: automatic refund of %s: %w", o.OutTradeNo, err)
+	}
+	s.log.LogAttrs(ctx, slog.LevelInfo, "handler: double payment refund recorded",
+		slog.String("out_trade_no", o.OutTradeNo), slog.String("out_refund_no", v.OutRefundNo))
+	return nil
 }
 
 // fulfilledSibling returns another attempt of o's business order that is

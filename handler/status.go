@@ -14,6 +14,10 @@ import (
 type StatusConfig struct {
 	// Store holds the orders. Required.
 	Store store.OrderStore
+	// Refunds adds the refunded amount to each view. Nil means Store when
+	// it implements store.RefundStore, else no refund figures (refunded
+	// shows 0).
+	Refunds store.RefundStore
 	// Logger receives structured logs. Nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -25,8 +29,9 @@ type StatusConfig struct {
 // latest attempt. It never shows keys or gateway payloads, and changes
 // nothing.
 type Status struct {
-	store store.OrderStore
-	log   *slog.Logger
+	store   store.OrderStore
+	refunds store.RefundStore
+	log     *slog.Logger
 }
 
 // NewStatus validates cfg and returns the status handler.
@@ -34,7 +39,10 @@ func NewStatus(cfg StatusConfig) (*Status, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("handler: StatusConfig.Store is required")
 	}
-	s := &Status{store: cfg.Store, log: cfg.Logger}
+	s := &Status{store: cfg.Store, refunds: cfg.Refunds, log: cfg.Logger}
+	if s.refunds == nil {
+		s.refunds, _ = cfg.Store.(store.RefundStore)
+	}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -54,6 +62,28 @@ type OrderView struct {
 	PaidAt        *time.Time `json:"paid_at,omitempty"`
 	Fulfilled     bool       `json:"fulfilled"`
 	TransactionID string     `json:"transaction_id,omitempty"`
+	// Refunded is what SUCCESS refunds gave back, in fen.
+	Refunded int64 `json:"refunded"`
+	// RefundState is PARTLY_REFUNDED or REFUNDED once refunds succeeded;
+	// empty before.
+	RefundState string `json:"refund_state,omitempty"`
+}
+
+// Refund states of an OrderView.
+const (
+	PartlyRefunded = "PARTLY_REFUNDED"
+	FullyRefunded  = "REFUNDED"
+)
+
+// withRefunds adds an attempt's refund totals to v.
+func withRefunds(v *OrderView, t store.RefundTotals) {
+	v.Refunded = t.Refunded
+	switch {
+	case t.Refunded > 0 && t.Refunded >= v.Amount:
+		v.RefundState = FullyRefunded
+	case t.Refunded > 0:
+		v.RefundState = PartlyRefunded
+	}
 }
 
 func viewOf(o *store.Order) OrderView {
@@ -111,10 +141,21 @@ func (s *Status) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, problem{Status: http.StatusInternalServerError, Detail: "order lookup failed"})
 		return
 	}
-	writeJSON(w, http.StatusOK, viewOf(o))
+	v := viewOf(o)
+	if s.refunds != nil && (o.Status == store.Paid || o.Status == store.Refunded) {
+		t, err := s.refunds.RefundTotals(r.Context(), o.OutTradeNo)
+		if err != nil {
+			s.log.LogAttrs(r.Context(), slog.LevelError, "handler: refund totals lookup failed", slog.String("err", err.Error()))
+			writeProblem(w, problem{Status: http.StatusInternalServerError, Detail: "order lookup failed"})
+			return
+		}
+		withRefunds(&v, t)
+	}
+	writeJSON(w, http.StatusOK, v)
 }
 
-// latest returns a business order's PAID attempt, else its latest one.
+// latest returns a business order's PAID (or REFUNDED) attempt, else its
+// latest one.
 func (s *Status) latest(r *http.Request, businessID string) (*store.Order, error) {
 	list, err := s.store.ListByBusinessID(r.Context(), businessID)
 	if err != nil {
@@ -124,7 +165,7 @@ func (s *Status) latest(r *http.Request, businessID string) (*store.Order, error
 		return nil, store.ErrNotFound
 	}
 	for _, o := range list {
-		if o.Status == store.Paid {
+		if o.Status == store.Paid || o.Status == store.Refunded {
 			return o, nil
 		}
 	}
