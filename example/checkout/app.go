@@ -32,8 +32,13 @@ type app struct {
 	notify     http.Handler
 	status     http.Handler
 	reconciler *handler.Reconciler
-	notifyURL  string
-	closers    []func() error
+	refunder   *handler.Refunder
+	// adminToken guards /admin/…; adminTokenDrawn says it was drawn at
+	// start-up (and is printed once) because none was configured.
+	adminToken      string
+	adminTokenDrawn bool
+	notifyURL       string
+	closers         []func() error
 }
 
 // newApp wires the shop. baseURL is where the shop is reachable, used for
@@ -114,6 +119,15 @@ func newApp(ctx context.Context, cfg config, baseURL string, log *slog.Logger) (
 	if a.status, err = handler.NewStatus(handler.StatusConfig{Store: st, Logger: log}); err != nil {
 		return nil, err
 	}
+	if a.refunder, err = handler.NewRefunder(handler.RefunderConfig{Store: st, Client: a.client, Logger: log}); err != nil {
+		return nil, err
+	}
+	if a.adminToken = cfg.AdminToken; a.adminToken == "" {
+		if a.adminToken, err = newAdminToken(); err != nil {
+			return nil, err
+		}
+		a.adminTokenDrawn = true
+	}
 	if a.reconciler, err = handler.NewReconciler(handler.ReconcilerConfig{
 		Store:   st,
 		Client:  a.client,
@@ -163,6 +177,7 @@ func (a *app) handler() http.Handler {
 	if a.sim != nil {
 		mux.HandleFunc("POST /sim/pay/{out_trade_no}", a.simPay)
 	}
+	a.adminRoutes(mux)
 	return mux
 }
 

@@ -48,6 +48,9 @@ type config struct {
 	// NotifyURL is sent with every pre-order; empty means
 	// http://<Addr>/pay/notify, which the simulator can reach.
 	NotifyURL string
+	// AdminToken is the bearer token of the /admin routes; empty means a
+	// random one, printed once at start-up.
+	AdminToken string
 
 	// tablePrefix is sqlstore's table prefix; zero means its default.
 	// Tests set it so that they can share a database server.
@@ -82,6 +85,7 @@ func (c *config) specs(version *string) []flagSpec {
 		{"agent-id", "CYPAY_AGENT_ID", demoAgentID, "agent id (v1)", &c.AgentID},
 		{"agent-key", "CYPAY_AGENT_KEY", demoAgentKey, "agent key (v1)", &c.AgentKey},
 		{"notify-url", "CYPAY_NOTIFY_URL", "", "notify_url sent to the gateway (default http://ADDR/pay/notify)", &c.NotifyURL},
+		{"admin-token", "CYPAY_ADMIN_TOKEN", "", "bearer token of the /admin routes (default: a random one, printed at start-up)", &c.AdminToken},
 	}
 }
 

@@ -70,6 +70,8 @@ func serve(ctx context.Context, cfg config, ln net.Listener, stdout, stderr io.W
 	defer cancel()
 	reconciled := make(chan error, 1)
 	go func() { reconciled <- a.runReconciler(rctx) }()
+	refunding := make(chan struct{})
+	go func() { a.runRefunds(rctx); close(refunding) }()
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	printBanner(stdout, cfg, base, a)
@@ -91,6 +93,7 @@ func serve(ctx context.Context, cfg config, ln net.Listener, stdout, stderr io.W
 	if rerr := <-reconciled; err == nil && rerr != nil {
 		err = rerr
 	}
+	<-refunding
 	return err
 }
 
@@ -101,6 +104,10 @@ func printBanner(w io.Writer, cfg config, base string, a *app) {
 	fmt.Fprintf(w, "  API:      GET %s/api/products · POST /api/orders · POST /pay/preorder · GET /pay/orders/{out_trade_no}\n", base)
 	fmt.Fprintf(w, "  notify:   %s\n", a.notifyURL)
 	fmt.Fprintf(w, "  database: %s\n", redactURL(cfg.DB))
+	fmt.Fprintf(w, "  admin:    %s/admin · POST /admin/refunds · GET /admin/refunds/{out_refund_no}\n", base)
+	if a.adminTokenDrawn {
+		fmt.Fprintf(w, "  admin token (drawn for this run; set -admin-token or CYPAY_ADMIN_TOKEN to fix it): %s\n", a.adminToken)
+	}
 	if a.sim == nil {
 		fmt.Fprintf(w, "  gateway:  %s (%s, mch_id %s)\n", cfg.Gateway, cfg.Version, cfg.MchID)
 		return
