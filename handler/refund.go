@@ -161,6 +161,11 @@ type RefundRequest struct {
 	Amount int64
 	// Reason is a note for people; it is not sent to the gateway.
 	Reason string
+	// AfterClose refunds a payment the gateway reported for an attempt
+	// already FAILED or CLOSED here (AlertPaidAfterClose), which is not
+	// PAID and so otherwise not refundable. Set it only on such an alert;
+	// the gateway refuses to refund what was not paid.
+	AfterClose bool
 	// IdempotencyKey, when not empty, makes a repeated request (a retried
 	// click, a replayed HTTP call) return the first refund instead of
 	// refunding again. The same key with another order or amount is
@@ -244,7 +249,7 @@ func (r *Refunder) reserve(ctx context.Context, req RefundRequest, lease time.Du
 	}
 	ref, created, err := r.refunds.ReserveRefund(ctx, &store.Refund{
 		OutTradeNo: otn, Amount: req.Amount, Reason: req.Reason, IdempotencyKey: req.IdempotencyKey,
-		CreatedAt: now, UpdatedAt: now, NextDue: due,
+		AfterClose: req.AfterClose, CreatedAt: now, UpdatedAt: now, NextDue: due,
 	}, lease, now)
 	switch {
 	case errors.Is(err, store.ErrNotFound):

@@ -76,6 +76,10 @@ type Refund struct {
 	Amount int64
 	// Reason is the host's note, for people.
 	Reason string
+	// AfterClose marks the refund of a payment the gateway reported for an
+	// attempt already FAILED or CLOSED here (AlertPaidAfterClose): only
+	// such a refund may be reserved on an attempt that is not PAID.
+	AfterClose bool
 	// IdempotencyKey, when not empty, names this refund: reserving again
 	// with the same key returns it. Keys are unique across the store.
 	IdempotencyKey string
@@ -134,8 +138,9 @@ type RefundStore interface {
 	// r.Amount, in one atomic step, and hands it back with its claim:
 	// OutRefundNo, Seq, the attempt's fields, State, ClaimToken (fresh)
 	// and ClaimUntil = now + lease are set by the store; CreatedAt,
-	// UpdatedAt and NextDue are r's. The attempt must be PAID
-	// (ErrNotRefundable; unknown: ErrNotFound), and r.Amount > 0 and the
+	// UpdatedAt and NextDue are r's. The attempt must be PAID, or FAILED
+	// or CLOSED when r.AfterClose (else ErrNotRefundable; unknown:
+	// ErrNotFound), and r.Amount > 0 and the
 	// attempt's non-FAILED refunds plus r.Amount must not exceed its
 	// amount (ErrRefundAmount): of any number of concurrent reservations,
 	// only those that fit succeed.
@@ -199,6 +204,13 @@ func RefundNo(outTradeNo string, seq int) string {
 	sum := strconv.FormatUint(uint64(h.Sum32())|1<<32, 16)[1:]
 	keep := max(MaxRefundNo-len(s)-1-len(sum), 0)
 	return outTradeNo[:keep] + sum + "-" + s
+}
+
+// Refundable reports whether an attempt in status st may take a refund
+// reservation: PAID, or FAILED / CLOSED for a payment that landed after
+// the attempt was closed.
+func Refundable(st Status, afterClose bool) bool {
+	return st == Paid || (afterClose && (st == Failed || st == Closed))
 }
 
 // RefundAllowed reports whether a refund in state from may be recorded as

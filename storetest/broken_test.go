@@ -60,6 +60,7 @@ func TestSuiteCatchesFlaws(t *testing.T) {
 		{doubleClaim, []string{"RefundClaimDue", "RefundClaimConcurrent"}},
 		{staysPaid, []string{"RefundFullyRefunded"}},
 		{finalNotSticky, []string{"RefundStateMachine"}},
+		{anyStatus, []string{"RefundReserveNotPaid"}},
 	}
 	for _, tc := range tests {
 		t.Run(string(tc.flaw), func(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 var refundTests = []refundTest{
 	{"RefundReserve", testRefundReserve},
 	{"RefundReserveNotPaid", testRefundReserveNotPaid},
+	{"RefundAfterClose", testRefundAfterClose},
 	{"RefundAmountRange", testRefundAmountRange},
 	{"RefundIdempotency", testRefundIdempotency},
 	{"RefundConcurrentTotals", testRefundConcurrentTotals},
@@ -154,6 +155,37 @@ func testRefundReserveNotPaid(t *testing.T, s store.OrderStore, r store.RefundSt
 	}
 	_, _, err := r.ReserveRefund(context.Background(), refundReq(newOrder("NOPE", 1), 1, ""), lease, at(10))
 	wantErr(t, "ReserveRefund(unknown)", err, store.ErrNotFound)
+}
+
+func testRefundAfterClose(t *testing.T, s store.OrderStore, r store.RefundStore) {
+	pending := newOrder("BIZ1", 1)
+	create(t, s, pending)
+	closed := newOrder("BIZ2", 1)
+	create(t, s, closed)
+	finish(t, s, closed.OutTradeNo, store.Closed, at(3))
+	failed := newOrder("BIZ3", 1)
+	create(t, s, failed)
+	finish(t, s, failed.OutTradeNo, store.Failed, at(3))
+	req := refundReq(pending, 1, "")
+	req.AfterClose = true
+	_, _, err := r.ReserveRefund(context.Background(), req, lease, at(10))
+	wantErr(t, "ReserveRefund(PENDING, after close)", err, store.ErrNotRefundable)
+	for _, o := range []*store.Order{closed, failed} {
+		req := refundReq(o, o.Amount, "")
+		req.AfterClose = true
+		ref := reserve(t, r, req)
+		if got, _ := r.GetRefund(context.Background(), ref.OutRefundNo); !got.AfterClose {
+			t.Errorf("GetRefund(%s): AfterClose lost", ref.OutRefundNo)
+		}
+		over := refundReq(o, 1, "")
+		over.AfterClose = true
+		_, _, err := r.ReserveRefund(context.Background(), over, lease, at(10))
+		wantErr(t, "ReserveRefund(after close, over the amount)", err, store.ErrRefundAmount)
+		update(t, r, ref, ref.ClaimToken, store.RefundSucceeded, at(20))
+		if got := get(t, s, o.OutTradeNo).Status; got != o.Status && got != store.Closed && got != store.Failed {
+			t.Errorf("attempt %s after its refund: got %s, want it to stay closed", o.OutTradeNo, got)
+		}
+	}
 }
 
 func testRefundAmountRange(t *testing.T, s store.OrderStore, r store.RefundStore) {

@@ -27,6 +27,8 @@ const (
 	staysPaid flaw = "stays-paid"
 	// finalNotSticky lets a final refund change state again.
 	finalNotSticky flaw = "final-not-sticky"
+	// anyStatus refunds CLOSED and FAILED attempts without AfterClose.
+	anyStatus flaw = "any-status"
 )
 
 // toyRefunds is the toy's refund side; it shares the toy's lock.
@@ -88,7 +90,7 @@ func (s *toy) ReserveRefund(ctx context.Context, r *store.Refund, lease time.Dur
 	if !ok {
 		return nil, false, store.ErrNotFound
 	}
-	if o.Status != store.Paid {
+	if !store.Refundable(o.Status, r.AfterClose) && !(s.flaw == anyStatus && o.Status != store.Pending) {
 		return nil, false, store.ErrNotRefundable
 	}
 	reserved := s.totals(r.OutTradeNo).Reserved

@@ -48,7 +48,7 @@ func (s *Store) ReserveRefund(ctx context.Context, r *store.Refund, lease time.D
 	if !ok {
 		return nil, false, fmt.Errorf("memstore: reserve refund of %s: %w", r.OutTradeNo, store.ErrNotFound)
 	}
-	if o.Status != store.Paid {
+	if !store.Refundable(o.Status, r.AfterClose) {
 		return nil, false, fmt.Errorf("memstore: reserve refund of %s: status %s: %w", r.OutTradeNo, o.Status, store.ErrNotRefundable)
 	}
 	t := s.totalsLocked(r.OutTradeNo)

@@ -17,7 +17,7 @@ import (
 var _ store.RefundStore = (*Store)(nil)
 
 const refundColumns = "out_refund_no, out_trade_no, business_id, mch_id, channel, version, order_amount, seq, amount, " +
-	"reason, idempotency_key, state, refund_id, refunded_at, tries, note, next_due, claim_token, claim_until, " +
+	"reason, after_close, idempotency_key, state, refund_id, refunded_at, tries, note, next_due, claim_token, claim_until, " +
 	"created_at, updated_at"
 
 // refundQueries holds the RefundStore's statements.
@@ -75,15 +75,17 @@ func scanRefund(sc scanner) (*store.Refund, error) {
 		key                                   sql.NullString
 		refundedAt                            sql.NullInt64
 		nextDue, claimUntil, created, updated int64
+		afterClose                            int
 	)
 	err := sc.Scan(&r.OutRefundNo, &r.OutTradeNo, &r.BusinessID, &r.MchID, &channel, &version, &r.OrderAmount,
-		&r.Seq, &r.Amount, &r.Reason, &key, &state, &r.RefundID, &refundedAt, &r.Tries, &r.Note, &nextDue,
+		&r.Seq, &r.Amount, &r.Reason, &afterClose, &key, &state, &r.RefundID, &refundedAt, &r.Tries, &r.Note, &nextDue,
 		&r.ClaimToken, &claimUntil, &created, &updated)
 	if err != nil {
 		return nil, err
 	}
 	r.Channel, r.Version, r.State = model.PayType(channel), model.Version(version), store.RefundState(state)
 	r.IdempotencyKey = key.String
+	r.AfterClose = afterClose != 0
 	r.RefundedAt = fromNullMicros(refundedAt)
 	r.NextDue = fromMicros(nextDue)
 	if r.ClaimToken != "" {
@@ -169,7 +171,7 @@ func (s *Store) reserve(ctx context.Context, r *store.Refund, tok string, lease 
 	if err != nil {
 		return nil, false, err
 	}
-	if store.Status(status) != store.Paid {
+	if !store.Refundable(store.Status(status), r.AfterClose) {
 		return nil, false, fmt.Errorf("attempt is %s: %w", status, store.ErrNotRefundable)
 	}
 	var reserved, refunded int64
@@ -185,7 +187,7 @@ func (s *Store) reserve(ctx context.Context, r *store.Refund, tok string, lease 
 	c.State, c.RefundID, c.RefundedAt, c.Tries, c.Note = store.RefundPending, "", time.Time{}, 0, r.Note
 	c.ClaimToken, c.ClaimUntil = tok, now.Add(lease)
 	_, err = tx.ExecContext(ctx, q.insert, c.OutRefundNo, c.OutTradeNo, c.BusinessID, c.MchID, string(c.Channel),
-		string(c.Version), c.OrderAmount, c.Seq, c.Amount, c.Reason, nullString(c.IdempotencyKey), string(c.State),
+		string(c.Version), c.OrderAmount, c.Seq, c.Amount, c.Reason, flag(c.AfterClose), nullString(c.IdempotencyKey), string(c.State),
 		c.RefundID, nullMicros(c.RefundedAt), c.Tries, c.Note, micros(c.NextDue), c.ClaimToken, micros(c.ClaimUntil),
 		micros(c.CreatedAt), micros(c.UpdatedAt))
 	if err != nil {

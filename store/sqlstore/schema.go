@@ -131,6 +131,7 @@ func createRefunds(d Dialect, p string) []string {
 	seq %[6]s NOT NULL,
 	amount %[7]s NOT NULL,
 	reason %[5]s NOT NULL,
+	after_close %[8]s NOT NULL,
 	idempotency_key %[3]s NULL,
 	state %[4]s NOT NULL,
 	refund_id %[2]s NOT NULL,
@@ -141,7 +142,7 @@ func createRefunds(d Dialect, p string) []string {
 	claim_token %[2]s NOT NULL,
 	claim_until %[7]s NOT NULL,
 	created_at %[7]s NOT NULL,
-	updated_at %[7]s NOT NULL`, p, t.key, t.text, t.short, t.long, t.integer, t.bigint)
+	updated_at %[7]s NOT NULL`, p, t.key, t.text, t.short, t.long, t.integer, t.bigint, t.flag)
 	if d == MySQL {
 		return []string{table + fmt.Sprintf(`,
 	UNIQUE KEY %[1]srefunds_attempt_seq (out_trade_no, seq),
