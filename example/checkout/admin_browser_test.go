@@ -38,7 +38,7 @@ func TestBrowserAdminRefund(t *testing.T) {
 		chromedp.Navigate(shop.URL+"/admin"),
 		chromedp.WaitVisible(chromedp.CSS(`#token`)),
 		chromedp.SendKeys(chromedp.CSS(`#token`), "wrong"),
-		chromedp.Submit(chromedp.CSS(`#token`)),
+		chromedp.Click(chromedp.CSS(`#login button[type="submit"]`), chromedp.NodeVisible),
 		chromedp.WaitVisible(chromedp.CSS(`#auth-error`)),
 	)
 	if err != nil {
@@ -46,7 +46,7 @@ func TestBrowserAdminRefund(t *testing.T) {
 	}
 	err = chromedp.Do(ctx,
 		chromedp.SetValue(chromedp.CSS(`#token`), testAdminToken),
-		chromedp.Submit(chromedp.CSS(`#token`)),
+		chromedp.Click(chromedp.CSS(`#login button[type="submit"]`), chromedp.NodeVisible),
 		chromedp.WaitVisible(chromedp.CSS(row+` button.refund`)),
 	)
 	if err != nil {
@@ -66,7 +66,7 @@ func TestBrowserAdminRefund(t *testing.T) {
 		}
 	}
 	screenshot(t, ctx, filepath.Join(dir, "admin-refunded.png"))
-	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("`+row+` button.refund").length`)); err != nil || n != 0 {
+	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('`+row+` button.refund').length`)); err != nil || n != 0 {
 		t.Errorf("refund buttons on a fully refunded order: got %d (%v), want 0", n, err)
 	}
 	var st map[string]any
