@@ -335,9 +335,10 @@ func (r *Refunder) Poll(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("handler: claim refunds: %w", err)
 	}
-	for _, ref := range claimed {
-		if ctx.Err() != nil {
-			return 0, ctx.Err()
+	for i, ref := range claimed {
+		if err := ctx.Err(); err != nil {
+			// The rest keep their claims until the lease ends, then are due.
+			return i, err
 		}
 		r.drive(ctx, ref, true)
 	}
