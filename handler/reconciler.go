@@ -50,6 +50,10 @@ type ReconcilerConfig struct {
 	// Batch bounds the orders listed per pass (and so the queries per
 	// Interval). Zero means 500.
 	Batch int
+	// Refunder, when set, also drives in-flight refunds on every pass
+	// (Refunder.Poll), so one loop serves payments and refunds. Nil means
+	// the host runs the Refunder itself (Refunder.Run), or no refunds.
+	Refunder *Refunder
 	// Logger receives structured logs. Nil means the Settler's logger.
 	Logger *slog.Logger
 	// Now is the clock. Nil means the Settler's clock.
@@ -70,6 +74,7 @@ type Reconciler struct {
 	store                               store.OrderStore
 	first, interval, fast, tail, maxAge time.Duration
 	conc, batch                         int
+	refunder                            *Refunder
 	log                                 *slog.Logger
 	now                                 func() time.Time
 
@@ -93,7 +98,7 @@ func NewReconciler(cfg ReconcilerConfig) (*Reconciler, error) {
 		clients: map[model.Version]*client.Client{},
 		first:   cfg.FirstDelay, interval: cfg.Interval, fast: cfg.FastWindow,
 		tail: cfg.TailInterval, maxAge: cfg.MaxAge,
-		conc: cfg.Concurrency, batch: cfg.Batch, log: cfg.Logger, now: cfg.Now,
+		conc: cfg.Concurrency, batch: cfg.Batch, refunder: cfg.Refunder, log: cfg.Logger, now: cfg.Now,
 		nextDue: map[string]time.Time{},
 	}
 	for _, c := range append(cfg.Clients, cfg.Client) {
@@ -203,6 +208,11 @@ func (r *Reconciler) RunOnce(ctx context.Context) error {
 	}
 	wg.Wait()
 	r.forget(pending)
+	if r.refunder != nil {
+		if _, err := r.refunder.Poll(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if err := ctx.Err(); err != nil {
 		errs = append(errs, err)
 	}

@@ -561,3 +561,28 @@ func TestStatusShowsRefunds(t *testing.T) {
 		t.Errorf("fully refunded: got %d %q %s, want 1000 %s REFUNDED", v.Refunded, v.RefundState, v.Status, handler.FullyRefunded)
 	}
 }
+
+// TestReconcilerPollsRefunds: given a Refunder, each reconcile pass also
+// drives the refunds that are due.
+func TestReconcilerPollsRefunds(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	otn := e.paidAttempt(t, "RZ1", 1000)
+	r := e.refunder(t, nil)
+	v, err := r.Enqueue(context.Background(), handler.RefundRequest{OutTradeNo: otn, Amount: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := handler.NewReconciler(handler.ReconcilerConfig{
+		Settler: e.settler, Client: e.clients[model.V2], Refunder: r, Logger: quietLogger(), Now: e.clock.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rec.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := r.Get(context.Background(), v.OutRefundNo); got.Status != string(store.RefundSucceeded) {
+		t.Errorf("refund after a reconcile pass: got %s, want SUCCESS", got.Status)
+	}
+}
