@@ -19,6 +19,9 @@ type order struct {
 	subAppID         string
 	buyerID          string
 	refunds          []*refund
+	// lostRefundReplies and lostRefundQueries count the refund faults
+	// already spent.
+	lostRefundReplies, lostRefundQueries int
 }
 
 // refund is one accepted refund of an order.
@@ -30,6 +33,8 @@ type refund struct {
 	fee         int64
 	at          time.Time
 	serial      int
+	status      model.RefundStatus
+	requests    int // refund requests naming this number
 }
 
 // notifyTradeType is the trade_type the gateway reports in notifications

@@ -85,6 +85,30 @@ type Faults struct {
 	TamperAmount int64
 	// TamperMchID, when non-empty, replaces mch_id after signing.
 	TamperMchID string
+
+	// RefundStatus is the refund_status the order's new refunds take
+	// (refundquery reports it). Zero means SUCCESS. PROCESSING stays until
+	// SetRefundStatus; NOTSURE becomes SUCCESS when the refund is sent
+	// again with its out_refund_no; FAIL releases the amount (it is not
+	// counted in Refunded); CHANGE counts as refunded.
+	RefundStatus model.RefundStatus
+	// RefundLostReplies loses the replies of this many refund requests of
+	// the order after applying them: each is answered RefundLostStatus
+	// (zero: 502) with no body, or after RefundReplyDelay.
+	RefundLostReplies int
+	// RefundLostStatus is the HTTP status of a lost refund reply; zero
+	// means 502.
+	RefundLostStatus int
+	// RefundReplyDelay, with RefundLostReplies, delays the lost replies by
+	// this much (to outlast a client's timeout) instead of answering a
+	// status.
+	RefundReplyDelay time.Duration
+	// RefundUnsigned answers refund requests (applied) without a sign;
+	// RefundWrongKey signs them with a wrong key.
+	RefundUnsigned, RefundWrongKey bool
+	// RefundQueryLost answers this many refundquery requests about the
+	// order's refunds with 502 and no body.
+	RefundQueryLost int
 }
 
 // Delivery is one notification delivery attempt.
@@ -290,8 +314,13 @@ func (s *Server) SetFaults(outTradeNo string, f Faults) {
 
 func (s *Server) faultsFor(outTradeNo string) Faults {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.faultsForLocked(outTradeNo)
+}
+
+// faultsForLocked is faultsFor with s.mu held.
+func (s *Server) faultsForLocked(outTradeNo string) Faults {
 	f, ok := s.faults[outTradeNo]
-	s.mu.Unlock()
 	if !ok && s.cfg.Faults != nil {
 		f = s.cfg.Faults(outTradeNo)
 	}

@@ -69,6 +69,7 @@ const (
 	SourceNotify = "notify" // a payment notification
 	SourceQuery  = "query"  // an order query by the Reconciler
 	SourceRetry  = "retry"  // the Reconciler retrying a fulfilment
+	SourceRefund = "refund" // a Refunder's gateway call
 )
 
 // Event reports one handled notification or query result.
@@ -122,6 +123,9 @@ type Alert struct {
 	// BusinessID and OtherOutTradeNo are set for AlertDoublePayment: the
 	// business order and its attempt that was fulfilled.
 	BusinessID, OtherOutTradeNo string
+	// OutRefundNo is the refund an AlertRefundChange is about, or the
+	// refund an automatic remedy started (SettlerConfig.AutoRefund).
+	OutRefundNo string
 	// MchID is the order's merchant; GotMchID the message's.
 	MchID, GotMchID string
 	// WantAmount is the order's amount and GotAmount the message's, in fen.
@@ -135,6 +139,6 @@ type Alert struct {
 
 // String formats the alert for a log line.
 func (a Alert) String() string {
-	return fmt.Sprintf("%s: out_trade_no=%s business_id=%s other_out_trade_no=%s mch_id=%s got_mch_id=%s want_fee=%d got_fee=%d status=%s transaction_id=%s stored_transaction_id=%s",
-		a.Kind, a.OutTradeNo, a.BusinessID, a.OtherOutTradeNo, a.MchID, a.GotMchID, a.WantAmount, a.GotAmount, a.Status, a.TransactionID, a.StoredTransactionID)
+	return fmt.Sprintf("%s: out_trade_no=%s business_id=%s other_out_trade_no=%s out_refund_no=%s mch_id=%s got_mch_id=%s want_fee=%d got_fee=%d status=%s transaction_id=%s stored_transaction_id=%s",
+		a.Kind, a.OutTradeNo, a.BusinessID, a.OtherOutTradeNo, a.OutRefundNo, a.MchID, a.GotMchID, a.WantAmount, a.GotAmount, a.Status, a.TransactionID, a.StoredTransactionID)
 }

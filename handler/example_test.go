@@ -118,7 +118,7 @@ func ExampleNewStatus() {
 	mux.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/pay/orders/SO2024050101", nil))
 	fmt.Print(w.Body.String())
 	// Output:
-	// {"out_trade_no":"SO2024050101","order_id":"SO20240501","amount":1999,"channel":"ALIPAY","trade_type":"NATIVE","status":"PENDING","code_url":"https://qr.alipay.com/x","fulfilled":false}
+	// {"out_trade_no":"SO2024050101","order_id":"SO20240501","amount":1999,"channel":"ALIPAY","trade_type":"NATIVE","status":"PENDING","code_url":"https://qr.alipay.com/x","fulfilled":false,"refunded":0}
 }
 
 // ExampleNewStatus_authorize shows order status only to the buyer who

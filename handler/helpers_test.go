@@ -173,6 +173,8 @@ type envOptions struct {
 	maxAge        time.Duration
 	// logOut receives the handlers' logs (text, debug level); nil discards.
 	logOut io.Writer
+	// autoRefund turns SettlerConfig.AutoRefund on, with env.auto.
+	autoRefund bool
 }
 
 // env is a host wired the way a real one is: the simulator, a client per
@@ -191,6 +193,7 @@ type env struct {
 	rec      *recorder
 	clock    *fakeClock
 	business sync.Map // business id -> handler.Purchase
+	auto     *handler.Refunder
 }
 
 func quietLogger() *slog.Logger {
@@ -231,8 +234,11 @@ func newEnv(t testing.TB, opt envOptions) *env {
 		logger = slog.New(slog.NewTextHandler(opt.logOut, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	var err error
+	if opt.autoRefund {
+		e.auto = e.refunder(t, nil)
+	}
 	e.settler, err = handler.NewSettler(handler.SettlerConfig{
-		Store: e.store, Locker: e.mem, Fulfill: e.hooks.Fulfill,
+		Store: e.store, Locker: e.mem, Fulfill: e.hooks.Fulfill, AutoRefund: e.auto,
 		Alert: e.rec.Alert, Observe: e.rec.Observe, Logger: logger, Now: e.clock.Now,
 	})
 	if err != nil {

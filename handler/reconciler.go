@@ -53,6 +53,10 @@ type ReconcilerConfig struct {
 	// ObservePass receives one PassEvent at the end of every pass, for
 	// counting. It must be fast and safe for concurrent use. Nil means none.
 	ObservePass func(PassEvent)
+	// Refunder, when set, also drives in-flight refunds on every pass
+	// (Refunder.Poll), so one loop serves payments and refunds. Nil means
+	// the host runs the Refunder itself (Refunder.Run), or no refunds.
+	Refunder *Refunder
 	// Logger receives this handler's structured logs. Nil means
 	// slog.Default() as it is when the constructor runs: the kit's one
 	// logger, shared by every handler left at nil (see the package doc).
@@ -75,6 +79,7 @@ type Reconciler struct {
 	store                               store.OrderStore
 	first, interval, fast, tail, maxAge time.Duration
 	conc, batch                         int
+	refunder                            *Refunder
 	log                                 *slog.Logger
 	now                                 func() time.Time
 	observePass                         func(PassEvent)
@@ -99,7 +104,7 @@ func NewReconciler(cfg ReconcilerConfig) (*Reconciler, error) {
 		clients: map[model.Version]*client.Client{},
 		first:   cfg.FirstDelay, interval: cfg.Interval, fast: cfg.FastWindow,
 		tail: cfg.TailInterval, maxAge: cfg.MaxAge,
-		conc: cfg.Concurrency, batch: cfg.Batch, log: cfg.Logger, now: cfg.Now,
+		conc: cfg.Concurrency, batch: cfg.Batch, refunder: cfg.Refunder, log: cfg.Logger, now: cfg.Now,
 		nextDue: map[string]time.Time{}, observePass: cfg.ObservePass,
 	}
 	for _, c := range append(cfg.Clients, cfg.Client) {
@@ -215,6 +220,11 @@ func (r *Reconciler) RunOnce(ctx context.Context) (err error) {
 	wg.Wait()
 	pass.Failed = len(errs)
 	r.forget(pending)
+	if r.refunder != nil {
+		if _, err := r.refunder.Poll(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if err := ctx.Err(); err != nil {
 		errs = append(errs, err)
 	}

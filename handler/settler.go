@@ -29,6 +29,14 @@ type SettlerConfig struct {
 	// order (see AlertKind). Nil means an error-level log line only; the
 	// log line is written either way.
 	Alert func(ctx context.Context, a Alert)
+	// AutoRefund, when set, refunds in full, through this Refunder, a
+	// second paid attempt of a business order (AlertDoublePayment) and a
+	// payment that landed on an attempt already FAILED or CLOSED
+	// (AlertPaidAfterClose): the refund is reserved and recorded before
+	// the reply, keyed so that it happens once however often the payment
+	// is reported, and sent by the Refunder's Poll. The alert is raised either way. Nil means off: the
+	// host refunds by hand.
+	AutoRefund *Refunder
 	// Observe receives one Event per handled notification or query
 	// result, for counting. It must be fast and safe for concurrent use.
 	// Nil means none.
@@ -55,6 +63,7 @@ type Settler struct {
 	locker  store.Locker
 	fulfill func(ctx context.Context, o store.Order) error
 	alert   func(ctx context.Context, a Alert)
+	auto    *Refunder
 	observe func(e Event)
 	trace   Trace
 	ttl     time.Duration
@@ -75,6 +84,7 @@ func NewSettler(cfg SettlerConfig) (*Settler, error) {
 		locker:  cfg.Locker,
 		fulfill: cfg.Fulfill,
 		alert:   cfg.Alert,
+		auto:    cfg.AutoRefund,
 		observe: cfg.Observe,
 		trace:   cfg.Trace,
 		ttl:     cfg.LockTTL,
@@ -131,6 +141,12 @@ func (s *Settler) settle(ctx context.Context, o *store.Order, p proof) (Outcome,
 	}
 	outcome := Settled
 	switch o.Status {
+	case store.Refunded:
+		// Paid, then refunded in full: a late copy of the payment.
+		if o.TransactionID != p.payment.TransactionID {
+			return Mismatch, s.raise(ctx, base, AlertTransactionConflict)
+		}
+		return Duplicate, nil
 	case store.Paid:
 		if o.TransactionID != p.payment.TransactionID {
 			return Mismatch, s.raise(ctx, base, AlertTransactionConflict)
@@ -163,7 +179,13 @@ func (s *Settler) settle(ctx context.Context, o *store.Order, p proof) (Outcome,
 				slog.Int64("total_fee", p.amount), slog.String("transaction_id", p.payment.TransactionID))
 		}
 	default:
-		return Mismatch, s.raise(ctx, base, AlertPaidAfterClose)
+		err := s.raise(ctx, base, AlertPaidAfterClose)
+		if s.auto != nil && (o.Status == store.Failed || o.Status == store.Closed) {
+			if aerr := s.autoRefund(ctx, o, AlertPaidAfterClose); aerr != nil {
+				return StoreError, aerr
+			}
+		}
+		return Mismatch, err
 	}
 	if oc, err := s.fulfil(ctx, o, p.source); err != nil {
 		return oc, err
@@ -234,6 +256,11 @@ func (s *Settler) fulfil(ctx context.Context, o *store.Order, source string) (Ou
 			WantAmount: cur.Amount, GotAmount: cur.Amount, Status: string(cur.Status),
 			TransactionID: cur.TransactionID, StoredTransactionID: first.TransactionID,
 		}, AlertDoublePayment)
+		if s.auto != nil {
+			if err := s.autoRefund(ctx, cur, AlertDoublePayment); err != nil {
+				return lockOutcome(ctx), err
+			}
+		}
 	} else if err := s.runHook(ctx, *cur); err != nil {
 		s.log.LogAttrs(ctx, slog.LevelError, "handler: fulfilment failed",
 			slog.String("out_trade_no", outTradeNo), slog.String("err", err.Error()))
@@ -254,6 +281,23 @@ func (s *Settler) fulfil(ctx context.Context, o *store.Order, source string) (Ou
 		}
 	}
 	return Settled, nil
+}
+
+// autoRefund reserves the full refund of a double payment, or of a
+// payment that landed after its attempt was closed, for the AutoRefund
+// Refunder to send. The key is the attempt's, so a repeated notification
+// finds the same refund.
+func (s *Settler) autoRefund(ctx context.Context, o *store.Order, why AlertKind) error {
+	v, err := s.auto.Enqueue(ctx, RefundRequest{
+		OutTradeNo: o.OutTradeNo, Amount: o.Amount, Reason: string(why),
+		IdempotencyKey: "cypay-auto:" + o.OutTradeNo, AfterClose: why == AlertPaidAfterClose,
+	})
+	if err != nil {
+		return fmt.Errorf("handler: automatic refund of %s: %w", o.OutTradeNo, err)
+	}
+	s.log.LogAttrs(ctx, slog.LevelInfo, "handler: automatic refund recorded", slog.String("alert", string(why)),
+		slog.String("out_trade_no", o.OutTradeNo), slog.String("out_refund_no", v.OutRefundNo))
+	return nil
 }
 
 // fulfilledSibling returns another attempt of o's business order that is

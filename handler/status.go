@@ -24,6 +24,10 @@ type StatusConfig struct {
 	// the order exists. Nil means StatusViewer for everyone: state and
 	// amount but never pay_info, which is the payer's alone.
 	Authorize func(r *http.Request, o *store.Order) StatusAccess
+	// Refunds adds the refunded amount to each view. Nil means Store when
+	// it implements store.RefundStore, else no refund figures (refunded
+	// shows 0).
+	Refunds store.RefundStore
 	// Logger receives this handler's structured logs. Nil means
 	// slog.Default() as it is when the constructor runs: the kit's one
 	// logger, shared by every handler left at nil (see the package doc).
@@ -56,6 +60,7 @@ const (
 // and ?out_trade_no=); a path pattern alone never sees ?order_id=.
 type Status struct {
 	store     store.OrderStore
+	refunds   store.RefundStore
 	authorize func(r *http.Request, o *store.Order) StatusAccess
 	log       *slog.Logger
 }
@@ -65,7 +70,10 @@ func NewStatus(cfg StatusConfig) (*Status, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("handler: StatusConfig.Store is required")
 	}
-	s := &Status{store: cfg.Store, authorize: cfg.Authorize, log: cfg.Logger}
+	s := &Status{store: cfg.Store, refunds: cfg.Refunds, authorize: cfg.Authorize, log: cfg.Logger}
+	if s.refunds == nil {
+		s.refunds, _ = cfg.Store.(store.RefundStore)
+	}
 	if s.authorize == nil {
 		s.authorize = func(*http.Request, *store.Order) StatusAccess { return StatusViewer }
 	}
@@ -107,6 +115,28 @@ type OrderView struct {
 	Fulfilled bool `json:"fulfilled"`
 	// TransactionID is the gateway's trade number; absent until PAID.
 	TransactionID string `json:"transaction_id,omitempty"`
+	// Refunded is what SUCCESS refunds gave back, in fen.
+	Refunded int64 `json:"refunded"`
+	// RefundState is PARTLY_REFUNDED or REFUNDED once refunds succeeded;
+	// empty before.
+	RefundState string `json:"refund_state,omitempty"`
+}
+
+// Refund states of an OrderView.
+const (
+	PartlyRefunded = "PARTLY_REFUNDED"
+	FullyRefunded  = "REFUNDED"
+)
+
+// withRefunds adds an attempt's refund totals to v.
+func withRefunds(v *OrderView, t store.RefundTotals) {
+	v.Refunded = t.Refunded
+	switch {
+	case t.Refunded > 0 && t.Refunded >= v.Amount:
+		v.RefundState = FullyRefunded
+	case t.Refunded > 0:
+		v.RefundState = PartlyRefunded
+	}
 }
 
 func viewOf(o *store.Order) OrderView {
@@ -175,20 +205,29 @@ func (s *Status) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		access = s.authorize(r, o)
 	}
-	switch access {
-	case StatusViewer:
-		v := viewOf(o)
-		v.PayInfo = ""
-		writeJSON(w, http.StatusOK, v)
-	case StatusPayer:
-		writeJSON(w, http.StatusOK, viewOf(o))
-	default:
+	if access != StatusViewer && access != StatusPayer {
 		// Unknown and not yours read the same.
 		writeProblem(w, problem{Status: http.StatusNotFound, Detail: "no such order"})
+		return
 	}
+	v := viewOf(o)
+	if access == StatusViewer {
+		v.PayInfo = ""
+	}
+	if s.refunds != nil && (o.Status == store.Paid || o.Status == store.Refunded) {
+		t, err := s.refunds.RefundTotals(r.Context(), o.OutTradeNo)
+		if err != nil {
+			s.log.LogAttrs(r.Context(), slog.LevelError, "handler: refund totals lookup failed", slog.String("err", err.Error()))
+			writeProblem(w, problem{Status: http.StatusInternalServerError, Detail: "order lookup failed"})
+			return
+		}
+		withRefunds(&v, t)
+	}
+	writeJSON(w, http.StatusOK, v)
 }
 
-// latest returns a business order's PAID attempt, else its latest one.
+// latest returns a business order's PAID (or REFUNDED) attempt, else its
+// latest one.
 func (s *Status) latest(r *http.Request, businessID string) (*store.Order, error) {
 	list, err := s.store.ListByBusinessID(r.Context(), businessID)
 	if err != nil {
@@ -198,7 +237,7 @@ func (s *Status) latest(r *http.Request, businessID string) (*store.Order, error
 		return nil, store.ErrNotFound
 	}
 	for _, o := range list {
-		if o.Status == store.Paid {
+		if o.Status == store.Paid || o.Status == store.Refunded {
 			return o, nil
 		}
 	}

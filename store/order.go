@@ -17,7 +17,8 @@ const (
 	Failed Status = "FAILED"
 	// Closed: the attempt was cancelled or expired unpaid.
 	Closed Status = "CLOSED"
-	// Refunded is reserved for refund support.
+	// Refunded: a PAID attempt whose successful refunds add up to its
+	// amount (see RefundStore). Partly refunded attempts stay PAID.
 	Refunded Status = "REFUNDED"
 )
 

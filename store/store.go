@@ -46,8 +46,9 @@ type OrderStore interface {
 
 	// Settle moves an attempt from PENDING to PAID with the payment facts,
 	// as one atomic compare-and-set: of any number of concurrent calls,
-	// exactly one reports settled=true. Repeating it on a PAID attempt with
-	// the same TransactionID reports settled=false and changes nothing. A
+	// exactly one reports settled=true. Repeating it on a PAID (or, after
+	// refunds, REFUNDED) attempt with the same TransactionID reports
+	// settled=false and changes nothing. A
 	// different TransactionID, or a FAILED / CLOSED attempt, is
 	// ErrConflict; an unknown one ErrNotFound.
 	Settle(ctx context.Context, outTradeNo string, p Payment, now time.Time) (settled bool, err error)

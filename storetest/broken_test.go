@@ -25,14 +25,14 @@ func TestBrokenHelper(t *testing.T) {
 	}
 	storetest.RunConformanceTests(t, func(t *testing.T) storetest.Harness {
 		s := newToy(f)
-		return storetest.Harness{Store: s, Locker: s}
+		return storetest.Harness{Store: s, Locker: s, Refunds: s}
 	})
 }
 
 func TestToyIsCorrect(t *testing.T) {
 	storetest.RunConformanceTests(t, func(t *testing.T) storetest.Harness {
 		s := newToy("")
-		return storetest.Harness{Store: s, Locker: s}
+		return storetest.Harness{Store: s, Locker: s, Refunds: s}
 	})
 }
 
@@ -49,10 +49,18 @@ func TestSuiteCatchesFlaws(t *testing.T) {
 		{lastWriterWins, []string{"SettleOtherTransaction", "SettleConcurrentDistinct"}},
 		{aliasing, []string{"ReturnsCopies"}},
 		{lostUpdate, []string{"SetCheckout", "MarkFulfilled"}},
-		{ignoresContext, []string{"ContextCanceled", "LockContextCanceled"}},
+		{ignoresContext, []string{"ContextCanceled", "LockContextCanceled", "RefundContextCanceled"}},
 		{noExclusion, []string{"LockMutualExclusion", "LockReleaseWakesWaiter", "LockAcquireDeadline"}},
 		{releaseIgnoresToken, []string{"LockReleaseNotHeld", "LockStaleToken", "LockExpiry"}},
 		{noExpiry, []string{"LockExpiry"}},
+		{racyReserve, []string{"RefundConcurrentTotals"}},
+		{noIdempotency, []string{"RefundIdempotency", "RefundConcurrentSameKey"}},
+		{unfenced, []string{"RefundFencedWrites"}},
+		{failKeepsReserve, []string{"RefundFailReleases"}},
+		{doubleClaim, []string{"RefundClaimDue", "RefundClaimConcurrent"}},
+		{staysPaid, []string{"RefundFullyRefunded"}},
+		{finalNotSticky, []string{"RefundStateMachine"}},
+		{anyStatus, []string{"RefundReserveNotPaid"}},
 	}
 	for _, tc := range tests {
 		t.Run(string(tc.flaw), func(t *testing.T) {

@@ -1,6 +1,7 @@
-// Package storetest is the conformance suite every store.OrderStore and
-// store.Locker implementation must pass; store/memstore passes it, and the
-// suite is itself shown to fail on deliberately broken implementations.
+// Package storetest is the conformance suite every store.OrderStore,
+// store.RefundStore and store.Locker implementation must pass;
+// store/memstore passes it, and the suite is itself shown to fail on
+// deliberately broken implementations.
 package storetest
 
 import (
@@ -13,6 +14,9 @@ import (
 type Harness struct {
 	Store  store.OrderStore // nil skips the order-store tests
 	Locker store.Locker     // nil skips the locker tests
+	// Refunds is the RefundStore over Store's data (usually the same
+	// value); nil skips the refund tests.
+	Refunds store.RefundStore
 }
 
 // RunConformanceTests runs every subtest against a fresh harness from
@@ -22,7 +26,7 @@ type Harness struct {
 //	func TestConformance(t *testing.T) {
 //		storetest.RunConformanceTests(t, func(t *testing.T) storetest.Harness {
 //			s := mystore.Open(t) // empty; closed by a t.Cleanup
-//			return storetest.Harness{Store: s, Locker: s}
+//			return storetest.Harness{Store: s, Locker: s, Refunds: s}
 //		})
 //	}
 //
@@ -43,6 +47,15 @@ func RunConformanceTests(t *testing.T, newHarness func(t *testing.T) Harness) {
 				t.Skip("storetest: harness has no OrderStore")
 			}
 			tc.fn(t, h.Store)
+		})
+	}
+	for _, tc := range refundTests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			if h.Store == nil || h.Refunds == nil {
+				t.Skip("storetest: harness has no RefundStore")
+			}
+			tc.fn(t, h.Store, h.Refunds)
 		})
 	}
 	for _, tc := range lockerTests {

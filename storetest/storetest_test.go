@@ -10,6 +10,6 @@ import (
 func TestMemstore(t *testing.T) {
 	storetest.RunConformanceTests(t, func(t *testing.T) storetest.Harness {
 		s := memstore.New()
-		return storetest.Harness{Store: s, Locker: s}
+		return storetest.Harness{Store: s, Locker: s, Refunds: s}
 	})
 }

@@ -45,6 +45,8 @@ type toy struct {
 	orders map[string]*store.Order
 	leases map[string]toyLease
 	seq    int
+
+	refundData *toyRefunds
 }
 
 type toyLease struct {
@@ -213,7 +215,7 @@ func (s *toy) Settle(ctx context.Context, outTradeNo string, p store.Payment, no
 	}
 	defer s.mu.Unlock()
 	switch {
-	case status == store.Paid && tx == p.TransactionID:
+	case (status == store.Paid || status == store.Refunded) && tx == p.TransactionID:
 		return false, nil
 	case status == store.Paid && s.flaw == lastWriterWins:
 	case status != store.Pending:

@@ -1,6 +1,7 @@
 // Command cypay is the cypaykit command line: it computes and checks
 // UnifiedPay (超赢) signatures, sends signed test notifications to a
-// notify_url, and runs the gateway simulator on loopback.
+// notify_url, runs the gateway simulator on loopback, and refunds or
+// queries refunds at a gateway.
 //
 // Usage:
 //
@@ -8,6 +9,8 @@
 //	cypay verify [-key K] [-alg MD5] [k=v ...]
 //	cypay notify -url U [-key K] -mch-id M -out-trade-no O -total-fee F [-channel WECHAT] ...
 //	cypay sim    [-addr 127.0.0.1:8090] [-merchants ID=KEY,...] [-agent-id A -agent-key K] ...
+//	cypay refund -gateway URL -mch-id M -out-trade-no O -out-refund-no R -total-fee F -refund-fee F
+//	cypay refundquery -gateway URL -mch-id M -out-refund-no R
 //
 // sign and verify read the parameters from k=v arguments or, with none, a
 // form-encoded body on stdin. A key not given with -key is read from
@@ -43,6 +46,8 @@ Usage:
   cypay verify  check the sign carried in parameters
   cypay notify  POST a signed payment notification to a notify_url
   cypay sim     run the gateway simulator on loopback
+  cypay refund       ask the gateway to refund (part of) a paid order
+  cypay refundquery  ask the gateway where a refund stands
 
 Run "cypay <command> -h" for a command's flags.
 `
@@ -69,6 +74,10 @@ func runContext(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		err = cmdNotify(ctx, args[1:], stdout, stderr)
 	case "sim":
 		err = cmdSim(ctx, args[1:], stdout, stderr)
+	case "refund":
+		err = cmdRefund(ctx, args[1:], stdout, stderr)
+	case "refundquery":
+		err = cmdRefundQuery(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

@@ -33,9 +33,14 @@ type app struct {
 	status     http.Handler
 	tokens     statusTokens
 	reconciler *handler.Reconciler
-	notifyURL  string
-	metrics    *shopMetrics // nil without -metrics
-	closers    []func() error
+	refunder   *handler.Refunder
+	// adminToken guards /admin/…; adminTokenDrawn says it was drawn at
+	// start-up (and is printed once) because none was configured.
+	adminToken      string
+	adminTokenDrawn bool
+	notifyURL       string
+	metrics         *shopMetrics // nil without -metrics
+	closers         []func() error
 }
 
 // newApp wires the shop. baseURL is where the shop is reachable, used for
@@ -131,6 +136,15 @@ func newApp(ctx context.Context, cfg config, baseURL string, log *slog.Logger) (
 	if a.status, err = handler.NewStatus(handler.StatusConfig{Store: st, Authorize: a.tokens.authorize, Logger: log}); err != nil {
 		return nil, err
 	}
+	if a.refunder, err = handler.NewRefunder(handler.RefunderConfig{Store: st, Client: a.client, Logger: log}); err != nil {
+		return nil, err
+	}
+	if a.adminToken = cfg.AdminToken; a.adminToken == "" {
+		if a.adminToken, err = newAdminToken(); err != nil {
+			return nil, err
+		}
+		a.adminTokenDrawn = true
+	}
 	rcfg := handler.ReconcilerConfig{
 		Store:   st,
 		Client:  a.client,
@@ -187,6 +201,7 @@ func (a *app) handler() http.Handler {
 		mux.HandleFunc("POST /sim/pay/{out_trade_no}", a.simPay)
 	}
 	a.metrics.mount(mux)
+	a.adminRoutes(mux)
 	return mux
 }
 

@@ -56,6 +56,9 @@ type config struct {
 	// derived from the merchant key (v2) or agent key (v1), which every
 	// instance of the shop already shares.
 	StatusSecret string
+	// AdminToken is the bearer token of the /admin routes; empty means a
+	// random one, printed once at start-up.
+	AdminToken string
 
 	// tablePrefix is sqlstore's table prefix; zero means its default.
 	// Tests set it so that they can share a database server.
@@ -94,6 +97,7 @@ func (c *config) specs(version *string) []flagSpec {
 		{"agent-key", "CYPAY_AGENT_KEY", demoAgentKey, "agent key (v1)", &c.AgentKey},
 		{"notify-url", "CYPAY_NOTIFY_URL", "", "notify_url sent to the gateway (default http://ADDR/pay/notify)", &c.NotifyURL},
 		{"status-secret", "CYPAY_STATUS_SECRET", "", "key for the buyers' order-status tokens; every instance needs the same (default: derived from the signing key)", &c.StatusSecret},
+		{"admin-token", "CYPAY_ADMIN_TOKEN", "", "bearer token of the /admin routes (default: a random one, printed at start-up)", &c.AdminToken},
 	}
 }
 

@@ -82,6 +82,8 @@ func serve(ctx context.Context, cfg config, ln net.Listener, stdout, stderr io.W
 	defer cancel()
 	reconciled := make(chan error, 1)
 	go func() { reconciled <- a.runReconciler(rctx) }()
+	refunding := make(chan struct{})
+	go func() { a.runRefunds(rctx); close(refunding) }()
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	printBanner(stdout, cfg, base, a)
@@ -103,6 +105,7 @@ func serve(ctx context.Context, cfg config, ln net.Listener, stdout, stderr io.W
 	if rerr := <-reconciled; err == nil && rerr != nil {
 		err = rerr
 	}
+	<-refunding
 	return err
 }
 
@@ -115,6 +118,10 @@ func printBanner(w io.Writer, cfg config, base string, a *app) {
 	fmt.Fprintf(w, "  database: %s\n", redactURL(cfg.DB))
 	if cfg.Metrics {
 		fmt.Fprintf(w, "  metrics:  GET %s/metrics (Prometheus)\n", base)
+	}
+	fmt.Fprintf(w, "  admin:    %s/admin · POST /admin/refunds · GET /admin/refunds/{out_refund_no}\n", base)
+	if a.adminTokenDrawn {
+		fmt.Fprintf(w, "  admin token (drawn for this run; set -admin-token or CYPAY_ADMIN_TOKEN to fix it): %s\n", a.adminToken)
 	}
 	if a.sim == nil {
 		fmt.Fprintf(w, "  gateway:  %s (%s, mch_id %s)\n", cfg.Gateway, cfg.Version, cfg.MchID)

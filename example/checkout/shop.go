@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sort"
 	"sync"
 	"time"
 )
@@ -56,6 +57,9 @@ type orderBook interface {
 	// markFulfilled records that the order shipped; an unknown order is
 	// not an error (there is nothing to ship).
 	markFulfilled(ctx context.Context, id string) error
+	// recent returns at most limit orders, newest first, for the back
+	// office.
+	recent(ctx context.Context, limit int) ([]shopOrder, error)
 }
 
 // shop is the demo's business side. A real shop has its own order table;
@@ -112,6 +116,14 @@ func (s *shop) newID() string {
 
 func (s *shop) get(ctx context.Context, id string) (shopOrder, error) { return s.book.get(ctx, id) }
 
+// recentOrders is how many orders the back office lists.
+const recentOrders = 100
+
+// list returns the shop's latest orders, newest first.
+func (s *shop) list(ctx context.Context) ([]shopOrder, error) {
+	return s.book.recent(ctx, recentOrders)
+}
+
 // fulfil is where a real shop ships the goods. It is idempotent, as the
 // kit asks of a fulfilment hook.
 func (s *shop) fulfil(ctx context.Context, id string) error { return s.book.markFulfilled(ctx, id) }
@@ -149,4 +161,19 @@ func (b *memBook) markFulfilled(_ context.Context, id string) error {
 		b.orders[id] = o
 	}
 	return nil
+}
+
+func (b *memBook) recent(_ context.Context, limit int) ([]shopOrder, error) {
+	b.mu.Lock()
+	out := make([]shopOrder, 0, len(b.orders))
+	for _, o := range b.orders {
+		out = append(out, o)
+	}
+	b.mu.Unlock()
+	// Ids start with their creation time, so they sort by age.
+	sort.Slice(out, func(i, j int) bool { return out[i].ID > out[j].ID })
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
 }

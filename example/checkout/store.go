@@ -166,6 +166,35 @@ func (b *sqlBook) markFulfilled(ctx context.Context, id string) error {
 	return nil
 }
 
+func (b *sqlBook) recent(ctx context.Context, limit int) ([]shopOrder, error) {
+	rows, err := b.db.QueryContext(ctx, b.q(`SELECT id FROM `+b.table+` ORDER BY created_at DESC, id DESC LIMIT ?`), limit)
+	if err != nil {
+		return nil, fmt.Errorf("checkout: list orders: %w", err)
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("checkout: list orders: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("checkout: list orders: %w", err)
+	}
+	out := make([]shopOrder, 0, len(ids))
+	for _, id := range ids {
+		o, err := b.get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
 // sqliteDSN asks modernc.org/sqlite to wait for locks rather than fail, and
 // to use WAL so that status reads do not block the notification's write.
 func sqliteDSN(path string) string {

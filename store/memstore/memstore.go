@@ -15,8 +15,9 @@ import (
 )
 
 var (
-	_ store.OrderStore = (*Store)(nil)
-	_ store.Locker     = (*Store)(nil)
+	_ store.OrderStore  = (*Store)(nil)
+	_ store.Locker      = (*Store)(nil)
+	_ store.RefundStore = (*Store)(nil)
 )
 
 // Store keeps orders and leases in memory. The zero value is not usable;
@@ -24,7 +25,10 @@ var (
 type Store struct {
 	mu         sync.Mutex
 	orders     map[string]*store.Order
-	byBusiness map[string][]string // BusinessID -> OutTradeNos
+	byBusiness map[string][]string      // BusinessID -> OutTradeNos
+	refunds    map[string]*store.Refund // OutRefundNo -> refund
+	byAttempt  map[string][]string      // OutTradeNo -> OutRefundNos, by Seq
+	byKey      map[string]string        // IdempotencyKey -> OutRefundNo
 
 	lmu    sync.Mutex
 	leases map[string]*lease
@@ -35,6 +39,9 @@ func New() *Store {
 	return &Store{
 		orders:     make(map[string]*store.Order),
 		byBusiness: make(map[string][]string),
+		refunds:    make(map[string]*store.Refund),
+		byAttempt:  make(map[string][]string),
+		byKey:      make(map[string]string),
 		leases:     make(map[string]*lease),
 	}
 }
@@ -131,9 +138,9 @@ func (s *Store) Settle(ctx context.Context, outTradeNo string, p store.Payment, 
 			o.UpdatedAt = now
 			settled = true
 			return nil
-		case o.Status == store.Paid && o.TransactionID == p.TransactionID:
+		case (o.Status == store.Paid || o.Status == store.Refunded) && o.TransactionID == p.TransactionID:
 			return nil
-		case o.Status == store.Paid:
+		case o.Status == store.Paid || o.Status == store.Refunded:
 			return fmt.Errorf("paid by another transaction: %w", store.ErrConflict)
 		default:
 			return fmt.Errorf("status %s: %w", o.Status, store.ErrConflict)

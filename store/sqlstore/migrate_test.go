@@ -115,13 +115,7 @@ func versions(t testing.TB, db *sql.DB, prefix string) []int {
 	return got
 }
 
-func allVersions() []int {
-	var want []int
-	for v := 1; v <= sqlstore.LatestVersion(); v++ {
-		want = append(want, v)
-	}
-	return want
-}
+func allVersions() []int { return sqlstore.MigrationVersions() }
 
 func TestMigrateTwice(t *testing.T) {
 	forEachTarget(t, func(t *testing.T, tg target, dsn string, db *sql.DB) {

@@ -291,9 +291,9 @@ func (s *Store) Settle(ctx context.Context, outTradeNo string, p store.Payment, 
 			return false, s.failCAS(ctx, op, err)
 		case applied:
 			return true, nil
-		case status == store.Paid && txID == p.TransactionID:
+		case (status == store.Paid || status == store.Refunded) && txID == p.TransactionID:
 			return false, nil
-		case status == store.Paid:
+		case status == store.Paid || status == store.Refunded:
 			return false, fmt.Errorf("sqlstore: %s: paid by another transaction: %w", op, store.ErrConflict)
 		case status != store.Pending:
 			return false, fmt.Errorf("sqlstore: %s: attempt is %s: %w", op, status, store.ErrConflict)

@@ -17,6 +17,7 @@ type migration struct {
 var migrations = []migration{
 	{1, createOrders},
 	{2, createLeases},
+	{4, createRefunds},
 }
 
 // Column types per dialect. Strings in MySQL get explicit lengths (an
@@ -111,6 +112,50 @@ func createLeases(d Dialect, p string) []string {
 	token %s NOT NULL,
 	expires_at %s NOT NULL
 )%s`, p, name, t.key, t.bigint, t.suffix)}
+}
+
+// createRefunds is the RefundStore's table (version 4; version 3 belongs
+// to the reconciler's schedule). out_refund_no is unique, as is a refund's
+// place (seq) in its attempt and its idempotency key when there is one
+// (NULL otherwise: every dialect lets NULLs repeat in a unique index).
+func createRefunds(d Dialect, p string) []string {
+	t := typesFor(d)
+	table := fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %[1]srefunds (
+	out_refund_no %[2]s NOT NULL PRIMARY KEY,
+	out_trade_no %[2]s NOT NULL,
+	business_id %[3]s NOT NULL,
+	mch_id %[4]s NOT NULL,
+	channel %[4]s NOT NULL,
+	version %[4]s NOT NULL,
+	order_amount %[7]s NOT NULL,
+	seq %[6]s NOT NULL,
+	amount %[7]s NOT NULL,
+	reason %[5]s NOT NULL,
+	after_close %[8]s NOT NULL,
+	idempotency_key %[3]s NULL,
+	state %[4]s NOT NULL,
+	refund_id %[2]s NOT NULL,
+	refunded_at %[7]s NULL,
+	tries %[6]s NOT NULL,
+	note %[5]s NOT NULL,
+	next_due %[7]s NOT NULL,
+	claim_token %[2]s NOT NULL,
+	claim_until %[7]s NOT NULL,
+	created_at %[7]s NOT NULL,
+	updated_at %[7]s NOT NULL`, p, t.key, t.text, t.short, t.long, t.integer, t.bigint, t.flag)
+	if d == MySQL {
+		return []string{table + fmt.Sprintf(`,
+	UNIQUE KEY %[1]srefunds_attempt_seq (out_trade_no, seq),
+	UNIQUE KEY %[1]srefunds_key (idempotency_key),
+	KEY %[1]srefunds_state_due (state, next_due)
+)%[2]s`, p, t.suffix)}
+	}
+	return []string{
+		table + "\n)",
+		fmt.Sprintf("CREATE UNIQUE INDEX IF NOT EXISTS %[1]srefunds_attempt_seq ON %[1]srefunds (out_trade_no, seq)", p),
+		fmt.Sprintf("CREATE UNIQUE INDEX IF NOT EXISTS %[1]srefunds_key ON %[1]srefunds (idempotency_key)", p),
+		fmt.Sprintf("CREATE INDEX IF NOT EXISTS %[1]srefunds_state_due ON %[1]srefunds (state, next_due)", p),
+	}
 }
 
 // recordVersion returns the statement that records migration v as applied

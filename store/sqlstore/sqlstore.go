@@ -50,13 +50,14 @@ type Config struct {
 	TablePrefix string
 }
 
-// Store is a store.OrderStore on database/sql. It is safe for concurrent
+// Store is a store.OrderStore and store.RefundStore on database/sql. It is safe for concurrent
 // use by goroutines and by processes sharing the database.
 type Store struct {
 	db      *sql.DB
 	dialect Dialect
 	prefix  string
 	q       queries
+	rq      refundQueries
 }
 
 var _ store.OrderStore = (*Store)(nil)
@@ -75,6 +76,7 @@ func New(db *sql.DB, cfg Config) (*Store, error) {
 	}
 	s := &Store{db: db, dialect: cfg.Dialect, prefix: prefix}
 	s.q = buildQueries(cfg.Dialect, prefix)
+	s.rq = buildRefundQueries(cfg.Dialect, prefix)
 	return s, nil
 }
 

@@ -1,0 +1,287 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/cypaykit/kit/gatewaytest"
+)
+
+const testAdminToken = "test-admin-token"
+
+// adminShop is the shop served from an app the test can reach into (its
+// simulator, for faults).
+type adminShop struct {
+	*testShop
+	app *app
+}
+
+// startAdminShop builds the app directly, so that the test holds its
+// simulator, and serves it on loopback until t ends.
+func startAdminShop(t *testing.T, args ...string) *adminShop {
+	t.Helper()
+	cfg := testConfig(t, append([]string{"-db", "memory", "-admin-token", testAdminToken}, args...)...)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + ln.Addr().String()
+	logs := &syncBuffer{}
+	a, err := newApp(context.Background(), cfg, base, slog.New(slog.NewTextHandler(logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: a.handler()}
+	go srv.Serve(ln)
+	t.Cleanup(func() {
+		srv.Close()
+		a.close()
+		if t.Failed() {
+			t.Logf("shop logs:\n%s", logs.String())
+		}
+	})
+	return &adminShop{testShop: &testShop{URL: base, Stdout: &syncBuffer{}, Logs: logs}, app: a}
+}
+
+// admin sends an admin request with the given token (none when empty) and
+// Idempotency-Key (none when empty); it returns the status, the reply's
+// Content-Type and its JSON object.
+func (s *adminShop) admin(t testing.TB, token, method, path string, body any, key string) (int, string, map[string]any) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, s.URL+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	var out map[string]any
+	_ = json.Unmarshal(raw, &out)
+	return res.StatusCode, res.Header.Get("Content-Type"), out
+}
+
+// paidOrder buys a latte (1800 fen) and pays it at the simulator.
+func (s *adminShop) paidOrder(t *testing.T) string {
+	t.Helper()
+	var order createOrderResponse
+	if code := s.do(t, "POST", "/api/orders", map[string]any{"product_id": "latte", "quantity": 1}, &order); code != http.StatusCreated {
+		t.Fatalf("POST /api/orders: got %d", code)
+	}
+	var pre preOrderReply
+	if code := s.do(t, "POST", "/pay/preorder", map[string]string{"order_id": order.OrderID, "channel": "WECHAT", "trade_type": "NATIVE"}, &pre); code != http.StatusCreated {
+		t.Fatalf("POST /pay/preorder: got %d", code)
+	}
+	if code := s.do(t, "POST", "/sim/pay/"+pre.OutTradeNo, nil, nil); code != http.StatusOK {
+		t.Fatalf("POST /sim/pay: got %d", code)
+	}
+	s.waitSettled(t, pre.OutTradeNo, pre.StatusToken)
+	return pre.OutTradeNo
+}
+
+func keysOf(m map[string]any) []string {
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// refunded reads "refunded" from GET /pay/orders/{out_trade_no}.
+func (s *adminShop) refunded(t *testing.T, otn string) float64 {
+	t.Helper()
+	var st map[string]any
+	o, err := s.app.store.Get(context.Background(), otn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := s.app.tokens.mint(o.BusinessID)
+	if code := s.do(t, "GET", "/pay/orders/"+otn+"?token="+url.QueryEscape(token), nil, &st); code != http.StatusOK {
+		t.Fatalf("GET /pay/orders/%s: got %d", otn, code)
+	}
+	v, ok := st["refunded"].(float64)
+	if !ok {
+		t.Fatalf("GET /pay/orders/%s: no numeric \"refunded\" in %v", otn, st)
+	}
+	return v
+}
+
+func TestAdminRefund(t *testing.T) {
+	s := startAdminShop(t)
+	otn := s.paidOrder(t)
+	if got := s.refunded(t, otn); got != 0 {
+		t.Errorf("refunded before any refund: got %v, want 0", got)
+	}
+	code, ctype, r := s.admin(t, testAdminToken, "POST", "/admin/refunds",
+		map[string]any{"out_trade_no": otn, "amount": 500, "reason": "spilt"}, "key-1")
+	if code != http.StatusCreated || !strings.HasPrefix(ctype, "application/json") {
+		t.Fatalf("POST /admin/refunds: got %d %s %v, want 201 JSON", code, ctype, r)
+	}
+	if got := strings.Join(keysOf(r), ","); got != "amount,out_refund_no,out_trade_no,status" {
+		t.Errorf("reply members: got %s, want amount,out_refund_no,out_trade_no,status", got)
+	}
+	no, _ := r["out_refund_no"].(string)
+	if r["out_trade_no"] != otn || r["amount"] != float64(500) || r["status"] != "SUCCESS" || no == "" {
+		t.Fatalf("refund: got %v, want SUCCESS of 500 for %s", r, otn)
+	}
+	code, _, g := s.admin(t, testAdminToken, "GET", "/admin/refunds/"+no, nil, "")
+	if code != http.StatusOK || g["out_refund_no"] != no || g["status"] != "SUCCESS" || g["amount"] != float64(500) {
+		t.Errorf("GET /admin/refunds/%s: got %d %v", no, code, g)
+	}
+	if got := s.refunded(t, otn); got != 500 {
+		t.Errorf("refunded: got %v, want 500", got)
+	}
+	// The same key again: the same refund, nothing new at the gateway.
+	code, _, again := s.admin(t, testAdminToken, "POST", "/admin/refunds",
+		map[string]any{"out_trade_no": otn, "amount": 500, "reason": "spilt"}, "key-1")
+	if code != http.StatusCreated || again["out_refund_no"] != no {
+		t.Errorf("same Idempotency-Key: got %d %v, want 201 and %s", code, again, no)
+	}
+	if got := s.app.sim.Refunds(otn); len(got) != 1 {
+		t.Errorf("gateway refunds: got %d, want 1", len(got))
+	}
+	if code, _, g := s.admin(t, testAdminToken, "GET", "/admin/refunds/NOPE-01", nil, ""); code != http.StatusNotFound {
+		t.Errorf("GET unknown refund: got %d %v, want 404", code, g)
+	}
+}
+
+// TestAdminRefundUnknownOutcome: the gateway applies the refund but the
+// reply is lost and so is the first query: 202, then polling finds it.
+func TestAdminRefundUnknownOutcome(t *testing.T) {
+	s := startAdminShop(t)
+	otn := s.paidOrder(t)
+	s.app.sim.SetFaults(otn, gatewaytest.Faults{RefundLostReplies: 1, RefundQueryLost: 1})
+	code, _, r := s.admin(t, testAdminToken, "POST", "/admin/refunds", map[string]any{"out_trade_no": otn, "amount": 1800, "reason": "x"}, "")
+	if code != http.StatusAccepted || r["status"] != "PENDING" {
+		t.Fatalf("POST /admin/refunds with the reply lost: got %d %v, want 202 PENDING", code, r)
+	}
+	if got := s.app.sim.Refunds(otn); len(got) != 1 || got[0].OutRefundNo != r["out_refund_no"] {
+		t.Fatalf("gateway refunds: got %+v, want one under %v", got, r["out_refund_no"])
+	}
+}
+
+func TestAdminRefundBadInput(t *testing.T) {
+	s := startAdminShop(t)
+	otn := s.paidOrder(t)
+	var order createOrderResponse
+	s.do(t, "POST", "/api/orders", map[string]any{"product_id": "mug", "quantity": 1}, &order)
+	var pre preOrderReply
+	s.do(t, "POST", "/pay/preorder", map[string]string{"order_id": order.OrderID, "channel": "WECHAT", "trade_type": "NATIVE"}, &pre)
+	if code, _, _ := s.admin(t, testAdminToken, "POST", "/admin/refunds", map[string]any{"out_trade_no": otn, "amount": 300}, "used"); code != http.StatusCreated {
+		t.Fatalf("first refund: got %d, want 201", code)
+	}
+	tests := []struct {
+		name string
+		body any
+		key  string
+		want int
+	}{
+		{"zero amount", map[string]any{"out_trade_no": otn, "amount": 0}, "", http.StatusUnprocessableEntity},
+		{"negative amount", map[string]any{"out_trade_no": otn, "amount": -1}, "", http.StatusUnprocessableEntity},
+		{"over refundable", map[string]any{"out_trade_no": otn, "amount": 1501}, "", http.StatusUnprocessableEntity},
+		{"unknown order", map[string]any{"out_trade_no": "NOSUCH0001", "amount": 1}, "", http.StatusNotFound},
+		{"unpaid order", map[string]any{"out_trade_no": pre.OutTradeNo, "amount": 1}, "", http.StatusConflict},
+		{"key reused with another amount", map[string]any{"out_trade_no": otn, "amount": 301}, "used", http.StatusUnprocessableEntity},
+		{"no out_trade_no", map[string]any{"amount": 1}, "", http.StatusBadRequest},
+		{"unknown field", map[string]any{"out_trade_no": otn, "amount": 1, "currency": "USD"}, "", http.StatusBadRequest},
+		{"amount as text", map[string]any{"out_trade_no": otn, "amount": "1"}, "", http.StatusBadRequest},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, ctype, p := s.admin(t, testAdminToken, "POST", "/admin/refunds", tc.body, tc.key)
+			if code != tc.want || ctype != "application/problem+json" || p["status"] != float64(tc.want) || p["title"] == nil {
+				t.Errorf("got %d %s %v, want a %d problem+json", code, ctype, p, tc.want)
+			}
+		})
+	}
+	if got := s.app.sim.Refunds(otn); len(got) != 1 {
+		t.Errorf("gateway refunds after bad input: got %d, want only the first", len(got))
+	}
+	if got := s.app.sim.Refunds(pre.OutTradeNo); len(got) != 0 {
+		t.Errorf("gateway refunds of the unpaid order: got %d, want 0", len(got))
+	}
+	list, err := s.app.refunder.List(context.Background(), otn)
+	if err != nil || len(list) != 1 {
+		t.Errorf("refunds recorded: got %d (%v), want only the first", len(list), err)
+	}
+}
+
+func TestAdminNeedsToken(t *testing.T) {
+	s := startAdminShop(t)
+	for _, tc := range []struct{ method, path string }{
+		{"POST", "/admin/refunds"}, {"GET", "/admin/refunds/X-01"}, {"GET", "/admin/orders"},
+	} {
+		for _, token := range []string{"", "wrong"} {
+			var body any
+			if tc.method == "POST" {
+				body = map[string]any{"out_trade_no": "X", "amount": 1}
+			}
+			code, ctype, _ := s.admin(t, token, tc.method, tc.path, body, "")
+			if code != http.StatusUnauthorized || ctype != "application/problem+json" {
+				t.Errorf("%s %s with token %q: got %d %s, want 401 problem+json", tc.method, tc.path, token, code, ctype)
+			}
+		}
+	}
+	if code, _, orders := s.admin(t, testAdminToken, "GET", "/admin/orders", nil, ""); code != http.StatusOK {
+		t.Errorf("GET /admin/orders with the token: got %d %v, want 200", code, orders)
+	}
+}
+
+// TestAdminTokenDrawnOnce: without -admin-token the shop draws one,
+// prints it once, and it works.
+func TestAdminTokenDrawnOnce(t *testing.T) {
+	shop := startShop(t, testConfig(t, "-db", "memory"))
+	out := shop.Stdout.String()
+	const label = "admin token (drawn for this run; set -admin-token or CYPAY_ADMIN_TOKEN to fix it): "
+	i := strings.Index(out, label)
+	if i < 0 || strings.Count(out, label) != 1 {
+		t.Fatalf("banner: want the drawn token printed once:\n%s", out)
+	}
+	token := strings.Fields(out[i+len(label):])[0]
+	if len(token) < 32 {
+		t.Fatalf("drawn token %q: want 32 hex digits", token)
+	}
+	req, _ := http.NewRequest("GET", shop.URL+"/admin/orders", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Errorf("GET /admin/orders with the drawn token: got %d, want 200", res.StatusCode)
+	}
+	set := startShop(t, testConfig(t, "-db", "memory", "-admin-token", "fixed-token"))
+	if strings.Contains(set.Stdout.String(), "fixed-token") || strings.Contains(set.Stdout.String(), "admin token (") {
+		t.Errorf("banner shows a configured token:\n%s", set.Stdout.String())
+	}
+}

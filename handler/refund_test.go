@@ -1,0 +1,588 @@
+package handler_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cypaykit/kit/client"
+	"github.com/cypaykit/kit/gatewaytest"
+	"github.com/cypaykit/kit/handler"
+	"github.com/cypaykit/kit/model"
+	"github.com/cypaykit/kit/store"
+)
+
+// paidAttempt pre-orders business order id for amount fen, pays it at the
+// simulator and waits until the notification settled it.
+func (e *env) paidAttempt(t testing.TB, id string, amount int64) string {
+	t.Helper()
+	e.addOrder(id, mchA, amount)
+	otn := e.mustPreOrder(t, model.V2, id, model.PayWeChat)
+	if err := e.sim.Pay(otn); err != nil {
+		t.Fatalf("sim.Pay(%s): %v", otn, err)
+	}
+	e.waitIdle(t)
+	if o := e.get(t, otn); o.Status != store.Paid {
+		t.Fatalf("attempt %s after payment: got %s, want PAID", otn, o.Status)
+	}
+	return otn
+}
+
+// refunder returns a Refunder on e's store and v2 client; mod adjusts the
+// config first.
+func (e *env) refunder(t testing.TB, mod func(c *handler.RefunderConfig)) *handler.Refunder {
+	t.Helper()
+	cfg := handler.RefunderConfig{
+		Store: e.mem, Client: e.clients[model.V2], Alert: e.rec.Alert,
+		Logger: quietLogger(), Now: e.clock.Now,
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	r, err := handler.NewRefunder(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// simRefunds returns the simulator's refunds of otn.
+func (e *env) simRefunds(otn string) []gatewaytest.RefundInfo { return e.sim.Refunds(otn) }
+
+func mustRefund(t testing.TB, r *handler.Refunder, req handler.RefundRequest) handler.RefundView {
+	t.Helper()
+	v, err := r.Refund(context.Background(), req)
+	if err != nil {
+		t.Fatalf("Refund(%+v): got error %v, want nil", req, err)
+	}
+	return v
+}
+
+// wantOneNumber fails t unless the simulator saw exactly one refund of
+// otn, under no, asked for requests times.
+func wantOneNumber(t testing.TB, e *env, otn, no string, requests int) {
+	t.Helper()
+	got := e.simRefunds(otn)
+	if len(got) != 1 || got[0].OutRefundNo != no || got[0].Requests != requests {
+		t.Fatalf("gateway refunds of %s: got %+v, want one refund %s asked %d times", otn, got, no, requests)
+	}
+}
+
+func totals(t testing.TB, e *env, otn string) store.RefundTotals {
+	t.Helper()
+	tt, err := e.mem.RefundTotals(context.Background(), otn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tt
+}
+
+func TestRefundSuccess(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	otn := e.paidAttempt(t, "R1", 1999)
+	r := e.refunder(t, nil)
+	v := mustRefund(t, r, handler.RefundRequest{OutTradeNo: otn, Amount: 500, Reason: "returned goods"})
+	if v.Status != string(store.RefundSucceeded) || v.OutRefundNo != store.RefundNo(otn, 1) || v.Amount != 500 || v.RefundID == "" {
+		t.Fatalf("Refund: got %+v, want SUCCESS of 500 as %s with a refund_id", v, store.RefundNo(otn, 1))
+	}
+	if len(v.OutRefundNo) > 32 {
+		t.Errorf("out_refund_no %q: got %d chars, want at most 32", v.OutRefundNo, len(v.OutRefundNo))
+	}
+	wantOneNumber(t, e, otn, v.OutRefundNo, 1)
+	if got := e.get(t, otn).Status; got != store.Paid {
+		t.Errorf("partly refunded attempt: got %s, want PAID", got)
+	}
+	// By business order, the rest: the attempt becomes REFUNDED.
+	v2 := mustRefund(t, r, handler.RefundRequest{BusinessID: "R1", Amount: 1499})
+	if v2.Status != string(store.RefundSucceeded) || v2.OutRefundNo != store.RefundNo(otn, 2) {
+		t.Fatalf("second Refund: got %+v, want SUCCESS as %s", v2, store.RefundNo(otn, 2))
+	}
+	if got := e.get(t, otn).Status; got != store.Refunded {
+		t.Errorf("fully refunded attempt: got %s, want REFUNDED", got)
+	}
+	if o, _ := e.sim.Order(otn); o.Refunded != 1999 {
+		t.Errorf("gateway refunded: got %d, want 1999", o.Refunded)
+	}
+}
+
+// TestRefundTimeBothFormats: the simulator writes refund_time dashed for
+// the first refund and as yyyyMMddHHmmss for the second; both are read.
+func TestRefundTimeBothFormats(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	otn := e.paidAttempt(t, "RT1", 1000)
+	r := e.refunder(t, nil)
+	for i := 0; i < 2; i++ {
+		v := mustRefund(t, r, handler.RefundRequest{OutTradeNo: otn, Amount: 100})
+		if v.RefundedAt == nil || time.Since(*v.RefundedAt) > time.Hour || time.Since(*v.RefundedAt) < -time.Hour {
+			t.Errorf("refund %d: got refunded_at %v, want the gateway's refund_time", i+1, v.RefundedAt)
+		}
+	}
+}
+
+// TestRefundRecordedBeforeGateway looks into the store from inside the
+// gateway call: the refund must already be there, PENDING, under the
+// number being sent.
+func TestRefundRecordedBeforeGateway(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	otn := e.paidAttempt(t, "RB1", 1000)
+	var mu sync.Mutex
+	var seen []string
+	r := e.refunder(t, func(cfg *handler.RefunderConfig) { cfg.Client = recordingClient(t, e, &mu, &seen) })
+	v := mustRefund(t, r, handler.RefundRequest{OutTradeNo: otn, Amount: 300})
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 1 || seen[0] != "PENDING "+v.OutRefundNo {
+		t.Fatalf("store state seen by the gateway call: got %q, want [\"PENDING %s\"]", seen, v.OutRefundNo)
+	}
+}
+
+type roundTrip func(*http.Request) (*http.Response, error)
+
+func (f roundTrip) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// recordingClient is a v2 client whose transport notes, for each refund
+// request, the stored state of the refund it names.
+func recordingClient(t testing.TB, e *env, mu *sync.Mutex, seen *[]string) *client.Client {
+	t.Helper()
+	c, err := client.New(client.Config{
+		GatewayURL: e.sim.URL, Version: model.V2, Keys: keyring(),
+		HTTPClient: &http.Client{Timeout: 10 * time.Second, Transport: roundTrip(func(req *http.Request) (*http.Response, error) {
+			raw, err := io.ReadAll(req.Body)
+			if err != nil {
+				return nil, err
+			}
+			req.Body = io.NopCloser(bytes.NewReader(raw))
+			if form, err := url.ParseQuery(string(raw)); err == nil && form.Get("method") == "refund" {
+				no := form.Get("out_refund_no")
+				ref, err := e.mem.GetRefund(context.Background(), no)
+				mu.Lock()
+				if err != nil {
+					*seen = append(*seen, "missing "+no)
+				} else {
+					*seen = append(*seen, string(ref.State)+" "+no)
+				}
+				mu.Unlock()
+			}
+			return http.DefaultTransport.RoundTrip(req)
+		})},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestRefundIdempotencyKey(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	otn := e.paidAttempt(t, "RK1", 1000)
+	other := e.paidAttempt(t, "RK2", 1000)
+	r := e.refunder(t, nil)
+	first := mustRefund(t, r, handler.RefundRequest{OutTradeNo: otn, Amount: 400, IdempotencyKey: "click-1"})
+	again := mustRefund(t, r, handler.RefundRequest{OutTradeNo: otn, Amount: 400, IdempotencyKey: "click-1"})
+	if again.OutRefundNo != first.OutRefundNo || again.Status != first.Status {
+		t.Errorf("same key again: got %+v, want %+v", again, first)
+	}
+	wantOneNumber(t, e, otn, first.OutRefundNo, 1)
+	for _, req := range []handler.RefundRequest{
+		{OutTradeNo: otn, Amount: 401, IdempotencyKey: "click-1"},
+		{OutTradeNo: other, Amount: 400, IdempotencyKey: "click-1"},
+	} {
+		if _, err := r.Refund(context.Background(), req); !errors.Is(err, handler.ErrRefundKeyReused) {
+			t.Errorf("Refund(%+v): got %v, want %v", req, err, handler.ErrRefundKeyReused)
+		}
+	}
+	if got := totals(t, e, otn); got.Reserved != 400 {
+		t.Errorf("reserved after refused requests: got %d, want 400", got.Reserved)
+	}
+	if got := e.simRefunds(other); len(got) != 0 {
+		t.Errorf("gateway refunds of %s: got %+v, want none", other, got)
+	}
+}
+
+func TestRefundBadInput(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	otn := e.paidAttempt(t, "RX1", 1000)
+	e.addOrder("RX2", mchA, 1000)
+	unpaid := e.mustPreOrder(t, model.V2, "RX2", model.PayWeChat)
+	r := e.refunder(t, nil)
+	mustRefund(t, r, handler.RefundRequest{OutTradeNo: otn, Amount: 600})
+	tests := []struct {
+		name string
+		req  handler.RefundRequest
+		want error
+	}{
+		{"zero", handler.RefundRequest{OutTradeNo: otn, Amount: 0}, handler.ErrRefundAmount},
+		{"negative", handler.RefundRequest{OutTradeNo: otn, Amount: -5}, handler.ErrRefundAmount},
+		{"over refundable", handler.RefundRequest{OutTradeNo: otn, Amount: 401}, handler.ErrRefundAmount},
+		{"unknown attempt", handler.RefundRequest{OutTradeNo: "NOSUCH123", Amount: 1}, handler.ErrOrderNotFound},
+		{"unknown business order", handler.RefundRequest{BusinessID: "NOSUCH", Amount: 1}, handler.ErrOrderNotFound},
+		{"no order given", handler.RefundRequest{Amount: 1}, handler.ErrOrderNotFound},
+		{"unpaid attempt", handler.RefundRequest{OutTradeNo: unpaid, Amount: 1}, handler.ErrNotRefundable},
+		{"unpaid business order", handler.RefundRequest{BusinessID: "RX2", Amount: 1}, handler.ErrNotRefundable},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := r.Refund(context.Background(), tc.req); !errors.Is(err, tc.want) {
+				t.Errorf("Refund: got %v, want %v", err, tc.want)
+			}
+		})
+	}
+	if got := e.simRefunds(otn); len(got) != 1 {
+		t.Errorf("gateway refunds after bad requests: got %d, want the 1 good one", len(got))
+	}
+	if got := totals(t, e, otn); got.Reserved != 600 {
+		t.Errorf("reserved after bad requests: got %d, want 600", got.Reserved)
+	}
+	if list, _ := e.mem.ListRefunds(context.Background(), unpaid); len(list) != 0 {
+		t.Errorf("refunds recorded for an unpaid attempt: %+v", list)
+	}
+}
+
+// TestRefundUncertainReply: the refund is applied but its reply is lost,
+// late, unsigned or signed with another key. The kit queries the number,
+// finds the refund, and never sends another number.
+func TestRefundUncertainReply(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		faults gatewaytest.Faults
+	}{
+		{"5xx", gatewaytest.Faults{RefundLostReplies: 1, RefundLostStatus: http.StatusBadGateway}},
+		{"timeout", gatewaytest.Faults{RefundLostReplies: 1, RefundReplyDelay: time.Minute}},
+		{"unsigned", gatewaytest.Faults{RefundUnsigned: true}},
+		{"bad sign", gatewaytest.Faults{RefundWrongKey: true}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, envOptions{clientTimeout: 2 * time.Second})
+			otn := e.paidAttempt(t, "RU1", 1000)
+			e.sim.SetFaults(otn, tc.faults)
+			r := e.refunder(t, nil)
+			v := mustRefund(t, r, handler.RefundRequest{OutTradeNo: otn, Amount: 700})
+			if v.Status != string(store.RefundSucceeded) {
+				t.Fatalf("Refund after an uncertain reply: got %s, want SUCCESS (found by refundquery)", v.Status)
+			}
+			wantOneNumber(t, e, otn, v.OutRefundNo, 1)
+		})
+	}
+}
+
+// TestRefundUncertainThenPoll: reply lost and queries failing too: the
+// refund stays PENDING under its number; the poller later finds it.
+func TestRefundUncertainThenPoll(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	otn := e.paidAttempt(t, "RP1", 1000)
+	e.sim.SetFaults(otn, gatewaytest.Faults{RefundLostReplies: 1, RefundQueryLost: 1})
+	r := e.refunder(t, nil)
+	v := mustRefund(t, r, handler.RefundRequest{OutTradeNo: otn, Amount: 1000})
+	if v.Status != string(store.RefundPending) {
+		t.Fatalf("Refund with reply and query lost: got %s, want PENDING", v.Status)
+	}
+	if n, err := r.Poll(context.Background()); err != nil || n != 0 {
+		t.Fatalf("Poll before due: got (%d, %v), want (0, nil)", n, err)
+	}
+	e.clock.Advance(time.Minute)
+	if n, err := r.Poll(context.Background()); err != nil || n != 1 {
+		t.Fatalf("Poll when due: got (%d, %v), want (1, nil)", n, err)
+	}
+	got, err := r.Get(context.Background(), v.OutRefundNo)
+	if err != nil || got.Status != string(store.RefundSucceeded) {
+		t.Fatalf("refund after Poll: got %+v (%v), want SUCCESS", got, err)
+	}
+	wantOneNumber(t, e, otn, v.OutRefundNo, 1)
+	if st := e.get(t, otn).Status; st != store.Refunded {
+		t.Errorf("attempt after its full refund: got %s, want REFUNDED", st)
+	}
+}
+
+// TestRefundNotFoundResendsSameNumber: a refund recorded but never sent
+// (the process died in between) is unknown to the gateway; Poll queries
+// it, then sends it under the same number.
+func TestRefundNotFoundResendsSameNumber(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	otn := e.paidAttempt(t, "RN1", 1000)
+	r := e.refunder(t, nil)
+	// Enqueue records without calling the gateway: as if the process had
+	// died between the record and the call.
+	v, err := r.Enqueue(context.Background(), handler.RefundRequest{OutTradeNo: otn, Amount: 250})
+	if err != nil || v.Status != string(store.RefundPending) {
+		t.Fatalf("Enqueue: got %+v (%v), want PENDING", v, err)
+	}
+	if got := e.simRefunds(otn); len(got) != 0 {
+		t.Fatalf("gateway refunds after Enqueue: got %+v, want none", got)
+	}
+	if n, err := r.Poll(context.Background()); err != nil || n != 1 {
+		t.Fatalf("Poll: got (%d, %v), want (1, nil)", n, err)
+	}
+	got, _ := r.Get(context.Background(), v.OutRefundNo)
+	if got.Status != string(store.RefundSucceeded) {
+		t.Errorf("refund after Poll: got %s, want SUCCESS", got.Status)
+	}
+	wantOneNumber(t, e, otn, v.OutRefundNo, 1)
+}
+
+func TestRefundNotSureResendsSameNumber(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	otn := e.paidAttempt(t, "RS1", 1000)
+	e.sim.SetFaults(otn, gatewaytest.Faults{RefundStatus: model.RefundNotSure})
+	r := e.refunder(t, nil)
+	v := mustRefund(t, r, handler.RefundRequest{OutTradeNo: otn, Amount: 300})
+	if v.Status != string(store.RefundSucceeded) {
+		t.Fatalf("Refund answered NOTSURE: got %s, want SUCCESS after re-sending the same number", v.Status)
+	}
+	wantOneNumber(t, e, otn, v.OutRefundNo, 2)
+}
+
+func TestRefundProcessingThenSuccess(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	otn := e.paidAttempt(t, "RG1", 1000)
+	e.sim.SetFaults(otn, gatewaytest.Faults{RefundStatus: model.RefundProcessing})
+	r := e.refunder(t, nil)
+	v := mustRefund(t, r, handler.RefundRequest{OutTradeNo: otn, Amount: 1000})
+	if v.Status != string(store.RefundProcessing) {
+		t.Fatalf("Refund: got %s, want PROCESSING", v.Status)
+	}
+	e.clock.Advance(time.Minute)
+	if n, _ := r.Poll(context.Background()); n != 1 {
+		t.Fatalf("Poll after 1 min: handled %d, want 1", n)
+	}
+	if got, _ := r.Get(context.Background(), v.OutRefundNo); got.Status != string(store.RefundProcessing) {
+		t.Fatalf("after a PROCESSING query: got %s, want PROCESSING", got.Status)
+	}
+	// The next query is 5 minutes later: not before.
+	e.clock.Advance(4 * time.Minute)
+	if n, _ := r.Poll(context.Background()); n != 0 {
+		t.Fatalf("Poll 5 min after creation: handled %d, want 0 (next due at 6 min)", n)
+	}
+	if err := e.sim.SetRefundStatus(v.OutRefundNo, model.RefundSuccess); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(time.Minute)
+	if n, _ := r.Poll(context.Background()); n != 1 {
+		t.Fatalf("Poll at 6 min: handled %d, want 1", n)
+	}
+	if got, _ := r.Get(context.Background(), v.OutRefundNo); got.Status != string(store.RefundSucceeded) {
+		t.Fatalf("after the gateway finished: got %s, want SUCCESS", got.Status)
+	}
+	if st := e.get(t, otn).Status; st != store.Refunded {
+		t.Errorf("attempt: got %s, want REFUNDED", st)
+	}
+	wantOneNumber(t, e, otn, v.OutRefundNo, 1)
+}
+
+// TestRefundFailReleases: a definitive FAIL releases the amount, and the
+// next refund gets a new number.
+func TestRefundFailReleases(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	otn := e.paidAttempt(t, "RF1", 1000)
+	e.sim.SetFaults(otn, gatewaytest.Faults{RefundStatus: model.RefundFail})
+	r := e.refunder(t, nil)
+	v := mustRefund(t, r, handler.RefundRequest{OutTradeNo: otn, Amount: 1000})
+	if v.Status != string(store.RefundFailed) {
+		t.Fatalf("Refund: got %s, want FAIL", v.Status)
+	}
+	if got := totals(t, e, otn); got.Reserved != 0 {
+		t.Fatalf("reserved after FAIL: got %d, want 0", got.Reserved)
+	}
+	e.sim.SetFaults(otn, gatewaytest.Faults{})
+	v2 := mustRefund(t, r, handler.RefundRequest{OutTradeNo: otn, Amount: 1000})
+	if v2.Status != string(store.RefundSucceeded) || v2.OutRefundNo == v.OutRefundNo {
+		t.Fatalf("refund after a FAIL: got %+v, want SUCCESS under a new number", v2)
+	}
+}
+
+// TestRefundRefusedReleases: the gateway refuses the refund (20008, it
+// counts refunds made elsewhere) and does not know the number: FAIL.
+func TestRefundRefusedReleases(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	otn := e.paidAttempt(t, "RR1", 1000)
+	if _, err := e.clients[model.V2].Refund(context.Background(), &model.RefundRequest{
+		PayType: model.PayWeChat, MchID: mchA, OutTradeNo: otn, OutRefundNo: "ELSEWHERE1", TotalFee: 1000, RefundFee: 800,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r := e.refunder(t, nil)
+	v := mustRefund(t, r, handler.RefundRequest{OutTradeNo: otn, Amount: 500})
+	if v.Status != string(store.RefundFailed) {
+		t.Fatalf("refund the gateway refused: got %s, want FAIL", v.Status)
+	}
+	if got := totals(t, e, otn); got.Reserved != 0 {
+		t.Errorf("reserved after a refusal: got %d, want 0", got.Reserved)
+	}
+}
+
+func TestRefundChangeAlerts(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	otn := e.paidAttempt(t, "RC1", 1000)
+	e.sim.SetFaults(otn, gatewaytest.Faults{RefundStatus: model.RefundChange})
+	r := e.refunder(t, nil)
+	v := mustRefund(t, r, handler.RefundRequest{OutTradeNo: otn, Amount: 400})
+	if v.Status != string(store.RefundChanged) {
+		t.Fatalf("Refund: got %s, want CHANGE", v.Status)
+	}
+	alerts := e.rec.Alerts()
+	if len(alerts) != 1 || alerts[0].Kind != handler.AlertRefundChange || alerts[0].OutRefundNo != v.OutRefundNo {
+		t.Fatalf("alerts: got %+v, want one %s for %s", alerts, handler.AlertRefundChange, v.OutRefundNo)
+	}
+	if got := totals(t, e, otn); got.Reserved != 400 || got.Refunded != 0 {
+		t.Errorf("totals after CHANGE: got %+v, want 400 reserved (never refunded twice), 0 refunded", got)
+	}
+	if n, _ := r.Poll(context.Background()); n != 0 {
+		t.Errorf("Poll after CHANGE: handled %d, want 0 (final)", n)
+	}
+}
+
+// TestRefundPollSharedAcrossInstances: two Refunders on one store poll
+// the same due refunds at once; each refund is handled by one of them.
+func TestRefundPollSharedAcrossInstances(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	otn := e.paidAttempt(t, "RM1", 1000)
+	a, b := e.refunder(t, nil), e.refunder(t, nil)
+	const n = 10
+	for i := 0; i < n; i++ {
+		if _, err := a.Enqueue(context.Background(), handler.RefundRequest{OutTradeNo: otn, Amount: 10}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	counts := make([]int, 2)
+	for i, r := range []*handler.Refunder{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			counts[i], _ = r.Poll(context.Background())
+		}()
+	}
+	wg.Wait()
+	if counts[0]+counts[1] != n {
+		t.Errorf("two pollers handled %d + %d refunds, want %d in all", counts[0], counts[1], n)
+	}
+	for _, x := range e.simRefunds(otn) {
+		if x.Requests != 1 {
+			t.Errorf("refund %s sent %d times, want once", x.OutRefundNo, x.Requests)
+		}
+	}
+	if got := len(e.simRefunds(otn)); got != n {
+		t.Errorf("gateway refunds: got %d, want %d", got, n)
+	}
+}
+
+// TestRefundStaleWorkerFenced: a worker whose claim lapsed while it was
+// stuck cannot overwrite what the worker that took over recorded.
+func TestRefundStaleWorkerFenced(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	otn := e.paidAttempt(t, "RW1", 1000)
+	ref, _, err := e.mem.ReserveRefund(context.Background(), &store.Refund{OutTradeNo: otn, Amount: 100,
+		CreatedAt: e.clock.Now(), NextDue: e.clock.Now()}, time.Minute, e.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(2 * time.Minute)
+	r := e.refunder(t, nil)
+	if n, _ := r.Poll(context.Background()); n != 1 {
+		t.Fatalf("Poll after the first claim lapsed: handled %d, want 1", n)
+	}
+	_, err = e.mem.UpdateRefund(context.Background(), ref.OutRefundNo, ref.ClaimToken,
+		store.RefundUpdate{State: store.RefundFailed}, e.clock.Now())
+	if !errors.Is(err, store.ErrNotHeld) && !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("stale worker's write: got %v, want it refused", err)
+	}
+	if got, _ := r.Get(context.Background(), ref.OutRefundNo); got.Status != string(store.RefundSucceeded) {
+		t.Errorf("refund: got %s, want SUCCESS as the new holder recorded", got.Status)
+	}
+}
+
+func TestStatusShowsRefunds(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	otn := e.paidAttempt(t, "RV1", 1000)
+	r := e.refunder(t, nil)
+	view := func() handler.OrderView {
+		t.Helper()
+		resp, err := http.Get(e.srv.URL + "/orders/" + otn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var v handler.OrderView
+		if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	if v := view(); v.Refunded != 0 || v.RefundState != "" {
+		t.Errorf("before refunds: got refunded %d %q, want 0 and none", v.Refunded, v.RefundState)
+	}
+	e.sim.SetFaults(otn, gatewaytest.Faults{RefundStatus: model.RefundProcessing})
+	mustRefund(t, r, handler.RefundRequest{OutTradeNo: otn, Amount: 100})
+	e.sim.SetFaults(otn, gatewaytest.Faults{})
+	mustRefund(t, r, handler.RefundRequest{OutTradeNo: otn, Amount: 300})
+	if v := view(); v.Refunded != 300 || v.RefundState != handler.PartlyRefunded || v.Status != string(store.Paid) {
+		t.Errorf("partly refunded (one in flight): got %d %q %s, want 300 %s PAID", v.Refunded, v.RefundState, v.Status, handler.PartlyRefunded)
+	}
+	mustRefund(t, r, handler.RefundRequest{BusinessID: "RV1", Amount: 600})
+	if v := view(); v.Refunded != 900 || v.RefundState != handler.PartlyRefunded {
+		t.Errorf("900 of 1000 refunded: got %d %q", v.Refunded, v.RefundState)
+	}
+	for _, x := range e.simRefunds(otn) {
+		if x.Status == model.RefundProcessing {
+			if err := e.sim.SetRefundStatus(x.OutRefundNo, model.RefundSuccess); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	e.clock.Advance(time.Minute)
+	if _, err := r.Poll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if v := view(); v.Refunded != 1000 || v.RefundState != handler.FullyRefunded || v.Status != string(store.Refunded) {
+		t.Errorf("fully refunded: got %d %q %s, want 1000 %s REFUNDED", v.Refunded, v.RefundState, v.Status, handler.FullyRefunded)
+	}
+}
+
+// TestReconcilerPollsRefunds: given a Refunder, each reconcile pass also
+// drives the refunds that are due.
+func TestReconcilerPollsRefunds(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	otn := e.paidAttempt(t, "RZ1", 1000)
+	r := e.refunder(t, nil)
+	v, err := r.Enqueue(context.Background(), handler.RefundRequest{OutTradeNo: otn, Amount: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := handler.NewReconciler(handler.ReconcilerConfig{
+		Settler: e.settler, Client: e.clients[model.V2], Refunder: r, Logger: quietLogger(), Now: e.clock.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rec.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := r.Get(context.Background(), v.OutRefundNo); got.Status != string(store.RefundSucceeded) {
+		t.Errorf("refund after a reconcile pass: got %s, want SUCCESS", got.Status)
+	}
+}

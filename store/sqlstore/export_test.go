@@ -1,0 +1,12 @@
+package sqlstore
+
+// MigrationVersions lists the schema versions Migrate applies, in order:
+// versions are not contiguous on every branch, so tests ask instead of
+// counting to LatestVersion.
+func MigrationVersions() []int {
+	var vs []int
+	for _, m := range migrations {
+		vs = append(vs, m.version)
+	}
+	return vs
+}
