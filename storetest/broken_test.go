@@ -49,10 +49,14 @@ func TestSuiteCatchesFlaws(t *testing.T) {
 		{lastWriterWins, []string{"SettleOtherTransaction", "SettleConcurrentDistinct"}},
 		{aliasing, []string{"ReturnsCopies"}},
 		{lostUpdate, []string{"SetCheckout", "MarkFulfilled"}},
-		{ignoresContext, []string{"ContextCanceled", "LockContextCanceled"}},
+		{ignoresContext, []string{"ContextCanceled", "LockContextCanceled", "LockTryAcquireCanceled", "LockExtendCanceled"}},
 		{noExclusion, []string{"LockMutualExclusion", "LockReleaseWakesWaiter", "LockAcquireDeadline"}},
 		{releaseIgnoresToken, []string{"LockReleaseNotHeld", "LockStaleToken", "LockExpiry"}},
-		{noExpiry, []string{"LockExpiry"}},
+		{noExpiry, []string{"LockExpiry", "LockTryAcquireExpired"}},
+		{tryIgnoresHolder, []string{"LockTryAcquire"}},
+		{extendRefuses, []string{"LockExtend", "LockExtendOutlivesTTL"}},
+		{extendIgnoresToken, []string{"LockExtendNotHeld"}},
+		{extendNoop, []string{"LockExtendOutlivesTTL"}},
 	}
 	for _, tc := range tests {
 		t.Run(string(tc.flaw), func(t *testing.T) {

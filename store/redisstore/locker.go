@@ -52,7 +52,10 @@ type Locker struct {
 	min, max time.Duration
 }
 
-var _ store.Locker = (*Locker)(nil)
+var (
+	_ store.TryLocker = (*Locker)(nil)
+	_ store.Extender  = (*Locker)(nil)
+)
 
 // New returns a Locker over rdb (a *redis.Client, *redis.ClusterClient or
 // *redis.Ring). It does not contact Redis.
@@ -129,6 +132,29 @@ func (l *Locker) Acquire(ctx context.Context, name string, ttl time.Duration) (s
 		}
 		wait = min(wait*2, l.max)
 	}
+}
+
+// TryAcquire takes the lease name for ttl with one SET NX if nobody holds
+// it, and reports ok=false at once if someone does.
+func (l *Locker) TryAcquire(ctx context.Context, name string, ttl time.Duration) (string, bool, error) {
+	if ttl < time.Millisecond {
+		return "", false, fmt.Errorf("%w, got %v", ErrTTL, ttl)
+	}
+	if err := ctx.Err(); err != nil {
+		return "", false, fmt.Errorf("redisstore: try acquire %s: %w", name, err)
+	}
+	token, err := newToken()
+	if err != nil {
+		return "", false, err
+	}
+	ok, err := l.rdb.SetNX(ctx, l.Key(name), token, ttl).Result()
+	if err != nil {
+		return "", false, l.fail(ctx, "try acquire "+name, err)
+	}
+	if !ok {
+		return "", false, nil
+	}
+	return token, true, nil
 }
 
 // Release gives the lease up if token still holds it, else returns

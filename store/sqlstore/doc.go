@@ -1,4 +1,4 @@
-// Package sqlstore is a store.OrderStore (and a store.Locker) on
+// Package sqlstore is a store.OrderStore and store.Locker on
 // database/sql for SQLite, PostgreSQL and MySQL/MariaDB. It imports no
 // driver: the host opens the *sql.DB with the driver it already uses and
 // names the Dialect.

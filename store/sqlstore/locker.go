@@ -35,7 +35,10 @@ type Locker struct {
 	q       lockQueries
 }
 
-var _ store.Locker = (*Locker)(nil)
+var (
+	_ store.TryLocker = (*Locker)(nil)
+	_ store.Extender  = (*Locker)(nil)
+)
 
 type lockQueries struct {
 	take, owner, release, extend, held string
@@ -96,14 +99,10 @@ func buildLockQueries(d Dialect, p string) lockQueries {
 // A database error ends it at once.
 func (l *Locker) Acquire(ctx context.Context, name string, ttl time.Duration) (string, error) {
 	op := "acquire " + name
-	if ttl < time.Millisecond {
-		return "", fmt.Errorf("%w, got %v", ErrTTL, ttl)
+	token, err := newLeaseToken(ttl)
+	if err != nil {
+		return "", err
 	}
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", fmt.Errorf("sqlstore: token: %w", err)
-	}
-	token := hex.EncodeToString(b[:])
 	wait := lockMinBackoff
 	var timer *time.Timer
 	for {
@@ -131,6 +130,39 @@ func (l *Locker) Acquire(ctx context.Context, name string, ttl time.Duration) (s
 		}
 		wait = min(wait*2, lockMaxBackoff)
 	}
+}
+
+// TryAcquire takes the lease name for ttl if it is free or expired, with
+// one statement (two on MySQL), and reports ok=false without waiting if
+// another holder has it.
+func (l *Locker) TryAcquire(ctx context.Context, name string, ttl time.Duration) (string, bool, error) {
+	op := "try acquire " + name
+	token, err := newLeaseToken(ttl)
+	if err != nil {
+		return "", false, err
+	}
+	if err := ctx.Err(); err != nil {
+		return "", false, lockFail(ctx, op, err)
+	}
+	ok, err := l.take(ctx, name, token, ttl)
+	if err != nil {
+		return "", false, lockFail(ctx, op, err)
+	}
+	if !ok {
+		return "", false, nil
+	}
+	return token, true, nil
+}
+
+func newLeaseToken(ttl time.Duration) (string, error) {
+	if ttl < time.Millisecond {
+		return "", fmt.Errorf("%w, got %v", ErrTTL, ttl)
+	}
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("sqlstore: token: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
 }
 
 func (l *Locker) take(ctx context.Context, name, token string, ttl time.Duration) (bool, error) {

@@ -52,14 +52,25 @@ type Config struct {
 
 // Store is a store.OrderStore on database/sql. It is safe for concurrent
 // use by goroutines and by processes sharing the database.
+//
+// A Store is also a store.Locker (with TryAcquire and Extend): its leases
+// are the rows of <prefix>leases, exactly as a Locker from NewLocker on
+// the same database and prefix would keep them. So a Settler given only
+// the Store serialises the fulfilment hook across every process sharing
+// the tables, with no Locker to wire and nothing to forget.
 type Store struct {
 	db      *sql.DB
 	dialect Dialect
 	prefix  string
 	q       queries
+	lease   *Locker
 }
 
-var _ store.OrderStore = (*Store)(nil)
+var (
+	_ store.OrderStore = (*Store)(nil)
+	_ store.TryLocker  = (*Store)(nil)
+	_ store.Extender   = (*Store)(nil)
+)
 
 var prefixRE = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,31}$`)
 
@@ -75,6 +86,7 @@ func New(db *sql.DB, cfg Config) (*Store, error) {
 	}
 	s := &Store{db: db, dialect: cfg.Dialect, prefix: prefix}
 	s.q = buildQueries(cfg.Dialect, prefix)
+	s.lease = &Locker{db: db, dialect: cfg.Dialect, q: buildLockQueries(cfg.Dialect, prefix)}
 	return s, nil
 }
 
