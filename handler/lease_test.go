@@ -33,6 +33,7 @@ type clockLocker struct {
 	changed  chan struct{} // closed and replaced when a lease may have freed
 	extended chan string   // the name of each successful Extend, if room
 	acquires chan string   // the name of each Acquire that found the lease held, if room
+	notHeld  atomic.Int32  // Extends refused
 }
 
 type clockLease struct {
@@ -116,6 +117,7 @@ func (l *clockLocker) Extend(ctx context.Context, name, token string, ttl time.D
 	defer l.mu.Unlock()
 	cur, ok := l.leases[name]
 	if !ok || cur.token != token || !l.now.Before(cur.expiry) {
+		l.notHeld.Add(1)
 		return store.ErrNotHeld
 	}
 	l.leases[name] = clockLease{token: token, expiry: l.now.Add(ttl)}
@@ -357,8 +359,9 @@ func TestLongHookKeepsLease(t *testing.T) {
 }
 
 // TestLeaseLostEndsHookContext: when the lease is lost all the same (its
-// time ran out before a renewal), the hook's context ends with cause
-// ErrLeaseLost, the reply is fail and the order stays unfulfilled.
+// time ran out before a renewal), the first refused Extend ends the
+// hook's context with cause ErrLeaseLost (no second try: ErrNotHeld is
+// final), the reply is fail and the order stays unfulfilled.
 func TestLeaseLostEndsHookContext(t *testing.T) {
 	t.Parallel()
 	const ttl = 30 * time.Millisecond
@@ -378,6 +381,9 @@ func TestLeaseLostEndsHookContext(t *testing.T) {
 	}
 	if got := mustGet(t, mem, o.OutTradeNo); got.Status != store.Paid || got.Fulfilled {
 		t.Errorf("order: got status %s fulfilled %v, want PAID and not fulfilled (retried later)", got.Status, got.Fulfilled)
+	}
+	if n := lk.notHeld.Load(); n != 1 {
+		t.Errorf("Extends refused with ErrNotHeld: got %d, want 1 (the first ends the run)", n)
 	}
 }
 
