@@ -291,9 +291,12 @@ func (s *Settler) fulfilLease(ctx context.Context, o *store.Order, source string
 	}
 	// The hook succeeded (or must not run): record it even if ctx has
 	// just ended, or it would run again.
-	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	// A lost record means the hook runs again, so try harder than the
+	// reply's deadline would allow: up to a lease's time (still held,
+	// and renewed while this runs), with a pause between tries so that a
+	// busy database (SQLite's single writer under a storm) can drain.
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), max(5*time.Second, s.ttl))
 	defer cancel()
-	// A lost record means the hook runs again, so try a little harder.
 	for try := 1; ; try++ {
 		err := s.store.MarkFulfilled(mctx, outTradeNo, s.now())
 		if err == nil {
@@ -301,6 +304,12 @@ func (s *Settler) fulfilLease(ctx context.Context, o *store.Order, source string
 		}
 		if try == 3 || mctx.Err() != nil {
 			return StoreError, fmt.Errorf("handler: mark %s fulfilled: %w", outTradeNo, err)
+		}
+		pause := time.NewTimer(time.Duration(try) * 50 * time.Millisecond)
+		select {
+		case <-pause.C:
+		case <-mctx.Done():
+			pause.Stop()
 		}
 	}
 	return Settled, nil

@@ -165,7 +165,17 @@ func newLeaseToken(ttl time.Duration) (string, error) {
 	return hex.EncodeToString(b[:]), nil
 }
 
-func (l *Locker) take(ctx context.Context, name, token string, ttl time.Duration) (bool, error) {
+// take tries once to take the lease name for token. When it fails, the
+// statement may still have committed (a context that ends while the
+// database works cancels the wait, not the write), which would leave a
+// lease nobody holds a token for until its TTL runs out; so a failed take
+// deletes the token's row, if any, before it returns.
+func (l *Locker) take(ctx context.Context, name, token string, ttl time.Duration) (ok bool, err error) {
+	defer func() {
+		if err != nil {
+			l.disown(ctx, name, token, ttl)
+		}
+	}()
 	res, err := l.db.ExecContext(ctx, l.q.take, name, token, ttl.Microseconds())
 	if err != nil {
 		return false, err
@@ -186,6 +196,14 @@ func (l *Locker) take(ctx context.Context, name, token string, ttl time.Duration
 		return false, err
 	}
 	return owner == token, nil
+}
+
+// disown deletes name's row if token holds it, ignoring errors: it runs
+// after a failed take, on a context of its own, for at most a few seconds.
+func (l *Locker) disown(ctx context.Context, name, token string, ttl time.Duration) {
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), min(ttl, 5*time.Second))
+	defer cancel()
+	_, _ = l.db.ExecContext(dctx, l.q.release, name, token)
 }
 
 // Release gives the lease up if token still holds it (and it has not
