@@ -51,7 +51,7 @@ func serverDB(t testing.TB, env, dsn string) (prefix string) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		for _, table := range []string{"orders", "schema_version"} {
+		for _, table := range []string{"orders", "leases", "schema_version"} {
 			if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS "+prefix+table); err != nil {
 				t.Errorf("drop %s%s: %v", prefix, table, err)
 			}
@@ -98,6 +98,35 @@ func TestServerDatabases(t *testing.T) {
 			shop.do(t, "POST", "/sim/pay/"+pre.OutTradeNo, nil, nil)
 			if st := shop.waitSettled(t, pre.OutTradeNo); st.Amount != 3600 {
 				t.Errorf("amount: got %d, want 3600", st.Amount)
+			}
+		})
+	}
+}
+
+// TestPoolBounded: the shop's PostgreSQL and MySQL pools are bounded, so
+// a burst of notifications queues for connections instead of exhausting
+// the server's (issue 8.8). SQLite keeps its single connection.
+func TestPoolBounded(t *testing.T) {
+	for _, tc := range []struct {
+		name, db string
+		want     int
+	}{
+		{"postgres", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", maxOpenConns},
+		{"mysql", "mysql://root@127.0.0.1:3306/test", maxOpenConns},
+		{"sqlite", "sqlite:" + t.TempDir() + "/pool.db", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			kind, dsn, err := splitDB(tc.db)
+			if err != nil {
+				t.Fatal(err)
+			}
+			db, _, err := openDB(kind, dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if got := db.Stats().MaxOpenConnections; got != tc.want || got <= 0 {
+				t.Errorf("MaxOpenConnections: got %d, want %d", got, tc.want)
 			}
 		})
 	}
