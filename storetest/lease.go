@@ -156,6 +156,12 @@ func testLockExtendNotHeld(t *testing.T, l store.Locker) {
 		t.Errorf("Acquire after Extend of a released lease: got %v, want the lease", err)
 	}
 
+	// A lease that ran out, with nobody taking it since, is not revived.
+	lapsed := acquire(t, l, "lapsed", short)
+	time.Sleep(2 * short) // waiting out the TTL, not synchronising
+	wantErr(t, "Extend(lapsed token)", e.Extend(ctx, "lapsed", lapsed, long), store.ErrNotHeld)
+	release(t, l, "lapsed", acquire(t, l, "lapsed", long))
+
 	stale := acquire(t, l, "stale", short)
 	ctx, cancel := context.WithTimeout(ctx, expiryBound)
 	defer cancel()
