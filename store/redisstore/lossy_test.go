@@ -34,7 +34,6 @@ func (h loseSetNX) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pro
 	return next
 }
 
-
 // TestFailedTakeLeavesNoLease: a SET NX whose reply is lost may have taken
 // the lease; the Locker must not leave it held by a token nobody has until
 // its TTL runs out.
