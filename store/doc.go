@@ -6,5 +6,6 @@
 // Correctness rests on OrderStore.Settle being an atomic compare-and-set.
 // A Locker only keeps side effects (the fulfilment hook) from running
 // twice at once and saves duplicate work; a lease can expire, so nothing
-// that must never happen twice may depend on it alone.
+// that must never happen twice may depend on it alone. TryLocker and
+// Extender are optional Locker capabilities the kit uses when present.
 package store
