@@ -311,9 +311,10 @@ func TestDuplicateDoesNotQueueBehindFulfilment(t *testing.T) {
 func TestLongHookKeepsLease(t *testing.T) {
 	t.Parallel()
 	// Real time still matters to the Settler, which gives a lease up once
-	// it could not renew it for a TTL; a second is far more than any
-	// scheduling delay, while the lease's own expiry follows lk's clock.
-	const ttl = time.Second
+	// it could not renew it for a TTL (renewing every TTL/3): five seconds
+	// leave more than three for a late renewal on a loaded machine, while
+	// the lease's own expiry follows lk's clock.
+	const ttl = 5 * time.Second
 	mem, lk := memstore.New(), newClockLocker()
 	hook := newHeldHook(false)
 	rig := newLeaseRig(t, mem, lk, ttl, hook.Fulfill)
@@ -338,8 +339,9 @@ func TestLongHookKeepsLease(t *testing.T) {
 		}
 		lk.Advance(ttl * 9 / 10)
 		wantReply(t, fmt.Sprintf("round %d: duplicate", i), rig.send(t, o), "success")
-		ctx, cancel := context.WithTimeout(context.Background(), bound)
-		_ = rec.RunOnce(ctx) // its retry finds the lease held and gives up
+		// The pass's retry waits for the held lease until its context ends.
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		_ = rec.RunOnce(ctx)
 		cancel()
 	}
 	if n := hook.calls.Load(); n != 1 {
@@ -364,7 +366,10 @@ func TestLongHookKeepsLease(t *testing.T) {
 // final), the reply is fail and the order stays unfulfilled.
 func TestLeaseLostEndsHookContext(t *testing.T) {
 	t.Parallel()
-	const ttl = 30 * time.Millisecond
+	// Long in real time, so that the first renewal (at TTL/3) comes well
+	// before the Settler would give the lease up by its own clock: the
+	// refusal, not the time, must end the run.
+	const ttl = 3 * time.Second
 	mem, lk := memstore.New(), newClockLocker()
 	hook := newHeldHook(true)
 	rig := newLeaseRig(t, mem, lk, ttl, hook.Fulfill)
