@@ -2,6 +2,7 @@ package handler_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -58,16 +59,17 @@ func TestConstructorsValidate(t *testing.T) {
 	}
 }
 
-// onlyStore hides memstore's Locker so the Settler falls back to its own.
+// onlyStore hides memstore's Locker, as a host's own store would have none.
 type onlyStore struct{ store.OrderStore }
 
-// TestLocalLocker: with no Locker configured and a store that is not one,
-// one instance still runs the hook once under a storm of duplicates.
+// TestLocalLocker: with no Locker configured, a store that is not one and
+// SingleProcess declared, one instance still runs the hook once under a
+// storm of duplicates.
 func TestLocalLocker(t *testing.T) {
 	t.Parallel()
 	m := memstore.New()
 	h := newHooks()
-	s, err := handler.NewSettler(handler.SettlerConfig{Store: onlyStore{m}, Fulfill: h.Fulfill, Logger: quietLogger()})
+	s, err := handler.NewSettler(handler.SettlerConfig{Store: onlyStore{m}, SingleProcess: true, Fulfill: h.Fulfill, Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,5 +110,35 @@ func TestLocalLocker(t *testing.T) {
 	}
 	if got, _ := m.Get(context.Background(), "LOCAL01"); !got.Fulfilled {
 		t.Error("not fulfilled")
+	}
+}
+
+// TestSettlerRefusesUnsharedLocker: a Store that is no Locker, with no
+// Locker given, would leave every instance its own process-local leases,
+// so that two instances run the fulfilment hook at once. NewSettler
+// refuses that wiring unless SingleProcess says there is one instance.
+func TestSettlerRefusesUnsharedLocker(t *testing.T) {
+	t.Parallel()
+	m := memstore.New()
+	tests := []struct {
+		name string
+		cfg  handler.SettlerConfig
+		want error
+	}{
+		{"store without locker, no locker", handler.SettlerConfig{Store: onlyStore{m}}, handler.ErrUnsafeLocker},
+		{"store without locker, single process", handler.SettlerConfig{Store: onlyStore{m}, SingleProcess: true}, nil},
+		{"store without locker, shared locker", handler.SettlerConfig{Store: onlyStore{m}, Locker: m}, nil},
+		{"store that is a locker", handler.SettlerConfig{Store: m}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := handler.NewSettler(tc.cfg)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("NewSettler: got %v, want %v", err, tc.want)
+			}
+			if (s == nil) != (tc.want != nil) {
+				t.Fatalf("NewSettler: got settler %v with error %v", s, err)
+			}
+		})
 	}
 }

@@ -22,4 +22,11 @@ var (
 	ErrMalformed = errors.New("handler: malformed notification")
 	// ErrHook: the fulfilment hook failed or panicked.
 	ErrHook = errors.New("handler: fulfilment hook failed")
+	// ErrLeaseLost is the cause (context.Cause) of the fulfilment hook's
+	// context ending because the order's lease was lost: another holder
+	// may take it, so the hook should stop.
+	ErrLeaseLost = errors.New("handler: fulfilment lease lost")
+	// ErrUnsafeLocker: NewSettler was given no Locker, its Store is not
+	// one, and SingleProcess is not set; see SettlerConfig.Locker.
+	ErrUnsafeLocker = errors.New("handler: no shared Locker: set SettlerConfig.Locker, use a Store that is a store.Locker, or set SingleProcess")
 )

@@ -9,21 +9,39 @@ import (
 	"time"
 
 	"github.com/cypaykit/kit/store"
+	"github.com/cypaykit/kit/store/memstore"
 )
 
 // SettlerConfig configures a Settler. Every field documents its zero value.
 type SettlerConfig struct {
 	// Store holds the orders. Required.
 	Store store.OrderStore
-	// Locker serialises the fulfilment hook per order. Nil means Store
-	// itself when it also implements store.Locker, else a process-local
-	// locker (fine for one instance; give several instances a shared one).
+	// Locker serialises the fulfilment hook per business order, across
+	// every process that shares Store, so it must be shared as widely as
+	// Store is. Nil means Store itself when it implements store.Locker
+	// (memstore and sqlstore.Store do: memstore is one process's by
+	// nature, sqlstore.Store keeps its leases in the shared database).
+	// Nil with any other Store is refused with ErrUnsafeLocker, unless
+	// SingleProcess is set (guarantee G11: never silently wrong on two).
+	//
+	// A Locker that implements store.TryLocker lets duplicates of a PAID
+	// order answer at once while its fulfilment runs elsewhere; one that
+	// implements store.Extender keeps a long hook's lease renewed.
 	Locker store.Locker
+	// SingleProcess declares that exactly one process uses Store, so that
+	// with a nil Locker and a Store that is no Locker the Settler may keep
+	// its leases in process memory. Set it only when that is true: a
+	// second instance would run the fulfilment hook concurrently with the
+	// first. False (the default) refuses that wiring.
+	SingleProcess bool
 	// Fulfill is the host's fulfilment hook: it runs after an order became
-	// PAID, under the order's lease, and is retried until it returns nil,
-	// after which it never runs again for that order. It must finish well
-	// within LockTTL and should honour ctx. Nil means nothing to run: the
-	// order is recorded fulfilled at once.
+	// PAID, under the business order's lease, and is retried until it
+	// returns nil, after which it never runs again for that order. The
+	// lease is renewed every LockTTL/3 while the hook runs when Locker is
+	// a store.Extender; ctx ends with cause ErrLeaseLost if the lease is
+	// lost all the same (or, with a Locker that cannot extend, when the
+	// lease runs out), and the hook should then stop. Nil means nothing to
+	// run: the order is recorded fulfilled at once.
 	Fulfill func(ctx context.Context, o store.Order) error
 	// Alert is called when a validly signed message contradicts the stored
 	// order (see AlertKind). Nil means an error-level log line only; the
@@ -94,8 +112,10 @@ func NewSettler(cfg SettlerConfig) (*Settler, error) {
 	if s.locker == nil {
 		if l, ok := cfg.Store.(store.Locker); ok {
 			s.locker = l
+		} else if cfg.SingleProcess {
+			s.locker = memstore.New()
 		} else {
-			s.locker = newLocalLocker()
+			return nil, ErrUnsafeLocker
 		}
 	}
 	if s.ttl == 0 {
@@ -187,7 +207,9 @@ func (s *Settler) settle(ctx context.Context, o *store.Order, p proof) (Outcome,
 		}
 		return Mismatch, err
 	}
-	if oc, err := s.fulfil(ctx, o, p.source); err != nil {
+	// Only the call that made the transition waits for the lease: the
+	// others are duplicates of a PAID order (see fulfilLease).
+	if oc, err := s.fulfilLease(ctx, o, p.source, outcome == Settled); err != nil {
 		return oc, err
 	}
 	return outcome, nil
@@ -216,19 +238,54 @@ func (s *Settler) raise(ctx context.Context, a Alert, kind AlertKind) error {
 func lockName(businessID string) string { return "cypay:business:" + businessID }
 
 // fulfil runs the fulfilment hook for a PAID, unfulfilled attempt under
-// its business order's lease and records success. It is a no-op for a
-// fulfilled attempt. If another attempt of the same business order was
-// fulfilled already, the buyer paid twice: the hook does not run again,
-// the attempt is recorded fulfilled (nothing is left to deliver) and
-// AlertDoublePayment asks for a refund of this payment.
+// its business order's lease, waiting for the lease, and records success.
+// It is a no-op for a fulfilled attempt. If another attempt of the same
+// business order was fulfilled already, the buyer paid twice: the hook
+// does not run again, the attempt is recorded fulfilled (nothing is left
+// to deliver) and AlertDoublePayment asks for a refund of this payment.
 func (s *Settler) fulfil(ctx context.Context, o *store.Order, source string) (Outcome, error) {
+	return s.fulfilLease(ctx, o, source, true)
+}
+
+// fulfilLease is fulfil; with wait false it does not queue for a lease
+// that someone holds (see tryLease) and reports Duplicate instead.
+//
+// Why a duplicate may answer success without waiting: it runs only for an
+// attempt whose PAID state is already durable (the store's compare-and-
+// set said so), so the payment outcome the gateway is told about cannot
+// be lost (G4). The fulfilment is the kit's job from then on, not the
+// gateway's: the lease's holder is running it right now, and if that run
+// fails, its own reply is fail (so the gateway retries) and the attempt
+// stays PAID and unfulfilled, which the Reconciler's fulfilment retries
+// and the next delivery both pick up (G3). A holder that died keeps the
+// lease only until its TTL, after which the same retries take over. So a
+// duplicate that finds the lease held answers success; one that finds it
+// free takes it and runs the hook itself, and answers fail if the hook
+// fails. Only the call that settled the attempt waits for the lease, so
+// that one delivery always sees the fulfilment (or a double payment's
+// alert) through.
+func (s *Settler) fulfilLease(ctx context.Context, o *store.Order, source string, wait bool) (Outcome, error) {
 	outTradeNo := o.OutTradeNo
 	name := lockName(o.BusinessID)
-	tok, err := s.locker.Acquire(ctx, name, s.ttl)
+	var tok string
+	var err error
+	if wait {
+		tok, err = s.locker.Acquire(ctx, name, s.ttl)
+	} else {
+		var ok bool
+		tok, ok, err = s.tryLease(ctx, name)
+		if err == nil && !ok {
+			s.log.LogAttrs(ctx, slog.LevelDebug, "handler: fulfilment in flight elsewhere",
+				slog.String("out_trade_no", outTradeNo), slog.String("source", source))
+			return Duplicate, nil
+		}
+	}
 	if err != nil {
 		return lockOutcome(ctx), fmt.Errorf("handler: lock %s: %w", outTradeNo, err)
 	}
+	ctx, stop := s.keepLease(ctx, name, tok, time.Now())
 	defer func() {
+		stop()
 		// Release even when ctx ended, so the next delivery need not wait
 		// for the lease to expire.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -268,9 +325,12 @@ func (s *Settler) fulfil(ctx context.Context, o *store.Order, source string) (Ou
 	}
 	// The hook succeeded (or must not run): record it even if ctx has
 	// just ended, or it would run again.
-	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	// A lost record means the hook runs again, so try harder than the
+	// reply's deadline would allow: up to a lease's time (still held,
+	// and renewed while this runs), with a pause between tries so that a
+	// busy database (SQLite's single writer under a storm) can drain.
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), max(5*time.Second, s.ttl))
 	defer cancel()
-	// A lost record means the hook runs again, so try a little harder.
 	for try := 1; ; try++ {
 		err := s.store.MarkFulfilled(mctx, outTradeNo, s.now())
 		if err == nil {
@@ -278,6 +338,12 @@ func (s *Settler) fulfil(ctx context.Context, o *store.Order, source string) (Ou
 		}
 		if try == 3 || mctx.Err() != nil {
 			return StoreError, fmt.Errorf("handler: mark %s fulfilled: %w", outTradeNo, err)
+		}
+		pause := time.NewTimer(time.Duration(try) * 50 * time.Millisecond)
+		select {
+		case <-pause.C:
+		case <-mctx.Done():
+			pause.Stop()
 		}
 	}
 	return Settled, nil

@@ -9,4 +9,6 @@
 // that must never happen twice may depend on it alone. Refunds rest the
 // same way on RefundStore.ReserveRefund and UpdateRefund: one atomic step
 // each, the second fenced by the caller's claim.
+// TryLocker and Extender are optional Locker capabilities the kit uses
+// when present.
 package store

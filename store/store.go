@@ -89,3 +89,29 @@ type Locker interface {
 	// returns ErrNotHeld and leaves the current holder alone.
 	Release(ctx context.Context, name, token string) error
 }
+
+// TryLocker is a Locker that can also ask for a lease without waiting.
+// The Settler uses it for duplicate notifications of an order that is
+// already PAID: if someone holds the order's lease, its fulfilment is in
+// flight and the duplicate need not queue behind it. Lockers that do not
+// implement it still work; duplicates then wait in Acquire.
+type TryLocker interface {
+	Locker
+	// TryAcquire takes the lease name for ttl if nobody holds it (an
+	// expired lease counts as free) and returns its token with ok=true.
+	// If someone holds it, it returns ok=false at once, holding nothing.
+	// An error (including an ended ctx) means it holds nothing either.
+	TryAcquire(ctx context.Context, name string, ttl time.Duration) (token string, ok bool, err error)
+}
+
+// Extender is a Locker whose leases can be renewed by their holder. The
+// Settler renews the lease while the fulfilment hook runs, so a hook that
+// outlasts one TTL keeps it; with a Locker that cannot extend, the hook's
+// context ends when the lease would.
+type Extender interface {
+	Locker
+	// Extend resets the lease's expiry to ttl from now if token still
+	// holds it; otherwise (released, expired, or taken by another holder)
+	// it returns ErrNotHeld and changes nothing.
+	Extend(ctx context.Context, name, token string, ttl time.Duration) error
+}

@@ -33,6 +33,14 @@ const (
 	releaseIgnoresToken flaw = "release-ignores-token"
 	// noExpiry keeps a lease until it is released, whatever its TTL.
 	noExpiry flaw = "no-expiry"
+	// tryIgnoresHolder hands out a held lease from TryAcquire.
+	tryIgnoresHolder flaw = "try-ignores-holder"
+	// extendRefuses answers ErrNotHeld to every Extend.
+	extendRefuses flaw = "extend-refuses"
+	// extendIgnoresToken extends the lease whatever token is given.
+	extendIgnoresToken flaw = "extend-ignores-token"
+	// extendNoop reports success and leaves the expiry as it was.
+	extendNoop flaw = "extend-noop"
 )
 
 // toy is a deliberately simple OrderStore and Locker that is correct until
@@ -233,25 +241,61 @@ func (s *toy) Acquire(ctx context.Context, name string, ttl time.Duration) (stri
 		return "", err
 	}
 	for {
-		s.mu.Lock()
-		l, held := s.leases[name]
-		if held && s.flaw != noExpiry && !time.Now().Before(l.expiry) {
-			held = false
-		}
-		if !held || s.flaw == noExclusion {
-			s.seq++
-			token := strconv.Itoa(s.seq)
-			s.leases[name] = toyLease{token: token, expiry: time.Now().Add(ttl)}
-			s.mu.Unlock()
+		if token, ok := s.take(name, ttl, s.flaw == noExclusion); ok {
 			return token, nil
 		}
-		s.mu.Unlock()
 		select {
 		case <-ctx.Done():
 			return "", ctx.Err()
 		case <-time.After(time.Millisecond):
 		}
 	}
+}
+
+// take takes name if it is free (or, with force, anyway).
+func (s *toy) take(name string, ttl time.Duration, force bool) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l, held := s.leases[name]
+	if held && s.flaw != noExpiry && !time.Now().Before(l.expiry) {
+		held = false
+	}
+	if held && !force {
+		return "", false
+	}
+	s.seq++
+	token := strconv.Itoa(s.seq)
+	s.leases[name] = toyLease{token: token, expiry: time.Now().Add(ttl)}
+	return token, true
+}
+
+func (s *toy) TryAcquire(ctx context.Context, name string, ttl time.Duration) (string, bool, error) {
+	if err := s.ctxErr(ctx); err != nil {
+		return "", false, err
+	}
+	token, ok := s.take(name, ttl, s.flaw == noExclusion || s.flaw == tryIgnoresHolder)
+	return token, ok, nil
+}
+
+func (s *toy) Extend(ctx context.Context, name, token string, ttl time.Duration) error {
+	if err := s.ctxErr(ctx); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l, ok := s.leases[name]
+	switch {
+	case s.flaw == extendRefuses:
+		return fmt.Errorf("toy: %w", store.ErrNotHeld)
+	case s.flaw == extendIgnoresToken && ok:
+	case !ok || l.token != token || (s.flaw != noExpiry && !time.Now().Before(l.expiry)):
+		return fmt.Errorf("toy: %w", store.ErrNotHeld)
+	}
+	if s.flaw != extendNoop {
+		l.expiry = time.Now().Add(ttl)
+		s.leases[name] = l
+	}
+	return nil
 }
 
 func (s *toy) Release(ctx context.Context, name, token string) error {

@@ -20,9 +20,23 @@ import (
 	_ "modernc.org/sqlite"
 )
 
-// openStore opens the -db store and the shop's order book in the same
-// database. The Locker is nil where the store has none of its own: the kit
-// then uses a process-local one, which is right for a single demo instance.
+// Pool bounds for PostgreSQL and MySQL. Unbounded, a burst of duplicate
+// notifications opens a connection per request until the server refuses
+// more (PostgreSQL's max_connections is 100 by default, shared by every
+// instance) and requests fail; bounded, they queue for a connection
+// inside their deadline. Twenty suits a demo instance; size it as
+// (database's connection limit) / (instances), leaving room for the rest.
+const (
+	maxOpenConns    = 20
+	maxIdleConns    = 10
+	connMaxLifetime = 30 * time.Minute
+	connMaxIdleTime = 5 * time.Minute
+)
+
+// openStore opens the -db store, the Locker that the Settler shares with
+// every other instance on the same -db (memstore's own, for one process
+// anyway, or the SQL store's lease table), and the shop's order book in
+// the same database.
 func openStore(ctx context.Context, dbFlag, tablePrefix string) (store.OrderStore, store.Locker, orderBook, func() error, error) {
 	kind, dsn, err := splitDB(dbFlag)
 	if err != nil {
@@ -32,31 +46,9 @@ func openStore(ctx context.Context, dbFlag, tablePrefix string) (store.OrderStor
 		s := memstore.New()
 		return s, s, newMemBook(), func() error { return nil }, nil
 	}
-	var (
-		driver  string
-		dialect sqlstore.Dialect
-	)
-	switch kind {
-	case dbSQLite:
-		if dir := filepath.Dir(dsn); dir != "." {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				return nil, nil, nil, nil, fmt.Errorf("sqlite: %w", err)
-			}
-		}
-		driver, dialect, dsn = "sqlite", sqlstore.SQLite, sqliteDSN(dsn)
-	case dbPostgres:
-		driver, dialect = "pgx", sqlstore.Postgres
-	case dbMySQL:
-		driver, dialect = "mysql", sqlstore.MySQL
-	}
-	db, err := sql.Open(driver, dsn)
+	db, dialect, err := openDB(kind, dsn)
 	if err != nil {
-		return nil, nil, nil, nil, fmt.Errorf("open %s: %w", kind, err)
-	}
-	if kind == dbSQLite {
-		// One writer at a time is what SQLite does anyway; one connection
-		// turns "database is locked" into waiting.
-		db.SetMaxOpenConns(1)
+		return nil, nil, nil, nil, err
 	}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -81,11 +73,47 @@ func openStore(ctx context.Context, dbFlag, tablePrefix string) (store.OrderStor
 		db.Close()
 		return nil, nil, nil, nil, fmt.Errorf("migrate %s: %w", kind, err)
 	}
-	var locker store.Locker
-	if l, ok := any(s).(store.Locker); ok {
-		locker = l
+	// The Store is a store.Locker on its own leases table: every instance
+	// on this database shares it.
+	return s, s, book, db.Close, nil
+}
+
+// openDB opens a SQL -db with a bounded pool. It does not connect.
+func openDB(kind, dsn string) (*sql.DB, sqlstore.Dialect, error) {
+	var (
+		driver  string
+		dialect sqlstore.Dialect
+	)
+	switch kind {
+	case dbSQLite:
+		if dir := filepath.Dir(dsn); dir != "." {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return nil, "", fmt.Errorf("sqlite: %w", err)
+			}
+		}
+		driver, dialect, dsn = "sqlite", sqlstore.SQLite, sqliteDSN(dsn)
+	case dbPostgres:
+		driver, dialect = "pgx", sqlstore.Postgres
+	case dbMySQL:
+		driver, dialect = "mysql", sqlstore.MySQL
+	default:
+		return nil, "", fmt.Errorf("open %s: not a SQL database", kind)
 	}
-	return s, locker, book, db.Close, nil
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		return nil, "", fmt.Errorf("open %s: %w", kind, err)
+	}
+	if kind == dbSQLite {
+		// One writer at a time is what SQLite does anyway; one connection
+		// turns "database is locked" into waiting.
+		db.SetMaxOpenConns(1)
+		return db, dialect, nil
+	}
+	db.SetMaxOpenConns(maxOpenConns)
+	db.SetMaxIdleConns(maxIdleConns)
+	db.SetConnMaxLifetime(connMaxLifetime)
+	db.SetConnMaxIdleTime(connMaxIdleTime)
+	return db, dialect, nil
 }
 
 // sqlBook keeps the shop's business orders in <prefix>shop_orders, next

@@ -41,59 +41,167 @@ const (
 // shared database that already holds other orders.
 func RunDuplicateStorm(t *testing.T, st store.OrderStore, lk store.Locker) {
 	t.Helper()
+	res := Storm{Stores: []store.OrderStore{st, st}, Lockers: []store.Locker{lk, lk}}.Run(t)
+	if res.Success != res.Replies {
+		t.Errorf("%d of %d replies were not success", res.Replies-res.Success, res.Replies)
+	}
+}
+
+// Storm is a duplicate-notification storm over several instances of the
+// kit: each instance has its own Settler and Notify (as each process
+// has), over its own store handle and locker, and the copies of every
+// order's notification arrive at once, spread over the instances.
+type Storm struct {
+	// Stores holds one store per instance; at least one. Give separate
+	// handles on one database (separate *sql.DB) to play separate
+	// processes. Orders are created through Stores[0].
+	Stores []store.OrderStore
+	// Lockers holds each instance's Locker; nil, or a nil entry, means
+	// none, so NewSettler uses the instance's store as its Locker.
+	Lockers []store.Locker
+	// Orders is how many orders are stormed at once. Zero means 1.
+	Orders int
+	// Copies is how many copies of each order's notification are sent.
+	// Zero means StormSize.
+	Copies int
+	// Hook is how long the fulfilment hook works. Zero means 20 ms, long
+	// enough for copies to pile up on the lease.
+	Hook time.Duration
+	// Deadline is each Notify's reply deadline. Zero means 30 s: the storm
+	// is then about exactly-once, not latency, and a slow database does
+	// not turn copies into "fail". Set 2 s to measure what the gateway
+	// would see.
+	Deadline time.Duration
+}
+
+// StormResult counts what a storm's copies were answered.
+type StormResult struct {
+	// Replies is the number of copies sent; Success how many were
+	// answered "success".
+	Replies, Success int
+	// Redelivered is how many orders were not yet fulfilled when the
+	// storm ended (all their hooks' deliveries failed, say at the
+	// deadline) and needed one more delivery, as the gateway's retry.
+	Redelivered int
+}
+
+// settleCounter counts the Settle calls that made the transition, which a
+// reply cut off by the deadline would not show.
+type settleCounter struct {
+	store.OrderStore
+	settled func(outTradeNo string)
+}
+
+func (c settleCounter) Settle(ctx context.Context, outTradeNo string, p store.Payment, now time.Time) (bool, error) {
+	ok, err := c.OrderStore.Settle(ctx, outTradeNo, p, now)
+	if ok && err == nil {
+		c.settled(outTradeNo)
+	}
+	return ok, err
+}
+
+// Ratio is the share of copies answered success.
+func (r StormResult) Ratio() float64 {
+	if r.Replies == 0 {
+		return 0
+	}
+	return float64(r.Success) / float64(r.Replies)
+}
+
+// Run runs the storm and fails t unless every order made exactly one
+// PENDING→PAID transition, ran the fulfilment hook exactly once and never
+// concurrently, and ends PAID and fulfilled with its payment. An order
+// that no reply left fulfilled gets one more delivery (the gateway's
+// retry) before that check; the result counts them.
+func (s Storm) Run(t *testing.T) StormResult {
+	t.Helper()
+	if len(s.Stores) == 0 {
+		t.Fatal("handlertest: Storm needs at least one store")
+	}
+	if s.Orders == 0 {
+		s.Orders = 1
+	}
+	if s.Copies == 0 {
+		s.Copies = StormSize
+	}
+	if s.Hook == 0 {
+		s.Hook = 20 * time.Millisecond
+	}
+	if s.Deadline == 0 {
+		s.Deadline = 30 * time.Second
+	}
 	ctx := context.Background()
-	otn := fmt.Sprintf("STORM%d", time.Now().UnixNano())
-	if len(otn) > 32 {
-		otn = otn[:32]
+	stamp := time.Now().UnixNano()
+	orders := make([]*store.Order, s.Orders)
+	bodies := make([]string, s.Orders)
+	for i := range orders {
+		otn := fmt.Sprintf("STORM%dN%d", stamp, i)
+		if len(otn) > 32 {
+			otn = otn[len(otn)-32:]
+		}
+		now := time.Now()
+		o := &store.Order{
+			OutTradeNo: otn, BusinessID: "storm-" + otn, Attempt: 1, MchID: stormMch,
+			Channel: model.PayWeChat, TradeType: model.TradeTypeNative, Version: model.V2,
+			Amount: 2500, Status: store.Pending, CreatedAt: now, UpdatedAt: now,
+		}
+		if err := s.Stores[0].Create(ctx, o); err != nil {
+			t.Fatalf("create order: %v", err)
+		}
+		values, err := gatewaytest.NotificationValues(gatewaytest.Payment{
+			MchID: stormMch, OutTradeNo: otn, TotalFee: o.Amount, TransactionID: "T" + otn,
+		}, stormKey, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		orders[i], bodies[i] = o, values.Encode()
 	}
-	now := time.Now()
-	order := &store.Order{
-		OutTradeNo: otn, BusinessID: "storm-" + otn, Attempt: 1, MchID: stormMch,
-		Channel: model.PayWeChat, TradeType: model.TradeTypeNative, Version: model.V2,
-		Amount: 2500, Status: store.Pending, CreatedAt: now, UpdatedAt: now,
-	}
-	if err := st.Create(ctx, order); err != nil {
-		t.Fatalf("create order: %v", err)
-	}
-	values, err := gatewaytest.NotificationValues(gatewaytest.Payment{
-		MchID: stormMch, OutTradeNo: otn, TotalFee: order.Amount, TransactionID: "T" + otn,
-	}, stormKey, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body := values.Encode()
 
 	var (
-		calls, running, overlap, settled atomic.Int32
+		mu             sync.Mutex
+		calls, settled = map[string]int{}, map[string]int{}
+		running        = map[string]bool{}
+		overlaps       atomic.Int32
 	)
 	fulfill := func(ctx context.Context, o store.Order) error {
-		if running.Add(1) > 1 {
-			overlap.Add(1)
+		mu.Lock()
+		if running[o.OutTradeNo] {
+			overlaps.Add(1)
 		}
-		defer running.Add(-1)
-		calls.Add(1)
-		// Long enough for the other copies to pile up on the lease.
-		time.Sleep(20 * time.Millisecond)
+		running[o.OutTradeNo] = true
+		calls[o.OutTradeNo]++
+		mu.Unlock()
+		time.Sleep(s.Hook) // the host's work, not synchronisation
+		mu.Lock()
+		running[o.OutTradeNo] = false
+		mu.Unlock()
 		return nil
 	}
-	observe := func(e handler.Event) {
-		if e.Outcome == handler.Settled {
-			settled.Add(1)
-		}
+	countSettled := func(otn string) {
+		mu.Lock()
+		settled[otn]++
+		mu.Unlock()
 	}
 	keys := client.Keyring{MerchantKeys: client.StaticMerchantKeys(map[string]string{stormMch: stormKey})}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	var urls []string
-	for range 2 {
-		s, err := handler.NewSettler(handler.SettlerConfig{
-			Store: st, Locker: lk, Fulfill: fulfill, Observe: observe, Logger: logger,
+	for i, st := range s.Stores {
+		var lk store.Locker
+		if i < len(s.Lockers) {
+			lk = s.Lockers[i]
+		}
+		if l, ok := st.(store.Locker); ok && lk == nil {
+			// What NewSettler does with no Locker; done here because the
+			// counting wrapper hides the store's lease methods.
+			lk = l
+		}
+		settler, err := handler.NewSettler(handler.SettlerConfig{
+			Store: settleCounter{st, countSettled}, Locker: lk, Fulfill: fulfill, Logger: logger,
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		// The storm is about exactly-once, not latency: a generous deadline
-		// keeps a slow database from turning copies into "fail".
-		n, err := handler.NewNotify(handler.NotifyConfig{Settler: s, Keys: keys, Deadline: 30 * time.Second, Logger: logger})
+		n, err := handler.NewNotify(handler.NotifyConfig{Settler: settler, Keys: keys, Deadline: s.Deadline, Logger: logger})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -102,56 +210,77 @@ func RunDuplicateStorm(t *testing.T, st store.OrderStore, lk store.Locker) {
 		urls = append(urls, srv.URL)
 	}
 
-	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: StormSize}, Timeout: time.Minute}
+	total := s.Orders * s.Copies
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: total}, Timeout: time.Minute}
 	t.Cleanup(hc.CloseIdleConnections)
-	replies := make([]string, StormSize)
+	post := func(url, body string) string {
+		resp, err := hc.Post(url, "application/x-www-form-urlencoded", strings.NewReader(body))
+		if err != nil {
+			return "error: " + err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	replies := make([]string, total)
 	start := make(chan struct{})
 	var wg sync.WaitGroup
-	for i := range StormSize {
+	for i := range total {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			<-start
-			resp, err := hc.Post(urls[i%2], "application/x-www-form-urlencoded", strings.NewReader(body))
-			if err != nil {
-				replies[i] = "error: " + err.Error()
-				return
-			}
-			defer resp.Body.Close()
-			b, _ := io.ReadAll(resp.Body)
-			replies[i] = string(b)
+			// Copy c of order k goes to instance c mod len(urls), so each
+			// order's copies are split over every instance.
+			k, c := i%s.Orders, i/s.Orders
+			replies[i] = post(urls[c%len(urls)], bodies[k])
 		}()
 	}
 	close(start)
 	wg.Wait()
 
-	bad := 0
-	for i, r := range replies {
-		if r != "success" {
-			bad++
-			if bad <= 5 {
-				t.Errorf("reply %d: got %q, want success", i, r)
-			}
+	res := StormResult{Replies: total}
+	for _, r := range replies {
+		if r == "success" {
+			res.Success++
 		}
 	}
-	if bad > 0 {
-		t.Errorf("%d of %d replies were not success", bad, StormSize)
+	for k, o := range orders {
+		for try := 0; ; try++ {
+			got, err := s.Stores[0].Get(ctx, o.OutTradeNo)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Fulfilled || try == 3 {
+				break
+			}
+			if try == 0 {
+				res.Redelivered++
+			}
+			post(urls[try%len(urls)], bodies[k])
+		}
 	}
-	if n := settled.Load(); n != 1 {
-		t.Errorf("PENDING→PAID transitions: got %d, want 1", n)
+	mu.Lock()
+	defer mu.Unlock()
+	for _, o := range orders {
+		otn := o.OutTradeNo
+		if n := settled[otn]; n != 1 {
+			t.Errorf("%s: PENDING→PAID transitions: got %d, want 1", otn, n)
+		}
+		if n := calls[otn]; n != 1 {
+			t.Errorf("%s: fulfilment hook calls: got %d, want 1", otn, n)
+		}
+		got, err := s.Stores[0].Get(ctx, otn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != store.Paid || !got.Fulfilled || got.TransactionID != "T"+otn || got.Amount != o.Amount {
+			t.Errorf("%s after the storm: got status %s fulfilled %v txn %q amount %d, want PAID, fulfilled, %q, %d",
+				otn, got.Status, got.Fulfilled, got.TransactionID, got.Amount, "T"+otn, o.Amount)
+		}
 	}
-	if n := calls.Load(); n != 1 {
-		t.Errorf("fulfilment hook calls: got %d, want 1", n)
+	if n := overlaps.Load(); n != 0 {
+		t.Errorf("fulfilment hook ran concurrently for one order %d times, want never", n)
 	}
-	if n := overlap.Load(); n != 0 {
-		t.Errorf("fulfilment hook ran concurrently %d times, want never", n)
-	}
-	got, err := st.Get(ctx, otn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.Status != store.Paid || !got.Fulfilled || got.TransactionID != "T"+otn || got.Amount != order.Amount {
-		t.Errorf("order after the storm: got status %s fulfilled %v txn %q amount %d, want PAID, fulfilled, %q, %d",
-			got.Status, got.Fulfilled, got.TransactionID, got.Amount, "T"+otn, order.Amount)
-	}
+	return res
 }

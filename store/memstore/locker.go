@@ -25,41 +25,83 @@ type lease struct {
 // done channel, which its release or expiry timer closes; nothing polls,
 // and no goroutine outlives the call.
 func (s *Store) Acquire(ctx context.Context, name string, ttl time.Duration) (string, error) {
-	if err := ctx.Err(); err != nil {
+	if err := checkLease(ctx, name, ttl); err != nil {
 		return "", err
 	}
-	if ttl <= 0 {
-		return "", fmt.Errorf("memstore: acquire %q: ttl %v is not positive", name, ttl)
-	}
 	for {
-		s.lmu.Lock()
-		l := s.leases[name]
-		now := time.Now()
-		if l != nil && now.Before(l.expiry) {
-			done := l.done
-			s.lmu.Unlock()
-			select {
-			case <-done:
-				continue
-			case <-ctx.Done():
-				return "", ctx.Err()
-			}
+		token, done, err := s.take(name, ttl)
+		if err != nil || done == nil {
+			return token, err
 		}
-		if l != nil {
-			// Expired, and its timer has not run yet.
-			s.endLocked(name, l)
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return "", ctx.Err()
 		}
-		token, err := newToken()
-		if err != nil {
-			s.lmu.Unlock()
-			return "", err
-		}
-		nl := &lease{token: token, expiry: now.Add(ttl), done: make(chan struct{})}
-		nl.timer = time.AfterFunc(ttl, func() { s.expire(name, nl) })
-		s.leases[name] = nl
-		s.lmu.Unlock()
-		return token, nil
 	}
+}
+
+// TryAcquire implements store.TryLocker.
+func (s *Store) TryAcquire(ctx context.Context, name string, ttl time.Duration) (string, bool, error) {
+	if err := checkLease(ctx, name, ttl); err != nil {
+		return "", false, err
+	}
+	token, done, err := s.take(name, ttl)
+	if err != nil || done != nil {
+		return "", false, err
+	}
+	return token, true, nil
+}
+
+// Extend implements store.Extender.
+func (s *Store) Extend(ctx context.Context, name, token string, ttl time.Duration) error {
+	if err := checkLease(ctx, name, ttl); err != nil {
+		return err
+	}
+	s.lmu.Lock()
+	defer s.lmu.Unlock()
+	l := s.leases[name]
+	now := time.Now()
+	if l == nil || l.token != token || !now.Before(l.expiry) {
+		return fmt.Errorf("memstore: extend %q: %w", name, store.ErrNotHeld)
+	}
+	l.expiry = now.Add(ttl)
+	l.timer.Reset(ttl)
+	return nil
+}
+
+func checkLease(ctx context.Context, name string, ttl time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if ttl <= 0 {
+		return fmt.Errorf("memstore: lease %q: ttl %v is not positive", name, ttl)
+	}
+	return nil
+}
+
+// take takes name for ttl if it is free and returns the token; if it is
+// held it returns the channel closed when the current lease ends.
+func (s *Store) take(name string, ttl time.Duration) (token string, held <-chan struct{}, err error) {
+	s.lmu.Lock()
+	defer s.lmu.Unlock()
+	l := s.leases[name]
+	now := time.Now()
+	if l != nil && now.Before(l.expiry) {
+		return "", l.done, nil
+	}
+	if l != nil {
+		// Expired, and its timer has not run yet.
+		s.endLocked(name, l)
+	}
+	token, err = newToken()
+	if err != nil {
+		return "", nil, err
+	}
+	nl := &lease{token: token, expiry: now.Add(ttl), done: make(chan struct{})}
+	nl.timer = time.AfterFunc(ttl, func() { s.expire(name, nl) })
+	s.leases[name] = nl
+	return token, nil, nil
 }
 
 // Release implements store.Locker.
@@ -80,9 +122,15 @@ func (s *Store) Release(ctx context.Context, name, token string) error {
 func (s *Store) expire(name string, l *lease) {
 	s.lmu.Lock()
 	defer s.lmu.Unlock()
-	if s.leases[name] == l {
-		s.endLocked(name, l)
+	if s.leases[name] != l {
+		return
 	}
+	if left := time.Until(l.expiry); left > 0 {
+		// Extended after the timer fired: wait out the new expiry.
+		l.timer.Reset(left)
+		return
+	}
+	s.endLocked(name, l)
 }
 
 // endLocked removes l, the current lease of name, and wakes its waiters.

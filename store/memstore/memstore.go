@@ -16,7 +16,8 @@ import (
 
 var (
 	_ store.OrderStore  = (*Store)(nil)
-	_ store.Locker      = (*Store)(nil)
+	_ store.TryLocker   = (*Store)(nil)
+	_ store.Extender    = (*Store)(nil)
 	_ store.RefundStore = (*Store)(nil)
 )
 

@@ -52,7 +52,10 @@ type Locker struct {
 	min, max time.Duration
 }
 
-var _ store.Locker = (*Locker)(nil)
+var (
+	_ store.TryLocker = (*Locker)(nil)
+	_ store.Extender  = (*Locker)(nil)
+)
 
 // New returns a Locker over rdb (a *redis.Client, *redis.ClusterClient or
 // *redis.Ring). It does not contact Redis.
@@ -109,6 +112,7 @@ func (l *Locker) Acquire(ctx context.Context, name string, ttl time.Duration) (s
 	for {
 		ok, err := l.rdb.SetNX(ctx, key, token, ttl).Result()
 		if err != nil {
+			l.disown(ctx, key, token, ttl)
 			return "", l.fail(ctx, "acquire "+name, err)
 		}
 		if ok {
@@ -129,6 +133,40 @@ func (l *Locker) Acquire(ctx context.Context, name string, ttl time.Duration) (s
 		}
 		wait = min(wait*2, l.max)
 	}
+}
+
+// TryAcquire takes the lease name for ttl with one SET NX if nobody holds
+// it, and reports ok=false at once if someone does.
+func (l *Locker) TryAcquire(ctx context.Context, name string, ttl time.Duration) (string, bool, error) {
+	if ttl < time.Millisecond {
+		return "", false, fmt.Errorf("%w, got %v", ErrTTL, ttl)
+	}
+	if err := ctx.Err(); err != nil {
+		return "", false, fmt.Errorf("redisstore: try acquire %s: %w", name, err)
+	}
+	token, err := newToken()
+	if err != nil {
+		return "", false, err
+	}
+	ok, err := l.rdb.SetNX(ctx, l.Key(name), token, ttl).Result()
+	if err != nil {
+		l.disown(ctx, l.Key(name), token, ttl)
+		return "", false, l.fail(ctx, "try acquire "+name, err)
+	}
+	if !ok {
+		return "", false, nil
+	}
+	return token, true, nil
+}
+
+// disown deletes key if token holds it, ignoring errors. It runs after a
+// failed SET NX, which may have been applied all the same (the context
+// ended after the command was sent): without it, that lease would be held
+// by nobody until its TTL ran out.
+func (l *Locker) disown(ctx context.Context, key, token string, ttl time.Duration) {
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), min(ttl, 5*time.Second))
+	defer cancel()
+	_ = release.Run(dctx, l.rdb, []string{key}, token).Err()
 }
 
 // Release gives the lease up if token still holds it, else returns

@@ -1,4 +1,4 @@
-// Package sqlstore is a store.OrderStore (and a store.Locker) on
+// Package sqlstore is a store.OrderStore and store.Locker on
 // database/sql for SQLite, PostgreSQL and MySQL/MariaDB. It imports no
 // driver: the host opens the *sql.DB with the driver it already uses and
 // names the Dialect.
@@ -31,6 +31,16 @@
 // concurrent calls wins, so exactly one Settle reports settled=true across
 // every process sharing the tables, and a call that fails (cancelled
 // context, lost connection) leaves nothing behind.
+//
+// # Leases
+//
+// A Store is also a store.Locker, store.TryLocker and store.Extender on
+// <prefix>leases (a row per held lease: random token, expiry by the
+// database's clock), so a Settler given only the Store keeps the
+// fulfilment hook to one run at a time across every instance. NewLocker
+// gives the same leases without the orders. A take whose reply is lost
+// (a context that ends while the statement runs) deletes its row again,
+// so no lease is left held by a token nobody has.
 //
 // SQLite needs a busy timeout for concurrent writers, and WAL lets readers
 // run beside a writer; with modernc.org/sqlite:

@@ -35,7 +35,10 @@ type Locker struct {
 	q       lockQueries
 }
 
-var _ store.Locker = (*Locker)(nil)
+var (
+	_ store.TryLocker = (*Locker)(nil)
+	_ store.Extender  = (*Locker)(nil)
+)
 
 type lockQueries struct {
 	take, owner, release, extend, held string
@@ -96,14 +99,10 @@ func buildLockQueries(d Dialect, p string) lockQueries {
 // A database error ends it at once.
 func (l *Locker) Acquire(ctx context.Context, name string, ttl time.Duration) (string, error) {
 	op := "acquire " + name
-	if ttl < time.Millisecond {
-		return "", fmt.Errorf("%w, got %v", ErrTTL, ttl)
+	token, err := newLeaseToken(ttl)
+	if err != nil {
+		return "", err
 	}
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", fmt.Errorf("sqlstore: token: %w", err)
-	}
-	token := hex.EncodeToString(b[:])
 	wait := lockMinBackoff
 	var timer *time.Timer
 	for {
@@ -133,7 +132,50 @@ func (l *Locker) Acquire(ctx context.Context, name string, ttl time.Duration) (s
 	}
 }
 
-func (l *Locker) take(ctx context.Context, name, token string, ttl time.Duration) (bool, error) {
+// TryAcquire takes the lease name for ttl if it is free or expired, with
+// one statement (two on MySQL), and reports ok=false without waiting if
+// another holder has it.
+func (l *Locker) TryAcquire(ctx context.Context, name string, ttl time.Duration) (string, bool, error) {
+	op := "try acquire " + name
+	token, err := newLeaseToken(ttl)
+	if err != nil {
+		return "", false, err
+	}
+	if err := ctx.Err(); err != nil {
+		return "", false, lockFail(ctx, op, err)
+	}
+	ok, err := l.take(ctx, name, token, ttl)
+	if err != nil {
+		return "", false, lockFail(ctx, op, err)
+	}
+	if !ok {
+		return "", false, nil
+	}
+	return token, true, nil
+}
+
+func newLeaseToken(ttl time.Duration) (string, error) {
+	if ttl < time.Millisecond {
+		return "", fmt.Errorf("%w, got %v", ErrTTL, ttl)
+	}
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("sqlstore: token: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// take tries once to take the lease name for token. When it fails, the
+// statement may still have committed (a context that ends while the
+// database works cancels the wait, not the write), which would leave a
+// lease nobody holds a token for until its TTL runs out; so a failed take
+// deletes the token's row, if any, before it returns.
+func (l *Locker) take(ctx context.Context, name, token string, ttl time.Duration) (ok bool, err error) {
+	defer func() {
+		if err != nil {
+			l.disown(ctx, name, token, ttl)
+		}
+	}()
 	res, err := l.db.ExecContext(ctx, l.q.take, name, token, ttl.Microseconds())
 	if err != nil {
 		return false, err
@@ -154,6 +196,14 @@ func (l *Locker) take(ctx context.Context, name, token string, ttl time.Duration
 		return false, err
 	}
 	return owner == token, nil
+}
+
+// disown deletes name's row if token holds it, ignoring errors: it runs
+// after a failed take, on a context of its own, for at most a few seconds.
+func (l *Locker) disown(ctx context.Context, name, token string, ttl time.Duration) {
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), min(ttl, 5*time.Second))
+	defer cancel()
+	_, _ = l.db.ExecContext(dctx, l.q.release, name, token)
 }
 
 // Release gives the lease up if token still holds it (and it has not

@@ -151,3 +151,34 @@ func TestLockerExtend(t *testing.T) {
 		}
 	})
 }
+
+// TestStoreLeasesAreLockerLeases: a Store's own leases and a Locker's on
+// the same database and prefix are one table, so an instance wired with
+// the Store and one wired with NewLocker exclude each other.
+func TestStoreLeasesAreLockerLeases(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, tg target, dsn string, db *sql.DB) {
+		s, prefix := newStorePrefix(t, tg, db)
+		l := newLocker(t, tg, db, prefix)
+		ctx := context.Background()
+		token, err := s.Acquire(ctx, "job", time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tok, ok, err := l.TryAcquire(ctx, "job", time.Minute); ok || err != nil {
+			t.Fatalf("Locker.TryAcquire of a lease the Store holds: got (%q, %v, %v), want not ok", tok, ok, err)
+		}
+		if err := l.Release(ctx, "job", token); err != nil {
+			t.Fatalf("Locker.Release of the Store's lease by its token: %v", err)
+		}
+		tok, ok, err := s.TryAcquire(ctx, "job", time.Minute)
+		if !ok || err != nil {
+			t.Fatalf("Store.TryAcquire after release: got (%q, %v, %v), want the lease", tok, ok, err)
+		}
+		if err := s.Extend(ctx, "job", tok, time.Hour); err != nil {
+			t.Fatalf("Store.Extend by the holder: %v", err)
+		}
+		if err := s.Release(ctx, "job", tok); err != nil {
+			t.Fatalf("Store.Release by the holder: %v", err)
+		}
+	})
+}

@@ -52,15 +52,26 @@ type Config struct {
 
 // Store is a store.OrderStore and store.RefundStore on database/sql. It is safe for concurrent
 // use by goroutines and by processes sharing the database.
+//
+// A Store is also a store.Locker (with TryAcquire and Extend): its leases
+// are the rows of <prefix>leases, exactly as a Locker from NewLocker on
+// the same database and prefix would keep them. So a Settler given only
+// the Store serialises the fulfilment hook across every process sharing
+// the tables, with no Locker to wire and nothing to forget.
 type Store struct {
 	db      *sql.DB
 	dialect Dialect
 	prefix  string
 	q       queries
 	rq      refundQueries
+	lease   *Locker
 }
 
-var _ store.OrderStore = (*Store)(nil)
+var (
+	_ store.OrderStore = (*Store)(nil)
+	_ store.TryLocker  = (*Store)(nil)
+	_ store.Extender   = (*Store)(nil)
+)
 
 var prefixRE = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,31}$`)
 
@@ -77,6 +88,7 @@ func New(db *sql.DB, cfg Config) (*Store, error) {
 	s := &Store{db: db, dialect: cfg.Dialect, prefix: prefix}
 	s.q = buildQueries(cfg.Dialect, prefix)
 	s.rq = buildRefundQueries(cfg.Dialect, prefix)
+	s.lease = &Locker{db: db, dialect: cfg.Dialect, q: buildLockQueries(cfg.Dialect, prefix)}
 	return s, nil
 }
 
