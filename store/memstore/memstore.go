@@ -1,5 +1,5 @@
 // Package memstore is the embedded default store.OrderStore and
-// store.Locker: maps behind a mutex, for one process, tests and demos.
+// store.Scheduler and store.Locker: maps behind a mutex, for one process, tests and demos.
 // Nothing survives a restart, and it coordinates nothing across processes.
 package memstore
 
@@ -19,12 +19,14 @@ var (
 	_ store.Locker     = (*Store)(nil)
 )
 
-// Store keeps orders and leases in memory. The zero value is not usable;
+// Store keeps orders, their schedule and leases in memory. The zero value is not usable;
 // call New. A Store is safe for concurrent use.
 type Store struct {
 	mu         sync.Mutex
 	orders     map[string]*store.Order
 	byBusiness map[string][]string // BusinessID -> OutTradeNos
+	claims     map[string]string   // OutTradeNo -> token of its latest claim
+	claimSeq   uint64
 
 	lmu    sync.Mutex
 	leases map[string]*lease
@@ -35,6 +37,7 @@ func New() *Store {
 	return &Store{
 		orders:     make(map[string]*store.Order),
 		byBusiness: make(map[string][]string),
+		claims:     make(map[string]string),
 		leases:     make(map[string]*lease),
 	}
 }
