@@ -69,7 +69,7 @@ func openStore(t *testing.T, driver string, d sqlstore.Dialect, dsn string) stor
 		t.Fatalf("migrate: %v", err)
 	}
 	t.Cleanup(func() {
-		for _, table := range []string{"orders", "schema_version"} {
+		for _, table := range []string{"orders", "leases", "schedule", "schema_version"} {
 			db.Exec("DROP TABLE IF EXISTS " + prefix + table)
 		}
 	})

@@ -255,6 +255,7 @@ func fullOrder() *store.Order {
 		Reason:               "用户取消 'quoted' \"double\" \\ back%slash_under",
 		CreatedAt:            at(0),
 		UpdatedAt:            at(62),
+		NextDue:              at(3600),
 	}
 }
 

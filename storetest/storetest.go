@@ -1,5 +1,5 @@
-// Package storetest is the conformance suite every store.OrderStore and
-// store.Locker implementation must pass; store/memstore passes it, and the
+// Package storetest is the conformance suite every store.OrderStore,
+// store.Scheduler and store.Locker implementation must pass; store/memstore passes it, and the
 // suite is itself shown to fail on deliberately broken implementations.
 package storetest
 
@@ -10,8 +10,9 @@ import (
 )
 
 // Harness is what one subtest gets: a fresh, empty store and/or locker.
+// The schedule tests run when Store also implements store.Scheduler.
 type Harness struct {
-	Store  store.OrderStore // nil skips the order-store tests
+	Store  store.OrderStore // nil skips the order-store and schedule tests
 	Locker store.Locker     // nil skips the locker tests
 }
 
@@ -43,6 +44,16 @@ func RunConformanceTests(t *testing.T, newHarness func(t *testing.T) Harness) {
 				t.Skip("storetest: harness has no OrderStore")
 			}
 			tc.fn(t, h.Store)
+		})
+	}
+	for _, tc := range scheduleTests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			sc, ok := h.Store.(store.Scheduler)
+			if !ok {
+				t.Skip("storetest: harness has no OrderStore that is a store.Scheduler")
+			}
+			tc.fn(t, h.Store, sc)
 		})
 	}
 	for _, tc := range lockerTests {

@@ -70,4 +70,6 @@ func ExampleSchema() {
 	// CREATE INDEX IF NOT EXISTS shop_orders_status_created ON shop_orders (status, created_at);
 	// CREATE INDEX IF NOT EXISTS shop_orders_status_paid ON shop_orders (status, fulfilled, paid_at);
 	// CREATE TABLE IF NOT EXISTS shop_leases (
+	// CREATE TABLE IF NOT EXISTS shop_schedule (
+	// CREATE INDEX IF NOT EXISTS shop_schedule_due ON shop_schedule (kind, next_due);
 }

@@ -57,6 +57,7 @@ type Store struct {
 	dialect Dialect
 	prefix  string
 	q       queries
+	skipState
 }
 
 var _ store.OrderStore = (*Store)(nil)
