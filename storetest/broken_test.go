@@ -53,6 +53,13 @@ func TestSuiteCatchesFlaws(t *testing.T) {
 		{noExclusion, []string{"LockMutualExclusion", "LockReleaseWakesWaiter", "LockAcquireDeadline"}},
 		{releaseIgnoresToken, []string{"LockReleaseNotHeld", "LockStaleToken", "LockExpiry"}},
 		{noExpiry, []string{"LockExpiry"}},
+		{claimLeavesDue, []string{"ScheduleDueOrder", "ScheduleExclusive", "ScheduleExpiry"}},
+		{racyClaim, []string{"ScheduleExclusive"}},
+		{claimNeverExpires, []string{"ScheduleExpiry", "ScheduleFenced"}},
+		{unfenced, []string{"ScheduleFenced"}},
+		{claimByKey, []string{"ScheduleDueOrder", "ScheduleNoStarvation"}},
+		{ignoresContext, []string{"ScheduleContextCanceled"}},
+		{aliasing, []string{"ScheduleReturnsCopies"}},
 	}
 	for _, tc := range tests {
 		t.Run(string(tc.flaw), func(t *testing.T) {

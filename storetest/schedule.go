@@ -174,7 +174,9 @@ func testScheduleExclusive(t *testing.T, s store.OrderStore, sc store.Scheduler)
 		errs []error
 	)
 	race(func(int) {
-		for {
+		// Bounded, so a store that hands the same attempts out for ever
+		// fails instead of hanging.
+		for range n {
 			cs, err := sc.Claim(context.Background(), store.ClaimRequest{Kind: store.KindQuery, Now: at(10), Lease: lease, Limit: 3})
 			mu.Lock()
 			if err != nil {
