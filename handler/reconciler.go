@@ -287,6 +287,11 @@ func (r *Reconciler) handleAll(ctx context.Context, claims []store.Claim) (errs 
 		go func() {
 			defer wg.Done()
 			next, refused, err := r.handle(ctx, c)
+			if err != nil && ctx.Err() != nil {
+				// Cut short by the instance stopping: the check did not
+				// happen, so the attempt stays due for another instance.
+				next = c.Due
+			}
 			if rerr := r.reschedule(ctx, c, next); rerr != nil {
 				err = errors.Join(err, rerr)
 			}
