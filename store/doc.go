@@ -1,6 +1,7 @@
 // Package store defines how the kit persists payment attempts: the Order
-// record, the OrderStore and Locker interfaces a host implements over its
-// own database, and their sentinel errors. store/memstore is the embedded
+// record, the OrderStore, Scheduler and Locker interfaces a host
+// implements over its own database, and their sentinel errors. Scheduler
+// is the reconciler's schedule, shared by every instance. store/memstore is the embedded
 // default; storetest is the conformance suite every implementation passes.
 //
 // Correctness rests on OrderStore.Settle being an atomic compare-and-set.

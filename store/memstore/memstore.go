@@ -1,6 +1,7 @@
-// Package memstore is the embedded default store.OrderStore and
-// store.Scheduler and store.Locker: maps behind a mutex, for one process, tests and demos.
-// Nothing survives a restart, and it coordinates nothing across processes.
+// Package memstore is the embedded default store.OrderStore,
+// store.Scheduler and store.Locker: maps behind a mutex, for one process,
+// tests and demos. Nothing survives a restart, and it coordinates nothing
+// across processes.
 package memstore
 
 import (

@@ -1,4 +1,5 @@
-// Package sqlstore is a store.OrderStore (and a store.Locker) on
+// Package sqlstore is a store.OrderStore and store.Scheduler (and a
+// store.Locker) on
 // database/sql for SQLite, PostgreSQL and MySQL/MariaDB. It imports no
 // driver: the host opens the *sql.DB with the driver it already uses and
 // names the Dialect.
@@ -9,7 +10,8 @@
 //
 // # Schema and migrations
 //
-// The store keeps three tables, <prefix>orders, <prefix>leases (the
+// The store keeps four tables, <prefix>orders, <prefix>schedule (the
+// reconciler's due times and claims, store.Scheduler), <prefix>leases (the
 // Locker's) and <prefix>schema_version (the prefix is Config.TablePrefix,
 // "cypay_" by default). Migrate creates
 // or upgrades them; it is versioned, idempotent and safe to run from every
