@@ -1,6 +1,6 @@
 // Package sqlstore is a store.OrderStore and store.Scheduler (and a
-// store.Locker) on
-// database/sql for SQLite, PostgreSQL and MySQL/MariaDB. It imports no
+// store.Locker) on database/sql for SQLite, PostgreSQL and MySQL/MariaDB.
+// It imports no
 // driver: the host opens the *sql.DB with the driver it already uses and
 // names the Dialect.
 //
