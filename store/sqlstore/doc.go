@@ -1,8 +1,7 @@
 // Package sqlstore is a store.OrderStore and store.Scheduler (and a
 // store.Locker) on database/sql for SQLite, PostgreSQL and MySQL/MariaDB.
-// It imports no
-// driver: the host opens the *sql.DB with the driver it already uses and
-// names the Dialect.
+// It imports no driver: the host opens the *sql.DB with the driver it
+// already uses and names the Dialect.
 //
 //	db, err := sql.Open("pgx", dsn) // or "sqlite", "mysql"
 //	s, err := sqlstore.New(db, sqlstore.Config{Dialect: sqlstore.Postgres})
