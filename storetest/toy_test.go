@@ -142,18 +142,6 @@ func (s *toy) ListByBusinessID(ctx context.Context, businessID string) ([]*store
 		func(a, b *store.Order) bool { return a.Attempt < b.Attempt }, -1)
 }
 
-func (s *toy) ListPending(ctx context.Context, createdBefore time.Time, limit int) ([]*store.Order, error) {
-	return s.list(ctx,
-		func(o *store.Order) bool { return o.Status == store.Pending && o.CreatedAt.Before(createdBefore) },
-		func(a, b *store.Order) bool { return a.CreatedAt.Before(b.CreatedAt) }, limit)
-}
-
-func (s *toy) ListUnfulfilled(ctx context.Context, limit int) ([]*store.Order, error) {
-	return s.list(ctx,
-		func(o *store.Order) bool { return o.Status == store.Paid && !o.Fulfilled },
-		func(a, b *store.Order) bool { return a.PaidAt.Before(b.PaidAt) }, limit)
-}
-
 // change applies fn to the stored attempt (or, with lostUpdate, to a copy).
 func (s *toy) change(ctx context.Context, outTradeNo string, fn func(o *store.Order) error) error {
 	if err := s.ctxErr(ctx); err != nil {

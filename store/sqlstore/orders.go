@@ -21,7 +21,7 @@ const columns = "out_trade_no, business_id, attempt, mch_id, channel, trade_type
 type queries struct {
 	insert, get, listByBusiness, setCheckout, exists string
 	settle, classify, markFulfilled, finish          string
-	listPending, listUnfulfilled, touchNothing       string
+	touchNothing                                     string
 	schedule                                         scheduleQueries
 }
 
@@ -53,20 +53,7 @@ func buildQueries(d Dialect, p string) queries {
 		touchNothing: r("UPDATE %s SET updated_at = updated_at WHERE out_trade_no = ? AND 1 = 0", t),
 		finish: r("UPDATE %s SET status = ?, reason = ?, updated_at = ? WHERE out_trade_no = ? AND status = '%s'",
 			t, store.Pending),
-		listPending: r("%s WHERE o.status = '%s' AND o.created_at < ? ORDER BY o.created_at, o.out_trade_no LIMIT ?",
-			sel, store.Pending),
-		listUnfulfilled: r("%s WHERE o.status = '%s' AND o.fulfilled = 0 ORDER BY o.paid_at%s, o.out_trade_no LIMIT ?",
-			sel, store.Paid, nullsFirst(d)),
 	}
-}
-
-// nullsFirst makes an unset paid_at sort first everywhere, as the zero
-// time does in memory; only PostgreSQL sorts NULL last by default.
-func nullsFirst(d Dialect) string {
-	if d == Postgres {
-		return " NULLS FIRST"
-	}
-	return ""
 }
 
 // micros is how a time is stored: microseconds since the Unix epoch.
@@ -379,17 +366,4 @@ func (s *Store) Finish(ctx context.Context, outTradeNo string, status store.Stat
 		}
 	}
 	return fmt.Errorf("sqlstore: %s: attempt stayed PENDING after %d tries", op, casTries)
-}
-
-// ListPending returns at most limit PENDING attempts created before
-// createdBefore, oldest first; limit < 1 returns none.
-func (s *Store) ListPending(ctx context.Context, createdBefore time.Time, limit int) ([]*store.Order, error) {
-	return s.list(ctx, "list pending", s.q.listPending, micros(createdBefore), max(limit, 0))
-}
-
-// ListUnfulfilled returns at most limit PAID attempts not yet fulfilled,
-// oldest PaidAt first; limit < 1
-// returns none.
-func (s *Store) ListUnfulfilled(ctx context.Context, limit int) ([]*store.Order, error) {
-	return s.list(ctx, "list unfulfilled", s.q.listUnfulfilled, max(limit, 0))
 }
