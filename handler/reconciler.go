@@ -331,6 +331,13 @@ func (r *Reconciler) reschedule(ctx context.Context, c store.Claim, next time.Ti
 // reports that the rate limiter refused, and the item was left as due.
 func (r *Reconciler) handle(ctx context.Context, c store.Claim) (next time.Time, refused bool, err error) {
 	o, now := c.Order, r.now()
+	if o == nil {
+		// A Scheduler for order kinds hands the attempt out with the
+		// claim; read it if this one did not.
+		if o, err = r.store.Get(ctx, c.Key); err != nil {
+			return c.Due, false, fmt.Errorf("handler: read claimed %s: %w", c.Key, err)
+		}
+	}
 	if c.Kind == store.KindFulfil {
 		// Retry on the same widening schedule, counted from the settle.
 		return o.UpdatedAt.Add(r.nextAt(now.Sub(o.UpdatedAt))), false, r.retryFulfil(ctx, o)

@@ -367,3 +367,42 @@ func TestReconcilerRateLimit(t *testing.T) {
 		t.Errorf("gateway calls %d exceed the limiter's grants %d", len(g.calls()), lim.used)
 	}
 }
+
+// bareScheduler hands out claims without their attempts, as a Scheduler
+// for other kinds of work might.
+type bareScheduler struct{ store.Scheduler }
+
+func (b bareScheduler) Claim(ctx context.Context, r store.ClaimRequest) ([]store.Claim, error) {
+	cs, err := b.Scheduler.Claim(ctx, r)
+	for i := range cs {
+		cs[i].Order = nil
+	}
+	return cs, err
+}
+
+// TestReconcilerReadsBareClaims: a claim that comes without its attempt is
+// read from the store, and settled all the same.
+func TestReconcilerReadsBareClaims(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	e.addOrder("BARE1", mchA, 300)
+	otn := handler.OutTradeNo("BARE1", 1)
+	e.sim.SetFaults(otn, gatewaytest.Faults{NoNotify: true})
+	e.mustPreOrder(t, model.V2, "BARE1", model.PayWeChat)
+	if err := e.sim.Pay(otn); err != nil {
+		t.Fatal(err)
+	}
+	r, err := handler.NewReconciler(handler.ReconcilerConfig{
+		Settler: e.settler, Client: e.clients[model.V2], Scheduler: bareScheduler{e.mem}, Logger: quietLogger(), Now: e.clock.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(5 * time.Second)
+	if err := r.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.get(t, otn).Status; got != store.Paid {
+		t.Errorf("status: got %s, want PAID", got)
+	}
+}
