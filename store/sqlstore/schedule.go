@@ -228,8 +228,8 @@ func (s *Store) claimSQLite(ctx context.Context, token string, until int64, args
 // servers get a plain FOR UPDATE, which queues concurrent claims instead
 // of letting them pass each other, and is just as exclusive.
 func (s *Store) skipLocked(ctx context.Context) (bool, error) {
-	s.skipOnce.Lock()
-	defer s.skipOnce.Unlock()
+	s.skipMu.Lock()
+	defer s.skipMu.Unlock()
 	if s.skipKnown {
 		return s.skip, nil
 	}
@@ -326,6 +326,6 @@ func (s *Store) Reschedule(ctx context.Context, c store.Claim, next time.Time) e
 
 // skipState is the cached answer of skipLocked.
 type skipState struct {
-	skipOnce        sync.Mutex
+	skipMu        sync.Mutex
 	skip, skipKnown bool
 }
