@@ -326,6 +326,6 @@ func (s *Store) Reschedule(ctx context.Context, c store.Claim, next time.Time) e
 
 // skipState is the cached answer of skipLocked.
 type skipState struct {
-	skipMu        sync.Mutex
+	skipMu          sync.Mutex
 	skip, skipKnown bool
 }
