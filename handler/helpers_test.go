@@ -290,7 +290,7 @@ func (e *env) reconciler(t testing.TB, v model.Version) *handler.Reconciler {
 	t.Helper()
 	r, err := handler.NewReconciler(handler.ReconcilerConfig{
 		Settler: e.settler, Client: e.clients[v], Logger: quietLogger(), Now: e.clock.Now,
-		Concurrency: 8, Batch: 1000,
+		Concurrency: 8, Batch: 1000, Scheduler: e.mem,
 		Clients: []*client.Client{e.clients[model.V1], e.clients[model.V2]},
 	})
 	if err != nil {

@@ -48,10 +48,11 @@ type Trace func(ctx context.Context, stage Stage) (context.Context, func(err err
 // PassEvent reports one Reconciler pass to ReconcilerConfig.ObservePass.
 // It carries counts only, never order numbers.
 type PassEvent struct {
-	// Pending is how many PENDING attempts old enough to query were
-	// listed (at most ReconcilerConfig.Batch).
+	// Pending is how many PENDING attempts the pass claimed because they
+	// were due (at most ReconcilerConfig.Batch in all); with the shared
+	// schedule it equals Checked.
 	Pending int
-	// Checked is how many of them were due and queried this pass.
+	// Checked is how many due attempts were queried this pass.
 	Checked int
 	// Unfulfilled is how many PAID attempts had their fulfilment retried.
 	Unfulfilled int

@@ -378,6 +378,7 @@ func (p *PreOrder) attempt(ctx context.Context, req preOrderRequest, buy Purchas
 			Status:     store.Pending,
 			CreatedAt:  now,
 			UpdatedAt:  now,
+			NextDue:    now.Add(firstQuery),
 		}
 		err = p.store.Create(ctx, o)
 		if errors.Is(err, store.ErrExists) {

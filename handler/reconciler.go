@@ -23,33 +23,55 @@ type ReconcilerConfig struct {
 	Client *client.Client
 	// Clients adds clients for other protocol versions. Each attempt is
 	// queried through the client whose Version is the attempt's (so with
-	// the key that created it); attempts of a version no client speaks
-	// are left alone. Nil means Client only.
+	// the key that created it); an attempt of a version no client speaks
+	// is put back on its schedule unqueried.
 	Clients []*client.Client
 	// Store holds the orders. Nil means the Settler's store.
 	Store store.OrderStore
+	// Scheduler is the schedule and the claims every instance shares
+	// (guarantees G11, G12). Nil means Store, or the Settler's store, if it
+	// implements store.Scheduler; NewReconciler refuses a store that does
+	// not, because a schedule kept in one process's memory is wrong on two.
+	Scheduler store.Scheduler
 	// FirstDelay is how old a PENDING attempt must be before its first
-	// query. Zero means 5 s.
+	// query: the gateway's 5 s. Zero means 5 s.
 	FirstDelay time.Duration
-	// Interval is the time between queries of a fresh attempt, and the
-	// time between passes of Run. Zero means 5 s.
+	// Interval is the time between queries of an attempt in its fast
+	// window, and the time between passes of Run. Zero means 5 s.
 	Interval time.Duration
 	// FastWindow is how long after creation an attempt is queried every
-	// Interval; 60–180 s. Zero means 120 s.
+	// Interval; 60–180 s. Zero means 120 s. Attempts inside it are claimed
+	// before any older one, so a backlog never delays them.
 	FastWindow time.Duration
-	// TailInterval is the time between queries after FastWindow. Zero
-	// means 5 min.
-	TailInterval time.Duration
+	// TailSteps are the widening gaps between queries after FastWindow;
+	// the last one repeats until MaxAge. Nil means DefaultTailSteps. Each
+	// must be at least Interval.
+	TailSteps []time.Duration
 	// MaxAge is when an attempt the gateway still reports unpaid (or does
 	// not know) is closed: cancelled at the gateway while its 5-minute
 	// cancel window is open, else recorded CLOSED. An attempt whose query
 	// keeps failing is never closed: its outcome is unknown. Zero means 24 h.
 	MaxAge time.Duration
-	// Concurrency bounds the orders handled at once. Zero means 4.
+	// Concurrency bounds the attempts handled at once by this instance, and
+	// is how many it claims at a time. Zero means 4.
 	Concurrency int
-	// Batch bounds the orders listed per pass (and so the queries per
-	// Interval). Zero means 500.
+	// Batch bounds the attempts one pass handles. Zero means 500.
 	Batch int
+	// ClaimTTL is the lease on claimed attempts: an instance that dies
+	// holding them delays their check by at most this long. It must exceed
+	// the Settler's LockTTL, which bounds the work on one attempt. Zero
+	// means twice the LockTTL.
+	ClaimTTL time.Duration
+	// Limiter paces this instance's calls to the gateway (queries and
+	// cancels): each waits for it first. Nil means no cap. A
+	// *rate.Limiter from golang.org/x/time/rate fits as it is. When a wait
+	// fails (it would outlast the attempt's deadline), the pass gives the
+	// attempt back and ends; the next pass goes on.
+	Limiter Limiter
+	// MerchantLimiter returns the limiter of one merchant (mch_id), waited
+	// for after Limiter, for gateways that cap each merchant. Nil, or a nil
+	// result, means no per-merchant cap.
+	MerchantLimiter func(mchID string) Limiter
 	// ObservePass receives one PassEvent at the end of every pass, for
 	// counting. It must be fast and safe for concurrent use. Nil means none.
 	ObservePass func(PassEvent)
@@ -65,31 +87,56 @@ type ReconcilerConfig struct {
 	Now func() time.Time
 }
 
+// Limiter paces calls to the gateway. Wait blocks until one call may go,
+// or returns an error when ctx ends first (or would end first). It is
+// satisfied by *rate.Limiter from golang.org/x/time/rate, so the core needs
+// no dependency for it.
+type Limiter interface {
+	Wait(ctx context.Context) error
+}
+
+// DefaultTailSteps are the gaps between queries after the fast window.
+// With the other defaults an abandoned attempt is queried 36 times in its
+// 24 hours (24 in the fast window, 11 in the tail, 1 at MaxAge), against
+// 312 for a query every 5 minutes.
+var DefaultTailSteps = []time.Duration{
+	time.Minute, 5 * time.Minute, 15 * time.Minute, 30 * time.Minute,
+	time.Hour, 2 * time.Hour, 4 * time.Hour,
+}
+
 // Reconciler settles what notifications miss (guarantee G7): it queries
 // PENDING attempts on the gateway's schedule — first after FirstDelay,
-// then every Interval until FastWindow, then every TailInterval until
+// then every Interval until FastWindow, then at widening TailSteps until
 // MaxAge, then closes them — and settles paid ones through the Settler,
 // with the same checks as a notification. It also retries the fulfilment
-// of PAID attempts whose hook has not succeeded. Several Reconcilers may
-// run at once against one store: settling is a compare-and-set and the
-// hook runs under the order's lease.
+// of PAID attempts whose hook has not succeeded.
+//
+// The schedule lives in the store (store.Scheduler): each pass claims the
+// attempts that are due, under a lease, so any number of Reconcilers on
+// one store share the work and each due check runs once (guarantee G12).
 type Reconciler struct {
-	settler                             *Settler
-	clients                             map[model.Version]*client.Client
-	store                               store.OrderStore
-	first, interval, fast, tail, maxAge time.Duration
-	conc, batch                         int
-	refunder                            *Refunder
-	log                                 *slog.Logger
-	now                                 func() time.Time
-	observePass                         func(PassEvent)
-
-	mu      sync.Mutex
-	nextDue map[string]time.Time // per out_trade_no; a hint, lost on restart
+	settler                       *Settler
+	clients                       map[model.Version]*client.Client
+	store                         store.OrderStore
+	sched                         store.Scheduler
+	first, interval, fast, maxAge time.Duration
+	tail                          []time.Duration
+	claimTTL                      time.Duration
+	conc, batch                   int
+	limiter                       Limiter
+	perMerchant                   func(string) Limiter
+	refunder                      *Refunder
+	observePass                   func(PassEvent)
+	log                           *slog.Logger
+	now                           func() time.Time
 }
 
 // cancelWindow is how long after creation the gateway accepts a cancel.
 const cancelWindow = 5 * time.Minute
+
+// firstQuery is the gateway's delay before an attempt's first query; the
+// pre-order handler schedules new attempts with it.
+const firstQuery = 5 * time.Second
 
 // NewReconciler validates cfg and returns a Reconciler.
 func NewReconciler(cfg ReconcilerConfig) (*Reconciler, error) {
@@ -100,12 +147,13 @@ func NewReconciler(cfg ReconcilerConfig) (*Reconciler, error) {
 		return nil, errors.New("handler: ReconcilerConfig.Client is required")
 	}
 	r := &Reconciler{
-		settler: cfg.Settler, store: cfg.Store,
+		settler: cfg.Settler, store: cfg.Store, sched: cfg.Scheduler,
 		clients: map[model.Version]*client.Client{},
 		first:   cfg.FirstDelay, interval: cfg.Interval, fast: cfg.FastWindow,
-		tail: cfg.TailInterval, maxAge: cfg.MaxAge,
-		conc: cfg.Concurrency, batch: cfg.Batch, refunder: cfg.Refunder, log: cfg.Logger, now: cfg.Now,
-		nextDue: map[string]time.Time{}, observePass: cfg.ObservePass,
+		tail: append([]time.Duration(nil), cfg.TailSteps...), maxAge: cfg.MaxAge, claimTTL: cfg.ClaimTTL,
+		conc: cfg.Concurrency, batch: cfg.Batch, log: cfg.Logger, now: cfg.Now,
+		refunder: cfg.Refunder, observePass: cfg.ObservePass,
+		limiter: cfg.Limiter, perMerchant: cfg.MerchantLimiter,
 	}
 	for _, c := range append(cfg.Clients, cfg.Client) {
 		if c == nil {
@@ -116,24 +164,45 @@ func NewReconciler(cfg ReconcilerConfig) (*Reconciler, error) {
 	if r.store == nil {
 		r.store = cfg.Settler.store
 	}
+	if r.sched == nil {
+		s, ok := r.store.(store.Scheduler)
+		if !ok {
+			return nil, errors.New("handler: ReconcilerConfig.Store does not implement store.Scheduler: set ReconcilerConfig.Scheduler")
+		}
+		r.sched = s
+	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d == 0 {
 			*d = v
 		}
 	}
-	def(&r.first, 5*time.Second)
+	def(&r.first, firstQuery)
 	def(&r.interval, 5*time.Second)
 	def(&r.fast, 120*time.Second)
-	def(&r.tail, 5*time.Minute)
 	def(&r.maxAge, 24*time.Hour)
-	if r.first < 0 || r.interval < 0 || r.tail < 0 || r.maxAge < 0 || r.conc < 0 || r.batch < 0 {
+	def(&r.claimTTL, 2*cfg.Settler.ttl)
+	if len(r.tail) == 0 {
+		r.tail = append(r.tail, DefaultTailSteps...)
+	}
+	if r.first < 0 || r.interval < 0 || r.maxAge < 0 || r.claimTTL < 0 || r.conc < 0 || r.batch < 0 {
 		return nil, errors.New("handler: ReconcilerConfig durations and bounds must not be negative")
+	}
+	for _, d := range r.tail {
+		if d < r.interval {
+			return nil, fmt.Errorf("handler: ReconcilerConfig.TailSteps holds %s, shorter than Interval", d)
+		}
 	}
 	if r.fast < 60*time.Second || r.fast > 180*time.Second {
 		return nil, fmt.Errorf("handler: ReconcilerConfig.FastWindow %s outside 60s–180s", r.fast)
 	}
+	if r.first >= r.fast {
+		return nil, errors.New("handler: ReconcilerConfig.FirstDelay is not shorter than FastWindow")
+	}
 	if r.maxAge < r.fast {
 		return nil, errors.New("handler: ReconcilerConfig.MaxAge is shorter than FastWindow")
+	}
+	if r.claimTTL <= cfg.Settler.ttl {
+		return nil, fmt.Errorf("handler: ReconcilerConfig.ClaimTTL %s must exceed the Settler's LockTTL %s", r.claimTTL, cfg.Settler.ttl)
 	}
 	if r.conc == 0 {
 		r.conc = 4
@@ -167,60 +236,42 @@ func (r *Reconciler) Run(ctx context.Context) error {
 	}
 }
 
-// RunOnce makes one pass: it queries every PENDING attempt that is due
-// (at most Batch), settles or closes what the answers say, and retries
-// the fulfilment of PAID attempts not yet fulfilled. It returns the
-// joined errors of the orders it could not handle.
+// RunOnce makes one pass: it claims due work Concurrency items at a time
+// — attempts in their fast window first, then fulfilment retries, then the
+// tail, most overdue first within each — and handles it, until nothing is
+// due, Batch items were handled, or the rate limiter refuses. It returns
+// the joined errors of the items it could not handle.
 func (r *Reconciler) RunOnce(ctx context.Context) (err error) {
 	var pass PassEvent
 	ctx, end := r.beginPass(ctx)
 	defer func() { end(&pass, err) }()
-	now := r.now()
-	pending, err := r.store.ListPending(ctx, now.Add(-r.first), r.batch)
-	if err != nil {
-		return fmt.Errorf("handler: list pending: %w", err)
-	}
-	unfulfilled, err := r.store.ListUnfulfilled(ctx, r.batch)
-	if err != nil {
-		return fmt.Errorf("handler: list unfulfilled: %w", err)
-	}
-	pass.Pending, pass.Unfulfilled = len(pending), len(unfulfilled)
-	var (
-		mu   sync.Mutex
-		errs []error
-		wg   sync.WaitGroup
-		sem  = make(chan struct{}, r.conc)
-	)
-	run := func(f func() error) {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			return
+	var errs []error
+	for done := 0; done < r.batch; {
+		claims, err := r.claimNext(ctx, min(r.conc, r.batch-done))
+		if err != nil {
+			errs = append(errs, err)
+			break
 		}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			if err := f(); err != nil {
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
+		if len(claims) == 0 {
+			break
+		}
+		done += len(claims)
+		for _, c := range claims {
+			if c.Kind == store.KindFulfil {
+				pass.Unfulfilled++
+			} else {
+				pass.Checked++
 			}
-		}()
-	}
-	for _, o := range pending {
-		if r.clients[o.Version] == nil || !r.due(o, now) {
-			continue
 		}
-		pass.Checked++
-		run(func() error { return r.reconcile(ctx, o, now) })
+		chunkErrs, stop := r.handleAll(ctx, claims)
+		pass.Failed += len(chunkErrs)
+		errs = append(errs, chunkErrs...)
+		if stop || ctx.Err() != nil {
+			break
+		}
 	}
-	for _, o := range unfulfilled {
-		run(func() error { return r.retryFulfil(ctx, o) })
-	}
-	wg.Wait()
-	pass.Failed = len(errs)
-	r.forget(pending)
-	if r.refunder != nil {
+	pass.Pending = pass.Checked
+	if r.refunder != nil && ctx.Err() == nil {
 		if _, err := r.refunder.Poll(ctx); err != nil {
 			errs = append(errs, err)
 		}
@@ -231,61 +282,179 @@ func (r *Reconciler) RunOnce(ctx context.Context) (err error) {
 	return errors.Join(errs...)
 }
 
-// due reports whether an attempt should be queried now, and schedules
-// its next query.
-func (r *Reconciler) due(o *store.Order, now time.Time) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if next, ok := r.nextDue[o.OutTradeNo]; ok && now.Before(next) && now.Sub(o.CreatedAt) <= r.maxAge {
-		return false
-	}
-	step := r.interval
-	if now.Sub(o.CreatedAt) >= r.fast {
-		step = r.tail
-	}
-	r.nextDue[o.OutTradeNo] = now.Add(step)
-	return true
-}
-
-// forget drops schedule entries of attempts no longer pending, so the map
-// does not grow without bound. Only a full listing tells which those are.
-func (r *Reconciler) forget(pending []*store.Order) {
-	if len(pending) >= r.batch {
-		return
-	}
-	keep := make(map[string]struct{}, len(pending))
-	for _, o := range pending {
-		keep[o.OutTradeNo] = struct{}{}
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for k := range r.nextDue {
-		if _, ok := keep[k]; !ok {
-			delete(r.nextDue, k)
+// claimNext claims up to limit items: fresh queries, else fulfilment
+// retries, else tail queries.
+func (r *Reconciler) claimNext(ctx context.Context, limit int) ([]store.Claim, error) {
+	now := r.now()
+	for _, req := range []store.ClaimRequest{
+		{Kind: store.KindQuery, CreatedAfter: now.Add(-r.fast)},
+		{Kind: store.KindFulfil},
+		{Kind: store.KindQuery},
+	} {
+		req.Now, req.Lease, req.Limit = now, r.claimTTL, limit
+		claims, err := r.sched.Claim(ctx, req)
+		if err != nil {
+			return nil, fmt.Errorf("handler: claim %s: %w", req.Kind, err)
+		}
+		if len(claims) > 0 {
+			return claims, nil
 		}
 	}
+	return nil, nil
 }
 
-// reconcile queries one PENDING attempt and acts on the answer.
-func (r *Reconciler) reconcile(ctx context.Context, o *store.Order, now time.Time) error {
+// handleAll handles claims concurrently and reschedules each. stop says
+// the rate limiter refused, so the pass should end.
+func (r *Reconciler) handleAll(ctx context.Context, claims []store.Claim) (errs []error, stop bool) {
+	var (
+		mu      sync.Mutex
+		wg      sync.WaitGroup
+		stopped bool
+	)
+	for _, c := range claims {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			next, refused, err := r.handle(ctx, c)
+			if err != nil && ctx.Err() != nil {
+				// Cut short by the instance stopping: the check did not
+				// happen, so the attempt stays due for another instance.
+				next = c.Due
+			}
+			if rerr := r.reschedule(ctx, c, next); rerr != nil {
+				err = errors.Join(err, rerr)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			stopped = stopped || refused
+			if err != nil {
+				errs = append(errs, err)
+			}
+		}()
+	}
+	wg.Wait()
+	return errs, stopped
+}
+
+// reschedule ends a claim with the item's next due time. A claim lost to
+// another instance (this one stalled past ClaimTTL) is not an error: the
+// other instance's schedule stands.
+func (r *Reconciler) reschedule(ctx context.Context, c store.Claim, next time.Time) error {
+	// Written even when ctx has ended, so a stopping instance hands its
+	// claims back rather than leaving them to expire.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	err := r.sched.Reschedule(rctx, c, next)
+	switch {
+	case errors.Is(err, store.ErrNotHeld):
+		r.log.LogAttrs(ctx, slog.LevelWarn, "handler: claim lost to another instance",
+			slog.String("key", c.Key), slog.String("kind", string(c.Kind)))
+		return nil
+	case err != nil:
+		return fmt.Errorf("handler: reschedule %s: %w", c.Key, err)
+	}
+	return nil
+}
+
+// handle works on one claim and returns when it is next due. refused
+// reports that the rate limiter refused, and the item was left as due.
+func (r *Reconciler) handle(ctx context.Context, c store.Claim) (next time.Time, refused bool, err error) {
+	o, now := c.Order, r.now()
+	if o == nil {
+		// A Scheduler for order kinds hands the attempt out with the
+		// claim; read it if this one did not.
+		if o, err = r.store.Get(ctx, c.Key); err != nil {
+			return c.Due, false, fmt.Errorf("handler: read claimed %s: %w", c.Key, err)
+		}
+	}
+	if c.Kind == store.KindFulfil {
+		// Retry on the same widening schedule, counted from the settle.
+		return o.UpdatedAt.Add(r.nextAt(now.Sub(o.UpdatedAt))), false, r.retryFulfil(ctx, o)
+	}
+	age := now.Sub(o.CreatedAt)
+	next = o.CreatedAt.Add(r.nextAt(age))
+	if age < r.first {
+		return o.CreatedAt.Add(r.first), false, nil
+	}
+	cl := r.clients[o.Version]
+	if cl == nil {
+		r.log.LogAttrs(ctx, slog.LevelWarn, "handler: no client for the attempt's protocol version",
+			slog.String("out_trade_no", o.OutTradeNo), slog.String("version", string(o.Version)))
+		return next, false, nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, r.settler.ttl)
 	defer cancel()
-	resp, err := r.clients[o.Version].OrderQuery(ctx, &model.OrderQueryRequest{PayType: o.Channel, MchID: o.MchID, OutTradeNo: o.OutTradeNo})
+	if err := r.wait(ctx, o.MchID); err != nil {
+		return c.Due, true, nil
+	}
+	paid, err := r.reconcile(ctx, cl, o, now)
+	if paid {
+		// Fulfilment work now (or a settle to retry): soon.
+		next = now.Add(r.interval)
+	}
+	return next, false, err
+}
+
+// wait waits for the gateway rate limiters.
+func (r *Reconciler) wait(ctx context.Context, mchID string) error {
+	if r.limiter != nil {
+		if err := r.limiter.Wait(ctx); err != nil {
+			return err
+		}
+	}
+	if r.perMerchant != nil {
+		if l := r.perMerchant(mchID); l != nil {
+			return l.Wait(ctx)
+		}
+	}
+	return nil
+}
+
+// nextAt returns the age at which an attempt queried at age is next due:
+// the next point of the grid FirstDelay, +Interval … FastWindow, then
+// +TailSteps (the last repeating), with MaxAge itself as the last point.
+// Points are counted from creation, not from the last query, so a pass
+// that runs a little late does not push every later query back. Past
+// MaxAge (only an attempt whose queries fail stays open so long) the last
+// step repeats.
+func (r *Reconciler) nextAt(age time.Duration) time.Duration {
+	if age < r.first {
+		return r.first
+	}
+	if age < r.fast {
+		n := (age-r.first)/r.interval + 1
+		return min(r.first+n*r.interval, r.fast)
+	}
+	if age >= r.maxAge {
+		return age + r.tail[len(r.tail)-1]
+	}
+	t := r.fast
+	for i := 0; t <= age; i++ {
+		t += r.tail[min(i, len(r.tail)-1)]
+	}
+	return min(t, r.maxAge)
+}
+
+// reconcile queries one PENDING attempt and acts on the answer. paid
+// reports that the gateway says it is paid: whatever became of settling
+// and fulfilling it here, it is worth another look soon.
+func (r *Reconciler) reconcile(ctx context.Context, cl *client.Client, o *store.Order, now time.Time) (paid bool, err error) {
+	resp, err := cl.OrderQuery(ctx, &model.OrderQueryRequest{PayType: o.Channel, MchID: o.MchID, OutTradeNo: o.OutTradeNo})
 	age := now.Sub(o.CreatedAt)
 	switch {
 	case errors.Is(err, client.ErrNotFound):
 		// The pre-order has not reached the gateway, or never will. A
 		// request still in flight could yet create it, so it is treated as
 		// unpaid and closed only at MaxAge.
-		if age > r.maxAge {
-			return r.finish(ctx, o, "expired; not found at the gateway")
+		if age >= r.maxAge {
+			return false, r.finish(ctx, o, "expired; not found at the gateway")
 		}
-		return nil
+		return false, nil
 	case err != nil:
 		// The outcome is unknown (gateway down, bad reply sign, keys
 		// gone): never close on that, even past MaxAge, because the buyer
 		// may have paid. It is asked again on the tail schedule.
-		return fmt.Errorf("handler: query %s: %w", o.OutTradeNo, err)
+		return false, fmt.Errorf("handler: query %s: %w", o.OutTradeNo, err)
 	}
 	switch resp.Outcome() {
 	case model.OutcomePaid:
@@ -300,7 +469,7 @@ func (r *Reconciler) reconcile(ctx context.Context, o *store.Order, now time.Tim
 		if amount == 0 {
 			amount = resp.TotalFee
 		}
-		outcome, err := r.settler.settleTraced(ctx, o, proof{
+		outcome, err := r.settler.settle(ctx, o, proof{
 			source: SourceQuery,
 			mchID:  resp.MchID,
 			amount: amount,
@@ -311,30 +480,33 @@ func (r *Reconciler) reconcile(ctx context.Context, o *store.Order, now time.Tim
 			},
 		})
 		r.settler.emit(Event{Outcome: outcome, OutTradeNo: o.OutTradeNo, Source: SourceQuery, Err: err})
-		return err
+		return true, err
 	case model.OutcomeClosed:
-		return r.finish(ctx, o, fmt.Sprintf("closed at the gateway: code %s", resp.Code))
+		return false, r.finish(ctx, o, fmt.Sprintf("closed at the gateway: code %s", resp.Code))
 	case model.OutcomeRefunded:
 		_ = r.settler.raise(ctx, Alert{
 			Source: SourceQuery, OutTradeNo: o.OutTradeNo, MchID: o.MchID, GotMchID: resp.MchID,
 			WantAmount: o.Amount, GotAmount: resp.TotalFee, Status: string(o.Status),
 			TransactionID: resp.TransactionID,
 		}, AlertRefundedUnsettled)
-		return r.finish(ctx, o, "refunded at the gateway before it was settled here")
+		return false, r.finish(ctx, o, "refunded at the gateway before it was settled here")
 	}
-	if age > r.maxAge {
-		return r.expire(ctx, o, now)
+	if age >= r.maxAge {
+		return false, r.expire(ctx, cl, o, now)
 	}
 	r.settler.emit(Event{Outcome: NotPaid, OutTradeNo: o.OutTradeNo, Source: SourceQuery})
-	return nil
+	return false, nil
 }
 
 // expire closes an attempt that stayed unpaid past MaxAge: through the
 // gateway while its cancel window is open, else only here.
-func (r *Reconciler) expire(ctx context.Context, o *store.Order, now time.Time) error {
+func (r *Reconciler) expire(ctx context.Context, cl *client.Client, o *store.Order, now time.Time) error {
 	reason := "expired unpaid"
 	if now.Sub(o.CreatedAt) < cancelWindow {
-		if _, err := r.clients[o.Version].Cancel(ctx, &model.CancelRequest{PayType: o.Channel, MchID: o.MchID, OutTradeNo: o.OutTradeNo}); err != nil {
+		if err := r.wait(ctx, o.MchID); err != nil {
+			return fmt.Errorf("handler: cancel %s: rate limit: %w", o.OutTradeNo, err)
+		}
+		if _, err := cl.Cancel(ctx, &model.CancelRequest{PayType: o.Channel, MchID: o.MchID, OutTradeNo: o.OutTradeNo}); err != nil {
 			// It may have been paid meanwhile; ask again next pass.
 			return fmt.Errorf("handler: cancel %s: %w", o.OutTradeNo, err)
 		}

@@ -81,6 +81,12 @@ type Order struct {
 	CreatedAt time.Time
 	// UpdatedAt is the time of the attempt's last change.
 	UpdatedAt time.Time
+
+	// NextDue is when the reconciler next looks at the attempt: its next
+	// gateway query while PENDING, its next fulfilment retry while PAID and
+	// unfulfilled. The zero time means due at once. Scheduler.Claim and
+	// Reschedule move it; nothing else does.
+	NextDue time.Time
 }
 
 // Payment is what a verified notification or order query proves.

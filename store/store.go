@@ -62,16 +62,6 @@ type OrderStore interface {
 	// Finish moves a PENDING attempt to FAILED or CLOSED with a reason.
 	// Any other current status, or another target status, is ErrConflict.
 	Finish(ctx context.Context, outTradeNo string, status Status, reason string, now time.Time) error
-
-	// ListPending returns at most limit PENDING attempts created strictly
-	// before the given time, oldest first; none is an empty result, not an
-	// error.
-	ListPending(ctx context.Context, createdBefore time.Time, limit int) ([]*Order, error)
-
-	// ListUnfulfilled returns at most limit PAID attempts whose fulfilment
-	// has not been recorded, oldest paid first, so a worker can retry the
-	// hook when no notification comes back.
-	ListUnfulfilled(ctx context.Context, limit int) ([]*Order, error)
 }
 
 // Locker hands out named leases. A lease protects work, not data: it may

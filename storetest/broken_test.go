@@ -47,9 +47,9 @@ func TestSuiteCatchesFlaws(t *testing.T) {
 	}{
 		{racySettle, []string{"SettleConcurrent", "SettleConcurrentDistinct"}},
 		{lastWriterWins, []string{"SettleOtherTransaction", "SettleConcurrentDistinct"}},
-		{aliasing, []string{"ReturnsCopies"}},
+		{aliasing, []string{"ReturnsCopies", "ScheduleReturnsCopies"}},
 		{lostUpdate, []string{"SetCheckout", "MarkFulfilled"}},
-		{ignoresContext, []string{"ContextCanceled", "LockContextCanceled", "RefundContextCanceled", "LockTryAcquireCanceled", "LockExtendCanceled"}},
+		{ignoresContext, []string{"ContextCanceled", "LockContextCanceled", "RefundContextCanceled", "LockTryAcquireCanceled", "LockExtendCanceled", "ScheduleContextCanceled"}},
 		{noExclusion, []string{"LockMutualExclusion", "LockReleaseWakesWaiter", "LockAcquireDeadline"}},
 		{releaseIgnoresToken, []string{"LockReleaseNotHeld", "LockStaleToken", "LockExpiry"}},
 		{noExpiry, []string{"LockExpiry", "LockTryAcquireExpired"}},
@@ -59,12 +59,16 @@ func TestSuiteCatchesFlaws(t *testing.T) {
 		{extendNoop, []string{"LockExtendOutlivesTTL"}},
 		{racyReserve, []string{"RefundConcurrentTotals"}},
 		{noIdempotency, []string{"RefundIdempotency", "RefundConcurrentSameKey"}},
-		{unfenced, []string{"RefundFencedWrites"}},
+		{unfenced, []string{"RefundFencedWrites", "ScheduleFenced"}},
 		{failKeepsReserve, []string{"RefundFailReleases"}},
 		{doubleClaim, []string{"RefundClaimDue", "RefundClaimConcurrent"}},
 		{staysPaid, []string{"RefundFullyRefunded"}},
 		{finalNotSticky, []string{"RefundStateMachine"}},
 		{anyStatus, []string{"RefundReserveNotPaid"}},
+		{claimLeavesDue, []string{"ScheduleDueOrder", "ScheduleExclusive", "ScheduleExpiry"}},
+		{racyClaim, []string{"ScheduleExclusive"}},
+		{claimNeverExpires, []string{"ScheduleExpiry", "ScheduleFenced"}},
+		{claimByKey, []string{"ScheduleDueOrder", "ScheduleNoStarvation"}},
 	}
 	for _, tc := range tests {
 		t.Run(string(tc.flaw), func(t *testing.T) {

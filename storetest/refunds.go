@@ -38,8 +38,9 @@ type refundTest struct {
 // refundConcurrency is how many partial refunds race on one attempt.
 const refundConcurrency = 100
 
-// lease is the claim time the refund tests give; their clocks stay well
-// inside it unless a test moves past it on purpose.
+// lease is the claim time the refund and schedule tests give: longer
+// than any test's steps, so a claim only ends when a test moves its clock
+// past it on purpose.
 const lease = time.Minute
 
 // paidOrder creates and settles attempt 1 of biz for amount fen.

@@ -1,6 +1,6 @@
 // Package storetest is the conformance suite every store.OrderStore,
-// store.RefundStore and store.Locker implementation must pass;
-// store/memstore passes it, and the suite is itself shown to fail on
+// store.Scheduler, store.RefundStore and store.Locker implementation must
+// pass; store/memstore passes it, and the suite is itself shown to fail on
 // deliberately broken implementations.
 package storetest
 
@@ -11,8 +11,9 @@ import (
 )
 
 // Harness is what one subtest gets: a fresh, empty store and/or locker.
+// The schedule tests run when Store also implements store.Scheduler.
 type Harness struct {
-	Store  store.OrderStore // nil skips the order-store tests
+	Store  store.OrderStore // nil skips the order-store and schedule tests
 	Locker store.Locker     // nil skips the locker tests
 	// Refunds is the RefundStore over Store's data (usually the same
 	// value); nil skips the refund tests.
@@ -51,6 +52,16 @@ func RunConformanceTests(t *testing.T, newHarness func(t *testing.T) Harness) {
 				t.Skip("storetest: harness has no OrderStore")
 			}
 			tc.fn(t, h.Store)
+		})
+	}
+	for _, tc := range scheduleTests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			sc, ok := h.Store.(store.Scheduler)
+			if !ok {
+				t.Skip("storetest: harness has no OrderStore that is a store.Scheduler")
+			}
+			tc.fn(t, h.Store, sc)
 		})
 	}
 	for _, tc := range refundTests {

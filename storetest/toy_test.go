@@ -41,6 +41,21 @@ const (
 	extendIgnoresToken flaw = "extend-ignores-token"
 	// extendNoop reports success and leaves the expiry as it was.
 	extendNoop flaw = "extend-noop"
+	// claimLeavesDue hands out due attempts without moving their due time,
+	// so every caller gets them.
+	claimLeavesDue flaw = "claim-leaves-due"
+	// racyClaim reads the due attempts, yields, then marks them: two
+	// callers can take the same one.
+	racyClaim flaw = "racy-claim"
+	// claimNeverExpires leases a claim for ever: a dead holder's work is
+	// never taken over.
+	claimNeverExpires flaw = "claim-never-expires"
+	// unfenced lets any token reschedule an attempt or record a refund's
+	// outcome.
+	unfenced flaw = "unfenced"
+	// claimByKey hands out due attempts by key, not by how overdue they
+	// are.
+	claimByKey flaw = "claim-by-key"
 )
 
 // toy is a deliberately simple OrderStore and Locker that is correct until
@@ -55,6 +70,7 @@ type toy struct {
 	seq    int
 
 	refundData *toyRefunds
+	claims     map[string]string // OutTradeNo -> token of its latest claim
 }
 
 type toyLease struct {
@@ -63,7 +79,7 @@ type toyLease struct {
 }
 
 func newToy(f flaw) *toy {
-	return &toy{flaw: f, orders: map[string]*store.Order{}, leases: map[string]toyLease{}}
+	return &toy{flaw: f, orders: map[string]*store.Order{}, leases: map[string]toyLease{}, claims: map[string]string{}}
 }
 
 func (s *toy) ctxErr(ctx context.Context) error {
@@ -135,18 +151,6 @@ func (s *toy) ListByBusinessID(ctx context.Context, businessID string) ([]*store
 	return s.list(ctx,
 		func(o *store.Order) bool { return o.BusinessID == businessID },
 		func(a, b *store.Order) bool { return a.Attempt < b.Attempt }, -1)
-}
-
-func (s *toy) ListPending(ctx context.Context, createdBefore time.Time, limit int) ([]*store.Order, error) {
-	return s.list(ctx,
-		func(o *store.Order) bool { return o.Status == store.Pending && o.CreatedAt.Before(createdBefore) },
-		func(a, b *store.Order) bool { return a.CreatedAt.Before(b.CreatedAt) }, limit)
-}
-
-func (s *toy) ListUnfulfilled(ctx context.Context, limit int) ([]*store.Order, error) {
-	return s.list(ctx,
-		func(o *store.Order) bool { return o.Status == store.Paid && !o.Fulfilled },
-		func(a, b *store.Order) bool { return a.PaidAt.Before(b.PaidAt) }, limit)
 }
 
 // change applies fn to the stored attempt (or, with lostUpdate, to a copy).
@@ -316,5 +320,85 @@ func (s *toy) Release(ctx context.Context, name, token string) error {
 		return fmt.Errorf("toy: %w", store.ErrNotHeld)
 	}
 	delete(s.leases, name)
+	return nil
+}
+
+func toyKind(k store.Kind, o *store.Order) bool {
+	switch k {
+	case store.KindQuery:
+		return o.Status == store.Pending
+	case store.KindFulfil:
+		return o.Status == store.Paid && !o.Fulfilled
+	}
+	return false
+}
+
+func (s *toy) Claim(ctx context.Context, r store.ClaimRequest) ([]store.Claim, error) {
+	if err := s.ctxErr(ctx); err != nil {
+		return nil, err
+	}
+	if r.Lease < time.Millisecond {
+		return nil, store.ErrLease
+	}
+	if r.Kind != store.KindQuery && r.Kind != store.KindFulfil {
+		return nil, fmt.Errorf("toy: unknown kind %q", r.Kind)
+	}
+	s.mu.Lock()
+	var due []*store.Order
+	for _, o := range s.orders {
+		if toyKind(r.Kind, o) && !o.NextDue.After(r.Now) && (r.CreatedAfter.IsZero() || o.CreatedAt.After(r.CreatedAfter)) {
+			due = append(due, o)
+		}
+	}
+	sort.Slice(due, func(i, j int) bool {
+		if s.flaw != claimByKey && !due[i].NextDue.Equal(due[j].NextDue) {
+			return due[i].NextDue.Before(due[j].NextDue)
+		}
+		return due[i].OutTradeNo < due[j].OutTradeNo
+	})
+	if len(due) > max(r.Limit, 0) {
+		due = due[:max(r.Limit, 0)]
+	}
+	if s.flaw == racyClaim {
+		s.mu.Unlock()
+		runtime.Gosched()
+		time.Sleep(time.Millisecond)
+		s.mu.Lock()
+	}
+	defer s.mu.Unlock()
+	s.seq++
+	token := "c" + strconv.Itoa(s.seq)
+	out := []store.Claim{}
+	for _, o := range due {
+		c := store.Claim{Kind: r.Kind, Key: o.OutTradeNo, Due: o.NextDue, Token: token}
+		switch s.flaw {
+		case claimLeavesDue:
+		case claimNeverExpires:
+			o.NextDue = r.Now.Add(100 * 365 * 24 * time.Hour)
+		default:
+			o.NextDue = r.Now.Add(r.Lease)
+		}
+		s.claims[o.OutTradeNo] = token
+		c.Order = s.out(o)
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+func (s *toy) Reschedule(ctx context.Context, c store.Claim, next time.Time) error {
+	if err := s.ctxErr(ctx); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, ok := s.orders[c.Key]
+	if !ok {
+		return store.ErrNotFound
+	}
+	if s.flaw != unfenced && (c.Token == "" || s.claims[c.Key] != c.Token) {
+		return store.ErrNotHeld
+	}
+	delete(s.claims, c.Key)
+	o.NextDue = next
 	return nil
 }

@@ -17,8 +17,6 @@ const (
 	racyReserve flaw = "racy-reserve"
 	// noIdempotency ignores the idempotency key.
 	noIdempotency flaw = "no-idempotency"
-	// unfenced lets any token record an outcome.
-	unfenced flaw = "unfenced"
 	// failKeepsReserve counts FAILED refunds as reserved.
 	failKeepsReserve flaw = "fail-keeps-reserve"
 	// doubleClaim hands out refunds already claimed by someone else.

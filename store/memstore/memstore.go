@@ -1,6 +1,7 @@
-// Package memstore is the embedded default store.OrderStore and
-// store.Locker: maps behind a mutex, for one process, tests and demos.
-// Nothing survives a restart, and it coordinates nothing across processes.
+// Package memstore is the embedded default store.OrderStore,
+// store.Scheduler and store.Locker: maps behind a mutex, for one process,
+// tests and demos. Nothing survives a restart, and it coordinates nothing
+// across processes.
 package memstore
 
 import (
@@ -21,8 +22,8 @@ var (
 	_ store.RefundStore = (*Store)(nil)
 )
 
-// Store keeps orders and leases in memory. The zero value is not usable;
-// call New. A Store is safe for concurrent use.
+// Store keeps orders, their schedule, refunds and leases in memory. The
+// zero value is not usable; call New. A Store is safe for concurrent use.
 type Store struct {
 	mu         sync.Mutex
 	orders     map[string]*store.Order
@@ -30,6 +31,8 @@ type Store struct {
 	refunds    map[string]*store.Refund // OutRefundNo -> refund
 	byAttempt  map[string][]string      // OutTradeNo -> OutRefundNos, by Seq
 	byKey      map[string]string        // IdempotencyKey -> OutRefundNo
+	claims     map[string]string        // OutTradeNo -> token of its latest claim
+	claimSeq   uint64
 
 	lmu    sync.Mutex
 	leases map[string]*lease
@@ -43,6 +46,7 @@ func New() *Store {
 		refunds:    make(map[string]*store.Refund),
 		byAttempt:  make(map[string][]string),
 		byKey:      make(map[string]string),
+		claims:     make(map[string]string),
 		leases:     make(map[string]*lease),
 	}
 }
@@ -175,54 +179,4 @@ func (s *Store) Finish(ctx context.Context, outTradeNo string, status store.Stat
 		o.Status, o.Reason, o.UpdatedAt = status, reason, now
 		return nil
 	})
-}
-
-// ListPending implements store.OrderStore. It scans every attempt: fine
-// for the volumes an in-memory store holds.
-func (s *Store) ListPending(ctx context.Context, createdBefore time.Time, limit int) ([]*store.Order, error) {
-	return s.list(ctx, limit,
-		func(o *store.Order) bool { return o.Status == store.Pending && o.CreatedAt.Before(createdBefore) },
-		func(a, b *store.Order) bool { return a.CreatedAt.Before(b.CreatedAt) })
-}
-
-// ListUnfulfilled implements store.OrderStore.
-func (s *Store) ListUnfulfilled(ctx context.Context, limit int) ([]*store.Order, error) {
-	return s.list(ctx, limit,
-		func(o *store.Order) bool { return o.Status == store.Paid && !o.Fulfilled },
-		func(a, b *store.Order) bool { return a.PaidAt.Before(b.PaidAt) })
-}
-
-// list returns copies of at most limit attempts that keep, ordered by
-// less, ties broken by OutTradeNo so that results are stable.
-func (s *Store) list(ctx context.Context, limit int, keep func(*store.Order) bool, less func(a, b *store.Order) bool) ([]*store.Order, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	var out []*store.Order
-	for _, o := range s.orders {
-		if keep(o) {
-			out = append(out, clone(o))
-		}
-	}
-	s.mu.Unlock()
-	sort.Slice(out, func(i, j int) bool {
-		if less(out[i], out[j]) {
-			return true
-		}
-		if less(out[j], out[i]) {
-			return false
-		}
-		return out[i].OutTradeNo < out[j].OutTradeNo
-	})
-	if limit < 0 {
-		limit = 0
-	}
-	if len(out) > limit {
-		out = out[:limit]
-	}
-	if out == nil {
-		out = []*store.Order{}
-	}
-	return out, nil
 }

@@ -1,7 +1,7 @@
-// Package sqlstore is a store.OrderStore and store.Locker on
-// database/sql for SQLite, PostgreSQL and MySQL/MariaDB. It imports no
-// driver: the host opens the *sql.DB with the driver it already uses and
-// names the Dialect.
+// Package sqlstore is a store.OrderStore, store.Scheduler,
+// store.RefundStore and store.Locker on database/sql for SQLite,
+// PostgreSQL and MySQL/MariaDB. It imports no driver: the host opens the
+// *sql.DB with the driver it already uses and names the Dialect.
 //
 //	db, err := sql.Open("pgx", dsn) // or "sqlite", "mysql"
 //	s, err := sqlstore.New(db, sqlstore.Config{Dialect: sqlstore.Postgres})
@@ -9,7 +9,8 @@
 //
 // # Schema and migrations
 //
-// The store keeps three tables, <prefix>orders, <prefix>leases (the
+// The store keeps four tables, <prefix>orders, <prefix>schedule (the
+// reconciler's due times and claims, store.Scheduler), <prefix>leases (the
 // Locker's) and <prefix>schema_version (the prefix is Config.TablePrefix,
 // "cypay_" by default). Migrate creates
 // or upgrades them; it is versioned, idempotent and safe to run from every

@@ -70,6 +70,8 @@ func ExampleSchema() {
 	// CREATE INDEX IF NOT EXISTS shop_orders_status_created ON shop_orders (status, created_at);
 	// CREATE INDEX IF NOT EXISTS shop_orders_status_paid ON shop_orders (status, fulfilled, paid_at);
 	// CREATE TABLE IF NOT EXISTS shop_leases (
+	// CREATE TABLE IF NOT EXISTS shop_schedule (
+	// CREATE INDEX IF NOT EXISTS shop_schedule_due ON shop_schedule (kind, next_due);
 	// CREATE TABLE IF NOT EXISTS shop_refunds (
 	// CREATE UNIQUE INDEX IF NOT EXISTS shop_refunds_attempt_seq ON shop_refunds (out_trade_no, seq);
 	// CREATE UNIQUE INDEX IF NOT EXISTS shop_refunds_key ON shop_refunds (idempotency_key);

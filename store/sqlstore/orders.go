@@ -21,18 +21,27 @@ const columns = "out_trade_no, business_id, attempt, mch_id, channel, trade_type
 type queries struct {
 	insert, get, listByBusiness, setCheckout, exists string
 	settle, classify, markFulfilled, finish          string
-	listPending, listUnfulfilled, touchNothing       string
+	touchNothing                                     string
+	schedule                                         scheduleQueries
+}
+
+// selectOrders reads the order columns, then the schedule's next_due, so
+// that scanOrder fills Order.NextDue.
+func selectOrders(p string) string {
+	return "SELECT o." + strings.ReplaceAll(columns, ", ", ", o.") + ", s.next_due FROM " + p + "orders o LEFT JOIN " +
+		p + "schedule s ON s.out_trade_no = o.out_trade_no"
 }
 
 func buildQueries(d Dialect, p string) queries {
 	t := p + "orders"
 	r := func(format string, args ...any) string { return rebind(d, fmt.Sprintf(format, args...)) }
-	sel := "SELECT " + columns + " FROM " + t
+	sel := selectOrders(p)
 	return queries{
+		schedule: buildScheduleQueries(d, p),
 		insert: r("INSERT INTO %s (%s) VALUES (%s)", t, columns,
 			strings.TrimSuffix(strings.Repeat("?, ", strings.Count(columns, ",")+1), ", ")),
-		get:            r("%s WHERE out_trade_no = ?", sel),
-		listByBusiness: r("%s WHERE business_id = ? ORDER BY attempt, out_trade_no", sel),
+		get:            r("%s WHERE o.out_trade_no = ?", sel),
+		listByBusiness: r("%s WHERE o.business_id = ? ORDER BY o.attempt, o.out_trade_no", sel),
 		setCheckout:    r("UPDATE %s SET code_url = ?, pay_info = ?, updated_at = ? WHERE out_trade_no = ?", t),
 		exists:         r("SELECT 1 FROM %s WHERE out_trade_no = ?", t),
 		settle: r("UPDATE %s SET status = '%s', transaction_id = ?, channel_transaction_id = ?, paid_at = ?, updated_at = ? "+
@@ -44,20 +53,7 @@ func buildQueries(d Dialect, p string) queries {
 		touchNothing: r("UPDATE %s SET updated_at = updated_at WHERE out_trade_no = ? AND 1 = 0", t),
 		finish: r("UPDATE %s SET status = ?, reason = ?, updated_at = ? WHERE out_trade_no = ? AND status = '%s'",
 			t, store.Pending),
-		listPending: r("%s WHERE status = '%s' AND created_at < ? ORDER BY created_at, out_trade_no LIMIT ?",
-			sel, store.Pending),
-		listUnfulfilled: r("%s WHERE status = '%s' AND fulfilled = 0 ORDER BY paid_at%s, out_trade_no LIMIT ?",
-			sel, store.Paid, nullsFirst(d)),
 	}
-}
-
-// nullsFirst makes an unset paid_at sort first everywhere, as the zero
-// time does in memory; only PostgreSQL sorts NULL last by default.
-func nullsFirst(d Dialect) string {
-	if d == Postgres {
-		return " NULLS FIRST"
-	}
-	return ""
 }
 
 // micros is how a time is stored: microseconds since the Unix epoch.
@@ -89,8 +85,9 @@ func flag(b bool) int {
 	return 0
 }
 
-// Create records a new attempt; an existing OutTradeNo, or an existing
-// (BusinessID, Attempt) pair, is store.ErrExists.
+// Create records a new attempt and its schedule row in one transaction;
+// an existing OutTradeNo, or an existing (BusinessID, Attempt) pair, is
+// store.ErrExists.
 func (s *Store) Create(ctx context.Context, o *store.Order) error {
 	if err := ctx.Err(); err != nil {
 		return s.fail(ctx, "create", err)
@@ -98,11 +95,23 @@ func (s *Store) Create(ctx context.Context, o *store.Order) error {
 	if o == nil {
 		return errors.New("sqlstore: create: nil order")
 	}
-	_, err := s.db.ExecContext(ctx, s.q.insert,
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return s.fail(ctx, "create "+o.OutTradeNo, err)
+	}
+	defer tx.Rollback()
+	_, err = tx.ExecContext(ctx, s.q.insert,
 		o.OutTradeNo, o.BusinessID, o.Attempt, o.MchID, string(o.Channel), o.TradeType, string(o.Version),
 		o.Amount, string(o.Status), o.TransactionID, o.ChannelTransactionID, nullMicros(o.PaidAt),
 		flag(o.Fulfilled), nullMicros(o.FulfilledAt), o.CodeURL, o.PayInfo, o.Reason,
 		micros(o.CreatedAt), micros(o.UpdatedAt))
+	if err == nil {
+		_, err = tx.ExecContext(ctx, s.q.schedule.insert,
+			o.OutTradeNo, string(kindOf(o)), micros(o.NextDue), micros(o.CreatedAt))
+	}
+	if err == nil {
+		err = tx.Commit()
+	}
 	if err != nil {
 		if isUniqueViolation(s.dialect, err) {
 			return fmt.Errorf("sqlstore: create %s: %w", o.OutTradeNo, store.ErrExists)
@@ -121,10 +130,11 @@ func scanOrder(sc scanner) (*store.Order, error) {
 		fulfilled                int
 		paidAt, fulfilledAt      sql.NullInt64
 		createdAt, updatedAt     int64
+		nextDue                  sql.NullInt64
 	)
 	err := sc.Scan(&o.OutTradeNo, &o.BusinessID, &o.Attempt, &o.MchID, &channel, &o.TradeType, &version,
 		&o.Amount, &status, &o.TransactionID, &o.ChannelTransactionID, &paidAt,
-		&fulfilled, &fulfilledAt, &o.CodeURL, &o.PayInfo, &o.Reason, &createdAt, &updatedAt)
+		&fulfilled, &fulfilledAt, &o.CodeURL, &o.PayInfo, &o.Reason, &createdAt, &updatedAt, &nextDue)
 	if err != nil {
 		return nil, err
 	}
@@ -136,6 +146,9 @@ func scanOrder(sc scanner) (*store.Order, error) {
 	o.FulfilledAt = fromNullMicros(fulfilledAt)
 	o.CreatedAt = fromMicros(createdAt)
 	o.UpdatedAt = fromMicros(updatedAt)
+	if nextDue.Valid {
+		o.NextDue = fromMicros(nextDue.Int64)
+	}
 	return &o, nil
 }
 
@@ -221,14 +234,16 @@ const casTries = 3
 // transaction of its own. If it changed the row, cas commits and reports
 // applied. Otherwise it reads the attempt's status and transaction id in
 // the same transaction, so the caller can tell why it did not match; an
-// unknown attempt is store.ErrNotFound.
+// unknown attempt is store.ErrNotFound. When the UPDATE applied and then
+// is not empty, then runs in the same transaction with outTradeNo: it
+// keeps the schedule's kind in step with the status.
 //
 // The transaction is what makes an error trustworthy: if the caller's ctx
 // ends or the connection drops while the UPDATE waits for a row lock, the
 // server may still run the UPDATE later, but never commits it. A bare
 // autocommit UPDATE would be applied behind the back of a caller that had
 // already been told it failed.
-func (s *Store) cas(ctx context.Context, outTradeNo, update string, args ...any) (applied bool, status store.Status, txID string, err error) {
+func (s *Store) cas(ctx context.Context, outTradeNo, then, update string, args ...any) (applied bool, status store.Status, txID string, err error) {
 	if err := ctx.Err(); err != nil {
 		return false, "", "", err
 	}
@@ -246,6 +261,11 @@ func (s *Store) cas(ctx context.Context, outTradeNo, update string, args ...any)
 		return false, "", "", err
 	}
 	if n == 1 {
+		if then != "" {
+			if _, err := tx.ExecContext(ctx, then, outTradeNo); err != nil {
+				return false, "", "", err
+			}
+		}
 		if err := tx.Commit(); err != nil {
 			return false, "", "", err
 		}
@@ -284,7 +304,7 @@ func (s *Store) failCAS(ctx context.Context, op string, err error) error {
 func (s *Store) Settle(ctx context.Context, outTradeNo string, p store.Payment, now time.Time) (bool, error) {
 	op := "settle " + outTradeNo
 	for try := 0; try < casTries; try++ {
-		applied, status, txID, err := s.cas(ctx, outTradeNo, s.q.settle,
+		applied, status, txID, err := s.cas(ctx, outTradeNo, s.q.schedule.toFulfil, s.q.settle,
 			p.TransactionID, p.ChannelTransactionID, nullMicros(p.PaidAt), micros(now), outTradeNo)
 		switch {
 		case err != nil:
@@ -307,7 +327,7 @@ func (s *Store) Settle(ctx context.Context, outTradeNo string, p store.Payment, 
 // FulfilledAt and returns nil.
 func (s *Store) MarkFulfilled(ctx context.Context, outTradeNo string, now time.Time) error {
 	op := "mark fulfilled " + outTradeNo
-	applied, status, _, err := s.cas(ctx, outTradeNo, s.q.markFulfilled, micros(now), micros(now), outTradeNo)
+	applied, status, _, err := s.cas(ctx, outTradeNo, s.q.schedule.toNone, s.q.markFulfilled, micros(now), micros(now), outTradeNo)
 	switch {
 	case err != nil:
 		return s.failCAS(ctx, op, err)
@@ -333,7 +353,7 @@ func (s *Store) Finish(ctx context.Context, outTradeNo string, status store.Stat
 		update, args = s.q.touchNothing, []any{outTradeNo}
 	}
 	for try := 0; try < casTries; try++ {
-		applied, current, _, err := s.cas(ctx, outTradeNo, update, args...)
+		applied, current, _, err := s.cas(ctx, outTradeNo, s.q.schedule.toNone, update, args...)
 		switch {
 		case err != nil:
 			return s.failCAS(ctx, op, err)
@@ -346,17 +366,4 @@ func (s *Store) Finish(ctx context.Context, outTradeNo string, status store.Stat
 		}
 	}
 	return fmt.Errorf("sqlstore: %s: attempt stayed PENDING after %d tries", op, casTries)
-}
-
-// ListPending returns at most limit PENDING attempts created before
-// createdBefore, oldest first; limit < 1 returns none.
-func (s *Store) ListPending(ctx context.Context, createdBefore time.Time, limit int) ([]*store.Order, error) {
-	return s.list(ctx, "list pending", s.q.listPending, micros(createdBefore), max(limit, 0))
-}
-
-// ListUnfulfilled returns at most limit PAID attempts not yet fulfilled,
-// oldest PaidAt first; limit < 1
-// returns none.
-func (s *Store) ListUnfulfilled(ctx context.Context, limit int) ([]*store.Order, error) {
-	return s.list(ctx, "list unfulfilled", s.q.listUnfulfilled, max(limit, 0))
 }

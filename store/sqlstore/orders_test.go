@@ -187,8 +187,6 @@ func TestClosedDatabase(t *testing.T) {
 			}},
 			{"MarkFulfilled", func() error { return gone.MarkFulfilled(ctx, no, t0) }},
 			{"Finish", func() error { return gone.Finish(ctx, no, store.Closed, "expired", t0) }},
-			{"ListPending", func() error { _, err := gone.ListPending(ctx, t0.Add(time.Hour), 10); return err }},
-			{"ListUnfulfilled", func() error { _, err := gone.ListUnfulfilled(ctx, 10); return err }},
 		}
 		for _, c := range calls {
 			t.Run(c.name, func(t *testing.T) {

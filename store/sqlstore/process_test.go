@@ -3,10 +3,8 @@ package sqlstore_test
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -68,38 +66,6 @@ func TestSettleAcrossHandles(t *testing.T) {
 		}
 		if diff := cmp.Diff(want, settled); diff != "" {
 			t.Errorf("settled=true count per attempt (-want +got):\n%s", diff)
-		}
-	})
-}
-
-// TestListUnfulfilledUnsetPaidAt: an attempt settled without a payment
-// time sorts first in every dialect, as the zero time does in memstore
-// (PostgreSQL alone sorts NULL last by default).
-func TestListUnfulfilledUnsetPaidAt(t *testing.T) {
-	forEachTarget(t, func(t *testing.T, tg target, dsn string, db *sql.DB) {
-		s := newStore(t, tg, db)
-		ctx := context.Background()
-		for n, paidAt := range map[int]int{1: 10, 2: 0, 3: 5} {
-			o := order("NULL", n)
-			create(t, s, o)
-			p := store.Payment{TransactionID: fmt.Sprint("TX", n)}
-			if paidAt > 0 {
-				p.PaidAt = t0.Add(time.Duration(paidAt) * time.Second)
-			}
-			if ok, err := s.Settle(ctx, o.OutTradeNo, p, t0); !ok || err != nil {
-				t.Fatalf("Settle(%s): got %v, %v", o.OutTradeNo, ok, err)
-			}
-		}
-		got, err := s.ListUnfulfilled(ctx, 10)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var order []string
-		for _, o := range got {
-			order = append(order, o.OutTradeNo)
-		}
-		if diff := cmp.Diff([]string{"NULLA002", "NULLA003", "NULLA001"}, order); diff != "" {
-			t.Errorf("ListUnfulfilled order (-want +got):\n%s", diff)
 		}
 	})
 }

@@ -3,6 +3,8 @@ package sqlstore
 import (
 	"fmt"
 	"strings"
+
+	"github.com/cypaykit/kit/store"
 )
 
 // migration is one schema version. Its statements must be safe to run
@@ -17,6 +19,7 @@ type migration struct {
 var migrations = []migration{
 	{1, createOrders},
 	{2, createLeases},
+	{3, createSchedule},
 	{4, createRefunds},
 }
 
@@ -112,6 +115,49 @@ func createLeases(d Dialect, p string) []string {
 	token %s NOT NULL,
 	expires_at %s NOT NULL
 )%s`, p, name, t.key, t.bigint, t.suffix)}
+}
+
+// createSchedule is the reconciler's shared schedule (store.Scheduler):
+// one row per attempt with the kind of work it is (query, fulfil, or none
+// once it is finished), when it is next due, and the token of its latest
+// claim. It is a table of its own rather than columns on orders because
+// ALTER TABLE … ADD COLUMN cannot be made idempotent on SQLite or MySQL 8,
+// and every statement here must be. The kind is kept here, in step with
+// the order's status by the same transactions, so that a claim reads one
+// index range, (kind, next_due), whose size is what is due, not the
+// backlog or the history. created_at repeats the order's, for the claim
+// of attempts in their fast window.
+//
+// The INSERT … SELECT brings an existing database along: every attempt
+// gets its row, a PENDING one due 5 s after its creation (the gateway's
+// first query), a PAID unfulfilled one due at once. Rows that exist are
+// left alone, so it can run again.
+func createSchedule(d Dialect, p string) []string {
+	t := typesFor(d)
+	table := fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %[1]sschedule (
+	out_trade_no %[2]s NOT NULL PRIMARY KEY,
+	kind %[3]s NOT NULL,
+	next_due %[4]s NOT NULL,
+	claim_token %[3]s NOT NULL,
+	created_at %[4]s NOT NULL`, p, t.key, t.short, t.bigint)
+	backfill := fmt.Sprintf(`INSERT INTO %[1]sschedule (out_trade_no, kind, next_due, claim_token, created_at)
+SELECT o.out_trade_no,
+	CASE WHEN o.status = '%[2]s' THEN '%[4]s' WHEN o.status = '%[3]s' AND o.fulfilled = 0 THEN '%[5]s' ELSE '' END,
+	CASE WHEN o.status = '%[2]s' THEN o.created_at + 5000000 ELSE 0 END,
+	'', o.created_at
+FROM %[1]sorders o
+WHERE NOT EXISTS (SELECT 1 FROM %[1]sschedule s WHERE s.out_trade_no = o.out_trade_no)`,
+		p, store.Pending, store.Paid, store.KindQuery, store.KindFulfil)
+	if d == MySQL {
+		return []string{table + fmt.Sprintf(`,
+	KEY %[1]sschedule_due (kind, next_due)
+)%[2]s`, p, t.suffix), backfill}
+	}
+	return []string{
+		table + "\n)",
+		fmt.Sprintf("CREATE INDEX IF NOT EXISTS %[1]sschedule_due ON %[1]sschedule (kind, next_due)", p),
+		backfill,
+	}
 }
 
 // createRefunds is the RefundStore's table (version 4; version 3 belongs

@@ -65,6 +65,7 @@ type Store struct {
 	q       queries
 	rq      refundQueries
 	lease   *Locker
+	skipState
 }
 
 var (

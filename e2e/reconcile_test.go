@@ -1,0 +1,232 @@
+package e2e_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/cypaykit/kit/client"
+	"github.com/cypaykit/kit/gatewaytest"
+	"github.com/cypaykit/kit/handler"
+	"github.com/cypaykit/kit/model"
+	"github.com/cypaykit/kit/store"
+	"github.com/cypaykit/kit/store/memstore"
+	"github.com/cypaykit/kit/store/sqlstore"
+)
+
+const (
+	recMch    = "M100001"
+	recMchKey = "merchant-key-a-0123456789abcdef"
+	pgDefault = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+)
+
+// clock is a fake clock shared by every instance of a test.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// countCalls counts the HTTP calls that reach the gateway.
+type countCalls struct{ n *atomic.Int64 }
+
+func (c countCalls) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func recKeys() client.Keyring {
+	return client.Keyring{MerchantKeys: client.StaticMerchantKeys(map[string]string{recMch: recMchKey})}
+}
+
+func newSim(t testing.TB) *gatewaytest.Server {
+	return gatewaytest.RunT(t, gatewaytest.Config{Merchants: map[string]string{recMch: recMchKey}, TimeScale: 0.001})
+}
+
+func newClient(t testing.TB, sim *gatewaytest.Server, n *atomic.Int64) *client.Client {
+	t.Helper()
+	c, err := client.New(client.Config{GatewayURL: sim.URL, OpenURL: sim.URL, Version: model.V2, Keys: recKeys(),
+		HTTPClient: &http.Client{Transport: countCalls{n}, Timeout: 10 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// instance is one app instance: its own *sql.DB, store, locker, settler
+// and reconciler, as a separate process would have.
+func newInstance(t testing.TB, dsn, prefix string, sim *gatewaytest.Server, clk *clock, n *atomic.Int64, lim handler.Limiter) (*handler.Reconciler, *sqlstore.Store) {
+	t.Helper()
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	db.SetMaxOpenConns(8)
+	cfg := sqlstore.Config{Dialect: sqlstore.Postgres, TablePrefix: prefix}
+	st, err := sqlstore.New(db, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	lk, err := sqlstore.NewLocker(db, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	settler, err := handler.NewSettler(handler.SettlerConfig{Store: st, Locker: lk, Logger: log, Now: clk.Now,
+		Fulfill: func(context.Context, store.Order) error { return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := handler.NewReconciler(handler.ReconcilerConfig{Settler: settler, Client: newClient(t, sim, n),
+		Logger: log, Now: clk.Now, Limiter: lim})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, st
+}
+
+func dropTables(t testing.TB, dsn, prefix string) {
+	t.Cleanup(func() {
+		db, err := sql.Open("pgx", dsn)
+		if err != nil {
+			return
+		}
+		defer db.Close()
+		for _, table := range []string{"orders", "leases", "schedule", "refunds", "schema_version"} {
+			db.Exec("DROP TABLE IF EXISTS " + prefix + table)
+		}
+	})
+}
+
+// freshAttempts pre-orders n attempts at the simulator (so queries find
+// them unpaid) and records them as the pre-order handler does.
+func freshAttempts(t testing.TB, st store.OrderStore, sim *gatewaytest.Server, clk *clock, n int) {
+	t.Helper()
+	var calls atomic.Int64
+	c := newClient(t, sim, &calls)
+	now := clk.Now()
+	for i := range n {
+		otn := fmt.Sprintf("FR%s%04d", "X", i)
+		if _, err := c.PreOrder(context.Background(), &model.PreOrderRequest{Channel: model.PayWeChat, MchID: recMch,
+			Body: "goods", OutTradeNo: otn, TotalFee: 100, TradeType: model.TradeTypeNative, ProductID: otn,
+			NotifyURL: "http://127.0.0.1:1/notify"}); err != nil {
+			t.Fatal(err)
+		}
+		o := &store.Order{OutTradeNo: otn, BusinessID: "B" + otn, Attempt: 1, MchID: recMch, Channel: model.PayWeChat,
+			TradeType: model.TradeTypeNative, Version: model.V2, Amount: 100, Status: store.Pending,
+			CreatedAt: now, UpdatedAt: now, NextDue: now.Add(5 * time.Second)}
+		if err := st.Create(context.Background(), o); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// windowQueries runs n instances on PostgreSQL, each on its own *sql.DB,
+// a pass each per simulated second for the 120 s fast window of 100 fresh
+// unpaid attempts, and returns the gateway queries they made.
+func windowQueries(t *testing.T, dsn string, n int) int64 {
+	sim := newSim(t)
+	prefix := "rec" + randomHex(t, 4) + "_"
+	dropTables(t, dsn, prefix)
+	clk := &clock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
+	var calls atomic.Int64
+	rs := make([]*handler.Reconciler, n)
+	var st *sqlstore.Store
+	for i := range rs {
+		rs[i], st = newInstance(t, dsn, prefix, sim, clk, &calls, nil)
+	}
+	freshAttempts(t, st, sim, clk, 100)
+	for range 120 {
+		clk.Advance(time.Second)
+		var wg sync.WaitGroup
+		for _, r := range rs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := r.RunOnce(context.Background()); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	return calls.Load()
+}
+
+// TestReconcilersSharePostgres proves G12 across processes: 2 and 4
+// reconcilers, each with its own *sql.DB on one PostgreSQL database, make
+// together at most 1.1× the gateway queries of one.
+func TestReconcilersSharePostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs 7 × 120 passes against PostgreSQL")
+	}
+	dsn := serverDSN("pgx", "CYPAY_TEST_POSTGRES", pgDefault)(t)
+	one := windowQueries(t, dsn, 1)
+	if one != 100*24 {
+		t.Errorf("one instance: got %d queries, want %d (100 attempts × 24)", one, 100*24)
+	}
+	for _, n := range []int{2, 4} {
+		got := windowQueries(t, dsn, n)
+		t.Logf("%d instances: %d queries (%.3f per attempt), %.2f× one instance", n, got, float64(got)/100, float64(got)/float64(one))
+		if float64(got) > 1.1*float64(one) {
+			t.Errorf("%d instances: got %d queries, want at most 1.1 × %d", n, got, one)
+		}
+	}
+}
+
+// TestReconcilerTakesRateLimiter: a *rate.Limiter is a handler.Limiter as
+// it is, and caps the gateway calls of a pass: with a burst of 5 and one
+// token an hour, 5 of 20 due attempts are queried; the rest stay due.
+func TestReconcilerTakesRateLimiter(t *testing.T) {
+	sim := newSim(t)
+	clk := &clock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
+	mem := memstore.New()
+	freshAttempts(t, mem, sim, clk, 20)
+	var calls atomic.Int64
+	settler, err := handler.NewSettler(handler.SettlerConfig{Store: mem, Now: clk.Now,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := handler.NewReconciler(handler.ReconcilerConfig{Settler: settler, Client: newClient(t, sim, &calls),
+		Now: clk.Now, Limiter: rate.NewLimiter(rate.Every(time.Hour), 5)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(5 * time.Second)
+	_ = r.RunOnce(context.Background())
+	if got := calls.Load(); got != 5 {
+		t.Errorf("gateway calls under a burst of 5: got %d, want 5", got)
+	}
+	due, err := mem.Claim(context.Background(), store.ClaimRequest{Kind: store.KindQuery, Now: clk.Now(), Lease: time.Minute, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(due) != 15 {
+		t.Errorf("attempts still due after the limited pass: got %d, want 15", len(due))
+	}
+}
