@@ -74,9 +74,16 @@ var ReplyFields = []Field{
 // one is refused, not skipped), and no name in values may be a field's
 // name in another letter case (the gateway's names are lower case, and a
 // reader that folds case would otherwise see a second, unsigned spelling).
-// It does not require any field to be present.
+// No name may hold '&' or '=', and no other field's value may hold a run
+// "&k=" naming a decided field. It does not require any field to be
+// present.
 func CheckFields(values url.Values, fields []Field) error {
 	for k, vs := range values {
+		if strings.ContainsAny(k, "&=") {
+			// Only a re-cut puts a run into a name.
+			return fmt.Errorf("%w: a name holds '&' or '='", ErrDecidedField)
+		}
+		decided := false
 		for i := range fields {
 			f := &fields[i]
 			if len(k) != len(f.Name) || !strings.EqualFold(k, f.Name) {
@@ -91,10 +98,41 @@ func CheckFields(values url.Values, fields []Field) error {
 			if !f.Kind.Valid(vs[0]) {
 				return fmt.Errorf("%w: %s is not a %s", ErrDecidedField, f.Name, f.Kind)
 			}
+			decided = true
 			break
+		}
+		if !decided {
+			for _, v := range vs {
+				if name, ok := hidesField(v, fields); ok {
+					return fmt.Errorf("%w: %s hides a %s field", ErrDecidedField, k, name)
+				}
+			}
 		}
 	}
 	return nil
+}
+
+// hidesField reports whether v, the value of a field the kit does not
+// decide on, holds a run "&k=" whose k is a decided name in any letter
+// case. Split out, such a run would add a decided field the signer never
+// sent as one; no genuine value looks like that.
+func hidesField(v string, fields []Field) (string, bool) {
+	for {
+		at := strings.IndexByte(v, '&')
+		if at < 0 {
+			return "", false
+		}
+		v = v[at+1:]
+		name, _, ok := strings.Cut(v, "=")
+		if !ok {
+			return "", false
+		}
+		for i := range fields {
+			if strings.EqualFold(name, fields[i].Name) {
+				return fields[i].Name, true
+			}
+		}
+	}
 }
 
 // String names the kind for error messages.
