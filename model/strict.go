@@ -57,8 +57,9 @@ var NotifyFields = []Field{
 
 // ReplyFields are the fields of a signed gateway reply (pre-order, query,
 // cancel, refund, refund query) the kit or its host decides on. time_end
-// is a Token here, not a Time: a reply only records it, and refund replies
-// show a dashed time.
+// is a Token here, not a Time: the reconciler only records it (falling
+// back to the clock), and refusing a paid reply over its format would
+// leave the order unsettled.
 var ReplyFields = []Field{
 	{"state", Token}, {"code", Token}, {"trade_state", Token},
 	{"mch_id", Token}, {"out_trade_no", Token}, {"transaction_id", Token},
