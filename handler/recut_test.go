@@ -35,11 +35,15 @@ type liteKit struct {
 	hooks  int
 }
 
-func newLiteKit(t testing.TB, otn, mchID string, v model.Version, amount int64) *liteKit {
+func newLiteKit(t testing.TB, otn, mchID string, v model.Version, amount int64, wrap ...func(*memstore.Store) store.OrderStore) *liteKit {
 	t.Helper()
 	k := &liteKit{mem: memstore.New()}
+	var st store.OrderStore = k.mem
+	for _, w := range wrap {
+		st = w(k.mem)
+	}
 	s, err := handler.NewSettler(handler.SettlerConfig{
-		Store: k.mem, Locker: k.mem, Logger: quietLogger(), Now: func() time.Time { return recutNow },
+		Store: st, Locker: k.mem, Logger: quietLogger(), Now: func() time.Time { return recutNow },
 		Alert: func(_ context.Context, a handler.Alert) {
 			k.mu.Lock()
 			k.alerts = append(k.alerts, a)
