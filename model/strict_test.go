@@ -118,6 +118,8 @@ func TestCheckNotification(t *testing.T) {
 		{"Mch_Id instead of mch_id", func(v url.Values) { v.Set("Mch_Id", v.Get("mch_id")); v.Del("mch_id") }, false},
 		{"pay_result twice", func(v url.Values) { v["pay_result"] = []string{"0", "0"} }, false},
 		{"a name holding a run", func(v url.Values) { v.Set("bank_type=CFT&fee_type", "CNY") }, false},
+		{"a name holding '='", func(v url.Values) { v.Set("fee_type=C", "NY") }, false},
+		{"Mch_Id beside mch_id", func(v url.Values) { v.Set("Mch_Id", "M2") }, false},
 		{"a value hiding a decided field", func(v url.Values) { v.Set("attach", "x&Time_End=20260501120000") }, false},
 		{"a value holding an undecided run", func(v url.Values) { v.Set("attach", "x&fee_type=CNY") }, true},
 	}
