@@ -80,14 +80,23 @@ var ReplyFields = []Field{
 // present.
 func CheckFields(values url.Values, fields []Field) error {
 	for k, vs := range values {
-		if strings.ContainsAny(k, "&=") {
-			// Only a re-cut puts a run into a name.
-			return fmt.Errorf("%w: a name holds '&' or '='", ErrDecidedField)
+		folds := false
+		for i := 0; i < len(k); i++ {
+			switch c := k[i]; {
+			case c == '&' || c == '=':
+				// Only a re-cut puts a run into a name.
+				return fmt.Errorf("%w: a name holds '&' or '='", ErrDecidedField)
+			case 'A' <= c && c <= 'Z' || c >= utf8.RuneSelf:
+				folds = true
+			}
 		}
 		decided := false
 		for i := range fields {
 			f := &fields[i]
-			if len(k) != len(f.Name) || !strings.EqualFold(k, f.Name) {
+			// The names are lower-case ASCII, so only a name with a
+			// capital or a non-ASCII byte can be another spelling of one:
+			// the common case costs one string comparison per field.
+			if k != f.Name && (!folds || !strings.EqualFold(k, f.Name)) {
 				continue
 			}
 			if k != f.Name {
@@ -154,11 +163,8 @@ func (k FieldKind) Valid(v string) bool {
 		_, ok := ParseNumber(v)
 		return ok
 	case Time:
-		if len(v) != len(TimeLayout) || !allDigits(v) {
-			return false
-		}
-		_, err := ParseTime(v)
-		return err == nil
+		_, ok := parseCompact(v)
+		return ok
 	}
 	return ValidToken(v)
 }
@@ -209,15 +215,6 @@ func ParseNumber(v string) (int64, bool) {
 		n = n*10 + int64(c-'0')
 	}
 	return n, true
-}
-
-func allDigits(v string) bool {
-	for i := 0; i < len(v); i++ {
-		if v[i] < '0' || v[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // CheckNotification holds a notification's decided fields to their
