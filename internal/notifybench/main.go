@@ -65,6 +65,7 @@ func main() {
 	duration := flag.Duration("duration", 5*time.Second, "wrk duration per run")
 	threads := flag.Int("threads", 2, "wrk threads")
 	conns := flag.Int("conns", 32, "wrk connections")
+	together := flag.Bool("together", false, "run both loads at the same time instead of one after the other")
 	profile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
 	if *profile != "" {
@@ -80,14 +81,14 @@ func main() {
 		defer f.Close()
 		defer pprof.StopCPUProfile()
 	}
-	if err := run(*rounds, *duration, *threads, *conns); err != nil {
+	if err := run(*rounds, *duration, *threads, *conns, *together); err != nil {
 		fmt.Fprintln(os.Stderr, "notifybench:", err)
 		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
 
-func run(rounds int, d time.Duration, threads, conns int) error {
+func run(rounds int, d time.Duration, threads, conns int, together bool) error {
 	if rounds < 1 || rounds > maxRounds {
 		return fmt.Errorf("rounds must be 1-%d", maxRounds)
 	}
@@ -118,7 +119,11 @@ func run(rounds int, d time.Duration, threads, conns int) error {
 			return err
 		}
 	}
-	fmt.Printf("wrk -t%d -c%d -d%s, %d rounds, body %d bytes\n", threads, conns, d, rounds, len(body))
+	mode := "one after the other"
+	if together {
+		mode = "both at once"
+	}
+	fmt.Printf("wrk -t%d -c%d -d%s per server, %d rounds, %s, body %d bytes\n", threads, conns, d, rounds, mode, len(body))
 	var bareSum, kitSum float64
 	var ratios []float64
 	for r := range rounds {
@@ -127,6 +132,34 @@ func run(rounds int, d time.Duration, threads, conns int) error {
 			order = []string{"kit", "bare"}
 		}
 		rate := map[string]float64{}
+		if together {
+			// Both loads at once: whatever else the machine runs hits both
+			// alike, at the price of sharing the server process's CPUs.
+			type res struct {
+				name string
+				rps  float64
+				err  error
+			}
+			ch := make(chan res, 2)
+			for _, name := range order {
+				u := bareURL
+				if name == "kit" {
+					u = kitURL
+				}
+				go func() {
+					rps, err := wrk(u, script, d, threads, conns)
+					ch <- res{name, rps, err}
+				}()
+			}
+			for range order {
+				x := <-ch
+				if x.err != nil {
+					return fmt.Errorf("%s: %w", x.name, x.err)
+				}
+				rate[x.name] = x.rps
+			}
+			order = nil
+		}
 		for _, name := range order {
 			u := bareURL
 			if name == "kit" {
