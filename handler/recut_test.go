@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -243,15 +244,57 @@ func checkRecuts(t *testing.T, tc recutCase, keep func(i, n int) bool) {
 }
 
 // FuzzRecut runs the re-cut property on one generated cut chosen by the
-// fuzzer, of a genuine notification chosen by it too.
+// fuzzer, of a genuine notification chosen by it too, with the fuzzer's
+// own blank spelling added under a decided name: any value the canonical
+// string leaves out (whatever Unicode space it is made of) must be
+// refused or change nothing.
 func FuzzRecut(f *testing.F) {
 	for i := range 40 {
-		f.Add(uint8(i%len(recutCases)), uint16(i*37))
+		f.Add(uint8(i%len(recutCases)), uint16(i*37), []string{"", " ", "\u3000", "\u2028", "\u0085", "\t\v"}[i%6])
 	}
-	f.Fuzz(func(t *testing.T, which uint8, pick uint16) {
+	f.Fuzz(func(t *testing.T, which uint8, pick uint16, blank string) {
 		tc := recutCases[int(which)%len(recutCases)]
 		checkRecuts(t, tc, func(i, n int) bool { return i == int(pick)%n })
+		name := model.NotifyFields[int(pick)%len(model.NotifyFields)].Name
+		if int(pick)%2 == 1 {
+			name = strings.ToUpper(name)
+		}
+		checkAdded(t, tc, name, blank)
 	})
+}
+
+// checkAdded is the re-cut property for one cut: the genuine notification
+// of tc with the field name=value added, when that keeps the sign.
+func checkAdded(t *testing.T, tc recutCase, name, value string) {
+	const otn = "RECUT000002"
+	key := keyA
+	switch {
+	case tc.version == model.V1:
+		key = agentKey
+	case tc.mchID == mchB:
+		key = keyB
+	}
+	k := newLiteKit(t, otn, tc.mchID, tc.version, 1800)
+	v := genuine(t, k.order, tc.channel, key, tc.failed, tc.edit)
+	want := newLiteKit(t, otn, tc.mchID, tc.version, 1800).post(t, encode(v))
+	if _, ok := v[name]; ok {
+		v[name] = append(v[name], value)
+	} else {
+		v.Set(name, value)
+	}
+	if sign.Verify(v, sign.MD5, key) != nil {
+		return // the sign changed: not a re-cut
+	}
+	got := k.post(t, encode(v))
+	if got.Reply == "fail" {
+		if diff := cmp.Diff(outcome{Status: got.Status, Reply: "fail", Order: k.order}, got); diff != "" {
+			t.Errorf("%s=%q: refused but changed something (-want +got):\n%s", name, value, diff)
+		}
+		return
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("%s=%q: decided unlike the genuine notification (-genuine +re-cut):\n%s", name, value, diff)
+	}
 }
 
 // TestRecutNamed replays each re-cut of issue 8 against Notify: each keeps

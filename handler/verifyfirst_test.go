@@ -11,6 +11,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/cypaykit/kit/client"
+	"github.com/cypaykit/kit/handler"
 	"github.com/cypaykit/kit/model"
 	"github.com/cypaykit/kit/sign"
 	"github.com/cypaykit/kit/store"
@@ -171,5 +173,32 @@ func TestUnknownOrderAnswersLikeBadSign(t *testing.T) {
 	}
 	if a.Body.String() != "fail" {
 		t.Errorf("reply: got %q, want fail", a.Body.String())
+	}
+}
+
+// TestKeyLookupFailureTouchesNoStore: when the host's MerchantKeys fails
+// (its key store is down) the notification is answered fail with 500, so
+// that the gateway retries, and the order store is not read.
+func TestKeyLookupFailureTouchesNoStore(t *testing.T) {
+	t.Parallel()
+	m := memstore.New()
+	cs := &countingStore{OrderStore: m}
+	s, err := handler.NewSettler(handler.SettlerConfig{Store: cs, Locker: m, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := handler.NewNotify(handler.NotifyConfig{Settler: s, Logger: quietLogger(), Keys: client.Keyring{
+		MerchantKeys: func(context.Context, string) ([]string, error) { return nil, errInjected },
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := &store.Order{OutTradeNo: "KEYSDOWN001", MchID: mchA, Version: model.V2, Amount: 1800, Channel: model.PayWeChat}
+	w := httptestRecorder(n, http.MethodPost, "/notify", formType, encode(genuine(t, o, model.PayWeChat, keyA, false, nil)))
+	if w.Code != http.StatusInternalServerError || w.Body.String() != "fail" {
+		t.Errorf("reply: got %d %q, want 500 fail", w.Code, w.Body.String())
+	}
+	if c := cs.calls.Load(); c != 0 {
+		t.Errorf("store calls: got %d, want 0", c)
 	}
 }
