@@ -202,3 +202,31 @@ func TestKeyLookupFailureTouchesNoStore(t *testing.T) {
 		t.Errorf("store calls: got %d, want 0", c)
 	}
 }
+
+// TestAgentKeyAlsoAMerchantKey: a host that gives a merchant the agent
+// key as its merchant key too still settles that merchant's v1 orders:
+// the key is compared, not only its place among the candidates.
+func TestAgentKeyAlsoAMerchantKey(t *testing.T) {
+	t.Parallel()
+	m := memstore.New()
+	s, err := handler.NewSettler(handler.SettlerConfig{Store: m, Locker: m, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := handler.NewNotify(handler.NotifyConfig{Settler: s, Logger: quietLogger(), Keys: client.Keyring{
+		AgentKey: agentKey, MerchantKeys: client.StaticMerchantKeys(map[string]string{mchA: agentKey}),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	o := &store.Order{OutTradeNo: "SAMEKEY0001", BusinessID: "B1", Attempt: 1, MchID: mchA, Version: model.V1,
+		Amount: 1800, Channel: model.PayWeChat, TradeType: model.TradeTypeNative, Status: store.Pending, CreatedAt: now, UpdatedAt: now}
+	if err := m.Create(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	w := httptestRecorder(n, http.MethodPost, "/notify", formType, encode(genuine(t, o, model.PayWeChat, agentKey, false, nil)))
+	if w.Body.String() != "success" {
+		t.Errorf("reply: got %d %q, want success", w.Code, w.Body.String())
+	}
+}
