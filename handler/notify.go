@@ -250,10 +250,6 @@ func (n *Notify) process(ctx context.Context, values url.Values) result {
 	if err != nil {
 		return fail(BadSign, refusedStatus, err)
 	}
-	signedBy := model.V2
-	if idx >= merchant {
-		signedBy = model.V1
-	}
 	order, err := n.settler.store.Get(ctx, otn)
 	if errors.Is(err, store.ErrNotFound) {
 		return fail(UnknownOrder, refusedStatus, fmt.Errorf("handler: unknown out_trade_no: %w", err))
@@ -261,10 +257,13 @@ func (n *Notify) process(ctx context.Context, values url.Values) result {
 	if err != nil {
 		return fail(lockOutcome(ctx), http.StatusInternalServerError, fmt.Errorf("handler: get order: %w", err))
 	}
-	if order.Version != signedBy {
-		// The agent key must not speak for a v2 order, nor a merchant key
-		// for a v1 one: each order has exactly one key that may settle it.
-		return fail(BadSign, refusedStatus, fmt.Errorf("handler: %s order signed with a %s key: %w", order.Version, signedBy, sign.ErrBadSign))
+	// The agent key must not speak for a v2 order, nor a merchant key for
+	// a v1 one: each order has one kind of key that may settle it. The
+	// key is compared, not only its place, in case a host gave a merchant
+	// the agent key too.
+	if ownKey := (order.Version == model.V2 && idx < merchant) ||
+		(order.Version == model.V1 && keys[idx] == n.keys.AgentKey); !ownKey {
+		return fail(BadSign, refusedStatus, fmt.Errorf("handler: %s order signed with another version's key: %w", order.Version, sign.ErrBadSign))
 	}
 	if !(model.State(note.state) == model.StateSuccess && (note.resultCode == model.ResultSuccess || note.resultCode == "0")) {
 		// The gateway reports a failed exchange, not a payment result:
