@@ -96,12 +96,21 @@ func (c *Client) call(ctx context.Context, ep endpoint, req any, mchID string, d
 	if err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrUnknownOutcome, ep.op, err)
 	}
-	if err := c.verifyReply(fields, keys); err != nil {
+	signed, err := c.verifyReply(fields, keys)
+	if err != nil {
 		return fmt.Errorf("client: %s: %w", ep.op, err)
 	}
 	values := make(url.Values, len(fields))
 	for k, v := range fields {
 		values[k] = []string{v}
+	}
+	if signed {
+		// A signed reply can be re-cut like a notification without
+		// changing its sign; the decided fields' shapes rule that out
+		// (guarantee G10). An unsigned reply proves nothing either way.
+		if err := model.CheckReply(values); err != nil {
+			return fmt.Errorf("%w: %s: %w", ErrResponseSign, ep.op, err)
+		}
 	}
 	if err := model.Decode(dst, values); err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrUnknownOutcome, ep.op, err)
@@ -109,22 +118,23 @@ func (c *Client) call(ctx context.Context, ep endpoint, req any, mchID string, d
 	return nil
 }
 
-// verifyReply checks the reply's sign when it has one. An unsigned reply
-// is accepted unless it reports success (state and trade_state SUCCESS)
-// and the client is strict: the gateway signs only "correct" business
-// results, so error replies normally come unsigned.
-func (c *Client) verifyReply(fields map[string]string, keys []string) error {
+// verifyReply checks the reply's sign when it has one and says whether it
+// had one. An unsigned reply is accepted unless it reports success (state
+// and trade_state SUCCESS) and the client is strict: the gateway signs
+// only "correct" business results, so error replies normally come
+// unsigned.
+func (c *Client) verifyReply(fields map[string]string, keys []string) (signed bool, err error) {
 	if lookup(fields, sign.Param) != "" {
 		if err := sign.VerifyMap(fields, c.alg, keys...); err != nil {
-			return fmt.Errorf("%w: %w", ErrResponseSign, err)
+			return true, fmt.Errorf("%w: %w", ErrResponseSign, err)
 		}
-		return nil
+		return true, nil
 	}
 	if lookup(fields, "state") == string(model.StateSuccess) &&
 		lookup(fields, "trade_state") == string(model.TradeSuccess) && !c.allowUnsigned {
-		return ErrUnsigned
+		return false, ErrUnsigned
 	}
-	return nil
+	return false, nil
 }
 
 // lookup finds a member in any letter case, as model.Decode does; parseReply

@@ -267,6 +267,9 @@ func (c *Client) PreOrder(ctx context.Context, req *model.PreOrderRequest) (_ *m
 // a reply with state SUCCESS is returned without error whatever its code
 // (10003 not paid, 10004 closed, ...); only a failed request (state FAIL,
 // a 2xxxx or 30001 code) is an error, ErrNotFound for an unknown order.
+// A reply that says paid but lacks mch_id, out_trade_no, transaction_id or
+// an amount is ErrMismatch, and a signed reply whose decided fields are
+// blank or not strictly shaped (model.CheckReply) is ErrResponseSign.
 func (c *Client) OrderQuery(ctx context.Context, req *model.OrderQueryRequest) (_ *model.OrderQueryResponse, err error) {
 	if c.observe != nil {
 		defer c.observeCall(OpOrderQuery, time.Now(), &err)
@@ -283,6 +286,15 @@ func (c *Client) OrderQuery(ctx context.Context, req *model.OrderQueryRequest) (
 	}
 	if err := checkMatch(req.MchID, req.OutTradeNo, resp.MchID, resp.OutTradeNo); err != nil {
 		return nil, fmt.Errorf("client: %s: %w", methodOrderQuery, err)
+	}
+	if resp.Outcome() == model.OutcomePaid {
+		// A payment is only ever acted on with the facts that tie it to
+		// this merchant and order; a reply that lacks one was cut or is
+		// not the gateway's.
+		if resp.MchID == "" || resp.OutTradeNo == "" || resp.TransactionID == "" || (resp.BaseFee == 0 && resp.TotalFee == 0) {
+			return nil, fmt.Errorf("%w: %s: a paid reply lacks mch_id, out_trade_no, transaction_id or its amount",
+				ErrMismatch, methodOrderQuery)
+		}
 	}
 	return resp, nil
 }

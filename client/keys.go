@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/cypaykit/kit/model"
@@ -113,4 +114,37 @@ func (k Keyring) Keys(ctx context.Context, v model.Version, mchID string) ([]str
 		return out, nil
 	}
 	return nil, fmt.Errorf("client: unknown protocol version %q", string(v))
+}
+
+// Candidates returns every key that may have signed a message naming
+// mchID, before any order is read: the merchant's keys (v2) first, then
+// the agent key (v1), and how many of them are the merchant's, so that a
+// key index from sign.VerifyIndex tells the version that signed. An
+// unknown or empty mchID, or a keyring without merchant keys, gives no
+// merchant keys; other errors of MerchantKeys are returned. mchID comes
+// from the unverified message, so MerchantKeys must answer only for
+// merchants the host knows.
+func (k Keyring) Candidates(ctx context.Context, mchID string) (keys []string, merchant int, err error) {
+	if mchID != "" && k.MerchantKeys != nil {
+		mk, err := k.MerchantKeys(ctx, mchID)
+		if err != nil && !errors.Is(err, ErrUnknownMerchant) {
+			return nil, 0, fmt.Errorf("client: keys of merchant %q: %w", mchID, err)
+		}
+		if k.AgentKey == "" && !slices.Contains(mk, "") {
+			// The common v2-only keyring: nothing to add or drop, so no
+			// copy on the notification path.
+			return mk, len(mk), nil
+		}
+		keys = make([]string, 0, len(mk)+1)
+		for _, key := range mk {
+			if key != "" {
+				keys = append(keys, key)
+			}
+		}
+	}
+	merchant = len(keys)
+	if k.AgentKey != "" {
+		keys = append(keys, k.AgentKey)
+	}
+	return keys, merchant, nil
 }

@@ -14,10 +14,14 @@ const (
 	Settled Outcome = iota + 1
 	// Duplicate: the order was already PAID with the same transaction.
 	Duplicate
-	// BadSign: the signature is missing, malformed or wrong.
+	// BadSign: the signature is missing, malformed or wrong, or it
+	// verifies only under a key of the other protocol version than the
+	// order's. Answered like UnknownOrder, so outsiders cannot tell them
+	// apart; this outcome and the log line can.
 	BadSign
 	// Malformed: wrong method or content type, oversized, undecodable,
-	// duplicate names, invalid UTF-8 or missing fields.
+	// duplicate names, invalid UTF-8, or a decided field missing, blank or
+	// not strictly shaped (model.CheckNotification).
 	Malformed
 	// UnknownOrder: the out_trade_no is not in the store.
 	UnknownOrder

@@ -124,7 +124,7 @@ func TestForgeries(t *testing.T) {
 			v.Set("out_trade_no", "NOSUCHORDER01")
 			resign(t, v, keyFor(o))
 			return form(v)
-		}, http.StatusNotFound},
+		}, http.StatusUnauthorized},
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -20,7 +20,7 @@ import (
 type brokenReads struct{ *memstore.Store }
 
 func (brokenReads) Get(context.Context, string) (*store.Order, error) { return nil, errInjected }
-func (brokenReads) ListPending(context.Context, time.Time, int) ([]*store.Order, error) {
+func (brokenReads) Claim(context.Context, store.ClaimRequest) ([]store.Claim, error) {
 	return nil, errInjected
 }
 

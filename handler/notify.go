@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/cypaykit/kit/client"
@@ -23,8 +22,10 @@ type NotifyConfig struct {
 	// Settler settles verified payments. Required.
 	Settler *Settler
 	// Keys verifies notifications: the agent key for orders created under
-	// v1, the merchant's keys (by the stored order's mch_id) for v2.
-	// Required: AgentKey or MerchantKeys must be set.
+	// v1, the merchant's keys (by the notification's mch_id, which must
+	// then be the order's) for v2. MerchantKeys is called with the
+	// unverified mch_id, before the store is read. Required: AgentKey or
+	// MerchantKeys must be set.
 	Keys client.Keyring
 	// Algorithm is the signature algorithm; it is configuration, never
 	// read from the payload. Zero means MD5.
@@ -46,10 +47,15 @@ type NotifyConfig struct {
 // accepts only a POST of application/x-www-form-urlencoded, reads the body
 // once through MaxBody and decodes it itself (the query string never
 // enters the signed set; a name given twice or bytes that are not UTF-8
-// are refused), finds the order by out_trade_no, verifies the sign with
-// the order's key (v1: agent key; v2: the merchant's), then checks state,
-// result_code and pay_result, then mch_id and total_fee against the order,
-// and settles through the Settler.
+// are refused), holds every field it decides on to a strict shape (see
+// model.CheckFields), verifies the sign against the keys that could have
+// signed for the named mch_id (that merchant's and the agent key) before
+// it reads the store, then finds the order by out_trade_no and requires
+// that the key that verified is the order's (v1: agent key; v2: the
+// merchant's). It then checks state, result_code, mch_id and pay_result,
+// then total_fee against the order, and settles through the Settler. A
+// bad sign, a key of the wrong version and an unknown order get the same
+// reply.
 //
 // The body of the reply is exactly "success" once the outcome is durably
 // recorded (including a verified failed payment, recorded FAILED), and
@@ -101,6 +107,12 @@ func NewNotify(cfg NotifyConfig) (*Notify, error) {
 	return n, nil
 }
 
+// Reply header values.
+const (
+	textPlain = "text/plain; charset=utf-8"
+	noStore   = "no-store"
+)
+
 // The literal replies the gateway understands.
 var (
 	replySuccess = []byte("success")
@@ -137,8 +149,10 @@ func (n *Notify) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	n.settler.emit(Event{Outcome: res.outcome, OutTradeNo: res.outTradeNo, Source: SourceNotify, Err: res.err, Duration: time.Since(start)})
 	h := w.Header()
-	h.Set("Content-Type", "text/plain; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
+	// Assigned rather than Set: the canonical names and the values are
+	// built once, which the duplicate path's throughput notices.
+	h["Content-Type"] = []string{textPlain}
+	h["Cache-Control"] = []string{noStore}
 	if res.err != nil {
 		if res.status == http.StatusMethodNotAllowed {
 			h.Set("Allow", http.MethodPost)
@@ -196,7 +210,15 @@ type notification struct {
 	hasFee                          bool
 }
 
+// decodeNotification reads the decided fields after
+// model.CheckNotification has held them to their strict shapes and
+// required those the message's meaning rests on (guarantee G10): none can
+// be blank or hold a '&k=v' run, so none can come from outside the signed
+// string.
 func decodeNotification(values url.Values) (notification, error) {
+	if err := model.CheckNotification(values); err != nil {
+		return notification{}, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
 	get := func(k string) string {
 		if vs := values[k]; len(vs) > 0 {
 			return vs[0]
@@ -209,25 +231,22 @@ func decodeNotification(values url.Values) (notification, error) {
 		transactionID: get("transaction_id"), outTransactionID: get("out_transaction_id"),
 		timeEnd: get("time_end"),
 	}
-	if n.state == "" || n.resultCode == "" {
-		return n, fmt.Errorf("%w: state and result_code are required", ErrMalformed)
-	}
-	if n.outTradeNo == "" {
-		// Without out_trade_no there is no order to find a key for; the
-		// gateway sends it even on failures.
-		return n, fmt.Errorf("%w: no out_trade_no", ErrMalformed)
-	}
 	if fee := get("total_fee"); fee != "" {
-		v, err := strconv.ParseInt(fee, 10, 64)
-		if err != nil || v < 0 {
-			return n, fmt.Errorf("%w: total_fee is not a whole number of fen", ErrMalformed)
-		}
-		n.totalFee, n.hasFee = v, true
+		n.totalFee, _ = model.ParseNumber(fee) // CheckNotification held it to the shape
+		n.hasFee = true
 	}
 	return n, nil
 }
 
-// process verifies a decoded notification and settles it.
+// refusedStatus is the one status for a sign that verifies under no candidate
+// key, a key of the wrong version for the order, and an unknown order, so
+// that an outsider cannot tell which orders exist.
+const refusedStatus = http.StatusUnauthorized
+
+// process verifies a decoded notification and settles it. The sign is
+// checked against every key that could have signed for the named merchant
+// before the store is read (guarantee G13), and the key that verified must
+// then be the order's: the merchant's for v2, the agent's for v1 (G1).
 func (n *Notify) process(ctx context.Context, values url.Values) result {
 	note, err := decodeNotification(values)
 	if err != nil {
@@ -237,23 +256,31 @@ func (n *Notify) process(ctx context.Context, values url.Values) result {
 	fail := func(o Outcome, status int, err error) result {
 		return result{outcome: o, outTradeNo: otn, status: status, err: err}
 	}
+	_, endVerify := n.settler.stage(ctx, StageVerify)
+	keys, merchant, err := n.keys.Candidates(ctx, note.mchID)
+	if err != nil {
+		endVerify(err)
+		return fail(ConfigError, http.StatusInternalServerError, fmt.Errorf("handler: keys of %s: %w", note.mchID, err))
+	}
+	idx, err := sign.VerifyIndex(values, n.alg, keys...)
+	endVerify(err)
+	if err != nil {
+		return fail(BadSign, refusedStatus, err)
+	}
 	order, err := n.settler.store.Get(ctx, otn)
 	if errors.Is(err, store.ErrNotFound) {
-		return fail(UnknownOrder, http.StatusNotFound, fmt.Errorf("handler: unknown out_trade_no: %w", err))
+		return fail(UnknownOrder, refusedStatus, fmt.Errorf("handler: unknown out_trade_no: %w", err))
 	}
 	if err != nil {
 		return fail(lockOutcome(ctx), http.StatusInternalServerError, fmt.Errorf("handler: get order: %w", err))
 	}
-	_, endVerify := n.settler.stage(ctx, StageVerify)
-	keys, err := n.keys.Keys(ctx, order.Version, order.MchID)
-	if err != nil {
-		endVerify(err)
-		return fail(ConfigError, http.StatusInternalServerError, fmt.Errorf("handler: keys for %s order of %s: %w", order.Version, order.MchID, err))
-	}
-	err = sign.Verify(values, n.alg, keys...)
-	endVerify(err)
-	if err != nil {
-		return fail(BadSign, http.StatusUnauthorized, err)
+	// The agent key must not speak for a v2 order, nor a merchant key for
+	// a v1 one: each order has one kind of key that may settle it. The
+	// key is compared, not only its place, in case a host gave a merchant
+	// the agent key too.
+	if ownKey := (order.Version == model.V2 && idx < merchant) ||
+		(order.Version == model.V1 && keys[idx] == n.keys.AgentKey); !ownKey {
+		return fail(BadSign, refusedStatus, fmt.Errorf("handler: %s order signed with another version's key: %w", order.Version, sign.ErrBadSign))
 	}
 	if !(model.State(note.state) == model.StateSuccess && (note.resultCode == model.ResultSuccess || note.resultCode == "0")) {
 		// The gateway reports a failed exchange, not a payment result:
@@ -262,18 +289,14 @@ func (n *Notify) process(ctx context.Context, values url.Values) result {
 	}
 	if note.mchID != order.MchID {
 		// A verified message about another merchant's order: under a v1
-		// agent key this is possible, and it must change nothing.
+		// agent key this is possible, and it must change nothing, not even
+		// record a failed payment.
 		err := n.settler.raise(ctx, Alert{
 			Source: SourceNotify, OutTradeNo: otn, MchID: order.MchID, GotMchID: note.mchID,
 			WantAmount: order.Amount, GotAmount: note.totalFee, Status: string(order.Status),
 			TransactionID: note.transactionID, StoredTransactionID: order.TransactionID,
 		}, AlertMchMismatch)
 		return fail(Mismatch, http.StatusConflict, err)
-	}
-	if note.payResult == "" || (note.payResult == model.PayResultSuccess && (!note.hasFee || note.transactionID == "")) {
-		// Business fields must be present when state and result_code say
-		// SUCCESS; deciding without them would guess.
-		return fail(Malformed, http.StatusBadRequest, fmt.Errorf("%w: pay_result, total_fee or transaction_id missing", ErrMalformed))
 	}
 	if note.payResult != model.PayResultSuccess {
 		err := n.settler.store.Finish(ctx, otn, store.Failed, "pay_result="+truncate(note.payResult, 16), n.settler.now())
@@ -282,9 +305,11 @@ func (n *Notify) process(ctx context.Context, values url.Values) result {
 		}
 		return result{outcome: NotPaid, outTradeNo: otn}
 	}
+	// model.CheckNotification required total_fee, transaction_id and a
+	// yyyyMMddHHmmss time_end for a paid notification.
 	paidAt, err := model.ParseTime(note.timeEnd)
 	if err != nil {
-		paidAt = n.settler.now()
+		return fail(Malformed, http.StatusBadRequest, fmt.Errorf("%w: %w", ErrMalformed, err))
 	}
 	outcome, err := n.settler.settleTraced(ctx, order, proof{
 		source: SourceNotify,

@@ -92,6 +92,8 @@ type ReconcilerConfig struct {
 // satisfied by *rate.Limiter from golang.org/x/time/rate, so the core needs
 // no dependency for it.
 type Limiter interface {
+	// Wait blocks until one more gateway call is allowed, or returns an
+	// error when ctx ends first or the wait could not finish in time.
 	Wait(ctx context.Context) error
 }
 

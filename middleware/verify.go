@@ -86,7 +86,12 @@ func NotificationFromContext(ctx context.Context) (*model.Notification, bool) {
 // string: do not use them.
 //
 // A request that is not a POST (405), not a form (415), too large (413),
-// not fully received within BodyTimeout (408), malformed, repeats a name or is not UTF-8 (400), or fails verification
+// not fully received within BodyTimeout (408), malformed, repeats a name
+// or is not UTF-8 (400), has a decided field (state, result_code,
+// pay_result, mch_id, out_trade_no, transaction_id, out_transaction_id,
+// total_fee, time_end) that is blank, missing where the notification's
+// meaning needs it, or not strictly shaped (400; see
+// model.CheckNotification), or fails verification
 // (401) never reaches next: it is answered with the literal body "fail"
 // (text/plain, 4 bytes; the statuses match package handler's) and logged
 // without its body.
@@ -153,6 +158,12 @@ func (v *verifier) verify(w http.ResponseWriter, r *http.Request) ([]byte, url.V
 	body, values, status, err := formpost.ReadBy(w, r, v.cfg.MaxBody, time.Now().Add(v.cfg.BodyTimeout))
 	if err != nil {
 		return nil, nil, nil, status, fmt.Errorf("middleware: %w", err)
+	}
+	// Held to shape before the sign is checked: a re-cut message keeps its
+	// sign, so only the shape of what the host will decide on can tell it
+	// from the genuine one (guarantee G10).
+	if err := model.CheckNotification(values); err != nil {
+		return nil, nil, nil, http.StatusBadRequest, fmt.Errorf("%w (%w)", errDecode, err)
 	}
 	keys, err := v.cfg.Keys(r.Context(), values.Get("mch_id"))
 	if err != nil {

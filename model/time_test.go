@@ -81,3 +81,22 @@ func TestTimeRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestParseCompactAgreesWithTimeParse: the fast yyyyMMddHHmmss reader
+// accepts and returns exactly what time.ParseInLocation does.
+func TestParseCompactAgreesWithTimeParse(t *testing.T) {
+	t.Parallel()
+	inputs := []string{
+		"20260501120000", "20240229235959", "20230229000000", "20261301000000", "20260001000000",
+		"20260431000000", "20260430000000", "20260100000000", "20260101240000", "20260101236000",
+		"20260101235960", "00000101000000", "99991231235959", "2026050112000a", "2026050112000",
+		"202605011200000", "+0260501120000", "20260501 12000", "19000229000000", "20000229000000",
+	}
+	for _, s := range inputs {
+		want, werr := time.ParseInLocation(model.TimeLayout, s, model.Beijing)
+		got, gerr := model.ParseTime(s)
+		if (werr == nil) != (gerr == nil) || !got.Equal(want) || (gerr == nil && got.Location() != model.Beijing) {
+			t.Errorf("ParseTime(%q): got %v, %v; time.ParseInLocation says %v, %v", s, got, gerr, want, werr)
+		}
+	}
+}

@@ -66,6 +66,14 @@ func SignMap(params map[string]string, key string, alg Algorithm) (string, error
 // It returns nil, ErrMissingSign, ErrBadSign, ErrMalformed, ErrNoKey or
 // ErrUnknownAlgorithm.
 func Verify(params url.Values, alg Algorithm, keys ...string) error {
+	_, err := VerifyIndex(params, alg, keys...)
+	return err
+}
+
+// VerifyIndex is Verify that also says which key verified: its index in
+// keys, or -1 with the error. A caller whose keys belong to different
+// parties (a merchant's keys and the agent key) learns from it who signed.
+func VerifyIndex(params url.Values, alg Algorithm, keys ...string) (int, error) {
 	var m message
 	switch n := len(params); {
 	case n <= smallPairs:
@@ -79,7 +87,7 @@ func Verify(params url.Values, alg Algorithm, keys ...string) error {
 	}
 	got, err := m.fromValues(params, true)
 	if err != nil {
-		return err
+		return -1, err
 	}
 	return m.verify(got, alg, keys)
 }
@@ -91,7 +99,8 @@ func VerifyMap(params map[string]string, alg Algorithm, keys ...string) error {
 	if err != nil {
 		return err
 	}
-	return m.verify(got, alg, keys)
+	_, err = m.verify(got, alg, keys)
+	return err
 }
 
 // StringToSign returns the exact string that is hashed: the canonical
@@ -173,23 +182,23 @@ func (m *message) sign(key string, alg Algorithm) (string, error) {
 	return upperHex(sum[:size]), nil
 }
 
-func (m *message) verify(got string, alg Algorithm, keys []string) error {
+func (m *message) verify(got string, alg Algorithm, keys []string) (int, error) {
 	size := alg.size()
 	if size == 0 {
-		return fmt.Errorf("%w: %q", ErrUnknownAlgorithm, string(alg))
+		return -1, fmt.Errorf("%w: %q", ErrUnknownAlgorithm, string(alg))
 	}
 	if got == "" {
-		return ErrMissingSign
+		return -1, ErrMissingSign
 	}
 	longest := 0
 	for _, k := range keys {
 		longest = max(longest, len(k))
 	}
 	if longest == 0 {
-		return ErrNoKey
+		return -1, ErrNoKey
 	}
 	if len(got) != 2*size {
-		return ErrBadSign
+		return -1, ErrBadSign
 	}
 	var msg []byte
 	if m.bufLen(longest) <= smallBuf {
@@ -200,17 +209,17 @@ func (m *message) verify(got string, alg Algorithm, keys []string) error {
 		msg = m.appendCanonical(buf[:0], longest)
 	}
 	prefix := len(msg)
-	for _, k := range keys {
+	for i, k := range keys {
 		if k == "" {
 			continue
 		}
 		msg = appendKey(msg[:prefix], k)
 		sum := alg.digest(msg, k)
 		if equalHexFold(sum[:size], got) {
-			return nil
+			return i, nil
 		}
 	}
-	return ErrBadSign
+	return -1, ErrBadSign
 }
 
 // fromValues collects the signed pairs and, when verifying, returns the
