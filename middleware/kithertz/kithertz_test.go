@@ -24,27 +24,57 @@ import (
 
 func init() { hlog.SetOutput(io.Discard) }
 
-// newHertz returns a Hertz server on a fresh loopback listener, and its
-// base URL; start runs it for the test's lifetime once routes are added.
+// newHertz returns a Hertz server for a free loopback port, and its base
+// URL; start runs it for the test's lifetime once routes are added.
+// (server.WithListener, which would avoid picking a port, is only in
+// Hertz v0.10.4 on; the tests run on the oldest version supported.)
 func newHertz(tb testing.TB) (h *server.Hertz, base string, start func()) {
 	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	h = server.New(server.WithListener(ln), server.WithDisablePrintRoute(true), server.WithExitWaitTime(time.Millisecond))
-	return h, "http://" + ln.Addr().String(), func() {
+	addr := ln.Addr().String()
+	ln.Close()
+	h = server.New(server.WithHostPorts(addr), server.WithExitWaitTime(time.Millisecond))
+	return h, "http://" + addr, func() {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
 			_ = h.Run()
 		}()
 		tb.Cleanup(func() {
+			// Old Hertz versions wait for idle keep-alive connections to
+			// close before Shutdown returns.
+			http.DefaultClient.CloseIdleConnections()
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			_ = h.Shutdown(ctx)
 			<-done
 		})
+		waitListening(tb, addr, done)
+	}
+}
+
+// waitListening waits, at most 30 s, for the server started in the
+// background to accept connections.
+func waitListening(tb testing.TB, addr string, done <-chan struct{}) {
+	tb.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		select {
+		case <-done:
+			tb.Fatal("the Hertz server stopped before listening")
+		default:
+		}
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("the Hertz server did not listen on %s: %v", addr, err)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
