@@ -10,7 +10,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -36,7 +35,7 @@ func newFiber(tb testing.TB) (app *fiber.App, base string, start func()) {
 			_ = app.Listener(ln)
 		}()
 		tb.Cleanup(func() {
-			_ = app.ShutdownWithTimeout(30 * time.Second)
+			_ = app.Shutdown()
 			<-done
 		})
 	}
