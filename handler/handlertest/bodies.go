@@ -23,9 +23,10 @@ type Body struct {
 // TrickyNotifications returns notification bodies for the Kit's merchant,
 // each correctly signed, that a framework which decodes and re-encodes a
 // form would break: a literal "+" (a space) next to "%2B" (a plus) and
-// "%252B", raw UTF-8 percent-encoded, an 8 KiB attach, and fields out of
-// the sorted order url.Values.Encode would give. An adapter must hand
-// each to the kit byte for byte.
+// "%252B", raw UTF-8 percent-encoded, an 8 KiB attach, fields out of
+// the sorted order url.Values.Encode would give, and spaces as "%20" with
+// lower-case hex escapes. An adapter must hand each to the kit byte for
+// byte.
 func TrickyNotifications(tb testing.TB) []Body {
 	tb.Helper()
 	signed := func(attach string) string {
@@ -47,7 +48,29 @@ func TrickyNotifications(tb testing.TB) []Body {
 		{"utf-8", signed("咖啡 ☕ café 测试")},
 		{"long attach", signed(long)},
 		{"unsorted fields", strings.Join(pairs, "&")},
+		// Encoders differ; a body that is not url.Values.Encode's own
+		// spelling catches an adapter that decodes and re-encodes.
+		{"space as %20, lower-case hex", lowerEscapes(strings.ReplaceAll(signed("咖啡 a+b %2B"), "+", "%20"))},
 	}
+}
+
+// lowerEscapes spells every percent escape in s with lower-case hex
+// digits, as some encoders do.
+func lowerEscapes(s string) string {
+	b := []byte(s)
+	for i := 0; i+2 < len(b); i++ {
+		if b[i] == '%' {
+			b[i+1], b[i+2] = lower(b[i+1]), lower(b[i+2])
+		}
+	}
+	return string(b)
+}
+
+func lower(c byte) byte {
+	if 'A' <= c && c <= 'F' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 // Capture is a kit-side http.Handler that records every body it is given

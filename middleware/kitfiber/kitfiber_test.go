@@ -157,7 +157,8 @@ func TestHandlerPathValues(t *testing.T) {
 }
 
 // TestHandlerReply: the kit handler's status, headers and body reach the
-// client.
+// client, with net/http's rules for what comes after the first
+// WriteHeader.
 func TestHandlerReply(t *testing.T) {
 	t.Parallel()
 	app, base, start := newFiber(t)
@@ -169,6 +170,7 @@ func TestHandlerReply(t *testing.T) {
 		io.WriteString(w, `{"ok":`)
 		io.WriteString(w, `true}`)
 		w.Header().Set("X-Late", "ignored") // after WriteHeader, as net/http
+		w.WriteHeader(http.StatusInternalServerError) // superfluous, as net/http
 	})))
 	start()
 	res, err := http.Get(base + "/x")

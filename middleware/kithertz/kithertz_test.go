@@ -194,7 +194,8 @@ func TestHandlerPathValues(t *testing.T) {
 }
 
 // TestHandlerReply: the kit handler's status, headers and body reach the
-// client.
+// client, with net/http's rules for what comes after the first
+// WriteHeader.
 func TestHandlerReply(t *testing.T) {
 	t.Parallel()
 	h, base, start := newHertz(t)
@@ -206,6 +207,7 @@ func TestHandlerReply(t *testing.T) {
 		io.WriteString(w, `{"ok":`)
 		io.WriteString(w, `true}`)
 		w.Header().Set("X-Late", "ignored") // after WriteHeader, as net/http
+		w.WriteHeader(http.StatusInternalServerError) // superfluous, as net/http
 	})))
 	start()
 	res, err := http.Get(base + "/x")
