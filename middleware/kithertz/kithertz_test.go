@@ -206,7 +206,7 @@ func TestHandlerReply(t *testing.T) {
 		w.WriteHeader(http.StatusCreated)
 		io.WriteString(w, `{"ok":`)
 		io.WriteString(w, `true}`)
-		w.Header().Set("X-Late", "ignored") // after WriteHeader, as net/http
+		w.Header().Set("X-Late", "ignored")           // after WriteHeader, as net/http
 		w.WriteHeader(http.StatusInternalServerError) // superfluous, as net/http
 	})))
 	start()
