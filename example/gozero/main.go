@@ -75,6 +75,8 @@ func newServer(addr string, kit *wiring.Kit, logger *slog.Logger) (*rest.Server,
 		{Method: http.MethodPost, Path: "/pay/notify",
 			Handler: middleware.Recover(middleware.RecoverConfig{Logger: logger})(kit.Notify).ServeHTTP},
 		{Method: http.MethodGet, Path: "/pay/orders/:out_trade_no", Handler: pathValues(kit.Status)},
+		// ?order_id= or ?out_trade_no=, for kits whose Status looks orders up by query.
+		{Method: http.MethodGet, Path: "/pay/orders", Handler: kit.Status.ServeHTTP},
 	})
 	return srv, nil
 }

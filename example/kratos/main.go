@@ -61,6 +61,7 @@ func newServer(kit *wiring.Kit, logger *slog.Logger, opts ...khttp.ServerOption)
 	// retries the notification instead of giving up.
 	pay.Handle("POST /pay/notify", middleware.Recover(middleware.RecoverConfig{Logger: logger})(kit.Notify))
 	pay.Handle("GET /pay/orders/{out_trade_no}", kit.Status)
+	pay.Handle("GET /pay/orders", kit.Status) // ?order_id= or ?out_trade_no=
 	srv.HandlePrefix("/pay/", pay)
 	return srv
 }
