@@ -192,3 +192,13 @@ func TestMiddlewareReturnsEchoError(t *testing.T) {
 		t.Errorf("got status %d, want 409", res.StatusCode)
 	}
 }
+
+// TestBodyByteForByte: bodies a form decoder would re-encode reach the kit
+// unchanged, through the verifying middleware and in the kit handler.
+func TestBodyByteForByte(t *testing.T) {
+	t.Parallel()
+	var capture handlertest.Capture
+	e := newEcho()
+	e.POST("/notify", kitecho.Handler(&capture), kitecho.Middleware(handlertest.VerifyMiddleware(t)))
+	handlertest.CheckBodies(t, serve(t, e)+"/notify", &capture)
+}

@@ -161,3 +161,13 @@ func TestMiddlewareRecover(t *testing.T) {
 		t.Errorf("got %d %q, want 500 %q", status, body, "fail")
 	}
 }
+
+// TestBodyByteForByte: bodies a form decoder would re-encode reach the kit
+// unchanged, through the verifying middleware and in the kit handler.
+func TestBodyByteForByte(t *testing.T) {
+	t.Parallel()
+	var capture handlertest.Capture
+	e := gin.New()
+	e.POST("/notify", kitgin.Middleware(handlertest.VerifyMiddleware(t)), kitgin.Handler(&capture))
+	handlertest.CheckBodies(t, serve(t, e)+"/notify", &capture)
+}

@@ -1,0 +1,181 @@
+// Package bridge runs the kit's net/http handlers and middleware inside
+// frameworks that are not net/http (Hertz, Fiber): it builds an
+// *http.Request over the framework's already-read body, without decoding
+// or re-encoding a byte, and an http.ResponseWriter that buffers into the
+// framework's response. The adapters kithertz and kitfiber supply the
+// framework side through the small Response interface.
+package bridge
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// Request describes an incoming framework request. Every field must stay
+// valid after the framework handler returns or be copied by NewRequest:
+// fasthttp-based frameworks reuse their buffers, so NewRequest copies the
+// body and every string it keeps.
+type Request struct {
+	Method     string
+	RequestURI string // as received: path and query, still escaped
+	Host       string
+	RemoteAddr string
+	Proto      string // zero means HTTP/1.1
+	Body       []byte // the raw body as the framework read it
+	// VisitHeaders calls fn for each request header line.
+	VisitHeaders func(fn func(key, value []byte))
+}
+
+// NewRequest returns an *http.Request for fr under ctx. The body is a copy
+// of fr.Body, so the kit reads exactly the bytes the client sent (a
+// notification's sign covers them) even if the framework reuses its
+// buffer after the handler returns.
+func NewRequest(ctx context.Context, fr Request) (*http.Request, error) {
+	u, err := url.ParseRequestURI(fr.RequestURI)
+	if err != nil {
+		return nil, err
+	}
+	proto := fr.Proto
+	if proto == "" {
+		proto = "HTTP/1.1"
+	}
+	major, minor, ok := http.ParseHTTPVersion(proto)
+	if !ok {
+		major, minor = 1, 1
+	}
+	r := &http.Request{
+		Method:     strings.Clone(fr.Method),
+		URL:        u,
+		Proto:      proto,
+		ProtoMajor: major,
+		ProtoMinor: minor,
+		Header:     http.Header{},
+		Host:       strings.Clone(fr.Host),
+		RemoteAddr: fr.RemoteAddr,
+		RequestURI: strings.Clone(fr.RequestURI),
+	}
+	if fr.VisitHeaders != nil {
+		fr.VisitHeaders(func(k, v []byte) {
+			r.Header.Add(string(k), string(v))
+		})
+	}
+	r.ContentLength = int64(len(fr.Body))
+	if len(fr.Body) > 0 {
+		r.Body = io.NopCloser(bytes.NewReader(bytes.Clone(fr.Body)))
+	} else {
+		r.Body = http.NoBody
+	}
+	return r.WithContext(ctx), nil
+}
+
+// PathValue returns a framework path parameter for r.SetPathValue: a copy
+// (the framework may reuse the bytes behind v), unescaped when escaped is
+// true, that is when the framework matched the route on the escaped path
+// and so hands out escaped values. net/http's own PathValue is unescaped.
+func PathValue(v string, escaped bool) string {
+	if escaped {
+		if u, err := url.PathUnescape(v); err == nil {
+			return u // a fresh string whenever it differs from v
+		}
+	}
+	return strings.Clone(v)
+}
+
+// Response is the framework's buffered response, as the adapters expose
+// it.
+type Response interface {
+	// Status is the status code set so far (the framework's default when
+	// none was).
+	Status() int
+	SetStatus(code int)
+	// SetHeader replaces every value of the header name.
+	SetHeader(name string, values []string)
+	// Body is the body buffered so far.
+	Body() []byte
+	ResetBody()
+	AppendBody(p []byte)
+}
+
+// Writer is an http.ResponseWriter that buffers into a framework
+// Response, with net/http's rules: headers set after the first
+// WriteHeader or Write are ignored, and a later WriteHeader is too.
+type Writer struct {
+	res    Response
+	header http.Header
+	wrote  bool
+}
+
+// NewWriter returns a Writer over res.
+func NewWriter(res Response) *Writer { return &Writer{res: res, header: http.Header{}} }
+
+// Header returns the header map that WriteHeader sends.
+func (w *Writer) Header() http.Header { return w.header }
+
+// WriteHeader sends the header map and code to the framework response.
+// The first one also drops any body the framework's own handlers left,
+// so a kit middleware that answers after a panic below it (Recover)
+// answers alone.
+func (w *Writer) WriteHeader(code int) {
+	if w.wrote {
+		return
+	}
+	w.wrote = true
+	w.applyHeader()
+	w.res.ResetBody()
+	w.res.SetStatus(code)
+}
+
+// Write appends p to the framework response, sending 200 first if no
+// status was written.
+func (w *Writer) Write(p []byte) (int, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	w.res.AppendBody(p)
+	return len(p), nil
+}
+
+// Flush does nothing: the framework sends the buffered response when its
+// handler returns. It lets code that flushes run unchanged.
+func (w *Writer) Flush() {}
+
+func (w *Writer) applyHeader() {
+	for k, vv := range w.header {
+		if k == "Content-Length" {
+			continue // the framework sets it from the buffered body
+		}
+		w.res.SetHeader(k, vv)
+	}
+}
+
+// Run runs the kit middleware mw on r, with w as the writer, around the
+// framework's remaining chain. chain runs that chain for the request mw
+// passed on and reports whether it ended without a framework error (only
+// then is its response replayed). Run reports whether mw called its next
+// handler; when it did not, the adapter must stop the framework chain.
+//
+// When mw wraps the writer (the kit Logger, Recover, BodyLimit do), the
+// framework handlers' status and body are replayed through the wrapper
+// after the chain returns, so the middleware sees what they answered.
+// Headers the framework handlers set stay on the framework response.
+func Run(mw func(http.Handler) http.Handler, w *Writer, r *http.Request, chain func(r *http.Request) bool) bool {
+	called := false
+	mw(http.HandlerFunc(func(ww http.ResponseWriter, r *http.Request) {
+		called = true
+		if !w.wrote {
+			w.applyHeader() // headers mw set before passing the request on
+		}
+		ok := chain(r)
+		if ww == http.ResponseWriter(w) || !ok || w.wrote {
+			return
+		}
+		status, body := w.res.Status(), bytes.Clone(w.res.Body())
+		ww.WriteHeader(status)
+		_, _ = ww.Write(body)
+	})).ServeHTTP(w, r)
+	return called
+}
