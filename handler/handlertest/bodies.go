@@ -16,7 +16,9 @@ import (
 
 // Body is a named notification body for adapter tests.
 type Body struct {
+	// Name says what is tricky about the body, for test names.
 	Name string
+	// Body is the form body exactly as sent, sign included.
 	Body string
 }
 

@@ -20,9 +20,13 @@ import (
 // fasthttp-based frameworks reuse their buffers, so NewRequest copies the
 // body and every string it keeps.
 type Request struct {
-	Method     string
-	RequestURI string // as received: path and query, still escaped
-	Host       string
+	// Method is the request method.
+	Method string
+	// RequestURI is the target as received: path and query, still escaped.
+	RequestURI string
+	// Host is the Host header's value.
+	Host string
+	// RemoteAddr is the client's address, host:port.
 	RemoteAddr string
 	Proto      string // zero means HTTP/1.1
 	Body       []byte // the raw body as the framework read it
@@ -91,12 +95,15 @@ type Response interface {
 	// Status is the status code set so far (the framework's default when
 	// none was).
 	Status() int
+	// SetStatus sets the status code.
 	SetStatus(code int)
 	// SetHeader replaces every value of the header name.
 	SetHeader(name string, values []string)
 	// Body is the body buffered so far.
 	Body() []byte
+	// ResetBody drops the body buffered so far.
 	ResetBody()
+	// AppendBody adds p to the buffered body.
 	AppendBody(p []byte)
 }
 

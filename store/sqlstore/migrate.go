@@ -13,6 +13,7 @@ import (
 type execer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
 // Migrate creates or upgrades the store's tables to LatestVersion. It is
@@ -126,13 +127,29 @@ func (s *Store) applyMigrations(ctx context.Context, q execer) error {
 	if _, err := q.ExecContext(ctx, createVersionTable(s.dialect, s.prefix)); err != nil {
 		return err
 	}
-	var current int
-	row := q.QueryRowContext(ctx, fmt.Sprintf("SELECT COALESCE(MAX(version), 0) FROM %sschema_version", s.prefix))
-	if err := row.Scan(&current); err != nil {
+	// Applied versions are a set, not a high-water mark: a database that
+	// took a later migration first (versions landed out of order on a
+	// development branch, or a team applied Schema piecemeal) still gets
+	// every earlier one. Every statement is idempotent, so this is safe.
+	applied := map[int]bool{}
+	rows, err := q.QueryContext(ctx, fmt.Sprintf("SELECT version FROM %sschema_version", s.prefix))
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
+			return err
+		}
+		applied[v] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
 		return err
 	}
 	for _, m := range migrations {
-		if m.version <= current {
+		if applied[m.version] {
 			continue
 		}
 		for _, stmt := range m.stmts(s.dialect, s.prefix) {
