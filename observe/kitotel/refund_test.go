@@ -9,11 +9,15 @@ import (
 	"testing"
 	"time"
 
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/cypaykit/kit/gatewaytest"
 	"github.com/cypaykit/kit/handler"
 	"github.com/cypaykit/kit/model"
+	"github.com/cypaykit/kit/observe/kitotel"
 	"github.com/cypaykit/kit/store"
 )
 
@@ -130,5 +134,44 @@ func TestRefundMetricsAndSpans(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("collected: %v", got)
+	}
+}
+
+// TestInstrumentRefunderKeepsHooks proves InstrumentRefunder chains the
+// host's own Observe, Alert and Trace (calling them first) instead of
+// replacing them, and still counts.
+func TestInstrumentRefunderKeepsHooks(t *testing.T) {
+	t.Parallel()
+	reader := sdkmetric.NewManualReader()
+	exp := tracetest.NewInMemoryExporter()
+	in, err := kitotel.New(kitotel.Config{TracerProvider: sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp)),
+		MeterProvider: sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	cfg := handler.RefunderConfig{
+		Observe: func(handler.RefundEvent) { got = append(got, "observe") },
+		Alert:   func(context.Context, handler.Alert) { got = append(got, "alert") },
+		Trace: func(ctx context.Context, st handler.Stage) (context.Context, func(error)) {
+			got = append(got, "start "+string(st))
+			return ctx, func(error) { got = append(got, "end "+string(st)) }
+		},
+	}
+	in.InstrumentRefunder(&cfg)
+	cfg.Observe(handler.RefundEvent{Result: handler.RefundSucceeded, Amount: 42})
+	cfg.Alert(context.Background(), handler.Alert{Kind: handler.AlertRefundChange})
+	_, end := cfg.Trace(context.Background(), handler.StageRefund)
+	end(nil)
+	if want := "observe alert start refund end refund"; strings.Join(got, " ") != want {
+		t.Errorf("host hooks: got %q, want %q", strings.Join(got, " "), want)
+	}
+	k := &otelKit{reader: reader}
+	m := k.collect(t)
+	if m["cypaykit.refunds{result=succeeded}"] != 1 || m["cypaykit.refunded{}"] != 42 || m["cypaykit.alerts{kind=refund_change}"] != 1 {
+		t.Errorf("metrics after chained hooks: got %v", m)
+	}
+	if spans := exp.GetSpans(); len(spans) != 1 || spans[0].Name != "cypaykit.refund" {
+		t.Errorf("spans: got %v, want one cypaykit.refund", tree(spans))
 	}
 }
