@@ -13,7 +13,8 @@ import (
 // closed, so a stage is safe as a span name or a metric label.
 type Stage string
 
-// Stages reported to SettlerConfig.Trace and PreOrderConfig.Trace.
+// Stages reported to SettlerConfig.Trace, PreOrderConfig.Trace and
+// RefunderConfig.Trace.
 const (
 	// StageNotify is one notification, from the request reaching Notify
 	// to its reply.
@@ -31,6 +32,10 @@ const (
 	StagePreOrder Stage = "preorder"
 	// StageReconcile is one Reconciler pass.
 	StageReconcile Stage = "reconcile"
+	// StageRefund is one gateway round of a refund (RefunderConfig.Trace):
+	// the refund and refundquery calls of a Refund call or of one Poll of
+	// it, and recording what the gateway said.
+	StageRefund Stage = "refund"
 )
 
 // Trace starts a stage and returns the context the stage runs under and a

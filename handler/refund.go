@@ -66,6 +66,15 @@ type RefunderConfig struct {
 	// another way. Nil means an error-level log line only; the log line
 	// is written either way.
 	Alert func(ctx context.Context, a Alert)
+	// Observe is called for each step of a refund (see RefundResult):
+	// requested, refused, and each state recorded after a gateway round.
+	// It must be fast and safe for concurrent use. Nil costs nothing.
+	// observe/kitprom and observe/kitotel count these.
+	Observe func(RefundEvent)
+	// Trace starts a StageRefund around each gateway round of a refund
+	// (a Refund call or a Poll of it), so the gateway calls made in it
+	// are its children. Nil costs nothing.
+	Trace Trace
 	// Logger receives structured logs. Nil means slog.Default().
 	Logger *slog.Logger
 	// Now is the clock. Nil means time.Now.
@@ -91,6 +100,8 @@ type Refunder struct {
 	lease    time.Duration
 	batch    int
 	alert    func(ctx context.Context, a Alert)
+	obs      func(RefundEvent)
+	trace    Trace
 	log      *slog.Logger
 	now      func() time.Time
 }
@@ -106,7 +117,7 @@ func NewRefunder(cfg RefunderConfig) (*Refunder, error) {
 	r := &Refunder{
 		orders: cfg.Store, refunds: cfg.Refunds, clients: map[model.Version]*client.Client{},
 		opUser: cfg.OpUserID, schedule: cfg.Schedule, lease: cfg.Lease, batch: cfg.Batch,
-		alert: cfg.Alert, log: cfg.Logger, now: cfg.Now,
+		alert: cfg.Alert, obs: cfg.Observe, trace: cfg.Trace, log: cfg.Logger, now: cfg.Now,
 	}
 	if r.refunds == nil {
 		rs, ok := cfg.Store.(store.RefundStore)
@@ -231,12 +242,24 @@ func (r *Refunder) Refund(ctx context.Context, req RefundRequest) (RefundView, e
 	if !created {
 		return refundView(ref), nil
 	}
-	return refundView(r.drive(ctx, ref, false)), nil
+	return refundView(r.driveTraced(ctx, ref, false)), nil
 }
 
 // reserve validates req and reserves its refund with a claim of lease
 // (zero: due and free for any poller at once).
 func (r *Refunder) reserve(ctx context.Context, req RefundRequest, lease time.Duration) (*store.Refund, bool, error) {
+	ref, created, err := r.reserveOnce(ctx, req, lease)
+	switch {
+	case err != nil:
+		r.observeRefused(req, err)
+	case created:
+		r.observe(RefundEvent{Result: RefundRequested, Amount: ref.Amount, OutRefundNo: ref.OutRefundNo, OutTradeNo: ref.OutTradeNo})
+	}
+	return ref, created, err
+}
+
+// reserveOnce is reserve without the Observe hook.
+func (r *Refunder) reserveOnce(ctx context.Context, req RefundRequest, lease time.Duration) (*store.Refund, bool, error) {
 	if req.Amount <= 0 {
 		return nil, false, fmt.Errorf("%w: %d fen is not positive", ErrRefundAmount, req.Amount)
 	}
@@ -349,7 +372,7 @@ func (r *Refunder) Poll(ctx context.Context) (int, error) {
 			// The rest keep their claims until the lease ends, then are due.
 			return i, err
 		}
-		r.drive(ctx, ref, true)
+		r.driveTraced(ctx, ref, true)
 	}
 	return len(claimed), nil
 }

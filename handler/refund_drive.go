@@ -138,6 +138,7 @@ func (r *Refunder) record(ctx context.Context, ref *store.Refund, u store.Refund
 	defer cancel()
 	got, err := r.refunds.UpdateRefund(wctx, ref.OutRefundNo, ref.ClaimToken, u, r.now())
 	if err == nil {
+		r.observeRecorded(ref, u.State)
 		if u.State.Final() {
 			r.log.LogAttrs(ctx, slog.LevelInfo, "handler: refund final",
 				slog.String("out_refund_no", ref.OutRefundNo), slog.String("state", string(u.State)))

@@ -136,7 +136,9 @@ func newApp(ctx context.Context, cfg config, baseURL string, log *slog.Logger) (
 	if a.status, err = handler.NewStatus(handler.StatusConfig{Store: st, Authorize: a.tokens.authorize, Logger: log}); err != nil {
 		return nil, err
 	}
-	if a.refunder, err = handler.NewRefunder(handler.RefunderConfig{Store: st, Client: a.client, Logger: log}); err != nil {
+	fcfg := handler.RefunderConfig{Store: st, Client: a.client, Logger: log}
+	a.metrics.refunder(&fcfg)
+	if a.refunder, err = handler.NewRefunder(fcfg); err != nil {
 		return nil, err
 	}
 	if a.adminToken = cfg.AdminToken; a.adminToken == "" {

@@ -58,6 +58,12 @@ func (m *shopMetrics) reconciler(cfg *handler.ReconcilerConfig) {
 	}
 }
 
+func (m *shopMetrics) refunder(cfg *handler.RefunderConfig) {
+	if m != nil {
+		m.kit.InstrumentRefunder(cfg)
+	}
+}
+
 // mount serves the Prometheus text format at GET /metrics.
 func (m *shopMetrics) mount(mux *http.ServeMux) {
 	if m != nil {

@@ -107,3 +107,40 @@ func TestMetricsConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestMetricsCountRefunds proves the shop's refunder is instrumented: a
+// refund from the back office shows in the refund counters and the
+// refunded amount.
+func TestMetricsCountRefunds(t *testing.T) {
+	s := startAdminShop(t, "-metrics")
+	otn := s.paidOrder(t)
+	code, _, r := s.admin(t, testAdminToken, "POST", "/admin/refunds",
+		map[string]any{"out_trade_no": otn, "amount": 500, "reason": "metrics"}, "")
+	if code != http.StatusCreated || r["status"] != "SUCCESS" {
+		t.Fatalf("POST /admin/refunds: got %d %v, want 201 SUCCESS", code, r)
+	}
+	if code, _, _ := s.admin(t, testAdminToken, "POST", "/admin/refunds",
+		map[string]any{"out_trade_no": otn, "amount": 999999}, ""); code == http.StatusCreated {
+		t.Fatalf("refund over the amount paid: got %d, want a refusal", code)
+	}
+	code, _, body := scrape(t, s.testShop)
+	if code != http.StatusOK {
+		t.Fatalf("GET /metrics: got %d, want 200", code)
+	}
+	for _, line := range []string{
+		`cypaykit_refunds_total{result="requested"} 1`,
+		`cypaykit_refunds_total{result="succeeded"} 1`,
+		`cypaykit_refunds_total{result="refused"} 1`,
+		`cypaykit_refunds_total{result="change"} 0`,
+		`cypaykit_refunded_fen_total 500`,
+		`cypaykit_alerts_total{kind="refund_change"} 0`,
+		`cypaykit_gateway_requests_total{op="refund",result="ok"} 1`,
+	} {
+		if !strings.Contains(body, "\n"+line+"\n") {
+			t.Errorf("GET /metrics lacks %q", line)
+		}
+	}
+	if strings.Contains(body, otn) {
+		t.Error("GET /metrics names an order")
+	}
+}

@@ -23,6 +23,7 @@ var Outcomes = []handler.Outcome{
 var AlertKinds = []handler.AlertKind{
 	handler.AlertAmountMismatch, handler.AlertMchMismatch, handler.AlertPaidAfterClose,
 	handler.AlertTransactionConflict, handler.AlertRefundedUnsettled, handler.AlertDoublePayment,
+	handler.AlertRefundChange,
 }
 
 var (
@@ -30,6 +31,13 @@ var (
 		m := make(map[string]bool, len(AlertKinds))
 		for _, k := range AlertKinds {
 			m[string(k)] = true
+		}
+		return m
+	}()
+	refundLabels = func() map[string]bool {
+		m := make(map[string]bool, len(handler.RefundResults))
+		for _, r := range handler.RefundResults {
+			m[string(r)] = true
 		}
 		return m
 	}()
@@ -81,3 +89,6 @@ func Op(s string) string { return closed(opLabels, s) }
 
 // Result is a client.CallEvent's Result, or Other.
 func Result(s string) string { return closed(resultLabels, s) }
+
+// RefundResult is a handler.RefundEvent's Result, or Other.
+func RefundResult(r handler.RefundResult) string { return closed(refundLabels, string(r)) }

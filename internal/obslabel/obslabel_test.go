@@ -23,3 +23,24 @@ func TestEveryOutcomeListed(t *testing.T) {
 		t.Errorf("unknown outcome: got %q, want %q", got, obslabel.Other)
 	}
 }
+
+// TestRefundResultsClosed proves every RefundResult is its own label and
+// anything else is "other".
+func TestRefundResultsClosed(t *testing.T) {
+	for _, r := range handler.RefundResults {
+		if got := obslabel.RefundResult(r); got != string(r) {
+			t.Errorf("RefundResult(%q): got %q", r, got)
+		}
+	}
+	if got := obslabel.RefundResult("ORDER00001"); got != obslabel.Other {
+		t.Errorf("unknown refund result: got %q, want %q", got, obslabel.Other)
+	}
+}
+
+// TestRefundChangeAlertListed: the refund CHANGE alert is counted under
+// its own kind, not "other".
+func TestRefundChangeAlertListed(t *testing.T) {
+	if got := obslabel.AlertKind(handler.AlertRefundChange); got != string(handler.AlertRefundChange) {
+		t.Errorf("AlertKind(AlertRefundChange): got %q, want %q", got, handler.AlertRefundChange)
+	}
+}

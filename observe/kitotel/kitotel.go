@@ -1,6 +1,6 @@
 // Package kitotel traces and measures cypaykit with OpenTelemetry: spans
 // for notifications (verify, settle and fulfil as children), pre-orders,
-// reconciler passes and gateway calls (through an instrumented
+// reconciler passes, refunds and gateway calls (through an instrumented
 // http.RoundTripper), and the same measurements as observe/kitprom as OTel
 // metrics. Metric attributes come from closed sets (never an order
 // number); a failed span records the kit's error, which never carries keys.
@@ -40,8 +40,8 @@ type Config struct {
 }
 
 // Instrumentation holds the tracer and instruments. Wire it with
-// InstrumentSettler, InstrumentPreOrder, InstrumentClient and
-// InstrumentReconciler. It is safe for concurrent use.
+// InstrumentSettler, InstrumentPreOrder, InstrumentClient,
+// InstrumentReconciler and InstrumentRefunder. It is safe for concurrent use.
 type Instrumentation struct {
 	tracer          trace.Tracer
 	notifications   metric.Int64Counter
@@ -54,6 +54,8 @@ type Instrumentation struct {
 	passes          metric.Int64Counter
 	failedChecks    metric.Int64Counter
 	alerts          metric.Int64Counter
+	refunds         metric.Int64Counter
+	refundedFen     metric.Int64Counter
 }
 
 // New creates the tracer and the instruments.
@@ -93,6 +95,11 @@ func New(cfg Config) (*Instrumentation, error) {
 	in.passes = counter("cypaykit.reconcile.passes", "Reconciler passes run.")
 	in.failedChecks = counter("cypaykit.reconcile.failed_checks", "Reconciler checks that ended in an error.")
 	in.alerts = counter("cypaykit.alerts", "Validly signed messages that contradict the stored order, by kind.")
+	in.refunds = counter("cypaykit.refunds", "Refund steps by result: requested, refused and error once per request; succeeded, failed and change once per refund; processing, notsure and uncertain once per gateway round that left it in flight.")
+	var err error
+	in.refundedFen, err = meter.Int64Counter("cypaykit.refunded", metric.WithUnit("{fen}"),
+		metric.WithDescription("Fen the gateway reported refunded (refunds recorded SUCCESS)."))
+	errs = append(errs, err)
 	if cfg.Pending != nil {
 		pc := cfg.Pending
 		_, err := meter.Int64ObservableGauge("cypaykit.pending_attempts",
@@ -115,7 +122,8 @@ func New(cfg Config) (*Instrumentation, error) {
 
 // Trace starts a span per stage (named "cypaykit.<stage>"), records the
 // error that ends it, and measures the fulfilment hook; use it as
-// handler.SettlerConfig.Trace and handler.PreOrderConfig.Trace.
+// handler.SettlerConfig.Trace, handler.PreOrderConfig.Trace and
+// handler.RefunderConfig.Trace.
 func (in *Instrumentation) Trace(ctx context.Context, st handler.Stage) (context.Context, func(error)) {
 	kind := trace.SpanKindInternal
 	if st == handler.StageNotify || st == handler.StagePreOrder {
@@ -181,6 +189,16 @@ func (in *Instrumentation) ObservePass(p handler.PassEvent) {
 	ctx := context.Background()
 	in.passes.Add(ctx, 1)
 	in.failedChecks.Add(ctx, int64(p.Failed))
+}
+
+// ObserveRefund counts a refund step and, when it succeeded, its amount;
+// use it as handler.RefunderConfig.Observe.
+func (in *Instrumentation) ObserveRefund(e handler.RefundEvent) {
+	ctx := context.Background()
+	in.refunds.Add(ctx, 1, metric.WithAttributes(attribute.String("result", obslabel.RefundResult(e.Result))))
+	if e.Result == handler.RefundSucceeded && e.Amount > 0 {
+		in.refundedFen.Add(ctx, e.Amount)
+	}
 }
 
 // Transport wraps base (nil means http.DefaultTransport) so that every
@@ -269,6 +287,24 @@ func (in *Instrumentation) InstrumentReconciler(cfg *handler.ReconcilerConfig) {
 	}
 }
 
+// InstrumentRefunder sets cfg's Observe, Alert and Trace to in's (a
+// "cypaykit.refund" span around each gateway round of a refund, with the
+// gateway calls as children when the client is instrumented too), keeping
+// (and calling first) any hooks already set.
+func (in *Instrumentation) InstrumentRefunder(cfg *handler.RefunderConfig) {
+	if prev := cfg.Observe; prev != nil {
+		cfg.Observe = func(e handler.RefundEvent) { prev(e); in.ObserveRefund(e) }
+	} else {
+		cfg.Observe = in.ObserveRefund
+	}
+	if prev := cfg.Alert; prev != nil {
+		cfg.Alert = func(ctx context.Context, a handler.Alert) { prev(ctx, a); in.Alert(ctx, a) }
+	} else {
+		cfg.Alert = in.Alert
+	}
+	cfg.Trace = chainTrace(cfg.Trace, in.Trace)
+}
+
 // chainTrace runs outer around inner.
 func chainTrace(outer, inner handler.Trace) handler.Trace {
 	if outer == nil {
@@ -287,6 +323,7 @@ var spanNames = map[handler.Stage]string{
 	handler.StageNotify: "cypaykit.notify", handler.StageVerify: "cypaykit.verify",
 	handler.StageSettle: "cypaykit.settle", handler.StageFulfil: "cypaykit.fulfil",
 	handler.StagePreOrder: "cypaykit.preorder", handler.StageReconcile: "cypaykit.reconcile",
+	handler.StageRefund: "cypaykit.refund",
 }
 
 func spanName(st handler.Stage) string {

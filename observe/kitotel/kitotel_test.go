@@ -50,6 +50,8 @@ type otelKit struct {
 	pre     *handler.PreOrder
 	client  *client.Client
 	rcfg    handler.ReconcilerConfig
+	in      *kitotel.Instrumentation
+	sim     *gatewaytest.Server
 }
 
 func newOtelKit(t *testing.T) *otelKit {
@@ -63,6 +65,7 @@ func newOtelKit(t *testing.T) *otelKit {
 		t.Fatal(err)
 	}
 	sim := gatewaytest.RunT(t, gatewaytest.Config{Merchants: map[string]string{mchA: keyA}, TimeScale: 0.001})
+	k.in, k.sim = in, sim
 	ccfg := client.Config{GatewayURL: sim.URL, OpenURL: sim.URL, Keys: keyring(), HTTPClient: &http.Client{Timeout: 10 * time.Second}}
 	in.InstrumentClient(&ccfg)
 	if k.client, err = client.New(ccfg); err != nil {

@@ -1,5 +1,5 @@
 // Package kitprom exports cypaykit's settlements, duplicates, forgeries,
-// alerts, gateway calls, fulfilments and reconciler backlog as Prometheus
+// alerts, gateway calls, fulfilments, refunds and reconciler backlog as Prometheus
 // metrics (client_golang), built on the plain hooks of the handler and
 // client packages. Every label value comes from a closed set: never an
 // order number, a merchant or a message.
@@ -36,7 +36,7 @@ type Config struct {
 }
 
 // Metrics holds the kit's collectors. Wire it with InstrumentSettler,
-// InstrumentClient and InstrumentReconciler (or set its methods as the
+// InstrumentClient, InstrumentReconciler and InstrumentRefunder (or set its methods as the
 // hooks yourself). It is safe for concurrent use.
 type Metrics struct {
 	notifications   *prometheus.CounterVec
@@ -50,6 +50,8 @@ type Metrics struct {
 	failedChecks    prometheus.Counter
 	alerts          *prometheus.CounterVec
 	pendingErrors   prometheus.Counter
+	refunds         *prometheus.CounterVec
+	refundedFen     prometheus.Counter
 
 	// notifySeries caches the source="notify" series of every known
 	// outcome, so that Observe on the notification path skips
@@ -117,13 +119,22 @@ func New(cfg Config) (*Metrics, error) {
 			Name: "cypaykit_alerts_total",
 			Help: "Validly signed messages that contradict the stored order (amount, merchant, double payment...), by kind. Any increase needs a person.",
 		}, []string{"kind"}),
+		refunds: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cypaykit_refunds_total",
+			Help: "Refund steps by result: requested, refused and error once per request; succeeded, failed and change once per refund; processing, notsure and uncertain once per gateway round that left it in flight.",
+		}, []string{"result"}),
+		refundedFen: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cypaykit_refunded_fen_total",
+			Help: "Fen the gateway reported refunded (refunds recorded SUCCESS).",
+		}),
 		pendingErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "cypaykit_pending_count_errors_total",
 			Help: "Scrapes at which counting PENDING attempts failed.",
 		}),
 	}
 	cs := []prometheus.Collector{m.notifications, m.notifyDuration, m.fulfilments, m.fulfilDuration,
-		m.gatewayRequests, m.gatewayDuration, m.checks, m.passes, m.failedChecks, m.alerts}
+		m.gatewayRequests, m.gatewayDuration, m.checks, m.passes, m.failedChecks, m.alerts,
+		m.refunds, m.refundedFen}
 	if cfg.Pending != nil {
 		cs = append(cs, m.pendingErrors, &pendingCollector{
 			counter: cfg.Pending, timeout: cfg.PendingTimeout, errors: m.pendingErrors,
@@ -152,6 +163,9 @@ func (m *Metrics) initialise() {
 	}
 	for _, r := range []string{"ok", "error"} {
 		m.fulfilments.WithLabelValues(r)
+	}
+	for _, r := range handler.RefundResults {
+		m.refunds.WithLabelValues(string(r))
 	}
 }
 
@@ -215,6 +229,31 @@ func (m *Metrics) ObserveCall(e client.CallEvent) {
 func (m *Metrics) ObservePass(p handler.PassEvent) {
 	m.passes.Inc()
 	m.failedChecks.Add(float64(p.Failed))
+}
+
+// ObserveRefund counts a refund step and, when it succeeded, its amount;
+// use it as handler.RefunderConfig.Observe.
+func (m *Metrics) ObserveRefund(e handler.RefundEvent) {
+	m.refunds.WithLabelValues(obslabel.RefundResult(e.Result)).Inc()
+	if e.Result == handler.RefundSucceeded && e.Amount > 0 {
+		m.refundedFen.Add(float64(e.Amount))
+	}
+}
+
+// InstrumentRefunder sets cfg's Observe and Alert to m's (Alert counts
+// refund_change in cypaykit_alerts_total), keeping (and calling first)
+// any hooks already set.
+func (m *Metrics) InstrumentRefunder(cfg *handler.RefunderConfig) {
+	if prev := cfg.Observe; prev != nil {
+		cfg.Observe = func(e handler.RefundEvent) { prev(e); m.ObserveRefund(e) }
+	} else {
+		cfg.Observe = m.ObserveRefund
+	}
+	if prev := cfg.Alert; prev != nil {
+		cfg.Alert = func(ctx context.Context, a handler.Alert) { prev(ctx, a); m.Alert(ctx, a) }
+	} else {
+		cfg.Alert = m.Alert
+	}
 }
 
 // InstrumentSettler sets cfg's Observe, Alert and Trace to m's, keeping

@@ -241,9 +241,10 @@ var allowed = map[string][]string{
 	"result": {"ok", "error", "need_query", "unknown_outcome", "not_found", "bad_request", "merchant_config",
 		"response_sign", "unsigned", "mismatch", "unknown_merchant", "gateway_error", "canceled", "other",
 		"settled", "duplicate", "malformed", "unknown_order", "not_paid", "store_error", "hook_error",
-		"timeout", "config_error", "closed", "bad_sign"},
+		"timeout", "config_error", "closed", "bad_sign",
+		"requested", "refused", "succeeded", "failed", "change", "processing", "notsure", "uncertain"},
 	"kind": {"amount_mismatch", "mch_id_mismatch", "paid_after_close", "transaction_conflict",
-		"refunded_unsettled", "double_payment", "other"},
+		"refunded_unsettled", "double_payment", "refund_change", "other"},
 }
 
 // TestLabelValuesClosed feeds the hooks values from outside every closed
@@ -271,6 +272,8 @@ func TestLabelValuesClosed(t *testing.T) {
 		_, end = m.Trace(ctx, handler.StageFulfil)
 		end(errors.New(otn))
 		m.ObservePass(handler.PassEvent{Pending: i, Checked: i, Failed: 1})
+		m.ObserveRefund(handler.RefundEvent{Result: handler.RefundResult(otn), Amount: 1, OutRefundNo: otn, OutTradeNo: otn})
+		m.ObserveRefund(handler.RefundEvent{Result: handler.RefundSucceeded, Amount: 10, OutRefundNo: otn, OutTradeNo: otn})
 	}
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -287,11 +290,17 @@ func TestLabelValuesClosed(t *testing.T) {
 	}
 	// Zero-initialised series plus the "other" ones; an order number
 	// turned into a label would add 50.
-	if series > 60 {
+	if series > 75 {
 		t.Errorf("series: got %d, want a bounded number", series)
 	}
 	if got := value(t, reg, "cypaykit_notifications_total", "outcome", "other", "source", "other"); got != 50 {
 		t.Errorf("unknown outcome and source: got %v, want 50 under other", got)
+	}
+	if got := value(t, reg, "cypaykit_refunds_total", "result", "other"); got != 50 {
+		t.Errorf("unknown refund result: got %v, want 50 under other", got)
+	}
+	if got := value(t, reg, "cypaykit_refunded_fen_total"); got != 500 {
+		t.Errorf("refunded fen: got %v, want 500 (succeeded refunds only)", got)
 	}
 	if got := value(t, reg, "cypaykit_gateway_requests_total", "op", "other", "result", "other"); got != 50 {
 		t.Errorf("unknown op and result: got %v, want 50 under other", got)
@@ -383,6 +392,11 @@ func TestInstrumentKeepsHooks(t *testing.T) {
 	m.InstrumentClient(&ccfg)
 	rcfg := handler.ReconcilerConfig{ObservePass: func(handler.PassEvent) { got = append(got, "pass") }}
 	m.InstrumentReconciler(&rcfg)
+	fcfg := handler.RefunderConfig{
+		Observe: func(handler.RefundEvent) { got = append(got, "refund") },
+		Alert:   func(context.Context, handler.Alert) { got = append(got, "refund alert") },
+	}
+	m.InstrumentRefunder(&fcfg)
 
 	scfg.Observe(handler.Event{Outcome: handler.Settled, Source: handler.SourceNotify})
 	scfg.Alert(context.Background(), handler.Alert{Kind: handler.AlertAmountMismatch})
@@ -393,7 +407,9 @@ func TestInstrumentKeepsHooks(t *testing.T) {
 	end(nil)
 	ccfg.Observe(client.CallEvent{Op: client.OpCancel, Result: client.ResultOK})
 	rcfg.ObservePass(handler.PassEvent{})
-	want := "observe alert start fulfil end fulfil call pass"
+	fcfg.Observe(handler.RefundEvent{Result: handler.RefundRequested, Amount: 1})
+	fcfg.Alert(context.Background(), handler.Alert{Kind: handler.AlertRefundChange})
+	want := "observe alert start fulfil end fulfil call pass refund refund alert"
 	if strings.Join(got, " ") != want {
 		t.Errorf("host hooks: got %q, want %q", strings.Join(got, " "), want)
 	}

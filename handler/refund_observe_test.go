@@ -1,0 +1,132 @@
+package handler_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cypaykit/kit/gatewaytest"
+	"github.com/cypaykit/kit/handler"
+	"github.com/cypaykit/kit/model"
+	"github.com/cypaykit/kit/store"
+)
+
+// refundEvents records RefundEvents as "result amount" lines.
+type refundEvents struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (r *refundEvents) observe(e handler.RefundEvent) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.got = append(r.got, fmt.Sprintf("%s %d", e.Result, e.Amount))
+}
+
+// take returns the events so far and forgets them.
+func (r *refundEvents) take() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := strings.Join(r.got, ", ")
+	r.got = nil
+	return s
+}
+
+// TestRefundObserve drives refunds through every kind of gateway answer
+// and proves the Observe hook sees each step once, with its amount.
+func TestRefundObserve(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	ev := &refundEvents{}
+	r := e.refunder(t, func(c *handler.RefunderConfig) { c.Observe = ev.observe })
+	ctx := context.Background()
+
+	ok := e.paidAttempt(t, "RO1", 1000)
+	mustRefund(t, r, handler.RefundRequest{OutTradeNo: ok, Amount: 300, IdempotencyKey: "k1"})
+	if got, want := ev.take(), "requested 300, succeeded 300"; got != want {
+		t.Errorf("refund that succeeds: got %q, want %q", got, want)
+	}
+	// A repeat with the same key refunds nothing and reports nothing.
+	mustRefund(t, r, handler.RefundRequest{OutTradeNo: ok, Amount: 300, IdempotencyKey: "k1"})
+	if got := ev.take(); got != "" {
+		t.Errorf("idempotent repeat: got %q, want no event", got)
+	}
+	if _, err := r.Refund(ctx, handler.RefundRequest{OutTradeNo: ok, Amount: 5000}); !errors.Is(err, handler.ErrRefundAmount) {
+		t.Fatalf("refund over the rest: got %v, want ErrRefundAmount", err)
+	}
+	if got, want := ev.take(), "refused 5000"; got != want {
+		t.Errorf("refused refund: got %q, want %q", got, want)
+	}
+
+	fail := e.paidAttempt(t, "RO2", 1000)
+	e.sim.SetFaults(fail, gatewaytest.Faults{RefundStatus: model.RefundFail})
+	mustRefund(t, r, handler.RefundRequest{OutTradeNo: fail, Amount: 1000})
+	if got, want := ev.take(), "requested 1000, failed 1000"; got != want {
+		t.Errorf("refund that fails: got %q, want %q", got, want)
+	}
+
+	change := e.paidAttempt(t, "RO3", 1000)
+	e.sim.SetFaults(change, gatewaytest.Faults{RefundStatus: model.RefundChange})
+	mustRefund(t, r, handler.RefundRequest{OutTradeNo: change, Amount: 200})
+	if got, want := ev.take(), "requested 200, change 200"; got != want {
+		t.Errorf("refund returned to the merchant: got %q, want %q", got, want)
+	}
+
+	slow := e.paidAttempt(t, "RO4", 1000)
+	e.sim.SetFaults(slow, gatewaytest.Faults{RefundStatus: model.RefundProcessing})
+	sv := mustRefund(t, r, handler.RefundRequest{OutTradeNo: slow, Amount: 700})
+	if got, want := ev.take(), "requested 700, processing 700"; got != want {
+		t.Errorf("refund accepted: got %q, want %q", got, want)
+	}
+	if err := e.sim.SetRefundStatus(sv.OutRefundNo, model.RefundSuccess); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(time.Minute)
+	if n, err := r.Poll(ctx); n != 1 || err != nil {
+		t.Fatalf("Poll: got %d, %v; want 1, nil", n, err)
+	}
+	if got, want := ev.take(), "succeeded 700"; got != want {
+		t.Errorf("refund finished by Poll: got %q, want %q", got, want)
+	}
+}
+
+// TestRefundObserveUncertain: a refund whose reply is lost is reported
+// uncertain, then succeeded once a Poll finds it.
+func TestRefundObserveUncertain(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	ev := &refundEvents{}
+	var stages []string
+	r := e.refunder(t, func(c *handler.RefunderConfig) {
+		c.Observe = ev.observe
+		c.Trace = func(ctx context.Context, st handler.Stage) (context.Context, func(error)) {
+			return ctx, func(err error) { stages = append(stages, fmt.Sprintf("%s %v", st, err != nil)) }
+		}
+	})
+	otn := e.paidAttempt(t, "RO5", 1000)
+	e.sim.SetFaults(otn, gatewaytest.Faults{RefundLostReplies: 1, RefundQueryLost: 1})
+	v := mustRefund(t, r, handler.RefundRequest{OutTradeNo: otn, Amount: 400})
+	if v.Final() {
+		t.Fatalf("refund with lost replies: got %s, want in flight", v.Status)
+	}
+	if got, want := ev.take(), "requested 400, uncertain 400"; got != want {
+		t.Errorf("lost replies: got %q, want %q", got, want)
+	}
+	e.clock.Advance(time.Minute)
+	if n, err := r.Poll(context.Background()); n != 1 || err != nil {
+		t.Fatalf("Poll: got %d, %v; want 1, nil", n, err)
+	}
+	if got, want := ev.take(), "succeeded 400"; got != want {
+		t.Errorf("refund found by Poll: got %q, want %q", got, want)
+	}
+	if got, want := strings.Join(stages, ", "), "refund true, refund false"; got != want {
+		t.Errorf("traced stages: got %q, want %q", got, want)
+	}
+	if got, _ := r.Get(context.Background(), v.OutRefundNo); got.Status != string(store.RefundSucceeded) {
+		t.Errorf("after Poll: got %s, want SUCCESS", got.Status)
+	}
+}
