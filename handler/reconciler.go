@@ -92,6 +92,8 @@ type ReconcilerConfig struct {
 // satisfied by *rate.Limiter from golang.org/x/time/rate, so the core needs
 // no dependency for it.
 type Limiter interface {
+	// Wait blocks until one gateway call may go, or returns ctx's error
+	// (or one saying the wait would outlast ctx's deadline).
 	Wait(ctx context.Context) error
 }
 

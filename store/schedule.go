@@ -50,6 +50,7 @@ type ClaimRequest struct {
 
 // Claim is one due item handed to one caller.
 type Claim struct {
+	// Kind is the queue the item was claimed from.
 	Kind Kind
 	// Key identifies the item: the attempt's OutTradeNo for the order
 	// kinds.

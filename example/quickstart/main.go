@@ -95,18 +95,20 @@ func main() {
 		IdleTimeout:       60 * time.Second,
 		MaxHeaderBytes:    16 << 10,
 	}
-	go func() {
-		<-ctx.Done()
-		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(shutdown); err != nil {
-			log.Printf("shutdown: %v", err)
-		}
-	}()
+	context.AfterFunc(ctx, func() { shutdown(srv) }) // on SIGTERM: finish what is in flight
 	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Fatal(err)
 	}
 	// snippet:end serve
+}
+
+// shutdown stops srv gracefully, giving requests in flight 10 s.
+func shutdown(srv *http.Server) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		log.Printf("shutdown: %v", err)
+	}
 }
 
 // mount builds the kit's handlers and routes them on a ServeMux. The
@@ -136,8 +138,11 @@ func mount(cfg config) (http.Handler, *handler.Reconciler, error) {
 		Store: st, Client: gw, NotifyURL: cfg.NotifyURL,
 		Resolve: func(ctx context.Context, orderID string) (handler.Purchase, error) {
 			o, err := orders.Get(ctx, orderID) // your database: the amount is yours, never the browser's
-			if err != nil {
+			if errors.Is(err, errNoOrder) {
 				return handler.Purchase{}, fmt.Errorf("%w: %v", handler.ErrOrderNotFound, err)
+			}
+			if err != nil {
+				return handler.Purchase{}, err // the database failed: a 500, not a 404
 			}
 			return handler.Purchase{MchID: cfg.MchID, Amount: o.AmountFen, Body: o.Title}, nil
 		},
