@@ -36,21 +36,34 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	notify, _ := handler.NewNotify(handler.NotifyConfig{Settler: settler, Keys: keys})
-	preorder, _ := handler.NewPreOrder(handler.PreOrderConfig{
+	notify, err := handler.NewNotify(handler.NotifyConfig{Settler: settler, Keys: keys})
+	if err != nil {
+		log.Fatal(err)
+	}
+	preorder, err := handler.NewPreOrder(handler.PreOrderConfig{
 		Store: st, Client: gw, NotifyURL: "https://shop.example/pay/notify",
 		Resolve: func(ctx context.Context, orderID string) (handler.Purchase, error) {
 			// Look the order up in your own database; never trust the browser's amount.
 			return handler.Purchase{}, fmt.Errorf("order %s: %w", orderID, handler.ErrOrderNotFound)
 		},
 	})
-	status, _ := handler.NewStatus(handler.StatusConfig{Store: st})
-	rec, _ := handler.NewReconciler(handler.ReconcilerConfig{Settler: settler, Client: gw})
+	if err != nil {
+		log.Fatal(err)
+	}
+	status, err := handler.NewStatus(handler.StatusConfig{Store: st})
+	if err != nil {
+		log.Fatal(err)
+	}
+	rec, err := handler.NewReconciler(handler.ReconcilerConfig{Settler: settler, Client: gw})
+	if err != nil {
+		log.Fatal(err)
+	}
 
 	mux := http.NewServeMux()
 	mux.Handle("POST /pay/notify", notify)
 	mux.Handle("POST /pay/preorder", preorder)
 	mux.Handle("GET /pay/orders/{out_trade_no}", status)
+	mux.Handle("GET /pay/orders", status) // ?order_id= or ?out_trade_no=
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	go rec.Run(ctx)

@@ -39,13 +39,16 @@ func ExampleRefunder() {
 		Channel: model.PayWeChat, Version: model.V2, Amount: 1999, Status: store.Pending, CreatedAt: now, UpdatedAt: now})
 	_, _ = st.Settle(ctx, "SO2024050101", store.Payment{TransactionID: "T1", PaidAt: now}, now)
 
+	// snippet:begin refund
 	refunder, err := handler.NewRefunder(handler.RefunderConfig{Store: st, Client: gw})
 	if err != nil {
 		log.Fatal(err)
 	}
+	// In production also run: go refunder.Run(ctx, 15*time.Second) — it queries refunds in flight.
 	req := handler.RefundRequest{BusinessID: "SO20240501", Amount: 500, Reason: "one cola short", IdempotencyKey: "ticket-42"}
-	v, err := refunder.Refund(ctx, req)
+	v, err := refunder.Refund(ctx, req) // the same IdempotencyKey returns the same refund
 	fmt.Println(v.OutRefundNo, v.Amount, v.Status, err)
+	// snippet:end refund
 	again, err := refunder.Refund(ctx, req)
 	fmt.Println(again.OutRefundNo, again.Status, err)
 	req.Amount = 600

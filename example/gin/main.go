@@ -39,6 +39,7 @@ func main() {
 
 // router is the part to copy: kit handlers and kit middleware on gin.
 func router(kit *wiring.Kit, logger *slog.Logger) http.Handler {
+	// snippet:begin router
 	r := gin.New()
 	r.Use(kitgin.Middleware(middleware.Logger(logger)))
 	pay := r.Group("/pay")
@@ -48,5 +49,6 @@ func router(kit *wiring.Kit, logger *slog.Logger) http.Handler {
 	pay.POST("/notify", kitgin.Middleware(middleware.Recover(middleware.RecoverConfig{Logger: logger})), kitgin.Handler(kit.Notify))
 	pay.GET("/orders/:out_trade_no", kitgin.Handler(kit.Status))
 	pay.GET("/orders", kitgin.Handler(kit.Status)) // ?order_id= or ?out_trade_no=
+	// snippet:end router
 	return r
 }

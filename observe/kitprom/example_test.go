@@ -2,6 +2,7 @@ package kitprom_test
 
 import (
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 
@@ -17,7 +18,10 @@ import (
 // Example wires kitprom into the kit's configurations and scrapes it.
 func Example() {
 	orders := memstore.New()
-	reg := prometheus.NewRegistry()
+	mux := http.NewServeMux() // your server's
+	// snippet:begin wire
+	reg := prometheus.NewRegistry() // or prometheus.DefaultRegisterer
+	// Pending is your store (a store.PendingCounter): the pending_attempts gauge.
 	m, err := kitprom.New(kitprom.Config{Registerer: reg, Pending: orders})
 	if err != nil {
 		panic(err)
@@ -26,12 +30,16 @@ func Example() {
 	m.InstrumentSettler(&scfg) // then handler.NewSettler(scfg)
 	ccfg := client.Config{}
 	m.InstrumentClient(&ccfg) // then client.New(ccfg)
+	rcfg := handler.ReconcilerConfig{}
+	m.InstrumentReconciler(&rcfg) // then handler.NewReconciler(rcfg)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	// snippet:end wire
 
 	// What the kit reports when a notification settles an order:
 	scfg.Observe(handler.Event{Outcome: handler.Settled, Source: handler.SourceNotify, OutTradeNo: "ORDER1A01"})
 
 	w := httptest.NewRecorder()
-	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
+	mux.ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
 	for _, line := range strings.Split(w.Body.String(), "\n") {
 		if strings.HasPrefix(line, `cypaykit_notifications_total{outcome="settled"`) ||
 			strings.HasPrefix(line, "cypaykit_pending_attempts ") {

@@ -16,10 +16,13 @@ import (
 )
 
 func TestConformance(t *testing.T) {
+	// snippet:begin conformance
 	storetest.RunConformanceTests(t, func(t *testing.T) storetest.Harness {
-		s := memstore.New()
+		s := memstore.New() // yours: a new, empty store; close it with t.Cleanup
+		// A nil field skips that group of tests.
 		return storetest.Harness{Store: s, Locker: s, Refunds: s}
 	})
+	// snippet:end conformance
 }
 
 func benchOrder(key string, now time.Time) *store.Order {

@@ -5,9 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log"
+	"os"
 	"strings"
 	"time"
 
+	"github.com/cypaykit/kit/handler"
 	"github.com/cypaykit/kit/model"
 	"github.com/cypaykit/kit/store"
 	"github.com/cypaykit/kit/store/sqlstore"
@@ -77,3 +80,38 @@ func ExampleSchema() {
 	// CREATE UNIQUE INDEX IF NOT EXISTS shop_refunds_key ON shop_refunds (idempotency_key);
 	// CREATE INDEX IF NOT EXISTS shop_refunds_state_due ON shop_refunds (state, next_due);
 }
+
+// Example_production opens the store as a production host does: its own
+// driver (here pgx's "pgx"), a pool bounded below the database's
+// connection limit, migrations run by every instance at start-up, and the
+// store as the Settler's Locker and the Reconciler's schedule. It is
+// compiled, not run: it needs a PostgreSQL server.
+func Example_production() {
+	ctx := context.Background()
+	// snippet:begin production
+	db, err := sql.Open("pgx", os.Getenv("DATABASE_URL")) // import _ "github.com/jackc/pgx/v5/stdlib"
+	if err != nil {
+		log.Fatal(err)
+	}
+	db.SetMaxOpenConns(20) // below the server's limit divided by the number of instances
+	db.SetMaxIdleConns(20)
+	db.SetConnMaxLifetime(30 * time.Minute)
+	st, err := sqlstore.New(db, sqlstore.Config{Dialect: sqlstore.Postgres}) // tables cypay_*
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := st.Migrate(ctx); err != nil { // versioned, idempotent, safe from every instance at once
+		log.Fatal(err)
+	}
+	// st is an OrderStore, a Locker (its leases table) and a store.Scheduler:
+	// every instance that shares the database shares the leases and the schedule.
+	settler, err := handler.NewSettler(handler.SettlerConfig{Store: st, Fulfill: ship})
+	if err != nil {
+		log.Fatal(err)
+	}
+	// snippet:end production
+	_ = settler
+}
+
+// ship stands in for the host's fulfilment hook.
+func ship(ctx context.Context, o store.Order) error { return nil }
