@@ -50,7 +50,7 @@ async function refresh() {
     if (o.status === "PAID" && reserved < o.amount) {
       const btn = document.createElement("button");
       btn.className = "refund";
-      btn.textContent = "Refund " + yuan(o.amount - reserved);
+      btn.textContent = "退款 Refund " + yuan(o.amount - reserved);
       btn.addEventListener("click", () => refund(o.out_trade_no, o.amount - reserved, btn));
       td.appendChild(btn);
     }
@@ -71,7 +71,7 @@ async function refund(outTradeNo, amount, btn) {
   btn.disabled = true;
   const { status, data } = await api("POST", "/admin/refunds", { out_trade_no: outTradeNo, amount, reason: "back office" });
   const msg = document.getElementById("message");
-  msg.textContent = status < 300 ? `Refund ${data.out_refund_no}: ${data.status}` : `Refund refused: ${data.detail || status}`;
+  msg.textContent = status < 300 ? `退款 Refund ${data.out_refund_no}: ${data.status}` : `退款被拒 Refund refused: ${data.detail || status}`;
   await refresh();
 }
 
