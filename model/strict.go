@@ -10,7 +10,7 @@ import (
 )
 
 // The canonical string joins raw k=v with '&' and leaves blank values out
-// (PROTOCOL.md section 2.1), so a captured message can be re-cut without
+// (docs/protocol.md section 2.1), so a captured message can be re-cut without
 // changing its sign: a run "&k=v" folded into the value before it, or a
 // blank field added. The rules below make every field the kit decides on
 // unable to take part in such a cut: a decided value holds no '&', '=' or
@@ -224,7 +224,7 @@ func ParseNumber(v string) (int64, bool) {
 // rests on: state, result_code and out_trade_no always; mch_id and
 // pay_result when state and result_code report success; total_fee,
 // transaction_id and time_end when pay_result is 0 as well. A genuine
-// gateway sends all of them (PROTOCOL.md section 5), so a message that
+// gateway sends all of them (docs/protocol.md section 5), so a message that
 // lacks one was cut, and is refused rather than guessed at.
 func CheckNotification(values url.Values) error {
 	if err := CheckFields(values, NotifyFields); err != nil {

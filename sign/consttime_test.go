@@ -12,7 +12,7 @@ import (
 	"github.com/cypaykit/kit/sign"
 )
 
-// The protocol accepts a sign in either letter case (PROTOCOL.md section
+// The protocol accepts a sign in either letter case (docs/protocol.md section
 // 2.1 step 8: the gateway compares OrdinalIgnoreCase and its own tool
 // sends lower case), so strings.EqualFold over the hex would accept
 // exactly the signs the constant-time comparison accepts: no input tells

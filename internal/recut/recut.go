@@ -57,7 +57,7 @@ var Blanks = []string{"", " ", "\t", "\r\n", "\u3000", "\u00a0", " \t\u3000 "}
 
 // Canonical returns msg's signed pairs in canonical order: every field but
 // the sign, blank values left out, names sorted by their lower-case form
-// and then by their bytes (PROTOCOL.md section 2.1).
+// and then by their bytes (docs/protocol.md section 2.1).
 func Canonical(msg map[string]string) []Pair {
 	var ps []Pair
 	for k, v := range msg {
