@@ -153,6 +153,7 @@ func CheckPathValues(t *testing.T, base string, cases []PathCase) {
 	t.Helper()
 	for _, tc := range cases {
 		t.Run(tc.Path, func(t *testing.T) {
+			t.Helper()
 			status, got := get(t, base+tc.Path)
 			if status != http.StatusOK || got != tc.Want {
 				t.Errorf("kit handler saw %d %q, want 200 %q", status, got, tc.Want)
