@@ -72,4 +72,3 @@ func serve(tb testing.TB, e *gin.Engine) string {
 	tb.Cleanup(srv.Close)
 	return srv.URL
 }
-
