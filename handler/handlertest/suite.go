@@ -323,6 +323,27 @@ func testMiddlewareRecover(t *testing.T, serve ServeFunc) {
 	}
 }
 
+// CheckRecoverDropsReply is for adapters whose framework buffers the
+// reply until the chain returns (Fiber, Hertz): a framework handler
+// behind the kit Recover answers 200 success and then panics, and the
+// client must get Recover's 500 fail alone, never the success a
+// notification handler had not earned. (Over net/http the status line
+// may already be sent, and Recover leaves it.)
+func CheckRecoverDropsReply(t *testing.T, serve ServeFunc) {
+	t.Helper()
+	base := serve(t, AdapterRoutes{{Routes: []Route{{
+		Method: http.MethodPost, Path: "/notify",
+		Middleware: []func(http.Handler) http.Handler{middleware.Recover(middleware.RecoverConfig{Logger: Quiet()})},
+		Native: func(context.Context) Reply {
+			return Reply{Status: http.StatusOK, Body: "success", Panic: true}
+		},
+	}}}})
+	status, body := PostForm(t, base+"/notify", "a=1")
+	if status != http.StatusInternalServerError || body != "fail" {
+		t.Errorf("got %d %q, want 500 %q", status, body, "fail")
+	}
+}
+
 // testMiddlewareBodyLimit: the kit BodyLimit rejects an oversized body
 // before any framework handler runs.
 func testMiddlewareBodyLimit(t *testing.T, serve ServeFunc) {

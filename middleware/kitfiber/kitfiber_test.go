@@ -1,7 +1,6 @@
 package kitfiber_test
 
 import (
-	"context"
 	"net"
 	"net/http"
 	"testing"
@@ -9,7 +8,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/cypaykit/kit/handler/handlertest"
-	"github.com/cypaykit/kit/middleware"
 	"github.com/cypaykit/kit/middleware/kitfiber"
 )
 
@@ -111,17 +109,7 @@ func TestHandlerUnescapePath(t *testing.T) {
 // fail alone.
 func TestMiddlewareRecoverDropsReply(t *testing.T) {
 	t.Parallel()
-	base := serveRoutes(t, handlertest.AdapterRoutes{{Routes: []handlertest.Route{{
-		Method: http.MethodPost, Path: "/notify",
-		Middleware: []func(http.Handler) http.Handler{middleware.Recover(middleware.RecoverConfig{Logger: handlertest.Quiet()})},
-		Native: func(context.Context) handlertest.Reply {
-			return handlertest.Reply{Status: http.StatusOK, Body: "success", Panic: true}
-		},
-	}}}})
-	status, body := handlertest.PostForm(t, base+"/notify", "a=1")
-	if status != http.StatusInternalServerError || body != "fail" {
-		t.Errorf("got %d %q, want 500 %q", status, body, "fail")
-	}
+	handlertest.CheckRecoverDropsReply(t, serveRoutes)
 }
 
 // newFiber returns a Fiber app built with cfg, and the base URL of the loopback

@@ -17,7 +17,6 @@ import (
 	"github.com/cloudwego/hertz/pkg/common/hlog"
 
 	"github.com/cypaykit/kit/handler/handlertest"
-	"github.com/cypaykit/kit/middleware"
 	"github.com/cypaykit/kit/middleware/kithertz"
 )
 
@@ -85,17 +84,7 @@ func native(f handlertest.Native) app.HandlerFunc {
 // fail alone.
 func TestMiddlewareRecoverDropsReply(t *testing.T) {
 	t.Parallel()
-	base := serveRoutes(t, handlertest.AdapterRoutes{{Routes: []handlertest.Route{{
-		Method: http.MethodPost, Path: "/notify",
-		Middleware: []func(http.Handler) http.Handler{middleware.Recover(middleware.RecoverConfig{Logger: handlertest.Quiet()})},
-		Native: func(context.Context) handlertest.Reply {
-			return handlertest.Reply{Status: http.StatusOK, Body: "success", Panic: true}
-		},
-	}}}})
-	status, body := handlertest.PostForm(t, base+"/notify", "a=1")
-	if status != http.StatusInternalServerError || body != "fail" {
-		t.Errorf("got %d %q, want 500 %q", status, body, "fail")
-	}
+	handlertest.CheckRecoverDropsReply(t, serveRoutes)
 }
 
 // TestBodyReadFailure: when Hertz streams the body and reading it fails
