@@ -1,33 +1,128 @@
 package kitfiber3_test
 
 import (
-	"bytes"
-	"encoding/json"
-	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"sync"
-	"sync/atomic"
 	"testing"
 
 	"github.com/gofiber/fiber/v3"
 
 	"github.com/cypaykit/kit/handler/handlertest"
-	"github.com/cypaykit/kit/middleware"
 	"github.com/cypaykit/kit/middleware/kitfiber3"
 )
 
-// newFiber returns a Fiber app, and the base URL of the loopback
+// TestAdapter runs the kit's adapter conformance suite on Fiber's own
+// server (fasthttp).
+func TestAdapter(t *testing.T) {
+	handlertest.RunAdapterTests(t, serveRoutes)
+}
+
+// serveRoutes mounts routes on a Fiber app with the default config.
+func serveRoutes(t *testing.T, routes handlertest.AdapterRoutes) string {
+	return serveWith(fiber.Config{})(t, routes)
+}
+
+// serveWith mounts routes on a Fiber app built with cfg, kit middleware
+// with Middleware and kit handlers with Handler.
+func serveWith(cfg fiber.Config) handlertest.ServeFunc {
+	return func(t *testing.T, routes handlertest.AdapterRoutes) string {
+		return mount(t, cfg, routes)
+	}
+}
+
+func mount(t *testing.T, cfg fiber.Config, routes handlertest.AdapterRoutes) string {
+	app, base, start := newFiber(t, cfg)
+	for _, g := range routes {
+		grp := app.Group(g.Prefix, middlewares(g.Middleware)...)
+		for _, r := range g.Routes {
+			chain := middlewares(r.Middleware)
+			if r.Through != nil {
+				chain = append(chain, fiber.Handler(func(c fiber.Ctx) error {
+					r.Through(c.Context())
+					return c.Next()
+				}))
+			}
+			if r.Handler != nil {
+				chain = append(chain, kitfiber3.Handler(r.Handler))
+			} else {
+				chain = append(chain, native(r.Native))
+			}
+			// Fiber v3 takes the chain as its first handler and the rest.
+			grp.Add([]string{r.Method}, handlertest.ColonPath(r.Path), chain[0], chain[1:]...)
+		}
+	}
+	start()
+	return base
+}
+
+func middlewares(mws []func(http.Handler) http.Handler) []any {
+	var hs []any
+	for _, mw := range mws {
+		hs = append(hs, kitfiber3.Middleware(mw))
+	}
+	return hs
+}
+
+func native(f handlertest.Native) fiber.Handler {
+	return func(c fiber.Ctx) error {
+		rep := f(c.Context())
+		for k, vs := range rep.Header {
+			for _, v := range vs {
+				c.Append(k, v)
+			}
+		}
+		if rep.Status != 0 {
+			if err := c.Status(rep.Status).SendString(rep.Body); err != nil {
+				return err
+			}
+		}
+		if rep.Panic {
+			panic("boom")
+		}
+		return nil
+	}
+}
+
+// TestHandlerEscapedPathValues: Fiber matches on the escaped path (no
+// UnescapePath), so an encoded slash stays inside its parameter, and
+// Handler unescapes the values as net/http's PathValue would.
+func TestHandlerEscapedPathValues(t *testing.T) {
+	t.Parallel()
+	handlertest.CheckPathValues(t, serveRoutes(t, handlertest.PathValueRoutes()), []handlertest.PathCase{
+		{Path: "/shops/s%2F1/orders/A%2BB", Want: "s/1|A+B|"},
+	})
+}
+
+// TestHandlerUnescapePath: with Config.UnescapePath Fiber has unescaped
+// the path before routing, so Handler must not unescape the values a
+// second time ("%2531" is "%31", not "1"), and the whole suite holds.
+func TestHandlerUnescapePath(t *testing.T) {
+	t.Parallel()
+	serve := serveWith(fiber.Config{UnescapePath: true})
+	handlertest.CheckPathValues(t, serve(t, handlertest.PathValueRoutes()), []handlertest.PathCase{
+		{Path: "/shops/s%2531/orders/A%2BB", Want: "s%31|A+B|"},
+	})
+	handlertest.RunAdapterTests(t, serve)
+}
+
+// TestMiddlewareRecoverDropsReply: Fiber buffers the reply, so what a
+// handler wrote before panicking is dropped and the kit Recover answers
+// fail alone.
+func TestMiddlewareRecoverDropsReply(t *testing.T) {
+	t.Parallel()
+	handlertest.CheckRecoverDropsReply(t, serveRoutes)
+}
+
+// newFiber returns a Fiber app built with cfg, and the base URL of the loopback
 // listener that start serves it on, with Fiber's own server, for the
 // test's lifetime.
-func newFiber(tb testing.TB) (app *fiber.App, base string, start func()) {
+func newFiber(tb testing.TB, cfg fiber.Config) (app *fiber.App, base string, start func()) {
 	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	app = fiber.New()
+	app = fiber.New(cfg)
 	return app, "http://" + ln.Addr().String(), func() {
 		done := make(chan struct{})
 		go func() {
@@ -39,244 +134,4 @@ func newFiber(tb testing.TB) (app *fiber.App, base string, start func()) {
 			<-done
 		})
 	}
-}
-
-func TestMiddlewareVerify(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name        string
-		tamper      bool
-		wantReached bool
-		wantBody    string
-	}{
-		{"bad sign never reaches fiber", true, false, "fail"},
-		{"good sign reaches fiber", false, true, "success"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			var reached, inner atomic.Bool
-			var gotFee atomic.Int64
-			app, base, start := newFiber(t)
-			// A later Fiber middleware must not run either.
-			after := func(c fiber.Ctx) error {
-				inner.Store(true)
-				return c.Next()
-			}
-			app.Post("/notify", kitfiber3.Middleware(handlertest.VerifyMiddleware(t)), after, func(c fiber.Ctx) error {
-				reached.Store(true)
-				n, ok := middleware.NotificationFromContext(c.Context())
-				if !ok {
-					t.Error("NotificationFromContext: not found in the Fiber handler's Context")
-					return c.Status(http.StatusInternalServerError).SendString("fail")
-				}
-				gotFee.Store(n.TotalFee)
-				return c.SendString("success")
-			})
-			start()
-			status, body := handlertest.PostForm(t, base+"/notify", handlertest.Notification(t, tt.tamper))
-
-			if got := reached.Load(); got != tt.wantReached {
-				t.Errorf("Fiber handler reached: got %v, want %v", got, tt.wantReached)
-			}
-			if got := inner.Load(); got != tt.wantReached {
-				t.Errorf("later Fiber middleware reached: got %v, want %v", got, tt.wantReached)
-			}
-			if body != tt.wantBody {
-				t.Errorf("got reply %d %q, want %q", status, body, tt.wantBody)
-			}
-			if tt.wantReached && gotFee.Load() != handlertest.KitAmount {
-				t.Errorf("got total_fee %d, want %d", gotFee.Load(), handlertest.KitAmount)
-			}
-		})
-	}
-}
-
-// TestMiddlewareGroup: as group middleware, a rejection answers fail with
-// the kit's status and nothing after it runs.
-func TestMiddlewareGroup(t *testing.T) {
-	t.Parallel()
-	var reached atomic.Bool
-	app, base, start := newFiber(t)
-	g := app.Group("/pay", kitfiber3.Middleware(handlertest.VerifyMiddleware(t)))
-	g.Post("/notify", func(c fiber.Ctx) error {
-		reached.Store(true)
-		return c.SendString("success")
-	})
-	start()
-	status, body := handlertest.PostForm(t, base+"/pay/notify", handlertest.Notification(t, true))
-	if reached.Load() {
-		t.Error("the Fiber handler ran after the rejecting middleware")
-	}
-	if status != http.StatusUnauthorized || body != "fail" {
-		t.Errorf("got %d %q, want 401 %q", status, body, "fail")
-	}
-}
-
-// TestBodyByteForByte: bodies a form decoder would re-encode reach the kit
-// unchanged, both through the verifying middleware (which answers fail
-// if a byte changed) and in the kit handler.
-func TestBodyByteForByte(t *testing.T) {
-	t.Parallel()
-	var capture handlertest.Capture
-	app, base, start := newFiber(t)
-	app.Post("/notify", kitfiber3.Middleware(handlertest.VerifyMiddleware(t)), kitfiber3.Handler(&capture))
-	start()
-	handlertest.CheckBodies(t, base+"/notify", &capture)
-}
-
-func TestHandlerPathValues(t *testing.T) {
-	t.Parallel()
-	kit := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, r.PathValue("shop")+"|"+r.PathValue("out_trade_no")+"|"+r.PathValue("missing"))
-	})
-	app, base, start := newFiber(t)
-	app.Get("/shops/:shop/orders/:out_trade_no", kitfiber3.Handler(kit))
-	app.Get("/orders/:out_trade_no", kitfiber3.Handler(kit))
-	start()
-	tests := []struct{ path, want string }{
-		{"/orders/ORDER0001", "|ORDER0001|"},
-		{"/shops/s1/orders/ABC12345", "s1|ABC12345|"},
-		{"/shops/s%201/orders/ABC12345", "s 1|ABC12345|"},
-		{"/shops/s1/orders/A%20B", "s1|A B|"},
-		{"/shops/s%2F1/orders/A%2BB", "s/1|A+B|"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.path, func(t *testing.T) {
-			res, err := http.Get(base + tt.path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer res.Body.Close()
-			b, _ := io.ReadAll(res.Body)
-			if string(b) != tt.want {
-				t.Errorf("kit handler saw %q, want %q", b, tt.want)
-			}
-		})
-	}
-}
-
-// TestHandlerReply: the kit handler's status, headers and body reach the
-// client, with net/http's rules for what comes after the first
-// WriteHeader.
-func TestHandlerReply(t *testing.T) {
-	t.Parallel()
-	app, base, start := newFiber(t)
-	app.Get("/x", kitfiber3.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Add("X-Kit", "a")
-		w.Header().Add("X-Kit", "b")
-		w.WriteHeader(http.StatusCreated)
-		io.WriteString(w, `{"ok":`)
-		io.WriteString(w, `true}`)
-		w.Header().Set("X-Late", "ignored")           // after WriteHeader, as net/http
-		w.WriteHeader(http.StatusInternalServerError) // superfluous, as net/http
-	})))
-	start()
-	res, err := http.Get(base + "/x")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if res.StatusCode != http.StatusCreated || string(b) != `{"ok":true}` {
-		t.Errorf("got %d %q, want 201 %q", res.StatusCode, b, `{"ok":true}`)
-	}
-	if got := res.Header.Get("Content-Type"); got != "application/json" {
-		t.Errorf("got Content-Type %q, want application/json", got)
-	}
-	if got := res.Header.Values("X-Kit"); len(got) != 2 || got[0] != "a" || got[1] != "b" {
-		t.Errorf("got X-Kit %q, want [a b]", got)
-	}
-	if got := res.Header.Get("X-Late"); got != "" {
-		t.Errorf("a header set after WriteHeader was sent: %q", got)
-	}
-}
-
-// TestMiddlewareWriterWrapping: a kit middleware that wraps the writer
-// (the kit Logger) sees what later Fiber handlers answer.
-func TestMiddlewareWriterWrapping(t *testing.T) {
-	t.Parallel()
-	var logs lockedBuffer
-	app, base, start := newFiber(t)
-	app.Get("/orders/:out_trade_no", kitfiber3.Middleware(middleware.Logger(slog.New(slog.NewJSONHandler(&logs, nil)))),
-		func(c fiber.Ctx) error {
-			c.Set("X-Fiber", "kept")
-			return c.Status(http.StatusTeapot).SendString("short and stout")
-		})
-	start()
-	res, err := http.Get(base + "/orders/X1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if res.StatusCode != http.StatusTeapot || string(b) != "short and stout" || res.Header.Get("X-Fiber") != "kept" {
-		t.Errorf("got %d %q (X-Fiber %q), want 418 %q (kept)", res.StatusCode, b, res.Header.Get("X-Fiber"), "short and stout")
-	}
-	var line struct {
-		Status int   `json:"status"`
-		Bytes  int64 `json:"bytes"`
-	}
-	if err := json.Unmarshal(logs.bytes(), &line); err != nil {
-		t.Fatalf("log %q: %v", logs.bytes(), err)
-	}
-	if line.Status != http.StatusTeapot || line.Bytes != int64(len("short and stout")) {
-		t.Errorf("kit Logger saw status %d bytes %d, want 418 and %d", line.Status, line.Bytes, len("short and stout"))
-	}
-}
-
-// TestMiddlewareRecover: a panic in a later Fiber handler reaches the kit
-// Recover, which answers fail alone (what the handler wrote before
-// panicking is dropped).
-func TestMiddlewareRecover(t *testing.T) {
-	t.Parallel()
-	app, base, start := newFiber(t)
-	app.Post("/notify", kitfiber3.Middleware(middleware.Recover(middleware.RecoverConfig{Logger: handlertest.Quiet()})),
-		func(c fiber.Ctx) error {
-			_ = c.SendString("success")
-			panic("boom")
-		})
-	start()
-	status, body := handlertest.PostForm(t, base+"/notify", "a=1")
-	if status != http.StatusInternalServerError || body != "fail" {
-		t.Errorf("got %d %q, want 500 %q", status, body, "fail")
-	}
-}
-
-// TestMiddlewareBodyLimit: the kit BodyLimit rejects an oversized body
-// before any Fiber handler runs.
-func TestMiddlewareBodyLimit(t *testing.T) {
-	t.Parallel()
-	var reached atomic.Bool
-	app, base, start := newFiber(t)
-	app.Post("/notify", kitfiber3.Middleware(middleware.BodyLimit(16)), func(c fiber.Ctx) error {
-		reached.Store(true)
-		return c.SendString("success")
-	})
-	start()
-	status, body := handlertest.PostForm(t, base+"/notify", "a=12345678901234567890")
-	if status != http.StatusRequestEntityTooLarge || reached.Load() {
-		t.Errorf("got %d %q (handler reached %v), want 413 and not reached", status, body, reached.Load())
-	}
-}
-
-// lockedBuffer is a log sink the server and the test share: netpoll's
-// socket I/O is invisible to the race detector, so the reply arriving
-// does not order the server's write before the test's read.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) bytes() []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return bytes.Clone(b.buf.Bytes())
 }

@@ -1,34 +1,157 @@
 package kithertz_test
 
 import (
-	"bytes"
+	"bufio"
 	"context"
-	"encoding/json"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"sync"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/cloudwego/hertz/pkg/app"
 	"github.com/cloudwego/hertz/pkg/app/server"
+	"github.com/cloudwego/hertz/pkg/common/config"
 	"github.com/cloudwego/hertz/pkg/common/hlog"
 
 	"github.com/cypaykit/kit/handler/handlertest"
-	"github.com/cypaykit/kit/middleware"
 	"github.com/cypaykit/kit/middleware/kithertz"
 )
 
 func init() { hlog.SetOutput(io.Discard) }
 
-// newHertz returns a Hertz server for a free loopback port, and its base
+// TestAdapter runs the kit's adapter conformance suite on Hertz's own
+// server.
+func TestAdapter(t *testing.T) {
+	handlertest.RunAdapterTests(t, serveRoutes)
+}
+
+// serveRoutes mounts routes on a Hertz server, kit middleware with
+// Middleware and kit handlers with Handler.
+func serveRoutes(t *testing.T, routes handlertest.AdapterRoutes) string {
+	h, base, start := newHertz(t)
+	for _, g := range routes {
+		grp := h.Group(g.Prefix, middlewares(g.Middleware)...)
+		for _, r := range g.Routes {
+			chain := middlewares(r.Middleware)
+			if r.Through != nil {
+				chain = append(chain, func(ctx context.Context, c *app.RequestContext) {
+					r.Through(ctx)
+					c.Next(ctx)
+				})
+			}
+			if r.Handler != nil {
+				chain = append(chain, kithertz.Handler(r.Handler))
+			} else {
+				chain = append(chain, native(r.Native))
+			}
+			grp.Handle(r.Method, handlertest.ColonPath(r.Path), chain...)
+		}
+	}
+	start()
+	return base
+}
+
+func middlewares(mws []func(http.Handler) http.Handler) []app.HandlerFunc {
+	var hs []app.HandlerFunc
+	for _, mw := range mws {
+		hs = append(hs, kithertz.Middleware(mw))
+	}
+	return hs
+}
+
+func native(f handlertest.Native) app.HandlerFunc {
+	return func(ctx context.Context, c *app.RequestContext) {
+		rep := f(ctx)
+		for k, vs := range rep.Header {
+			for _, v := range vs {
+				c.Response.Header.Add(k, v)
+			}
+		}
+		if rep.Status != 0 {
+			c.String(rep.Status, rep.Body)
+		}
+		if rep.Panic {
+			panic("boom")
+		}
+	}
+}
+
+// TestMiddlewareRecoverDropsReply: Hertz buffers the reply, so what a
+// handler wrote before panicking is dropped and the kit Recover answers
+// fail alone.
+func TestMiddlewareRecoverDropsReply(t *testing.T) {
+	t.Parallel()
+	handlertest.CheckRecoverDropsReply(t, serveRoutes)
+}
+
+// TestBodyReadFailure: when Hertz streams the body and reading it fails
+// (a malformed chunk), Middleware and Handler answer the gateway's fail
+// with 400 and run nothing after them, rather than verify or serve the
+// part of the body that arrived.
+func TestBodyReadFailure(t *testing.T) {
+	t.Parallel()
+	var mwReached, handlerReached, after atomic.Bool
+	kit := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mwReached.Store(true)
+			next.ServeHTTP(w, r)
+		})
+	}
+	h, base, start := newHertz(t, server.WithStreamBody(true))
+	h.POST("/mw", kithertz.Middleware(kit), func(ctx context.Context, c *app.RequestContext) { after.Store(true) })
+	h.POST("/handler", kithertz.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { handlerReached.Store(true) })))
+	start()
+	for _, path := range []string{"/mw", "/handler"} {
+		t.Run(path, func(t *testing.T) {
+			status, body := postBrokenChunks(t, strings.TrimPrefix(base, "http://"), path)
+			if status != http.StatusBadRequest || body != "fail" {
+				t.Errorf("got %d %q, want 400 %q", status, body, "fail")
+			}
+		})
+	}
+	if mwReached.Load() || after.Load() || handlerReached.Load() {
+		t.Errorf("reached: kit middleware %v, later handler %v, kit handler %v; want none",
+			mwReached.Load(), after.Load(), handlerReached.Load())
+	}
+}
+
+// postBrokenChunks sends a chunked POST whose second chunk size is not
+// hex, and reads the reply, waiting at most 30 s.
+func postBrokenChunks(t *testing.T, addr, path string) (int, string) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.SetDeadline(time.Now().Add(30 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	req := "POST " + path + " HTTP/1.1\r\nHost: kit\r\nContent-Type: application/x-www-form-urlencoded\r\n" +
+		"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\na=1\r\nzz\r\n"
+	if _, err := io.WriteString(conn, req); err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.StatusCode, string(b)
+}
+
+// newHertz returns a Hertz server, built with opts, for a free loopback port, and its base
 // URL; start runs it for the test's lifetime once routes are added.
 // (server.WithListener, which would avoid picking a port, is only in
 // Hertz v0.10.4 on; the tests run on the oldest version supported.)
-func newHertz(tb testing.TB) (h *server.Hertz, base string, start func()) {
+func newHertz(tb testing.TB, opts ...config.Option) (h *server.Hertz, base string, start func()) {
 	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -36,7 +159,7 @@ func newHertz(tb testing.TB) (h *server.Hertz, base string, start func()) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	h = server.New(server.WithHostPorts(addr), server.WithExitWaitTime(time.Millisecond))
+	h = server.New(append([]config.Option{server.WithHostPorts(addr), server.WithExitWaitTime(time.Millisecond)}, opts...)...)
 	return h, "http://" + addr, func() {
 		done := make(chan struct{})
 		go func() {
@@ -76,244 +199,4 @@ func waitListening(tb testing.TB, addr string, done <-chan struct{}) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-func TestMiddlewareVerify(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name        string
-		tamper      bool
-		wantReached bool
-		wantBody    string
-	}{
-		{"bad sign never reaches hertz", true, false, "fail"},
-		{"good sign reaches hertz", false, true, "success"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			var reached, inner atomic.Bool
-			var gotFee atomic.Int64
-			h, base, start := newHertz(t)
-			// A later Hertz middleware must not run either.
-			after := func(ctx context.Context, c *app.RequestContext) {
-				inner.Store(true)
-				c.Next(ctx)
-			}
-			h.POST("/notify", kithertz.Middleware(handlertest.VerifyMiddleware(t)), after, func(ctx context.Context, c *app.RequestContext) {
-				reached.Store(true)
-				n, ok := middleware.NotificationFromContext(ctx)
-				if !ok {
-					t.Error("NotificationFromContext: not found in the Hertz handler's ctx")
-					c.String(http.StatusInternalServerError, "fail")
-					return
-				}
-				gotFee.Store(n.TotalFee)
-				c.String(http.StatusOK, "success")
-			})
-			start()
-			status, body := handlertest.PostForm(t, base+"/notify", handlertest.Notification(t, tt.tamper))
-
-			if got := reached.Load(); got != tt.wantReached {
-				t.Errorf("Hertz handler reached: got %v, want %v", got, tt.wantReached)
-			}
-			if got := inner.Load(); got != tt.wantReached {
-				t.Errorf("later Hertz middleware reached: got %v, want %v", got, tt.wantReached)
-			}
-			if body != tt.wantBody {
-				t.Errorf("got reply %d %q, want %q", status, body, tt.wantBody)
-			}
-			if tt.wantReached && gotFee.Load() != handlertest.KitAmount {
-				t.Errorf("got total_fee %d, want %d", gotFee.Load(), handlertest.KitAmount)
-			}
-		})
-	}
-}
-
-// TestMiddlewareGroup: as group middleware, a rejection answers fail with
-// the kit's status and nothing after it runs.
-func TestMiddlewareGroup(t *testing.T) {
-	t.Parallel()
-	var reached atomic.Bool
-	h, base, start := newHertz(t)
-	g := h.Group("/pay", kithertz.Middleware(handlertest.VerifyMiddleware(t)))
-	g.POST("/notify", func(ctx context.Context, c *app.RequestContext) {
-		reached.Store(true)
-		c.String(http.StatusOK, "success")
-	})
-	start()
-	status, body := handlertest.PostForm(t, base+"/pay/notify", handlertest.Notification(t, true))
-	if reached.Load() {
-		t.Error("the Hertz handler ran after the rejecting middleware")
-	}
-	if status != http.StatusUnauthorized || body != "fail" {
-		t.Errorf("got %d %q, want 401 %q", status, body, "fail")
-	}
-}
-
-// TestBodyByteForByte: bodies a form decoder would re-encode reach the kit
-// unchanged, both through the verifying middleware (which answers fail
-// if a byte changed) and in the kit handler.
-func TestBodyByteForByte(t *testing.T) {
-	t.Parallel()
-	var capture handlertest.Capture
-	h, base, start := newHertz(t)
-	h.POST("/notify", kithertz.Middleware(handlertest.VerifyMiddleware(t)), kithertz.Handler(&capture))
-	start()
-	handlertest.CheckBodies(t, base+"/notify", &capture)
-}
-
-func TestHandlerPathValues(t *testing.T) {
-	t.Parallel()
-	kit := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, r.PathValue("shop")+"|"+r.PathValue("out_trade_no")+"|"+r.PathValue("missing"))
-	})
-	h, base, start := newHertz(t)
-	h.GET("/shops/:shop/orders/:out_trade_no", kithertz.Handler(kit))
-	h.GET("/orders/:out_trade_no", kithertz.Handler(kit))
-	start()
-	tests := []struct{ path, want string }{
-		{"/orders/ORDER0001", "|ORDER0001|"},
-		{"/shops/s1/orders/ABC12345", "s1|ABC12345|"},
-		{"/shops/s%201/orders/ABC12345", "s 1|ABC12345|"},
-		{"/shops/s1/orders/A%20B", "s1|A B|"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.path, func(t *testing.T) {
-			res, err := http.Get(base + tt.path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer res.Body.Close()
-			b, _ := io.ReadAll(res.Body)
-			if string(b) != tt.want {
-				t.Errorf("kit handler saw %q, want %q", b, tt.want)
-			}
-		})
-	}
-}
-
-// TestHandlerReply: the kit handler's status, headers and body reach the
-// client, with net/http's rules for what comes after the first
-// WriteHeader.
-func TestHandlerReply(t *testing.T) {
-	t.Parallel()
-	h, base, start := newHertz(t)
-	h.GET("/x", kithertz.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Add("X-Kit", "a")
-		w.Header().Add("X-Kit", "b")
-		w.WriteHeader(http.StatusCreated)
-		io.WriteString(w, `{"ok":`)
-		io.WriteString(w, `true}`)
-		w.Header().Set("X-Late", "ignored")           // after WriteHeader, as net/http
-		w.WriteHeader(http.StatusInternalServerError) // superfluous, as net/http
-	})))
-	start()
-	res, err := http.Get(base + "/x")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if res.StatusCode != http.StatusCreated || string(b) != `{"ok":true}` {
-		t.Errorf("got %d %q, want 201 %q", res.StatusCode, b, `{"ok":true}`)
-	}
-	if got := res.Header.Get("Content-Type"); got != "application/json" {
-		t.Errorf("got Content-Type %q, want application/json", got)
-	}
-	if got := res.Header.Values("X-Kit"); len(got) != 2 || got[0] != "a" || got[1] != "b" {
-		t.Errorf("got X-Kit %q, want [a b]", got)
-	}
-	if got := res.Header.Get("X-Late"); got != "" {
-		t.Errorf("a header set after WriteHeader was sent: %q", got)
-	}
-}
-
-// TestMiddlewareWriterWrapping: a kit middleware that wraps the writer
-// (the kit Logger) sees what later Hertz handlers answer.
-func TestMiddlewareWriterWrapping(t *testing.T) {
-	t.Parallel()
-	var logs lockedBuffer
-	h, base, start := newHertz(t)
-	h.GET("/orders/:out_trade_no", kithertz.Middleware(middleware.Logger(slog.New(slog.NewJSONHandler(&logs, nil)))),
-		func(ctx context.Context, c *app.RequestContext) {
-			c.Header("X-Hertz", "kept")
-			c.String(http.StatusTeapot, "short and stout")
-		})
-	start()
-	res, err := http.Get(base + "/orders/X1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if res.StatusCode != http.StatusTeapot || string(b) != "short and stout" || res.Header.Get("X-Hertz") != "kept" {
-		t.Errorf("got %d %q (X-Hertz %q), want 418 %q (kept)", res.StatusCode, b, res.Header.Get("X-Hertz"), "short and stout")
-	}
-	var line struct {
-		Status int   `json:"status"`
-		Bytes  int64 `json:"bytes"`
-	}
-	if err := json.Unmarshal(logs.bytes(), &line); err != nil {
-		t.Fatalf("log %q: %v", logs.bytes(), err)
-	}
-	if line.Status != http.StatusTeapot || line.Bytes != int64(len("short and stout")) {
-		t.Errorf("kit Logger saw status %d bytes %d, want 418 and %d", line.Status, line.Bytes, len("short and stout"))
-	}
-}
-
-// TestMiddlewareRecover: a panic in a later Hertz handler reaches the kit
-// Recover, which answers fail alone (what the handler wrote before
-// panicking is dropped).
-func TestMiddlewareRecover(t *testing.T) {
-	t.Parallel()
-	h, base, start := newHertz(t)
-	h.POST("/notify", kithertz.Middleware(middleware.Recover(middleware.RecoverConfig{Logger: handlertest.Quiet()})),
-		func(ctx context.Context, c *app.RequestContext) {
-			c.String(http.StatusOK, "success")
-			panic("boom")
-		})
-	start()
-	status, body := handlertest.PostForm(t, base+"/notify", "a=1")
-	if status != http.StatusInternalServerError || body != "fail" {
-		t.Errorf("got %d %q, want 500 %q", status, body, "fail")
-	}
-}
-
-// TestMiddlewareBodyLimit: the kit BodyLimit rejects an oversized body
-// before any Hertz handler runs.
-func TestMiddlewareBodyLimit(t *testing.T) {
-	t.Parallel()
-	var reached atomic.Bool
-	h, base, start := newHertz(t)
-	h.POST("/notify", kithertz.Middleware(middleware.BodyLimit(16)), func(ctx context.Context, c *app.RequestContext) {
-		reached.Store(true)
-		c.String(http.StatusOK, "success")
-	})
-	start()
-	status, body := handlertest.PostForm(t, base+"/notify", "a=12345678901234567890")
-	if status != http.StatusRequestEntityTooLarge || reached.Load() {
-		t.Errorf("got %d %q (handler reached %v), want 413 and not reached", status, body, reached.Load())
-	}
-}
-
-// lockedBuffer is a log sink the server and the test share: netpoll's
-// socket I/O is invisible to the race detector, so the reply arriving
-// does not order the server's write before the test's read.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) bytes() []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return bytes.Clone(b.buf.Bytes())
 }
