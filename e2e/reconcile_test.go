@@ -82,7 +82,10 @@ func newInstance(t testing.TB, dsn, prefix string, sim *gatewaytest.Server, clk 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	// Idle connections are kept, as a production pool would keep them:
+	// with the default of 2 every pass would reconnect.
 	db.SetMaxOpenConns(8)
+	db.SetMaxIdleConns(8)
 	cfg := sqlstore.Config{Dialect: sqlstore.Postgres, TablePrefix: prefix}
 	st, err := sqlstore.New(db, cfg)
 	if err != nil {

@@ -343,8 +343,11 @@ func (r *Reconciler) handleAll(ctx context.Context, claims []store.Claim) (errs 
 // other instance's schedule stands.
 func (r *Reconciler) reschedule(ctx context.Context, c store.Claim, next time.Time) error {
 	// Written even when ctx has ended, so a stopping instance hands its
-	// claims back rather than leaving them to expire.
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	// claims back rather than leaving them to expire. It is worth trying
+	// for as long as the claim may still hold: a slow database (a
+	// connection storm, a loaded host) should delay the write, not lose it
+	// to a shorter bound and leave the item waiting for its claim to lapse.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.claimTTL)
 	defer cancel()
 	err := r.sched.Reschedule(rctx, c, next)
 	switch {
