@@ -128,7 +128,10 @@ func RunAdapterTests(t *testing.T, serve ServeFunc) {
 // answers for it: the values of "shop", "out_trade_no" and a parameter no
 // route has, joined with "|".
 type PathCase struct {
-	Path, Want string
+	// Path is the request path, escaped as sent.
+	Path string
+	// Want is the handler's reply: the three values joined with "|".
+	Want string
 }
 
 // PathValueRoutes mounts, at GET /orders/{out_trade_no} and
