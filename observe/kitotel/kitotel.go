@@ -20,6 +20,7 @@ import (
 
 	"github.com/cypaykit/kit/client"
 	"github.com/cypaykit/kit/handler"
+	"github.com/cypaykit/kit/internal/hookchain"
 	"github.com/cypaykit/kit/internal/obslabel"
 	"github.com/cypaykit/kit/store"
 )
@@ -241,33 +242,21 @@ func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 // InstrumentSettler sets cfg's Observe, Alert and Trace to in's, keeping
 // (and calling first) any hooks already set.
 func (in *Instrumentation) InstrumentSettler(cfg *handler.SettlerConfig) {
-	if prev := cfg.Observe; prev != nil {
-		cfg.Observe = func(e handler.Event) { prev(e); in.Observe(e) }
-	} else {
-		cfg.Observe = in.Observe
-	}
-	if prev := cfg.Alert; prev != nil {
-		cfg.Alert = func(ctx context.Context, a handler.Alert) { prev(ctx, a); in.Alert(ctx, a) }
-	} else {
-		cfg.Alert = in.Alert
-	}
-	cfg.Trace = chainTrace(cfg.Trace, in.Trace)
+	cfg.Observe = hookchain.Then(cfg.Observe, in.Observe)
+	cfg.Alert = hookchain.ThenCtx(cfg.Alert, in.Alert)
+	cfg.Trace = hookchain.Trace(cfg.Trace, in.Trace)
 }
 
 // InstrumentPreOrder sets cfg.Trace to in's, keeping any hook already set.
 func (in *Instrumentation) InstrumentPreOrder(cfg *handler.PreOrderConfig) {
-	cfg.Trace = chainTrace(cfg.Trace, in.Trace)
+	cfg.Trace = hookchain.Trace(cfg.Trace, in.Trace)
 }
 
 // InstrumentClient sets cfg.Observe to in's (keeping any hook already set)
 // and wraps cfg.HTTPClient's transport with Transport, copying the client
 // (nil means one with the client package's 15 s timeout).
 func (in *Instrumentation) InstrumentClient(cfg *client.Config) {
-	if prev := cfg.Observe; prev != nil {
-		cfg.Observe = func(e client.CallEvent) { prev(e); in.ObserveCall(e) }
-	} else {
-		cfg.Observe = in.ObserveCall
-	}
+	cfg.Observe = hookchain.Then(cfg.Observe, in.ObserveCall)
 	hc := &http.Client{Timeout: 15 * time.Second}
 	if cfg.HTTPClient != nil {
 		c := *cfg.HTTPClient
@@ -280,11 +269,7 @@ func (in *Instrumentation) InstrumentClient(cfg *client.Config) {
 // InstrumentReconciler sets cfg.ObservePass to in's, keeping any hook
 // already set.
 func (in *Instrumentation) InstrumentReconciler(cfg *handler.ReconcilerConfig) {
-	if prev := cfg.ObservePass; prev != nil {
-		cfg.ObservePass = func(p handler.PassEvent) { prev(p); in.ObservePass(p) }
-	} else {
-		cfg.ObservePass = in.ObservePass
-	}
+	cfg.ObservePass = hookchain.Then(cfg.ObservePass, in.ObservePass)
 }
 
 // InstrumentRefunder sets cfg's Observe, Alert and Trace to in's (a
@@ -292,29 +277,9 @@ func (in *Instrumentation) InstrumentReconciler(cfg *handler.ReconcilerConfig) {
 // gateway calls as children when the client is instrumented too), keeping
 // (and calling first) any hooks already set.
 func (in *Instrumentation) InstrumentRefunder(cfg *handler.RefunderConfig) {
-	if prev := cfg.Observe; prev != nil {
-		cfg.Observe = func(e handler.RefundEvent) { prev(e); in.ObserveRefund(e) }
-	} else {
-		cfg.Observe = in.ObserveRefund
-	}
-	if prev := cfg.Alert; prev != nil {
-		cfg.Alert = func(ctx context.Context, a handler.Alert) { prev(ctx, a); in.Alert(ctx, a) }
-	} else {
-		cfg.Alert = in.Alert
-	}
-	cfg.Trace = chainTrace(cfg.Trace, in.Trace)
-}
-
-// chainTrace runs outer around inner.
-func chainTrace(outer, inner handler.Trace) handler.Trace {
-	if outer == nil {
-		return inner
-	}
-	return func(ctx context.Context, st handler.Stage) (context.Context, func(error)) {
-		ctx, endOuter := outer(ctx, st)
-		ctx, endInner := inner(ctx, st)
-		return ctx, func(err error) { endInner(err); endOuter(err) }
-	}
+	cfg.Observe = hookchain.Then(cfg.Observe, in.ObserveRefund)
+	cfg.Alert = hookchain.ThenCtx(cfg.Alert, in.Alert)
+	cfg.Trace = hookchain.Trace(cfg.Trace, in.Trace)
 }
 
 // spanNames are the span names of the stages; a stage this version does

@@ -14,6 +14,7 @@ import (
 
 	"github.com/cypaykit/kit/client"
 	"github.com/cypaykit/kit/handler"
+	"github.com/cypaykit/kit/internal/hookchain"
 	"github.com/cypaykit/kit/internal/obslabel"
 	"github.com/cypaykit/kit/store"
 )
@@ -244,64 +245,27 @@ func (m *Metrics) ObserveRefund(e handler.RefundEvent) {
 // refund_change in cypaykit_alerts_total), keeping (and calling first)
 // any hooks already set.
 func (m *Metrics) InstrumentRefunder(cfg *handler.RefunderConfig) {
-	if prev := cfg.Observe; prev != nil {
-		cfg.Observe = func(e handler.RefundEvent) { prev(e); m.ObserveRefund(e) }
-	} else {
-		cfg.Observe = m.ObserveRefund
-	}
-	if prev := cfg.Alert; prev != nil {
-		cfg.Alert = func(ctx context.Context, a handler.Alert) { prev(ctx, a); m.Alert(ctx, a) }
-	} else {
-		cfg.Alert = m.Alert
-	}
+	cfg.Observe = hookchain.Then(cfg.Observe, m.ObserveRefund)
+	cfg.Alert = hookchain.ThenCtx(cfg.Alert, m.Alert)
 }
 
 // InstrumentSettler sets cfg's Observe, Alert and Trace to m's, keeping
 // (and calling first) any hooks already set.
 func (m *Metrics) InstrumentSettler(cfg *handler.SettlerConfig) {
-	if prev := cfg.Observe; prev != nil {
-		cfg.Observe = func(e handler.Event) { prev(e); m.Observe(e) }
-	} else {
-		cfg.Observe = m.Observe
-	}
-	if prev := cfg.Alert; prev != nil {
-		cfg.Alert = func(ctx context.Context, a handler.Alert) { prev(ctx, a); m.Alert(ctx, a) }
-	} else {
-		cfg.Alert = m.Alert
-	}
-	cfg.Trace = chainTrace(cfg.Trace, m.Trace)
+	cfg.Observe = hookchain.Then(cfg.Observe, m.Observe)
+	cfg.Alert = hookchain.ThenCtx(cfg.Alert, m.Alert)
+	cfg.Trace = hookchain.Trace(cfg.Trace, m.Trace)
 }
 
 // InstrumentClient sets cfg.Observe to m's, keeping any hook already set.
 func (m *Metrics) InstrumentClient(cfg *client.Config) {
-	if prev := cfg.Observe; prev != nil {
-		cfg.Observe = func(e client.CallEvent) { prev(e); m.ObserveCall(e) }
-	} else {
-		cfg.Observe = m.ObserveCall
-	}
+	cfg.Observe = hookchain.Then(cfg.Observe, m.ObserveCall)
 }
 
 // InstrumentReconciler sets cfg.ObservePass to m's, keeping any hook
 // already set.
 func (m *Metrics) InstrumentReconciler(cfg *handler.ReconcilerConfig) {
-	if prev := cfg.ObservePass; prev != nil {
-		cfg.ObservePass = func(p handler.PassEvent) { prev(p); m.ObservePass(p) }
-	} else {
-		cfg.ObservePass = m.ObservePass
-	}
-}
-
-// chainTrace runs outer around inner: inner's stage starts under outer's
-// context and ends first.
-func chainTrace(outer, inner handler.Trace) handler.Trace {
-	if outer == nil {
-		return inner
-	}
-	return func(ctx context.Context, st handler.Stage) (context.Context, func(error)) {
-		ctx, endOuter := outer(ctx, st)
-		ctx, endInner := inner(ctx, st)
-		return ctx, func(err error) { endInner(err); endOuter(err) }
-	}
+	cfg.ObservePass = hookchain.Then(cfg.ObservePass, m.ObservePass)
 }
 
 // pendingCollector counts PENDING attempts at scrape time.
