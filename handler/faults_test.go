@@ -200,7 +200,7 @@ func (s *blockingStore) Get(ctx context.Context, otn string) (*store.Order, erro
 func TestSlowStore(t *testing.T) {
 	t.Parallel()
 	bs := &blockingStore{block: make(chan struct{}), entered: make(chan struct{})}
-	e := newEnv(t, envOptions{deadline: 100 * time.Millisecond,
+	e := newEnv(t, envOptions{deadline: time.Second,
 		wrap: func(m *memstore.Store) store.OrderStore { bs.OrderStore = m; return bs }})
 	var release sync.Once
 	t.Cleanup(func() { release.Do(func() { close(bs.block) }) })
@@ -235,7 +235,7 @@ func TestSlowStore(t *testing.T) {
 // again.
 func TestSlowHook(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOptions{deadline: 100 * time.Millisecond})
+	e := newEnv(t, envOptions{deadline: time.Second})
 	release := make(chan struct{})
 	var releaseOnce sync.Once
 	releaseHook := func() { releaseOnce.Do(func() { close(release) }) }

@@ -184,7 +184,7 @@ func TestPreOrderJoinerSeesRefusal(t *testing.T) {
 	const id = "REFUSED1"
 	e.addOrder(id, mchA, 500)
 	otn := handler.OutTradeNo(id, 1)
-	e.sim.SetFaults(otn, gatewaytest.Faults{PreOrderDelay: 2 * time.Second, PreOrderStatus: http.StatusBadRequest})
+	e.sim.SetFaults(otn, gatewaytest.Faults{PreOrderDelay: 5 * time.Second, PreOrderStatus: http.StatusBadRequest})
 	first := make(chan int, 1)
 	go func() {
 		status, _ := e.post(t, "/preorder/v2", "application/json", `{"order_id":"REFUSED1","channel":"WECHAT"}`)
