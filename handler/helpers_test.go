@@ -175,6 +175,8 @@ type envOptions struct {
 	logOut io.Writer
 	// autoRefund turns SettlerConfig.AutoRefund on, with env.auto.
 	autoRefund bool
+	// memo is NotifyConfig.DuplicateMemo.
+	memo int
 }
 
 // env is a host wired the way a real one is: the simulator, a client per
@@ -246,6 +248,7 @@ func newEnv(t testing.TB, opt envOptions) *env {
 	}
 	e.notify, err = handler.NewNotify(handler.NotifyConfig{
 		Settler: e.settler, Keys: keyring(), Deadline: opt.deadline, Logger: logger,
+		DuplicateMemo: opt.memo,
 	})
 	if err != nil {
 		t.Fatal(err)

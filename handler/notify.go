@@ -37,6 +37,18 @@ type NotifyConfig struct {
 	Deadline time.Duration
 	// MaxBody is the largest accepted body in bytes. Zero means 64 KiB.
 	MaxBody int64
+	// DuplicateMemo is how many attempts Notify remembers, for 10
+	// minutes each, as settled and fulfilled in the store, so that a copy
+	// of their notification (the gateway sends each several times) is
+	// answered success without a store read. A copy is answered from
+	// memory only if its sign verifies under the key that verified before
+	// and its mch_id, total_fee and transaction_id are the stored ones;
+	// anything else is handled in full. The memo is per process and only
+	// ever holds facts that stay true, so it is safe on any number of
+	// instances; a key removed from MerchantKeys still verifies copies of
+	// such payments until their 10 minutes end. Zero means 4096; negative
+	// means no memo.
+	DuplicateMemo int
 	// Logger receives this handler's structured logs. Nil means
 	// slog.Default() as it is when the constructor runs: the kit's one
 	// logger, shared by every handler left at nil (see the package doc).
@@ -67,6 +79,7 @@ type Notify struct {
 	alg      sign.Algorithm
 	deadline time.Duration
 	maxBody  int64
+	memo     *paidMemo // nil: none
 	log      *slog.Logger
 }
 
@@ -104,6 +117,10 @@ func NewNotify(cfg NotifyConfig) (*Notify, error) {
 	if n.log == nil {
 		n.log = slog.Default()
 	}
+	if cfg.DuplicateMemo == 0 {
+		cfg.DuplicateMemo = defaultMemoSize
+	}
+	n.memo = newPaidMemo(cfg.DuplicateMemo, memoTTL)
 	return n, nil
 }
 
@@ -168,9 +185,7 @@ func (n *Notify) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // all under the deadline: a body still arriving when it passes is cut off
 // (G13), so a sender trickling bytes cannot hold a connection open.
 func (n *Notify) receive(w http.ResponseWriter, r *http.Request) result {
-	ctx, cancel := context.WithTimeout(r.Context(), n.deadline)
-	defer cancel()
-	deadline, _ := ctx.Deadline()
+	deadline := time.Now().Add(n.deadline)
 	_, values, status, err := formpost.ReadBy(w, r, n.maxBody, deadline)
 	if err != nil {
 		return result{outcome: Malformed, status: status, err: fmt.Errorf("%w: %w", ErrMalformed, err)}
@@ -180,11 +195,16 @@ func (n *Notify) receive(w http.ResponseWriter, r *http.Request) result {
 		return result{outcome: Malformed, status: http.StatusBadRequest,
 			err: fmt.Errorf("%w: out_trade_no is not 5-32 letters and digits", ErrMalformed)}
 	}
+	if res, ok := n.fromMemo(r.Context(), values); ok {
+		return res // no store, locker or hook call: nothing to guard
+	}
 
 	// The work runs apart from the reply so that a store, locker or hook
 	// that ignores ctx cannot hold the reply past the deadline. What it
 	// leaves behind stays consistent: settling is one compare-and-set and
 	// an unrecorded fulfilment is retried.
+	ctx, cancel := context.WithDeadline(r.Context(), deadline)
+	defer cancel()
 	done := make(chan result, 1)
 	go func() { done <- n.process(ctx, values) }()
 	select {
@@ -195,6 +215,38 @@ func (n *Notify) receive(w http.ResponseWriter, r *http.Request) result {
 			status: http.StatusServiceUnavailable,
 			err:    fmt.Errorf("handler: notification not handled in time: %w", ctx.Err())}
 	}
+}
+
+// fromMemo answers a copy of a paid notification for an attempt the memo
+// knows is settled and fulfilled: Duplicate, as the Settler would, if the
+// message passes the same shape checks, says paid, names the stored
+// merchant, amount and transaction id, and verifies under the key that
+// verified before. Otherwise it reports false and the message is handled
+// in full (a sign that fails here may be under a rotated key, so it is
+// verified again against every candidate).
+func (n *Notify) fromMemo(ctx context.Context, values url.Values) (result, bool) {
+	if n.memo == nil {
+		return result{}, false
+	}
+	f, ok := n.memo.get(values.Get("out_trade_no"), n.settler.now())
+	if !ok {
+		return result{}, false
+	}
+	note, err := decodeNotification(values)
+	if err != nil || !note.paid() || note.mchID != f.mchID || !note.hasFee ||
+		note.totalFee != f.amount || note.transactionID != f.transactionID {
+		return result{}, false
+	}
+	if _, err := model.ParseTime(note.timeEnd); err != nil {
+		return result{}, false
+	}
+	_, endVerify := n.settler.stage(ctx, StageVerify)
+	_, err = sign.VerifyIndex(values, n.alg, f.key)
+	endVerify(err)
+	if err != nil {
+		return result{}, false
+	}
+	return result{outcome: Duplicate, outTradeNo: note.outTradeNo}, true
 }
 
 // notification holds the fields a notification is decided on. The
@@ -208,6 +260,17 @@ type notification struct {
 	timeEnd                         string
 	totalFee                        int64
 	hasFee                          bool
+}
+
+// succeeded reports a notification of a completed exchange (state and
+// result_code), whatever the payment's result.
+func (n notification) succeeded() bool {
+	return model.State(n.state) == model.StateSuccess && (n.resultCode == model.ResultSuccess || n.resultCode == "0")
+}
+
+// paid reports a notification that says the buyer paid.
+func (n notification) paid() bool {
+	return n.succeeded() && n.payResult == model.PayResultSuccess
 }
 
 // decodeNotification reads the decided fields after
@@ -282,7 +345,7 @@ func (n *Notify) process(ctx context.Context, values url.Values) result {
 		(order.Version == model.V1 && keys[idx] == n.keys.AgentKey); !ownKey {
 		return fail(BadSign, refusedStatus, fmt.Errorf("handler: %s order signed with another version's key: %w", order.Version, sign.ErrBadSign))
 	}
-	if !(model.State(note.state) == model.StateSuccess && (note.resultCode == model.ResultSuccess || note.resultCode == "0")) {
+	if !note.succeeded() {
 		// The gateway reports a failed exchange, not a payment result:
 		// nothing to record; the reconciler queries the order.
 		return result{outcome: NotPaid, outTradeNo: otn}
@@ -311,6 +374,7 @@ func (n *Notify) process(ctx context.Context, values url.Values) result {
 	if err != nil {
 		return fail(Malformed, http.StatusBadRequest, fmt.Errorf("%w: %w", ErrMalformed, err))
 	}
+	final := order.Status == store.Paid && order.Fulfilled || order.Status == store.Refunded
 	outcome, err := n.settler.settleTraced(ctx, order, proof{
 		source: SourceNotify,
 		mchID:  note.mchID,
@@ -332,6 +396,12 @@ func (n *Notify) process(ctx context.Context, values url.Values) result {
 			status = http.StatusServiceUnavailable
 		}
 		return fail(outcome, status, err)
+	}
+	if final && outcome == Duplicate && n.memo != nil {
+		// The Settler found the stored payment equal to this one and
+		// nothing left to do: so will it for every copy.
+		n.memo.put(otn, paidFact{mchID: order.MchID, amount: order.Amount,
+			transactionID: order.TransactionID, key: keys[idx]}, n.settler.now())
 	}
 	return result{outcome: outcome, outTradeNo: otn}
 }

@@ -67,6 +67,7 @@ func main() {
 	conns := flag.Int("conns", 32, "wrk connections")
 	together := flag.Bool("together", false, "run both loads at the same time instead of one after the other")
 	profile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	flag.IntVar(&memo, "memo", 0, "NotifyConfig.DuplicateMemo: 0 the default, -1 none (every copy reads the store)")
 	flag.Parse()
 	if *profile != "" {
 		f, err := os.Create(*profile)
@@ -182,6 +183,9 @@ func run(rounds int, d time.Duration, threads, conns int, together bool) error {
 	return nil
 }
 
+// memo is the kit handler's NotifyConfig.DuplicateMemo (-memo).
+var memo int
+
 // duplicateKit returns a Notify on memstore whose one order is PAID and
 // fulfilled, and the signed notification body that duplicates it.
 func duplicateKit() (http.Handler, string, error) {
@@ -192,7 +196,7 @@ func duplicateKit() (http.Handler, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	h, err := handler.NewNotify(handler.NotifyConfig{Settler: s, Logger: logger,
+	h, err := handler.NewNotify(handler.NotifyConfig{Settler: s, Logger: logger, DuplicateMemo: memo,
 		Keys: client.Keyring{MerchantKeys: client.StaticMerchantKeys(map[string]string{mchID: key})}})
 	if err != nil {
 		return nil, "", err
