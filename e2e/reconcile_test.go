@@ -119,7 +119,7 @@ func dropTables(t testing.TB, dsn, prefix string) {
 			return
 		}
 		defer db.Close()
-		for _, table := range []string{"orders", "leases", "schedule", "refunds", "schema_version"} {
+		for _, table := range []string{"orders", "leases", "schedule", "refunds", "order_buyers", "schema_version"} {
 			db.Exec("DROP TABLE IF EXISTS " + prefix + table)
 		}
 	})

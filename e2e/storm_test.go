@@ -79,7 +79,7 @@ func openStores(t *testing.T, driver string, d sqlstore.Dialect, dsn string, n i
 				t.Fatalf("migrate: %v", err)
 			}
 			t.Cleanup(func() {
-				for _, table := range []string{"orders", "leases", "schedule", "refunds", "schema_version"} {
+				for _, table := range []string{"orders", "leases", "schedule", "refunds", "order_buyers", "schema_version"} {
 					db.Exec("DROP TABLE IF EXISTS " + prefix + table)
 				}
 			})

@@ -55,10 +55,13 @@ type PreOrderConfig struct {
 	NotifyURL string
 	// ReusePending: a repeated request for the same business order,
 	// channel and trade type returns an attempt still PENDING that was
-	// created less than this long ago, has a code_url, and has the same
-	// merchant and amount, instead of starting another. Zero means 2 min;
-	// negative disables reuse. JSPAY attempts are never reused: their
-	// pay_info belongs to one buyer.
+	// created less than this long ago, has its checkout (NATIVE: a
+	// code_url; JSPAY: a pay_info), and has the same merchant and amount,
+	// instead of starting another. A JSPAY attempt's pay_info belongs to
+	// one buyer, so it is reused only for a request with the same buyer
+	// fields (sub_appid, buyer_id, is_minipg, buyer_logon_id); another
+	// buyer gets an attempt of their own. Zero means 2 min; negative
+	// disables reuse, and also the sharing of an attempt still being made.
 	ReusePending time.Duration
 	// MaxBody is the largest accepted request body. Zero means 16 KiB.
 	MaxBody int64
@@ -83,9 +86,11 @@ type PreOrderConfig struct {
 // never be sent), records a new PENDING attempt (see OutTradeNo) and only
 // then calls the gateway. A request identical to one whose attempt is
 // still being made (same business order, channel, trade type, merchant and
-// amount; not JSPAY) waits for that attempt's checkout instead of making
+// amount; for JSPAY also the same buyer fields, since a JSPAY checkout
+// belongs to one buyer) waits for that attempt's checkout instead of making
 // another, whichever instance made it: concurrent double clicks make one
-// attempt.
+// attempt. The buyer fields are kept in the store only as a fingerprint
+// (store.Order.Buyer).
 //
 // Replies are an OrderView as JSON — 201 for a new attempt, 200 for a
 // reused one, 202 when the gateway's answer is unknown (timeout, 5xx,
@@ -346,14 +351,17 @@ func (p *PreOrder) attempt(ctx context.Context, req preOrderRequest, buy Purchas
 			}
 			next = max(next, o.Attempt+1)
 		}
+		// Never "" for JSPAY, so a JSPAY attempt recorded before stores
+		// kept the buyer (Buyer "": whose it is is unknown) is never shared.
+		buyer := buyerOf(req)
 		for i := len(list) - 1; i >= 0 && p.reuse > 0; i-- {
 			o := list[i]
-			if o.Status != store.Pending || req.TradeType == model.TradeTypeJSPay ||
+			if o.Status != store.Pending || o.Buyer != buyer ||
 				string(o.Channel) != req.Channel || o.TradeType != req.TradeType ||
 				o.MchID != buy.MchID || o.Amount != buy.Amount || now.Sub(o.CreatedAt) >= p.reuse {
 				continue
 			}
-			if o.CodeURL != "" {
+			if hasCheckout(o) {
 				return o, true, nil
 			}
 			if age := now.Sub(o.CreatedAt); age < checkoutWait {
@@ -375,6 +383,7 @@ func (p *PreOrder) attempt(ctx context.Context, req preOrderRequest, buy Purchas
 			TradeType:  req.TradeType,
 			Version:    p.client.Version(),
 			Amount:     buy.Amount,
+			Buyer:      buyer,
 			Status:     store.Pending,
 			CreatedAt:  now,
 			UpdatedAt:  now,
@@ -390,6 +399,39 @@ func (p *PreOrder) attempt(ctx context.Context, req preOrderRequest, buy Purchas
 		return o, false, nil
 	}
 	return nil, false, &problem{Status: http.StatusConflict, Detail: "concurrent payment attempts for this order; retry"}
+}
+
+// buyerOf returns the fingerprint recorded as store.Order.Buyer for a
+// JSPAY request, and "" for any other trade type. A JSPAY attempt's
+// pay_info is made for one buyer (the sub_appid and buyer_id it was
+// pre-ordered with), so an identical request may share the attempt only
+// when its buyer fields are the same; the fingerprint lets the handler
+// tell, on whichever instance, from the store alone. It is a hash (the
+// first 16 bytes of SHA-256, in hex) so that the store keeps no raw buyer
+// id, over the fields length-prefixed, so that ("ab", "c") and ("a", "bc")
+// differ. The fields are taken as the request gives them: "0" and an
+// absent is_minipg are different buyers here, which costs at most an
+// attempt.
+func buyerOf(req preOrderRequest) string {
+	if req.TradeType != model.TradeTypeJSPay {
+		return ""
+	}
+	h := sha256.New()
+	for _, f := range []string{req.SubAppID, req.BuyerID, req.IsMinipg, req.BuyerLogonID} {
+		fmt.Fprintf(h, "%d:%s", len(f), f)
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// hasCheckout says whether attempt o has what its buyer pays with: a
+// JSPAY attempt its pay_info, any other its code_url (NATIVE). APP
+// attempts are never reused once answered, as before: nothing says whose
+// their pay_info may be.
+func hasCheckout(o *store.Order) bool {
+	if o.TradeType == model.TradeTypeJSPay {
+		return o.PayInfo != ""
+	}
+	return o.CodeURL != ""
 }
 
 // checkoutWait is how long after an attempt is recorded an identical

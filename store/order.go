@@ -73,6 +73,13 @@ type Order struct {
 	// PayInfo is the JSAPI cashier's parameters (JSON text) for JSPAY
 	// attempts; see docs/jsapi.md.
 	PayInfo string
+	// Buyer is an opaque fingerprint (a hash, never the raw ids) of the
+	// buyer fields a JSPAY attempt was pre-ordered with (sub_appid,
+	// buyer_id, is_minipg, buyer_logon_id), set by the pre-order handler
+	// so that it shares a JSPAY attempt, whose PayInfo belongs to one
+	// buyer, only with requests of that same buyer. Empty for other trade
+	// types and for attempts recorded before stores kept it.
+	Buyer string
 	// Reason says why an attempt is FAILED or CLOSED.
 	Reason string
 

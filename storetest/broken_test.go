@@ -69,6 +69,7 @@ func TestSuiteCatchesFlaws(t *testing.T) {
 		{racyClaim, []string{"ScheduleExclusive"}},
 		{claimNeverExpires, []string{"ScheduleExpiry", "ScheduleFenced"}},
 		{claimByKey, []string{"ScheduleDueOrder", "ScheduleNoStarvation"}},
+		{dropsBuyer, []string{"RoundTripAllFields", "Buyer"}},
 	}
 	for _, tc := range tests {
 		t.Run(string(tc.flaw), func(t *testing.T) {

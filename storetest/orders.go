@@ -23,6 +23,7 @@ var orderTests = []orderTest{
 	{"GetNotFound", testGetNotFound},
 	{"ReturnsCopies", testReturnsCopies},
 	{"RoundTripAllFields", testRoundTripAllFields},
+	{"Buyer", testBuyer},
 	{"AmountRange", testAmountRange},
 	{"ListByBusinessID", testListByBusinessID},
 	{"ListByBusinessIDEmpty", testListByBusinessIDEmpty},
@@ -240,6 +241,7 @@ func fullOrder() *store.Order {
 		FulfilledAt:          at(61),
 		CodeURL:              "https://qr.alipay.com/bax01234?x=" + strings.Repeat("y", 200),
 		PayInfo:              `{"appId":"wx2421b1c4370ec43b","package":"prepay_id=wx2017","paySign":"` + strings.Repeat("Z", 900) + `"}`,
+		Buyer:                "0123456789abcdef0123456789abcdef",
 		Reason:               "用户取消 'quoted' \"double\" \\ back%slash_under",
 		CreatedAt:            at(0),
 		UpdatedAt:            at(62),
@@ -263,6 +265,40 @@ func testRoundTripAllFields(t *testing.T, s store.OrderStore) {
 		t.Fatalf("ListByBusinessID: got error %v, want nil", err)
 	}
 	wantList(t, "ListByBusinessID", list, want)
+}
+
+// testBuyer checks that Order.Buyer, which decides whether the pre-order
+// handler may hand a JSPAY attempt's pay_info to a request, survives
+// Create, Get and ListByBusinessID next to attempts without one (those
+// read back "", as must attempts recorded before a store kept it).
+func testBuyer(t *testing.T, s store.OrderStore) {
+	withBuyer := func(n int, buyer string) *store.Order {
+		o := newOrder("BIZB", n)
+		o.TradeType = "JSPAY"
+		o.Buyer = buyer
+		return o
+	}
+	want := []*store.Order{
+		withBuyer(1, "9f86d081884c7d659a2feaa0c55ad015"),
+		newOrder("BIZB", 2),
+		withBuyer(3, "60303ae22b998861bce3b28f33eec1be"),
+	}
+	for _, o := range want {
+		w := *o
+		create(t, s, &w)
+	}
+	for _, w := range want {
+		if got := get(t, s, w.OutTradeNo); got.Buyer != w.Buyer {
+			t.Errorf("Get(%s).Buyer: got %q, want %q", w.OutTradeNo, got.Buyer, w.Buyer)
+		}
+	}
+	list, err := s.ListByBusinessID(context.Background(), "BIZB")
+	if err != nil {
+		t.Fatalf("ListByBusinessID: got error %v, want nil", err)
+	}
+	wantList(t, "ListByBusinessID(BIZB)", list, want...)
+	settle(t, s, want[0].OutTradeNo, payment("TB1"), at(3))
+	wantOrder(t, s, paid(want[0], payment("TB1"), at(3)))
 }
 
 func testAmountRange(t *testing.T, s store.OrderStore) {

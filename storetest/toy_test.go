@@ -56,6 +56,9 @@ const (
 	// claimByKey hands out due attempts by key, not by how overdue they
 	// are.
 	claimByKey flaw = "claim-by-key"
+	// dropsBuyer: Create does not keep Order.Buyer, as a store whose
+	// schema lacks the column would.
+	dropsBuyer flaw = "drops-buyer"
 )
 
 // toy is a deliberately simple OrderStore and Locker that is correct until
@@ -110,6 +113,9 @@ func (s *toy) Create(ctx context.Context, o *store.Order) error {
 		s.orders[o.OutTradeNo] = o
 	} else {
 		c := *o
+		if s.flaw == dropsBuyer {
+			c.Buyer = ""
+		}
 		s.orders[o.OutTradeNo] = &c
 	}
 	return nil

@@ -51,7 +51,7 @@ func serverDB(t testing.TB, env, dsn string) (prefix string) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		for _, table := range []string{"orders", "leases", "schedule", "refunds", "schema_version", "shop_orders"} {
+		for _, table := range []string{"orders", "leases", "schedule", "refunds", "order_buyers", "schema_version", "shop_orders"} {
 			if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS "+prefix+table); err != nil {
 				t.Errorf("drop %s%s: %v", prefix, table, err)
 			}

@@ -9,10 +9,12 @@
 //
 // # Schema and migrations
 //
-// The store keeps four tables, <prefix>orders, <prefix>schedule (the
-// reconciler's due times and claims, store.Scheduler), <prefix>leases (the
-// Locker's) and <prefix>schema_version (the prefix is Config.TablePrefix,
-// "cypay_" by default). Migrate creates
+// The store keeps six tables, <prefix>orders, <prefix>schedule (the
+// reconciler's due times and claims, store.Scheduler), <prefix>refunds
+// (store.RefundStore's), <prefix>order_buyers (Order.Buyer, for the JSPAY
+// attempts that have one), <prefix>leases (the Locker's) and
+// <prefix>schema_version (the prefix is Config.TablePrefix, "cypay_" by
+// default). Migrate creates
 // or upgrades them; it is versioned, idempotent and safe to run from every
 // instance at start-up, since concurrent runs wait on a database lock.
 // Teams that run migrations with their own tool apply Schema(dialect,

@@ -19,17 +19,19 @@ const columns = "out_trade_no, business_id, attempt, mch_id, channel, trade_type
 // queries holds every statement, built once per Store with its table
 // names and placeholders.
 type queries struct {
-	insert, get, listByBusiness, setCheckout, exists string
-	settle, classify, markFulfilled, finish          string
-	touchNothing                                     string
-	schedule                                         scheduleQueries
+	insert, insertBuyer, get, listByBusiness, setCheckout, exists string
+	settle, classify, markFulfilled, finish                       string
+	touchNothing                                                  string
+	schedule                                                      scheduleQueries
 }
 
-// selectOrders reads the order columns, then the schedule's next_due, so
-// that scanOrder fills Order.NextDue.
+// selectOrders reads the order columns, then the schedule's next_due and
+// the buyer fingerprint, so that scanOrder fills Order.NextDue and
+// Order.Buyer.
 func selectOrders(p string) string {
-	return "SELECT o." + strings.ReplaceAll(columns, ", ", ", o.") + ", s.next_due FROM " + p + "orders o LEFT JOIN " +
-		p + "schedule s ON s.out_trade_no = o.out_trade_no"
+	return "SELECT o." + strings.ReplaceAll(columns, ", ", ", o.") + ", s.next_due, b.buyer FROM " + p + "orders o LEFT JOIN " +
+		p + "schedule s ON s.out_trade_no = o.out_trade_no LEFT JOIN " +
+		p + "order_buyers b ON b.out_trade_no = o.out_trade_no"
 }
 
 func buildQueries(d Dialect, p string) queries {
@@ -40,6 +42,7 @@ func buildQueries(d Dialect, p string) queries {
 		schedule: buildScheduleQueries(d, p),
 		insert: r("INSERT INTO %s (%s) VALUES (%s)", t, columns,
 			strings.TrimSuffix(strings.Repeat("?, ", strings.Count(columns, ",")+1), ", ")),
+		insertBuyer:    r("INSERT INTO %sorder_buyers (out_trade_no, buyer) VALUES (?, ?)", p),
 		get:            r("%s WHERE o.out_trade_no = ?", sel),
 		listByBusiness: r("%s WHERE o.business_id = ? ORDER BY o.attempt, o.out_trade_no", sel),
 		setCheckout:    r("UPDATE %s SET code_url = ?, pay_info = ?, updated_at = ? WHERE out_trade_no = ?", t),
@@ -85,7 +88,8 @@ func flag(b bool) int {
 	return 0
 }
 
-// Create records a new attempt and its schedule row in one transaction;
+// Create records a new attempt, its schedule row and its buyer fingerprint
+// (when Buyer is set) in one transaction;
 // an existing OutTradeNo, or an existing (BusinessID, Attempt) pair, is
 // store.ErrExists.
 func (s *Store) Create(ctx context.Context, o *store.Order) error {
@@ -109,6 +113,9 @@ func (s *Store) Create(ctx context.Context, o *store.Order) error {
 		_, err = tx.ExecContext(ctx, s.q.schedule.insert,
 			o.OutTradeNo, string(kindOf(o)), micros(o.NextDue), micros(o.CreatedAt))
 	}
+	if err == nil && o.Buyer != "" {
+		_, err = tx.ExecContext(ctx, s.q.insertBuyer, o.OutTradeNo, o.Buyer)
+	}
 	if err == nil {
 		err = tx.Commit()
 	}
@@ -131,10 +138,11 @@ func scanOrder(sc scanner) (*store.Order, error) {
 		paidAt, fulfilledAt      sql.NullInt64
 		createdAt, updatedAt     int64
 		nextDue                  sql.NullInt64
+		buyer                    sql.NullString
 	)
 	err := sc.Scan(&o.OutTradeNo, &o.BusinessID, &o.Attempt, &o.MchID, &channel, &o.TradeType, &version,
 		&o.Amount, &status, &o.TransactionID, &o.ChannelTransactionID, &paidAt,
-		&fulfilled, &fulfilledAt, &o.CodeURL, &o.PayInfo, &o.Reason, &createdAt, &updatedAt, &nextDue)
+		&fulfilled, &fulfilledAt, &o.CodeURL, &o.PayInfo, &o.Reason, &createdAt, &updatedAt, &nextDue, &buyer)
 	if err != nil {
 		return nil, err
 	}
@@ -149,6 +157,7 @@ func scanOrder(sc scanner) (*store.Order, error) {
 	if nextDue.Valid {
 		o.NextDue = fromMicros(nextDue.Int64)
 	}
+	o.Buyer = buyer.String // no row: "" (not JSPAY, or recorded before version 5)
 	return &o, nil
 }
 

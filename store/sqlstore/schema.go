@@ -21,6 +21,7 @@ var migrations = []migration{
 	{2, createLeases},
 	{3, createSchedule},
 	{4, createRefunds},
+	{5, createBuyers},
 }
 
 // Column types per dialect. Strings in MySQL get explicit lengths (an
@@ -202,6 +203,21 @@ func createRefunds(d Dialect, p string) []string {
 		fmt.Sprintf("CREATE UNIQUE INDEX IF NOT EXISTS %[1]srefunds_key ON %[1]srefunds (idempotency_key)", p),
 		fmt.Sprintf("CREATE INDEX IF NOT EXISTS %[1]srefunds_state_due ON %[1]srefunds (state, next_due)", p),
 	}
+}
+
+// createBuyers (version 5) keeps Order.Buyer, the fingerprint of a JSPAY
+// attempt's buyer fields, one row per attempt that has one. It is a table
+// of its own rather than a buyer column on orders for the reason the
+// schedule is (see createSchedule): ALTER TABLE … ADD COLUMN cannot be made
+// idempotent on SQLite or MySQL 8, and every statement here must be.
+// Attempts without a row, which include every attempt recorded before
+// version 5, read back Buyer "".
+func createBuyers(d Dialect, p string) []string {
+	t := typesFor(d)
+	return []string{fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %[1]sorder_buyers (
+	out_trade_no %[2]s NOT NULL PRIMARY KEY,
+	buyer %[2]s NOT NULL
+)%[3]s`, p, t.key, t.suffix)}
 }
 
 // recordVersion returns the statement that records migration v as applied
