@@ -115,7 +115,7 @@ func TestTwoInstancesNoLocker(t *testing.T) {
 			ss := openStores(t, tg.driver, tg.dialect, tg.dsn(t), 2)
 			res := handlertest.Storm{
 				Stores: []store.OrderStore{ss[0], ss[1]},
-				Orders: 20, Copies: 30, Hook: 30 * time.Millisecond,
+				Orders: 20, Copies: 30, Hook: 30 * time.Millisecond, Resend: true,
 			}.Run(t)
 			res.RequireAnswered(t)
 		})
