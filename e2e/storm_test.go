@@ -22,6 +22,12 @@ import (
 	"github.com/cypaykit/kit/store/sqlstore"
 )
 
+// probeTimeout bounds the check that a test service answers. It is
+// generous because a loaded machine can take seconds to accept a
+// connection (3 s was missed under load); a service that is not running
+// refuses at once.
+const probeTimeout = 30 * time.Second
+
 // TestDuplicateStorm sends handlertest.StormSize copies of one notification
 // through two handler instances that share a SQL store and a Redis locker:
 // exactly one PENDING→PAID transition, one fulfilment, every reply success.
@@ -162,7 +168,7 @@ func openLocker(t *testing.T) store.Locker {
 	}
 	rdb := redis.NewClient(&redis.Options{Addr: addr})
 	t.Cleanup(func() { rdb.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
 	defer cancel()
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		unavailable(t, fmt.Sprintf("redis unreachable at %s (set CYPAY_TEST_REDIS): %v", addr, err))
@@ -183,7 +189,7 @@ func serverDSN(driver, env, def string) func(t *testing.T) string {
 		}
 		db, err := sql.Open(driver, dsn)
 		if err == nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
 			err = db.PingContext(ctx)
 			cancel()
 			db.Close()

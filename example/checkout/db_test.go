@@ -14,6 +14,12 @@ import (
 	"github.com/go-sql-driver/mysql"
 )
 
+// probeTimeout bounds the check that a test service answers. It is
+// generous because a loaded machine can take seconds to accept a
+// connection (3 s was missed under load); a service that is not running
+// refuses at once.
+const probeTimeout = 30 * time.Second
+
 // envOr returns $name, or def when it is empty.
 func envOr(name, def string) string {
 	if v := os.Getenv(name); v != "" {
@@ -37,7 +43,7 @@ func serverDB(t testing.TB, env, dsn string) (prefix string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
 	defer cancel()
 	if err := db.PingContext(ctx); err != nil {
 		if os.Getenv("CI") == "true" {

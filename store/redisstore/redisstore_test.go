@@ -19,6 +19,12 @@ import (
 	"github.com/cypaykit/kit/storetest"
 )
 
+// probeTimeout bounds the check that a test service answers. It is
+// generous because a loaded machine can take seconds to accept a
+// connection (3 s was missed under load); a service that is not running
+// refuses at once.
+const probeTimeout = 30 * time.Second
+
 // newClient returns a client of its own (its own connection pool) on the
 // test Redis, skipping when there is none, or failing under CI=true.
 func newClient(t testing.TB) *redis.Client {
@@ -29,7 +35,7 @@ func newClient(t testing.TB) *redis.Client {
 	}
 	rdb := redis.NewClient(&redis.Options{Addr: addr})
 	t.Cleanup(func() { rdb.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
 	defer cancel()
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		if os.Getenv("CI") == "true" {

@@ -20,6 +20,12 @@ import (
 	"github.com/cypaykit/kit/store/sqlstore"
 )
 
+// probeTimeout bounds the check that a test service answers. It is
+// generous because a loaded machine can take seconds to accept a
+// connection (3 s was missed under load); a service that is not running
+// refuses at once.
+const probeTimeout = 30 * time.Second
+
 const (
 	defaultPostgres = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 	defaultMySQL    = "root@tcp(127.0.0.1:3306)/test?parseTime=true"
@@ -77,7 +83,7 @@ func serverDSN(driver, env, def string) func(t testing.TB) string {
 		}
 		db, err := sql.Open(driver, dsn)
 		if err == nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
 			err = db.PingContext(ctx)
 			cancel()
 			db.Close()
