@@ -181,15 +181,17 @@ func TestNothingLost(t *testing.T) {
 	fs.mu.Lock()
 	fs.ratio = 0
 	fs.mu.Unlock()
-	// The first may still meet a failing first hook call; the last must
-	// find nothing left to do.
+	// The first may still meet a failing first hook call, and on a
+	// loaded machine a query may still miss the client's 300 ms timeout
+	// (the chaos above needs it short); passes go on until one finds
+	// nothing left to do, at most 20.
 	var err error
-	for range 4 {
+	for pass := 0; pass < 4 || err != nil && pass < 20; pass++ {
 		e.clock.Advance(10 * time.Minute)
 		err = r.RunOnce(context.Background())
 	}
 	if err != nil {
-		t.Fatalf("last pass: %v", err)
+		t.Fatalf("last of 20 passes: %v", err)
 	}
 
 	lost := 0
