@@ -167,6 +167,11 @@ func TestBanner(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			shop := startShop(t, testConfig(t, append([]string{"-db", "memory"}, tt.args...)...))
 			out := shop.Stdout.String()
+			// One write: a reader who has seen the first line has
+			// seen the whole banner, and no log line splits it.
+			if n := shop.Stdout.Writes(); n != 1 {
+				t.Errorf("the banner came in %d writes, want 1", n)
+			}
 			for _, w := range tt.want {
 				if !strings.Contains(out, w) {
 					t.Errorf("banner lacks %q:\n%s", w, out)

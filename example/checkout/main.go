@@ -8,6 +8,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -110,8 +111,16 @@ func serve(ctx context.Context, cfg config, ln net.Listener, stdout, stderr io.W
 }
 
 // printBanner tells a newcomer where to click. Keys are printed only when
-// they are the simulator's public demo keys, never a real one.
+// they are the simulator's public demo keys, never a real one. The banner
+// goes out in one write, so it never interleaves with log lines and whoever
+// sees its first line sees all of it.
 func printBanner(w io.Writer, cfg config, base string, a *app) {
+	var b bytes.Buffer
+	writeBanner(&b, cfg, base, a)
+	w.Write(b.Bytes())
+}
+
+func writeBanner(w *bytes.Buffer, cfg config, base string, a *app) {
 	fmt.Fprintf(w, "cypaykit demo shop: %s/\n", base)
 	fmt.Fprintf(w, "  API:      GET %s/api/products · POST /api/orders · POST /pay/preorder · GET /pay/orders/{out_trade_no} · GET /pay/orders?order_id=\n", base)
 	fmt.Fprintf(w, "  notify:   %s\n", a.notifyURL)
