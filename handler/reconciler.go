@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cypaykit/kit/client"
@@ -131,6 +132,9 @@ type Reconciler struct {
 	observePass                   func(PassEvent)
 	log                           *slog.Logger
 	now                           func() time.Time
+	// lastPass is when the latest pass that reached the store ended, in
+	// Unix nanoseconds by now; zero before the first. Health reads it.
+	lastPass atomic.Int64
 }
 
 // cancelWindow is how long after creation the gateway accepts a cancel.
@@ -248,10 +252,12 @@ func (r *Reconciler) RunOnce(ctx context.Context) (err error) {
 	ctx, end := r.beginPass(ctx)
 	defer func() { end(&pass, err) }()
 	var errs []error
+	reached := true
 	for done := 0; done < r.batch; {
 		claims, err := r.claimNext(ctx, min(r.conc, r.batch-done))
 		if err != nil {
 			errs = append(errs, err)
+			reached = false
 			break
 		}
 		if len(claims) == 0 {
@@ -280,8 +286,26 @@ func (r *Reconciler) RunOnce(ctx context.Context) (err error) {
 	}
 	if err := ctx.Err(); err != nil {
 		errs = append(errs, err)
+		reached = false
+	}
+	if reached {
+		// A pass that could claim its work counts as a pass even when a
+		// gateway call failed: the gateway's outage is no reason to take
+		// this instance out of service, the store's is.
+		r.lastPass.Store(r.now().UnixNano())
 	}
 	return errors.Join(errs...)
+}
+
+// LastPass reports when the latest pass that could claim its work from
+// the store ended, by the Reconciler's clock, and false before the first.
+// Health's readiness probe reads it to tell a stopped reconciler.
+func (r *Reconciler) LastPass() (time.Time, bool) {
+	n := r.lastPass.Load()
+	if n == 0 {
+		return time.Time{}, false
+	}
+	return time.Unix(0, n), true
 }
 
 // claimNext claims up to limit items: fresh queries, else fulfilment
