@@ -84,7 +84,9 @@ type Readiness struct {
 
 // StoreCheck is the store probe's result.
 type StoreCheck struct {
-	OK        bool    `json:"ok"`
+	// OK is true when the store answered the probe read.
+	OK bool `json:"ok"`
+	// LatencyMS is how long the probe read took, in milliseconds.
 	LatencyMS float64 `json:"latency_ms"`
 	// Error is "timeout" or "unreachable", or the store's error text
 	// with HealthConfig.ShowErrors.
@@ -93,6 +95,7 @@ type StoreCheck struct {
 
 // ReconcilerCheck is the reconciler check's result.
 type ReconcilerCheck struct {
+	// OK is true when the latest pass is no older than ReconcilerStale.
 	OK bool `json:"ok"`
 	// LastPass is the end of the latest pass that reached the store;
 	// absent before the first.

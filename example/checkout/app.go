@@ -39,7 +39,10 @@ type app struct {
 	adminToken      string
 	adminTokenDrawn bool
 	notifyURL       string
-	metrics         *shopMetrics // nil without -metrics
+	metrics         *shopMetrics // nil without -metrics and -metrics-addr
+	// health answers /healthz and /readyz on the shop's address;
+	// opsHealth on -metrics-addr, with the store's error text.
+	health, opsHealth *handler.Health
 	closers         []func() error
 }
 
@@ -60,7 +63,7 @@ func newApp(ctx context.Context, cfg config, baseURL string, log *slog.Logger) (
 	a.shop = newShop(book, cfg.orderLimit)
 	a.store = st
 	a.closers = append(a.closers, closeDB)
-	if cfg.Metrics {
+	if cfg.Metrics || cfg.MetricsAddr != "" {
 		if a.metrics, err = newShopMetrics(st); err != nil {
 			return nil, err
 		}
@@ -157,6 +160,16 @@ func newApp(ctx context.Context, cfg config, baseURL string, log *slog.Logger) (
 	if a.reconciler, err = handler.NewReconciler(rcfg); err != nil {
 		return nil, err
 	}
+	for _, h := range []struct {
+		dst  **handler.Health
+		show bool
+	}{{&a.health, false}, {&a.opsHealth, true}} {
+		if *h.dst, err = handler.NewHealth(handler.HealthConfig{
+			Store: st, Reconciler: a.reconciler, ShowErrors: h.show,
+		}); err != nil {
+			return nil, err
+		}
+	}
 	return a, nil
 }
 
@@ -202,8 +215,22 @@ func (a *app) handler() http.Handler {
 	if a.sim != nil {
 		mux.HandleFunc("POST /sim/pay/{out_trade_no}", a.simPay)
 	}
-	a.metrics.mount(mux)
+	mux.Handle("GET /healthz", a.health.Live())
+	mux.Handle("GET /readyz", a.health.Ready())
+	if a.cfg.Metrics {
+		a.metrics.mount(mux)
+	}
 	a.adminRoutes(mux)
+	return mux
+}
+
+// opsHandler is what -metrics-addr serves: metrics and the probes with
+// the store's error text, for operators only.
+func (a *app) opsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /healthz", a.opsHealth.Live())
+	mux.Handle("GET /readyz", a.opsHealth.Ready())
+	a.metrics.mount(mux)
 	return mux
 }
 

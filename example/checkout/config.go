@@ -52,6 +52,10 @@ type config struct {
 	NotifyURL string
 	// Metrics serves Prometheus metrics at GET /metrics on Addr.
 	Metrics bool
+	// MetricsAddr, when set, is a second listener for operators: GET
+	// /metrics, and /healthz and /readyz with the store's error text,
+	// away from the public address.
+	MetricsAddr string
 	// StatusSecret keys the buyers' status tokens; empty means a key
 	// derived from the merchant key (v2) or agent key (v1), which every
 	// instance of the shop already shares.
@@ -97,6 +101,7 @@ func (c *config) specs(version *string) []flagSpec {
 		{"agent-key", "CYPAY_AGENT_KEY", demoAgentKey, "agent key (v1)", &c.AgentKey},
 		{"notify-url", "CYPAY_NOTIFY_URL", "", "notify_url sent to the gateway (default http://ADDR/pay/notify)", &c.NotifyURL},
 		{"status-secret", "CYPAY_STATUS_SECRET", "", "key for the buyers' order-status tokens; every instance needs the same (default: derived from the signing key)", &c.StatusSecret},
+		{"metrics-addr", "CYPAY_METRICS_ADDR", "", "second address for operators: GET /metrics, /healthz and /readyz with error detail (default: none)", &c.MetricsAddr},
 		{"admin-token", "CYPAY_ADMIN_TOKEN", "", "bearer token of the /admin routes (default: a random one, printed at start-up)", &c.AdminToken},
 	}
 }
@@ -143,6 +148,15 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 func (c *config) validate() error {
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return fmt.Errorf("-addr %q: want host:port", c.Addr)
+	}
+	if c.MetricsAddr != "" {
+		_, port, err := net.SplitHostPort(c.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("-metrics-addr %q: want host:port", c.MetricsAddr)
+		}
+		if c.MetricsAddr == c.Addr && port != "0" {
+			return fmt.Errorf("-metrics-addr %q is -addr: use -metrics to serve metrics on the shop's address", c.MetricsAddr)
+		}
 	}
 	if _, _, err := splitDB(c.DB); err != nil {
 		return err

@@ -79,15 +79,26 @@ func serve(ctx context.Context, cfg config, ln net.Listener, stdout, stderr io.W
 	defer a.close()
 
 	srv := newServer(a.handler(), log)
+	served := make(chan error, 2)
+	var ops *http.Server
+	opsBase := ""
+	if cfg.MetricsAddr != "" {
+		oln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			return err
+		}
+		opsBase = "http://" + oln.Addr().String()
+		ops = newServer(a.opsHandler(), log)
+		go func() { served <- ops.Serve(oln) }()
+	}
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	reconciled := make(chan error, 1)
 	go func() { reconciled <- a.runReconciler(rctx) }()
 	refunding := make(chan struct{})
 	go func() { a.runRefunds(rctx); close(refunding) }()
-	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	printBanner(stdout, cfg, base, a)
+	printBanner(stdout, cfg, base, opsBase, a)
 
 	select {
 	case err = <-served:
@@ -102,6 +113,11 @@ func serve(ctx context.Context, cfg config, ln net.Listener, stdout, stderr io.W
 	if serr := srv.Shutdown(sctx); err == nil || errors.Is(err, http.ErrServerClosed) {
 		err = serr
 	}
+	if ops != nil {
+		if serr := ops.Shutdown(sctx); err == nil || errors.Is(err, http.ErrServerClosed) {
+			err = serr
+		}
+	}
 	cancel()
 	if rerr := <-reconciled; err == nil && rerr != nil {
 		err = rerr
@@ -114,19 +130,23 @@ func serve(ctx context.Context, cfg config, ln net.Listener, stdout, stderr io.W
 // they are the simulator's public demo keys, never a real one. The banner
 // goes out in one write, so it never interleaves with log lines and whoever
 // sees its first line sees all of it.
-func printBanner(w io.Writer, cfg config, base string, a *app) {
+func printBanner(w io.Writer, cfg config, base, opsBase string, a *app) {
 	var b bytes.Buffer
-	writeBanner(&b, cfg, base, a)
+	writeBanner(&b, cfg, base, opsBase, a)
 	w.Write(b.Bytes())
 }
 
-func writeBanner(w *bytes.Buffer, cfg config, base string, a *app) {
+func writeBanner(w *bytes.Buffer, cfg config, base, opsBase string, a *app) {
 	fmt.Fprintf(w, "cypaykit demo shop: %s/\n", base)
 	fmt.Fprintf(w, "  API:      GET %s/api/products · POST /api/orders · POST /pay/preorder · GET /pay/orders/{out_trade_no} · GET /pay/orders?order_id=\n", base)
 	fmt.Fprintf(w, "  notify:   %s\n", a.notifyURL)
 	fmt.Fprintf(w, "  database: %s\n", redactURL(cfg.DB))
+	fmt.Fprintf(w, "  probes:   GET %s/healthz · GET %s/readyz\n", base, base)
 	if cfg.Metrics {
 		fmt.Fprintf(w, "  metrics:  GET %s/metrics (Prometheus)\n", base)
+	}
+	if opsBase != "" {
+		fmt.Fprintf(w, "  ops:      GET %s/metrics · /healthz · /readyz (with error detail)\n", opsBase)
 	}
 	fmt.Fprintf(w, "  admin:    %s/admin · POST /admin/refunds · GET /admin/refunds/{out_refund_no}\n", base)
 	if a.adminTokenDrawn {
