@@ -5,7 +5,7 @@
 // blank fields can be added, without the key. Tests of package handler,
 // package middleware and package client use it to prove guarantee G10:
 // every re-cut is refused or decided exactly like the genuine message.
-// Nothing outside tests imports it.
+// gatewaytest.CheckEndpoint sends a few of them to a deployed shop.
 package recut
 
 import (
