@@ -30,6 +30,7 @@ const maxReply = 256
 // startDelivery runs the retry schedule for one notification body in a
 // goroutine that Close cancels and waits for.
 func (s *Server) startDelivery(outTradeNo, notifyURL, body string, f Faults) {
+	seen := s.offset.Load() // the series starts now, by the simulator's clock
 	s.mu.Lock()
 	if s.ctx.Err() != nil {
 		s.mu.Unlock()
@@ -52,16 +53,16 @@ func (s *Server) startDelivery(outTradeNo, notifyURL, body string, f Faults) {
 			}
 			s.mu.Unlock()
 		}()
-		s.deliver(outTradeNo, notifyURL, body, f)
+		s.deliver(outTradeNo, notifyURL, body, f, seen)
 	}()
 }
 
-func (s *Server) deliver(outTradeNo, notifyURL, body string, f Faults) {
+func (s *Server) deliver(outTradeNo, notifyURL, body string, f Faults, seen int64) {
 	for i, wait := range schedule {
-		if !s.sleep(s.scale(wait)) {
+		if !s.wait(wait, &seen) {
 			return
 		}
-		if f.DropNotify {
+		if f.DropNotify || i < f.DropFirst {
 			s.record(Delivery{OutTradeNo: outTradeNo, Attempt: i + 1, At: s.now(), Body: body, Err: "dropped"})
 			continue
 		}

@@ -19,6 +19,7 @@ type order struct {
 	subAppID         string
 	buyerID          string
 	refunds          []*refund
+	notification     string // the body of its payment notification, once sent
 	// lostRefundReplies and lostRefundQueries count the refund faults
 	// already spent.
 	lostRefundReplies, lostRefundQueries int
@@ -100,6 +101,9 @@ func (s *Server) settle(outTradeNo string, paid bool) error {
 	if f.TamperMchID != "" {
 		v.Set("mch_id", f.TamperMchID)
 	}
+	s.mu.Lock()
+	o.notification = v.Encode()
+	s.mu.Unlock()
 	s.startDelivery(outTradeNo, url, v.Encode(), f)
 	return nil
 }

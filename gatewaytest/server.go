@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,7 +35,7 @@ type Config struct {
 	// failing one when the schedule is compressed.
 	ReplyTimeout time.Duration
 	// Now is the simulator's clock (for time_end, the 5-minute cancel
-	// window). Zero means time.Now.
+	// window), before Advance's offset. Zero means time.Now.
 	Now func() time.Time
 	// Faults returns the faults for an out_trade_no; it is consulted when
 	// the order is pre-ordered and when it is paid. Zero means no faults.
@@ -44,11 +45,14 @@ type Config struct {
 	// a loopback address: the simulator accepts forged money. Zero means
 	// a random loopback port.
 	Addr string
-	// ControlEndpoints adds POST /sim/pay/{out_trade_no} and
-	// POST /sim/fail/{out_trade_no} (Pay and FailPayment) and
-	// GET /sim/orders/{out_trade_no} (the Order as JSON) to the server, so
-	// that a simulator run from the command line can be driven with curl.
-	// Zero means off.
+	// ControlEndpoints adds POST /sim/pay/{out_trade_no} (Pay; with
+	// ?notify=lost every notification is dropped, with ?notify=late the
+	// first LateAttempts are), POST /sim/fail/{out_trade_no}
+	// (FailPayment), POST /sim/redeliver/{out_trade_no} (Redeliver),
+	// GET /sim/orders/{out_trade_no} (the Order as JSON), and GET and
+	// POST /sim/clock?advance=5m (Advance) to the server, so that a
+	// simulator run from the command line can be driven with curl or
+	// `cypay trigger`. Zero means off.
 	ControlEndpoints bool
 	// OnDelivery, when set, is called with every delivery attempt once it
 	// is recorded, from the delivery's goroutine (calls for different
@@ -75,6 +79,10 @@ type Faults struct {
 	// DropNotify: notifications are "sent" but never arrive (attempts are
 	// recorded as dropped).
 	DropNotify bool
+	// DropFirst: the first DropFirst delivery attempts are dropped, so the
+	// notification arrives late (with 6, the first to arrive is attempt
+	// 7, 7m15s after payment).
+	DropFirst int
 	// Duplicates sends each delivery attempt this many extra times at once.
 	Duplicates int
 	// ExtraFields adds unknown fields (signed like the rest).
@@ -199,6 +207,10 @@ type Server struct {
 	settled    map[string]bool
 	busy       int           // delivery goroutines running
 	idle       chan struct{} // closed while busy == 0
+
+	offset  atomic.Int64  // Advance's total, in nanoseconds
+	step    sync.Mutex    // guards stepped
+	stepped chan struct{} // closed and replaced by each Advance
 }
 
 // NewServer starts a simulator on a loopback port. It panics if cfg has no
@@ -248,6 +260,7 @@ func newServer(cfg Config) (*Server, error) {
 		deliveries: map[string][]Delivery{},
 		settled:    map[string]bool{},
 		idle:       idle,
+		stepped:    make(chan struct{}),
 	}
 	s.http = &http.Client{
 		Timeout: s.replyTimeout(),
@@ -401,13 +414,6 @@ func (s *Server) WaitIdle(timeout time.Duration) bool {
 	case <-t.C:
 		return false
 	}
-}
-
-func (s *Server) now() time.Time {
-	if s.cfg.Now != nil {
-		return s.cfg.Now()
-	}
-	return time.Now()
 }
 
 func (s *Server) alg() sign.Algorithm {
