@@ -11,6 +11,8 @@
 //	cypay sim    [-addr 127.0.0.1:8090] [-merchants ID=KEY,...] [-agent-id A -agent-key K] ...
 //	cypay refund -gateway URL -mch-id M -out-trade-no O -out-refund-no R -total-fee F -refund-fee F
 //	cypay refundquery -gateway URL -mch-id M -out-refund-no R
+//	cypay trigger [-sim URL] paid|fail|duplicate|late|lost OUT_TRADE_NO
+//	cypay clock  [-sim URL] [-advance 5m]
 //	cypay check-endpoint -url U -mch-id M -out-trade-no O -total-fee F [-gateway URL]
 //
 // sign and verify read the parameters from k=v arguments or, with none, a
@@ -49,6 +51,8 @@ Usage:
   cypay sim     run the gateway simulator on loopback
   cypay refund       ask the gateway to refund (part of) a paid order
   cypay refundquery  ask the gateway where a refund stands
+  cypay trigger paid|fail|duplicate|late|lost OUT_TRADE_NO   drive a running simulator
+  cypay clock   show or advance a running simulator's clock
   cypay check-endpoint  run a battery of genuine and forged notifications against a deployed notify_url
 
 Run "cypay <command> -h" for a command's flags.
@@ -80,6 +84,10 @@ func runContext(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		err = cmdRefund(ctx, args[1:], stdout, stderr)
 	case "refundquery":
 		err = cmdRefundQuery(ctx, args[1:], stdout, stderr)
+	case "trigger":
+		err = cmdTrigger(ctx, args[1:], stdout, stderr)
+	case "clock":
+		err = cmdClock(ctx, args[1:], stdout, stderr)
 	case "check-endpoint":
 		err = cmdCheckEndpoint(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
