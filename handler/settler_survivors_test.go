@@ -1,0 +1,368 @@
+package handler_test
+
+// Tests for planted bugs in the Settler that the mutation run of issue 16
+// §3 found no test for. Each names the plant it kills.
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cypaykit/kit/gatewaytest"
+	"github.com/cypaykit/kit/handler"
+	"github.com/cypaykit/kit/store"
+	"github.com/cypaykit/kit/store/memstore"
+)
+
+// settleRig is one instance's Settler and Notify over st, with alerts
+// recorded and a hook that counts its calls per attempt.
+type settleRig struct {
+	mem    *memstore.Store
+	notify *handler.Notify
+	rec    *recorder
+	calls  sync.Map // out_trade_no -> *atomic.Int32
+}
+
+func newSettleRig(t testing.TB, mem *memstore.Store, cfg handler.SettlerConfig) *settleRig {
+	t.Helper()
+	r := &settleRig{mem: mem, rec: &recorder{}}
+	if cfg.Store == nil {
+		cfg.Store = mem
+	}
+	if cfg.Locker == nil {
+		cfg.Locker = mem
+	}
+	hook := cfg.Fulfill
+	cfg.Fulfill = func(ctx context.Context, o store.Order) error {
+		n, _ := r.calls.LoadOrStore(o.OutTradeNo, new(atomic.Int32))
+		n.(*atomic.Int32).Add(1)
+		if hook != nil {
+			return hook(ctx, o)
+		}
+		return nil
+	}
+	cfg.Alert, cfg.Logger = r.rec.Alert, quietLogger()
+	s, err := handler.NewSettler(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.notify, err = handler.NewNotify(handler.NotifyConfig{Settler: s, Keys: keyring(), Deadline: time.Minute, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// deliver posts a signed paid notification for o carrying transaction id
+// txn and returns the reply body.
+func (r *settleRig) deliver(t testing.TB, o *store.Order, txn string) string {
+	t.Helper()
+	body := signedNotification(t, o, keyFor(o), func(p *gatewaytest.Payment) { p.TransactionID = txn }).Encode()
+	reply := make(chan string, 1)
+	go func() { reply <- httptestRecorder(r.notify, "POST", "/notify", formType, body).Body.String() }()
+	select {
+	case got := <-reply:
+		return got
+	case <-time.After(bound):
+		t.Fatalf("no reply for %s within %v", o.OutTradeNo, bound)
+		return ""
+	}
+}
+
+func (r *settleRig) hookCalls(otn string) int32 {
+	if n, ok := r.calls.Load(otn); ok {
+		return n.(*atomic.Int32).Load()
+	}
+	return 0
+}
+
+func (r *settleRig) alerts(kind handler.AlertKind, otn string) int {
+	n := 0
+	for _, a := range r.rec.Alerts() {
+		if a.Kind == kind && a.OutTradeNo == otn {
+			n++
+		}
+	}
+	return n
+}
+
+// payAndRefund settles o with transaction id txn straight in the store,
+// optionally records it fulfilled, and refunds it in full, so that it
+// ends REFUNDED.
+func payAndRefund(t testing.TB, mem *memstore.Store, o *store.Order, txn string, fulfilled bool) {
+	t.Helper()
+	ctx, now := context.Background(), time.Now()
+	if _, err := mem.Settle(ctx, o.OutTradeNo, store.Payment{TransactionID: txn, PaidAt: now}, now); err != nil {
+		t.Fatal(err)
+	}
+	if fulfilled {
+		if err := mem.MarkFulfilled(ctx, o.OutTradeNo, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	refundInFull(t, mem, o.OutTradeNo)
+}
+
+// refundInFull records a full, successful refund of a PAID attempt.
+func refundInFull(t testing.TB, mem *memstore.Store, otn string) {
+	t.Helper()
+	ctx, now := context.Background(), time.Now()
+	o := mustGet(t, mem, otn)
+	r, _, err := mem.ReserveRefund(ctx, &store.Refund{OutTradeNo: otn, Amount: o.Amount, CreatedAt: now, UpdatedAt: now, NextDue: now}, time.Minute, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mem.UpdateRefund(ctx, r.OutRefundNo, r.ClaimToken, store.RefundUpdate{State: store.RefundSucceeded, Release: true}, now); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustGet(t, mem, otn); got.Status != store.Refunded {
+		t.Fatalf("%s after a full refund: status %s, want REFUNDED", otn, got.Status)
+	}
+}
+
+// TestLateCopyOfRefundedPaymentWithAnotherTransaction: a paid
+// notification for a REFUNDED attempt that carries another transaction id
+// is a second payment, not a late copy of the first: it raises
+// AlertTransactionConflict and answers fail; the same transaction id is a
+// duplicate. Plant killed: the REFUNDED case answering Duplicate without
+// comparing the transaction ids.
+func TestLateCopyOfRefundedPaymentWithAnotherTransaction(t *testing.T) {
+	t.Parallel()
+	mem := memstore.New()
+	r := newSettleRig(t, mem, handler.SettlerConfig{})
+	o := pendingOrder(t, mem, "REFLATE01", "REFLATE0", 1)
+	payAndRefund(t, mem, o, "T-FIRST", true)
+
+	if got := r.deliver(t, o, "T-SECOND"); got != "fail" {
+		t.Errorf("another transaction id on a REFUNDED attempt: got reply %q, want fail", got)
+	}
+	if n := r.alerts(handler.AlertTransactionConflict, o.OutTradeNo); n != 1 {
+		t.Errorf("transaction-conflict alerts: got %d (%+v), want 1", n, r.rec.Alerts())
+	}
+	if got := r.deliver(t, o, "T-FIRST"); got != "success" {
+		t.Errorf("late copy of the refunded payment: got reply %q, want success", got)
+	}
+	if n := len(r.rec.Alerts()); n != 1 {
+		t.Errorf("alerts after the late copy: got %d (%+v), want still 1", n, r.rec.Alerts())
+	}
+	if n := r.hookCalls(o.OutTradeNo); n != 0 {
+		t.Errorf("hook calls: got %d, want 0", n)
+	}
+}
+
+// raceStore lets a concurrent settlement win the race: its first Settle
+// settles the attempt with the winner's payment just before the caller's
+// own compare-and-set runs.
+type raceStore struct {
+	*memstore.Store
+	winner store.Payment
+	once   sync.Once
+}
+
+func (s *raceStore) Settle(ctx context.Context, otn string, p store.Payment, now time.Time) (bool, error) {
+	s.once.Do(func() {
+		if _, err := s.Store.Settle(ctx, otn, s.winner, now); err != nil {
+			panic(err)
+		}
+	})
+	return s.Store.Settle(ctx, otn, p, now)
+}
+
+// TestSettleLosesRaceToAnotherTransaction: a settlement that read the
+// attempt PENDING and then lost the compare-and-set to one with another
+// transaction id judges what the winner recorded: AlertTransactionConflict
+// and fail, not a duplicate's success. Plant killed: store.ErrConflict from
+// Settle answered as Duplicate.
+func TestSettleLosesRaceToAnotherTransaction(t *testing.T) {
+	t.Parallel()
+	mem := memstore.New()
+	rs := &raceStore{Store: mem, winner: store.Payment{TransactionID: "T-WINNER", PaidAt: time.Now()}}
+	r := newSettleRig(t, mem, handler.SettlerConfig{Store: rs})
+	o := pendingOrder(t, mem, "RACE00001", "RACE0", 1)
+
+	if got := r.deliver(t, o, "T-LOSER"); got != "fail" {
+		t.Errorf("lost the race to another transaction id: got reply %q, want fail", got)
+	}
+	if n := r.alerts(handler.AlertTransactionConflict, o.OutTradeNo); n != 1 {
+		t.Errorf("transaction-conflict alerts: got %d (%+v), want 1", n, r.rec.Alerts())
+	}
+	if got := mustGet(t, mem, o.OutTradeNo); got.Status != store.Paid || got.TransactionID != "T-WINNER" {
+		t.Errorf("order: got %s %s, want PAID with the winner's transaction", got.Status, got.TransactionID)
+	}
+}
+
+// hookLocker runs before once, just as the first lease is granted: what
+// another process did between the settlement and the lease.
+type hookLocker struct {
+	store.Locker
+	before func()
+	once   sync.Once
+}
+
+func (l *hookLocker) Acquire(ctx context.Context, name string, ttl time.Duration) (string, error) {
+	tok, err := l.Locker.Acquire(ctx, name, ttl)
+	if err == nil {
+		l.once.Do(l.before)
+	}
+	return tok, err
+}
+
+// TestHookSkipsAttemptRefundedBeforeLease: an attempt refunded in full
+// between its settlement and the moment the lease is taken is not PAID
+// any more: the hook must not ship it. Plant killed: the re-read under the
+// lease checking Fulfilled only (or not re-reading at all).
+func TestHookSkipsAttemptRefundedBeforeLease(t *testing.T) {
+	t.Parallel()
+	mem := memstore.New()
+	var o *store.Order
+	lk := &hookLocker{Locker: mem, before: func() { refundInFull(t, mem, o.OutTradeNo) }}
+	r := newSettleRig(t, mem, handler.SettlerConfig{Locker: lk})
+	o = pendingOrder(t, mem, "REFBEF001", "REFBEF0", 1)
+
+	r.deliver(t, o, "T1")
+	if n := r.hookCalls(o.OutTradeNo); n != 0 {
+		t.Errorf("hook calls for an attempt refunded before the lease: got %d, want 0", n)
+	}
+	if got := mustGet(t, mem, o.OutTradeNo); got.Status != store.Refunded || got.Fulfilled {
+		t.Errorf("order: got %s fulfilled %v, want REFUNDED, not fulfilled", got.Status, got.Fulfilled)
+	}
+}
+
+// markFailStore fails MarkFulfilled a given number of times (negative:
+// always), counting the calls.
+type markFailStore struct {
+	*memstore.Store
+	fails atomic.Int32
+	calls atomic.Int32
+}
+
+func (s *markFailStore) MarkFulfilled(ctx context.Context, otn string, now time.Time) error {
+	s.calls.Add(1)
+	if s.fails.Load() < 0 || s.fails.Add(-1) >= 0 {
+		return errInjected
+	}
+	return s.Store.MarkFulfilled(ctx, otn, now)
+}
+
+// TestFailedRecordAfterHookAnswersFail: when the hook returned nil but
+// its record cannot be made, the payment's delivery answers fail (the
+// gateway comes back), never success, and the attempt stays unfulfilled.
+// Plant killed: the MarkFulfilled error dropped, answering Settled.
+func TestFailedRecordAfterHookAnswersFail(t *testing.T) {
+	t.Parallel()
+	mem := memstore.New()
+	ms := &markFailStore{Store: mem}
+	ms.fails.Store(-1)
+	r := newSettleRig(t, mem, handler.SettlerConfig{Store: ms})
+	o := pendingOrder(t, mem, "RECFAIL01", "RECFAIL0", 1)
+
+	if got := r.deliver(t, o, "T1"); got != "fail" {
+		t.Errorf("record failed after the hook: got reply %q, want fail", got)
+	}
+	if n := r.hookCalls(o.OutTradeNo); n != 1 {
+		t.Errorf("hook calls: got %d, want 1", n)
+	}
+	if got := mustGet(t, mem, o.OutTradeNo); got.Status != store.Paid || got.Fulfilled {
+		t.Errorf("order: got %s fulfilled %v, want PAID, not fulfilled", got.Status, got.Fulfilled)
+	}
+}
+
+// TestRefundedSiblingStillFulfilled: a business order whose first attempt
+// was fulfilled and then refunded has shipped: a payment of its second
+// attempt is a double payment (alert), not a reason to ship again. Plant
+// killed: fulfilledSibling counting only PAID siblings.
+func TestRefundedSiblingStillFulfilled(t *testing.T) {
+	t.Parallel()
+	mem := memstore.New()
+	r := newSettleRig(t, mem, handler.SettlerConfig{})
+	first := pendingOrder(t, mem, "SIBREF001", "SIBREF0", 1)
+	second := pendingOrder(t, mem, "SIBREF002", "SIBREF0", 2)
+	payAndRefund(t, mem, first, "T-FIRST", true)
+
+	if got := r.deliver(t, second, "T-SECOND"); got != "success" {
+		t.Errorf("second attempt: got reply %q, want success (paid, the alert asks for a refund)", got)
+	}
+	if n := r.hookCalls(second.OutTradeNo); n != 0 {
+		t.Errorf("hook calls for the second attempt: got %d, want 0 (the order shipped with the first)", n)
+	}
+	if n := r.alerts(handler.AlertDoublePayment, second.OutTradeNo); n != 1 {
+		t.Errorf("double-payment alerts: got %d (%+v), want 1", n, r.rec.Alerts())
+	}
+}
+
+// listFailStore fails ListByBusinessID while failing is set.
+type listFailStore struct {
+	*memstore.Store
+	failing atomic.Bool
+}
+
+func (s *listFailStore) ListByBusinessID(ctx context.Context, id string) ([]*store.Order, error) {
+	if s.failing.Load() {
+		return nil, errInjected
+	}
+	return s.Store.ListByBusinessID(ctx, id)
+}
+
+// TestFailedSiblingListingIsNotNoSibling: when the business order's
+// attempts cannot be listed, the Settler cannot know whether another
+// attempt shipped: it answers fail and runs no hook, and the next
+// delivery, with the store back, ships once. Plant killed: a listing error
+// read as "no other attempt".
+func TestFailedSiblingListingIsNotNoSibling(t *testing.T) {
+	t.Parallel()
+	mem := memstore.New()
+	ls := &listFailStore{Store: mem}
+	ls.failing.Store(true)
+	r := newSettleRig(t, mem, handler.SettlerConfig{Store: ls})
+	o := pendingOrder(t, mem, "LISTFAIL1", "LISTFAIL", 1)
+
+	if got := r.deliver(t, o, "T1"); got != "fail" {
+		t.Errorf("attempts not listed: got reply %q, want fail", got)
+	}
+	if n := r.hookCalls(o.OutTradeNo); n != 0 {
+		t.Errorf("hook calls without the listing: got %d, want 0", n)
+	}
+	ls.failing.Store(false)
+	if got := r.deliver(t, o, "T1"); got != "success" {
+		t.Errorf("redelivery with the store back: got reply %q, want success", got)
+	}
+	if n := r.hookCalls(o.OutTradeNo); n != 1 {
+		t.Errorf("hook calls after the redelivery: got %d, want 1", n)
+	}
+}
+
+// TestHookContextEndsWithPlainLease: with a Locker that cannot extend, the
+// hook's context carries a deadline no later than the lease's end (the
+// lease was taken before the hook started, so before start + LockTTL).
+// Unlike TestLeaseWithoutExtendEndsHookContext it looks at the deadline
+// itself, so a context that outlives the lease is caught without waiting
+// for it. Plant killed: a deadline past the lease (2 × LockTTL, or none).
+func TestHookContextEndsWithPlainLease(t *testing.T) {
+	t.Parallel()
+	// Long, so that the test never waits for it, and shorter than the
+	// rig's reply deadline (a minute), which would otherwise bound the
+	// hook's context first and hide a late lease deadline.
+	const ttl = 20 * time.Second
+	mem := memstore.New()
+	var deadline time.Time
+	var hasDeadline bool
+	var latest time.Time
+	r := newSettleRig(t, mem, handler.SettlerConfig{Locker: plainLocker{mem}, LockTTL: ttl,
+		Fulfill: func(ctx context.Context, _ store.Order) error {
+			latest = time.Now().Add(ttl)
+			deadline, hasDeadline = ctx.Deadline()
+			return nil
+		}})
+	o := pendingOrder(t, mem, "PLAINDL01", "PLAINDL0", 1)
+	if got := r.deliver(t, o, "T1"); got != "success" {
+		t.Fatalf("got reply %q, want success", got)
+	}
+	if !hasDeadline {
+		t.Fatal("the hook's context has no deadline: it may outlive the lease")
+	}
+	if deadline.After(latest) {
+		t.Errorf("hook deadline %v is after the lease's end (at the latest %v)", deadline, latest)
+	}
+}
