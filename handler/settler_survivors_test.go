@@ -59,16 +59,22 @@ func newSettleRig(t testing.TB, mem *memstore.Store, cfg handler.SettlerConfig) 
 // txn and returns the reply body.
 func (r *settleRig) deliver(t testing.TB, o *store.Order, txn string) string {
 	t.Helper()
-	body := signedNotification(t, o, keyFor(o), func(p *gatewaytest.Payment) { p.TransactionID = txn }).Encode()
-	reply := make(chan string, 1)
-	go func() { reply <- httptestRecorder(r.notify, "POST", "/notify", formType, body).Body.String() }()
 	select {
-	case got := <-reply:
+	case got := <-r.deliverAsync(t, o, txn):
 		return got
 	case <-time.After(bound):
 		t.Fatalf("no reply for %s within %v", o.OutTradeNo, bound)
 		return ""
 	}
+}
+
+// deliverAsync is deliver without waiting for the reply.
+func (r *settleRig) deliverAsync(t testing.TB, o *store.Order, txn string) <-chan string {
+	t.Helper()
+	body := signedNotification(t, o, keyFor(o), func(p *gatewaytest.Payment) { p.TransactionID = txn }).Encode()
+	reply := make(chan string, 1)
+	go func() { reply <- httptestRecorder(r.notify, "POST", "/notify", formType, body).Body.String() }()
+	return reply
 }
 
 func (r *settleRig) hookCalls(otn string) int32 {
@@ -255,7 +261,8 @@ func TestFailedRecordAfterHookAnswersFail(t *testing.T) {
 	mem := memstore.New()
 	ms := &markFailStore{Store: mem}
 	ms.fails.Store(-1)
-	r := newSettleRig(t, mem, handler.SettlerConfig{Store: ms})
+	// RecordFor short: the outcome does not depend on how many tries fit.
+	r := newSettleRig(t, mem, handler.SettlerConfig{Store: ms, RecordFor: 10 * time.Millisecond})
 	o := pendingOrder(t, mem, "RECFAIL01", "RECFAIL0", 1)
 
 	if got := r.deliver(t, o, "T1"); got != "fail" {
@@ -364,5 +371,92 @@ func TestHookContextEndsWithPlainLease(t *testing.T) {
 	}
 	if deadline.After(latest) {
 		t.Errorf("hook deadline %v is after the lease's end (at the latest %v)", deadline, latest)
+	}
+}
+
+// TestRecordRetriedUnderLease (issue 16 §4): a database that fails for a
+// while right after the hook returned nil costs a late reply, not a second
+// run: the Settler keeps trying MarkFulfilled, under the lease, until it
+// succeeds, so the delivery answers success and no later delivery ships
+// again. Plant killed: a fixed three tries, after which the lease was
+// released and the next delivery ran the hook a second time.
+func TestRecordRetriedUnderLease(t *testing.T) {
+	t.Parallel()
+	mem := memstore.New()
+	ms := &markFailStore{Store: mem}
+	ms.fails.Store(5)
+	// RecordFor is a bound here, never a wait: the sixth try succeeds.
+	r := newSettleRig(t, mem, handler.SettlerConfig{Store: ms, RecordFor: bound})
+	o := pendingOrder(t, mem, "RECORD001", "RECORD0", 1)
+
+	if got := r.deliver(t, o, "T1"); got != "success" {
+		t.Errorf("record failed five times, then held: got reply %q, want success", got)
+	}
+	if got := r.deliver(t, o, "T1"); got != "success" {
+		t.Errorf("duplicate: got reply %q, want success", got)
+	}
+	if n := r.hookCalls(o.OutTradeNo); n != 1 {
+		t.Errorf("hook calls: got %d, want 1", n)
+	}
+	if n := ms.calls.Load(); n != 6 {
+		t.Errorf("MarkFulfilled calls: got %d, want 6 (five failures, one success)", n)
+	}
+	if got := mustGet(t, mem, o.OutTradeNo); !got.Fulfilled {
+		t.Error("not fulfilled")
+	}
+}
+
+// TestUnrecordedHookKeepsLease (issue 16 §4): when the record still fails
+// after RecordFor, the lease is not released: duplicates and the other
+// attempts of the business order cannot run the hook again until it runs
+// out, by the lease's own clock. Then the next delivery does. Plant killed:
+// releasing the lease after a failed record.
+func TestUnrecordedHookKeepsLease(t *testing.T) {
+	t.Parallel()
+	const ttl = time.Minute
+	mem, lk := memstore.New(), newClockLocker()
+	ms := &markFailStore{Store: mem}
+	ms.fails.Store(-1)
+	r := newSettleRig(t, mem, handler.SettlerConfig{Store: ms, Locker: lk, LockTTL: ttl, RecordFor: 10 * time.Millisecond})
+	o := pendingOrder(t, mem, "KEEPL0001", "KEEPL0", 1)
+	other := pendingOrder(t, mem, "KEEPL0002", "KEEPL0", 2)
+
+	if got := r.deliver(t, o, "T1"); got != "fail" {
+		t.Errorf("record failed: got reply %q, want fail", got)
+	}
+	if got := r.deliver(t, o, "T1"); got != "success" {
+		t.Errorf("duplicate while the lease is kept: got reply %q, want success (the payment is durable)", got)
+	}
+	if n := r.hookCalls(o.OutTradeNo); n != 1 {
+		t.Errorf("hook calls while the lease is kept: got %d, want 1", n)
+	}
+	if _, ok, err := lk.TryAcquire(context.Background(), "cypay:business:"+o.BusinessID, ttl); err != nil || ok {
+		t.Errorf("the business order's lease after a failed record: TryAcquire got (ok %v, %v), want held", ok, err)
+	}
+	// A second paid attempt of the same order waits for the lease too.
+	ms.fails.Store(0)
+	reply := r.deliverAsync(t, other, "T2")
+	select {
+	case <-lk.acquires:
+	case <-time.After(bound):
+		t.Fatalf("the other attempt's delivery did not wait for the lease within %v", bound)
+	}
+	if n := r.hookCalls(other.OutTradeNo); n != 0 {
+		t.Errorf("hook ran for the other attempt while the lease was kept: %d calls", n)
+	}
+	lk.Advance(ttl) // the kept lease runs out
+	select {
+	case got := <-reply:
+		if got != "success" {
+			t.Errorf("other attempt after the lease ran out: got reply %q, want success", got)
+		}
+	case <-time.After(bound):
+		t.Fatalf("no reply for the other attempt within %v", bound)
+	}
+	// Only now may the hook run again: for the other attempt, which finds
+	// no fulfilled sibling (the first run was never recorded). Hence
+	// the idempotency key: the business order, not the attempt.
+	if n := r.hookCalls(other.OutTradeNo); n != 1 {
+		t.Errorf("hook calls for the other attempt after the lease ran out: got %d, want 1", n)
 	}
 }
