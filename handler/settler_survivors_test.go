@@ -240,12 +240,17 @@ func TestHookSkipsAttemptRefundedBeforeLease(t *testing.T) {
 // always), counting the calls.
 type markFailStore struct {
 	*memstore.Store
-	fails atomic.Int32
-	calls atomic.Int32
+	fails  atomic.Int32
+	calls  atomic.Int32
+	called chan struct{} // a token per call, if not nil and room
 }
 
 func (s *markFailStore) MarkFulfilled(ctx context.Context, otn string, now time.Time) error {
 	s.calls.Add(1)
+	select {
+	case s.called <- struct{}{}:
+	default:
+	}
 	if s.fails.Load() < 0 || s.fails.Add(-1) >= 0 {
 		return errInjected
 	}
@@ -458,5 +463,60 @@ func TestUnrecordedHookKeepsLease(t *testing.T) {
 	// the idempotency key: the business order, not the attempt.
 	if n := r.hookCalls(other.OutTradeNo); n != 1 {
 		t.Errorf("hook calls for the other attempt after the lease ran out: got %d, want 1", n)
+	}
+}
+
+// TestRecordRenewsLease (issue 16 §4): while the Settler keeps trying the
+// record, it keeps renewing the lease, so that a record that takes longer
+// than LockTTL still holds it: no Extend is refused and nothing else runs
+// the hook. The lease's clock moves only after the test saw a renewal.
+// Plant killed: the renewal stopped when the hook returned.
+func TestRecordRenewsLease(t *testing.T) {
+	t.Parallel()
+	// Real time matters to the renewal (every TTL/3), as in
+	// TestLongHookKeepsLease; the lease's expiry follows lk's clock.
+	const ttl = 5 * time.Second
+	mem, lk := memstore.New(), newClockLocker()
+	ms := &markFailStore{Store: mem, called: make(chan struct{}, 1)}
+	ms.fails.Store(-1)
+	r := newSettleRig(t, mem, handler.SettlerConfig{Store: ms, Locker: lk, LockTTL: ttl, RecordFor: time.Minute})
+	o := pendingOrder(t, mem, "RENEW0001", "RENEW0", 1)
+
+	reply := r.deliverAsync(t, o, "T1")
+	select {
+	case <-ms.called:
+	case <-time.After(bound):
+		t.Fatalf("no MarkFulfilled within %v", bound)
+	}
+	// 2 × 0.9 TTL of lease time while the record fails: more than a TTL.
+	for i := range 2 {
+		lk.drainExtended()
+		select {
+		case <-lk.extended:
+		case <-time.After(bound):
+			t.Fatalf("round %d: the lease was not renewed during the record within %v", i, bound)
+		}
+		lk.Advance(ttl * 9 / 10)
+		if got := r.deliver(t, o, "T1"); got != "success" {
+			t.Errorf("round %d: duplicate: got reply %q, want success", i, got)
+		}
+	}
+	ms.fails.Store(0)
+	select {
+	case got := <-reply:
+		if got != "success" {
+			t.Errorf("record held at last: got reply %q, want success", got)
+		}
+	case <-time.After(bound):
+		t.Fatalf("no reply within %v", bound)
+	}
+	if n := r.hookCalls(o.OutTradeNo); n != 1 {
+		t.Errorf("hook calls: got %d, want 1", n)
+	}
+	if n := lk.notHeld.Load(); n != 0 {
+		t.Errorf("Extends refused: got %d, want 0 (the lease was held throughout)", n)
+	}
+	if got := mustGet(t, mem, o.OutTradeNo); !got.Fulfilled {
+		t.Error("not fulfilled")
 	}
 }
