@@ -5,6 +5,7 @@ package handler_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -518,5 +519,43 @@ func TestRecordRenewsLease(t *testing.T) {
 	}
 	if got := mustGet(t, mem, o.OutTradeNo); !got.Fulfilled {
 		t.Error("not fulfilled")
+	}
+}
+
+// brokenExtender is an Extender whose Extend always fails with a passing
+// error (a database that does not answer), never ErrNotHeld.
+type brokenExtender struct {
+	store.Locker
+	tries atomic.Int32
+}
+
+func (l *brokenExtender) Extend(context.Context, string, string, time.Duration) error {
+	l.tries.Add(1)
+	return errInjected
+}
+
+// TestUnrenewableLeaseEndsHookContext: when every renewal fails with a
+// passing error, the hook's context ends with cause ErrLeaseLost once the
+// lease would have run out, instead of the Settler retrying the renewal
+// while the hook runs on unprotected. Plant killed: retrying a failed
+// Extend with no regard for the lease's expiry.
+func TestUnrenewableLeaseEndsHookContext(t *testing.T) {
+	t.Parallel()
+	mem := memstore.New()
+	lk := &brokenExtender{Locker: mem}
+	hook := newHeldHook(true)
+	rig := newLeaseRig(t, mem, lk, 60*time.Millisecond, hook.Fulfill)
+	o := pendingOrder(t, mem, "NOEXT0001", "NOEXT0", 1)
+	reply := rig.send(t, o)
+	hook.waitStart(t)
+	wantReply(t, "delivery whose lease could not be renewed", reply, "fail")
+	hook.mu.Lock()
+	causes := hook.causes
+	hook.mu.Unlock()
+	if len(causes) != 1 || !errors.Is(causes[0], handler.ErrLeaseLost) {
+		t.Errorf("hook context causes: got %v, want [%v]", causes, handler.ErrLeaseLost)
+	}
+	if n := lk.tries.Load(); n < 1 {
+		t.Errorf("Extend tries: got %d, want at least 1", n)
 	}
 }
