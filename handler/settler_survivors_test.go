@@ -559,3 +559,35 @@ func TestUnrenewableLeaseEndsHookContext(t *testing.T) {
 		t.Errorf("Extend tries: got %d, want at least 1", n)
 	}
 }
+
+// TestRecordNotRetriedOnceRefunded: an attempt refunded in full while its
+// hook ran can never be recorded fulfilled (MarkFulfilled is ErrConflict
+// on a non-PAID attempt), so the Settler answers fail at once instead of
+// trying for RecordFor, and later copies are late copies of a refunded
+// payment. Plant killed: ErrConflict retried like a passing error.
+func TestRecordNotRetriedOnceRefunded(t *testing.T) {
+	t.Parallel()
+	mem := memstore.New()
+	ms := &markFailStore{Store: mem}
+	var o *store.Order
+	// RecordFor far beyond the reply's bound: retrying would be seen.
+	r := newSettleRig(t, mem, handler.SettlerConfig{Store: ms, RecordFor: time.Hour,
+		Fulfill: func(context.Context, store.Order) error {
+			refundInFull(t, mem, o.OutTradeNo)
+			return nil
+		}})
+	o = pendingOrder(t, mem, "REFDUR001", "REFDUR0", 1)
+
+	if got := r.deliver(t, o, "T1"); got != "fail" {
+		t.Errorf("attempt refunded while its hook ran: got reply %q, want fail", got)
+	}
+	if n := ms.calls.Load(); n != 1 {
+		t.Errorf("MarkFulfilled calls: got %d, want 1", n)
+	}
+	if got := r.deliver(t, o, "T1"); got != "success" {
+		t.Errorf("late copy: got reply %q, want success", got)
+	}
+	if n := r.hookCalls(o.OutTradeNo); n != 1 {
+		t.Errorf("hook calls: got %d, want 1", n)
+	}
+}
