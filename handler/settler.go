@@ -42,7 +42,23 @@ type SettlerConfig struct {
 	// lost all the same (or, with a Locker that cannot extend, when the
 	// lease runs out), and the hook should then stop. Nil means nothing to
 	// run: the order is recorded fulfilled at once.
+	//
+	// The hook may still run twice for one business order, never at the
+	// same time: when its return cannot be recorded within RecordFor, or
+	// the process dies between the two. Give the services it calls (a
+	// courier API, a voucher issuer) an idempotency key that names the
+	// business order, o.BusinessID, not the attempt: a second paid attempt
+	// of the same order may be the one that runs it again.
 	Fulfill func(ctx context.Context, o store.Order) error
+	// RecordFor bounds how long, once the hook returned nil, the Settler
+	// keeps trying to record that (store.OrderStore.MarkFulfilled), with
+	// growing pauses, before the delivery answers fail. The lease stays
+	// held all that time (renewed, with a store.Extender), and if the
+	// record still fails the lease is left to run out rather than
+	// released, so that nothing runs the hook again sooner: a database
+	// that fails for a few seconds costs a late reply, not a second
+	// parcel. Zero means LockTTL, and at least 5 s.
+	RecordFor time.Duration
 	// Alert is called when a validly signed message contradicts the stored
 	// order (see AlertKind). Nil means an error-level log line only; the
 	// log line is written either way.
@@ -85,6 +101,7 @@ type Settler struct {
 	observe func(e Event)
 	trace   Trace
 	ttl     time.Duration
+	record  time.Duration
 	log     *slog.Logger
 	now     func() time.Time
 }
@@ -94,8 +111,8 @@ func NewSettler(cfg SettlerConfig) (*Settler, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("handler: SettlerConfig.Store is required")
 	}
-	if cfg.LockTTL < 0 {
-		return nil, errors.New("handler: SettlerConfig.LockTTL is negative")
+	if cfg.LockTTL < 0 || cfg.RecordFor < 0 {
+		return nil, errors.New("handler: SettlerConfig.LockTTL and RecordFor must not be negative")
 	}
 	s := &Settler{
 		store:   cfg.Store,
@@ -106,6 +123,7 @@ func NewSettler(cfg SettlerConfig) (*Settler, error) {
 		observe: cfg.Observe,
 		trace:   cfg.Trace,
 		ttl:     cfg.LockTTL,
+		record:  cfg.RecordFor,
 		log:     cfg.Logger,
 		now:     cfg.Now,
 	}
@@ -120,6 +138,9 @@ func NewSettler(cfg SettlerConfig) (*Settler, error) {
 	}
 	if s.ttl == 0 {
 		s.ttl = 30 * time.Second
+	}
+	if s.record == 0 {
+		s.record = max(s.ttl, 5*time.Second)
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -284,8 +305,12 @@ func (s *Settler) fulfilLease(ctx context.Context, o *store.Order, source string
 		return lockOutcome(ctx), fmt.Errorf("handler: lock %s: %w", outTradeNo, err)
 	}
 	ctx, stop := s.keepLease(ctx, name, tok, time.Now())
+	release := true
 	defer func() {
 		stop()
+		if !release {
+			return
+		}
 		// Release even when ctx ended, so the next delivery need not wait
 		// for the lease to expire.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -325,28 +350,45 @@ func (s *Settler) fulfilLease(ctx context.Context, o *store.Order, source string
 	}
 	// The hook succeeded (or must not run): record it even if ctx has
 	// just ended, or it would run again.
-	// A lost record means the hook runs again, so try harder than the
-	// reply's deadline would allow: up to a lease's time (still held,
-	// and renewed while this runs), with a pause between tries so that a
-	// busy database (SQLite's single writer under a storm) can drain.
-	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), max(5*time.Second, s.ttl))
-	defer cancel()
-	for try := 1; ; try++ {
-		err := s.store.MarkFulfilled(mctx, outTradeNo, s.now())
-		if err == nil {
-			break
-		}
-		if try == 3 || mctx.Err() != nil {
-			return StoreError, fmt.Errorf("handler: mark %s fulfilled: %w", outTradeNo, err)
-		}
-		pause := time.NewTimer(time.Duration(try) * 50 * time.Millisecond)
-		select {
-		case <-pause.C:
-		case <-mctx.Done():
-			pause.Stop()
-		}
+	if err := s.markFulfilled(ctx, outTradeNo); err != nil {
+		// Whoever takes the lease next runs the hook again: not before
+		// the lease runs out.
+		release = false
+		s.log.LogAttrs(ctx, slog.LevelError, "handler: fulfilment not recorded; its lease is kept until it expires",
+			slog.String("out_trade_no", outTradeNo), slog.String("err", err.Error()))
+		return StoreError, err
 	}
 	return Settled, nil
+}
+
+// markFulfilled records that the hook returned nil for outTradeNo. A lost
+// record means the hook runs again, so it tries harder than the reply's
+// deadline would allow: for RecordFor, apart from ctx's end, with pauses
+// that grow to a second so that a busy or restarting database (SQLite's
+// single writer under a storm, PostgreSQL coming back) can recover. The
+// caller still holds the lease meanwhile, renewed by keepLease. An
+// attempt that is no longer PAID (refunded while the hook ran) is not
+// tried again: it never will be.
+func (s *Settler) markFulfilled(ctx context.Context, outTradeNo string) error {
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.record)
+	defer cancel()
+	pause := 50 * time.Millisecond
+	for {
+		err := s.store.MarkFulfilled(mctx, outTradeNo, s.now())
+		if err == nil {
+			return nil
+		}
+		if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) || mctx.Err() != nil {
+			return fmt.Errorf("handler: mark %s fulfilled: %w", outTradeNo, err)
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-t.C:
+		case <-mctx.Done():
+			t.Stop()
+		}
+		pause = min(2*pause, time.Second)
+	}
 }
 
 // autoRefund reserves the full refund of a double payment, or of a
