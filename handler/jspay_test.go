@@ -20,7 +20,7 @@ import (
 func (e *env) secondInstance(t testing.TB) string {
 	t.Helper()
 	po, err := handler.NewPreOrder(handler.PreOrderConfig{
-		Store: e.store, Client: e.clients[model.V2], Resolve: e.resolve,
+		Store: e.store, Client: e.clients[model.V2], Resolve: e.resolve, Authorize: handler.AllowAnyone,
 		NotifyURL: e.srv.URL + "/notify", Logger: quietLogger(), Now: e.clock.Now,
 	})
 	if err != nil {

@@ -110,7 +110,7 @@ func TestPreOrderErrors(t *testing.T) {
 func TestPreOrderMethod(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	po, err := handler.NewPreOrder(handler.PreOrderConfig{Store: e.mem, Client: e.clients[model.V2], Resolve: e.resolve, NotifyURL: "https://shop.example/notify"})
+	po, err := handler.NewPreOrder(handler.PreOrderConfig{Store: e.mem, Client: e.clients[model.V2], Resolve: e.resolve, Authorize: handler.AllowAnyone, NotifyURL: "https://shop.example/notify"})
 	if err != nil {
 		t.Fatal(err)
 	}
