@@ -60,7 +60,7 @@ func postAll(t *testing.T, urls []string, bodies []map[string]string, buyerOf []
 			defer resp.Body.Close()
 			raw, _ := io.ReadAll(resp.Body)
 			var r preOrderReply
-			if err := json.Unmarshal(raw, &r); err != nil {
+			if err := unmarshalReply(raw, &r); err != nil {
 				t.Errorf("reply %q: %v", raw, err)
 				return
 			}
