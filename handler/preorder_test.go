@@ -173,6 +173,9 @@ func TestOutTradeNo(t *testing.T) {
 		{"order-42", 1, hashed("order-42", "01")},
 		{long, 3, hashed(long, "03")},
 		{"订单1", 2, hashed("订单1", "02")},
+		{"ORD123", 100, hashed("ORD123", "100")},
+		{strings.Repeat("A", 30), 1234, hashed(strings.Repeat("A", 30), "1234")},
+		{"order-42", 999999999999, hashed("order-42", "999999999999")},
 	}
 	for _, tc := range tests {
 		got := handler.OutTradeNo(tc.id, tc.attempt)
@@ -183,9 +186,15 @@ func TestOutTradeNo(t *testing.T) {
 			t.Errorf("OutTradeNo(%q, %d) = %q does not match ^[A-Za-z0-9]{5,32}$", tc.id, tc.attempt, got)
 		}
 	}
-	// Fixed-width attempts keep neighbours apart.
-	if a, b := handler.OutTradeNo("A1234", 11), handler.OutTradeNo("A12341", 1); a == b {
-		t.Errorf("collision: %q", a)
+	// Fixed-width attempts keep neighbours apart, past 99 too.
+	for _, pair := range [][2]string{
+		{handler.OutTradeNo("A1234", 11), handler.OutTradeNo("A12341", 1)},
+		{handler.OutTradeNo("A1234", 101), handler.OutTradeNo("A12341", 1)},
+		{handler.OutTradeNo("A1234", 100), handler.OutTradeNo("A1234", 10)},
+	} {
+		if pair[0] == pair[1] {
+			t.Errorf("collision: %q", pair[0])
+		}
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/cypaykit/kit/handler"
 	"github.com/cypaykit/kit/model"
 	"github.com/cypaykit/kit/store"
+	"github.com/cypaykit/kit/store/memstore"
 )
 
 // preOrderWith is a PreOrder on e's store and clock with cfg changed by
@@ -260,7 +261,13 @@ func TestPreOrderOpenBound(t *testing.T) {
 // MaxOpen; every success is an attempt and the rest are told why.
 func TestPreOrderOpenBoundRace(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOptions{})
+	// The first ten requests all read the order's attempts before any of
+	// them records one: each has counted none open.
+	gate := &listGate{want: 10, ready: make(chan struct{})}
+	e := newEnv(t, envOptions{wrap: func(m *memstore.Store) store.OrderStore {
+		gate.OrderStore = m
+		return gate
+	}})
 	const id = "RACE1"
 	e.addOrder(id, mchA, 500)
 	cfg := func(c *handler.PreOrderConfig) { c.MaxOpen = 5 }
@@ -294,4 +301,28 @@ func TestPreOrderOpenBoundRace(t *testing.T) {
 	if n := len(e.attempts(t, id)); n != 5 || r.Status != http.StatusTooManyRequests {
 		t.Errorf("after topping up: got %d attempts and %d, want 5 and 429", n, r.Status)
 	}
+}
+
+// listGate holds the first want ListByBusinessID calls until all of them
+// have read (at most 10 s: the gate makes the race likely, the test's
+// assertions hold without it).
+type listGate struct {
+	store.OrderStore
+	want    int32
+	arrived atomic.Int32
+	ready   chan struct{}
+}
+
+func (g *listGate) ListByBusinessID(ctx context.Context, id string) ([]*store.Order, error) {
+	list, err := g.OrderStore.ListByBusinessID(ctx, id)
+	switch n := g.arrived.Add(1); {
+	case n == g.want:
+		close(g.ready)
+	case n < g.want:
+		select {
+		case <-g.ready:
+		case <-time.After(10 * time.Second):
+		}
+	}
+	return list, err
 }
