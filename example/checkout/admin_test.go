@@ -97,13 +97,13 @@ func (s *adminShop) paidOrder(t *testing.T) string {
 		t.Fatalf("POST /api/orders: got %d", code)
 	}
 	var pre preOrderReply
-	if code := s.do(t, "POST", "/pay/preorder", map[string]string{"order_id": order.OrderID, "channel": "WECHAT", "trade_type": "NATIVE"}, &pre); code != http.StatusCreated {
+	if code := s.do(t, "POST", payPath(order), map[string]string{"order_id": order.OrderID, "channel": "WECHAT", "trade_type": "NATIVE"}, &pre); code != http.StatusCreated {
 		t.Fatalf("POST /pay/preorder: got %d", code)
 	}
 	if code := s.do(t, "POST", "/sim/pay/"+pre.OutTradeNo, nil, nil); code != http.StatusOK {
 		t.Fatalf("POST /sim/pay: got %d", code)
 	}
-	s.waitSettled(t, pre.OutTradeNo, pre.StatusToken)
+	s.waitSettled(t, pre.OutTradeNo, order.StatusToken)
 	return pre.OutTradeNo
 }
 
@@ -195,7 +195,7 @@ func TestAdminRefundBadInput(t *testing.T) {
 	var order createOrderResponse
 	s.do(t, "POST", "/api/orders", map[string]any{"product_id": "mug", "quantity": 1}, &order)
 	var pre preOrderReply
-	s.do(t, "POST", "/pay/preorder", map[string]string{"order_id": order.OrderID, "channel": "WECHAT", "trade_type": "NATIVE"}, &pre)
+	s.do(t, "POST", payPath(order), map[string]string{"order_id": order.OrderID, "channel": "WECHAT", "trade_type": "NATIVE"}, &pre)
 	if code, _, _ := s.admin(t, testAdminToken, "POST", "/admin/refunds", map[string]any{"out_trade_no": otn, "amount": 300}, "used"); code != http.StatusCreated {
 		t.Fatalf("first refund: got %d, want 201", code)
 	}

@@ -122,17 +122,17 @@ func newApp(ctx context.Context, cfg config, baseURL string, log *slog.Logger) (
 	if a.notifyURL == "" {
 		a.notifyURL = strings.TrimRight(baseURL, "/") + "/pay/notify"
 	}
+	a.tokens = newStatusTokens(cfg)
 	if a.preorder, err = handler.NewPreOrder(handler.PreOrderConfig{
 		Store:     st,
 		Client:    a.client,
 		Resolve:   a.resolve,
+		Authorize: a.tokens.authorizePayment,
 		NotifyURL: a.notifyURL,
 		Logger:    log,
 	}); err != nil {
 		return nil, err
 	}
-	a.tokens = newStatusTokens(cfg)
-	a.preorder = a.tokens.withStatusToken(a.preorder)
 	if a.status, err = handler.NewStatus(handler.StatusConfig{Store: st, Authorize: a.tokens.authorize, Logger: log}); err != nil {
 		return nil, err
 	}
@@ -195,7 +195,7 @@ func (a *app) handler() http.Handler {
 	mux.HandleFunc("GET /api/config", a.serveConfig)
 	mux.HandleFunc("GET /api/products", serveProducts)
 	mux.HandleFunc("POST /api/orders", a.createOrder)
-	mux.Handle("POST /pay/preorder", a.preorder)
+	mux.Handle("POST /pay/preorder", a.preorder) // ?token= (the order's status_token)
 	mux.Handle("POST /pay/notify", a.notify)
 	mux.Handle("GET /pay/orders/{out_trade_no}", a.status)
 	mux.Handle("GET /pay/orders", a.status) // ?order_id= or ?out_trade_no=
