@@ -284,6 +284,10 @@ func (p *PreOrder) reply(w http.ResponseWriter, r *http.Request, pr problem) {
 // decode reads a JSON or form body, refusing any amount field.
 func (p *PreOrder) decode(w http.ResponseWriter, r *http.Request) (preOrderRequest, *problem) {
 	var req preOrderRequest
+	if len(r.Header["Content-Type"]) > 1 {
+		// Servers differ on which one counts: refuse, as every adapter does.
+		return req, &problem{Status: http.StatusUnsupportedMediaType, Detail: "send one Content-Type"}
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, p.maxBody))
 	if err != nil {
 		return req, &problem{Status: http.StatusRequestEntityTooLarge, Detail: "request body too large or unreadable"}

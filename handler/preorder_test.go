@@ -35,7 +35,7 @@ func TestPreOrderErrors(t *testing.T) {
 
 	tests := []struct {
 		name        string
-		contentType string
+		contentType string // lines: one Content-Type header each
 		body        string
 		wantStatus  int
 		wantCode    string // the gateway's code, for 502s
@@ -48,6 +48,7 @@ func TestPreOrderErrors(t *testing.T) {
 		{"number for a string", "application/json", `{"order_id":12345,"channel":"WECHAT"}`, 400, "", "strings"},
 		{"duplicate form field", formType, `order_id=ERROK1&order_id=ERRPAID1&channel=WECHAT`, 400, "", "more than once"},
 		{"wrong content type", "text/plain", `order_id=ERROK1`, 415, "", ""},
+		{"two content types", "application/json\ntext/plain", `{"order_id":"ERROK1","channel":"WECHAT"}`, 415, "", "one Content-Type"},
 		{"missing order_id", "application/json", `{"channel":"WECHAT"}`, 422, "", "order_id"},
 		{"unknown channel", "application/json", `{"order_id":"ERROK1","channel":"PAYPAL"}`, 422, "", "channel"},
 		{"bad trade_type", formType, `order_id=ERROK1&channel=ALIPAY&trade_type=MICROPAY`, 422, "", "trade_type"},
@@ -59,7 +60,12 @@ func TestPreOrderErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			resp, err := http.Post(e.srv.URL+"/preorder/v2", tc.contentType, strings.NewReader(tc.body))
+			req, err := http.NewRequest(http.MethodPost, e.srv.URL+"/preorder/v2", strings.NewReader(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header["Content-Type"] = strings.Split(tc.contentType, "\n")
+			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}
