@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/cypaykit/kit/client"
 	"github.com/cypaykit/kit/gatewaytest"
@@ -38,6 +39,7 @@ type app struct {
 	// start-up (and is printed once) because none was configured.
 	adminToken      string
 	adminTokenDrawn bool
+	authFailures    *authFailures // failed admin authentications per client
 	notifyURL       string
 	metrics         *shopMetrics // nil without -metrics
 	closers         []func() error
@@ -141,6 +143,7 @@ func newApp(ctx context.Context, cfg config, baseURL string, log *slog.Logger) (
 	if a.refunder, err = handler.NewRefunder(fcfg); err != nil {
 		return nil, err
 	}
+	a.authFailures = newAuthFailures(time.Now, maxAuthClients)
 	if a.adminToken = cfg.AdminToken; a.adminToken == "" {
 		if a.adminToken, err = newAdminToken(); err != nil {
 			return nil, err
