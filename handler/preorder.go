@@ -342,9 +342,12 @@ func amountProblem(field string) *problem {
 // validateRequest normalises and checks the posted fields: 400 for junk
 // bytes, 422 for values that are not allowed.
 func validateRequest(req *preOrderRequest) *problem {
-	for _, f := range []string{req.OrderID, req.Channel, req.TradeType, req.SubAppID, req.BuyerID, req.IsMinipg, req.BuyerLogonID} {
-		if !printable(f) {
-			return &problem{Status: http.StatusBadRequest, Detail: "fields must be printable UTF-8 without control characters"}
+	for _, f := range []struct{ name, value string }{
+		{"order_id", req.OrderID}, {"channel", req.Channel}, {"trade_type", req.TradeType}, {"sub_appid", req.SubAppID},
+		{"buyer_id", req.BuyerID}, {"is_minipg", req.IsMinipg}, {"buyer_logon_id", req.BuyerLogonID},
+	} {
+		if !printable(f.value) {
+			return &problem{Status: http.StatusBadRequest, Detail: f.name + " must be printable UTF-8 without control characters"}
 		}
 	}
 	req.Channel = strings.ToUpper(strings.TrimSpace(req.Channel))

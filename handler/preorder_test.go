@@ -48,6 +48,8 @@ func TestPreOrderErrors(t *testing.T) {
 		{"number for a string", "application/json", `{"order_id":12345,"channel":"WECHAT"}`, 400, "", "strings"},
 		{"duplicate form field", formType, `order_id=ERROK1&order_id=ERRPAID1&channel=WECHAT`, 400, "", "more than once"},
 		{"wrong content type", "text/plain", `order_id=ERROK1`, 415, "", ""},
+		{"NUL in order_id", "application/json", `{"order_id":"ERROK1\u0000","channel":"WECHAT"}`, 400, "", "order_id"},
+		{"control character in buyer_id", formType, "order_id=ERROK1&channel=WECHAT&trade_type=JSPAY&sub_appid=wx1&buyer_id=o%01", 400, "", "buyer_id"},
 		{"two content types", "application/json\ntext/plain", `{"order_id":"ERROK1","channel":"WECHAT"}`, 415, "", "one Content-Type"},
 		{"missing order_id", "application/json", `{"channel":"WECHAT"}`, 422, "", "order_id"},
 		{"unknown channel", "application/json", `{"order_id":"ERROK1","channel":"PAYPAL"}`, 422, "", "channel"},
