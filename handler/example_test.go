@@ -49,7 +49,7 @@ func Example() {
 		// Only the order's buyer may start its payments: check your
 		// session, or a token you gave the buyer with the order.
 		Authorize: func(r *http.Request, orderID string) bool {
-			return r.URL.Query().Get("token") == "the token given with "+orderID
+			return false // nobody, until you check
 		},
 	})
 	if err != nil {
