@@ -259,7 +259,7 @@ func newEnv(t testing.TB, opt envOptions) *env {
 	mux.Handle("/notify", e.notify)
 	for _, v := range []model.Version{model.V1, model.V2} {
 		po, err := handler.NewPreOrder(handler.PreOrderConfig{
-			Store: e.store, Client: e.clients[v], Resolve: e.resolve,
+			Store: e.store, Client: e.clients[v], Resolve: e.resolve, Authorize: handler.AllowAnyone,
 			NotifyURL: e.srv.URL + "/notify", Logger: logger, Now: e.clock.Now,
 		})
 		if err != nil {
