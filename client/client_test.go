@@ -279,8 +279,8 @@ func TestResponseVerification(t *testing.T) {
 		"mch_id": mchID, "out_trade_no": "ORDER00001", "total_fee": "100", "is_test": "true", "attach": ""}, merchantKey, sign.MD5)
 
 	tests := []struct {
-		name   string
-		status int
+		name    string
+		status  int
 		body    string
 		wantErr error // nil = success
 	}{
