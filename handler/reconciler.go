@@ -131,6 +131,7 @@ type Reconciler struct {
 	observePass                   func(PassEvent)
 	log                           *slog.Logger
 	now                           func() time.Time
+	unsigned                      unsignedStreak
 }
 
 // cancelWindow is how long after creation the gateway accepts a cancel.
@@ -445,6 +446,7 @@ func (r *Reconciler) nextAt(age time.Duration) time.Duration {
 // and fulfilling it here, it is worth another look soon.
 func (r *Reconciler) reconcile(ctx context.Context, cl *client.Client, o *store.Order, now time.Time) (paid bool, err error) {
 	resp, err := cl.OrderQuery(ctx, &model.OrderQueryRequest{PayType: o.Channel, MchID: o.MchID, OutTradeNo: o.OutTradeNo})
+	r.noteReply(ctx, o, err)
 	age := now.Sub(o.CreatedAt)
 	switch {
 	case errors.Is(err, client.ErrNotFound):
@@ -456,9 +458,10 @@ func (r *Reconciler) reconcile(ctx context.Context, cl *client.Client, o *store.
 		}
 		return false, nil
 	case err != nil:
-		// The outcome is unknown (gateway down, bad reply sign, keys
-		// gone): never close on that, even past MaxAge, because the buyer
-		// may have paid. It is asked again on the tail schedule.
+		// The outcome is unknown (gateway down, a reply unsigned, badly
+		// signed or re-cut — guarantee G14 —, keys gone): never close on
+		// that, even past MaxAge, because the buyer may have paid. It is
+		// asked again on the schedule.
 		return false, fmt.Errorf("handler: query %s: %w", o.OutTradeNo, err)
 	}
 	switch resp.Outcome() {
@@ -511,13 +514,24 @@ func (r *Reconciler) expire(ctx context.Context, cl *client.Client, o *store.Ord
 		if err := r.wait(ctx, o.MchID); err != nil {
 			return fmt.Errorf("handler: cancel %s: rate limit: %w", o.OutTradeNo, err)
 		}
-		if _, err := cl.Cancel(ctx, &model.CancelRequest{PayType: o.Channel, MchID: o.MchID, OutTradeNo: o.OutTradeNo}); err != nil {
-			// It may have been paid meanwhile; ask again next pass.
+		_, err := cl.Cancel(ctx, &model.CancelRequest{PayType: o.Channel, MchID: o.MchID, OutTradeNo: o.OutTradeNo})
+		r.noteReply(ctx, o, err)
+		if err != nil {
+			// Not cancelled as far as anything signed says: it may have
+			// been paid meanwhile, so it is not CLOSED; ask again next
+			// pass.
 			return fmt.Errorf("handler: cancel %s: %w", o.OutTradeNo, err)
 		}
 		reason = "expired unpaid; cancelled at the gateway"
 	}
 	return r.finish(ctx, o, reason)
+}
+
+// noteReply counts an unverifiable reply about o towards
+// AlertUnsignedReply.
+func (r *Reconciler) noteReply(ctx context.Context, o *store.Order, err error) {
+	noteReply(ctx, &r.unsigned, r.log, r.settler.alert,
+		Alert{Source: SourceQuery, OutTradeNo: o.OutTradeNo, BusinessID: o.BusinessID, MchID: o.MchID, Status: string(o.Status)}, err)
 }
 
 // finish records a PENDING attempt CLOSED.
