@@ -7,6 +7,8 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,7 +34,7 @@ type OnPath struct {
 	next http.RoundTripper
 
 	mu        sync.Mutex
-	rules     map[string][]Rewrite
+	rules     map[string][]func(form url.Values, reply map[string]string)
 	rewritten map[string]int
 	last      map[string]map[string]string
 }
@@ -46,7 +48,7 @@ func NewOnPath(next http.RoundTripper) *OnPath {
 	if next == nil {
 		next = http.DefaultTransport
 	}
-	return &OnPath{next: next, rules: map[string][]Rewrite{},
+	return &OnPath{next: next, rules: map[string][]func(url.Values, map[string]string){},
 		rewritten: map[string]int{}, last: map[string]map[string]string{}}
 }
 
@@ -60,7 +62,19 @@ func (p *OnPath) Rewrite(op string, rw ...Rewrite) {
 		delete(p.rules, op)
 		return
 	}
-	p.rules[op] = append([]Rewrite(nil), rw...)
+	p.rules[op] = nil
+	for _, f := range rw {
+		p.rules[op] = append(p.rules[op], func(_ url.Values, r map[string]string) { f(r) })
+	}
+}
+
+// RewriteEach is Rewrite with a rewrite chosen per request: fn sees the
+// request's form (out_trade_no, out_refund_no …) and the reply. It
+// replaces any rules set before for op.
+func (p *OnPath) RewriteEach(op string, fn func(form url.Values, reply map[string]string)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.rules[op] = []func(url.Values, map[string]string){fn}
 }
 
 // Clear drops every rule: replies pass unchanged again.
@@ -88,12 +102,19 @@ func (p *OnPath) Last(op string) map[string]string {
 // RoundTrip sends req on and rewrites its reply when a rule matches.
 func (p *OnPath) RoundTrip(req *http.Request) (*http.Response, error) {
 	op := client.CallOp(req.Context())
+	var form url.Values
+	if req.GetBody != nil {
+		if b, err := req.GetBody(); err == nil {
+			raw, _ := io.ReadAll(b)
+			form, _ = url.ParseQuery(string(raw))
+		}
+	}
 	resp, err := p.next.RoundTrip(req)
 	if err != nil || resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return resp, err
 	}
 	p.mu.Lock()
-	rules := append(append([]Rewrite(nil), p.rules[""]...), p.rules[op]...)
+	rules := slices.Concat(p.rules[""], p.rules[op])
 	p.mu.Unlock()
 	if len(rules) == 0 {
 		return resp, nil
@@ -106,7 +127,7 @@ func (p *OnPath) RoundTrip(req *http.Request) (*http.Response, error) {
 	reply, err := decodeReply(body)
 	if err == nil {
 		for _, rw := range rules {
-			rw(reply)
+			rw(form, reply)
 		}
 		if body, err = json.Marshal(reply); err != nil {
 			return nil, err
