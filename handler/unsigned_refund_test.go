@@ -159,8 +159,8 @@ func TestRefundUnsignedProperty(t *testing.T) {
 	n := 0
 	for _, status := range []string{"SUCCESS", "FAIL", "CHANGE", "NOTSURE", "PROCESSING", "", "OTHER"} {
 		for _, state := range []string{"SUCCESS", "FAIL", ""} {
-			for _, code := range []string{"10000", "10001", "10004", "20006", "20007", "20008", "20010", "30001", ""} {
-				for _, ts := range []string{"SUCCESS", "FAIL", "NEED_QUERY", ""} {
+			for _, code := range []string{"10000", "10004", "20006", "20007", "20008", "20010", ""} {
+				for _, ts := range []string{"SUCCESS", "FAIL", ""} {
 					for _, wrongSign := range []bool{false, true} {
 						v := replyVariant{state: state, code: code, tradeState: ts}
 						if !wrongSign && v.plainError() && (code == "20007" || code == "20010") {

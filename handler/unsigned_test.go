@@ -64,14 +64,16 @@ func (v replyVariant) plainError() bool {
 	return v.state != "SUCCESS" || len(v.code) == 5 && (v.code[0] == '2' || v.code[0] == '3')
 }
 
-// allReplyVariants is every combination of the states, codes and trade
-// states the gateway documents (and their absence), with and without a
-// payment's fields.
+// allReplyVariants combines the states, the codes of every class and the
+// trade states the gateway documents (and their absence), with and
+// without a payment's fields.
 func allReplyVariants() []replyVariant {
 	var out []replyVariant
-	for _, state := range []string{"SUCCESS", "FAIL", "VER", ""} {
+	// VER and the other 2xxxx codes take the same paths as FAIL and
+	// 20006; leaving them out keeps the test quick under -race.
+	for _, state := range []string{"SUCCESS", "FAIL", ""} {
 		for _, code := range []string{"10000", "10001", "10002", "10003", "10004", "10005", "10006",
-			"20002", "20004", "20005", "20006", "20007", "20008", "20010", "20011", "30001", ""} {
+			"20006", "20007", "30001", ""} {
 			for _, ts := range []string{"SUCCESS", "FAIL", "NEED_QUERY", "REFUND", "PROCESSING", ""} {
 				for _, paid := range []bool{false, true} {
 					out = append(out, replyVariant{state, code, ts, paid})
