@@ -450,7 +450,16 @@ func (r *Reconciler) reconcile(ctx context.Context, cl *client.Client, o *store.
 	age := now.Sub(o.CreatedAt)
 	switch {
 	case errors.Is(err, client.ErrNotFound):
-		// The pre-order has not reached the gateway, or never will. A
+		// 20007 is an error reply, and the gateway never signs those
+		// (guarantee G14), so it proves nothing. An attempt whose checkout
+		// (code_url, pay_info) came in a signed pre-order reply is known
+		// to the gateway and in the buyer's hands: "not found" about it is
+		// someone else's answer, and it is never closed on it.
+		if o.CodeURL != "" || o.PayInfo != "" {
+			return false, fmt.Errorf("handler: query %s: the gateway made its checkout, yet: %w", o.OutTradeNo, err)
+		}
+		// Without a checkout the pre-order has not reached the gateway, or
+		// its reply never reached the buyer: nothing can be paid with it. A
 		// request still in flight could yet create it, so it is treated as
 		// unpaid and closed only at MaxAge.
 		if age >= r.maxAge {

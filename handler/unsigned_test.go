@@ -201,9 +201,10 @@ func TestReconcilerOnPathRewrites(t *testing.T) {
 // and trade_state (with and without a payment's fields), unsigned and
 // re-signed with a wrong key, no query reply changes a byte of the
 // attempt, early or past MaxAge. The one exception is the kit's own: past
-// MaxAge an attempt the gateway answers 20007 (order not found, an error
-// reply the gateway never signs) is closed, as it always was — see
-// docs/guarantees.md G14.
+// MaxAge an attempt without a checkout (nothing a buyer could pay with)
+// that the gateway answers 20007 (order not found, an error reply the
+// gateway never signs) is closed, as it always was — see
+// docs/guarantees.md G14 and TestReconcilerNotFoundNeverClosesACheckout.
 func TestReconcilerUnsignedProperty(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -271,6 +272,36 @@ func btoi(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// TestReconcilerNotFoundNeverClosesACheckout: "order not found" (20007,
+// an error reply the gateway never signs) about an attempt whose checkout
+// came in a signed pre-order reply — so the gateway has it and the buyer
+// can pay it — never closes it, even past MaxAge; the buyer's payment is
+// then taken.
+func TestReconcilerNotFoundNeverClosesACheckout(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t, envOptions{})
+	e.addOrder("NFCHECKOUT", mchA, 10)
+	otn := e.mustPreOrder(t, model.V2, "NFCHECKOUT", model.PayWeChat)
+	e.onPath.Rewrite(client.OpOrderQuery, gatewaytest.Replace(map[string]string{"state": "FAIL", "code": "20007", "msg": "订单不存在"}))
+	r := e.reconciler(t, model.V2)
+	before := e.orders(t, []string{otn})
+	for _, step := range []time.Duration{10 * time.Second, 25 * time.Hour, 5 * time.Hour} {
+		e.clock.Advance(step)
+		_ = r.RunOnce(ctx)
+		if diff := cmp.Diff(before, e.orders(t, []string{otn}), sameOrders); diff != "" {
+			t.Fatalf("after %s: closed on an unsigned not-found (-before +after):\n%s", step, diff)
+		}
+	}
+	if err := e.sim.Pay(otn); err != nil {
+		t.Fatal(err)
+	}
+	e.waitIdle(t)
+	if got := e.get(t, otn).Status; got != store.Paid {
+		t.Errorf("the buyer paid: got %s, want PAID", got)
+	}
 }
 
 // TestReconcilerExpiryCancelMustSucceed: an attempt that expires inside
