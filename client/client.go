@@ -263,7 +263,10 @@ func (c *Client) PreOrder(ctx context.Context, req *model.PreOrderRequest) (_ *m
 // a 2xxxx or 30001 code) is an error, ErrNotFound for an unknown order.
 // A reply that says paid but lacks mch_id, out_trade_no, transaction_id or
 // an amount is ErrMismatch, and a signed reply whose decided fields are
-// blank or not strictly shaped (model.CheckReply) is ErrResponseSign.
+// blank or not strictly shaped (model.CheckReply) is ErrResponseSign. As
+// for every call, a reply that is not a plain error must carry a sign that
+// verifies (ErrUnsigned, ErrResponseSign): an unsigned "closed" or
+// "refunded" decides nothing.
 func (c *Client) OrderQuery(ctx context.Context, req *model.OrderQueryRequest) (_ *model.OrderQueryResponse, err error) {
 	if c.observe != nil {
 		defer c.observeCall(OpOrderQuery, time.Now(), &err)
