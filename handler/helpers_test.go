@@ -196,6 +196,9 @@ type env struct {
 	clock    *fakeClock
 	business sync.Map // business id -> handler.Purchase
 	auto     *handler.Refunder
+	// onPath stands between the clients and the simulator; with no rules
+	// it changes nothing.
+	onPath *gatewaytest.OnPath
 }
 
 func quietLogger() *slog.Logger {
@@ -221,10 +224,11 @@ func newEnv(t testing.TB, opt envOptions) *env {
 	if timeout == 0 {
 		timeout = 10 * time.Second
 	}
+	e.onPath = gatewaytest.NewOnPath(nil)
 	for _, v := range []model.Version{model.V1, model.V2} {
 		c, err := client.New(client.Config{
 			GatewayURL: e.sim.URL, OpenURL: e.sim.URL, Version: v, Keys: keyring(),
-			HTTPClient: &http.Client{Timeout: timeout},
+			HTTPClient: &http.Client{Timeout: timeout, Transport: e.onPath},
 		})
 		if err != nil {
 			t.Fatal(err)

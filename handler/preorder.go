@@ -643,6 +643,16 @@ func (p *PreOrder) gatewayFailed(w http.ResponseWriter, r *http.Request, o *stor
 	}
 	var ge *client.GatewayError
 	errors.As(err, &ge)
+	if client.Unverifiable(err) {
+		// An unsigned, badly signed or re-cut "success" may carry a
+		// code_url or pay_info of someone else's making: it is never shown
+		// (guarantee G14). The gateway may have the order, so the attempt
+		// stays PENDING for the reconciler.
+		log(slog.LevelError, "handler: pre-order reply does not verify; nothing shown, left PENDING for the reconciler")
+		p.reply(w, r, problem{Status: http.StatusBadGateway, OutTradeNo: o.OutTradeNo, Title: "Gateway reply not verified",
+			Detail: "the payment gateway's reply could not be verified, so no payment was started; try again"})
+		return
+	}
 	if client.Uncertain(err) {
 		log(slog.LevelWarn, "handler: pre-order outcome unknown; left PENDING for the reconciler")
 		writeJSON(w, http.StatusAccepted, viewOf(o))

@@ -130,6 +130,7 @@ type Refunder struct {
 	trace    Trace
 	log      *slog.Logger
 	now      func() time.Time
+	unsigned unsignedStreak // replies that did not verify, in a row
 }
 
 // NewRefunder validates cfg and returns a Refunder.
