@@ -176,7 +176,7 @@ func (l *Locker) take(ctx context.Context, name, token string, ttl time.Duration
 			l.disown(ctx, name, token, ttl)
 		}
 	}()
-	res, err := l.db.ExecContext(ctx, l.q.take, name, token, ttl.Microseconds())
+	res, err := l.exec(ctx, l.q.take, name, token, ttl.Microseconds())
 	if err != nil {
 		return false, err
 	}
@@ -198,6 +198,17 @@ func (l *Locker) take(ctx context.Context, name, token string, ttl time.Duration
 	return owner == token, nil
 }
 
+// exec runs one statement, again when it lost to a concurrent transaction
+// (see retryConflicts): each lease statement is a single conditional
+// write, so a run that was aborted changed nothing.
+func (l *Locker) exec(ctx context.Context, query string, args ...any) (res sql.Result, err error) {
+	err = retryConflicts(ctx, l.dialect, func() error {
+		res, err = l.db.ExecContext(ctx, query, args...)
+		return err
+	})
+	return res, err
+}
+
 // disown deletes name's row if token holds it, ignoring errors: it runs
 // after a failed take, on a context of its own, for at most a few seconds.
 func (l *Locker) disown(ctx context.Context, name, token string, ttl time.Duration) {
@@ -213,7 +224,7 @@ func (l *Locker) Release(ctx context.Context, name, token string) error {
 	if err := ctx.Err(); err != nil {
 		return lockFail(ctx, op, err)
 	}
-	res, err := l.db.ExecContext(ctx, l.q.release, name, token)
+	res, err := l.exec(ctx, l.q.release, name, token)
 	if err != nil {
 		return lockFail(ctx, op, err)
 	}
@@ -237,7 +248,7 @@ func (l *Locker) Extend(ctx context.Context, name, token string, ttl time.Durati
 	if err := ctx.Err(); err != nil {
 		return lockFail(ctx, op, err)
 	}
-	res, err := l.db.ExecContext(ctx, l.q.extend, ttl.Microseconds(), name, token)
+	res, err := l.exec(ctx, l.q.extend, ttl.Microseconds(), name, token)
 	if err != nil {
 		return lockFail(ctx, op, err)
 	}

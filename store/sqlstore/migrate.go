@@ -39,20 +39,14 @@ func (s *Store) Migrate(ctx context.Context) error {
 }
 
 func (s *Store) migratePostgres(ctx context.Context) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
 	// Postgres DDL is transactional: the lock, the tables and the version
 	// rows commit together or not at all.
-	if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", lockKey(s.prefix)); err != nil {
-		return err
-	}
-	if err := s.applyMigrations(ctx, tx); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", lockKey(s.prefix)); err != nil {
+			return err
+		}
+		return s.applyMigrations(ctx, tx)
+	})
 }
 
 func (s *Store) migrateSQLite(ctx context.Context) error {

@@ -65,7 +65,7 @@ type Store struct {
 	q       queries
 	rq      refundQueries
 	lease   *Locker
-	skipState
+	serverState
 }
 
 var (
