@@ -268,6 +268,8 @@ func (s *Store) RefundTotals(ctx context.Context, outTradeNo string) (store.Refu
 // claims each with a conditional UPDATE that only matches while the
 // refund is still due and unclaimed, so of concurrent claimers one wins
 // each refund. Losers look again until they have limit or nothing is due.
+// A claim whose lease ran out is taken over only Config.ClockSkew later,
+// since its holder judged the lease by its own clock.
 func (s *Store) ClaimRefunds(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*store.Refund, error) {
 	const op = "claim refunds"
 	out := []*store.Refund{}
@@ -289,7 +291,7 @@ func (s *Store) ClaimRefunds(ctx context.Context, now time.Time, lease time.Dura
 			}
 			var res sql.Result
 			err = retryConflicts(ctx, s.dialect, func() (err error) {
-				res, err = s.db.ExecContext(ctx, s.rq.claim, tok, micros(now.Add(lease)), no, micros(now), micros(now))
+				res, err = s.db.ExecContext(ctx, s.rq.claim, tok, micros(now.Add(lease)), no, micros(now), micros(now.Add(-s.skew)))
 				return err
 			})
 			if err != nil {
@@ -309,7 +311,7 @@ func (s *Store) ClaimRefunds(ctx context.Context, now time.Time, lease time.Dura
 }
 
 func (s *Store) dueRefunds(ctx context.Context, now time.Time, limit int) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, s.rq.due, micros(now), micros(now), limit)
+	rows, err := s.db.QueryContext(ctx, s.rq.due, micros(now), micros(now.Add(-s.skew)), limit)
 	if err != nil {
 		return nil, err
 	}
