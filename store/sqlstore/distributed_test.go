@@ -246,3 +246,59 @@ func TestMigrateWithoutGetLock(t *testing.T) {
 		t.Errorf("after Migrate: %d versions and %d leases held, want %d and 0", versions, leases, len(sqlstore.MigrationVersions()))
 	}
 }
+
+// TestLeaseClockSkew: a lease that ran out by the database node's clock
+// is only taken over Config.ClockSkew later, since the node that judged
+// it may run behind another's; with no margin it is free at once.
+func TestLeaseClockSkew(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, tg target, dsn string, db *sql.DB) {
+		skewed, prefix := newStorePrefix(t, tg, db)
+		ctx := context.Background()
+		if _, err := skewed.Acquire(ctx, "job", time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		// Expired a second ago, by the database's own clock.
+		if _, err := db.ExecContext(ctx, "UPDATE "+prefix+"leases SET expires_at = expires_at - 61000000"); err != nil {
+			t.Fatal(err)
+		}
+		strict, err := sqlstore.New(db, sqlstore.Config{Dialect: tg.dialect, TablePrefix: prefix, ClockSkew: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok, err := strict.TryAcquire(ctx, "job", time.Minute); ok || err != nil {
+			t.Errorf("TryAcquire within an hour's skew of expiry: got (%v, %v), want (false, nil)", ok, err)
+		}
+		none, err := sqlstore.New(db, sqlstore.Config{Dialect: tg.dialect, TablePrefix: prefix, ClockSkew: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok, err := none.TryAcquire(ctx, "job", time.Minute); !ok || err != nil {
+			t.Errorf("TryAcquire with no skew, a second after expiry: got (%v, %v), want (true, nil)", ok, err)
+		}
+	})
+}
+
+// TestRefundClaimClockSkew: a refund claim whose lease ran out is taken
+// over only DefaultClockSkew (500 ms) later by the claimer's clock.
+func TestRefundClaimClockSkew(t *testing.T) {
+	tg := targets[0]
+	db := tg.open(t, tg.newDSN(t))
+	s := newStore(t, tg, db)
+	ctx := context.Background()
+	o := order("BIZK", 1)
+	create(t, s, o)
+	if _, err := s.Settle(ctx, o.OutTradeNo, store.Payment{TransactionID: "TK"}, t0); err != nil {
+		t.Fatal(err)
+	}
+	req := &store.Refund{OutTradeNo: o.OutTradeNo, Amount: 100, Reason: "test", CreatedAt: t0, UpdatedAt: t0, NextDue: t0}
+	if _, _, err := s.ReserveRefund(ctx, req, time.Minute, t0); err != nil {
+		t.Fatal(err)
+	}
+	expired := t0.Add(time.Minute)
+	if got, err := s.ClaimRefunds(ctx, expired.Add(sqlstore.DefaultClockSkew-time.Millisecond), time.Minute, 10); err != nil || len(got) != 0 {
+		t.Errorf("ClaimRefunds within the skew after the lease: got %d (%v), want none", len(got), err)
+	}
+	if got, err := s.ClaimRefunds(ctx, expired.Add(sqlstore.DefaultClockSkew), time.Minute, 10); err != nil || len(got) != 1 {
+		t.Errorf("ClaimRefunds once the skew passed: got %d (%v), want the refund", len(got), err)
+	}
+}
