@@ -109,6 +109,9 @@ func NewSettler(cfg SettlerConfig) (*Settler, error) {
 		log:     cfg.Logger,
 		now:     cfg.Now,
 	}
+	if l, ok := cfg.Store.(store.Locker); ok && s.locker != nil && !sameLocker(s.locker, l) {
+		s.locker = fenced(s.locker, l) // see fence.go
+	}
 	if s.locker == nil {
 		if l, ok := cfg.Store.(store.Locker); ok {
 			s.locker = l
