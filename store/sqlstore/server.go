@@ -105,8 +105,8 @@ type serverState struct {
 }
 
 // Server reports the database server behind the Store, asking it
-// (SELECT VERSION()) on the first call and remembering the answer. The
-// Store calls it before the first claim and the first migration.
+// (SELECT VERSION()) on the first call and remembering the answer; an
+// error is not remembered. Claim calls it before its first claim.
 func (s *Store) Server(ctx context.Context) (Server, error) {
 	s.serverMu.Lock()
 	defer s.serverMu.Unlock()
