@@ -44,9 +44,14 @@ func buildScheduleQueries(d Dialect, p string) scheduleQueries {
 		// The subquery's FOR UPDATE SKIP LOCKED passes over rows another
 		// claim is taking right now instead of queueing behind it; the
 		// outer conditions still only mark a row unchanged since the read.
-		claim: r("UPDATE %[1]s AS s SET next_due = ?, claim_token = ? FROM (%[2]s FOR UPDATE SKIP LOCKED) AS c "+
+		// The claimed attempts come back in the same round trip: the
+		// UPDATE is a CTE the orders are joined to.
+		claim: r("WITH claimed AS (UPDATE %[1]s AS s SET next_due = ?, claim_token = ? FROM (%[2]s FOR UPDATE SKIP LOCKED) AS c "+
 			"WHERE s.out_trade_no = c.out_trade_no AND s.next_due = c.next_due AND s.claim_token = c.claim_token AND s.kind = ? "+
-			"RETURNING s.out_trade_no, c.next_due", t, pick),
+			"RETURNING s.out_trade_no, c.next_due AS due, s.next_due) "+
+			"SELECT claimed.due, o.%[3]s, claimed.next_due, b.buyer FROM claimed JOIN %[4]sorders o ON o.out_trade_no = claimed.out_trade_no "+
+			"LEFT JOIN %[4]sorder_buyers b ON b.out_trade_no = claimed.out_trade_no",
+			t, pick, strings.ReplaceAll(columns, ", ", ", o."), p),
 		due:        r("%s", pick),
 		reschedule: r("UPDATE %s SET next_due = ?, claim_token = '' WHERE out_trade_no = ? AND claim_token = ?", t),
 		exists:     r("SELECT 1 FROM %s WHERE out_trade_no = ?", t),
@@ -114,6 +119,17 @@ func (s *Store) Claim(ctx context.Context, r store.ClaimRequest) ([]store.Claim,
 		createdAfter = micros(r.CreatedAfter)
 	}
 	until := micros(r.Now.Add(r.Lease))
+	if s.dialect == Postgres {
+		var out []store.Claim
+		err := retryConflicts(ctx, s.dialect, func() (err error) {
+			out, err = s.claimPostgres(ctx, r.Kind, token, until, []any{string(r.Kind), micros(r.Now), createdAfter, r.Limit})
+			return err
+		})
+		if err != nil {
+			return nil, s.fail(ctx, op, err)
+		}
+		return out, nil
+	}
 	var rows []claimed
 	for round := 0; round < claimRounds && len(rows) < r.Limit; round++ {
 		args := []any{string(r.Kind), micros(r.Now), createdAfter, r.Limit - len(rows)}
@@ -123,8 +139,6 @@ func (s *Store) Claim(ctx context.Context, r store.ClaimRequest) ([]store.Claim,
 		)
 		err := retryConflicts(ctx, s.dialect, func() (err error) {
 			switch s.dialect {
-			case Postgres:
-				got, err = s.claimPostgres(ctx, token, until, args)
 			case MySQL:
 				got, lost, err = s.claimMySQL(ctx, sv, token, until, args)
 			default:
@@ -147,12 +161,43 @@ func (s *Store) Claim(ctx context.Context, r store.ClaimRequest) ([]store.Claim,
 	return out, nil
 }
 
-func (s *Store) claimPostgres(ctx context.Context, token string, until int64, args []any) ([]claimed, error) {
+// claimPostgres claims and loads the claimed attempts in one statement,
+// most overdue first.
+func (s *Store) claimPostgres(ctx context.Context, kind store.Kind, token string, until int64, args []any) ([]store.Claim, error) {
 	rows, err := s.db.QueryContext(ctx, s.q.schedule.claim, append(append([]any{until, token}, args...), args[0])...)
 	if err != nil {
 		return nil, err
 	}
-	return scanClaimed(rows)
+	defer rows.Close()
+	out := []store.Claim{}
+	for rows.Next() {
+		var due int64
+		o, err := scanOrder(prefixScanner{rows, &due})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, store.Claim{Kind: kind, Key: o.OutTradeNo, Due: fromMicros(due), Token: token, Order: o})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].Due.Equal(out[j].Due) {
+			return out[i].Due.Before(out[j].Due)
+		}
+		return out[i].Key < out[j].Key
+	})
+	return out, nil
+}
+
+// prefixScanner scans first, then what its caller asks for.
+type prefixScanner struct {
+	sc    scanner
+	first any
+}
+
+func (p prefixScanner) Scan(dest ...any) error {
+	return p.sc.Scan(append([]any{p.first}, dest...)...)
 }
 
 func scanClaimed(rows *sql.Rows) ([]claimed, error) {
