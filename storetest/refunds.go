@@ -23,6 +23,7 @@ var refundTests = []refundTest{
 	{"RefundConcurrentSameKey", testRefundConcurrentSameKey},
 	{"RefundFailReleases", testRefundFailReleases},
 	{"RefundStateMachine", testRefundStateMachine},
+	{"RefundFailChangeFinal", testRefundFailChangeFinal},
 	{"RefundFullyRefunded", testRefundFullyRefunded},
 	{"RefundFencedWrites", testRefundFencedWrites},
 	{"RefundClaimDue", testRefundClaimDue},
@@ -331,6 +332,49 @@ func testRefundStateMachine(t *testing.T, s store.OrderStore, r store.RefundStor
 	wantTotals(t, r, o.OutTradeNo, store.RefundTotals{Reserved: 200, Refunded: 100})
 	if _, err := r.UpdateRefund(context.Background(), "NOPE-01", tok, u, at(50)); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("UpdateRefund(unknown): got %v, want %v", err, store.ErrNotFound)
+	}
+}
+
+// testRefundFailChangeFinal: FAIL and CHANGE are as final as SUCCESS.
+// A FAIL moved on would refund money whose reservation was released (and
+// perhaps reserved again by a new refund); a CHANGE moved on would refund
+// through the gateway what a person is paying back by hand.
+func testRefundFailChangeFinal(t *testing.T, s store.OrderStore, r store.RefundStore) {
+	o := paidOrder(t, s, "BIZ1", 1000)
+	for _, tc := range []struct {
+		final store.RefundState
+		want  store.RefundTotals
+	}{
+		{store.RefundFailed, store.RefundTotals{}},
+		{store.RefundChanged, store.RefundTotals{Reserved: 100}},
+	} {
+		ref := reserve(t, r, refundReq(o, 100, ""))
+		tok := ref.ClaimToken
+		update(t, r, ref, tok, store.RefundProcessing, at(20))
+		update(t, r, ref, tok, tc.final, at(30))
+		again, err := r.UpdateRefund(context.Background(), ref.OutRefundNo, tok, store.RefundUpdate{State: tc.final}, at(31))
+		if err != nil || again.State != tc.final {
+			t.Errorf("UpdateRefund(%s again): got (%v, %v), want %s and nil (a no-op)", tc.final, again, err, tc.final)
+		}
+		for _, to := range []store.RefundState{store.RefundPending, store.RefundProcessing, store.RefundNotSure,
+			store.RefundSucceeded, store.RefundFailed, store.RefundChanged} {
+			if to == tc.final {
+				continue
+			}
+			_, err := r.UpdateRefund(context.Background(), ref.OutRefundNo, tok, store.RefundUpdate{State: to, RefundID: "LATE"}, at(40))
+			wantErr(t, "UpdateRefund("+string(tc.final)+" to "+string(to)+")", err, store.ErrConflict)
+		}
+		got, err := r.GetRefund(context.Background(), ref.OutRefundNo)
+		if err != nil || got.State != tc.final || got.RefundID == "LATE" {
+			t.Errorf("refund after refused updates: got %+v (%v), want %s unchanged", got, err, tc.final)
+		}
+		wantTotals(t, r, o.OutTradeNo, tc.want)
+		if claimed, err := r.ClaimRefunds(context.Background(), at(1_000_000), lease, 10); err != nil || len(claimed) != 0 {
+			t.Errorf("ClaimRefunds long after %s: got %v (%v), want none", tc.final, refundNos(claimed), err)
+		}
+	}
+	if st := get(t, s, o.OutTradeNo).Status; st != store.Paid {
+		t.Errorf("attempt after a FAIL and a CHANGE: got %s, want PAID", st)
 	}
 }
 
