@@ -27,6 +27,7 @@ var refundTests = []refundTest{
 	{"RefundFullyRefunded", testRefundFullyRefunded},
 	{"RefundFencedWrites", testRefundFencedWrites},
 	{"RefundClaimDue", testRefundClaimDue},
+	{"RefundClaimTies", testRefundClaimTies},
 	{"RefundClaimConcurrent", testRefundClaimConcurrent},
 	{"RefundContextCanceled", testRefundContextCanceled},
 }
@@ -468,6 +469,29 @@ func testRefundClaimDue(t *testing.T, s store.OrderStore, r store.RefundStore) {
 	}
 	if got, err := r.ClaimRefunds(context.Background(), at(300), lease, 10); err != nil || len(got) != 0 {
 		t.Errorf("ClaimRefunds again within the lease: got %v (%v), want none", refundNos(got), err)
+	}
+}
+
+// testRefundClaimTies: refunds due at the same time are claimed in
+// out_refund_no order, so a batch limit never starves the same ones.
+func testRefundClaimTies(t *testing.T, s store.OrderStore, r store.RefundStore) {
+	o := paidOrder(t, s, "BIZ1", 1000)
+	var want []string
+	for i := 0; i < 3; i++ {
+		ref := reserve(t, r, refundReq(o, 100, ""))
+		if _, err := r.UpdateRefund(context.Background(), ref.OutRefundNo, ref.ClaimToken,
+			store.RefundUpdate{State: store.RefundPending, NextDue: at(100), Release: true}, at(11)); err != nil {
+			t.Fatalf("UpdateRefund: %v", err)
+		}
+		want = append(want, ref.OutRefundNo)
+	}
+	first, err := r.ClaimRefunds(context.Background(), at(100), lease, 1)
+	if err != nil || len(first) != 1 || first[0].OutRefundNo != want[0] {
+		t.Fatalf("ClaimRefunds(limit 1) of three due together: got %v (%v), want [%s]", refundNos(first), err, want[0])
+	}
+	rest, err := r.ClaimRefunds(context.Background(), at(100), lease, 10)
+	if got := refundNos(rest); err != nil || !cmp.Equal(got, want[1:]) {
+		t.Errorf("ClaimRefunds(rest): got %v (%v), want %v in that order", got, err, want[1:])
 	}
 }
 
