@@ -220,8 +220,9 @@ func TestRefundFeeShortAlerts(t *testing.T) {
 			})
 			r := e.refunder(t, func(c *handler.RefunderConfig) { c.Client = gw.Client })
 			mustPoll(t, r, 1)
-			if got := refundState(t, r, v.OutRefundNo); got.Status != string(tc.want) {
-				t.Errorf("refund: got %s, want %s", got.Status, tc.want)
+			got := refundState(t, r, v.OutRefundNo)
+			if got.Status != string(tc.want) || (got.RefundedAt != nil) != (tc.want == store.RefundSucceeded) {
+				t.Errorf("refund: got %s refunded at %v, want %s with a refund time only on SUCCESS", got.Status, got.RefundedAt, tc.want)
 			}
 			if got := totals(t, e, otn); got != (store.RefundTotals{Reserved: 1000, Refunded: tc.refunded}) {
 				t.Errorf("totals: got %+v, want 1000 reserved, %d refunded", got, tc.refunded)

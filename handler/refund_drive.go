@@ -116,7 +116,7 @@ func (r *Refunder) outcome(ctx context.Context, ref *store.Refund, item *model.R
 			r.refundAlert(ctx, ref, Alert{Kind: AlertAmountMismatch, GotAmount: got, Status: string(item.RefundStatus), TransactionID: item.RefundID},
 				"handler: refund_fee reported differs from the refund requested")
 			u.State, u.Note = store.RefundProcessing, fmt.Sprintf("refund_status SUCCESS with refund_fee %d + coupon_refund_fee %d, want %d", item.RefundFee, item.CouponRefundFee, ref.Amount)
-			u.NextDue, u.Release = r.due(ref.CreatedAt, r.now()), true
+			u.NextDue, u.Release, u.RefundedAt = r.due(ref.CreatedAt, r.now()), true, time.Time{}
 			return u
 		}
 		u.State = store.RefundSucceeded
