@@ -1,0 +1,91 @@
+package client_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/cypaykit/kit/client"
+	"github.com/cypaykit/kit/model"
+	"github.com/cypaykit/kit/sign"
+)
+
+// The boundaries a mutation run over client/ found untested: the reply
+// size bound, the 2xx range, and a reply member that is a JSON array.
+
+// replyLimit is the client's bound on a reply body (maxResponse).
+const replyLimit = 1 << 20
+
+// padded returns reply with JSON whitespace after it up to n bytes: the
+// sign covers the members, not the whitespace.
+func padded(reply func(r received) (int, string), n int) func(r received) (int, string) {
+	return func(r received) (int, string) {
+		status, body := reply(r)
+		return status, body + strings.Repeat(" ", n-len(body))
+	}
+}
+
+func TestReplySizeBound(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	gw := newFake(t, padded(okReply(t), replyLimit))
+	c := newClient(t, model.V2, gw.srv.URL)
+	if _, err := c.OrderQuery(ctx, queryReq()); err != nil {
+		t.Errorf("OrderQuery with a reply of exactly %d bytes: %v", replyLimit, err)
+	}
+	gw.setReply(padded(okReply(t), replyLimit+1))
+	if _, err := c.OrderQuery(ctx, queryReq()); !errors.Is(err, client.ErrUnknownOutcome) {
+		t.Errorf("OrderQuery with a reply of %d bytes: got %v, want %v", replyLimit+1, err, client.ErrUnknownOutcome)
+	}
+}
+
+func TestReplyStatus2xx(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, tc := range []struct {
+		status int
+		ok     bool
+	}{{200, true}, {299, true}, {300, false}} {
+		gw := newFake(t, func(r received) (int, string) {
+			_, body := okReply(t)(r)
+			return tc.status, body
+		})
+		c := newClient(t, model.V2, gw.srv.URL)
+		_, err := c.OrderQuery(ctx, queryReq())
+		var ge *client.GatewayError
+		if tc.ok && err != nil || !tc.ok && !(errors.As(err, &ge) && ge.HTTPStatus == tc.status) {
+			t.Errorf("OrderQuery answered HTTP %d: got %v, want ok %v", tc.status, err, tc.ok)
+		}
+	}
+}
+
+// TestReplyMemberArray: a refund_list sent as a JSON array rather than as
+// a string holding one is read as its compact text, the text it is signed
+// over.
+func TestReplyMemberArray(t *testing.T) {
+	t.Parallel()
+	const list = `[{"out_refund_no":"R0001","refund_fee":50,"refund_status":"SUCCESS"}]`
+	fields := map[string]string{
+		"state": "SUCCESS", "code": "10000", "msg": "SUCCESS", "trade_state": "SUCCESS",
+		"mch_id": mchID, "nonce_str": "n1", "refund_count": "1", "refund_list": list,
+	}
+	sg, err := sign.SignMap(fields, merchantKey, sign.MD5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields["sign"] = sg
+	delete(fields, "refund_list")
+	body := unsignedJSON(t, fields)
+	body = body[:len(body)-1] + `,"refund_list": [ {"out_refund_no": "R0001", "refund_fee": 50, "refund_status": "SUCCESS"} ]}`
+	gw := newFake(t, func(received) (int, string) { return http.StatusOK, body })
+	c := newClient(t, model.V2, gw.srv.URL)
+	rq, err := c.RefundQuery(context.Background(), &model.RefundQueryRequest{PayType: model.PayWeChat, MchID: mchID, OutRefundNo: "R0001"})
+	if err != nil {
+		t.Fatalf("RefundQuery: %v", err)
+	}
+	if rq.RefundList != list {
+		t.Errorf("refund_list: got %q, want %q", rq.RefundList, list)
+	}
+}
