@@ -89,3 +89,26 @@ func TestReplyMemberArray(t *testing.T) {
 		t.Errorf("refund_list: got %q, want %q", rq.RefundList, list)
 	}
 }
+
+// TestDefaultNonce: with no Config.Nonce each request carries 128 random
+// bits as 32 hex digits, not a clock reading.
+func TestDefaultNonce(t *testing.T) {
+	t.Parallel()
+	gw := newFake(t, okReply(t))
+	c := newClient(t, model.V2, gw.srv.URL, func(cfg *client.Config) { cfg.Nonce = nil })
+	for i := 0; i < 2; i++ {
+		if _, err := c.OrderQuery(context.Background(), queryReq()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reqs := gw.requests()
+	a, b := reqs[0].Form.Get("nonce_str"), reqs[1].Form.Get("nonce_str")
+	for _, n := range []string{a, b} {
+		if len(n) != 32 || strings.Trim(n, "0123456789abcdef") != "" {
+			t.Errorf("nonce_str %q: want 32 lower-case hex digits", n)
+		}
+	}
+	if a == b {
+		t.Errorf("two requests share nonce_str %q", a)
+	}
+}
