@@ -112,3 +112,65 @@ func TestDefaultNonce(t *testing.T) {
 		t.Errorf("two requests share nonce_str %q", a)
 	}
 }
+
+// TestGatewayErrorText: trade_state is named when sent and only then; the
+// gateway's msg is cut after 200 bytes, and only when longer.
+func TestGatewayErrorText(t *testing.T) {
+	t.Parallel()
+	e := &client.GatewayError{Op: "orderquery", State: model.StateFail, Code: "20002", TradeState: "NOTPAY", Msg: "x"}
+	if s := e.Error(); !strings.Contains(s, "trade_state NOTPAY") {
+		t.Errorf("Error() = %q: want trade_state NOTPAY in it", s)
+	}
+	e.TradeState = ""
+	if s := e.Error(); strings.Contains(s, "trade_state") {
+		t.Errorf("Error() = %q: want no trade_state when none was sent", s)
+	}
+	for _, tc := range []struct {
+		msg, want string
+	}{
+		{"", ""},
+		{"abc", `"abc"`},
+		{strings.Repeat("m", 200), `"` + strings.Repeat("m", 200) + `"`},
+		{strings.Repeat("m", 201), `"` + strings.Repeat("m", 200) + `…"`},
+	} {
+		e.Msg = tc.msg
+		s := e.Error()
+		if tc.want == "" && strings.Contains(s, `"`) || tc.want != "" && !strings.HasSuffix(s, ": "+tc.want) {
+			t.Errorf("Error() with a %d-byte msg = %q: want it to end in %q", len(tc.msg), s, tc.want)
+		}
+	}
+}
+
+// TestPaidReplyNeedsAmount: a signed paid order-query reply with neither
+// base_fee nor total_fee is not acted on; either one is enough.
+func TestPaidReplyNeedsAmount(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		drop []string
+		ok   bool
+	}{
+		{"both", nil, true},
+		{"base_fee only", []string{"total_fee"}, true},
+		{"total_fee only", []string{"base_fee"}, true},
+		{"neither", []string{"base_fee", "total_fee"}, false},
+	} {
+		gw := newFake(t, func(r received) (int, string) {
+			fields := map[string]string{
+				"state": "SUCCESS", "code": "10000", "msg": "SUCCESS", "trade_state": "SUCCESS",
+				"mch_id": r.Form.Get("mch_id"), "out_trade_no": r.Form.Get("out_trade_no"), "nonce_str": "n1",
+				"transaction_id": "T100", "total_fee": "100", "base_fee": "100", "time_end": "20260101120000",
+				"paytype": r.Form.Get("paytype"),
+			}
+			for _, k := range tc.drop {
+				delete(fields, k)
+			}
+			return http.StatusOK, signedJSON(t, keyFor(r), fields)
+		})
+		c := newClient(t, model.V2, gw.srv.URL)
+		_, err := c.OrderQuery(context.Background(), queryReq())
+		if tc.ok && err != nil || !tc.ok && !errors.Is(err, client.ErrMismatch) {
+			t.Errorf("%s: got %v, want ok %v (else %v)", tc.name, err, tc.ok, client.ErrMismatch)
+		}
+	}
+}
