@@ -174,3 +174,15 @@ func TestPaidReplyNeedsAmount(t *testing.T) {
 		}
 	}
 }
+
+// TestEmptyKeyringRefused: a Keyring with no key at all cannot sign
+// anything: Validate refuses it, whatever other field is also empty.
+func TestEmptyKeyringRefused(t *testing.T) {
+	t.Parallel()
+	if err := (client.Keyring{}).Validate(); err == nil {
+		t.Error("Keyring{}.Validate(): got nil, want an error")
+	}
+	if err := (client.Keyring{AgentID: "A1"}).Validate(); err == nil {
+		t.Error("Keyring{AgentID}.Validate(): got nil, want an error (no key)")
+	}
+}
