@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cypaykit/kit/client"
 	"github.com/cypaykit/kit/model"
@@ -184,5 +185,32 @@ func TestEmptyKeyringRefused(t *testing.T) {
 	}
 	if err := (client.Keyring{AgentID: "A1"}).Validate(); err == nil {
 		t.Error("Keyring{AgentID}.Validate(): got nil, want an error (no key)")
+	}
+}
+
+// TestWaitForPaymentEdges: the bounds 60 s and 180 s are allowed, and a
+// timeout that is not a multiple of the poll interval ends with a shorter
+// last wait, never past the deadline.
+func TestWaitForPaymentEdges(t *testing.T) {
+	t.Parallel()
+	unpaid := func(received) (int, string) {
+		return http.StatusOK, unsignedJSON(t, map[string]string{"state": "SUCCESS", "code": "10003", "msg": "未支付"})
+	}
+	wait := func(reply func(received) (int, string), timeout time.Duration) (int, time.Duration, error) {
+		gw := newFake(t, reply)
+		clock := newFakeClock()
+		start := clock.Now()
+		c := newClient(t, model.V2, gw.srv.URL, func(cfg *client.Config) { cfg.Clock, cfg.Sleep = clock.Now, clock.Sleep })
+		_, err := c.WaitForPayment(context.Background(), queryReq(), timeout)
+		return len(gw.requests()), clock.Now().Sub(start), err
+	}
+	for _, d := range []time.Duration{client.MinWaitTimeout, client.MaxWaitTimeout} {
+		if _, _, err := wait(okReply(t), d); err != nil {
+			t.Errorf("WaitForPayment(%s): got %v, want a paid reply", d, err)
+		}
+	}
+	queries, waited, err := wait(unpaid, 62*time.Second)
+	if !errors.Is(err, client.ErrStillPending) || queries != 13 || waited != 62*time.Second {
+		t.Errorf("WaitForPayment(62s), never paid: got %v after %d queries and %s, want %v after 13 and 62s", err, queries, waited, client.ErrStillPending)
 	}
 }
