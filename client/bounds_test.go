@@ -209,6 +209,14 @@ func TestWaitForPaymentEdges(t *testing.T) {
 			t.Errorf("WaitForPayment(%s): got %v, want a paid reply", d, err)
 		}
 	}
+	_, _, err := wait(func(received) (int, string) { return http.StatusBadGateway, "" }, client.MinWaitTimeout)
+	if !errors.Is(err, client.ErrStillPending) || !strings.Contains(err.Error(), "last query: client: orderquery: HTTP status 502") {
+		t.Errorf("WaitForPayment with every query failing: got %v, want %v naming the last query's error", err, client.ErrStillPending)
+	}
+	_, _, err = wait(unpaid, client.MinWaitTimeout)
+	if err == nil || strings.Contains(err.Error(), "last query") {
+		t.Errorf("WaitForPayment, never paid: got %v, want no last query error in it", err)
+	}
 	queries, waited, err := wait(unpaid, 62*time.Second)
 	if !errors.Is(err, client.ErrStillPending) || queries != 13 || waited != 62*time.Second {
 		t.Errorf("WaitForPayment(62s), never paid: got %v after %d queries and %s, want %v after 13 and 62s", err, queries, waited, client.ErrStillPending)
