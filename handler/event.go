@@ -99,6 +99,10 @@ type AlertKind string
 // for AlertUnsignedReply (unsigned.go), that the gateway's replies cannot
 // be verified, so nothing is being decided.
 const (
+	// AlertAmountMismatch: a payment's amount is not the attempt's; or
+	// (Source SourceRefund) a refund the gateway reports SUCCESS with
+	// refund_fee plus coupon_refund_fee (GotAmount) other than the refund
+	// asked for (WantAmount): it stays PROCESSING and reserved.
 	AlertAmountMismatch AlertKind = "amount_mismatch"
 	AlertMchMismatch    AlertKind = "mch_id_mismatch"
 	// AlertPaidAfterClose: the gateway reports a payment for an attempt
@@ -123,7 +127,7 @@ const (
 type Alert struct {
 	// Kind says what disagrees; see the AlertKind constants.
 	Kind   AlertKind
-	Source string // SourceNotify or SourceQuery
+	Source string // SourceNotify, SourceQuery or SourceRefund
 	// OutTradeNo is the attempt the message is about.
 	OutTradeNo string
 	// BusinessID and OtherOutTradeNo are set for AlertDoublePayment: the

@@ -108,25 +108,42 @@ func (r *Refunder) outcome(ctx context.Context, ref *store.Refund, item *model.R
 	}
 	switch item.RefundStatus {
 	case model.RefundSuccess:
+		// Coupons are not refunded in cash, so refund_fee plus
+		// coupon_refund_fee is what was requested. Less (or more) is not
+		// the refund asked for: a person must look, and the amount stays
+		// reserved and in flight rather than be reported back to the buyer.
+		if got := item.RefundFee + item.CouponRefundFee; got != ref.Amount {
+			r.refundAlert(ctx, ref, Alert{Kind: AlertAmountMismatch, GotAmount: got, Status: string(item.RefundStatus), TransactionID: item.RefundID},
+				"handler: refund_fee reported differs from the refund requested")
+			u.State, u.Note = store.RefundProcessing, fmt.Sprintf("refund_status SUCCESS with refund_fee %d + coupon_refund_fee %d, want %d", item.RefundFee, item.CouponRefundFee, ref.Amount)
+			u.NextDue, u.Release, u.RefundedAt = r.due(ref.CreatedAt, r.now()), true, time.Time{}
+			return u
+		}
 		u.State = store.RefundSucceeded
 	case model.RefundFail:
 		u.State = store.RefundFailed
 	case model.RefundChange:
 		u.State = store.RefundChanged
-		a := Alert{Kind: AlertRefundChange, Source: SourceRefund, OutTradeNo: ref.OutTradeNo, OutRefundNo: ref.OutRefundNo,
-			BusinessID: ref.BusinessID, MchID: ref.MchID, GotMchID: ref.MchID, WantAmount: ref.Amount,
-			GotAmount: ref.Amount, Status: string(item.RefundStatus), TransactionID: item.RefundID}
-		r.log.LogAttrs(ctx, slog.LevelError, "handler: refund returned to the merchant: pay the buyer another way",
-			slog.String("alert", string(a.Kind)), slog.String("out_refund_no", ref.OutRefundNo),
-			slog.String("out_trade_no", ref.OutTradeNo), slog.Int64("refund_fee", ref.Amount))
-		if r.alert != nil {
-			r.alert(ctx, a)
-		}
+		r.refundAlert(ctx, ref, Alert{Kind: AlertRefundChange, GotAmount: ref.Amount, Status: string(item.RefundStatus), TransactionID: item.RefundID},
+			"handler: refund returned to the merchant: pay the buyer another way")
 	default: // PROCESSING, or a status the documents do not name
 		u.State = store.RefundProcessing
 		u.NextDue, u.Release = r.due(ref.CreatedAt, r.now()), true
 	}
 	return u
+}
+
+// refundAlert fills a's refund fields from ref, logs it at error level
+// with msg and passes it to the Alert hook.
+func (r *Refunder) refundAlert(ctx context.Context, ref *store.Refund, a Alert, msg string) {
+	a.Source, a.OutTradeNo, a.OutRefundNo, a.BusinessID = SourceRefund, ref.OutTradeNo, ref.OutRefundNo, ref.BusinessID
+	a.MchID, a.GotMchID, a.WantAmount = ref.MchID, ref.MchID, ref.Amount
+	r.log.LogAttrs(ctx, slog.LevelError, msg,
+		slog.String("alert", string(a.Kind)), slog.String("out_refund_no", ref.OutRefundNo),
+		slog.String("out_trade_no", ref.OutTradeNo), slog.Int64("refund_fee", ref.Amount), slog.Int64("got_fee", a.GotAmount))
+	if r.alert != nil {
+		r.alert(ctx, a)
+	}
 }
 
 // record writes u under ref's claim and returns the refund as stored. If

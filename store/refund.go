@@ -177,9 +177,9 @@ type RefundStore interface {
 
 	// ClaimRefunds claims, atomically per refund, at most limit refunds
 	// that are in flight, due (NextDue <= now) and not claimed (no token,
-	// or ClaimUntil <= now), earliest NextDue first, giving each a fresh
-	// ClaimToken and ClaimUntil = now + lease. Of concurrent callers, each
-	// refund goes to one. None is an empty slice.
+	// or ClaimUntil <= now), earliest NextDue first (ties by OutRefundNo),
+	// giving each a fresh ClaimToken and ClaimUntil = now + lease. Of
+	// concurrent callers, each refund goes to one. None is an empty slice.
 	ClaimRefunds(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*Refund, error)
 
 	// UpdateRefund records u on a refund whose claim token is token, as

@@ -23,9 +23,11 @@ var refundTests = []refundTest{
 	{"RefundConcurrentSameKey", testRefundConcurrentSameKey},
 	{"RefundFailReleases", testRefundFailReleases},
 	{"RefundStateMachine", testRefundStateMachine},
+	{"RefundFailChangeFinal", testRefundFailChangeFinal},
 	{"RefundFullyRefunded", testRefundFullyRefunded},
 	{"RefundFencedWrites", testRefundFencedWrites},
 	{"RefundClaimDue", testRefundClaimDue},
+	{"RefundClaimTies", testRefundClaimTies},
 	{"RefundClaimConcurrent", testRefundClaimConcurrent},
 	{"RefundContextCanceled", testRefundContextCanceled},
 }
@@ -334,6 +336,49 @@ func testRefundStateMachine(t *testing.T, s store.OrderStore, r store.RefundStor
 	}
 }
 
+// testRefundFailChangeFinal: FAIL and CHANGE are as final as SUCCESS.
+// A FAIL moved on would refund money whose reservation was released (and
+// perhaps reserved again by a new refund); a CHANGE moved on would refund
+// through the gateway what a person is paying back by hand.
+func testRefundFailChangeFinal(t *testing.T, s store.OrderStore, r store.RefundStore) {
+	o := paidOrder(t, s, "BIZ1", 1000)
+	for _, tc := range []struct {
+		final store.RefundState
+		want  store.RefundTotals
+	}{
+		{store.RefundFailed, store.RefundTotals{}},
+		{store.RefundChanged, store.RefundTotals{Reserved: 100}},
+	} {
+		ref := reserve(t, r, refundReq(o, 100, ""))
+		tok := ref.ClaimToken
+		update(t, r, ref, tok, store.RefundProcessing, at(20))
+		update(t, r, ref, tok, tc.final, at(30))
+		again, err := r.UpdateRefund(context.Background(), ref.OutRefundNo, tok, store.RefundUpdate{State: tc.final}, at(31))
+		if err != nil || again.State != tc.final {
+			t.Errorf("UpdateRefund(%s again): got (%v, %v), want %s and nil (a no-op)", tc.final, again, err, tc.final)
+		}
+		for _, to := range []store.RefundState{store.RefundPending, store.RefundProcessing, store.RefundNotSure,
+			store.RefundSucceeded, store.RefundFailed, store.RefundChanged} {
+			if to == tc.final {
+				continue
+			}
+			_, err := r.UpdateRefund(context.Background(), ref.OutRefundNo, tok, store.RefundUpdate{State: to, RefundID: "LATE"}, at(40))
+			wantErr(t, "UpdateRefund("+string(tc.final)+" to "+string(to)+")", err, store.ErrConflict)
+		}
+		got, err := r.GetRefund(context.Background(), ref.OutRefundNo)
+		if err != nil || got.State != tc.final || got.RefundID == "LATE" {
+			t.Errorf("refund after refused updates: got %+v (%v), want %s unchanged", got, err, tc.final)
+		}
+		wantTotals(t, r, o.OutTradeNo, tc.want)
+		if claimed, err := r.ClaimRefunds(context.Background(), at(1_000_000), lease, 10); err != nil || len(claimed) != 0 {
+			t.Errorf("ClaimRefunds long after %s: got %v (%v), want none", tc.final, refundNos(claimed), err)
+		}
+	}
+	if st := get(t, s, o.OutTradeNo).Status; st != store.Paid {
+		t.Errorf("attempt after a FAIL and a CHANGE: got %s, want PAID", st)
+	}
+}
+
 func sameTime(a, b time.Time) bool {
 	d := a.Sub(b)
 	return d > -time.Microsecond && d < time.Microsecond
@@ -424,6 +469,29 @@ func testRefundClaimDue(t *testing.T, s store.OrderStore, r store.RefundStore) {
 	}
 	if got, err := r.ClaimRefunds(context.Background(), at(300), lease, 10); err != nil || len(got) != 0 {
 		t.Errorf("ClaimRefunds again within the lease: got %v (%v), want none", refundNos(got), err)
+	}
+}
+
+// testRefundClaimTies: refunds due at the same time are claimed in
+// out_refund_no order, so a batch limit never starves the same ones.
+func testRefundClaimTies(t *testing.T, s store.OrderStore, r store.RefundStore) {
+	o := paidOrder(t, s, "BIZ1", 1000)
+	var want []string
+	for i := 0; i < 3; i++ {
+		ref := reserve(t, r, refundReq(o, 100, ""))
+		if _, err := r.UpdateRefund(context.Background(), ref.OutRefundNo, ref.ClaimToken,
+			store.RefundUpdate{State: store.RefundPending, NextDue: at(100), Release: true}, at(11)); err != nil {
+			t.Fatalf("UpdateRefund: %v", err)
+		}
+		want = append(want, ref.OutRefundNo)
+	}
+	first, err := r.ClaimRefunds(context.Background(), at(100), lease, 1)
+	if err != nil || len(first) != 1 || first[0].OutRefundNo != want[0] {
+		t.Fatalf("ClaimRefunds(limit 1) of three due together: got %v (%v), want [%s]", refundNos(first), err, want[0])
+	}
+	rest, err := r.ClaimRefunds(context.Background(), at(100), lease, 10)
+	if got := refundNos(rest); err != nil || !cmp.Equal(got, want[1:]) {
+		t.Errorf("ClaimRefunds(rest): got %v (%v), want %v in that order", got, err, want[1:])
 	}
 }
 

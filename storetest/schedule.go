@@ -289,7 +289,7 @@ func testScheduleNoStarvation(t *testing.T, s store.OrderStore, sc store.Schedul
 }
 
 // testScheduleBadInput: a lease under a millisecond and an unknown kind
-// are errors that claim nothing.
+// are errors that claim nothing; a lease of exactly a millisecond is not.
 func testScheduleBadInput(t *testing.T, s store.OrderStore, sc store.Scheduler) {
 	due(t, s, "BIZ1", 1, at(0))
 	ctx := context.Background()
@@ -300,6 +300,11 @@ func testScheduleBadInput(t *testing.T, s store.OrderStore, sc store.Scheduler) 
 	}
 	if cs := claim(t, sc, store.KindQuery, at(10), 10); len(cs) != 1 {
 		t.Errorf("Claim after refused claims: got %d, want 1 (nothing was claimed)", len(cs))
+	}
+	// Exactly a millisecond is enough.
+	cs, err := sc.Claim(ctx, store.ClaimRequest{Kind: store.KindQuery, Now: at(10).Add(lease), Lease: time.Millisecond, Limit: 10})
+	if err != nil || len(cs) != 1 {
+		t.Errorf("Claim(1ms lease) once the first claim ended: got %d claims (%v), want 1 and nil", len(cs), err)
 	}
 }
 

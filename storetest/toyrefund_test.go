@@ -25,6 +25,9 @@ const (
 	staysPaid flaw = "stays-paid"
 	// finalNotSticky lets a final refund change state again.
 	finalNotSticky flaw = "final-not-sticky"
+	// onlySuccessFinal guards SUCCESS as final, but lets FAIL and
+	// CHANGE change state again.
+	onlySuccessFinal flaw = "only-success-final"
 	// anyStatus refunds CLOSED and FAILED attempts without AfterClose.
 	anyStatus flaw = "any-status"
 )
@@ -193,7 +196,7 @@ func (s *toy) UpdateRefund(ctx context.Context, outRefundNo, token string, u sto
 	if r.State.Final() && r.State == u.State {
 		return outRefund(r, false), nil
 	}
-	if !store.RefundAllowed(r.State, u.State) && s.flaw != finalNotSticky {
+	if !store.RefundAllowed(r.State, u.State) && s.flaw != finalNotSticky && (s.flaw != onlySuccessFinal || r.State == store.RefundSucceeded) {
 		return nil, store.ErrConflict
 	}
 	if s.flaw != unfenced && (token == "" || r.ClaimToken != token || !r.ClaimUntil.After(now)) {

@@ -1,0 +1,394 @@
+package handler_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cypaykit/kit/client"
+	"github.com/cypaykit/kit/handler"
+	"github.com/cypaykit/kit/model"
+	"github.com/cypaykit/kit/sign"
+	"github.com/cypaykit/kit/store"
+)
+
+// The tests here pin the Refunder's decisions on replies the simulator
+// does not give by itself: a refund_list naming several refunds, a
+// refunded amount short of the request, a send lost in transit.
+
+// errInTransit is a call lost on the way to the gateway: its effect is
+// unknown to the client.
+var errInTransit = errors.New("test: connection reset in transit")
+
+// scripted is a v2 client for e's simulator whose transport lets answer
+// take each call first: a non-nil map is delivered instead, signed with
+// the merchant's key as the gateway signs (the simulator never sees the
+// call); a non-nil error fails the call in transit; nil, nil forwards it.
+// calls counts the requests by method, forwarded or not.
+type scripted struct {
+	*client.Client
+	mu    sync.Mutex
+	calls map[string]int
+}
+
+func scriptedClient(t testing.TB, e *env, answer func(form url.Values) (map[string]string, error)) *scripted {
+	t.Helper()
+	s := &scripted{calls: map[string]int{}}
+	c, err := client.New(client.Config{
+		GatewayURL: e.sim.URL, Version: model.V2, Keys: keyring(),
+		HTTPClient: &http.Client{Timeout: 10 * time.Second, Transport: roundTrip(func(req *http.Request) (*http.Response, error) {
+			raw, err := io.ReadAll(req.Body)
+			if err != nil {
+				return nil, err
+			}
+			form, err := url.ParseQuery(string(raw))
+			if err != nil {
+				return nil, err
+			}
+			s.mu.Lock()
+			s.calls[form.Get("method")]++
+			s.mu.Unlock()
+			fields, err := answer(form)
+			switch {
+			case err != nil:
+				return nil, err
+			case fields == nil:
+				req.Body = io.NopCloser(bytes.NewReader(raw))
+				return http.DefaultTransport.RoundTrip(req)
+			}
+			fields["state"], fields["code"], fields["msg"], fields["trade_state"] = "SUCCESS", "10000", "SUCCESS", "SUCCESS"
+			if fields["sign"], err = sign.SignMap(fields, merchants[form.Get("mch_id")], sign.MD5); err != nil {
+				return nil, err
+			}
+			body, err := json.Marshal(fields)
+			if err != nil {
+				return nil, err
+			}
+			return &http.Response{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}},
+				Body: io.NopCloser(bytes.NewReader(body)), Request: req}, nil
+		})},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Client = c
+	return s
+}
+
+// Calls returns how many requests of method the client made.
+func (s *scripted) Calls(method string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls[method]
+}
+
+// refundQueryReply is a signed-to-be refundquery reply for attempt otn
+// listing items.
+func refundQueryReply(t testing.TB, otn string, items ...model.RefundItem) map[string]string {
+	t.Helper()
+	list, err := json.Marshal(items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return map[string]string{
+		"mch_id": mchA, "out_trade_no": otn, "refund_count": strconv.Itoa(len(items)),
+		"refund_list": string(list), "paytype": string(model.PayWeChat), "nonce_str": "n0nce",
+	}
+}
+
+// refundItem is a refund_list entry for no, of fee fen, in status st.
+func refundItem(no string, fee int64, st model.RefundStatus) model.RefundItem {
+	return model.RefundItem{RefundID: "RID" + no, OutRefundNo: no, RefundChannel: "ORIGINAL",
+		BaseRefundFee: fee, RefundFee: fee, RefundStatus: st, RefundTime: "20260501120000"}
+}
+
+// enqueued records a refund of amount fen of a fresh paid attempt without
+// calling the gateway, and returns the attempt and the refund.
+func enqueued(t *testing.T, e *env, id string, amount int64) (string, handler.RefundView) {
+	t.Helper()
+	otn := e.paidAttempt(t, id, 1000)
+	v, err := e.refunder(t, nil).Enqueue(context.Background(), handler.RefundRequest{OutTradeNo: otn, Amount: amount})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return otn, v
+}
+
+func mustPoll(t testing.TB, r *handler.Refunder, want int) {
+	t.Helper()
+	if n, err := r.Poll(context.Background()); err != nil || n != want {
+		t.Fatalf("Poll: got (%d, %v), want (%d, nil)", n, err, want)
+	}
+}
+
+func refundState(t testing.TB, r *handler.Refunder, no string) handler.RefundView {
+	t.Helper()
+	v, err := r.Get(context.Background(), no)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// TestRefundQueryAppliesOnlyOurNumber: a refundquery reply may list an
+// attempt's other refunds beside ours; only the entry whose out_refund_no
+// is ours decides, wherever it stands, and a list without it decides
+// nothing.
+func TestRefundQueryAppliesOnlyOurNumber(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		items    func(ours, other string) []model.RefundItem
+		want     store.RefundState
+		reserved int64
+	}{
+		{"ours last", func(ours, other string) []model.RefundItem {
+			return []model.RefundItem{refundItem(other, 500, model.RefundFail), refundItem(ours, 300, model.RefundSuccess)}
+		}, store.RefundSucceeded, 300},
+		{"ours first", func(ours, other string) []model.RefundItem {
+			return []model.RefundItem{refundItem(ours, 300, model.RefundProcessing), refundItem(other, 500, model.RefundFail)}
+		}, store.RefundProcessing, 300},
+		{"ours missing", func(ours, other string) []model.RefundItem {
+			return []model.RefundItem{refundItem(other, 300, model.RefundFail)}
+		}, store.RefundPending, 300},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, envOptions{})
+			otn, v := enqueued(t, e, "RL1", 300)
+			other := store.RefundNo(otn, 9)
+			gw := scriptedClient(t, e, func(form url.Values) (map[string]string, error) {
+				if form.Get("method") != "refundquery" {
+					return nil, errInTransit
+				}
+				return refundQueryReply(t, otn, tc.items(v.OutRefundNo, other)...), nil
+			})
+			r := e.refunder(t, func(c *handler.RefunderConfig) { c.Client = gw.Client })
+			mustPoll(t, r, 1)
+			if got := refundState(t, r, v.OutRefundNo); got.Status != string(tc.want) {
+				t.Errorf("refund after a reply listing %s: got %s, want %s", other, got.Status, tc.want)
+			}
+			if got := totals(t, e, otn); got.Reserved != tc.reserved {
+				t.Errorf("reserved: got %d, want %d", got.Reserved, tc.reserved)
+			}
+		})
+	}
+}
+
+// TestRefundFeeShortAlerts: a signed SUCCESS whose refund_fee (with the
+// coupon part, which is not refunded in cash) is not the amount asked for
+// is no plain success: an amount-mismatch alert, the refund stays in
+// flight with its amount reserved, the attempt is not REFUNDED.
+func TestRefundFeeShortAlerts(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name           string
+		fee, coupon    int64
+		want           store.RefundState
+		alert          bool
+		refunded       int64
+		attemptRefunds bool
+	}{
+		{"as asked", 1000, 0, store.RefundSucceeded, false, 1000, true},
+		{"coupon part", 900, 100, store.RefundSucceeded, false, 1000, true},
+		{"short", 700, 0, store.RefundProcessing, true, 0, false},
+		{"short with coupon", 800, 100, store.RefundProcessing, true, 0, false},
+		{"more", 1100, 0, store.RefundProcessing, true, 0, false},
+		{"none", 0, 0, store.RefundProcessing, true, 0, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, envOptions{})
+			otn, v := enqueued(t, e, "RA1", 1000)
+			gw := scriptedClient(t, e, func(form url.Values) (map[string]string, error) {
+				if form.Get("method") != "refundquery" {
+					return nil, errInTransit
+				}
+				it := refundItem(v.OutRefundNo, 1000, model.RefundSuccess)
+				it.RefundFee, it.CouponRefundFee = tc.fee, tc.coupon
+				return refundQueryReply(t, otn, it), nil
+			})
+			r := e.refunder(t, func(c *handler.RefunderConfig) { c.Client = gw.Client })
+			mustPoll(t, r, 1)
+			got := refundState(t, r, v.OutRefundNo)
+			if got.Status != string(tc.want) || (got.RefundedAt != nil) != (tc.want == store.RefundSucceeded) {
+				t.Errorf("refund: got %s refunded at %v, want %s with a refund time only on SUCCESS", got.Status, got.RefundedAt, tc.want)
+			}
+			if got := totals(t, e, otn); got != (store.RefundTotals{Reserved: 1000, Refunded: tc.refunded}) {
+				t.Errorf("totals: got %+v, want 1000 reserved, %d refunded", got, tc.refunded)
+			}
+			if st := e.get(t, otn).Status; (st == store.Refunded) != tc.attemptRefunds {
+				t.Errorf("attempt: got %s, want REFUNDED %v", st, tc.attemptRefunds)
+			}
+			alerts := e.rec.Alerts()
+			if !tc.alert {
+				if len(alerts) != 0 {
+					t.Errorf("alerts: got %+v, want none", alerts)
+				}
+				return
+			}
+			if len(alerts) != 1 || alerts[0].Kind != handler.AlertAmountMismatch || alerts[0].OutRefundNo != v.OutRefundNo ||
+				alerts[0].WantAmount != 1000 || alerts[0].GotAmount != tc.fee+tc.coupon || alerts[0].Source != handler.SourceRefund {
+				t.Errorf("alerts: got %+v, want one %s for %s, want 1000, got %d", alerts, handler.AlertAmountMismatch, v.OutRefundNo, tc.fee+tc.coupon)
+			}
+		})
+	}
+}
+
+// TestRefundByBusinessIDOnlyPaid: a refund by business order goes to its
+// PAID attempt, never to another attempt, even one the store would take
+// (AfterClose on a CLOSED attempt); with no PAID attempt it is refused
+// and nothing is recorded.
+func TestRefundByBusinessIDOnlyPaid(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	e.addOrder("RB2", mchA, 1000)
+	unpaid := e.mustPreOrder(t, model.V2, "RB2", model.PayAlipay)
+	paid := e.mustPreOrder(t, model.V2, "RB2", model.PayWeChat)
+	if err := e.sim.Pay(paid); err != nil {
+		t.Fatal(err)
+	}
+	e.waitIdle(t)
+	r := e.refunder(t, nil)
+	v := mustRefund(t, r, handler.RefundRequest{BusinessID: "RB2", Amount: 100})
+	if v.OutTradeNo != paid || v.Status != string(store.RefundSucceeded) {
+		t.Errorf("refund of RB2: got %+v, want SUCCESS against its paid attempt %s", v, paid)
+	}
+	if list, _ := e.mem.ListRefunds(context.Background(), unpaid); len(list) != 0 {
+		t.Errorf("refunds of the unpaid attempt %s: got %+v, want none", unpaid, list)
+	}
+
+	closed := e.createPending(t, "RB3X1", mchA, model.V2, 1000)
+	if err := e.mem.Finish(context.Background(), closed.OutTradeNo, store.Closed, "expired", e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	_, err := r.Refund(context.Background(), handler.RefundRequest{BusinessID: closed.BusinessID, Amount: 100, AfterClose: true})
+	if !errors.Is(err, handler.ErrNotRefundable) {
+		t.Errorf("refund of a business order with only a CLOSED attempt: got %v, want %v", err, handler.ErrNotRefundable)
+	}
+	if list, _ := e.mem.ListRefunds(context.Background(), closed.OutTradeNo); len(list) != 0 {
+		t.Errorf("refunds of the CLOSED attempt: got %+v, want none", list)
+	}
+}
+
+// TestRefundSameKeyInFlightNotDriven: repeating a request with the same
+// idempotency key while its refund is still in flight returns that
+// refund as it stands and makes no gateway call; Poll drives it.
+func TestRefundSameKeyInFlightNotDriven(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	otn := e.paidAttempt(t, "RK3", 1000)
+	gw := scriptedClient(t, e, func(form url.Values) (map[string]string, error) { return nil, errInTransit })
+	r := e.refunder(t, func(c *handler.RefunderConfig) { c.Client = gw.Client })
+	req := handler.RefundRequest{OutTradeNo: otn, Amount: 400, IdempotencyKey: "click-9"}
+	first := mustRefund(t, r, req)
+	if first.Final() {
+		t.Fatalf("Refund with every call lost: got %s, want in flight", first.Status)
+	}
+	sends, queries := gw.Calls("refund"), gw.Calls("refundquery")
+	for i := 0; i < 3; i++ {
+		again := mustRefund(t, r, req)
+		if again.OutRefundNo != first.OutRefundNo || again.Status != first.Status {
+			t.Fatalf("same key again: got %+v, want %+v", again, first)
+		}
+	}
+	if s, q := gw.Calls("refund"), gw.Calls("refundquery"); s != sends || q != queries {
+		t.Errorf("gateway calls after repeats: got %d refund, %d refundquery; want %d and %d (no new calls)", s, q, sends, queries)
+	}
+	if got := totals(t, e, otn); got.Reserved != 400 {
+		t.Errorf("reserved: got %d, want 400", got.Reserved)
+	}
+}
+
+// TestRefundChangeNotPolled: CHANGE is final: however long after, Poll
+// neither claims it nor asks the gateway again, and the alert is not
+// repeated.
+func TestRefundChangeNotPolled(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	otn, v := enqueued(t, e, "RC2", 400)
+	gw := scriptedClient(t, e, func(form url.Values) (map[string]string, error) {
+		if form.Get("method") != "refundquery" {
+			return nil, errInTransit
+		}
+		return refundQueryReply(t, otn, refundItem(v.OutRefundNo, 400, model.RefundChange)), nil
+	})
+	r := e.refunder(t, func(c *handler.RefunderConfig) { c.Client = gw.Client })
+	mustPoll(t, r, 1)
+	if got := refundState(t, r, v.OutRefundNo); got.Status != string(store.RefundChanged) {
+		t.Fatalf("refund: got %s, want CHANGE", got.Status)
+	}
+	for _, d := range []time.Duration{time.Minute, time.Hour, 48 * time.Hour} {
+		e.clock.Advance(d)
+		mustPoll(t, r, 0)
+	}
+	if n := gw.Calls("refundquery") + gw.Calls("refund"); n != 1 {
+		t.Errorf("gateway calls: got %d, want the 1 query that answered CHANGE", n)
+	}
+	if n := countAlerts(e, handler.AlertRefundChange); n != 1 {
+		t.Errorf("%s alerts: got %d, want 1", handler.AlertRefundChange, n)
+	}
+	if got := totals(t, e, otn); got.Reserved != 400 || got.Refunded != 0 {
+		t.Errorf("totals: got %+v, want 400 reserved, 0 refunded", got)
+	}
+}
+
+// TestRefundTimeoutNotFoundStaysPending: a refund whose sends are lost in
+// transit, and which the refund query does not (yet) show, was not
+// refused: it stays in flight with its amount reserved, and is sent again
+// under the same number once the path works.
+func TestRefundTimeoutNotFoundStaysPending(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	otn := e.paidAttempt(t, "RT2", 1000)
+	var mu sync.Mutex
+	lose := true
+	gw := scriptedClient(t, e, func(form url.Values) (map[string]string, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if lose && form.Get("method") == "refund" {
+			return nil, errInTransit
+		}
+		return nil, nil // refundquery reaches the simulator, which knows nothing of it
+	})
+	r := e.refunder(t, func(c *handler.RefunderConfig) { c.Client = gw.Client })
+	v := mustRefund(t, r, handler.RefundRequest{OutTradeNo: otn, Amount: 1000})
+	if v.Status != string(store.RefundPending) {
+		t.Fatalf("Refund with its sends lost: got %s, want PENDING", v.Status)
+	}
+	if gw.Calls("refund") == 0 || gw.Calls("refundquery") == 0 {
+		t.Fatalf("gateway calls: got %d refund, %d refundquery; want both tried", gw.Calls("refund"), gw.Calls("refundquery"))
+	}
+	for i := 0; i < 3; i++ {
+		e.clock.Advance(30 * time.Minute)
+		mustPoll(t, r, 1)
+		if got := refundState(t, r, v.OutRefundNo); got.Status != string(store.RefundPending) {
+			t.Fatalf("poll %d: got %s, want PENDING", i+1, got.Status)
+		}
+	}
+	if got := totals(t, e, otn); got.Reserved != 1000 {
+		t.Fatalf("reserved while in doubt: got %d, want 1000", got.Reserved)
+	}
+	if _, err := r.Refund(context.Background(), handler.RefundRequest{OutTradeNo: otn, Amount: 1}); !errors.Is(err, handler.ErrRefundAmount) {
+		t.Errorf("a second refund while the first is in doubt: got %v, want %v", err, handler.ErrRefundAmount)
+	}
+	mu.Lock()
+	lose = false
+	mu.Unlock()
+	e.clock.Advance(30 * time.Minute)
+	mustPoll(t, r, 1)
+	if got := refundState(t, r, v.OutRefundNo); got.Status != string(store.RefundSucceeded) {
+		t.Errorf("once the path works: got %s, want SUCCESS", got.Status)
+	}
+	wantOneNumber(t, e, otn, v.OutRefundNo, 1)
+}
