@@ -6,8 +6,8 @@ require (
 	github.com/chromedp/cdproto v0.159.0
 	github.com/chromedp/chromedp v0.23.0
 	github.com/cypaykit/kit v0.0.0
-	github.com/cypaykit/kit/middleware/kitecho v0.0.0
-	github.com/cypaykit/kit/middleware/kitgin v0.0.0
+	github.com/cypaykit/kit/adapter/kitecho v0.0.0
+	github.com/cypaykit/kit/adapter/kitgin v0.0.0
 	github.com/cypaykit/kit/store/sqlstore v0.0.0
 	github.com/gin-gonic/gin v1.9.1
 	github.com/go-chi/chi/v5 v5.5.0
@@ -80,8 +80,8 @@ require (
 
 replace (
 	github.com/cypaykit/kit => ..
-	github.com/cypaykit/kit/middleware/kitecho => ../middleware/kitecho
-	github.com/cypaykit/kit/middleware/kitgin => ../middleware/kitgin
+	github.com/cypaykit/kit/adapter/kitecho => ../adapter/kitecho
+	github.com/cypaykit/kit/adapter/kitgin => ../adapter/kitgin
 	github.com/cypaykit/kit/store/sqlstore => ../store/sqlstore
 )
 

@@ -63,7 +63,7 @@ require (
 replace (
 	github.com/cypaykit/kit => ../..
 	github.com/cypaykit/kit/example => ..
-	github.com/cypaykit/kit/middleware/kitecho => ../../middleware/kitecho
-	github.com/cypaykit/kit/middleware/kitgin => ../../middleware/kitgin
+	github.com/cypaykit/kit/adapter/kitecho => ../../adapter/kitecho
+	github.com/cypaykit/kit/adapter/kitgin => ../../adapter/kitgin
 	github.com/cypaykit/kit/store/sqlstore => ../../store/sqlstore
 )
