@@ -3,7 +3,7 @@ module github.com/cypaykit/kit/adapter/kitecho
 go 1.22
 
 require (
-	github.com/cypaykit/kit v0.0.0
+	github.com/cypaykit/kit v0.1.0
 	github.com/labstack/echo/v4 v4.9.0
 )
 
@@ -24,5 +24,3 @@ require (
 	golang.org/x/sys v0.30.0 // indirect
 	golang.org/x/text v0.22.0 // indirect
 )
-
-replace github.com/cypaykit/kit => ../..

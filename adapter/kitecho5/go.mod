@@ -3,7 +3,7 @@ module github.com/cypaykit/kit/adapter/kitecho5
 go 1.25.0
 
 require (
-	github.com/cypaykit/kit v0.0.0-00010101000000-000000000000
+	github.com/cypaykit/kit v0.1.0
 	github.com/labstack/echo/v5 v5.3.1
 )
 
@@ -19,5 +19,3 @@ require (
 	golang.org/x/sys v0.47.0 // indirect
 	golang.org/x/text v0.40.0 // indirect
 )
-
-replace github.com/cypaykit/kit => ../..

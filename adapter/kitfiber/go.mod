@@ -3,7 +3,7 @@ module github.com/cypaykit/kit/adapter/kitfiber
 go 1.22
 
 require (
-	github.com/cypaykit/kit v0.0.0
+	github.com/cypaykit/kit v0.1.0
 	github.com/gofiber/fiber/v2 v2.26.0
 	github.com/valyala/fasthttp v1.51.0
 )
@@ -24,5 +24,3 @@ require (
 	golang.org/x/sys v0.30.0 // indirect
 	golang.org/x/text v0.22.0 // indirect
 )
-
-replace github.com/cypaykit/kit => ../..

@@ -3,7 +3,7 @@ module github.com/cypaykit/kit/adapter/kitfiber3
 go 1.25.0
 
 require (
-	github.com/cypaykit/kit v0.0.0
+	github.com/cypaykit/kit v0.1.0
 	github.com/gofiber/fiber/v3 v3.0.0
 	github.com/valyala/fasthttp v1.69.0
 )
@@ -30,5 +30,3 @@ require (
 	golang.org/x/sys v0.40.0 // indirect
 	golang.org/x/text v0.33.0 // indirect
 )
-
-replace github.com/cypaykit/kit => ../..

@@ -3,7 +3,7 @@ module github.com/cypaykit/kit/adapter/kitgin
 go 1.22
 
 require (
-	github.com/cypaykit/kit v0.0.0-00010101000000-000000000000
+	github.com/cypaykit/kit v0.1.0
 	github.com/gin-gonic/gin v1.9.1
 )
 
@@ -34,5 +34,3 @@ require (
 	google.golang.org/protobuf v1.30.0 // indirect
 	gopkg.in/yaml.v3 v3.0.1 // indirect
 )
-
-replace github.com/cypaykit/kit => ../..

@@ -2,7 +2,7 @@ module github.com/cypaykit/kit/adapter/kithertz
 
 go 1.22
 
-require github.com/cypaykit/kit v0.0.0
+require github.com/cypaykit/kit v0.1.0
 
 require (
 	github.com/bytedance/go-tagexpr/v2 v2.9.2 // indirect
@@ -39,5 +39,3 @@ require (
 	golang.org/x/sys v0.30.0 // indirect
 	google.golang.org/protobuf v1.34.1 // indirect
 )
-
-replace github.com/cypaykit/kit => ../..
