@@ -3,9 +3,9 @@ module github.com/cypaykit/kit/e2e
 go 1.22
 
 require (
-	github.com/cypaykit/kit v0.0.0
-	github.com/cypaykit/kit/store/redisstore v0.0.0
-	github.com/cypaykit/kit/store/sqlstore v0.0.0
+	github.com/cypaykit/kit v0.1.0
+	github.com/cypaykit/kit/store/redisstore v0.1.0
+	github.com/cypaykit/kit/store/sqlstore v0.1.0
 	github.com/go-sql-driver/mysql v1.9.3
 	github.com/jackc/pgx/v5 v5.7.4
 	github.com/redis/go-redis/v9 v9.11.0
@@ -40,10 +40,4 @@ require (
 	modernc.org/libc v1.61.13 // indirect
 	modernc.org/mathutil v1.7.1 // indirect
 	modernc.org/memory v1.8.2 // indirect
-)
-
-replace (
-	github.com/cypaykit/kit => ..
-	github.com/cypaykit/kit/store/redisstore => ../store/redisstore
-	github.com/cypaykit/kit/store/sqlstore => ../store/sqlstore
 )

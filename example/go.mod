@@ -5,10 +5,10 @@ go 1.25
 require (
 	github.com/chromedp/cdproto v0.159.0
 	github.com/chromedp/chromedp v0.23.0
-	github.com/cypaykit/kit v0.0.0
-	github.com/cypaykit/kit/middleware/kitecho v0.0.0
-	github.com/cypaykit/kit/middleware/kitgin v0.0.0
-	github.com/cypaykit/kit/store/sqlstore v0.0.0
+	github.com/cypaykit/kit v0.1.0
+	github.com/cypaykit/kit/adapter/kitecho v0.1.0
+	github.com/cypaykit/kit/adapter/kitgin v0.1.0
+	github.com/cypaykit/kit/store/sqlstore v0.1.0
 	github.com/gin-gonic/gin v1.9.1
 	github.com/go-chi/chi/v5 v5.5.0
 	github.com/go-sql-driver/mysql v1.9.3
@@ -33,7 +33,7 @@ require (
 	filippo.io/edwards25519 v1.1.0 // indirect
 	github.com/bytedance/sonic v1.9.1 // indirect
 	github.com/chenzhuoyu/base64x v0.0.0-20221115062448-fe3a3abad311 // indirect
-	github.com/cypaykit/kit/observe/kitprom v0.0.0
+	github.com/cypaykit/kit/observe/kitprom v0.1.0
 	github.com/dustin/go-humanize v1.0.1 // indirect
 	github.com/gabriel-vasile/mimetype v1.4.8 // indirect
 	github.com/gin-contrib/sse v0.1.0 // indirect
@@ -77,12 +77,3 @@ require (
 	modernc.org/mathutil v1.7.1 // indirect
 	modernc.org/memory v1.8.2 // indirect
 )
-
-replace (
-	github.com/cypaykit/kit => ..
-	github.com/cypaykit/kit/middleware/kitecho => ../middleware/kitecho
-	github.com/cypaykit/kit/middleware/kitgin => ../middleware/kitgin
-	github.com/cypaykit/kit/store/sqlstore => ../store/sqlstore
-)
-
-replace github.com/cypaykit/kit/observe/kitprom => ../observe/kitprom

@@ -4,7 +4,8 @@
 // request logging that never records bodies or keys.
 //
 // Every middleware has the shape func(http.Handler) http.Handler, so it
-// mounts as is in net/http and chi; middleware/kitgin and
-// middleware/kitecho adapt it to gin and echo. Constructors that take a
+// mounts as is in net/http and chi; the modules under adapter/ (kitgin,
+// kitecho, kitecho5, kithertz, kitfiber, kitfiber3) adapt it to other
+// frameworks. Constructors that take a
 // config validate it once and return an error.
 package middleware

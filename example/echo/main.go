@@ -18,9 +18,9 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/cypaykit/kit/adapter/kitecho"
 	"github.com/cypaykit/kit/example/internal/wiring"
 	"github.com/cypaykit/kit/middleware"
-	"github.com/cypaykit/kit/middleware/kitecho"
 )
 
 func main() {

@@ -17,9 +17,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/cypaykit/kit/adapter/kitgin"
 	"github.com/cypaykit/kit/example/internal/wiring"
 	"github.com/cypaykit/kit/middleware"
-	"github.com/cypaykit/kit/middleware/kitgin"
 )
 
 func main() {

@@ -3,8 +3,8 @@ module github.com/cypaykit/kit/example/gozero
 go 1.25
 
 require (
-	github.com/cypaykit/kit v0.0.0
-	github.com/cypaykit/kit/example v0.0.0
+	github.com/cypaykit/kit v0.1.0
+	github.com/cypaykit/kit/example v0.1.0
 	github.com/zeromicro/go-zero v1.9.2
 )
 
@@ -58,12 +58,4 @@ require (
 	google.golang.org/grpc v1.65.0 // indirect
 	google.golang.org/protobuf v1.36.5 // indirect
 	gopkg.in/yaml.v2 v2.4.0 // indirect
-)
-
-replace (
-	github.com/cypaykit/kit => ../..
-	github.com/cypaykit/kit/example => ..
-	github.com/cypaykit/kit/middleware/kitecho => ../../middleware/kitecho
-	github.com/cypaykit/kit/middleware/kitgin => ../../middleware/kitgin
-	github.com/cypaykit/kit/store/sqlstore => ../../store/sqlstore
 )

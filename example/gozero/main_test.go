@@ -12,9 +12,9 @@ import (
 	"github.com/zeromicro/go-zero/core/proc"
 	"github.com/zeromicro/go-zero/rest"
 
+	"github.com/cypaykit/kit/adapter/adaptertest"
 	"github.com/cypaykit/kit/example/internal/wiring"
 	"github.com/cypaykit/kit/example/internal/wiring/wiringtest"
-	"github.com/cypaykit/kit/handler/handlertest"
 )
 
 // TestGoZeroServer pays an order through go-zero's own rest server over
@@ -43,9 +43,9 @@ func TestGoZeroServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A verifying capture behind go-zero's same chain, for the bodies.
-	var capture handlertest.Capture
+	var capture adaptertest.Capture
 	srv.AddRoute(rest.Route{Method: http.MethodPost, Path: "/capture",
-		Handler: handlertest.VerifyMiddleware(t)(&capture).ServeHTTP})
+		Handler: adaptertest.VerifyMiddleware(t)(&capture).ServeHTTP})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -62,9 +62,9 @@ func TestGoZeroServer(t *testing.T) {
 
 	// Bodies a form parser would re-encode reach the kit byte for byte,
 	// and a bad sign is refused before the kit handler.
-	handlertest.CheckBodies(t, base+"/capture", &capture)
+	adaptertest.CheckBodies(t, base+"/capture", &capture)
 	n := len(capture.Bodies())
-	if status, reply := handlertest.PostForm(t, base+"/capture", handlertest.Notification(t, true)); status != http.StatusUnauthorized || reply != "fail" {
+	if status, reply := adaptertest.PostForm(t, base+"/capture", adaptertest.Notification(t, true)); status != http.StatusUnauthorized || reply != "fail" {
 		t.Errorf("tampered notification: got %d %q, want 401 fail", status, reply)
 	}
 	if len(capture.Bodies()) != n {

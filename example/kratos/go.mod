@@ -3,8 +3,8 @@ module github.com/cypaykit/kit/example/kratos
 go 1.25
 
 require (
-	github.com/cypaykit/kit v0.0.0
-	github.com/cypaykit/kit/example v0.0.0
+	github.com/cypaykit/kit v0.1.0
+	github.com/cypaykit/kit/example v0.1.0
 	github.com/go-kratos/kratos/v2 v2.8.3
 )
 
@@ -29,12 +29,4 @@ require (
 	google.golang.org/grpc v1.61.1 // indirect
 	google.golang.org/protobuf v1.33.0 // indirect
 	gopkg.in/yaml.v3 v3.0.1 // indirect
-)
-
-replace (
-	github.com/cypaykit/kit => ../..
-	github.com/cypaykit/kit/example => ..
-	github.com/cypaykit/kit/middleware/kitecho => ../../middleware/kitecho
-	github.com/cypaykit/kit/middleware/kitgin => ../../middleware/kitgin
-	github.com/cypaykit/kit/store/sqlstore => ../../store/sqlstore
 )

@@ -12,9 +12,9 @@ import (
 
 	khttp "github.com/go-kratos/kratos/v2/transport/http"
 
+	"github.com/cypaykit/kit/adapter/adaptertest"
 	"github.com/cypaykit/kit/example/internal/wiring"
 	"github.com/cypaykit/kit/example/internal/wiring/wiringtest"
-	"github.com/cypaykit/kit/handler/handlertest"
 )
 
 // TestKratosServer pays an order through Kratos' own HTTP server over real
@@ -36,8 +36,8 @@ func TestKratosServer(t *testing.T) {
 	t.Cleanup(kit.Sim.Close)
 	srv := newServer(kit, logger, khttp.Listener(ln))
 	// A verifying capture behind the same server, for the bodies.
-	var capture handlertest.Capture
-	srv.Handle("/capture", handlertest.VerifyMiddleware(t)(&capture))
+	var capture adaptertest.Capture
+	srv.Handle("/capture", adaptertest.VerifyMiddleware(t)(&capture))
 	done := make(chan error, 1)
 	go func() { done <- srv.Start(context.Background()) }()
 	t.Cleanup(func() {
@@ -53,9 +53,9 @@ func TestKratosServer(t *testing.T) {
 
 	wiringtest.CheckFlow(t, base, kit)
 
-	handlertest.CheckBodies(t, base+"/capture", &capture)
+	adaptertest.CheckBodies(t, base+"/capture", &capture)
 	n := len(capture.Bodies())
-	if status, reply := handlertest.PostForm(t, base+"/capture", handlertest.Notification(t, true)); status != http.StatusUnauthorized || reply != "fail" {
+	if status, reply := adaptertest.PostForm(t, base+"/capture", adaptertest.Notification(t, true)); status != http.StatusUnauthorized || reply != "fail" {
 		t.Errorf("tampered notification: got %d %q, want 401 fail", status, reply)
 	}
 	if len(capture.Bodies()) != n {

@@ -3,7 +3,7 @@ module github.com/cypaykit/kit/observe/kitotel
 go 1.24.0
 
 require (
-	github.com/cypaykit/kit v0.0.0
+	github.com/cypaykit/kit v0.1.0
 	go.opentelemetry.io/otel v1.40.0
 	go.opentelemetry.io/otel/metric v1.40.0
 	go.opentelemetry.io/otel/sdk v1.40.0
@@ -28,5 +28,3 @@ require (
 	golang.org/x/sys v0.40.0 // indirect
 	golang.org/x/text v0.22.0 // indirect
 )
-
-replace github.com/cypaykit/kit => ../..

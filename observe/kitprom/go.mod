@@ -3,7 +3,7 @@ module github.com/cypaykit/kit/observe/kitprom
 go 1.23.0
 
 require (
-	github.com/cypaykit/kit v0.0.0
+	github.com/cypaykit/kit v0.1.0
 	github.com/prometheus/client_golang v1.23.2
 	github.com/prometheus/client_model v0.6.2
 )
@@ -29,5 +29,3 @@ require (
 	golang.org/x/text v0.28.0 // indirect
 	google.golang.org/protobuf v1.36.8 // indirect
 )
-
-replace github.com/cypaykit/kit => ../..

@@ -14,8 +14,8 @@ import (
 
 	"github.com/cypaykit/kit/client"
 	"github.com/cypaykit/kit/handler"
-	"github.com/cypaykit/kit/internal/hookchain"
-	"github.com/cypaykit/kit/internal/obslabel"
+	"github.com/cypaykit/kit/observe/internal/hookchain"
+	"github.com/cypaykit/kit/observe/internal/obslabel"
 	"github.com/cypaykit/kit/store"
 )
 

@@ -3,7 +3,7 @@ module github.com/cypaykit/kit/store/redisstore
 go 1.22
 
 require (
-	github.com/cypaykit/kit v0.0.0
+	github.com/cypaykit/kit v0.1.0
 	github.com/redis/go-redis/v9 v9.11.0
 )
 
@@ -22,5 +22,3 @@ require (
 	golang.org/x/sys v0.30.0 // indirect
 	golang.org/x/text v0.22.0 // indirect
 )
-
-replace github.com/cypaykit/kit => ../..

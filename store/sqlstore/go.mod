@@ -3,7 +3,7 @@ module github.com/cypaykit/kit/store/sqlstore
 go 1.22
 
 require (
-	github.com/cypaykit/kit v0.0.0
+	github.com/cypaykit/kit v0.1.0
 	github.com/go-sql-driver/mysql v1.9.3
 	github.com/google/go-cmp v0.7.0
 	github.com/jackc/pgx/v5 v5.7.4
@@ -36,5 +36,3 @@ require (
 	modernc.org/mathutil v1.7.1 // indirect
 	modernc.org/memory v1.8.2 // indirect
 )
-
-replace github.com/cypaykit/kit => ../..
