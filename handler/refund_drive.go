@@ -16,6 +16,16 @@ import (
 // unknown is picked up by Poll on the schedule.
 const maxRefundCalls = 4
 
+// AlertRefundUnconfirmed: the gateway refused a refund and then said it
+// does not know its number, both in unsigned error replies (the gateway
+// signs no error). Either the refund was really refused, or a party on the
+// path forged both answers for a refund the gateway made. The kit cannot
+// tell, so the amount stays reserved and the refund is sent again under
+// its own number on the schedule; the alert comes with each try. Check the
+// refund in the merchant console: until the gateway answers it with a
+// signed status, no further refund can use its amount.
+const AlertRefundUnconfirmed AlertKind = "refund_unconfirmed"
+
 // AlertRefundChange: the gateway answered CHANGE for a refund: the buyer's
 // card was frozen or closed and the money went back to the merchant's
 // account. Pay the buyer another way; the kit will not refund it again.
@@ -25,8 +35,9 @@ const AlertRefundChange AlertKind = "refund_change"
 // the gateway lets it, and records the result under the claim. When
 // mayBeSent is true the number may already be known to the gateway, so it
 // is queried before anything is sent. It never issues another number, and
-// it records FAIL only when the gateway refused the refund and then did
-// not know the number. It returns the refund as stored (or as known, when
+// it records FAIL only on a signed refund_status FAIL: a refusal and an
+// unknown number, both unsigned errors, keep the refund reserved and raise
+// AlertRefundUnconfirmed. It returns the refund as stored (or as known, when
 // the record failed: the poller will come back to it).
 func (r *Refunder) drive(ctx context.Context, ref *store.Refund, mayBeSent bool) *store.Refund {
 	c, ok := r.clients[ref.Version]
@@ -55,8 +66,17 @@ func (r *Refunder) drive(ctx context.Context, ref *store.Refund, mayBeSent bool)
 			case item != nil:
 				return r.record(ctx, ref, r.outcome(ctx, ref, item, calls))
 			case notFound && refused:
-				return r.record(ctx, ref, store.RefundUpdate{State: store.RefundFailed, Tried: calls,
-					Note: "refused, and the gateway does not know the number: " + note})
+				// Both answers are plain errors, which the gateway never
+				// signs: a party on the path can forge the pair for a
+				// refund the gateway made. Recording FAIL would free the
+				// amount for a second refund (guarantee G14), so the
+				// refund stays reserved and in flight, sent again under
+				// its own number on the schedule (the gateway knows a
+				// number it made), and a person is told.
+				r.refundAlert(ctx, ref, Alert{Kind: AlertRefundUnconfirmed, GotAmount: 0, Status: "refused"},
+					"handler: refund refused and unknown to the gateway, on unsigned replies: kept reserved, check the merchant console")
+				return r.record(ctx, ref, r.pending(ref, store.RefundPending, calls,
+					"refused, and the gateway does not know the number (unsigned errors, not recorded FAIL): "+note))
 			case notFound && accepted:
 				// Accepted but not visible yet: keep asking, never re-send.
 				return r.record(ctx, ref, r.pending(ref, store.RefundProcessing, calls, "accepted; not in refundquery yet"))

@@ -409,9 +409,14 @@ func TestRefundFailReleases(t *testing.T) {
 	}
 }
 
-// TestRefundRefusedReleases: the gateway refuses the refund (20008, it
-// counts refunds made elsewhere) and does not know the number: FAIL.
-func TestRefundRefusedReleases(t *testing.T) {
+// TestRefundRefusedStaysReserved: the gateway refuses the refund (20008,
+// it counts refunds made elsewhere) and does not know the number. Both are
+// unsigned error replies, which a party on the path could forge for a
+// refund the gateway made (guarantee G14): the refund is not recorded
+// FAIL, its amount stays reserved, an AlertRefundUnconfirmed goes out, and
+// a later poll sends it again under the same number, never a new one.
+// Plant killed: recording FAIL on the pair, as before.
+func TestRefundRefusedStaysReserved(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
 	otn := e.paidAttempt(t, "RR1", 1000)
@@ -422,11 +427,25 @@ func TestRefundRefusedReleases(t *testing.T) {
 	}
 	r := e.refunder(t, nil)
 	v := mustRefund(t, r, handler.RefundRequest{OutTradeNo: otn, Amount: 500})
-	if v.Status != string(store.RefundFailed) {
-		t.Fatalf("refund the gateway refused: got %s, want FAIL", v.Status)
+	if v.Status != string(store.RefundPending) {
+		t.Fatalf("refund refused on unsigned errors: got %s, want PENDING (undecided)", v.Status)
 	}
-	if got := totals(t, e, otn); got.Reserved != 0 {
-		t.Errorf("reserved after a refusal: got %d, want 0", got.Reserved)
+	if got := totals(t, e, otn); got.Reserved != 500 {
+		t.Errorf("reserved after an unsigned refusal: got %d, want 500 (kept)", got.Reserved)
+	}
+	alerts := e.rec.Alerts()
+	if len(alerts) != 1 || alerts[0].Kind != handler.AlertRefundUnconfirmed || alerts[0].OutRefundNo != v.OutRefundNo {
+		t.Fatalf("alerts: got %+v, want one %s for %s", alerts, handler.AlertRefundUnconfirmed, v.OutRefundNo)
+	}
+	e.clock.Advance(time.Hour)
+	if _, err := r.Poll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := r.Get(context.Background(), v.OutRefundNo); got.Final() {
+		t.Fatalf("after a poll: got %s, want still in flight", got.Status)
+	}
+	if list, err := r.List(context.Background(), otn); err != nil || len(list) != 1 || list[0].OutRefundNo != v.OutRefundNo {
+		t.Fatalf("refunds of the order: got %+v, %v; want only %s (never a new number)", list, err, v.OutRefundNo)
 	}
 }
 
