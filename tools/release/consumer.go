@@ -135,7 +135,7 @@ func Consumer(root string, mods []Module, v string, keep bool) error {
 // private, which would bypass it) but not checked against the checksum
 // database, which cannot know them before the tags are pushed.
 func consumerEnv(goproxy, modcache string) []string {
-	drop := []string{"GOWORK", "GOPROXY", "GONOSUMDB", "GONOPROXY", "GOPRIVATE", "GOFLAGS", "GOTOOLCHAIN", "GOMODCACHE"}
+	drop := []string{"GOWORK", "GOPROXY", "GONOSUMDB", "GONOPROXY", "GOPRIVATE", "GOFLAGS", "GOTOOLCHAIN", "GOMODCACHE", "GODEBUG"}
 	var env []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
@@ -154,6 +154,12 @@ func consumerEnv(goproxy, modcache string) []string {
 		"GOFLAGS="+flags,
 		"GOTOOLCHAIN=local",
 		"GOMODCACHE="+modcache,
+		// The go command indexes module-cache directories in the build
+		// cache by path, trusting them never to change. The kit's
+		// modules are re-extracted at the same path and version with
+		// new contents on every run, so a stale index would hide a new
+		// package (seen: "does not contain package …/sqlsim"). Off.
+		"GODEBUG="+strings.TrimPrefix(os.Getenv("GODEBUG")+",goindex=0", ","),
 	)
 }
 
@@ -165,7 +171,13 @@ func consumerCache() (string, error) {
 		return "", err
 	}
 	dir := filepath.Join(base, "cypaykit-consumer", "mod")
-	for _, kit := range []string{filepath.Join(dir, Root), filepath.Join(dir, "cache", "download", Root)} {
+	// The root module extracts beside its nested ones: kit@v0.1.0 next
+	// to kit/store/sqlstore@v0.1.0.
+	roots, err := filepath.Glob(filepath.Join(dir, Root+"@*"))
+	if err != nil {
+		return "", err
+	}
+	for _, kit := range append(roots, filepath.Join(dir, Root), filepath.Join(dir, "cache", "download", Root)) {
 		if err := os.RemoveAll(kit); err != nil {
 			return "", fmt.Errorf("emptying the consumer's module cache: %w", err)
 		}
