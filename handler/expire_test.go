@@ -101,3 +101,18 @@ func TestPreOrderNoReuseNearExpiry(t *testing.T) {
 		t.Errorf("repeat with 50 s left: got %d %q, want 201 %q", r.Status, r.OutTradeNo, handler.OutTradeNo("EXPREUSE", 2))
 	}
 }
+
+// legacyAttempt records a PENDING WeChat attempt the way the pre-order
+// handler did before attempts expired: pre-ordered at the gateway without
+// time_start and time_expire, stored with a zero ExpiresAt.
+func (e *env) legacyAttempt(t testing.TB, otn string) string {
+	t.Helper()
+	_, err := e.clients[model.V2].PreOrder(context.Background(), &model.PreOrderRequest{
+		Channel: model.PayWeChat, MchID: mchA, Body: "goods", OutTradeNo: otn, TotalFee: 10,
+		NotifyURL: e.srv.URL + "/notify", TradeType: model.TradeTypeNative, ProductID: otn,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e.createPending(t, otn, mchA, model.V2, 10).OutTradeNo
+}
