@@ -43,7 +43,7 @@ type app struct {
 	// health answers /healthz and /readyz on the shop's address;
 	// opsHealth on -metrics-addr, with the store's error text.
 	health, opsHealth *handler.Health
-	closers         []func() error
+	closers           []func() error
 }
 
 // newApp wires the shop. baseURL is where the shop is reachable, used for
@@ -130,6 +130,7 @@ func newApp(ctx context.Context, cfg config, baseURL string, log *slog.Logger) (
 		Client:    a.client,
 		Resolve:   a.resolve,
 		NotifyURL: a.notifyURL,
+		Expire:    cfg.Expire,
 		Logger:    log,
 	}); err != nil {
 		return nil, err
