@@ -110,6 +110,7 @@ func TestScheduleWithExpiry(t *testing.T) {
 			break
 		}
 	}
+	t.Logf("abandoned 2 h attempt: %d queries at ages %v", len(ages), ages)
 	if n := len(ages); n > 36 {
 		t.Errorf("queries of an abandoned 2 h attempt: got %d, want at most 36\nages: %v", n, ages)
 	}
