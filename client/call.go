@@ -96,20 +96,20 @@ func (c *Client) call(ctx context.Context, ep endpoint, req any, mchID string, d
 	if err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrUnknownOutcome, ep.op, err)
 	}
-	signed, err := c.verifyReply(fields, keys)
-	if err != nil {
-		return fmt.Errorf("client: %s: %w", ep.op, err)
+	if err := c.verifyReply(ep.op, fields, keys); err != nil {
+		return err
 	}
 	values := make(url.Values, len(fields))
 	for k, v := range fields {
 		values[k] = []string{v}
 	}
-	if signed {
+	if lookup(fields, sign.Param) != "" {
 		// A signed reply can be re-cut like a notification without
 		// changing its sign; the decided fields' shapes rule that out
-		// (guarantee G10). An unsigned reply proves nothing either way.
+		// (guarantee G10). An unsigned error reply proves nothing either
+		// way, and is only ever an error.
 		if err := model.CheckReply(values); err != nil {
-			return fmt.Errorf("%w: %s: %w", ErrResponseSign, ep.op, err)
+			return &Unverified{Op: ep.op, Reason: ErrResponseSign, Fields: fields, err: err}
 		}
 	}
 	if err := model.Decode(dst, values); err != nil {
@@ -118,23 +118,25 @@ func (c *Client) call(ctx context.Context, ep endpoint, req any, mchID string, d
 	return nil
 }
 
-// verifyReply checks the reply's sign when it has one and says whether it
-// had one. An unsigned reply is accepted unless it reports success (state
-// and trade_state SUCCESS) and the client is strict: the gateway signs
-// only "correct" business results, so error replies normally come
-// unsigned.
-func (c *Client) verifyReply(fields map[string]string, keys []string) (signed bool, err error) {
+// verifyReply enforces guarantee G14: a reply must carry a sign that
+// verifies, unless it is a plain error reply (state not SUCCESS, or a
+// 2xxxx / 3xxxx code), which the gateway sends unsigned and which the
+// callers only ever turn into an error. Every other reply — paid, not
+// paid, closed, refunded, cancelled, a refund's status, a pre-order's
+// code_url, whatever its state, trade_state or code — decides something,
+// so without a verified sign it is an *Unverified error (ErrUnsigned or
+// ErrResponseSign): an unknown outcome, to be asked again.
+func (c *Client) verifyReply(op string, fields map[string]string, keys []string) error {
 	if lookup(fields, sign.Param) != "" {
 		if err := sign.VerifyMap(fields, c.alg, keys...); err != nil {
-			return true, fmt.Errorf("%w: %w", ErrResponseSign, err)
+			return &Unverified{Op: op, Reason: ErrResponseSign, Fields: fields, err: err}
 		}
-		return true, nil
+		return nil
 	}
-	if lookup(fields, "state") == string(model.StateSuccess) &&
-		lookup(fields, "trade_state") == string(model.TradeSuccess) && !c.allowUnsigned {
-		return false, ErrUnsigned
+	if lookup(fields, "state") != string(model.StateSuccess) || failedCode(model.Code(lookup(fields, "code"))) {
+		return nil
 	}
-	return false, nil
+	return &Unverified{Op: op, Reason: ErrUnsigned, Fields: fields}
 }
 
 // lookup finds a member in any letter case, as model.Decode does; parseReply

@@ -1,8 +1,9 @@
 // Package client calls the UnifiedPay (超赢) gateway: pre-order (主扫预下单)
 // on the v2 unified gateway or the legacy per-channel endpoints, order
-// query, cancel, refund and refund query. It signs every request, verifies
-// every signed response and maps the gateway's state / code / trade_state to
-// typed results and errors.
+// query, cancel, refund and refund query. It signs every request, insists
+// that every reply which is not a plain error carries a sign that verifies
+// (guarantee G14: only a signed reply decides), and maps the gateway's
+// state / code / trade_state to typed results and errors.
 package client
 
 import (
@@ -51,11 +52,6 @@ type Config struct {
 	// HTTPClient sends the requests. Zero means a client with a 15 s
 	// timeout (the gateway maintainer's own tool uses 15 s).
 	HTTPClient *http.Client
-	// AllowUnsignedSuccess accepts a successful reply (state and
-	// trade_state SUCCESS) that carries no sign. The gateway's tables say
-	// such replies are signed and its examples show them unsigned; zero
-	// (false) is strict and rejects them with ErrUnsigned.
-	AllowUnsignedSuccess bool
 	// Clock and Sleep drive WaitForPayment. Zero means time.Now and a
 	// context-aware real sleep; tests inject fakes so nothing sleeps.
 	Clock func() time.Time
@@ -97,7 +93,6 @@ type Client struct {
 	pid, appVersion     string
 	alg                 sign.Algorithm
 	http                *http.Client
-	allowUnsigned       bool
 	clock               func() time.Time
 	sleep               func(ctx context.Context, d time.Duration) error
 	nonce               func() string
@@ -107,16 +102,15 @@ type Client struct {
 // New validates cfg and returns a Client.
 func New(cfg Config) (*Client, error) {
 	c := &Client{
-		version:       cfg.Version,
-		keys:          cfg.Keys,
-		pid:           cfg.PID,
-		appVersion:    cfg.AppVersion,
-		http:          cfg.HTTPClient,
-		allowUnsigned: cfg.AllowUnsignedSuccess,
-		clock:         cfg.Clock,
-		sleep:         cfg.Sleep,
-		nonce:         cfg.Nonce,
-		observe:       cfg.Observe,
+		version:    cfg.Version,
+		keys:       cfg.Keys,
+		pid:        cfg.PID,
+		appVersion: cfg.AppVersion,
+		http:       cfg.HTTPClient,
+		clock:      cfg.Clock,
+		sleep:      cfg.Sleep,
+		nonce:      cfg.Nonce,
+		observe:    cfg.Observe,
 	}
 	var err error
 	if c.gatewayURL, err = baseURL("GatewayURL", cfg.GatewayURL, DefaultGatewayURL); err != nil {
@@ -269,7 +263,10 @@ func (c *Client) PreOrder(ctx context.Context, req *model.PreOrderRequest) (_ *m
 // a 2xxxx or 30001 code) is an error, ErrNotFound for an unknown order.
 // A reply that says paid but lacks mch_id, out_trade_no, transaction_id or
 // an amount is ErrMismatch, and a signed reply whose decided fields are
-// blank or not strictly shaped (model.CheckReply) is ErrResponseSign.
+// blank or not strictly shaped (model.CheckReply) is ErrResponseSign. As
+// for every call, a reply that is not a plain error must carry a sign that
+// verifies (ErrUnsigned, ErrResponseSign): an unsigned "closed" or
+// "refunded" decides nothing.
 func (c *Client) OrderQuery(ctx context.Context, req *model.OrderQueryRequest) (_ *model.OrderQueryResponse, err error) {
 	if c.observe != nil {
 		defer c.observeCall(OpOrderQuery, time.Now(), &err)

@@ -280,7 +280,6 @@ func TestResponseVerification(t *testing.T) {
 
 	tests := []struct {
 		name    string
-		lenient bool
 		status  int
 		body    string
 		wantErr error // nil = success
@@ -288,11 +287,12 @@ func TestResponseVerification(t *testing.T) {
 		{name: "signed success", body: signedJSON(t, merchantKey, success)},
 		{name: "signed with a rotated-out key", body: signedJSON(t, oldMchKey, success)},
 		{name: "lower-case sign", body: lowerSign(t, signedJSON(t, merchantKey, success))},
-		{name: "unsigned success, strict", body: unsignedJSON(t, success), wantErr: client.ErrUnsigned},
-		{name: "unsigned success, lenient", lenient: true, body: unsignedJSON(t, success)},
+		{name: "unsigned success", body: unsignedJSON(t, success), wantErr: client.ErrUnsigned},
+		{name: "unsigned NEED_QUERY", body: `{"state":"SUCCESS","code":"10001","trade_state":"NEED_QUERY"}`, wantErr: client.ErrUnsigned},
+		{name: "unsigned trade_state FAIL", body: `{"state":"SUCCESS","code":"10006","trade_state":"FAIL"}`, wantErr: client.ErrUnsigned},
+		{name: "unsigned SUCCESS without a code", body: `{"state":"SUCCESS"}`, wantErr: client.ErrUnsigned},
 		{name: "upper-case names cannot dodge the strict check", body: `{"STATE":"SUCCESS","TRADE_STATE":"SUCCESS","code":"10000"}`, wantErr: client.ErrUnsigned},
 		{name: "wrong key", body: signedJSON(t, agentKey, success), wantErr: client.ErrResponseSign},
-		{name: "wrong key, lenient", lenient: true, body: signedJSON(t, agentKey, success), wantErr: client.ErrResponseSign},
 		{name: "tampered after signing", body: strings.Replace(signedJSON(t, merchantKey, success), "weixin://x", "weixin://evil", 1), wantErr: client.ErrResponseSign},
 		{name: "signed error reply with a bad sign", body: `{"state":"FAIL","code":"20004","msg":"x","sign":"00000000000000000000000000000000"}`, wantErr: client.ErrResponseSign},
 		{name: "numbers, booleans and null as text", body: `{"state":"SUCCESS","code":10000,"trade_state":"SUCCESS","mch_id":"` + mchID +
@@ -317,7 +317,6 @@ func TestResponseVerification(t *testing.T) {
 			}
 			gw := newFake(t, func(received) (int, string) { return status, tt.body })
 			c := newClient(t, model.V2, gw.srv.URL, func(cfg *client.Config) {
-				cfg.AllowUnsignedSuccess = tt.lenient
 				cfg.Keys.MerchantKeys = func(context.Context, string) ([]string, error) {
 					return []string{merchantKey, oldMchKey}, nil
 				}
@@ -432,7 +431,11 @@ func TestOrderQueryStatesAreNotErrors(t *testing.T) {
 		t.Run(tt.code, func(t *testing.T) {
 			t.Parallel()
 			gw := newFake(t, func(received) (int, string) {
-				return 200, unsignedJSON(t, map[string]string{"state": "SUCCESS", "code": tt.code, "trade_state": tt.tradeState, "msg": "m"})
+				reply := map[string]string{"state": "SUCCESS", "code": tt.code, "msg": "m"}
+				if tt.tradeState != "" {
+					reply["trade_state"] = tt.tradeState
+				}
+				return 200, signedJSON(t, merchantKey, reply)
 			})
 			c := newClient(t, model.V2, gw.srv.URL)
 			resp, err := c.OrderQuery(context.Background(), queryReq())
@@ -458,7 +461,7 @@ func TestPreOrderNeedQuery(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			gw := newFake(t, func(received) (int, string) { return 200, unsignedJSON(t, tt.body) })
+			gw := newFake(t, func(received) (int, string) { return 200, signedJSON(t, agentKey, tt.body) })
 			c := newClient(t, model.V1, gw.srv.URL)
 			resp, err := c.PreOrder(context.Background(), preOrderReq(model.PayAlipay))
 			if !errors.Is(err, client.ErrNeedQuery) {
@@ -584,7 +587,7 @@ func TestHTTPClientTimeoutIsUnknownOutcome(t *testing.T) {
 func TestWaitForPayment(t *testing.T) {
 	t.Parallel()
 	unpaid := func(t testing.TB) (int, string) {
-		return 200, unsignedJSON(t, map[string]string{"state": "SUCCESS", "code": "10003", "msg": "未支付"})
+		return 200, signedJSON(t, merchantKey, map[string]string{"state": "SUCCESS", "code": "10003", "msg": "未支付"})
 	}
 	paid := func(t testing.TB, r received) (int, string) { return okReply(t)(r) }
 
@@ -603,7 +606,7 @@ func TestWaitForPayment(t *testing.T) {
 			return paid(t, r)
 		}, wantQueries: 3, wantOutcome: model.OutcomePaid},
 		{name: "closed is final", script: func(t testing.TB, n int, r received) (int, string) {
-			return 200, unsignedJSON(t, map[string]string{"state": "SUCCESS", "code": "10004", "trade_state": "FAIL"})
+			return 200, signedJSON(t, merchantKey, map[string]string{"state": "SUCCESS", "code": "10004", "trade_state": "FAIL"})
 		}, wantQueries: 1, wantOutcome: model.OutcomeClosed},
 		{name: "never paid, default timeout", script: func(t testing.TB, n int, r received) (int, string) {
 			return unpaid(t)
@@ -684,7 +687,7 @@ func TestWaitForPaymentRejectsTimeouts(t *testing.T) {
 func TestWaitForPaymentStopsOnCancel(t *testing.T) {
 	t.Parallel()
 	gw := newFake(t, func(received) (int, string) {
-		return 200, `{"state":"SUCCESS","code":"10003"}`
+		return 200, signedJSON(t, merchantKey, map[string]string{"state": "SUCCESS", "code": "10003"})
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	sleeps := 0

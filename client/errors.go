@@ -17,12 +17,16 @@ var (
 	// ErrUnknownMerchant: the keyring has no key for the mch_id.
 	ErrUnknownMerchant = errors.New("client: unknown merchant")
 	// ErrResponseSign: the reply carries a sign that does not verify with
-	// any of the merchant's keys. The request may have taken effect.
+	// any of the merchant's keys, or a signed reply was re-cut. The
+	// request may have taken effect. The error is an *Unverified.
 	ErrResponseSign = errors.New("client: response sign does not verify")
-	// ErrUnsigned: a successful reply (state and trade_state SUCCESS)
-	// carries no sign and Config.AllowUnsignedSuccess is false. The request
-	// may have taken effect.
-	ErrUnsigned = errors.New("client: successful response is not signed")
+	// ErrUnsigned: a reply that is not a plain error (its state is
+	// SUCCESS and its code is not 2xxxx / 3xxxx) carries no sign, whatever
+	// its trade_state or code says: paid, closed, refunded, a refund's
+	// status, a pre-order's code_url. Only a signed reply decides
+	// (guarantee G14); there is no switch to accept an unsigned one. The
+	// request may have taken effect. The error is an *Unverified.
+	ErrUnsigned = errors.New("client: response is not signed")
 	// ErrMismatch: a verified reply names another mch_id or out_trade_no
 	// than the request. The request may have taken effect.
 	ErrMismatch = errors.New("client: response does not match the request")
@@ -130,6 +134,57 @@ func (e *GatewayError) class() error {
 		return ErrNeedQuery
 	}
 	return ErrGateway
+}
+
+// Unverified is the error of a reply whose sign is missing (Reason
+// ErrUnsigned) or does not verify, or that was re-cut (Reason
+// ErrResponseSign). It keeps what the reply said for logs only: nothing in
+// it is proved, so nothing may be decided on it — an unsigned "closed"
+// may come from a party on the network path while the buyer is paying.
+// errors.Is matches Reason; Error never shows the fields.
+type Unverified struct {
+	// Op is the gateway method, as in GatewayError.Op.
+	Op string
+	// Reason is ErrUnsigned or ErrResponseSign.
+	Reason error
+	// Fields is the reply as received, name → text: for logs, never for
+	// decisions.
+	Fields map[string]string
+	// err is the detail of a failed verification, if any.
+	err error
+}
+
+// Error names the method, the reason and, for a log, the reply's state,
+// code and trade_state (cut short). It never carries keys or the body.
+func (e *Unverified) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%v: %s", e.Reason, e.Op)
+	if e.err != nil {
+		fmt.Fprintf(&b, ": %v", e.err)
+	}
+	for _, name := range []string{"state", "code", "trade_state"} {
+		if v := lookup(e.Fields, name); v != "" {
+			fmt.Fprintf(&b, " %s=%q", name, truncate(v, 16))
+		}
+	}
+	return b.String()
+}
+
+// Unwrap returns Reason and the verification detail, so that errors.Is
+// matches both.
+func (e *Unverified) Unwrap() []error {
+	if e.err == nil {
+		return []error{e.Reason}
+	}
+	return []error{e.Reason, e.err}
+}
+
+// Unverifiable reports whether err is about a reply whose sign was missing
+// or did not verify (ErrUnsigned, ErrResponseSign): an unknown outcome
+// that a party on the network path may have made up. The kit's handlers
+// count these to raise handler.AlertUnsignedReply.
+func Unverifiable(err error) bool {
+	return errors.Is(err, ErrUnsigned) || errors.Is(err, ErrResponseSign)
 }
 
 // Uncertain reports whether err leaves the effect of a call unknown: the

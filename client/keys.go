@@ -104,7 +104,9 @@ func (k Keyring) Keys(ctx context.Context, v model.Version, mchID string) ([]str
 		}
 		out := make([]string, 0, len(keys))
 		for _, key := range keys {
-			if CheckKey(key) == nil {
+			// An unset rotation slot is dropped, never signed or
+			// verified with.
+			if !unusable(key) {
 				out = append(out, key)
 			}
 		}
@@ -127,17 +129,26 @@ func (k Keyring) Keys(ctx context.Context, v model.Version, mchID string) ([]str
 func (k Keyring) Candidates(ctx context.Context, mchID string) (keys []string, merchant int, err error) {
 	if mchID != "" && k.MerchantKeys != nil {
 		mk, err := k.MerchantKeys(ctx, mchID)
-		if err != nil && !errors.Is(err, ErrUnknownMerchant) {
+		switch {
+		case errors.Is(err, ErrUnknownMerchant):
+			// Whatever came with the error is not a key list to trust:
+			// no merchant keys.
+			mk = nil
+		case err != nil:
+			// Fail closed: a partial list beside an error is not verified
+			// against.
 			return nil, 0, fmt.Errorf("client: keys of merchant %q: %w", mchID, err)
 		}
-		if k.AgentKey == "" && !slices.Contains(mk, "") {
+		if k.AgentKey == "" && !slices.ContainsFunc(mk, unusable) {
 			// The common v2-only keyring: nothing to add or drop, so no
 			// copy on the notification path.
 			return mk, len(mk), nil
 		}
 		keys = make([]string, 0, len(mk)+1)
 		for _, key := range mk {
-			if key != "" {
+			// An unset rotation slot ("" or blank) is a key anyone
+			// knows: never a candidate.
+			if !unusable(key) {
 				keys = append(keys, key)
 			}
 		}
@@ -148,3 +159,8 @@ func (k Keyring) Candidates(ctx context.Context, mchID string) (keys []string, m
 	}
 	return keys, merchant, nil
 }
+
+// unusable reports a key CheckKey refuses: empty, blank or padded. An
+// empty or blank key is known to everyone, so verifying with it would let
+// anyone sign; none of them is ever used.
+func unusable(key string) bool { return CheckKey(key) != nil }

@@ -76,8 +76,13 @@ func newClient(t testing.TB, sim *gatewaytest.Server, n *atomic.Int64) *client.C
 // instance is one app instance: its own *sql.DB, store, locker, settler
 // and reconciler, as a separate process would have.
 func newInstance(t testing.TB, dsn, prefix string, sim *gatewaytest.Server, clk *clock, n *atomic.Int64, lim handler.Limiter) (*handler.Reconciler, *sqlstore.Store) {
+	return newInstanceOn(t, "pgx", sqlstore.Postgres, dsn, prefix, sim, clk, n, lim)
+}
+
+// newInstanceOn is newInstance on any database/sql driver and dialect.
+func newInstanceOn(t testing.TB, driver string, d sqlstore.Dialect, dsn, prefix string, sim *gatewaytest.Server, clk *clock, n *atomic.Int64, lim handler.Limiter) (*handler.Reconciler, *sqlstore.Store) {
 	t.Helper()
-	db, err := sql.Open("pgx", dsn)
+	db, err := sql.Open(driver, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +91,7 @@ func newInstance(t testing.TB, dsn, prefix string, sim *gatewaytest.Server, clk 
 	// with the default of 2 every pass would reconnect.
 	db.SetMaxOpenConns(8)
 	db.SetMaxIdleConns(8)
-	cfg := sqlstore.Config{Dialect: sqlstore.Postgres, TablePrefix: prefix}
+	cfg := sqlstore.Config{Dialect: d, TablePrefix: prefix}
 	st, err := sqlstore.New(db, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -113,8 +118,13 @@ func newInstance(t testing.TB, dsn, prefix string, sim *gatewaytest.Server, clk 
 }
 
 func dropTables(t testing.TB, dsn, prefix string) {
+	dropTablesOn(t, "pgx", dsn, prefix)
+}
+
+// dropTablesOn is dropTables through any driver.
+func dropTablesOn(t testing.TB, driver, dsn, prefix string) {
 	t.Cleanup(func() {
-		db, err := sql.Open("pgx", dsn)
+		db, err := sql.Open(driver, dsn)
 		if err != nil {
 			return
 		}
@@ -152,15 +162,20 @@ func freshAttempts(t testing.TB, st store.OrderStore, sim *gatewaytest.Server, c
 // a pass each per simulated second for the 120 s fast window of 100 fresh
 // unpaid attempts, and returns the gateway queries they made.
 func windowQueries(t *testing.T, dsn string, n int) int64 {
+	return windowQueriesOn(t, "pgx", sqlstore.Postgres, dsn, n)
+}
+
+// windowQueriesOn is windowQueries on any driver and dialect.
+func windowQueriesOn(t *testing.T, driver string, d sqlstore.Dialect, dsn string, n int) int64 {
 	sim := newSim(t)
 	prefix := "rec" + randomHex(t, 4) + "_"
-	dropTables(t, dsn, prefix)
+	dropTablesOn(t, driver, dsn, prefix)
 	clk := &clock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
 	var calls atomic.Int64
 	rs := make([]*handler.Reconciler, n)
 	var st *sqlstore.Store
 	for i := range rs {
-		rs[i], st = newInstance(t, dsn, prefix, sim, clk, &calls, nil)
+		rs[i], st = newInstanceOn(t, driver, d, dsn, prefix, sim, clk, &calls, nil)
 	}
 	freshAttempts(t, st, sim, clk, 100)
 	for range 120 {
@@ -198,6 +213,27 @@ func TestReconcilersSharePostgres(t *testing.T) {
 		if float64(got) > 1.1*float64(one) {
 			t.Errorf("%d instances: got %d queries, want at most 1.1 × %d", n, got, one)
 		}
+	}
+}
+
+// TestReconcilersShareTiDBSim is TestReconcilersSharePostgres under the
+// TiDB simulation (store/sqlstore/sqlsim on MariaDB: FOR UPDATE SKIP
+// LOCKED takes no lock, one writing COMMIT in five fails with 9007): two
+// reconcilers make the gateway queries of one, because a claim is
+// exclusive by its conditional mark, not by the lock TiDB ignores.
+func TestReconcilersShareTiDBSim(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs 3 × 120 passes against MariaDB")
+	}
+	dsn := serverDSN("mysql", "CYPAY_TEST_MYSQL", mysqlDefault)(t)
+	one := windowQueriesOn(t, "sqlsim-tidb", sqlstore.MySQL, dsn, 1)
+	if one != 100*24 {
+		t.Errorf("one instance: got %d queries, want %d (100 attempts × 24)", one, 100*24)
+	}
+	got := windowQueriesOn(t, "sqlsim-tidb", sqlstore.MySQL, dsn, 2)
+	t.Logf("2 instances: %d queries, %.2f× one instance", got, float64(got)/float64(one))
+	if float64(got) > 1.1*float64(one) {
+		t.Errorf("2 instances: got %d queries, want at most 1.1 × %d", got, one)
 	}
 }
 

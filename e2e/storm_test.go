@@ -85,7 +85,7 @@ func openStores(t *testing.T, driver string, d sqlstore.Dialect, dsn string, n i
 				t.Fatalf("migrate: %v", err)
 			}
 			t.Cleanup(func() {
-				for _, table := range []string{"orders", "leases", "schedule", "refunds", "order_buyers", "schema_version"} {
+				for _, table := range []string{"orders", "leases", "schedule", "refunds", "order_buyers", "schema_version", "migrate_leases"} {
 					db.Exec("DROP TABLE IF EXISTS " + prefix + table)
 				}
 			})
@@ -107,6 +107,9 @@ var sqlTargets = []struct {
 	{"sqlite-file", "sqlite", sqlstore.SQLite, func(t *testing.T) string {
 		return "file:" + filepath.Join(t.TempDir(), "storm.db") + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)"
 	}},
+	// Simulations of servers CI cannot run (see sim_test.go).
+	{"tidb-sim", "sqlsim-tidb", sqlstore.MySQL, serverDSN("mysql", "CYPAY_TEST_MYSQL", mysqlDefault)},
+	{"oceanbase-sim", "sqlsim-oceanbase", sqlstore.MySQL, serverDSN("mysql", "CYPAY_TEST_MYSQL", mysqlDefault)},
 }
 
 // TestTwoInstancesNoLocker (issue 8.2) plays two app instances wired the

@@ -42,4 +42,12 @@
 // the order, on RetrySchedule × Config.TimeScale, until a reply body is
 // exactly "success" within the reply deadline. Every attempt is recorded
 // as a Delivery; WaitIdle waits for them to end, Close cancels them.
+//
+// # A party on the path
+//
+// OnPath is an http.RoundTripper for client.Config.HTTPClient that stands
+// between the kit and the gateway and rewrites the replies of chosen calls
+// (StripSign, Set, Drop, Resign, Replace; RewriteEach to choose per
+// request), to prove that no unsigned, badly signed or re-cut reply
+// changes the kit's state (guarantee G14).
 package gatewaytest

@@ -39,7 +39,7 @@ func TestBuyerFacingDetails(t *testing.T) {
 		return e.resolve(ctx, id)
 	}
 	po, err := handler.NewPreOrder(handler.PreOrderConfig{
-		Store: e.store, Client: e.clients[model.V2], Resolve: resolve,
+		Store: e.store, Client: e.clients[model.V2], Resolve: resolve, Authorize: handler.AllowAnyone,
 		NotifyURL: "https://shop.example/notify", Logger: quietLogger(),
 	})
 	if err != nil {

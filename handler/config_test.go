@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/cypaykit/kit/client"
 	"github.com/cypaykit/kit/handler"
@@ -37,15 +38,27 @@ func TestConstructorsValidate(t *testing.T) {
 			return err
 		},
 		"preorder without resolver": func() error {
-			_, err := handler.NewPreOrder(handler.PreOrderConfig{Store: e.mem, Client: e.clients[model.V2], NotifyURL: "https://a.example/n"})
+			_, err := handler.NewPreOrder(handler.PreOrderConfig{Store: e.mem, Client: e.clients[model.V2], Authorize: handler.AllowAnyone, NotifyURL: "https://a.example/n"})
+			return err
+		},
+		"preorder without Authorize": func() error {
+			_, err := handler.NewPreOrder(handler.PreOrderConfig{Store: e.mem, Client: e.clients[model.V2], Resolve: resolve, NotifyURL: "https://a.example/n"})
+			return err
+		},
+		"preorder negative MaxOpen": func() error {
+			_, err := handler.NewPreOrder(handler.PreOrderConfig{Store: e.mem, Client: e.clients[model.V2], Resolve: resolve, Authorize: handler.AllowAnyone, NotifyURL: "https://a.example/n", MaxOpen: -1})
+			return err
+		},
+		"preorder negative OpenFor": func() error {
+			_, err := handler.NewPreOrder(handler.PreOrderConfig{Store: e.mem, Client: e.clients[model.V2], Resolve: resolve, Authorize: handler.AllowAnyone, NotifyURL: "https://a.example/n", OpenFor: -time.Hour})
 			return err
 		},
 		"preorder notify URL with query": func() error {
-			_, err := handler.NewPreOrder(handler.PreOrderConfig{Store: e.mem, Client: e.clients[model.V2], Resolve: resolve, NotifyURL: "https://a.example/n?x=1"})
+			_, err := handler.NewPreOrder(handler.PreOrderConfig{Store: e.mem, Client: e.clients[model.V2], Resolve: resolve, Authorize: handler.AllowAnyone, NotifyURL: "https://a.example/n?x=1"})
 			return err
 		},
 		"preorder relative notify URL": func() error {
-			_, err := handler.NewPreOrder(handler.PreOrderConfig{Store: e.mem, Client: e.clients[model.V2], Resolve: resolve, NotifyURL: "/notify"})
+			_, err := handler.NewPreOrder(handler.PreOrderConfig{Store: e.mem, Client: e.clients[model.V2], Resolve: resolve, Authorize: handler.AllowAnyone, NotifyURL: "/notify"})
 			return err
 		},
 		"status without store": func() error { _, err := handler.NewStatus(handler.StatusConfig{}); return err },

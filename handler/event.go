@@ -95,7 +95,9 @@ type Event struct {
 type AlertKind string
 
 // Alert kinds. Each means money and records disagree under a valid
-// signature: a leaked key, a bug, or a payment someone must handle.
+// signature: a leaked key, a bug, or a payment someone must handle; or,
+// for AlertUnsignedReply (unsigned.go), that the gateway's replies cannot
+// be verified, so nothing is being decided.
 const (
 	AlertAmountMismatch AlertKind = "amount_mismatch"
 	AlertMchMismatch    AlertKind = "mch_id_mismatch"
@@ -139,10 +141,17 @@ type Alert struct {
 	// TransactionID is the message's transaction id; StoredTransactionID
 	// the order's, if any.
 	TransactionID, StoredTransactionID string
+	// Count is, for AlertUnsignedReply, how many unverifiable replies in
+	// a row this instance has had.
+	Count int
 }
 
 // String formats the alert for a log line.
 func (a Alert) String() string {
-	return fmt.Sprintf("%s: out_trade_no=%s business_id=%s other_out_trade_no=%s out_refund_no=%s mch_id=%s got_mch_id=%s want_fee=%d got_fee=%d status=%s transaction_id=%s stored_transaction_id=%s",
+	s := fmt.Sprintf("%s: out_trade_no=%s business_id=%s other_out_trade_no=%s out_refund_no=%s mch_id=%s got_mch_id=%s want_fee=%d got_fee=%d status=%s transaction_id=%s stored_transaction_id=%s",
 		a.Kind, a.OutTradeNo, a.BusinessID, a.OtherOutTradeNo, a.OutRefundNo, a.MchID, a.GotMchID, a.WantAmount, a.GotAmount, a.Status, a.TransactionID, a.StoredTransactionID)
+	if a.Count != 0 {
+		s += fmt.Sprintf(" count=%d", a.Count)
+	}
+	return s
 }

@@ -46,6 +46,11 @@ func Example() {
 			// Look the order up in your own database; never trust the browser's amount.
 			return handler.Purchase{}, fmt.Errorf("order %s: %w", orderID, handler.ErrOrderNotFound)
 		},
+		// Only the order's buyer may start its payments: check your
+		// session, or a token you gave the buyer with the order.
+		Authorize: func(r *http.Request, orderID string) bool {
+			return false // nobody, until you check
+		},
 	})
 	if err != nil {
 		log.Fatal(err)

@@ -61,13 +61,13 @@ func TestPreOrderCarriesExpiry(t *testing.T) {
 func TestPreOrderExpireBounds(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	for _, d := range []time.Duration{-time.Minute, 59 * time.Second, handler.MaxExpire + time.Second} {
+	for _, d := range []time.Duration{-time.Minute, 59 * time.Second, handler.MinExpire, handler.MaxExpire, handler.MaxExpire + time.Second} {
 		_, err := handler.NewPreOrder(handler.PreOrderConfig{
-			Store: e.store, Client: e.clients[model.V2], Resolve: e.resolve,
+			Store: e.store, Client: e.clients[model.V2], Resolve: e.resolve, Authorize: handler.AllowAnyone,
 			NotifyURL: e.srv.URL + "/notify", Expire: d,
 		})
-		if err == nil {
-			t.Errorf("NewPreOrder with Expire %v: got nil error, want a refusal", d)
+		if ok := d >= handler.MinExpire && d <= handler.MaxExpire; ok != (err == nil) {
+			t.Errorf("NewPreOrder with Expire %v: got error %v, want one only outside 1m–24h", d, err)
 		}
 	}
 	for i, d := range []time.Duration{-time.Minute, 59 * time.Second, handler.MaxExpire + time.Second} {

@@ -55,7 +55,7 @@ func TestPreOrderConcurrentIdenticalMakeOneAttempt(t *testing.T) {
 	// arrive.
 	e.sim.SetFaults(handler.OutTradeNo(id, 1), gatewaytest.Faults{PreOrderDelay: 300 * time.Millisecond})
 	second, err := handler.NewPreOrder(handler.PreOrderConfig{
-		Store: e.store, Client: e.clients[model.V2], Resolve: e.resolve,
+		Store: e.store, Client: e.clients[model.V2], Resolve: e.resolve, Authorize: handler.AllowAnyone,
 		NotifyURL: e.srv.URL + "/notify", Logger: quietLogger(), Now: e.clock.Now,
 	})
 	if err != nil {
@@ -157,7 +157,7 @@ func TestPreOrderRecordedAttemptReachesGateway(t *testing.T) {
 	defer cancel()
 	hs := &hangUpStore{OrderStore: e.mem, hangUp: cancel}
 	po, err := handler.NewPreOrder(handler.PreOrderConfig{
-		Store: hs, Client: e.clients[model.V2], Resolve: e.resolve,
+		Store: hs, Client: e.clients[model.V2], Resolve: e.resolve, Authorize: handler.AllowAnyone,
 		NotifyURL: e.srv.URL + "/notify", Logger: quietLogger(), Now: e.clock.Now,
 	})
 	if err != nil {

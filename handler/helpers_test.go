@@ -199,6 +199,9 @@ type env struct {
 	clock    *fakeClock
 	business sync.Map // business id -> handler.Purchase
 	auto     *handler.Refunder
+	// onPath stands between the clients and the simulator; with no rules
+	// it changes nothing.
+	onPath *gatewaytest.OnPath
 }
 
 func quietLogger() *slog.Logger {
@@ -228,10 +231,11 @@ func newEnv(t testing.TB, opt envOptions) *env {
 	if timeout == 0 {
 		timeout = 10 * time.Second
 	}
+	e.onPath = gatewaytest.NewOnPath(nil)
 	for _, v := range []model.Version{model.V1, model.V2} {
 		c, err := client.New(client.Config{
 			GatewayURL: e.sim.URL, OpenURL: e.sim.URL, Version: v, Keys: keyring(),
-			HTTPClient: &http.Client{Timeout: timeout},
+			HTTPClient: &http.Client{Timeout: timeout, Transport: e.onPath},
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -266,7 +270,7 @@ func newEnv(t testing.TB, opt envOptions) *env {
 	mux.Handle("/notify", e.notify)
 	for _, v := range []model.Version{model.V1, model.V2} {
 		po, err := handler.NewPreOrder(handler.PreOrderConfig{
-			Store: e.store, Client: e.clients[v], Resolve: e.resolve,
+			Store: e.store, Client: e.clients[v], Resolve: e.resolve, Authorize: handler.AllowAnyone,
 			NotifyURL: e.srv.URL + "/notify", Logger: logger, Now: e.clock.Now,
 		})
 		if err != nil {

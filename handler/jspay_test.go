@@ -20,7 +20,7 @@ import (
 func (e *env) secondInstance(t testing.TB) string {
 	t.Helper()
 	po, err := handler.NewPreOrder(handler.PreOrderConfig{
-		Store: e.store, Client: e.clients[model.V2], Resolve: e.resolve,
+		Store: e.store, Client: e.clients[model.V2], Resolve: e.resolve, Authorize: handler.AllowAnyone,
 		NotifyURL: e.srv.URL + "/notify", Logger: quietLogger(), Now: e.clock.Now,
 	})
 	if err != nil {
@@ -60,7 +60,7 @@ func postAll(t *testing.T, urls []string, bodies []map[string]string, buyerOf []
 			defer resp.Body.Close()
 			raw, _ := io.ReadAll(resp.Body)
 			var r preOrderReply
-			if err := json.Unmarshal(raw, &r); err != nil {
+			if err := unmarshalReply(raw, &r); err != nil {
 				t.Errorf("reply %q: %v", raw, err)
 				return
 			}

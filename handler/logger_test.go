@@ -78,7 +78,7 @@ func TestOneLogger(t *testing.T) {
 		t.Fatal(err)
 	}
 	preorder, err := handler.NewPreOrder(handler.PreOrderConfig{Store: st, Client: e.clients[model.V2],
-		Resolve: e.resolve, NotifyURL: "https://shop.example/notify"})
+		Resolve: e.resolve, Authorize: handler.AllowAnyone, NotifyURL: "https://shop.example/notify"})
 	if err != nil {
 		t.Fatal(err)
 	}

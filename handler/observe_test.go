@@ -229,6 +229,7 @@ func TestTracePreOrder(t *testing.T) {
 	mem := memstore.New()
 	po, err := handler.NewPreOrder(handler.PreOrderConfig{
 		Store: mem, Client: c, NotifyURL: "http://shop.example/notify", Logger: quietLogger(), Trace: spans.Trace,
+		Authorize: handler.AllowAnyone,
 		Resolve: func(_ context.Context, id string) (handler.Purchase, error) {
 			if id == "BROKEN" {
 				return handler.Purchase{}, errors.New("database down")

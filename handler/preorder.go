@@ -72,6 +72,26 @@ type PreOrderConfig struct {
 	// NotifyURL is where the gateway posts notifications: absolute http(s)
 	// with no query string. Required.
 	NotifyURL string
+	// Authorize says whether the caller of r may start a payment for
+	// business order orderID. Order ids are often guessable, and anyone who
+	// can start attempts for an order could otherwise fill it with
+	// attempts of their own: check the shop's session, or the token the
+	// shop handed the buyer with the order (the one StatusConfig.Authorize
+	// takes). It runs before Resolve, before anything is recorded and
+	// before the gateway is called, so a refused request (403) costs no
+	// row and no gateway call. Required: a host whose own middleware has
+	// already authorised the request says so with AllowAnyone.
+	Authorize func(r *http.Request, orderID string) bool
+	// MaxOpen bounds a business order's open attempts: PENDING ones
+	// created less than OpenFor ago. A request that would make one more is
+	// answered 429 with Retry-After (when the oldest of them stops
+	// counting); a repeated request that reuses or joins an attempt (see
+	// ReusePending) makes none, so a buyer's double clicks never reach the
+	// bound. Zero means 5; negative is an error.
+	MaxOpen int
+	// OpenFor is how long an attempt counts as open for MaxOpen. Zero
+	// means 2 h; negative is an error.
+	OpenFor time.Duration
 	// ReusePending: a repeated request for the same business order,
 	// channel and trade type returns an attempt still PENDING that was
 	// created less than this long ago, has its checkout (NATIVE: a
@@ -116,20 +136,28 @@ type PreOrderConfig struct {
 // attempt. The buyer fields are kept in the store only as a fingerprint
 // (store.Order.Buyer).
 //
+// PreOrderConfig.Authorize decides who may start a payment, before
+// anything else is done for the request; MaxOpen bounds the attempts
+// open at once, never the attempts an order may have over its life.
+//
 // Replies are an OrderView as JSON — 201 for a new attempt, 200 for a
 // reused one, 202 when the gateway's answer is unknown (timeout, 5xx,
 // NEED_QUERY: the attempt stays PENDING and the Reconciler settles it) —
-// or an RFC 9457 application/problem+json: 400 malformed, 405 not POST,
-// 415 content type, 404 / 409 / 422 from Resolve, 409 already paid, 422
-// invalid fields or refused by the gateway as invalid, 502 refused by the
+// or an RFC 9457 application/problem+json: 400 malformed, 403 refused by
+// Authorize, 405 not POST, 415 content type, 404 / 409 / 422 from
+// Resolve, 409 already paid, 422 invalid fields or refused by the gateway
+// as invalid, 429 MaxOpen reached (with Retry-After), 502 refused by the
 // gateway otherwise (with its code and msg), 500 store failure.
 type PreOrder struct {
 	store     store.OrderStore
 	client    *client.Client
 	resolve   func(ctx context.Context, businessID string) (Purchase, error)
+	authorize func(r *http.Request, orderID string) bool
 	notifyURL string
 	reuse     time.Duration
 	expire    time.Duration
+	maxOpen   int
+	openFor   time.Duration
 	maxBody   int64
 	log       *slog.Logger
 	now       func() time.Time
@@ -145,6 +173,12 @@ func NewPreOrder(cfg PreOrderConfig) (*PreOrder, error) {
 		return nil, errors.New("handler: PreOrderConfig.Client is required")
 	case cfg.Resolve == nil:
 		return nil, errors.New("handler: PreOrderConfig.Resolve is required")
+	case cfg.Authorize == nil:
+		return nil, errors.New("handler: PreOrderConfig.Authorize is required (AllowAnyone if your middleware authorises)")
+	case cfg.MaxOpen < 0:
+		return nil, errors.New("handler: PreOrderConfig.MaxOpen is negative")
+	case cfg.OpenFor < 0:
+		return nil, errors.New("handler: PreOrderConfig.OpenFor is negative")
 	case cfg.MaxBody < 0:
 		return nil, errors.New("handler: PreOrderConfig.MaxBody is negative")
 	case cfg.Expire != 0 && (cfg.Expire < MinExpire || cfg.Expire > MaxExpire):
@@ -157,9 +191,12 @@ func NewPreOrder(cfg PreOrderConfig) (*PreOrder, error) {
 		store:     cfg.Store,
 		client:    cfg.Client,
 		resolve:   cfg.Resolve,
+		authorize: cfg.Authorize,
 		notifyURL: cfg.NotifyURL,
 		reuse:     cfg.ReusePending,
 		expire:    cfg.Expire,
+		maxOpen:   cfg.MaxOpen,
+		openFor:   cfg.OpenFor,
 		maxBody:   cfg.MaxBody,
 		log:       cfg.Logger,
 		now:       cfg.Now,
@@ -173,6 +210,12 @@ func NewPreOrder(cfg PreOrderConfig) (*PreOrder, error) {
 	}
 	if p.expire == 0 {
 		p.expire = DefaultExpire
+	}
+	if p.maxOpen == 0 {
+		p.maxOpen = 5
+	}
+	if p.openFor == 0 {
+		p.openFor = 2 * time.Hour
 	}
 	if p.log == nil {
 		p.log = slog.Default()
@@ -197,8 +240,10 @@ type preOrderRequest struct {
 // forbiddenFields are refused outright: the amount is the host's to say.
 var forbiddenFields = []string{"amount", "total_fee", "price", "fee"}
 
-// maxAttempts bounds the attempts of one business order (two digits).
-const maxAttempts = 99
+// AllowAnyone is a PreOrderConfig.Authorize that lets every request
+// start a payment. Use it only where the host's own middleware, in front
+// of the handler, already lets through no one but the order's buyer.
+func AllowAnyone(*http.Request, string) bool { return true }
 
 // serve handles one pre-order request (ServeHTTP adds its Trace).
 func (p *PreOrder) serve(w http.ResponseWriter, r *http.Request) {
@@ -213,6 +258,10 @@ func (p *PreOrder) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if perr := validateRequest(&req); perr != nil {
 		p.reply(w, r, *perr)
+		return
+	}
+	if !p.authorize(r, req.OrderID) {
+		p.reply(w, r, problem{Status: http.StatusForbidden, Detail: "not allowed to pay for this order"})
 		return
 	}
 	ctx := r.Context()
@@ -237,8 +286,8 @@ func (p *PreOrder) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The gateway request is checked before anything is recorded: an
-	// attempt that the client would refuse unsent would only use up one
-	// of the order's 99 numbers (anyone may name anyone's order here).
+	// attempt that the client would refuse unsent would only hold one of
+	// the order's open attempts.
 	now := p.now()
 	if err := model.Validate(p.gatewayRequest(req, buy, &store.Order{OutTradeNo: OutTradeNo(req.OrderID, 1), CreatedAt: now, ExpiresAt: expiryOf(now, buy.Expire)})); err != nil {
 		p.reply(w, r, problem{Status: http.StatusUnprocessableEntity, Title: "Invalid pre-order request", Detail: publicDetail(err)})
@@ -276,6 +325,10 @@ func (p *PreOrder) reply(w http.ResponseWriter, r *http.Request, pr problem) {
 // decode reads a JSON or form body, refusing any amount field.
 func (p *PreOrder) decode(w http.ResponseWriter, r *http.Request) (preOrderRequest, *problem) {
 	var req preOrderRequest
+	if len(r.Header["Content-Type"]) > 1 {
+		// Servers differ on which one counts: refuse, as every adapter does.
+		return req, &problem{Status: http.StatusUnsupportedMediaType, Detail: "send one Content-Type"}
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, p.maxBody))
 	if err != nil {
 		return req, &problem{Status: http.StatusRequestEntityTooLarge, Detail: "request body too large or unreadable"}
@@ -330,9 +383,12 @@ func amountProblem(field string) *problem {
 // validateRequest normalises and checks the posted fields: 400 for junk
 // bytes, 422 for values that are not allowed.
 func validateRequest(req *preOrderRequest) *problem {
-	for _, f := range []string{req.OrderID, req.Channel, req.TradeType, req.SubAppID, req.BuyerID, req.IsMinipg, req.BuyerLogonID} {
-		if !printable(f) {
-			return &problem{Status: http.StatusBadRequest, Detail: "fields must be printable UTF-8 without control characters"}
+	for _, f := range []struct{ name, value string }{
+		{"order_id", req.OrderID}, {"channel", req.Channel}, {"trade_type", req.TradeType}, {"sub_appid", req.SubAppID},
+		{"buyer_id", req.BuyerID}, {"is_minipg", req.IsMinipg}, {"buyer_logon_id", req.BuyerLogonID},
+	} {
+		if !printable(f.value) {
+			return &problem{Status: http.StatusBadRequest, Detail: f.name + " must be printable UTF-8 without control characters"}
 		}
 	}
 	req.Channel = strings.ToUpper(strings.TrimSpace(req.Channel))
@@ -377,7 +433,16 @@ func (p *PreOrder) resolveProblem(r *http.Request, businessID string, err error)
 	return problem{Status: http.StatusInternalServerError, Detail: "the order cannot be resolved now"}
 }
 
-// attempt returns a reusable PENDING attempt, or records a new one.
+// attempt returns a reusable PENDING attempt, or records a new one if
+// fewer than maxOpen are open.
+//
+// The count and the insert are one compare-and-set although they are two
+// store calls: attempts are numbered one after another, so Create of
+// number next succeeds only if no attempt next exists, and no attempt
+// above next can exist before it (whoever makes one must first have seen
+// next). A successful Create therefore proves that the list counted is
+// still the order's whole list, on every instance; a lost race reads the
+// list again.
 func (p *PreOrder) attempt(ctx context.Context, req preOrderRequest, buy Purchase) (*store.Order, bool, *problem) {
 	for range 3 {
 		list, err := p.store.ListByBusinessID(ctx, req.OrderID)
@@ -385,12 +450,19 @@ func (p *PreOrder) attempt(ctx context.Context, req preOrderRequest, buy Purchas
 			return nil, false, p.storeProblem(ctx, err)
 		}
 		now := p.now()
-		next := 1
+		next, open := 1, 0
+		var oldest time.Time
 		for _, o := range list {
 			if o.Status == store.Paid {
 				return nil, false, &problem{Status: http.StatusConflict, Detail: "the order is already paid", OutTradeNo: o.OutTradeNo}
 			}
 			next = max(next, o.Attempt+1)
+			if o.Status == store.Pending && now.Sub(o.CreatedAt) < p.openFor {
+				if open == 0 || o.CreatedAt.Before(oldest) {
+					oldest = o.CreatedAt
+				}
+				open++
+			}
 		}
 		// Never "" for JSPAY, so a JSPAY attempt recorded before stores
 		// kept the buyer (Buyer "": whose it is is unknown) is never shared.
@@ -415,8 +487,11 @@ func (p *PreOrder) attempt(ctx context.Context, req preOrderRequest, buy Purchas
 				return p.awaitCheckout(ctx, o, checkoutWait-age)
 			}
 		}
-		if next > maxAttempts {
-			return nil, false, &problem{Status: http.StatusConflict, Detail: "too many payment attempts for this order"}
+		if open >= p.maxOpen {
+			return nil, false, &problem{Status: http.StatusTooManyRequests, Title: "Too many open payment attempts",
+				Detail: fmt.Sprintf("this order already has %d payment attempts open, the most allowed within %s: pay with one of them, or retry later",
+					open, p.openFor),
+				retryAfter: oldest.Add(p.openFor).Sub(now)}
 		}
 		o := &store.Order{
 			OutTradeNo: OutTradeNo(req.OrderID, next),
@@ -527,14 +602,17 @@ func (p *PreOrder) storeProblem(ctx context.Context, err error) *problem {
 
 // OutTradeNo returns the out_trade_no of a business order's attempt: the
 // business id followed by the attempt as two digits when the id is
-// alphanumeric and 3–30 characters long (so the result fits
-// ^[A-Za-z0-9]{5,32}$), else the first 20 hex digits (upper case) of the
-// id's SHA-256 followed by the two digits. Both forms are deterministic,
-// so the attempts of one business order can be recomputed; the fixed
-// width keeps "A1"+"11" and "A11"+"1" apart.
+// alphanumeric and 3–30 characters long and the attempt is at most 99 (so
+// the result fits ^[A-Za-z0-9]{5,32}$), else the first 20 hex digits
+// (upper case) of the id's SHA-256 followed by the attempt in at least two
+// digits, which fits 32 characters up to attempt 999,999,999,999. Both
+// forms are deterministic, so the attempts of one business order can be
+// recomputed; the fixed width keeps "A1"+"11" and "A11"+"1" apart, which
+// is why an attempt past 99 never lengthens the id form ("A1"+"101" would
+// be "A11"+"01").
 func OutTradeNo(businessID string, attempt int) string {
 	suffix := fmt.Sprintf("%02d", attempt)
-	if len(businessID) >= 3 && len(businessID) <= 30 && isAlnum(businessID) {
+	if len(businessID) >= 3 && len(businessID) <= 30 && isAlnum(businessID) && attempt <= 99 {
 		return businessID + suffix
 	}
 	sum := sha256.Sum256([]byte(businessID))
@@ -590,9 +668,9 @@ func (p *PreOrder) gatewayRequest(req preOrderRequest, buy Purchase, o *store.Or
 func (p *PreOrder) callGateway(w http.ResponseWriter, r *http.Request, req preOrderRequest, buy Purchase, o *store.Order) {
 	ctx := r.Context()
 	// Once recorded, the attempt is sent even if the browser goes away:
-	// an attempt that never reached the gateway would only use up one of
-	// the order's numbers, and a caller that hangs up at once could use
-	// them all.
+	// an attempt that never reached the gateway would only hold one of
+	// the order's open attempts, and a caller that hangs up at once could
+	// hold them all.
 	gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), checkoutWait)
 	defer cancel()
 	resp, err := p.client.PreOrder(gctx, p.gatewayRequest(req, buy, o))
@@ -621,6 +699,16 @@ func (p *PreOrder) gatewayFailed(w http.ResponseWriter, r *http.Request, o *stor
 	}
 	var ge *client.GatewayError
 	errors.As(err, &ge)
+	if client.Unverifiable(err) {
+		// An unsigned, badly signed or re-cut "success" may carry a
+		// code_url or pay_info of someone else's making: it is never shown
+		// (guarantee G14). The gateway may have the order, so the attempt
+		// stays PENDING for the reconciler.
+		log(slog.LevelError, "handler: pre-order reply does not verify; nothing shown, left PENDING for the reconciler")
+		p.reply(w, r, problem{Status: http.StatusBadGateway, OutTradeNo: o.OutTradeNo, Title: "Gateway reply not verified",
+			Detail: "the payment gateway's reply could not be verified, so no payment was started; try again"})
+		return
+	}
 	if client.Uncertain(err) {
 		log(slog.LevelWarn, "handler: pre-order outcome unknown; left PENDING for the reconciler")
 		writeJSON(w, http.StatusAccepted, viewOf(o))

@@ -35,7 +35,7 @@ func TestPreOrderErrors(t *testing.T) {
 
 	tests := []struct {
 		name        string
-		contentType string
+		contentType string // lines: one Content-Type header each
 		body        string
 		wantStatus  int
 		wantCode    string // the gateway's code, for 502s
@@ -48,6 +48,9 @@ func TestPreOrderErrors(t *testing.T) {
 		{"number for a string", "application/json", `{"order_id":12345,"channel":"WECHAT"}`, 400, "", "strings"},
 		{"duplicate form field", formType, `order_id=ERROK1&order_id=ERRPAID1&channel=WECHAT`, 400, "", "more than once"},
 		{"wrong content type", "text/plain", `order_id=ERROK1`, 415, "", ""},
+		{"NUL in order_id", "application/json", `{"order_id":"ERROK1\u0000","channel":"WECHAT"}`, 400, "", "order_id"},
+		{"control character in buyer_id", formType, "order_id=ERROK1&channel=WECHAT&trade_type=JSPAY&sub_appid=wx1&buyer_id=o%01", 400, "", "buyer_id"},
+		{"two content types", "application/json\ntext/plain", `{"order_id":"ERROK1","channel":"WECHAT"}`, 415, "", "one Content-Type"},
 		{"missing order_id", "application/json", `{"channel":"WECHAT"}`, 422, "", "order_id"},
 		{"unknown channel", "application/json", `{"order_id":"ERROK1","channel":"PAYPAL"}`, 422, "", "channel"},
 		{"bad trade_type", formType, `order_id=ERROK1&channel=ALIPAY&trade_type=MICROPAY`, 422, "", "trade_type"},
@@ -59,7 +62,12 @@ func TestPreOrderErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			resp, err := http.Post(e.srv.URL+"/preorder/v2", tc.contentType, strings.NewReader(tc.body))
+			req, err := http.NewRequest(http.MethodPost, e.srv.URL+"/preorder/v2", strings.NewReader(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header["Content-Type"] = strings.Split(tc.contentType, "\n")
+			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -110,7 +118,7 @@ func TestPreOrderErrors(t *testing.T) {
 func TestPreOrderMethod(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	po, err := handler.NewPreOrder(handler.PreOrderConfig{Store: e.mem, Client: e.clients[model.V2], Resolve: e.resolve, NotifyURL: "https://shop.example/notify"})
+	po, err := handler.NewPreOrder(handler.PreOrderConfig{Store: e.mem, Client: e.clients[model.V2], Resolve: e.resolve, Authorize: handler.AllowAnyone, NotifyURL: "https://shop.example/notify"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,6 +181,9 @@ func TestOutTradeNo(t *testing.T) {
 		{"order-42", 1, hashed("order-42", "01")},
 		{long, 3, hashed(long, "03")},
 		{"订单1", 2, hashed("订单1", "02")},
+		{"ORD123", 100, hashed("ORD123", "100")},
+		{strings.Repeat("A", 30), 1234, hashed(strings.Repeat("A", 30), "1234")},
+		{"order-42", 999999999999, hashed("order-42", "999999999999")},
 	}
 	for _, tc := range tests {
 		got := handler.OutTradeNo(tc.id, tc.attempt)
@@ -183,9 +194,15 @@ func TestOutTradeNo(t *testing.T) {
 			t.Errorf("OutTradeNo(%q, %d) = %q does not match ^[A-Za-z0-9]{5,32}$", tc.id, tc.attempt, got)
 		}
 	}
-	// Fixed-width attempts keep neighbours apart.
-	if a, b := handler.OutTradeNo("A1234", 11), handler.OutTradeNo("A12341", 1); a == b {
-		t.Errorf("collision: %q", a)
+	// Fixed-width attempts keep neighbours apart, past 99 too.
+	for _, pair := range [][2]string{
+		{handler.OutTradeNo("A1234", 11), handler.OutTradeNo("A12341", 1)},
+		{handler.OutTradeNo("A1234", 101), handler.OutTradeNo("A12341", 1)},
+		{handler.OutTradeNo("A1234", 100), handler.OutTradeNo("A1234", 10)},
+	} {
+		if pair[0] == pair[1] {
+			t.Errorf("collision: %q", pair[0])
+		}
 	}
 }
 

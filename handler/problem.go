@@ -3,7 +3,9 @@ package handler
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // problem is an RFC 9457 problem detail. Code and Msg carry the gateway's
@@ -16,6 +18,9 @@ type problem struct {
 	OutTradeNo string `json:"out_trade_no,omitempty"`
 	Code       string `json:"code,omitempty"`
 	Msg        string `json:"msg,omitempty"`
+	// retryAfter, when positive, is sent as Retry-After in whole seconds
+	// (rounded up).
+	retryAfter time.Duration
 }
 
 // writeProblem writes p as application/problem+json.
@@ -29,6 +34,9 @@ func writeProblem(w http.ResponseWriter, p problem) {
 	h := w.Header()
 	h.Set("Content-Type", "application/problem+json")
 	h.Set("Cache-Control", "no-store")
+	if p.retryAfter > 0 {
+		h.Set("Retry-After", strconv.FormatInt(int64((p.retryAfter+time.Second-1)/time.Second), 10))
+	}
 	if p.Status == http.StatusMethodNotAllowed && h.Get("Allow") == "" {
 		h.Set("Allow", http.MethodPost)
 	}

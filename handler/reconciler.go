@@ -144,6 +144,7 @@ type Reconciler struct {
 	// lastPass is when the latest pass that reached the store ended, in
 	// Unix nanoseconds by now; zero before the first. Health reads it.
 	lastPass atomic.Int64
+	unsigned unsignedStreak
 }
 
 // cancelWindow is how long after creation the gateway accepts a cancel.
@@ -521,9 +522,19 @@ func (r *Reconciler) nextAt(age, life time.Duration) time.Duration {
 // and fulfilling it here, it is worth another look soon.
 func (r *Reconciler) reconcile(ctx context.Context, cl *client.Client, o *store.Order, now time.Time) (paid bool, err error) {
 	resp, err := cl.OrderQuery(ctx, &model.OrderQueryRequest{PayType: o.Channel, MchID: o.MchID, OutTradeNo: o.OutTradeNo})
+	r.noteReply(ctx, o, err)
 	switch {
 	case errors.Is(err, client.ErrNotFound):
-		// The pre-order has not reached the gateway, or never will. A
+		// 20007 is an error reply, and the gateway never signs those
+		// (guarantee G14), so it proves nothing. An attempt whose checkout
+		// (code_url, pay_info) came in a signed pre-order reply is known
+		// to the gateway and in the buyer's hands: "not found" about it is
+		// someone else's answer, and it is never closed on it.
+		if o.CodeURL != "" || o.PayInfo != "" {
+			return false, fmt.Errorf("handler: query %s: the gateway made its checkout, yet: %w", o.OutTradeNo, err)
+		}
+		// Without a checkout the pre-order has not reached the gateway, or
+		// its reply never reached the buyer: nothing can be paid with it. A
 		// request still in flight could yet create it, so it is treated as
 		// unpaid and closed only when its watch ends (expiry or MaxAge).
 		if r.ended(o, now) {
@@ -531,9 +542,10 @@ func (r *Reconciler) reconcile(ctx context.Context, cl *client.Client, o *store.
 		}
 		return false, nil
 	case err != nil:
-		// The outcome is unknown (gateway down, bad reply sign, keys
-		// gone): never close on that, even past MaxAge, because the buyer
-		// may have paid. It is asked again on the tail schedule.
+		// The outcome is unknown (gateway down, a reply unsigned, badly
+		// signed or re-cut — guarantee G14 —, keys gone): never close on
+		// that, even past MaxAge, because the buyer may have paid. It is
+		// asked again on the schedule.
 		return false, fmt.Errorf("handler: query %s: %w", o.OutTradeNo, err)
 	}
 	switch resp.Outcome() {
@@ -592,13 +604,24 @@ func (r *Reconciler) expire(ctx context.Context, cl *client.Client, o *store.Ord
 		if err := r.wait(ctx, o.MchID); err != nil {
 			return fmt.Errorf("handler: cancel %s: rate limit: %w", o.OutTradeNo, err)
 		}
-		if _, err := cl.Cancel(ctx, &model.CancelRequest{PayType: o.Channel, MchID: o.MchID, OutTradeNo: o.OutTradeNo}); err != nil {
-			// It may have been paid meanwhile; ask again next pass.
+		_, err := cl.Cancel(ctx, &model.CancelRequest{PayType: o.Channel, MchID: o.MchID, OutTradeNo: o.OutTradeNo})
+		r.noteReply(ctx, o, err)
+		if err != nil {
+			// Not cancelled as far as anything signed says: it may have
+			// been paid meanwhile, so it is not CLOSED; ask again next
+			// pass.
 			return fmt.Errorf("handler: cancel %s: %w", o.OutTradeNo, err)
 		}
 		reason = "expired unpaid; cancelled at the gateway"
 	}
 	return r.finish(ctx, o, reason)
+}
+
+// noteReply counts an unverifiable reply about o towards
+// AlertUnsignedReply.
+func (r *Reconciler) noteReply(ctx context.Context, o *store.Order, err error) {
+	noteReply(ctx, &r.unsigned, r.log, r.settler.alert,
+		Alert{Source: SourceQuery, OutTradeNo: o.OutTradeNo, BusinessID: o.BusinessID, MchID: o.MchID, Status: string(o.Status)}, err)
 }
 
 // finish records a PENDING attempt CLOSED.

@@ -27,7 +27,33 @@ var (
 	ErrRefundKeyReused = errors.New("handler: idempotency key reused")
 	// ErrRefundNotFound: no refund has that out_refund_no.
 	ErrRefundNotFound = errors.New("handler: refund not found")
+	// ErrRefundInvalid: a field of the request is malformed (an
+	// out_trade_no of the wrong shape, a reason with a control character
+	// or too long); the message names the field (400).
+	ErrRefundInvalid = errors.New("handler: refund request invalid")
 )
+
+// checkRefundRequest refuses, before any store sees them, fields a store
+// would keep differently or fail on (PostgreSQL errors on a NUL that
+// MariaDB stores), so that every store answers alike.
+func checkRefundRequest(req RefundRequest) error {
+	if req.OutTradeNo != "" && !validOutTradeNo(req.OutTradeNo) {
+		return fmt.Errorf("%w: out_trade_no must be 5-32 letters and digits", ErrRefundInvalid)
+	}
+	for _, f := range []struct {
+		name, value string
+		max         int
+	}{
+		{"order_id", req.BusinessID, 128},
+		{"reason", req.Reason, model.MaxText},
+		{"idempotency key", req.IdempotencyKey, 128},
+	} {
+		if err := model.CheckText(f.name, f.value, f.max); err != nil {
+			return fmt.Errorf("%w: %w", ErrRefundInvalid, err)
+		}
+	}
+	return nil
+}
 
 // DefaultRefundSchedule is when in-flight refunds are queried, counted
 // from the refund's creation: after 1 minute, then 5, 10, 20 and 30
@@ -104,6 +130,7 @@ type Refunder struct {
 	trace    Trace
 	log      *slog.Logger
 	now      func() time.Time
+	unsigned unsignedStreak // replies that did not verify, in a row
 }
 
 // NewRefunder validates cfg and returns a Refunder.
@@ -170,7 +197,8 @@ type RefundRequest struct {
 	BusinessID string
 	// Amount is the refund in fen; > 0 and at most what is left.
 	Amount int64
-	// Reason is a note for people; it is not sent to the gateway.
+	// Reason is a note for people; it is not sent to the gateway. At most
+	// model.MaxText bytes of UTF-8 without control characters.
 	Reason string
 	// AfterClose refunds a payment the gateway reported for an attempt
 	// already FAILED or CLOSED here (AlertPaidAfterClose), which is not
@@ -180,7 +208,8 @@ type RefundRequest struct {
 	// IdempotencyKey, when not empty, makes a repeated request (a retried
 	// click, a replayed HTTP call) return the first refund instead of
 	// refunding again. The same key with another order or amount is
-	// ErrRefundKeyReused. Keys are unique across the store.
+	// ErrRefundKeyReused. Keys are unique across the store. At most 128
+	// bytes of UTF-8 without control characters.
 	IdempotencyKey string
 }
 
@@ -229,8 +258,8 @@ func refundView(r *store.Refund) RefundView {
 // stands: SUCCESS or PROCESSING when the gateway accepted it, FAIL when
 // it refused it (the reservation is released), PENDING or NOTSURE when
 // the outcome is still unknown (Poll finishes it). A request the store
-// refuses (ErrOrderNotFound, ErrNotRefundable, ErrRefundAmount,
-// ErrRefundKeyReused) records nothing and calls nothing. A repeat with
+// refuses (ErrRefundInvalid, ErrOrderNotFound, ErrNotRefundable,
+// ErrRefundAmount, ErrRefundKeyReused) records nothing and calls nothing. A repeat with
 // the same idempotency key returns the first refund as it stands, without
 // calling the gateway. err is nil whenever a refund was recorded, however
 // the gateway answered.
@@ -260,6 +289,9 @@ func (r *Refunder) reserve(ctx context.Context, req RefundRequest, lease time.Du
 
 // reserveOnce is reserve without the Observe hook.
 func (r *Refunder) reserveOnce(ctx context.Context, req RefundRequest, lease time.Duration) (*store.Refund, bool, error) {
+	if err := checkRefundRequest(req); err != nil {
+		return nil, false, err
+	}
 	if req.Amount <= 0 {
 		return nil, false, fmt.Errorf("%w: %d fen is not positive", ErrRefundAmount, req.Amount)
 	}

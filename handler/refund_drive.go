@@ -161,7 +161,15 @@ func (r *Refunder) send(ctx context.Context, c *client.Client, ref *store.Refund
 		PayType: ref.Channel, MchID: ref.MchID, OutTradeNo: ref.OutTradeNo, OutRefundNo: ref.OutRefundNo,
 		TotalFee: ref.OrderAmount, RefundFee: ref.Amount, OpUserID: r.opUser,
 	})
+	r.noteReply(ctx, ref, err)
 	return err
+}
+
+// noteReply counts an unverifiable reply about ref towards
+// AlertUnsignedReply.
+func (r *Refunder) noteReply(ctx context.Context, ref *store.Refund, err error) {
+	noteReply(ctx, &r.unsigned, r.log, r.alert, Alert{Source: SourceRefund, OutTradeNo: ref.OutTradeNo,
+		OutRefundNo: ref.OutRefundNo, BusinessID: ref.BusinessID, MchID: ref.MchID, Status: string(ref.State)}, err)
 }
 
 // errRefundReply: a verified refundquery reply that does not fit the
@@ -174,7 +182,11 @@ var errRefundReply = errors.New("handler: refundquery reply does not match the r
 // nothing certain (it may still know it).
 func (r *Refunder) query(ctx context.Context, c *client.Client, ref *store.Refund) (item *model.RefundItem, notFound bool, err error) {
 	resp, err := c.RefundQuery(ctx, &model.RefundQueryRequest{PayType: ref.Channel, MchID: ref.MchID, OutRefundNo: ref.OutRefundNo})
+	r.noteReply(ctx, ref, err)
 	if err != nil {
+		// An unsigned, badly signed or re-cut reply (client.Unverifiable)
+		// is Uncertain, so it falls through to "nothing certain" below:
+		// no state is recorded on it (guarantee G14).
 		var ge *client.GatewayError
 		if errors.As(err, &ge) && !client.Uncertain(err) &&
 			(ge.Code == model.CodeRefundQueryError || ge.Code == model.CodeOrderNotFound) {

@@ -27,6 +27,10 @@ type SettlerConfig struct {
 	// A Locker that implements store.TryLocker lets duplicates of a PAID
 	// order answer at once while its fulfilment runs elsewhere; one that
 	// implements store.Extender keeps a long hook's lease renewed.
+	//
+	// A Locker other than a Store that is itself a store.Locker is fenced
+	// by the Store's lease too, so a lease lost in a Redis failover cannot
+	// let a second hook run beside the first (see fence.go).
 	Locker store.Locker
 	// SingleProcess declares that exactly one process uses Store, so that
 	// with a nil Locker and a Store that is no Locker the Settler may keep
@@ -126,6 +130,9 @@ func NewSettler(cfg SettlerConfig) (*Settler, error) {
 		record:  cfg.RecordFor,
 		log:     cfg.Logger,
 		now:     cfg.Now,
+	}
+	if l, ok := cfg.Store.(store.Locker); ok && s.locker != nil && !sameLocker(s.locker, l) {
+		s.locker = fenced(s.locker, l) // see fence.go
 	}
 	if s.locker == nil {
 		if l, ok := cfg.Store.(store.Locker); ok {

@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/cypaykit/kit/internal/formpost"
@@ -167,8 +169,13 @@ func (v *verifier) verify(w http.ResponseWriter, r *http.Request) ([]byte, url.V
 	}
 	keys, err := v.cfg.Keys(r.Context(), values.Get("mch_id"))
 	if err != nil {
+		// Fail closed: keys that came with an error are not verified
+		// against.
 		return nil, nil, nil, http.StatusInternalServerError, errKeys
 	}
+	// An unset rotation slot ("" or white space) is a key everyone knows:
+	// never verify with it (guarantee G14).
+	keys = slices.DeleteFunc(slices.Clone(keys), func(k string) bool { return strings.TrimSpace(k) == "" })
 	if err := sign.Verify(values, v.cfg.Algorithm, keys...); err != nil {
 		// ErrNoKey lands here too: an unknown merchant is a forgery as far
 		// as the gateway's sender is concerned.

@@ -3,6 +3,8 @@ package middleware_test
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
@@ -356,4 +358,43 @@ func mustParse(tb testing.TB, body string) url.Values {
 		tb.Fatalf("ParseQuery: %v", err)
 	}
 	return v
+}
+
+// TestVerifyNotificationNeverBlankKeys: Keys returning an unset slot ("" or
+// blank) beside the real key does not let anyone sign; Keys returning the
+// key and an error verifies nothing.
+func TestVerifyNotificationNeverBlankKeys(t *testing.T) {
+	t.Parallel()
+	forged := func(key string) string {
+		v := notifyValues()
+		s, err := sign.StringToSign(v, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := md5.Sum([]byte(s))
+		v.Set(sign.Param, strings.ToUpper(hex.EncodeToString(sum[:])))
+		return v.Encode()
+	}
+	post := func(cfg middleware.VerifyConfig, body string) int {
+		h := newVerify(t, cfg)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+		r := httptest.NewRequest(http.MethodPost, "/notify", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w.Code
+	}
+	for _, slots := range [][]string{{"", testKey}, {testKey, " "}, {"\t", testKey}} {
+		for _, blank := range []string{"", " ", "\t"} {
+			if code := post(middleware.VerifyConfig{Keys: staticKeys(slots...)}, forged(blank)); code != http.StatusUnauthorized {
+				t.Errorf("slots %q, signed with %q: got %d, want 401", slots, blank, code)
+			}
+		}
+		if code := post(middleware.VerifyConfig{Keys: staticKeys(slots...)}, signed(t, notifyValues(), testKey, sign.MD5)); code != http.StatusNoContent {
+			t.Errorf("slots %q, the real key: got %d, want it passed on", slots, code)
+		}
+	}
+	partial := func(context.Context, string) ([]string, error) { return []string{testKey}, errors.New("half down") }
+	if code := post(middleware.VerifyConfig{Keys: partial}, signed(t, notifyValues(), testKey, sign.MD5)); code != http.StatusInternalServerError {
+		t.Errorf("keys with an error: got %d, want 500", code)
+	}
 }

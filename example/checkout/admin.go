@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -53,12 +54,20 @@ func (a *app) serveAdminPage(w http.ResponseWriter, r *http.Request) {
 }
 
 // requireAdmin answers 401 unless the request carries
-// "Authorization: Bearer <admin token>", compared in constant time.
+// "Authorization: Bearer <admin token>", compared in constant time, and
+// 429 (with Retry-After) without looking at the token to a client that
+// failed too often (see authFailures).
 func (a *app) requireAdmin(next http.Handler) http.Handler {
 	want := []byte("Bearer " + a.adminToken)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if blocked, left := a.authFailures.blocked(r); blocked {
+			w.Header().Set("Retry-After", retryAfter(left))
+			writeProblem(w, http.StatusTooManyRequests, fmt.Sprintf("more than %d wrong admin tokens from this address; retry later", maxAuthFailures-1))
+			return
+		}
 		got := []byte(r.Header.Get("Authorization"))
 		if a.adminToken == "" || subtle.ConstantTimeCompare(got, want) != 1 {
+			a.authFailures.fail(r)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="cypaykit admin"`)
 			writeProblem(w, http.StatusUnauthorized, "give Authorization: Bearer <admin token>")
 			return
@@ -128,6 +137,9 @@ func (a *app) createRefund(w http.ResponseWriter, r *http.Request) {
 		OutTradeNo: req.OutTradeNo, Amount: req.Amount, Reason: req.Reason, IdempotencyKey: key,
 	})
 	switch {
+	case errors.Is(err, handler.ErrRefundInvalid):
+		// The message names the field and never echoes its value.
+		writeProblem(w, http.StatusBadRequest, strings.TrimPrefix(err.Error(), "handler: "))
 	case errors.Is(err, handler.ErrOrderNotFound):
 		writeProblem(w, http.StatusNotFound, "no payment "+req.OutTradeNo)
 	case errors.Is(err, handler.ErrNotRefundable):

@@ -24,13 +24,13 @@ func TestBrowserAdminRefund(t *testing.T) {
 		t.Fatalf("POST /api/orders: got %d", code)
 	}
 	var pre preOrderReply
-	if code := shop.do(t, "POST", "/pay/preorder", map[string]string{"order_id": order.OrderID, "channel": "WECHAT", "trade_type": "NATIVE"}, &pre); code != http.StatusCreated {
+	if code := shop.do(t, "POST", payPath(order), map[string]string{"order_id": order.OrderID, "channel": "WECHAT", "trade_type": "NATIVE"}, &pre); code != http.StatusCreated {
 		t.Fatalf("POST /pay/preorder: got %d", code)
 	}
 	if code := shop.do(t, "POST", "/sim/pay/"+pre.OutTradeNo, nil, nil); code != http.StatusOK {
 		t.Fatalf("POST /sim/pay: got %d", code)
 	}
-	shop.waitSettled(t, pre.OutTradeNo, pre.StatusToken)
+	shop.waitSettled(t, pre.OutTradeNo, order.StatusToken)
 
 	ctx, cancel := context.WithTimeout(browser, 90*time.Second)
 	defer cancel()
@@ -71,7 +71,7 @@ func TestBrowserAdminRefund(t *testing.T) {
 		t.Errorf("refund buttons on a fully refunded order: got %d (%v), want 0", n, err)
 	}
 	var st map[string]any
-	if shop.do(t, "GET", "/pay/orders/"+pre.OutTradeNo+"?token="+url.QueryEscape(pre.StatusToken), nil, &st); st["refunded"] != float64(1800) || st["status"] != "REFUNDED" {
+	if shop.do(t, "GET", "/pay/orders/"+pre.OutTradeNo+"?token="+url.QueryEscape(order.StatusToken), nil, &st); st["refunded"] != float64(1800) || st["status"] != "REFUNDED" {
 		t.Errorf("server says %v, want REFUNDED with refunded 1800", st)
 	}
 }

@@ -4,14 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cypaykit/kit/gatewaytest"
 )
@@ -97,13 +100,13 @@ func (s *adminShop) paidOrder(t *testing.T) string {
 		t.Fatalf("POST /api/orders: got %d", code)
 	}
 	var pre preOrderReply
-	if code := s.do(t, "POST", "/pay/preorder", map[string]string{"order_id": order.OrderID, "channel": "WECHAT", "trade_type": "NATIVE"}, &pre); code != http.StatusCreated {
+	if code := s.do(t, "POST", payPath(order), map[string]string{"order_id": order.OrderID, "channel": "WECHAT", "trade_type": "NATIVE"}, &pre); code != http.StatusCreated {
 		t.Fatalf("POST /pay/preorder: got %d", code)
 	}
 	if code := s.do(t, "POST", "/sim/pay/"+pre.OutTradeNo, nil, nil); code != http.StatusOK {
 		t.Fatalf("POST /sim/pay: got %d", code)
 	}
-	s.waitSettled(t, pre.OutTradeNo, pre.StatusToken)
+	s.waitSettled(t, pre.OutTradeNo, order.StatusToken)
 	return pre.OutTradeNo
 }
 
@@ -195,7 +198,7 @@ func TestAdminRefundBadInput(t *testing.T) {
 	var order createOrderResponse
 	s.do(t, "POST", "/api/orders", map[string]any{"product_id": "mug", "quantity": 1}, &order)
 	var pre preOrderReply
-	s.do(t, "POST", "/pay/preorder", map[string]string{"order_id": order.OrderID, "channel": "WECHAT", "trade_type": "NATIVE"}, &pre)
+	s.do(t, "POST", payPath(order), map[string]string{"order_id": order.OrderID, "channel": "WECHAT", "trade_type": "NATIVE"}, &pre)
 	if code, _, _ := s.admin(t, testAdminToken, "POST", "/admin/refunds", map[string]any{"out_trade_no": otn, "amount": 300}, "used"); code != http.StatusCreated {
 		t.Fatalf("first refund: got %d, want 201", code)
 	}
@@ -214,6 +217,8 @@ func TestAdminRefundBadInput(t *testing.T) {
 		{"no out_trade_no", map[string]any{"amount": 1}, "", http.StatusBadRequest},
 		{"unknown field", map[string]any{"out_trade_no": otn, "amount": 1, "currency": "USD"}, "", http.StatusBadRequest},
 		{"amount as text", map[string]any{"out_trade_no": otn, "amount": "1"}, "", http.StatusBadRequest},
+		{"NUL in the reason", map[string]any{"out_trade_no": otn, "amount": 1, "reason": "oops\u0000"}, "", http.StatusBadRequest},
+		{"reason too long", map[string]any{"out_trade_no": otn, "amount": 1, "reason": strings.Repeat("长", 100)}, "", http.StatusBadRequest},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -222,6 +227,11 @@ func TestAdminRefundBadInput(t *testing.T) {
 				t.Errorf("got %d %s %v, want a %d problem+json", code, ctype, p, tc.want)
 			}
 		})
+	}
+	// A NUL reason failed on PostgreSQL and was stored on MariaDB: now it
+	// is the same 400, naming the field, before any store sees it.
+	if _, _, p := s.admin(t, testAdminToken, "POST", "/admin/refunds", map[string]any{"out_trade_no": otn, "amount": 1, "reason": "\x00"}, ""); !strings.Contains(fmt.Sprint(p["detail"]), "reason") {
+		t.Errorf("NUL reason: detail %q does not name the reason", p["detail"])
 	}
 	if got := s.app.sim.Refunds(otn); len(got) != 1 {
 		t.Errorf("gateway refunds after bad input: got %d, want only the first", len(got))
@@ -280,8 +290,85 @@ func TestAdminTokenDrawnOnce(t *testing.T) {
 	if res.StatusCode != http.StatusOK {
 		t.Errorf("GET /admin/orders with the drawn token: got %d, want 200", res.StatusCode)
 	}
-	set := startShop(t, testConfig(t, "-db", "memory", "-admin-token", "fixed-token"))
-	if strings.Contains(set.Stdout.String(), "fixed-token") || strings.Contains(set.Stdout.String(), "admin token (") {
+	set := startShop(t, testConfig(t, "-db", "memory", "-admin-token", "fixed-token-0123456789"))
+	if strings.Contains(set.Stdout.String(), "fixed-token-0123456789") || strings.Contains(set.Stdout.String(), "admin token (") {
 		t.Errorf("banner shows a configured token:\n%s", set.Stdout.String())
+	}
+}
+
+// TestAdminGuessingLimited: after maxAuthFailures wrong tokens a client is
+// answered 429 with Retry-After, even with the right token, until the
+// window has passed; another client is not.
+func TestAdminGuessingLimited(t *testing.T) {
+	s := startAdminShop(t)
+	for i := range maxAuthFailures {
+		if code, _, _ := s.admin(t, "wrong-token-guess-"+strconv.Itoa(i), "GET", "/admin/orders", nil, ""); code != http.StatusUnauthorized {
+			t.Fatalf("guess %d: got %d, want 401", i, code)
+		}
+	}
+	req, _ := http.NewRequest("GET", s.URL+"/admin/orders", nil)
+	req.Header.Set("Authorization", "Bearer "+testAdminToken)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	secs, _ := strconv.Atoi(res.Header.Get("Retry-After"))
+	if res.StatusCode != http.StatusTooManyRequests || res.Header.Get("Content-Type") != "application/problem+json" ||
+		secs < 1 || secs > int(authWindow/time.Second) {
+		t.Errorf("after %d wrong tokens: got %d %s Retry-After %q, want 429 problem+json with 1-%d s",
+			maxAuthFailures, res.StatusCode, res.Header.Get("Content-Type"), res.Header.Get("Retry-After"), int(authWindow/time.Second))
+	}
+}
+
+func TestAuthFailures(t *testing.T) {
+	clock := time.Unix(1_700_000_000, 0)
+	now := func() time.Time { return clock }
+	from := func(addr string) *http.Request {
+		r, _ := http.NewRequest("GET", "/admin/orders", nil)
+		r.RemoteAddr = addr
+		return r
+	}
+	f := newAuthFailures(now, 3)
+	a := from("192.0.2.1:5000")
+	for i := range maxAuthFailures {
+		if blocked, _ := f.blocked(a); blocked {
+			t.Fatalf("blocked after %d failures, want %d", i, maxAuthFailures)
+		}
+		f.fail(from("192.0.2.1:" + strconv.Itoa(6000+i))) // any source port: one client
+	}
+	if blocked, left := f.blocked(a); !blocked || left != authWindow {
+		t.Errorf("after %d failures: got blocked %v for %v, want %v", maxAuthFailures, blocked, left, authWindow)
+	}
+	if blocked, _ := f.blocked(from("192.0.2.2:5000")); blocked {
+		t.Error("another client is blocked")
+	}
+	// One IPv6 /64 is one client.
+	for i := range maxAuthFailures {
+		f.fail(from("[2001:db8::" + strconv.Itoa(i+1) + "]:443"))
+	}
+	if blocked, _ := f.blocked(from("[2001:db8::ffff]:443")); !blocked {
+		t.Error("an IPv6 /64 that failed from many addresses is not blocked")
+	}
+	clock = clock.Add(authWindow)
+	if blocked, _ := f.blocked(a); blocked {
+		t.Error("still blocked after the window")
+	}
+	// The table keeps at most 3 clients: the one that failed longest ago
+	// is forgotten.
+	g := newAuthFailures(now, 3)
+	for _, ip := range []string{"198.51.100.1", "198.51.100.2", "198.51.100.3", "198.51.100.4"} {
+		for range maxAuthFailures {
+			g.fail(from(ip + ":1"))
+		}
+	}
+	if len(g.clients) != 3 || g.order.Len() != 3 {
+		t.Errorf("table: got %d clients (%d in order), want 3", len(g.clients), g.order.Len())
+	}
+	if blocked, _ := g.blocked(from("198.51.100.1:1")); blocked {
+		t.Error("the oldest client was not the one evicted")
+	}
+	if blocked, _ := g.blocked(from("198.51.100.4:1")); !blocked {
+		t.Error("the newest client was evicted")
 	}
 }

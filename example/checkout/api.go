@@ -46,8 +46,10 @@ type createOrderRequest struct {
 type createOrderResponse struct {
 	OrderID string `json:"order_id"`
 	Amount  int64  `json:"amount"`
-	// StatusToken lets the buyer read the order's payment status
-	// (GET /pay/orders/{out_trade_no}?token=…); nobody else can.
+	// StatusToken lets the buyer start the order's payment
+	// (POST /pay/preorder?token=…) and read its status
+	// (GET /pay/orders/{out_trade_no}?token=…); nobody else can. It is
+	// handed out here only, never by the pre-order.
 	StatusToken string `json:"status_token"`
 }
 

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/cypaykit/kit/client"
 	"github.com/cypaykit/kit/gatewaytest"
@@ -38,6 +39,7 @@ type app struct {
 	// start-up (and is printed once) because none was configured.
 	adminToken      string
 	adminTokenDrawn bool
+	authFailures    *authFailures // failed admin authentications per client
 	notifyURL       string
 	metrics         *shopMetrics // nil without -metrics and -metrics-addr
 	// health answers /healthz and /readyz on the shop's address;
@@ -125,18 +127,18 @@ func newApp(ctx context.Context, cfg config, baseURL string, log *slog.Logger) (
 	if a.notifyURL == "" {
 		a.notifyURL = strings.TrimRight(baseURL, "/") + "/pay/notify"
 	}
+	a.tokens = newStatusTokens(cfg)
 	if a.preorder, err = handler.NewPreOrder(handler.PreOrderConfig{
 		Store:     st,
 		Client:    a.client,
 		Resolve:   a.resolve,
+		Authorize: a.tokens.authorizePayment,
 		NotifyURL: a.notifyURL,
 		Expire:    cfg.Expire,
 		Logger:    log,
 	}); err != nil {
 		return nil, err
 	}
-	a.tokens = newStatusTokens(cfg)
-	a.preorder = a.tokens.withStatusToken(a.preorder)
 	if a.status, err = handler.NewStatus(handler.StatusConfig{Store: st, Authorize: a.tokens.authorize, Logger: log}); err != nil {
 		return nil, err
 	}
@@ -145,6 +147,7 @@ func newApp(ctx context.Context, cfg config, baseURL string, log *slog.Logger) (
 	if a.refunder, err = handler.NewRefunder(fcfg); err != nil {
 		return nil, err
 	}
+	a.authFailures = newAuthFailures(time.Now, maxAuthClients)
 	if a.adminToken = cfg.AdminToken; a.adminToken == "" {
 		if a.adminToken, err = newAdminToken(); err != nil {
 			return nil, err
@@ -209,7 +212,7 @@ func (a *app) handler() http.Handler {
 	mux.HandleFunc("GET /api/config", a.serveConfig)
 	mux.HandleFunc("GET /api/products", serveProducts)
 	mux.HandleFunc("POST /api/orders", a.createOrder)
-	mux.Handle("POST /pay/preorder", a.preorder)
+	mux.Handle("POST /pay/preorder", a.preorder) // ?token= (the order's status_token)
 	mux.Handle("POST /pay/notify", a.notify)
 	mux.Handle("GET /pay/orders/{out_trade_no}", a.status)
 	mux.Handle("GET /pay/orders", a.status) // ?order_id= or ?out_trade_no=

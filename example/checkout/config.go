@@ -107,7 +107,7 @@ func (c *config) specs(version, expire *string) []flagSpec {
 		{"notify-url", "CYPAY_NOTIFY_URL", "", "notify_url sent to the gateway (default http://ADDR/pay/notify)", &c.NotifyURL},
 		{"status-secret", "CYPAY_STATUS_SECRET", "", "key for the buyers' order-status tokens; every instance needs the same (default: derived from the signing key)", &c.StatusSecret},
 		{"metrics-addr", "CYPAY_METRICS_ADDR", "", "second address for operators: GET /metrics, /healthz and /readyz with error detail (default: none)", &c.MetricsAddr},
-		{"admin-token", "CYPAY_ADMIN_TOKEN", "", "bearer token of the /admin routes (default: a random one, printed at start-up)", &c.AdminToken},
+		{"admin-token", "CYPAY_ADMIN_TOKEN", "", "bearer token of the /admin routes, at least 16 bytes (default: a random one, printed at start-up)", &c.AdminToken},
 		{"expire", "CYPAY_EXPIRE", "2h", "how long each payment attempt stays payable (time_expire), 1m to 24h", expire},
 	}
 }
@@ -202,6 +202,10 @@ func (c *config) validate() error {
 		if err := checkURL("-notify-url", c.NotifyURL); err != nil {
 			return err
 		}
+	}
+	if c.AdminToken != "" && len(c.AdminToken) < 16 {
+		// The admin routes refund money: a short token is guessed.
+		return errors.New("-admin-token is shorter than 16 bytes")
 	}
 	if c.StatusSecret != "" && len(c.StatusSecret) < 16 {
 		return errors.New("-status-secret is shorter than 16 bytes")

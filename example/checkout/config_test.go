@@ -80,6 +80,8 @@ func TestParseConfig(t *testing.T) {
 		{name: "expire too long", args: []string{"-expire", "25h"}, wantErr: "-expire"},
 		{name: "expire not a duration", args: []string{"-expire", "2"}, wantErr: "-expire"},
 		{name: "bad addr", args: []string{"-addr", "8080"}, wantErr: "-addr"},
+		{name: "short admin token", args: []string{"-admin-token", "fifteen-bytes!!"}, wantErr: "-admin-token is shorter than 16 bytes"},
+		{name: "one-letter admin token", args: []string{"-admin-token", "x"}, wantErr: "-admin-token"},
 		{name: "bad db", args: []string{"-db", "oracle://x"}, wantErr: "-db"},
 		{name: "empty sqlite path", args: []string{"-db", "sqlite:"}, wantErr: "-db"},
 		{name: "mysql without database", args: []string{"-db", "mysql://root@127.0.0.1:3306"}, wantErr: "-db"},

@@ -98,18 +98,18 @@ func TestServerDatabases(t *testing.T) {
 			var order createOrderResponse
 			shop.do(t, "POST", "/api/orders", map[string]any{"product_id": "croissant", "quantity": 3}, &order)
 			var pre preOrderReply
-			if code := shop.do(t, "POST", "/pay/preorder", map[string]string{"order_id": order.OrderID, "channel": "ECNY", "trade_type": "NATIVE"}, &pre); code != http.StatusCreated {
+			if code := shop.do(t, "POST", payPath(order), map[string]string{"order_id": order.OrderID, "channel": "ECNY", "trade_type": "NATIVE"}, &pre); code != http.StatusCreated {
 				t.Fatalf("POST /pay/preorder: got %d, want 201", code)
 			}
 			shop.do(t, "POST", "/sim/pay/"+pre.OutTradeNo, nil, nil)
-			if st := shop.waitSettled(t, pre.OutTradeNo, pre.StatusToken); st.Amount != 3600 {
+			if st := shop.waitSettled(t, pre.OutTradeNo, order.StatusToken); st.Amount != 3600 {
 				t.Errorf("amount: got %d, want 3600", st.Amount)
 			}
 			// Business orders live in the same database: another shop
 			// process on it knows an order this one created.
 			shop.do(t, "POST", "/api/orders", map[string]any{"product_id": "mug", "quantity": 2}, &order)
 			other := startShop(t, cfg)
-			if code := other.do(t, "POST", "/pay/preorder", map[string]string{"order_id": order.OrderID, "channel": "WECHAT"}, &pre); code != http.StatusCreated || pre.Amount != 9000 {
+			if code := other.do(t, "POST", payPath(order), map[string]string{"order_id": order.OrderID, "channel": "WECHAT"}, &pre); code != http.StatusCreated || pre.Amount != 9000 {
 				t.Errorf("pre-order on another process: got %d %+v, want 201 and 9000", code, pre)
 			}
 		})

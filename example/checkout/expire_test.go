@@ -22,7 +22,7 @@ func TestExpireReachesTheGateway(t *testing.T) {
 			t.Fatalf("POST /api/orders: got %d", code)
 		}
 		var pre preOrderReply
-		if code := s.do(t, "POST", "/pay/preorder", map[string]string{"order_id": order.OrderID, "channel": "ALIPAY", "trade_type": "NATIVE"}, &pre); code != http.StatusCreated {
+		if code := s.do(t, "POST", payPath(order), map[string]string{"order_id": order.OrderID, "channel": "ALIPAY", "trade_type": "NATIVE"}, &pre); code != http.StatusCreated {
 			t.Fatalf("POST /pay/preorder: got %d", code)
 		}
 		o, ok := s.app.sim.Order(pre.OutTradeNo)

@@ -54,13 +54,13 @@ func TestMetricsFlag(t *testing.T) {
 		t.Fatalf("POST /api/orders: got %d, want 201", code)
 	}
 	var pre preOrderReply
-	if code := shop.do(t, "POST", "/pay/preorder", map[string]string{"order_id": order.OrderID, "channel": "WECHAT"}, &pre); code != http.StatusCreated {
+	if code := shop.do(t, "POST", payPath(order), map[string]string{"order_id": order.OrderID, "channel": "WECHAT"}, &pre); code != http.StatusCreated {
 		t.Fatalf("POST /pay/preorder: got %d, want 201", code)
 	}
 	if code := shop.do(t, "POST", "/sim/pay/"+pre.OutTradeNo, nil, nil); code != http.StatusOK {
 		t.Fatalf("POST /sim/pay: got %d, want 200", code)
 	}
-	shop.waitSettled(t, pre.OutTradeNo, pre.StatusToken)
+	shop.waitSettled(t, pre.OutTradeNo, order.StatusToken)
 
 	// PAID in the store comes before the notification's event (Notify
 	// counts it as it replies), and on a loaded machine the reconciler

@@ -23,16 +23,16 @@ func TestBusinessOrdersSurviveRestart(t *testing.T) {
 	})
 	shop := startShop(t, cfg)
 	var pre preOrderReply
-	if code := shop.do(t, "POST", "/pay/preorder", map[string]string{"order_id": order.OrderID, "channel": "WECHAT"}, &pre); code != http.StatusCreated {
+	if code := shop.do(t, "POST", payPath(order), map[string]string{"order_id": order.OrderID, "channel": "WECHAT"}, &pre); code != http.StatusCreated {
 		t.Fatalf("pre-order after restart: got %d, want 201", code)
 	}
 	if pre.Amount != 13600 {
 		t.Errorf("amount: got %d, want 13600", pre.Amount)
 	}
 	shop.do(t, "POST", "/sim/pay/"+pre.OutTradeNo, nil, nil)
-	shop.waitSettled(t, pre.OutTradeNo, pre.StatusToken)
+	shop.waitSettled(t, pre.OutTradeNo, order.StatusToken)
 	var byOrder orderStatus
-	if code := shop.do(t, "GET", "/pay/orders?order_id="+order.OrderID+"&token="+url.QueryEscape(pre.StatusToken), nil, &byOrder); code != http.StatusOK || byOrder.OutTradeNo != pre.OutTradeNo {
+	if code := shop.do(t, "GET", "/pay/orders?order_id="+order.OrderID+"&token="+url.QueryEscape(order.StatusToken), nil, &byOrder); code != http.StatusOK || byOrder.OutTradeNo != pre.OutTradeNo {
 		t.Errorf("GET /pay/orders?order_id=: got %d %+v, want 200 for %s", code, byOrder, pre.OutTradeNo)
 	}
 }

@@ -1,20 +1,18 @@
 package main
 
 import (
-	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"net/http"
-	"strconv"
 
 	"github.com/cypaykit/kit/handler"
 	"github.com/cypaykit/kit/store"
 )
 
-// statusTokens mints and checks the buyer's token for an order's status
-// page: an HMAC of the business order id. Nothing is stored, so any
+// statusTokens mints and checks the buyer's token for an order: an HMAC
+// of the business order id, handed out once, by POST /api/orders, and
+// asked for by the pre-order and status routes. Nothing is stored, so any
 // instance that has the same key verifies a token another one minted.
 type statusTokens struct {
 	key []byte
@@ -49,6 +47,15 @@ func (s statusTokens) valid(orderID, token string) bool {
 	return hmac.Equal([]byte(s.mint(orderID)), []byte(token))
 }
 
+// authorizePayment is the pre-order handler's hook: only the buyer
+// holding the order's ?token= may start its payments. Anyone else is
+// refused (403) before anything is recorded or sent, so an order id that
+// leaks or is guessed lets no one fill the order with attempts or take a
+// buyer's checkout.
+func (s statusTokens) authorizePayment(r *http.Request, orderID string) bool {
+	return s.valid(orderID, r.URL.Query().Get("token"))
+}
+
 // authorize is the status handler's hook: the buyer holding the order's
 // ?token= is its payer; anyone else is told the order does not exist.
 func (s statusTokens) authorize(r *http.Request, o *store.Order) handler.StatusAccess {
@@ -56,53 +63,4 @@ func (s statusTokens) authorize(r *http.Request, o *store.Order) handler.StatusA
 		return handler.StatusPayer
 	}
 	return handler.StatusDenied
-}
-
-// withStatusToken adds status_token to the pre-order handler's successful
-// JSON replies, for the order they name, so that the page can poll the
-// status of the attempt it just made.
-func (s statusTokens) withStatusToken(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		buf := &bufferedReply{header: http.Header{}, status: http.StatusOK}
-		h.ServeHTTP(buf, r)
-		body := buf.body.Bytes()
-		if buf.status < 300 {
-			var view map[string]any
-			if err := json.Unmarshal(body, &view); err == nil {
-				if id, ok := view["order_id"].(string); ok && id != "" {
-					view["status_token"] = s.mint(id)
-					if b, err := json.Marshal(view); err == nil {
-						body = append(b, '\n')
-					}
-				}
-			}
-		}
-		for k, vs := range buf.header {
-			w.Header()[k] = vs
-		}
-		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-		w.WriteHeader(buf.status)
-		_, _ = w.Write(body)
-	})
-}
-
-// bufferedReply holds a reply until it is complete.
-type bufferedReply struct {
-	header http.Header
-	status int
-	wrote  bool
-	body   bytes.Buffer
-}
-
-func (b *bufferedReply) Header() http.Header { return b.header }
-
-func (b *bufferedReply) WriteHeader(status int) {
-	if !b.wrote {
-		b.status, b.wrote = status, true
-	}
-}
-
-func (b *bufferedReply) Write(p []byte) (int, error) {
-	b.WriteHeader(http.StatusOK)
-	return b.body.Write(p)
 }

@@ -146,6 +146,13 @@ func mount(cfg config) (http.Handler, *handler.Reconciler, error) {
 			}
 			return handler.Purchase{MchID: cfg.MchID, Amount: o.AmountFen, Body: o.Title}, nil
 		},
+		// Order ids are guessable: only the buyer holding the order's token
+		// may start its payments (403 for anyone else, before anything is
+		// recorded or sent).
+		Authorize: func(r *http.Request, orderID string) bool {
+			o, err := orders.Get(r.Context(), orderID)
+			return err == nil && subtle.ConstantTimeCompare([]byte(r.URL.Query().Get("token")), []byte(o.Token)) == 1
+		},
 	})
 	if err != nil {
 		return nil, nil, err

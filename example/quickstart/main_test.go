@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cypaykit/kit/gatewaytest"
+	"github.com/cypaykit/kit/handler"
 )
 
 const (
@@ -83,7 +84,7 @@ func TestQuickStartTakesAPayment(t *testing.T) {
 	before := orders.Shipments("1001")
 
 	body, _ := json.Marshal(map[string]string{"order_id": "1001", "channel": "WECHAT", "trade_type": "NATIVE"})
-	res, err := http.Post(base+"/pay/preorder", "application/json", bytes.NewReader(body))
+	res, err := http.Post(base+"/pay/preorder?token=demo-token-1001", "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,17 +141,30 @@ func TestQuickStartTakesAPayment(t *testing.T) {
 	}
 }
 
-// TestQuickStartRefusesUnknownOrder: a pre-order for an order the book
-// does not hold is a 404 and reaches no gateway.
-func TestQuickStartRefusesUnknownOrder(t *testing.T) {
-	base, _ := serve(t)
-	res, err := http.Post(base+"/pay/preorder", "application/json", strings.NewReader(`{"order_id":"9999","channel":"WECHAT","trade_type":"NATIVE"}`))
-	if err != nil {
-		t.Fatal(err)
+// TestQuickStartRefusesStrangers: a pre-order without the order's token,
+// with another order's, or for an order the book does not hold, is a 403
+// that records nothing and reaches no gateway (an unknown order looks
+// like a known one: the refusal comes before the lookup of the price).
+func TestQuickStartRefusesStrangers(t *testing.T) {
+	base, sim := serve(t)
+	for _, tc := range []struct{ name, query, body string }{
+		{"no token", "", `{"order_id":"1002","channel":"WECHAT","trade_type":"NATIVE"}`},
+		{"another order's token", "?token=demo-token-1001", `{"order_id":"1002","channel":"WECHAT","trade_type":"NATIVE"}`},
+		{"unknown order", "?token=demo-token-1001", `{"order_id":"9999","channel":"WECHAT","trade_type":"NATIVE"}`},
+	} {
+		res, err := http.Post(base+"/pay/preorder"+tc.query, "application/json", strings.NewReader(tc.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusForbidden {
+			t.Errorf("%s: got %d, want 403", tc.name, res.StatusCode)
+		}
 	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusNotFound {
-		t.Errorf("POST /pay/preorder for an unknown order: got %d, want 404", res.StatusCode)
+	for _, otn := range []string{handler.OutTradeNo("1002", 1), handler.OutTradeNo("9999", 1)} {
+		if _, ok := sim.Order(otn); ok {
+			t.Errorf("a refused pre-order reached the gateway as %s", otn)
+		}
 	}
 }
 

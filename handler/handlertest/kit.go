@@ -81,7 +81,7 @@ func NewKit(t testing.TB, notifyURL string) *Kit {
 		t.Fatal(err)
 	}
 	k.PreOrder, err = handler.NewPreOrder(handler.PreOrderConfig{
-		Store: k.Store, Client: cl, NotifyURL: notifyURL, Logger: log,
+		Store: k.Store, Client: cl, NotifyURL: notifyURL, Logger: log, Authorize: handler.AllowAnyone,
 		Resolve: func(_ context.Context, id string) (handler.Purchase, error) {
 			if id != KitOrderID {
 				return handler.Purchase{}, fmt.Errorf("order %q: %w", id, handler.ErrOrderNotFound)

@@ -98,7 +98,9 @@ func ColonPath(p string) string {
 // at route and at group level, a kit middleware that wraps the writer sees
 // what later framework handlers answer, the kit Recover and BodyLimit work
 // around framework handlers, notification bodies reach the kit byte for
-// byte, and a whole payment goes through (Kit.CheckPayment).
+// byte, a request with two Content-Type headers is refused (415) as
+// net/http refuses it, and a whole payment goes through
+// (Kit.CheckPayment).
 func RunAdapterTests(t *testing.T, serve ServeFunc) {
 	t.Helper()
 	tests := []struct {
@@ -114,6 +116,7 @@ func RunAdapterTests(t *testing.T, serve ServeFunc) {
 		{"MiddlewareRecover", testMiddlewareRecover},
 		{"MiddlewareBodyLimit", testMiddlewareBodyLimit},
 		{"BodyByteForByte", testBodyByteForByte},
+		{"TwoContentTypes", testTwoContentTypes},
 		{"GatewayEndToEnd", testGatewayEndToEnd},
 	}
 	for _, tt := range tests {
@@ -376,6 +379,44 @@ func testBodyByteForByte(t *testing.T, serve ServeFunc) {
 		Handler:    &capture,
 	}}}})
 	CheckBodies(t, base+"/notify", &capture)
+}
+
+// testTwoContentTypes: a genuine notification sent with two Content-Type
+// headers, the form's and another, in either order, is refused with 415
+// by the verifying kit middleware, and no framework handler runs. Some
+// servers keep one of the two (fasthttp the last, net/http's Get the
+// first); an adapter must hand the kit both, so that it answers alike
+// whatever the framework.
+func testTwoContentTypes(t *testing.T, serve ServeFunc) {
+	var reached atomic.Bool
+	base := serve(t, AdapterRoutes{{Routes: []Route{{
+		Method: http.MethodPost, Path: "/notify",
+		Middleware: []func(http.Handler) http.Handler{VerifyMiddleware(t)},
+		Native: func(context.Context) Reply {
+			reached.Store(true)
+			return Reply{Status: http.StatusOK, Body: "success"}
+		},
+	}}}})
+	const form = "application/x-www-form-urlencoded"
+	for _, types := range [][]string{{"text/plain", form}, {form, "text/plain"}, {form, form}} {
+		req, err := http.NewRequest(http.MethodPost, base+"/notify", strings.NewReader(Notification(t, false)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header["Content-Type"] = types
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusUnsupportedMediaType || string(b) != "fail" {
+			t.Errorf("Content-Type %q: got %d %q, want 415 %q", types, res.StatusCode, b, "fail")
+		}
+	}
+	if reached.Load() {
+		t.Error("a framework handler ran for a request with two Content-Types")
+	}
 }
 
 // testGatewayEndToEnd mounts the Kit as a host would, under a /pay group

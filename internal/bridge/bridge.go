@@ -32,6 +32,12 @@ type Request struct {
 	Body       []byte // the raw body as the framework read it
 	// VisitHeaders calls fn for each request header line.
 	VisitHeaders func(fn func(key, value []byte))
+	// RawHeaders is the header block as received, if the framework keeps
+	// it; nil means unknown. fasthttp and Hertz keep one Content-Type
+	// (the last) where the client sent several, so the kit would accept a
+	// request that net/http, which keeps them all, refuses (415). From
+	// RawHeaders, NewRequest restores every Content-Type the client sent.
+	RawHeaders []byte
 }
 
 // NewRequest returns an *http.Request for fr under ctx. The body is a copy
@@ -67,6 +73,9 @@ func NewRequest(ctx context.Context, fr Request) (*http.Request, error) {
 			r.Header.Add(string(k), string(v))
 		})
 	}
+	if ct := contentTypes(fr.RawHeaders); len(ct) > 1 {
+		r.Header["Content-Type"] = ct
+	}
 	r.ContentLength = int64(len(fr.Body))
 	if len(fr.Body) > 0 {
 		r.Body = io.NopCloser(bytes.NewReader(bytes.Clone(fr.Body)))
@@ -74,6 +83,25 @@ func NewRequest(ctx context.Context, fr Request) (*http.Request, error) {
 		r.Body = http.NoBody
 	}
 	return r.WithContext(ctx), nil
+}
+
+// contentTypes returns the values of every Content-Type line in a raw
+// header block, in order.
+func contentTypes(raw []byte) []string {
+	var out []string
+	for len(raw) > 0 {
+		line := raw
+		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+			line, raw = raw[:i], raw[i+1:]
+		} else {
+			raw = nil
+		}
+		name, value, ok := bytes.Cut(line, []byte(":"))
+		if ok && strings.EqualFold(string(bytes.TrimSpace(name)), "Content-Type") {
+			out = append(out, string(bytes.TrimSpace(value)))
+		}
+	}
+	return out
 }
 
 // PathValue returns a framework path parameter for r.SetPathValue: a copy

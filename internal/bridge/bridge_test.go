@@ -66,6 +66,28 @@ func TestNewRequestEmptyBody(t *testing.T) {
 	}
 }
 
+// TestNewRequestKeepsEveryContentType: where the framework kept one of
+// two Content-Type lines, the request carries both, as net/http's would.
+func TestNewRequestKeepsEveryContentType(t *testing.T) {
+	t.Parallel()
+	raw := []byte("Host: x\r\ncontent-type: text/plain\r\nContent-Length: 3\r\nContent-Type:  application/x-www-form-urlencoded \r\n\r\n")
+	visit := func(fn func(k, v []byte)) { fn([]byte("Content-Type"), []byte("application/x-www-form-urlencoded")) }
+	r, err := NewRequest(context.Background(), Request{Method: "POST", RequestURI: "/x", VisitHeaders: visit, RawHeaders: raw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Header["Content-Type"]; len(got) != 2 || got[0] != "text/plain" || got[1] != "application/x-www-form-urlencoded" {
+		t.Errorf("got Content-Type %q, want [text/plain application/x-www-form-urlencoded]", got)
+	}
+	r, err = NewRequest(context.Background(), Request{Method: "POST", RequestURI: "/x", VisitHeaders: visit, RawHeaders: []byte("Content-Type: application/x-www-form-urlencoded\r\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Header["Content-Type"]; len(got) != 1 {
+		t.Errorf("one Content-Type: got %q", got)
+	}
+}
+
 func TestNewRequestBadURI(t *testing.T) {
 	t.Parallel()
 	for _, uri := range []string{"", "no-slash", "/%zz"} {

@@ -40,6 +40,11 @@ func Read(w http.ResponseWriter, r *http.Request, maxBody int64) (body []byte, v
 	if r.Method != http.MethodPost {
 		return nil, nil, http.StatusMethodNotAllowed, ErrMethod
 	}
+	if len(r.Header["Content-Type"]) > 1 {
+		// Which one counts differs between servers (net/http's Get takes
+		// the first, fasthttp keeps the last): refuse the ambiguity.
+		return nil, nil, http.StatusUnsupportedMediaType, ErrContentType
+	}
 	if ct := r.Header.Get("Content-Type"); ct != ContentType {
 		// The exact type needs no parsing (and no parameter map), which
 		// the duplicate path's throughput notices; anything else is

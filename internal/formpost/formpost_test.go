@@ -25,6 +25,8 @@ func TestRead(t *testing.T) {
 		{name: "GET", method: http.MethodGet, body: "a=1", wantStatus: 405, wantErr: formpost.ErrMethod},
 		{name: "JSON", contentType: "application/json", body: `{"a":1}`, wantStatus: 415, wantErr: formpost.ErrContentType},
 		{name: "no content type", contentType: "-", body: "a=1", wantStatus: 415, wantErr: formpost.ErrContentType},
+		{name: "form, then another content type", contentType: form + "\ntext/plain", body: "a=1", wantStatus: 415, wantErr: formpost.ErrContentType},
+		{name: "the form's content type twice", contentType: form + "\n" + form, body: "a=1", wantStatus: 415, wantErr: formpost.ErrContentType},
 		{name: "too large", maxBody: 4, body: "a=12345", wantStatus: 413, wantErr: formpost.ErrTooLarge},
 		{name: "empty", body: "", wantStatus: 400, wantErr: formpost.ErrMalformed},
 		{name: "bad escape", body: "a=%zz", wantStatus: 400, wantErr: formpost.ErrMalformed},
@@ -50,8 +52,8 @@ func TestRead(t *testing.T) {
 			case "":
 				r.Header.Set("Content-Type", form)
 			case "-":
-			default:
-				r.Header.Set("Content-Type", tt.contentType)
+			default: // one header line per line of contentType
+				r.Header["Content-Type"] = strings.Split(tt.contentType, "\n")
 			}
 			body, values, status, err := formpost.Read(httptest.NewRecorder(), r, maxBody)
 			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {

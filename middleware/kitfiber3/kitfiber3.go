@@ -75,6 +75,7 @@ func request(c fiber.Ctx) (*http.Request, error) {
 		Proto:        string(fr.Header.Protocol()),
 		Body:         fr.Body(),
 		VisitHeaders: fr.Header.VisitAll,
+		RawHeaders:   fr.Header.RawHeaders(),
 	})
 	if err != nil {
 		return nil, fiber.NewError(http.StatusBadRequest, "fail")

@@ -73,6 +73,7 @@ func request(ctx context.Context, c *app.RequestContext) (*http.Request, bool) {
 			Proto:        c.Request.Header.GetProtocol(),
 			Body:         body,
 			VisitHeaders: c.Request.Header.VisitAll,
+			RawHeaders:   c.Request.Header.RawHeaders(),
 		})
 	}
 	if err != nil {

@@ -80,6 +80,7 @@ func newOtelKit(t *testing.T) *otelKit {
 		t.Fatal(err)
 	}
 	pcfg := handler.PreOrderConfig{Store: k.mem, Client: k.client, NotifyURL: "http://shop.example/notify", Logger: quiet(),
+		Authorize: handler.AllowAnyone,
 		Resolve: func(context.Context, string) (handler.Purchase, error) {
 			return handler.Purchase{MchID: mchA, Amount: 100, Body: "goods"}, nil
 		}}

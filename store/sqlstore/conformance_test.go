@@ -8,7 +8,7 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	forEachTarget(t, func(t *testing.T, tg target, dsn string, db *sql.DB) {
+	forTargets(t, append(append([]target{}, targets...), simTargets...), func(t *testing.T, tg target, dsn string, db *sql.DB) {
 		if tg.server {
 			// The suite races up to 100 callers; the servers are shared
 			// with other test runs, so queue them on a bounded pool

@@ -1,6 +1,7 @@
 // Package sqlstore is a store.OrderStore, store.Scheduler,
 // store.RefundStore and store.Locker on database/sql for SQLite,
-// PostgreSQL and MySQL/MariaDB. It imports no driver: the host opens the
+// PostgreSQL and MySQL/MariaDB, and for TiDB, OceanBase and cloud MySQL
+// through the MySQL dialect. It imports no driver: the host opens the
 // *sql.DB with the driver it already uses and names the Dialect.
 //
 //	db, err := sql.Open("pgx", dsn) // or "sqlite", "mysql"
@@ -9,10 +10,11 @@
 //
 // # Schema and migrations
 //
-// The store keeps six tables, <prefix>orders, <prefix>schedule (the
+// The store keeps seven tables, <prefix>orders, <prefix>schedule (the
 // reconciler's due times and claims, store.Scheduler), <prefix>refunds
 // (store.RefundStore's), <prefix>order_buyers (Order.Buyer, for the JSPAY
-// attempts that have one), <prefix>leases (the Locker's) and
+// attempts that have one), <prefix>order_expiries (Order.ExpiresAt, for
+// the attempts that have one), <prefix>leases (the Locker's) and
 // <prefix>schema_version (the prefix is Config.TablePrefix, "cypay_" by
 // default). Migrate creates
 // or upgrades them; it is versioned, idempotent and safe to run from every
@@ -34,6 +36,15 @@
 // concurrent calls wins, so exactly one Settle reports settled=true across
 // every process sharing the tables, and a call that fails (cancelled
 // context, lost connection) leaves nothing behind.
+//
+// Claims (Claim, ClaimRefunds) are exclusive by their conditional marks,
+// not by a lock clause: TiDB accepts FOR UPDATE SKIP LOCKED and locks
+// nothing, so the store asks the server what it is (Store.Server) and
+// never sends it there. A transaction the server aborts for a concurrent
+// one (deadlock, serialization failure, TiDB's optimistic write conflict)
+// runs again, bounded, and is never reported as a business outcome. Leases
+// and refund claims are taken over only Config.ClockSkew after they ran
+// out. See docs/several-instances.md for each engine.
 //
 // # Leases
 //

@@ -10,3 +10,7 @@ func MigrationVersions() []int {
 	}
 	return vs
 }
+
+// ConflictTries is how often a transaction that keeps losing to others is
+// run before its error is returned.
+const ConflictTries = conflictTries

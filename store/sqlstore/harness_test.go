@@ -141,7 +141,7 @@ func newPrefix(t testing.TB, tg target, db *sql.DB) string {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		for _, table := range []string{"orders", "leases", "schedule", "refunds", "order_buyers", "order_expiries", "schema_version"} {
+		for _, table := range []string{"orders", "leases", "schedule", "refunds", "order_buyers", "order_expiries", "schema_version", "migrate_leases"} {
 			if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS "+prefix+table); err != nil {
 				t.Errorf("drop %s%s: %v", prefix, table, err)
 			}
@@ -174,7 +174,12 @@ func newStorePrefix(t testing.TB, tg target, db *sql.DB) (*sqlstore.Store, strin
 // forEachTarget runs fn as a subtest per target, with that target's
 // database handle.
 func forEachTarget(t *testing.T, fn func(t *testing.T, tg target, dsn string, db *sql.DB)) {
-	for _, tg := range targets {
+	forTargets(t, targets, fn)
+}
+
+// forTargets is forEachTarget over tgs.
+func forTargets(t *testing.T, tgs []target, fn func(t *testing.T, tg target, dsn string, db *sql.DB)) {
+	for _, tg := range tgs {
 		t.Run(tg.name, func(t *testing.T) {
 			dsn := tg.newDSN(t)
 			fn(t, tg, dsn, tg.open(t, dsn))

@@ -54,7 +54,11 @@ func NewLocker(db *sql.DB, cfg Config) (*Locker, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Locker{db: db, dialect: cfg.Dialect, q: buildLockQueries(cfg.Dialect, prefix)}, nil
+	return newLocker(db, cfg.Dialect, prefix+"leases", cfg.clockSkew()), nil
+}
+
+func newLocker(db *sql.DB, d Dialect, table string, skew time.Duration) *Locker {
+	return &Locker{db: db, dialect: d, q: buildLockQueries(d, table, skew)}
 }
 
 // nowMicros is the database's clock in Unix microseconds, constant within
@@ -70,14 +74,21 @@ func nowMicros(d Dialect) string {
 	}
 }
 
-func buildLockQueries(d Dialect, p string) lockQueries {
-	t, now := p+"leases", nowMicros(d)
+// buildLockQueries builds the statements on the lease table t. A lease
+// is only taken over once it has been expired for skew by the clock of the
+// node that runs the statement: on a database whose nodes each read their
+// own clock (TiDB's NOW() is the TiDB server's), a node whose clock runs
+// up to skew ahead of the holder's still sees the holder's lease live
+// for as long as the holder can extend it.
+func buildLockQueries(d Dialect, t string, skew time.Duration) lockQueries {
+	now := nowMicros(d)
+	expired := fmt.Sprintf("expires_at + %d <= %s", skew.Microseconds(), now)
 	r := func(format string, args ...any) string { return rebind(d, fmt.Sprintf(format, args...)) }
 	q := lockQueries{
 		// take inserts the lease, or overwrites it only once it expired.
 		take: r("INSERT INTO %[1]s (name, token, expires_at) VALUES (?, ?, %[2]s + ?) "+
 			"ON CONFLICT (name) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at "+
-			"WHERE %[1]s.expires_at <= %[2]s", t, now),
+			"WHERE %[1]s.%[3]s", t, now, expired),
 		owner:   r("SELECT token FROM %s WHERE name = ?", t),
 		release: r("DELETE FROM %s WHERE name = ? AND token = ? AND expires_at > %s", t, now),
 		extend:  r("UPDATE %s SET expires_at = %s + ? WHERE name = ? AND token = ? AND expires_at > %s", t, now, now),
@@ -88,8 +99,8 @@ func buildLockQueries(d Dialect, p string) lockQueries {
 		// Assignments run left to right, so the second IF still sees the
 		// old expires_at.
 		q.take = r("INSERT INTO %[1]s (name, token, expires_at) VALUES (?, ?, %[2]s + ?) "+
-			"ON DUPLICATE KEY UPDATE token = IF(expires_at <= %[2]s, VALUES(token), token), "+
-			"expires_at = IF(expires_at <= %[2]s, VALUES(expires_at), expires_at)", t, now)
+			"ON DUPLICATE KEY UPDATE token = IF(%[3]s, VALUES(token), token), "+
+			"expires_at = IF(%[3]s, VALUES(expires_at), expires_at)", t, now, expired)
 	}
 	return q
 }
@@ -176,7 +187,7 @@ func (l *Locker) take(ctx context.Context, name, token string, ttl time.Duration
 			l.disown(ctx, name, token, ttl)
 		}
 	}()
-	res, err := l.db.ExecContext(ctx, l.q.take, name, token, ttl.Microseconds())
+	res, err := l.exec(ctx, l.q.take, name, token, ttl.Microseconds())
 	if err != nil {
 		return false, err
 	}
@@ -198,6 +209,17 @@ func (l *Locker) take(ctx context.Context, name, token string, ttl time.Duration
 	return owner == token, nil
 }
 
+// exec runs one statement, again when it lost to a concurrent transaction
+// (see retryConflicts): each lease statement is a single conditional
+// write, so a run that was aborted changed nothing.
+func (l *Locker) exec(ctx context.Context, query string, args ...any) (res sql.Result, err error) {
+	err = retryConflicts(ctx, l.dialect, func() error {
+		res, err = l.db.ExecContext(ctx, query, args...)
+		return err
+	})
+	return res, err
+}
+
 // disown deletes name's row if token holds it, ignoring errors: it runs
 // after a failed take, on a context of its own, for at most a few seconds.
 func (l *Locker) disown(ctx context.Context, name, token string, ttl time.Duration) {
@@ -213,7 +235,7 @@ func (l *Locker) Release(ctx context.Context, name, token string) error {
 	if err := ctx.Err(); err != nil {
 		return lockFail(ctx, op, err)
 	}
-	res, err := l.db.ExecContext(ctx, l.q.release, name, token)
+	res, err := l.exec(ctx, l.q.release, name, token)
 	if err != nil {
 		return lockFail(ctx, op, err)
 	}
@@ -237,7 +259,7 @@ func (l *Locker) Extend(ctx context.Context, name, token string, ttl time.Durati
 	if err := ctx.Err(); err != nil {
 		return lockFail(ctx, op, err)
 	}
-	res, err := l.db.ExecContext(ctx, l.q.extend, ttl.Microseconds(), name, token)
+	res, err := l.exec(ctx, l.q.extend, ttl.Microseconds(), name, token)
 	if err != nil {
 		return lockFail(ctx, op, err)
 	}

@@ -6,7 +6,10 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+
+	"github.com/cypaykit/kit/store"
 )
 
 // execer is what a migration runs on: a *sql.Tx or a *sql.Conn.
@@ -19,7 +22,9 @@ type execer interface {
 // Migrate creates or upgrades the store's tables to LatestVersion. It is
 // idempotent and safe to run from several processes at once: the first
 // one takes a database lock (PostgreSQL: pg_advisory_xact_lock; MySQL:
-// GET_LOCK; SQLite: BEGIN IMMEDIATE) and the others wait for it, then find
+// GET_LOCK, or where that is missing, as on OceanBase, a lease row in
+// <prefix>migrate_leases; SQLite: BEGIN IMMEDIATE) and the others wait for
+// it, then find
 // nothing left to do. Applied versions are recorded in
 // <prefix>schema_version.
 func (s *Store) Migrate(ctx context.Context) error {
@@ -39,20 +44,14 @@ func (s *Store) Migrate(ctx context.Context) error {
 }
 
 func (s *Store) migratePostgres(ctx context.Context) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
 	// Postgres DDL is transactional: the lock, the tables and the version
 	// rows commit together or not at all.
-	if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", lockKey(s.prefix)); err != nil {
-		return err
-	}
-	if err := s.applyMigrations(ctx, tx); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", lockKey(s.prefix)); err != nil {
+			return err
+		}
+		return s.applyMigrations(ctx, tx)
+	})
 }
 
 func (s *Store) migrateSQLite(ctx context.Context) error {
@@ -84,6 +83,13 @@ func (s *Store) migrateSQLite(ctx context.Context) error {
 // at ctx again.
 const mysqlLockWait = 1
 
+// The migration lease, where GET_LOCK is missing: held for
+// migrateLeaseTTL and extended every third of it while Migrate runs.
+const (
+	migrateLeaseTTL  = 30 * time.Second
+	migrateLeaseName = "migrate"
+)
+
 func (s *Store) migrateMySQL(ctx context.Context) error {
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
@@ -97,6 +103,10 @@ func (s *Store) migrateMySQL(ctx context.Context) error {
 	for {
 		var got sql.NullInt64
 		if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, ?)", name, mysqlLockWait).Scan(&got); err != nil {
+			if namedLockMissing(err) {
+				conn.Close()
+				return s.migrateLeased(ctx)
+			}
 			return err
 		}
 		if got.Valid && got.Int64 == 1 {
@@ -109,10 +119,64 @@ func (s *Store) migrateMySQL(ctx context.Context) error {
 			return err
 		}
 	}
-	err = s.applyMigrations(ctx, conn)
+	err = retryConflicts(ctx, s.dialect, func() error { return s.applyMigrations(ctx, conn) })
 	if _, relErr := conn.ExecContext(context.WithoutCancel(ctx), "SELECT RELEASE_LOCK(?)", name); relErr != nil {
 		// A pooled connection must not keep the lock: close it instead.
 		discard(conn)
+	}
+	return err
+}
+
+// namedLockMissing recognises a server without GET_LOCK, or one that
+// refuses it, as opposed to a failure of the call: OceanBase has no such
+// function (error 1305, which is why Flyway stopped calling it there),
+// older TiDB answers that it has only a no-op implementation, and MariaDB
+// Galera clusters refuse it. Each answers every instance alike, so all of
+// them fall back to the same lock.
+func namedLockMissing(err error) bool {
+	msg := strings.ToLower(err.Error())
+	return strings.Contains(msg, "error 1305") ||
+		strings.Contains(msg, "get_lock") && (strings.Contains(msg, "not supported") || strings.Contains(msg, "noop") ||
+			strings.Contains(msg, "does not exist") || strings.Contains(msg, "cluster"))
+}
+
+// migrateLeased is Migrate serialised by a row-based lease instead of a
+// named lock: a row of <prefix>migrate_leases, taken like the Locker's
+// leases (expiry by the database's clock, with Config.ClockSkew's margin)
+// and extended while the migrations run, so a Migrate that dies leaves
+// the lock to the next one after migrateLeaseTTL at most. Creating the
+// table is idempotent, so concurrent instances race on it safely.
+func (s *Store) migrateLeased(ctx context.Context) error {
+	table := s.prefix + "migrate_leases"
+	if _, err := s.db.ExecContext(ctx, createLeaseTable(s.dialect, table)); err != nil {
+		return err
+	}
+	l := newLocker(s.db, s.dialect, table, s.skew)
+	token, err := l.Acquire(ctx, migrateLeaseName, migrateLeaseTTL)
+	if err != nil {
+		return err
+	}
+	done, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(migrateLeaseTTL / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				// A failed extension is not fatal: every statement is
+				// idempotent, so a second migrator is slow, not wrong.
+				_ = l.Extend(context.WithoutCancel(ctx), migrateLeaseName, token, migrateLeaseTTL)
+			}
+		}
+	}()
+	err = retryConflicts(ctx, s.dialect, func() error { return s.applyMigrations(ctx, s.db) })
+	close(done)
+	<-stopped
+	if relErr := l.Release(context.WithoutCancel(ctx), migrateLeaseName, token); err == nil && !errors.Is(relErr, store.ErrNotHeld) {
+		err = relErr
 	}
 	return err
 }

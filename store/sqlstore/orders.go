@@ -104,29 +104,24 @@ func (s *Store) Create(ctx context.Context, o *store.Order) error {
 	if o == nil {
 		return errors.New("sqlstore: create: nil order")
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return s.fail(ctx, "create "+o.OutTradeNo, err)
-	}
-	defer tx.Rollback()
-	_, err = tx.ExecContext(ctx, s.q.insert,
-		o.OutTradeNo, o.BusinessID, o.Attempt, o.MchID, string(o.Channel), o.TradeType, string(o.Version),
-		o.Amount, string(o.Status), o.TransactionID, o.ChannelTransactionID, nullMicros(o.PaidAt),
-		flag(o.Fulfilled), nullMicros(o.FulfilledAt), o.CodeURL, o.PayInfo, o.Reason,
-		micros(o.CreatedAt), micros(o.UpdatedAt))
-	if err == nil {
-		_, err = tx.ExecContext(ctx, s.q.schedule.insert,
-			o.OutTradeNo, string(kindOf(o)), micros(o.NextDue), micros(o.CreatedAt))
-	}
-	if err == nil && o.Buyer != "" {
-		_, err = tx.ExecContext(ctx, s.q.insertBuyer, o.OutTradeNo, o.Buyer)
-	}
-	if err == nil && !o.ExpiresAt.IsZero() {
-		_, err = tx.ExecContext(ctx, s.q.insertExpiry, o.OutTradeNo, micros(o.ExpiresAt))
-	}
-	if err == nil {
-		err = tx.Commit()
-	}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, s.q.insert,
+			o.OutTradeNo, o.BusinessID, o.Attempt, o.MchID, string(o.Channel), o.TradeType, string(o.Version),
+			o.Amount, string(o.Status), o.TransactionID, o.ChannelTransactionID, nullMicros(o.PaidAt),
+			flag(o.Fulfilled), nullMicros(o.FulfilledAt), o.CodeURL, o.PayInfo, o.Reason,
+			micros(o.CreatedAt), micros(o.UpdatedAt))
+		if err == nil {
+			_, err = tx.ExecContext(ctx, s.q.schedule.insert,
+				o.OutTradeNo, string(kindOf(o)), micros(o.NextDue), micros(o.CreatedAt))
+		}
+		if err == nil && o.Buyer != "" {
+			_, err = tx.ExecContext(ctx, s.q.insertBuyer, o.OutTradeNo, o.Buyer)
+		}
+		if err == nil && !o.ExpiresAt.IsZero() {
+			_, err = tx.ExecContext(ctx, s.q.insertExpiry, o.OutTradeNo, micros(o.ExpiresAt))
+		}
+		return err
+	})
 	if err != nil {
 		if isUniqueViolation(s.dialect, err) {
 			return fmt.Errorf("sqlstore: create %s: %w", o.OutTradeNo, store.ErrExists)
@@ -266,39 +261,35 @@ func (s *Store) cas(ctx context.Context, outTradeNo, then, update string, args .
 	if err := ctx.Err(); err != nil {
 		return false, "", "", err
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return false, "", "", err
-	}
-	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, update, args...)
-	if err != nil {
-		return false, "", "", err
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, "", "", err
-	}
-	if n == 1 {
-		if then != "" {
-			if _, err := tx.ExecContext(ctx, then, outTradeNo); err != nil {
-				return false, "", "", err
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		applied, status, txID = false, "", ""
+		res, err := tx.ExecContext(ctx, update, args...)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 1 {
+			applied = true
+			if then != "" {
+				_, err = tx.ExecContext(ctx, then, outTradeNo)
 			}
+			return err
 		}
-		if err := tx.Commit(); err != nil {
-			return false, "", "", err
+		var st string
+		err = tx.QueryRowContext(ctx, s.q.classify, outTradeNo).Scan(&st, &txID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return store.ErrNotFound
 		}
-		return true, "", "", nil
-	}
-	var st string
-	err = tx.QueryRowContext(ctx, s.q.classify, outTradeNo).Scan(&st, &txID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, "", "", store.ErrNotFound
-	}
+		status = store.Status(st)
+		return err
+	})
 	if err != nil {
 		return false, "", "", err
 	}
-	return false, store.Status(st), txID, nil
+	return applied, status, txID, nil
 }
 
 // failCAS wraps an error from cas, leaving store.ErrNotFound unwrapped by

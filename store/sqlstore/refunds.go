@@ -34,13 +34,17 @@ func buildRefundQueries(d Dialect, p string) refundQueries {
 	r := func(format string, args ...any) string { return rebind(d, fmt.Sprintf(format, args...)) }
 	sel := "SELECT " + refundColumns + " FROM " + t
 	forUpdate := " FOR UPDATE"
-	// SQLite has no row locks: a transaction whose first statement writes
-	// holds the database's write lock, which serialises reservations.
-	lockOrder := r("SELECT out_trade_no FROM %s WHERE out_trade_no = ? FOR UPDATE", o)
 	if d == SQLite {
-		forUpdate = ""
-		lockOrder = r("UPDATE %s SET updated_at = updated_at WHERE out_trade_no = ?", o)
+		forUpdate = "" // no row locks: the first write took the database's
 	}
+	// The attempt's row is locked by writing it (unchanged) rather than by
+	// SELECT … FOR UPDATE: a write is a lock on every engine, including
+	// SQLite (whose write lock is the database's) and TiDB in optimistic
+	// mode (where two writers of one row conflict at COMMIT), and under
+	// PostgreSQL's REPEATABLE READ or SERIALIZABLE a transaction whose
+	// snapshot predates another's write of the row fails with 40001 and is
+	// run again, instead of summing refunds from a stale snapshot.
+	lockOrder := r("UPDATE %s SET updated_at = updated_at WHERE out_trade_no = ?", o)
 	return refundQueries{
 		lockOrder:      lockOrder,
 		orderForRefund: r("SELECT business_id, mch_id, channel, version, amount, status FROM %s WHERE out_trade_no = ?", o),
@@ -104,8 +108,8 @@ func newClaimToken() (string, error) {
 }
 
 // ReserveRefund implements store.RefundStore in one transaction that
-// first locks the attempt's row (SELECT … FOR UPDATE; on SQLite a no-op
-// UPDATE that takes the write lock), so reservations of one attempt run
+// first locks the attempt's row (with a no-op UPDATE, see
+// buildRefundQueries), so reservations of one attempt run
 // one after another and each sums the others' committed rows.
 func (s *Store) ReserveRefund(ctx context.Context, r *store.Refund, lease time.Duration, now time.Time) (*store.Refund, bool, error) {
 	if r == nil {
@@ -131,22 +135,21 @@ func (s *Store) ReserveRefund(ctx context.Context, r *store.Refund, lease time.D
 }
 
 func (s *Store) reserve(ctx context.Context, r *store.Refund, tok string, lease time.Duration, now time.Time) (*store.Refund, bool, error) {
+	var (
+		out     *store.Refund
+		created bool
+	)
+	err := s.inTx(ctx, func(tx *sql.Tx) (err error) {
+		out, created, err = s.reserveIn(ctx, tx, r, tok, lease, now)
+		return err
+	})
+	return out, created, err
+}
+
+// reserveIn is one run of ReserveRefund's transaction, on tx.
+func (s *Store) reserveIn(ctx context.Context, tx *sql.Tx, r *store.Refund, tok string, lease time.Duration, now time.Time) (*store.Refund, bool, error) {
 	q := s.rq
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, false, err
-	}
-	defer tx.Rollback()
-	if s.dialect == SQLite {
-		_, err = tx.ExecContext(ctx, q.lockOrder, r.OutTradeNo)
-	} else {
-		var otn string
-		err = tx.QueryRowContext(ctx, q.lockOrder, r.OutTradeNo).Scan(&otn)
-		if errors.Is(err, sql.ErrNoRows) {
-			err = nil
-		}
-	}
-	if err != nil {
+	if _, err := tx.ExecContext(ctx, q.lockOrder, r.OutTradeNo); err != nil {
 		return nil, false, err
 	}
 	if r.IdempotencyKey != "" {
@@ -163,7 +166,7 @@ func (s *Store) reserve(ctx context.Context, r *store.Refund, tok string, lease 
 	}
 	c := *r
 	var status string
-	err = tx.QueryRowContext(ctx, q.orderForRefund, r.OutTradeNo).Scan(&c.BusinessID, &c.MchID, (*string)(&c.Channel),
+	err := tx.QueryRowContext(ctx, q.orderForRefund, r.OutTradeNo).Scan(&c.BusinessID, &c.MchID, (*string)(&c.Channel),
 		(*string)(&c.Version), &c.OrderAmount, &status)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, false, store.ErrNotFound
@@ -199,9 +202,6 @@ func (s *Store) reserve(ctx context.Context, r *store.Refund, tok string, lease 
 			}
 			return nil, false, store.ErrExists
 		}
-		return nil, false, err
-	}
-	if err := tx.Commit(); err != nil {
 		return nil, false, err
 	}
 	return &c, true, nil
@@ -268,6 +268,8 @@ func (s *Store) RefundTotals(ctx context.Context, outTradeNo string) (store.Refu
 // claims each with a conditional UPDATE that only matches while the
 // refund is still due and unclaimed, so of concurrent claimers one wins
 // each refund. Losers look again until they have limit or nothing is due.
+// A claim whose lease ran out is taken over only Config.ClockSkew later,
+// since its holder judged the lease by its own clock.
 func (s *Store) ClaimRefunds(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*store.Refund, error) {
 	const op = "claim refunds"
 	out := []*store.Refund{}
@@ -287,7 +289,11 @@ func (s *Store) ClaimRefunds(ctx context.Context, now time.Time, lease time.Dura
 			if err != nil {
 				return nil, err
 			}
-			res, err := s.db.ExecContext(ctx, s.rq.claim, tok, micros(now.Add(lease)), no, micros(now), micros(now))
+			var res sql.Result
+			err = retryConflicts(ctx, s.dialect, func() (err error) {
+				res, err = s.db.ExecContext(ctx, s.rq.claim, tok, micros(now.Add(lease)), no, micros(now), micros(now.Add(-s.skew)))
+				return err
+			})
 			if err != nil {
 				return nil, s.fail(ctx, op, err)
 			}
@@ -305,7 +311,7 @@ func (s *Store) ClaimRefunds(ctx context.Context, now time.Time, lease time.Dura
 }
 
 func (s *Store) dueRefunds(ctx context.Context, now time.Time, limit int) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, s.rq.due, micros(now), micros(now), limit)
+	rows, err := s.db.QueryContext(ctx, s.rq.due, micros(now), micros(now.Add(-s.skew)), limit)
 	if err != nil {
 		return nil, err
 	}
@@ -351,18 +357,18 @@ func (s *Store) UpdateRefund(ctx context.Context, outRefundNo, token string, u s
 }
 
 func (s *Store) updateRefund(ctx context.Context, otn, outRefundNo, token string, u store.RefundUpdate, now time.Time) (*store.Refund, error) {
+	var out *store.Refund
+	err := s.inTx(ctx, func(tx *sql.Tx) (err error) {
+		out, err = s.updateRefundIn(ctx, tx, otn, outRefundNo, token, u, now)
+		return err
+	})
+	return out, err
+}
+
+// updateRefundIn is one run of UpdateRefund's transaction, on tx.
+func (s *Store) updateRefundIn(ctx context.Context, tx *sql.Tx, otn, outRefundNo, token string, u store.RefundUpdate, now time.Time) (*store.Refund, error) {
 	q := s.rq
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
-	if s.dialect == SQLite {
-		_, err = tx.ExecContext(ctx, q.lockOrder, otn)
-	} else {
-		err = tx.QueryRowContext(ctx, q.lockOrder, otn).Scan(&otn)
-	}
-	if err != nil {
+	if _, err := tx.ExecContext(ctx, q.lockOrder, otn); err != nil {
 		return nil, err
 	}
 	r, err := scanRefund(tx.QueryRowContext(ctx, q.getLocked, outRefundNo))
@@ -402,9 +408,6 @@ func (s *Store) updateRefund(ctx context.Context, otn, outRefundNo, token string
 		if _, err := tx.ExecContext(ctx, q.markRefunded, micros(now), otn, otn); err != nil {
 			return nil, err
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, err
 	}
 	r.ClaimToken = ""
 	return r, nil

@@ -107,16 +107,22 @@ func createOrders(d Dialect, p string) []string {
 // createLeases is the Locker's table: one row per lease name, whose
 // holder is token until expires_at (microseconds, database clock).
 func createLeases(d Dialect, p string) []string {
+	return []string{createLeaseTable(d, p+"leases")}
+}
+
+// createLeaseTable is a lease table's statement: the Locker's, and the
+// migration lock's where GET_LOCK is missing (see migrateLeased).
+func createLeaseTable(d Dialect, table string) string {
 	t := typesFor(d)
 	name := t.key
 	if d == MySQL {
 		name = "VARCHAR(191)" // an indexable utf8mb4 length everywhere
 	}
-	return []string{fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %sleases (
+	return fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s (
 	name %s NOT NULL PRIMARY KEY,
 	token %s NOT NULL,
 	expires_at %s NOT NULL
-)%s`, p, name, t.key, t.bigint, t.suffix)}
+)%s`, table, name, t.key, t.bigint, t.suffix)
 }
 
 // createSchedule is the reconciler's shared schedule (store.Scheduler):

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/cypaykit/kit/store"
 )
@@ -48,6 +49,29 @@ type Config struct {
 	// (or test runs) can share one database. It must match
 	// ^[a-z_][a-z0-9_]{0,31}$; empty means DefaultTablePrefix.
 	TablePrefix string
+	// ClockSkew is the most that the clocks of two machines judging one
+	// lease may differ: the database nodes' for the Locker's leases and
+	// the migration lock (expiry is the clock of the node that runs the
+	// statement, on TiDB the TiDB server's), the app instances' for refund
+	// claims (judged by the caller's now). A lease or refund claim is only
+	// taken over once it has been expired for ClockSkew. Zero means
+	// DefaultClockSkew; a negative value means none.
+	ClockSkew time.Duration
+}
+
+// DefaultClockSkew is Config.ClockSkew's default: NTP keeps servers within
+// a few milliseconds of each other, and 500 ms leaves a margin for a node
+// whose synchronisation is failing before its operators notice.
+const DefaultClockSkew = 500 * time.Millisecond
+
+func (c Config) clockSkew() time.Duration {
+	switch {
+	case c.ClockSkew == 0:
+		return DefaultClockSkew
+	case c.ClockSkew < 0:
+		return 0
+	}
+	return c.ClockSkew
 }
 
 // Store is a store.OrderStore and store.RefundStore on database/sql. It is safe for concurrent
@@ -65,7 +89,8 @@ type Store struct {
 	q       queries
 	rq      refundQueries
 	lease   *Locker
-	skipState
+	skew    time.Duration
+	serverState
 }
 
 var (
@@ -89,7 +114,8 @@ func New(db *sql.DB, cfg Config) (*Store, error) {
 	s := &Store{db: db, dialect: cfg.Dialect, prefix: prefix}
 	s.q = buildQueries(cfg.Dialect, prefix)
 	s.rq = buildRefundQueries(cfg.Dialect, prefix)
-	s.lease = &Locker{db: db, dialect: cfg.Dialect, q: buildLockQueries(cfg.Dialect, prefix)}
+	s.skew = cfg.clockSkew()
+	s.lease = newLocker(db, cfg.Dialect, prefix+"leases", s.skew)
 	return s, nil
 }
 

@@ -140,7 +140,9 @@ async function checkout() {
   try {
     const channel = document.querySelector('input[name="channel"]:checked').value;
     const order = await api("POST", "/api/orders", { product_id: state.product.id, quantity: quantity() });
-    const pay = await api("POST", "/pay/preorder", { order_id: order.order_id, channel, trade_type: "NATIVE" });
+    // Only the holder of the order's token may start its payment.
+    const pay = await api("POST", "/pay/preorder?token=" + encodeURIComponent(order.status_token),
+      { order_id: order.order_id, channel, trade_type: "NATIVE" });
     $("amount").textContent = yuan(order.amount);
     $("order-id").textContent = order.order_id;
     $("out-trade-no").textContent = pay.out_trade_no;
@@ -153,7 +155,7 @@ async function checkout() {
     $("simulate").onclick = () => simulate(pay.out_trade_no);
     $("payment").hidden = false;
     state.open = true;
-    startPolling(pay.out_trade_no, pay.status_token || order.status_token);
+    startPolling(pay.out_trade_no, order.status_token);
   } catch (err) {
     showError(err);
   } finally {

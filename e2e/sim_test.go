@@ -1,0 +1,20 @@
+package e2e_test
+
+import (
+	"database/sql"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/cypaykit/kit/store/sqlstore/sqlsim"
+)
+
+const mysqlDefault = "root@tcp(127.0.0.1:3306)/test?parseTime=true"
+
+// The simulated servers on the test MariaDB (package sqlsim): TiDB, whose
+// FOR UPDATE SKIP LOCKED takes no lock and whose optimistic COMMITs fail
+// with 9007 (here one writing COMMIT in five), and OceanBase, which has no
+// GET_LOCK.
+func init() {
+	sql.Register("sqlsim-tidb", &sqlsim.Driver{Engine: sqlsim.TiDB, Base: &mysql.MySQLDriver{}, ConflictEvery: 5})
+	sql.Register("sqlsim-oceanbase", &sqlsim.Driver{Engine: sqlsim.OceanBase, Base: &mysql.MySQLDriver{}})
+}

@@ -1,0 +1,104 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	mrand "math/rand/v2"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Retrying transactions that lost to another. Every engine aborts some
+// transactions only because another ran beside them, and says so with an
+// error the client is expected to answer by running it again:
+// MySQL/MariaDB's deadlock (1213) and lock wait timeout (1205), TiDB's
+// write conflicts at COMMIT in optimistic mode (9007, 8002, 8022),
+// PostgreSQL's serialization failure (40001) and deadlock (40P01). Such an
+// abort changed nothing, so running the whole transaction again is safe,
+// and it must never reach a caller as a business outcome.
+const (
+	// conflictTries bounds the runs of one transaction.
+	conflictTries = 16
+	// Backoff between runs starts at conflictMinBackoff and doubles up to
+	// conflictMaxBackoff, with jitter, so two losers do not meet again.
+	conflictMinBackoff = 2 * time.Millisecond
+	conflictMaxBackoff = 250 * time.Millisecond
+)
+
+// mysqlCodes are the retryable error numbers of the MySQL dialect's
+// engines. go-sql-driver formats its error as "Error 1213 (40001): …".
+var mysqlCodes = map[string]bool{
+	"1213": true, // ER_LOCK_DEADLOCK
+	"1205": true, // ER_LOCK_WAIT_TIMEOUT: the store's transactions are short, so a wait this long is another's stall
+	"9007": true, // TiDB: write conflict (optimistic transaction)
+	"8002": true, // TiDB: SELECT … FOR UPDATE write conflict (optimistic transaction)
+	"8022": true, // TiDB: transaction commit failed, retry
+}
+
+var mysqlErrorRE = regexp.MustCompile(`Error (\d{4})\b`)
+
+// retryable reports whether err aborted a transaction only because of a
+// concurrent one.
+func retryable(d Dialect, err error) bool {
+	if err == nil {
+		return false
+	}
+	switch d {
+	case Postgres:
+		var e interface{ SQLState() string }
+		if errors.As(err, &e) {
+			return e.SQLState() == "40001" || e.SQLState() == "40P01"
+		}
+		msg := err.Error()
+		return strings.Contains(msg, "SQLSTATE 40001") || strings.Contains(msg, "SQLSTATE 40P01")
+	case MySQL:
+		m := mysqlErrorRE.FindStringSubmatch(err.Error())
+		return m != nil && mysqlCodes[m[1]]
+	}
+	return false
+}
+
+// retryConflicts runs fn until it returns an error that is not retryable
+// (or nil), at most conflictTries times, waiting a jittered backoff in
+// between. A ctx that ends stops the waiting.
+func retryConflicts(ctx context.Context, d Dialect, fn func() error) error {
+	wait := conflictMinBackoff
+	for try := 1; ; try++ {
+		err := fn()
+		if !retryable(d, err) {
+			return err
+		}
+		if try == conflictTries {
+			return fmt.Errorf("%w (conflicting with other transactions %d times)", err, conflictTries)
+		}
+		t := time.NewTimer(wait/2 + mrand.N(wait/2+1))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		wait = min(wait*2, conflictMaxBackoff)
+	}
+}
+
+// inTx runs fn in a transaction and commits it, running the whole
+// transaction again when it or its COMMIT lost to a concurrent one. fn
+// must be safe to run again: it sees a fresh transaction each time, and
+// whatever it computed in a failed run must be recomputed.
+func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return retryConflicts(ctx, s.dialect, func() error {
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		if err := fn(tx); err != nil {
+			return err
+		}
+		return tx.Commit()
+	})
+}
