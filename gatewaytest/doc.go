@@ -32,7 +32,9 @@
 // Orders move UNPAID → PAYING (BeginPayment) → PAID (Pay) or PAYFAILED
 // (FailPayment); cancel closes an unpaid one (CLOSED) or reverses a paid
 // one (CANCELLED) within CancelWindow by Config.Now; refunds make it
-// REFUNDED. orderquery answers each state with the code and trade_state
+// REFUNDED. An order pre-ordered with time_start and time_expire, both (as
+// Alipay requires), is CLOSED once still unpaid at time_expire by
+// Config.Now and Advance: Pay refuses it. orderquery answers each state with the code and trade_state
 // that model.OrderQueryResponse.Outcome classifies correctly.
 //
 // # Notifications

@@ -18,6 +18,7 @@ type order struct {
 	attach           string
 	subAppID         string
 	buyerID          string
+	expiresAt        time.Time // from time_start and time_expire together; zero: never
 	refunds          []*refund
 	notification     string // the body of its payment notification, once sent
 	// lostRefundReplies and lostRefundQueries count the refund faults
@@ -57,6 +58,32 @@ func notifyTradeType(ch model.PayType, reqTradeType string) string {
 	return "pay.weixin." + kind
 }
 
+// expiryOf is when an order pre-ordered with time_start and time_expire
+// expires: zero (never) unless both were sent, and well formed, as the
+// gateway documents for Alipay ("需要同时传入才会生效").
+func expiryOf(timeStart, timeExpire string) time.Time {
+	if timeStart == "" || timeExpire == "" {
+		return time.Time{}
+	}
+	if _, err := model.ParseTime(timeStart); err != nil {
+		return time.Time{}
+	}
+	t, err := model.ParseTime(timeExpire)
+	if err != nil {
+		return time.Time{}
+	}
+	return t
+}
+
+// expireLocked closes o if it is still unpaid at its expiry. It is applied
+// whenever an order is looked at, so the expiry follows the clock,
+// Advance included, without a timer. s.mu is held.
+func (s *Server) expireLocked(o *order) {
+	if o.State == Unpaid && !o.expiresAt.IsZero() && !s.now().Before(o.expiresAt) {
+		o.State = Closed
+	}
+}
+
 // settle moves an unpaid order to PAID (paid) or PAYFAILED and starts its
 // notification.
 func (s *Server) settle(outTradeNo string, paid bool) error {
@@ -66,6 +93,7 @@ func (s *Server) settle(outTradeNo string, paid bool) error {
 		s.mu.Unlock()
 		return fmt.Errorf("%w: %q", ErrUnknownOrder, outTradeNo)
 	}
+	s.expireLocked(o)
 	if o.State != Unpaid && o.State != Paying {
 		st := o.State
 		s.mu.Unlock()

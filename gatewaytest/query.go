@@ -26,6 +26,7 @@ func (s *Server) lookup(mchID string, pt model.PayType, outTradeNo, transactionI
 	if o == nil || o.MchID != mchID || (pt != "" && pt != o.Channel) {
 		return nil
 	}
+	s.expireLocked(o)
 	return o
 }
 

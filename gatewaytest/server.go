@@ -158,6 +158,13 @@ type Order struct {
 	Refunded int64 `json:"refunded"`
 	// CreatedAt is when the pre-order was accepted, by Config.Now.
 	CreatedAt time.Time `json:"created_at"`
+	// TimeStart and TimeExpire are the pre-order's time_start and
+	// time_expire as received. When both were sent (either alone does
+	// nothing, as at Alipay), an order still unpaid at TimeExpire (by
+	// Config.Now and Advance) becomes CLOSED: Pay refuses it and orderquery
+	// reports 10004.
+	TimeStart  string `json:"time_start,omitempty"`
+	TimeExpire string `json:"time_expire,omitempty"`
 }
 
 // OrderState is an order's state in the simulator.
@@ -351,6 +358,7 @@ func (s *Server) BeginPayment(outTradeNo string) error {
 	if !ok {
 		return fmt.Errorf("%w: %q", ErrUnknownOrder, outTradeNo)
 	}
+	s.expireLocked(o)
 	if o.State != Unpaid {
 		return fmt.Errorf("%w: %q is %s", ErrNotUnpaid, outTradeNo, o.State)
 	}
@@ -376,6 +384,7 @@ func (s *Server) Order(outTradeNo string) (Order, bool) {
 	if !ok {
 		return Order{}, false
 	}
+	s.expireLocked(o)
 	return o.Order, true
 }
 

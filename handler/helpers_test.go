@@ -177,6 +177,9 @@ type envOptions struct {
 	autoRefund bool
 	// memo is NotifyConfig.DuplicateMemo.
 	memo int
+	// simClock runs the simulator on the env's fake clock (so time_expire
+	// and the cancel window follow it) instead of the real one.
+	simClock bool
 }
 
 // env is a host wired the way a real one is: the simulator, a client per
@@ -216,10 +219,14 @@ func newEnv(t testing.TB, opt envOptions) *env {
 	if opt.wrap != nil {
 		e.store = opt.wrap(e.mem)
 	}
-	e.sim = gatewaytest.RunT(t, gatewaytest.Config{
+	simCfg := gatewaytest.Config{
 		Merchants: merchants, AgentID: agentID, AgentKey: agentKey,
 		TimeScale: opt.timeScale, Faults: opt.faults,
-	})
+	}
+	if opt.simClock {
+		simCfg.Now = e.clock.Now
+	}
+	e.sim = gatewaytest.RunT(t, simCfg)
 	timeout := opt.clientTimeout
 	if timeout == 0 {
 		timeout = 10 * time.Second

@@ -35,7 +35,26 @@ type Purchase struct {
 	ProductID string
 	// Attach is sent as attach (echoed by order queries, not notifications).
 	Attach string
+	// Expire is how long the attempt stays payable: the pre-order carries
+	// time_start (now) and time_expire (now + Expire), and the Reconciler
+	// watches the attempt until then. Between MinExpire and MaxExpire;
+	// zero means PreOrderConfig.Expire.
+	Expire time.Duration
 }
+
+// MinExpire and MaxExpire bound an attempt's expiry (PreOrderConfig.Expire,
+// Purchase.Expire). The gateway documents no bound. A minute leaves a buyer
+// time to scan and pay; a day is the Reconciler's MaxAge, the longest any
+// attempt was watched before attempts expired, and each hour of life costs
+// about four gateway queries (one per tail step of at most 15 minutes).
+const (
+	MinExpire = time.Minute
+	MaxExpire = 24 * time.Hour
+)
+
+// DefaultExpire is an attempt's life when the host sets none: WeChat's
+// prepay_id lasts two hours, so a longer life buys nothing on WeChat.
+const DefaultExpire = 2 * time.Hour
 
 // PreOrderConfig configures a PreOrder handler. Every field documents its
 // zero value.
@@ -83,6 +102,11 @@ type PreOrderConfig struct {
 	// buyer gets an attempt of their own. Zero means 2 min; negative
 	// disables reuse, and also the sharing of an attempt still being made.
 	ReusePending time.Duration
+	// Expire is how long each attempt stays payable (see Purchase.Expire,
+	// which overrides it per purchase): the pre-order carries time_start
+	// and time_expire, both, since Alipay ignores one without the other.
+	// Between MinExpire and MaxExpire; zero means DefaultExpire (2 h).
+	Expire time.Duration
 	// MaxBody is the largest accepted request body. Zero means 16 KiB.
 	MaxBody int64
 	// Trace starts and ends a StagePreOrder per request (see Trace); the
@@ -131,6 +155,7 @@ type PreOrder struct {
 	authorize func(r *http.Request, orderID string) bool
 	notifyURL string
 	reuse     time.Duration
+	expire    time.Duration
 	maxOpen   int
 	openFor   time.Duration
 	maxBody   int64
@@ -156,6 +181,8 @@ func NewPreOrder(cfg PreOrderConfig) (*PreOrder, error) {
 		return nil, errors.New("handler: PreOrderConfig.OpenFor is negative")
 	case cfg.MaxBody < 0:
 		return nil, errors.New("handler: PreOrderConfig.MaxBody is negative")
+	case cfg.Expire != 0 && (cfg.Expire < MinExpire || cfg.Expire > MaxExpire):
+		return nil, fmt.Errorf("handler: PreOrderConfig.Expire %s outside %s–%s", cfg.Expire, MinExpire, MaxExpire)
 	}
 	if !model.ValidNotifyURL(cfg.NotifyURL) {
 		return nil, errors.New("handler: PreOrderConfig.NotifyURL must be an absolute http(s) URL without query or fragment")
@@ -167,6 +194,7 @@ func NewPreOrder(cfg PreOrderConfig) (*PreOrder, error) {
 		authorize: cfg.Authorize,
 		notifyURL: cfg.NotifyURL,
 		reuse:     cfg.ReusePending,
+		expire:    cfg.Expire,
 		maxOpen:   cfg.MaxOpen,
 		openFor:   cfg.OpenFor,
 		maxBody:   cfg.MaxBody,
@@ -179,6 +207,9 @@ func NewPreOrder(cfg PreOrderConfig) (*PreOrder, error) {
 	}
 	if p.maxBody == 0 {
 		p.maxBody = 16 << 10
+	}
+	if p.expire == 0 {
+		p.expire = DefaultExpire
 	}
 	if p.maxOpen == 0 {
 		p.maxOpen = 5
@@ -245,10 +276,20 @@ func (p *PreOrder) serve(w http.ResponseWriter, r *http.Request) {
 		p.reply(w, r, problem{Status: http.StatusInternalServerError, Detail: "the order cannot be priced"})
 		return
 	}
+	if buy.Expire == 0 {
+		buy.Expire = p.expire
+	}
+	if buy.Expire < MinExpire || buy.Expire > MaxExpire {
+		p.log.LogAttrs(ctx, slog.LevelError, "handler: Resolve returned an expiry out of bounds",
+			slog.String("order_id", req.OrderID), slog.Duration("expire", buy.Expire))
+		p.reply(w, r, problem{Status: http.StatusInternalServerError, Detail: "the order cannot be priced"})
+		return
+	}
 	// The gateway request is checked before anything is recorded: an
 	// attempt that the client would refuse unsent would only hold one of
 	// the order's open attempts.
-	if err := model.Validate(p.gatewayRequest(req, buy, OutTradeNo(req.OrderID, 1))); err != nil {
+	now := p.now()
+	if err := model.Validate(p.gatewayRequest(req, buy, &store.Order{OutTradeNo: OutTradeNo(req.OrderID, 1), CreatedAt: now, ExpiresAt: expiryOf(now, buy.Expire)})); err != nil {
 		p.reply(w, r, problem{Status: http.StatusUnprocessableEntity, Title: "Invalid pre-order request", Detail: publicDetail(err)})
 		return
 	}
@@ -430,7 +471,10 @@ func (p *PreOrder) attempt(ctx context.Context, req preOrderRequest, buy Purchas
 			o := list[i]
 			if o.Status != store.Pending || o.Buyer != buyer ||
 				string(o.Channel) != req.Channel || o.TradeType != req.TradeType ||
-				o.MchID != buy.MchID || o.Amount != buy.Amount || now.Sub(o.CreatedAt) >= p.reuse {
+				o.MchID != buy.MchID || o.Amount != buy.Amount || now.Sub(o.CreatedAt) >= p.reuse ||
+				!o.ExpiresAt.IsZero() && o.ExpiresAt.Sub(now) < MinExpire {
+				// An attempt about to expire is no checkout to hand out:
+				// the buyer would scan a code the gateway is closing.
 				continue
 			}
 			if hasCheckout(o) {
@@ -462,6 +506,7 @@ func (p *PreOrder) attempt(ctx context.Context, req preOrderRequest, buy Purchas
 			Status:     store.Pending,
 			CreatedAt:  now,
 			UpdatedAt:  now,
+			ExpiresAt:  expiryOf(now, buy.Expire),
 			NextDue:    now.Add(firstQuery),
 		}
 		err = p.store.Create(ctx, o)
@@ -584,9 +629,18 @@ func isAlnum(s string) bool {
 	return true
 }
 
-// gatewayRequest is the pre-order sent to the gateway for attempt
-// outTradeNo of a business order.
-func (p *PreOrder) gatewayRequest(req preOrderRequest, buy Purchase, outTradeNo string) *model.PreOrderRequest {
+// expiryOf is the ExpiresAt of an attempt created at now that lives d:
+// whole seconds, as time_expire says it, so that the gateway's expiry is
+// never later than the one recorded here.
+func expiryOf(now time.Time, d time.Duration) time.Time {
+	return now.Add(d).Truncate(time.Second)
+}
+
+// gatewayRequest is the pre-order sent to the gateway for attempt o of a
+// business order. It carries time_start and time_expire together: Alipay
+// ignores either one sent alone.
+func (p *PreOrder) gatewayRequest(req preOrderRequest, buy Purchase, o *store.Order) *model.PreOrderRequest {
+	outTradeNo := o.OutTradeNo
 	productID := buy.ProductID
 	if productID == "" {
 		productID = outTradeNo
@@ -605,6 +659,8 @@ func (p *PreOrder) gatewayRequest(req preOrderRequest, buy Purchase, outTradeNo 
 		NotifyURL:    p.notifyURL,
 		TradeType:    req.TradeType,
 		ProductID:    productID,
+		TimeStart:    model.FormatTime(o.CreatedAt),
+		TimeExpire:   model.FormatTime(o.ExpiresAt),
 	}
 }
 
@@ -617,7 +673,7 @@ func (p *PreOrder) callGateway(w http.ResponseWriter, r *http.Request, req preOr
 	// hold them all.
 	gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), checkoutWait)
 	defer cancel()
-	resp, err := p.client.PreOrder(gctx, p.gatewayRequest(req, buy, o.OutTradeNo))
+	resp, err := p.client.PreOrder(gctx, p.gatewayRequest(req, buy, o))
 	if err != nil {
 		p.gatewayFailed(w, r, o, err)
 		return

@@ -45,11 +45,16 @@ type ReconcilerConfig struct {
 	// before any older one, so a backlog never delays them.
 	FastWindow time.Duration
 	// TailSteps are the widening gaps between queries after FastWindow;
-	// the last one repeats until MaxAge. Nil means DefaultTailSteps. Each
-	// must be at least Interval.
+	// the last one repeats until the attempt's expiry (then one closing
+	// query a minute later), or MaxAge for one recorded without an expiry.
+	// For an attempt with an expiry each step is capped at 15 min less
+	// Interval, so a payment whose notifications are all lost is settled
+	// within 15 minutes. Nil means DefaultTailSteps. Each must be at least
+	// Interval.
 	TailSteps []time.Duration
-	// MaxAge is when an attempt the gateway still reports unpaid (or does
-	// not know) is closed: cancelled at the gateway while its 5-minute
+	// MaxAge is when an attempt recorded without an expiry (store.Order.
+	// ExpiresAt zero: before the store kept one) that the gateway still
+	// reports unpaid (or does not know) is closed: cancelled at the gateway while its 5-minute
 	// cancel window is open, else recorded CLOSED. An attempt whose query
 	// keeps failing is never closed: its outcome is unknown. Zero means 24 h.
 	MaxAge time.Duration
@@ -99,9 +104,11 @@ type Limiter interface {
 }
 
 // DefaultTailSteps are the gaps between queries after the fast window.
-// With the other defaults an abandoned attempt is queried 36 times in its
-// 24 hours (24 in the fast window, 11 in the tail, 1 at MaxAge), against
-// 312 for a query every 5 minutes.
+// With the other defaults an abandoned attempt with the default 2-hour
+// expiry is queried 34 times (24 in the fast window, 9 in the tail, whose
+// steps are capped at 14 min 55 s, and 1 closing query a minute after
+// expiry); one recorded without an expiry, 36 times in its 24 hours (24,
+// 11 and 1 at MaxAge), against 312 for a query every 5 minutes.
 var DefaultTailSteps = []time.Duration{
 	time.Minute, 5 * time.Minute, 15 * time.Minute, 30 * time.Minute,
 	time.Hour, 2 * time.Hour, 4 * time.Hour,
@@ -109,8 +116,10 @@ var DefaultTailSteps = []time.Duration{
 
 // Reconciler settles what notifications miss (guarantee G7): it queries
 // PENDING attempts on the gateway's schedule — first after FirstDelay,
-// then every Interval until FastWindow, then at widening TailSteps until
-// MaxAge, then closes them — and settles paid ones through the Settler,
+// then every Interval until FastWindow, then at widening TailSteps of at
+// most 15 minutes until the attempt's expiry, then once more a minute
+// after it, and closes it (an attempt recorded without an expiry: until
+// MaxAge) — and settles paid ones through the Settler,
 // with the same checks as a notification. It also retries the fulfilment
 // of PAID attempts whose hook has not succeeded.
 //
@@ -399,10 +408,10 @@ func (r *Reconciler) handle(ctx context.Context, c store.Claim) (next time.Time,
 	}
 	if c.Kind == store.KindFulfil {
 		// Retry on the same widening schedule, counted from the settle.
-		return o.UpdatedAt.Add(r.nextAt(now.Sub(o.UpdatedAt))), false, r.retryFulfil(ctx, o)
+		return o.UpdatedAt.Add(r.nextAt(now.Sub(o.UpdatedAt), 0)), false, r.retryFulfil(ctx, o)
 	}
 	age := now.Sub(o.CreatedAt)
-	next = o.CreatedAt.Add(r.nextAt(age))
+	next = o.CreatedAt.Add(r.nextAt(age, lifeOf(o)))
 	if age < r.first {
 		return o.CreatedAt.Add(r.first), false, nil
 	}
@@ -440,29 +449,72 @@ func (r *Reconciler) wait(ctx context.Context, mchID string) error {
 	return nil
 }
 
+// settleWithin bounds, for an attempt with an expiry, the time from a
+// payment to the query that finds it when every notification is lost: its
+// tail steps are at most settleWithin less Interval (a due query waits up
+// to one Interval for its pass). It is well inside the 3 h 07 m after
+// which the gateway stops notifying, so no payment waits on luck.
+const settleWithin = 15 * time.Minute
+
+// closeGrace is how long after its expiry an attempt gets its closing
+// query: the gateway's clock may run a little behind ours, and a payment
+// it accepted in its last second must be visible when the attempt is
+// recorded CLOSED.
+const closeGrace = time.Minute
+
+// lifeOf returns how long after its creation attempt o expires (its
+// closing query comes closeGrace later), and 0 for an attempt recorded
+// without an expiry, which is watched until MaxAge.
+func lifeOf(o *store.Order) time.Duration {
+	if o.ExpiresAt.IsZero() {
+		return 0
+	}
+	return max(o.ExpiresAt.Sub(o.CreatedAt), time.Nanosecond)
+}
+
+// ended says the watch of attempt o is over at now: it is past its expiry
+// and closeGrace, or, recorded without an expiry, past MaxAge. A query
+// that finds it still unpaid then closes it.
+func (r *Reconciler) ended(o *store.Order, now time.Time) bool {
+	if o.ExpiresAt.IsZero() {
+		return now.Sub(o.CreatedAt) >= r.maxAge
+	}
+	return !now.Before(o.ExpiresAt.Add(closeGrace))
+}
+
 // nextAt returns the age at which an attempt queried at age is next due:
 // the next point of the grid FirstDelay, +Interval … FastWindow, then
-// +TailSteps (the last repeating), with MaxAge itself as the last point.
-// Points are counted from creation, not from the last query, so a pass
-// that runs a little late does not push every later query back. Past
-// MaxAge (only an attempt whose queries fail stays open so long) the last
-// step repeats.
-func (r *Reconciler) nextAt(age time.Duration) time.Duration {
+// +TailSteps (the last repeating), up to the attempt's last point. Points
+// are counted from creation, not from the last query, so a pass that runs
+// a little late does not push every later query back.
+//
+// life is how long the attempt lives (lifeOf). With one, no tail step
+// exceeds settleWithin less Interval, and the last point is life plus
+// closeGrace: the one closing query, which may fall inside the fast
+// window for a short life. With none (0), the last point is MaxAge. Past
+// the last point (only an attempt whose queries fail stays open so long)
+// the last step repeats.
+func (r *Reconciler) nextAt(age, life time.Duration) time.Duration {
+	end, longest := r.maxAge, time.Duration(1<<63-1)
+	if life > 0 {
+		end, longest = life+closeGrace, max(settleWithin-r.interval, r.interval)
+	}
+	step := func(i int) time.Duration { return min(r.tail[min(i, len(r.tail)-1)], longest) }
+	if age >= end {
+		return age + step(len(r.tail)-1)
+	}
 	if age < r.first {
-		return r.first
+		return min(r.first, end)
 	}
 	if age < r.fast {
 		n := (age-r.first)/r.interval + 1
-		return min(r.first+n*r.interval, r.fast)
-	}
-	if age >= r.maxAge {
-		return age + r.tail[len(r.tail)-1]
+		return min(r.first+n*r.interval, r.fast, end)
 	}
 	t := r.fast
 	for i := 0; t <= age; i++ {
-		t += r.tail[min(i, len(r.tail)-1)]
+		t += step(i)
 	}
-	return min(t, r.maxAge)
+	return min(t, end)
 }
 
 // reconcile queries one PENDING attempt and acts on the answer. paid
@@ -471,7 +523,6 @@ func (r *Reconciler) nextAt(age time.Duration) time.Duration {
 func (r *Reconciler) reconcile(ctx context.Context, cl *client.Client, o *store.Order, now time.Time) (paid bool, err error) {
 	resp, err := cl.OrderQuery(ctx, &model.OrderQueryRequest{PayType: o.Channel, MchID: o.MchID, OutTradeNo: o.OutTradeNo})
 	r.noteReply(ctx, o, err)
-	age := now.Sub(o.CreatedAt)
 	switch {
 	case errors.Is(err, client.ErrNotFound):
 		// 20007 is an error reply, and the gateway never signs those
@@ -485,8 +536,8 @@ func (r *Reconciler) reconcile(ctx context.Context, cl *client.Client, o *store.
 		// Without a checkout the pre-order has not reached the gateway, or
 		// its reply never reached the buyer: nothing can be paid with it. A
 		// request still in flight could yet create it, so it is treated as
-		// unpaid and closed only at MaxAge.
-		if age >= r.maxAge {
+		// unpaid and closed only when its watch ends (expiry or MaxAge).
+		if r.ended(o, now) {
 			return false, r.finish(ctx, o, "expired; not found at the gateway")
 		}
 		return false, nil
@@ -532,17 +583,23 @@ func (r *Reconciler) reconcile(ctx context.Context, cl *client.Client, o *store.
 		}, AlertRefundedUnsettled)
 		return false, r.finish(ctx, o, "refunded at the gateway before it was settled here")
 	}
-	if age >= r.maxAge {
+	if r.ended(o, now) {
 		return false, r.expire(ctx, cl, o, now)
 	}
 	r.settler.emit(Event{Outcome: NotPaid, OutTradeNo: o.OutTradeNo, Source: SourceQuery})
 	return false, nil
 }
 
-// expire closes an attempt that stayed unpaid past MaxAge: through the
+// expire closes an attempt that stayed unpaid to the end of its watch. One
+// with an expiry is past its time_expire, which the gateway enforces, so
+// it is only recorded here: a cancel would add nothing but the risk of
+// reversing a payment. One without is past MaxAge: closed through the
 // gateway while its cancel window is open, else only here.
 func (r *Reconciler) expire(ctx context.Context, cl *client.Client, o *store.Order, now time.Time) error {
 	reason := "expired unpaid"
+	if !o.ExpiresAt.IsZero() {
+		return r.finish(ctx, o, "expired unpaid at its time_expire")
+	}
 	if now.Sub(o.CreatedAt) < cancelWindow {
 		if err := r.wait(ctx, o.MchID); err != nil {
 			return fmt.Errorf("handler: cancel %s: rate limit: %w", o.OutTradeNo, err)

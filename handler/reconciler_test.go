@@ -22,8 +22,9 @@ import (
 )
 
 // TestReconcilerCloses proves G7's end of life: unpaid attempts are closed
-// when the gateway says so, when the gateway never saw them, and at MaxAge
-// (cancelled at the gateway inside its 5-minute window).
+// when the gateway says so, when the gateway never saw them, and, recorded
+// without an expiry (before stores kept one), at MaxAge (cancelled at the
+// gateway inside its 5-minute window).
 func TestReconcilerCloses(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -38,7 +39,7 @@ func TestReconcilerCloses(t *testing.T) {
 	e.addOrder("CLOSEDGW1", mchA, 10)
 	e.addOrder("EXPIRE1", mchA, 10)
 	closedAtGateway := e.mustPreOrder(t, model.V2, "CLOSEDGW1", model.PayWeChat)
-	expiring := e.mustPreOrder(t, model.V2, "EXPIRE1", model.PayAlipay)
+	expiring := e.legacyAttempt(t, "EXPIRE101")
 	neverSent := e.createPending(t, "NEVERSENT1", mchA, model.V2, 10).OutTradeNo
 	if _, err := e.clients[model.V2].Cancel(ctx, &model.CancelRequest{PayType: model.PayWeChat, MchID: mchA, OutTradeNo: closedAtGateway}); err != nil {
 		t.Fatal(err)

@@ -33,7 +33,7 @@ func newTestReconciler(t *testing.T, cfg ReconcilerConfig) *Reconciler {
 // that closes it.
 func queryAges(r *Reconciler) []time.Duration {
 	var ages []time.Duration
-	for age := r.nextAt(0); ; age = r.nextAt(age) {
+	for age := r.nextAt(0, 0); ; age = r.nextAt(age, 0) {
 		ages = append(ages, age)
 		if age >= r.maxAge {
 			return ages
@@ -89,8 +89,44 @@ func TestScheduleGrid(t *testing.T) {
 		{2 * time.Hour, 2*time.Hour + 10*time.Minute}, // a failing query past MaxAge: keep asking
 	}
 	for _, tc := range tests {
-		if got := r.nextAt(tc.age); got != tc.want {
+		if got := r.nextAt(tc.age, 0); got != tc.want {
 			t.Errorf("nextAt(%v): got %v, want %v", tc.age, got, tc.want)
 		}
+	}
+}
+
+// TestScheduleWithExpiry: with an expiry the tail never steps more than
+// 15 minutes less Interval, the last point is one closing query a minute
+// after expiry, and a 2-hour attempt costs at most 36 queries; a life
+// shorter than the fast window ends inside it; a closing query that fails
+// is asked again at the capped last step.
+func TestScheduleWithExpiry(t *testing.T) {
+	r := newTestReconciler(t, ReconcilerConfig{})
+	life := 2 * time.Hour
+	var ages []time.Duration
+	for age := r.nextAt(0, life); ; age = r.nextAt(age, life) {
+		ages = append(ages, age)
+		if age >= life+closeGrace {
+			break
+		}
+	}
+	t.Logf("abandoned 2 h attempt: %d queries at ages %v", len(ages), ages)
+	if n := len(ages); n > 36 {
+		t.Errorf("queries of an abandoned 2 h attempt: got %d, want at most 36\nages: %v", n, ages)
+	}
+	if last := ages[len(ages)-1]; last != life+closeGrace {
+		t.Errorf("closing query at age %v, want %v", last, life+closeGrace)
+	}
+	for i := 1; i < len(ages); i++ {
+		if gap := ages[i] - ages[i-1]; gap > settleWithin-r.interval {
+			t.Errorf("gap %v → %v is %v, want at most %v", ages[i-1], ages[i], gap, settleWithin-r.interval)
+		}
+	}
+	short := time.Minute
+	if got := r.nextAt(115*time.Second, short); got != 2*time.Minute {
+		t.Errorf("1-minute life: nextAt(115s) = %v, want the closing query at 2m", got)
+	}
+	if got := r.nextAt(life+closeGrace, life); got != life+closeGrace+settleWithin-r.interval {
+		t.Errorf("after a failed closing query: nextAt = %v, want %v", got, life+closeGrace+settleWithin-r.interval)
 	}
 }

@@ -304,8 +304,9 @@ func TestReconcilerNotFoundNeverClosesACheckout(t *testing.T) {
 	}
 }
 
-// TestReconcilerExpiryCancelMustSucceed: an attempt that expires inside
-// the gateway's cancel window is CLOSED only when the cancel is answered
+// TestReconcilerExpiryCancelMustSucceed: an attempt recorded without an
+// expiry (before stores kept one) that reaches MaxAge inside the gateway's
+// cancel window is CLOSED only when the cancel is answered
 // with a verified reply. A cancel that fails — an unsigned or re-signed
 // "cancelled", a plain error, a dead network — leaves it PENDING: the
 // buyer may have paid meanwhile.
@@ -332,8 +333,7 @@ func TestReconcilerExpiryCancelMustSucceed(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			e.addOrder("EXPCANCEL", mchA, 10)
-			otn := e.mustPreOrder(t, model.V2, "EXPCANCEL", model.PayWeChat)
+			otn := e.legacyAttempt(t, "EXPCANCEL01")
 			e.onPath.Rewrite(client.OpCancel, tc.rw...)
 			e.clock.Advance(100 * time.Second) // past MaxAge, inside the cancel window
 			_ = r.RunOnce(ctx)
@@ -358,13 +358,13 @@ func TestReconcilerExpiryCancelMustSucceed(t *testing.T) {
 }
 
 // TestReconcilerExpiryCancelNetworkFailure: a cancel whose request never
-// gets an answer leaves the attempt PENDING too.
+// gets an answer leaves the attempt (recorded without an expiry) PENDING
+// too.
 func TestReconcilerExpiryCancelNetworkFailure(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	e := newEnv(t, envOptions{})
-	e.addOrder("EXPNET", mchA, 10)
-	otn := e.mustPreOrder(t, model.V2, "EXPNET", model.PayWeChat)
+	otn := e.legacyAttempt(t, "EXPNET01")
 	c, err := client.New(client.Config{GatewayURL: e.sim.URL, Keys: keyring(),
 		HTTPClient: &http.Client{Transport: cancelFails{}}})
 	if err != nil {

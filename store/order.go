@@ -88,6 +88,12 @@ type Order struct {
 	CreatedAt time.Time
 	// UpdatedAt is the time of the attempt's last change.
 	UpdatedAt time.Time
+	// ExpiresAt is when the gateway stops accepting payment for the
+	// attempt: the time_expire it was pre-ordered with (time_start being
+	// CreatedAt). The reconciler watches the attempt until then and closes
+	// it just after. Zero for attempts recorded before stores kept it:
+	// those are watched until the reconciler's MaxAge, as before.
+	ExpiresAt time.Time
 
 	// NextDue is when the reconciler next looks at the attempt: its next
 	// gateway query while PENDING, its next fulfilment retry while PAID and

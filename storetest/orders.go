@@ -24,6 +24,7 @@ var orderTests = []orderTest{
 	{"ReturnsCopies", testReturnsCopies},
 	{"RoundTripAllFields", testRoundTripAllFields},
 	{"Buyer", testBuyer},
+	{"ExpiresAt", testExpiresAt},
 	{"AmountRange", testAmountRange},
 	{"ListByBusinessID", testListByBusinessID},
 	{"ListByBusinessIDEmpty", testListByBusinessIDEmpty},
@@ -245,6 +246,7 @@ func fullOrder() *store.Order {
 		Reason:               "用户取消 'quoted' \"double\" \\ back%slash_under",
 		CreatedAt:            at(0),
 		UpdatedAt:            at(62),
+		ExpiresAt:            at(7200),
 		NextDue:              at(3600),
 	}
 }
@@ -265,6 +267,55 @@ func testRoundTripAllFields(t *testing.T, s store.OrderStore) {
 		t.Fatalf("ListByBusinessID: got error %v, want nil", err)
 	}
 	wantList(t, "ListByBusinessID", list, want)
+}
+
+// testExpiresAt checks that Order.ExpiresAt, which ends the reconciler's
+// watch of an attempt, survives Create, Get, ListByBusinessID and the
+// changes of status, next to attempts without one: those must read back
+// the zero time (recorded before the store kept it), never an instant
+// such as the Unix epoch, which would close them at once.
+func testExpiresAt(t *testing.T, s store.OrderStore) {
+	withExpiry := func(n int, exp time.Time) *store.Order {
+		o := newOrder("BIZE", n)
+		o.ExpiresAt = exp
+		return o
+	}
+	want := []*store.Order{
+		withExpiry(1, at(7200)),
+		newOrder("BIZE", 2),
+		withExpiry(3, at(60)),
+	}
+	for _, o := range want {
+		w := *o
+		create(t, s, &w)
+	}
+	for _, w := range want {
+		if got := get(t, s, w.OutTradeNo); !sameExpiry(got.ExpiresAt, w.ExpiresAt) {
+			t.Errorf("Get(%s).ExpiresAt: got %v, want %v", w.OutTradeNo, got.ExpiresAt, w.ExpiresAt)
+		}
+	}
+	list, err := s.ListByBusinessID(context.Background(), "BIZE")
+	if err != nil {
+		t.Fatalf("ListByBusinessID: got error %v, want nil", err)
+	}
+	wantList(t, "ListByBusinessID(BIZE)", list, want...)
+	// Leaving PENDING keeps the expiry: it says what the attempt was.
+	settle(t, s, want[0].OutTradeNo, payment("TE1"), at(3))
+	finish(t, s, want[2].OutTradeNo, store.Closed, at(61))
+	for _, w := range want {
+		if got := get(t, s, w.OutTradeNo); !sameExpiry(got.ExpiresAt, w.ExpiresAt) {
+			t.Errorf("after Settle and Finish: Get(%s).ExpiresAt: got %v, want %v", w.OutTradeNo, got.ExpiresAt, w.ExpiresAt)
+		}
+	}
+}
+
+// sameExpiry compares expiries as sameInstant does.
+func sameExpiry(a, b time.Time) bool {
+	if a.IsZero() || b.IsZero() {
+		return a.IsZero() == b.IsZero()
+	}
+	d := a.Sub(b)
+	return d > -time.Microsecond && d < time.Microsecond
 }
 
 // testBuyer checks that Order.Buyer, which decides whether the pre-order

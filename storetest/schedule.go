@@ -24,6 +24,7 @@ var scheduleTests = []scheduleTest{
 	{"ScheduleBadInput", testScheduleBadInput},
 	{"ScheduleReturnsCopies", testScheduleReturnsCopies},
 	{"ScheduleContextCanceled", testScheduleContextCanceled},
+	{"ScheduleCarriesExpiry", testScheduleCarriesExpiry},
 }
 
 type scheduleTest struct {
@@ -341,5 +342,26 @@ func testScheduleContextCanceled(t *testing.T, s store.OrderStore, sc store.Sche
 	reschedule(t, sc, held[0], at(20))
 	if got := get(t, s, o.OutTradeNo).NextDue; !sameDue(got, at(20)) {
 		t.Errorf("NextDue: got %v, want %v", got, at(20))
+	}
+}
+
+// testScheduleCarriesExpiry: a claimed attempt's copy carries its
+// ExpiresAt, which the reconciler's schedule is computed from, and an
+// attempt without one comes back with the zero time (not, say, the epoch,
+// which would close it at once).
+func testScheduleCarriesExpiry(t *testing.T, s store.OrderStore, sc store.Scheduler) {
+	with := newOrder("BIZX", 1)
+	with.NextDue, with.ExpiresAt = at(1), at(7200)
+	create(t, s, with)
+	without := due(t, s, "BIZX", 2, at(2))
+	cs := claim(t, sc, store.KindQuery, at(10), 10)
+	wantKeys(t, "Claim", cs, with.OutTradeNo, without.OutTradeNo)
+	for i, want := range []*store.Order{with, without} {
+		if i >= len(cs) {
+			break
+		}
+		if o := cs[i].Order; o == nil || !sameExpiry(o.ExpiresAt, want.ExpiresAt) {
+			t.Errorf("claim %s: got order %+v, want ExpiresAt %v", cs[i].Key, o, want.ExpiresAt)
+		}
 	}
 }

@@ -134,6 +134,7 @@ func newApp(ctx context.Context, cfg config, baseURL string, log *slog.Logger) (
 		Resolve:   a.resolve,
 		Authorize: a.tokens.authorizePayment,
 		NotifyURL: a.notifyURL,
+		Expire:    cfg.Expire,
 		Logger:    log,
 	}); err != nil {
 		return nil, err

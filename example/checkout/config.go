@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cypaykit/kit/handler"
 	"github.com/cypaykit/kit/model"
 )
 
@@ -63,6 +64,10 @@ type config struct {
 	// AdminToken is the bearer token of the /admin routes; empty means a
 	// random one, printed once at start-up.
 	AdminToken string
+	// Expire is how long every attempt stays payable: the pre-order's
+	// time_expire, and the end of the reconciler's watch
+	// (handler.PreOrderConfig.Expire).
+	Expire time.Duration
 
 	// tablePrefix is sqlstore's table prefix; zero means its default.
 	// Tests set it so that they can share a database server.
@@ -88,7 +93,7 @@ type flagSpec struct {
 	dst                   *string
 }
 
-func (c *config) specs(version *string) []flagSpec {
+func (c *config) specs(version, expire *string) []flagSpec {
 	return []flagSpec{
 		{"addr", "CYPAY_ADDR", "127.0.0.1:8080", "address the shop listens on", &c.Addr},
 		{"db", "CYPAY_DB", defaultDB(), "database: sqlite:PATH, memory, postgres://… or mysql://…", &c.DB},
@@ -103,6 +108,7 @@ func (c *config) specs(version *string) []flagSpec {
 		{"status-secret", "CYPAY_STATUS_SECRET", "", "key for the buyers' order-status tokens; every instance needs the same (default: derived from the signing key)", &c.StatusSecret},
 		{"metrics-addr", "CYPAY_METRICS_ADDR", "", "second address for operators: GET /metrics, /healthz and /readyz with error detail (default: none)", &c.MetricsAddr},
 		{"admin-token", "CYPAY_ADMIN_TOKEN", "", "bearer token of the /admin routes, at least 16 bytes (default: a random one, printed at start-up)", &c.AdminToken},
+		{"expire", "CYPAY_EXPIRE", "2h", "how long each payment attempt stays payable (time_expire), 1m to 24h", expire},
 	}
 }
 
@@ -112,10 +118,10 @@ func (c *config) specs(version *string) []flagSpec {
 // defaults and never a key taken from the environment.
 func parseConfig(args []string, getenv func(string) string, usage io.Writer) (config, error) {
 	var c config
-	var version string
+	var version, expire string
 	fs := flag.NewFlagSet("checkout", flag.ContinueOnError)
 	fs.SetOutput(usage)
-	specs := c.specs(&version)
+	specs := c.specs(&version, &expire)
 	for _, s := range specs {
 		fs.StringVar(s.dst, s.name, s.def, s.usage+" ($"+s.env+")")
 	}
@@ -141,6 +147,11 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 		c.Metrics = on
 	}
 	c.Version = model.Version(version)
+	d, err := time.ParseDuration(expire)
+	if err != nil || d < handler.MinExpire || d > handler.MaxExpire {
+		return config{}, fmt.Errorf("-expire %q: want a duration from %s to %s, e.g. 2h or 30m", expire, handler.MinExpire, handler.MaxExpire)
+	}
+	c.Expire = d
 	c.orderLimit = newLimiter(orderRate, orderBurst, time.Now)
 	return c, c.validate()
 }

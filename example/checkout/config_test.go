@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -25,6 +26,7 @@ func TestParseConfig(t *testing.T) {
 		MchKey:   demoMchKey,
 		AgentID:  demoAgentID,
 		AgentKey: demoAgentKey,
+		Expire:   2 * time.Hour,
 	}
 	with := func(f func(c *config)) config {
 		c := defaults
@@ -46,7 +48,7 @@ func TestParseConfig(t *testing.T) {
 				"-version", "v1", "-mch-id", "m1", "-mch-key", "mk", "-agent-id", "a1", "-agent-key", "ak",
 				"-notify-url", "https://shop.example.com/pay/notify"},
 			want: config{Addr: ":9000", DB: "postgres://u:p@db:5432/shop", Gateway: "https://pay.example.com", OpenURL: "https://open.example.com", Version: "v1",
-				MchID: "m1", MchKey: "mk", AgentID: "a1", AgentKey: "ak", NotifyURL: "https://shop.example.com/pay/notify"},
+				MchID: "m1", MchKey: "mk", AgentID: "a1", AgentKey: "ak", NotifyURL: "https://shop.example.com/pay/notify", Expire: 2 * time.Hour},
 		},
 		{
 			name: "every variable",
@@ -54,7 +56,7 @@ func TestParseConfig(t *testing.T) {
 				"CYPAY_VERSION": "v1", "CYPAY_MCH_ID": "m2", "CYPAY_MCH_KEY": "mk2", "CYPAY_AGENT_ID": "a2",
 				"CYPAY_AGENT_KEY": "ak2", "CYPAY_NOTIFY_URL": "http://10.0.0.1/n"},
 			want: config{Addr: ":9001", DB: "memory", Gateway: "http://127.0.0.1:7000", OpenURL: "http://127.0.0.1:7000", Version: "v1",
-				MchID: "m2", MchKey: "mk2", AgentID: "a2", AgentKey: "ak2", NotifyURL: "http://10.0.0.1/n"},
+				MchID: "m2", MchKey: "mk2", AgentID: "a2", AgentKey: "ak2", NotifyURL: "http://10.0.0.1/n", Expire: 2 * time.Hour},
 		},
 		{
 			name: "a flag beats its variable",
@@ -71,6 +73,12 @@ func TestParseConfig(t *testing.T) {
 			}),
 		},
 		{name: "mysql", args: []string{"-db", "mysql://root@127.0.0.1:3306/test"}, want: with(func(c *config) { c.DB = "mysql://root@127.0.0.1:3306/test" })},
+		{name: "expire", args: []string{"-expire", "30m"}, want: with(func(c *config) { c.Expire = 30 * time.Minute })},
+		{name: "expire from the environment", env: map[string]string{"CYPAY_EXPIRE": "1m"}, want: with(func(c *config) { c.Expire = time.Minute })},
+		{name: "expire flag beats its variable", args: []string{"-expire", "24h"}, env: map[string]string{"CYPAY_EXPIRE": "1m"}, want: with(func(c *config) { c.Expire = 24 * time.Hour })},
+		{name: "expire too short", args: []string{"-expire", "30s"}, wantErr: "-expire"},
+		{name: "expire too long", args: []string{"-expire", "25h"}, wantErr: "-expire"},
+		{name: "expire not a duration", args: []string{"-expire", "2"}, wantErr: "-expire"},
 		{name: "bad addr", args: []string{"-addr", "8080"}, wantErr: "-addr"},
 		{name: "short admin token", args: []string{"-admin-token", "fifteen-bytes!!"}, wantErr: "-admin-token is shorter than 16 bytes"},
 		{name: "one-letter admin token", args: []string{"-admin-token", "x"}, wantErr: "-admin-token"},

@@ -16,8 +16,9 @@ func TestMigrateKeepsBuyer(t *testing.T) {
 	forEachTarget(t, func(t *testing.T, tg target, dsn string, db *sql.DB) {
 		s, prefix := newStorePrefix(t, tg, db)
 		ctx := context.Background()
-		// Back to version 4: no buyer table at all.
-		for _, stmt := range []string{"DROP TABLE " + prefix + "order_buyers", "DELETE FROM " + prefix + "schema_version WHERE version = 5"} {
+		// Back to version 4: no buyer table (nor any later one) at all.
+		for _, stmt := range []string{"DROP TABLE " + prefix + "order_buyers", "DROP TABLE " + prefix + "order_expiries",
+			"DELETE FROM " + prefix + "schema_version WHERE version >= 5"} {
 			if _, err := db.ExecContext(ctx, stmt); err != nil {
 				t.Fatalf("%s: %v", stmt, err)
 			}

@@ -80,6 +80,7 @@ func ExampleSchema() {
 	// CREATE UNIQUE INDEX IF NOT EXISTS shop_refunds_key ON shop_refunds (idempotency_key);
 	// CREATE INDEX IF NOT EXISTS shop_refunds_state_due ON shop_refunds (state, next_due);
 	// CREATE TABLE IF NOT EXISTS shop_order_buyers (
+	// CREATE TABLE IF NOT EXISTS shop_order_expiries (
 }
 
 // Example_production opens the store as a production host does: its own

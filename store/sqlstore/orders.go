@@ -23,15 +23,18 @@ type queries struct {
 	settle, classify, markFulfilled, finish                       string
 	touchNothing                                                  string
 	schedule                                                      scheduleQueries
+
+	insertExpiry string
 }
 
-// selectOrders reads the order columns, then the schedule's next_due and
-// the buyer fingerprint, so that scanOrder fills Order.NextDue and
-// Order.Buyer.
+// selectOrders reads the order columns, then the schedule's next_due, the
+// buyer fingerprint and the expiry, so that scanOrder fills Order.NextDue,
+// Order.Buyer and Order.ExpiresAt.
 func selectOrders(p string) string {
-	return "SELECT o." + strings.ReplaceAll(columns, ", ", ", o.") + ", s.next_due, b.buyer FROM " + p + "orders o LEFT JOIN " +
+	return "SELECT o." + strings.ReplaceAll(columns, ", ", ", o.") + ", s.next_due, b.buyer, e.expires_at FROM " + p + "orders o LEFT JOIN " +
 		p + "schedule s ON s.out_trade_no = o.out_trade_no LEFT JOIN " +
-		p + "order_buyers b ON b.out_trade_no = o.out_trade_no"
+		p + "order_buyers b ON b.out_trade_no = o.out_trade_no LEFT JOIN " +
+		p + "order_expiries e ON e.out_trade_no = o.out_trade_no"
 }
 
 func buildQueries(d Dialect, p string) queries {
@@ -43,6 +46,7 @@ func buildQueries(d Dialect, p string) queries {
 		insert: r("INSERT INTO %s (%s) VALUES (%s)", t, columns,
 			strings.TrimSuffix(strings.Repeat("?, ", strings.Count(columns, ",")+1), ", ")),
 		insertBuyer:    r("INSERT INTO %sorder_buyers (out_trade_no, buyer) VALUES (?, ?)", p),
+		insertExpiry:   r("INSERT INTO %sorder_expiries (out_trade_no, expires_at) VALUES (?, ?)", p),
 		get:            r("%s WHERE o.out_trade_no = ?", sel),
 		listByBusiness: r("%s WHERE o.business_id = ? ORDER BY o.attempt, o.out_trade_no", sel),
 		setCheckout:    r("UPDATE %s SET code_url = ?, pay_info = ?, updated_at = ? WHERE out_trade_no = ?", t),
@@ -88,8 +92,9 @@ func flag(b bool) int {
 	return 0
 }
 
-// Create records a new attempt, its schedule row and its buyer fingerprint
-// (when Buyer is set) in one transaction;
+// Create records a new attempt, its schedule row, its buyer fingerprint
+// (when Buyer is set) and its expiry (when ExpiresAt is set) in one
+// transaction;
 // an existing OutTradeNo, or an existing (BusinessID, Attempt) pair, is
 // store.ErrExists.
 func (s *Store) Create(ctx context.Context, o *store.Order) error {
@@ -111,6 +116,9 @@ func (s *Store) Create(ctx context.Context, o *store.Order) error {
 		}
 		if err == nil && o.Buyer != "" {
 			_, err = tx.ExecContext(ctx, s.q.insertBuyer, o.OutTradeNo, o.Buyer)
+		}
+		if err == nil && !o.ExpiresAt.IsZero() {
+			_, err = tx.ExecContext(ctx, s.q.insertExpiry, o.OutTradeNo, micros(o.ExpiresAt))
 		}
 		return err
 	})
@@ -134,10 +142,11 @@ func scanOrder(sc scanner) (*store.Order, error) {
 		createdAt, updatedAt     int64
 		nextDue                  sql.NullInt64
 		buyer                    sql.NullString
+		expiresAt                sql.NullInt64
 	)
 	err := sc.Scan(&o.OutTradeNo, &o.BusinessID, &o.Attempt, &o.MchID, &channel, &o.TradeType, &version,
 		&o.Amount, &status, &o.TransactionID, &o.ChannelTransactionID, &paidAt,
-		&fulfilled, &fulfilledAt, &o.CodeURL, &o.PayInfo, &o.Reason, &createdAt, &updatedAt, &nextDue, &buyer)
+		&fulfilled, &fulfilledAt, &o.CodeURL, &o.PayInfo, &o.Reason, &createdAt, &updatedAt, &nextDue, &buyer, &expiresAt)
 	if err != nil {
 		return nil, err
 	}
@@ -152,7 +161,8 @@ func scanOrder(sc scanner) (*store.Order, error) {
 	if nextDue.Valid {
 		o.NextDue = fromMicros(nextDue.Int64)
 	}
-	o.Buyer = buyer.String // no row: "" (not JSPAY, or recorded before version 5)
+	o.Buyer = buyer.String                  // no row: "" (not JSPAY, or recorded before version 5)
+	o.ExpiresAt = fromNullMicros(expiresAt) // no row: zero (recorded before version 6)
 	return &o, nil
 }
 

@@ -22,6 +22,7 @@ var migrations = []migration{
 	{3, createSchedule},
 	{4, createRefunds},
 	{5, createBuyers},
+	{6, createExpiries},
 }
 
 // Column types per dialect. Strings in MySQL get explicit lengths (an
@@ -224,6 +225,20 @@ func createBuyers(d Dialect, p string) []string {
 	out_trade_no %[2]s NOT NULL PRIMARY KEY,
 	buyer %[2]s NOT NULL
 )%[3]s`, p, t.key, t.suffix)}
+}
+
+// createExpiries (version 6) keeps Order.ExpiresAt, the time_expire an
+// attempt was pre-ordered with, one row per attempt that has one, in a
+// table of its own for the reason order_buyers is (see createBuyers).
+// Attempts without a row, which include every attempt recorded before
+// version 6, read back the zero time, and the reconciler keeps its MaxAge
+// schedule for them.
+func createExpiries(d Dialect, p string) []string {
+	t := typesFor(d)
+	return []string{fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %[1]sorder_expiries (
+	out_trade_no %[2]s NOT NULL PRIMARY KEY,
+	expires_at %[3]s NOT NULL
+)%[4]s`, p, t.key, t.bigint, t.suffix)}
 }
 
 // recordVersion returns the statement that records migration v as applied
