@@ -158,12 +158,12 @@ type Order struct {
 	Refunded int64 `json:"refunded"`
 	// CreatedAt is when the pre-order was accepted, by Config.Now.
 	CreatedAt time.Time `json:"created_at"`
-	// TimeStart and TimeExpire are the pre-order's time_start and
-	// time_expire as received. When both were sent (either alone does
-	// nothing, as at Alipay), an order still unpaid at TimeExpire (by
-	// Config.Now and Advance) becomes CLOSED: Pay refuses it and orderquery
-	// reports 10004.
-	TimeStart  string `json:"time_start,omitempty"`
+	// TimeStart is the pre-order's time_start as received.
+	TimeStart string `json:"time_start,omitempty"`
+	// TimeExpire is the pre-order's time_expire as received. When both
+	// were sent (either alone does nothing, as at Alipay), an order still
+	// unpaid at TimeExpire (by Config.Now and Advance) becomes CLOSED: Pay
+	// refuses it and orderquery reports 10004.
 	TimeExpire string `json:"time_expire,omitempty"`
 }
 

@@ -1,6 +1,9 @@
 // Package readme keeps the READMEs honest: every Go code block is a copy
 // of a region of a file that CI compiles (and, for the quick start, runs),
-// and the English and Chinese READMEs carry the same code blocks.
+// and the English and Chinese READMEs carry the same code blocks. The
+// rest of the Markdown is kept honest too: every relative link resolves
+// to a file and heading in the repository, and docs/packages.md names
+// every package.
 package readme
 
 import (
