@@ -145,6 +145,19 @@ func (c *config) specs(version, expire *string) []flagSpec {
 	}
 }
 
+// flagSet defines every flag of the demo on c (example/README.md's table
+// lists each one; a test holds them together).
+func (c *config) flagSet(version, expire *string, usage io.Writer) (*flag.FlagSet, []flagSpec) {
+	fs := flag.NewFlagSet("checkout", flag.ContinueOnError)
+	fs.SetOutput(usage)
+	specs := c.specs(version, expire)
+	for _, s := range specs {
+		fs.StringVar(s.dst, s.name, s.def, s.usage+" ($"+s.env+")")
+	}
+	fs.BoolVar(&c.Metrics, "metrics", false, "serve Prometheus metrics at GET /metrics on the same address ($CYPAY_METRICS)")
+	return fs, specs
+}
+
 // parseConfig reads the flags in args over the environment over the
 // defaults: a flag beats its variable, a variable beats the default.
 // Variables are applied after parsing, so that -h shows the built-in
@@ -152,13 +165,7 @@ func (c *config) specs(version, expire *string) []flagSpec {
 func parseConfig(args []string, getenv func(string) string, usage io.Writer) (config, error) {
 	var c config
 	var version, expire string
-	fs := flag.NewFlagSet("checkout", flag.ContinueOnError)
-	fs.SetOutput(usage)
-	specs := c.specs(&version, &expire)
-	for _, s := range specs {
-		fs.StringVar(s.dst, s.name, s.def, s.usage+" ($"+s.env+")")
-	}
-	fs.BoolVar(&c.Metrics, "metrics", false, "serve Prometheus metrics at GET /metrics on the same address ($CYPAY_METRICS)")
+	fs, specs := c.flagSet(&version, &expire, usage)
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -316,5 +317,33 @@ func TestDefaultDBPerCheckout(t *testing.T) {
 	}
 	if dir := checkoutDir(); !filepath.IsAbs(dir) {
 		t.Errorf("checkoutDir() = %q, want an absolute path", dir)
+	}
+}
+
+// TestREADMEFlags: example/README.md's flag table lists every flag of the
+// demo and no flag it does not have, so `-h` and the README agree.
+func TestREADMEFlags(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	flagName := regexp.MustCompile("`-([a-z0-9-]+)`")
+	for _, line := range strings.Split(string(readme), "\n") {
+		if !strings.HasPrefix(line, "| `-") {
+			continue
+		}
+		first := strings.Split(line, "|")[1]
+		for _, m := range flagName.FindAllStringSubmatch(first, -1) {
+			documented[m[1]] = true
+		}
+	}
+	var c config
+	var version, expire string
+	fs, _ := c.flagSet(&version, &expire, io.Discard)
+	defined := map[string]bool{}
+	fs.VisitAll(func(f *flag.Flag) { defined[f.Name] = true })
+	if diff := cmp.Diff(defined, documented); diff != "" {
+		t.Errorf("flags (-) defined vs (+) in example/README.md's table:\n%s", diff)
 	}
 }
