@@ -36,7 +36,7 @@ func reportSkipped(pkg string, services map[string][2]string) {
 	var lines []string
 	skipped.Range(func(k, _ any) bool {
 		env := k.(string)
-		lines = append(lines, fmt.Sprintf("%s: %s tests skipped, unreachable: point %s at one, e.g. %s=%s\n", pkg, services[env][0], env, env, services[env][1]))
+		lines = append(lines, fmt.Sprintf("%s: %s tests skipped, not available: point %s at one, e.g. %s=%s\n", pkg, services[env][0], env, env, services[env][1]))
 		return true
 	})
 	if len(lines) == 0 {
