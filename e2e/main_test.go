@@ -25,28 +25,35 @@ var services = map[string][2]string{
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	reportSkipped("e2e", services)
+	reportSkipped("e2e")
 	os.Exit(code)
 }
 
-// reportSkipped writes one line per skipped service to the terminal, where
-// a developer running the README's command sees it although go test hides
-// a passing package's output; without a terminal (CI, a pipe), to stderr.
-func reportSkipped(pkg string, services map[string][2]string) {
+// reportSkipped writes skipReport to the terminal, where a developer
+// running the README's command sees it although go test hides a passing
+// package's output; without a terminal (CI, a pipe), to stderr.
+func reportSkipped(pkg string) {
+	report := skipReport(pkg)
+	if report == "" {
+		return
+	}
+	var w io.Writer = os.Stderr
+	if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
+		defer tty.Close()
+		w = tty
+	}
+	io.WriteString(w, report)
+}
+
+// skipReport is one line per skipped service: its variable and an
+// example value.
+func skipReport(pkg string) string {
 	var lines []string
 	skipped.Range(func(k, _ any) bool {
 		env := k.(string)
 		lines = append(lines, fmt.Sprintf("%s: %s tests skipped, not available: point %s at one, e.g. %s=%s\n", pkg, services[env][0], env, env, services[env][1]))
 		return true
 	})
-	if len(lines) == 0 {
-		return
-	}
 	sort.Strings(lines)
-	var w io.Writer = os.Stderr
-	if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
-		defer tty.Close()
-		w = tty
-	}
-	io.WriteString(w, strings.Join(lines, ""))
+	return strings.Join(lines, "")
 }

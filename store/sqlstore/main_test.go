@@ -24,28 +24,58 @@ var services = map[string][2]string{
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	reportSkipped("sqlstore", services)
+	reportSkipped("sqlstore")
 	os.Exit(code)
 }
 
-// reportSkipped writes one line per skipped service to the terminal, where
-// a developer running the README's command sees it although go test hides
-// a passing package's output; without a terminal (CI, a pipe), to stderr.
-func reportSkipped(pkg string, services map[string][2]string) {
+// reportSkipped writes skipReport to the terminal, where a developer
+// running the README's command sees it although go test hides a passing
+// package's output; without a terminal (CI, a pipe), to stderr.
+func reportSkipped(pkg string) {
+	report := skipReport(pkg)
+	if report == "" {
+		return
+	}
+	var w io.Writer = os.Stderr
+	if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
+		defer tty.Close()
+		w = tty
+	}
+	io.WriteString(w, report)
+}
+
+// skipReport is one line per skipped service: its variable and an
+// example value.
+func skipReport(pkg string) string {
 	var lines []string
 	skipped.Range(func(k, _ any) bool {
 		env := k.(string)
 		lines = append(lines, fmt.Sprintf("%s: %s tests skipped, not available: point %s at one, e.g. %s=%s\n", pkg, services[env][0], env, env, services[env][1]))
 		return true
 	})
-	if len(lines) == 0 {
-		return
-	}
 	sort.Strings(lines)
-	var w io.Writer = os.Stderr
-	if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
-		defer tty.Close()
-		w = tty
+	return strings.Join(lines, "")
+}
+
+// TestSkipReported: a service test that skips for want of its server is
+// named in the report TestMain prints, once, with the variable and an
+// example value.
+func TestSkipReported(t *testing.T) {
+	t.Setenv("CI", "")
+	t.Setenv("CYPAY_TEST_POSTGRES", "postgres://postgres@127.0.0.1:1/test?sslmode=disable&connect_timeout=5")
+	_, before := skipped.Load("CYPAY_TEST_POSTGRES")
+	if !before {
+		// This test's own skip is not news: forget it afterwards.
+		t.Cleanup(func() { skipped.Delete("CYPAY_TEST_POSTGRES") })
 	}
-	io.WriteString(w, strings.Join(lines, ""))
+	for range 2 {
+		t.Run("probe", func(t *testing.T) {
+			serverDSN("pgx", "CYPAY_TEST_POSTGRES", defaultPostgres)(t)
+			t.Error("serverDSN returned on an unreachable server")
+		})
+	}
+	want := "sqlstore: PostgreSQL tests skipped, not available: point CYPAY_TEST_POSTGRES at one, e.g. CYPAY_TEST_POSTGRES=" + defaultPostgres + "\n"
+	if got := skipReport("sqlstore"); strings.Count(got, want) != 1 {
+		t.Errorf("skipReport:\n%s\nwant the line once:\n%s", got, want)
+	}
 }
