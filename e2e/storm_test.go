@@ -17,6 +17,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/cypaykit/kit/handler/handlertest"
+	"github.com/cypaykit/kit/internal/skipnote"
 	"github.com/cypaykit/kit/store"
 	"github.com/cypaykit/kit/store/redisstore"
 	"github.com/cypaykit/kit/store/sqlstore"
@@ -212,7 +213,7 @@ func unavailable(t *testing.T, env, msg string) {
 	if os.Getenv("CI") == "true" {
 		t.Fatal(msg)
 	}
-	skipped.Store(env, true)
+	skipnote.Note(env)
 	t.Skip(msg)
 }
 
