@@ -17,6 +17,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/cypaykit/kit/handler/handlertest"
+	"github.com/cypaykit/kit/internal/skipnote"
 	"github.com/cypaykit/kit/store"
 	"github.com/cypaykit/kit/store/redisstore"
 	"github.com/cypaykit/kit/store/sqlstore"
@@ -174,7 +175,7 @@ func openLocker(t *testing.T) store.Locker {
 	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
 	defer cancel()
 	if err := rdb.Ping(ctx).Err(); err != nil {
-		unavailable(t, fmt.Sprintf("redis unreachable at %s (set CYPAY_TEST_REDIS): %v", addr, err))
+		unavailable(t, "CYPAY_TEST_REDIS", fmt.Sprintf("redis unreachable at %s (set CYPAY_TEST_REDIS): %v", addr, err))
 	}
 	lk, err := redisstore.New(rdb, redisstore.Config{KeyPrefix: "cypay:e2e:" + randomHex(t, 4) + ":"})
 	if err != nil {
@@ -198,19 +199,21 @@ func serverDSN(driver, env, def string) func(t *testing.T) string {
 			db.Close()
 		}
 		if err != nil {
-			unavailable(t, fmt.Sprintf("%s unreachable (set %s): %v", driver, env, err))
+			unavailable(t, env, fmt.Sprintf("%s unreachable (set %s): %v", driver, env, err))
 		}
 		return dsn
 	}
 }
 
 // unavailable skips, except under CI=true, where a missing service must
-// fail the run rather than pass as a skipped test.
-func unavailable(t *testing.T, msg string) {
+// fail the run rather than pass as a skipped test. TestMain names the
+// skipped service (env is its variable).
+func unavailable(t *testing.T, env, msg string) {
 	t.Helper()
 	if os.Getenv("CI") == "true" {
 		t.Fatal(msg)
 	}
+	skipnote.Note(env)
 	t.Skip(msg)
 }
 

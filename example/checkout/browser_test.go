@@ -15,6 +15,8 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/cypaykit/kit/internal/skipnote"
 )
 
 // chromiumPath finds Debian's Chromium (.ci/browser installs it). Without
@@ -32,6 +34,7 @@ func chromiumPath(t testing.TB) string {
 	if os.Getenv("CI") == "true" {
 		t.Fatal("chromium not found and CI=true: run .ci/browser (apt-get install chromium)")
 	}
+	skipnote.Note("CYPAY_CHROMIUM")
 	t.Skip("chromium not found: apt-get install chromium (or set CYPAY_CHROMIUM) to run the browser test")
 	return ""
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -80,11 +83,41 @@ type config struct {
 // simulated reports whether the in-process gateway simulator runs.
 func (c config) simulated() bool { return c.Gateway == gatewaySim }
 
-// defaultDB is a file in the temporary directory rather than in the
-// working directory, so that `go run ./example/checkout` from a clone
-// never leaves a database next to the sources.
+// defaultDB is a SQLite file in the user's cache directory rather than
+// in the working directory, so that `go run ./example/checkout` never
+// leaves a database next to the sources; and it is named after the
+// checkout, so that two clones (or two users, each with their own cache
+// directory) never see each other's orders. The banner prints it: delete
+// the file to start afresh.
 func defaultDB() string {
-	return "sqlite:" + filepath.Join(os.TempDir(), "cypay-demo.db")
+	return "sqlite:" + defaultDBPath(os.UserCacheDir, checkoutDir())
+}
+
+// defaultDBPath is cypay-demo-<hash of checkout>.db in cacheDir()/cypaykit,
+// or in the temporary directory when the user has no cache directory.
+// openDB creates the directory 0700: the file holds the shop's orders.
+func defaultDBPath(cacheDir func() (string, error), checkout string) string {
+	dir := os.TempDir()
+	if d, err := cacheDir(); err == nil && d != "" {
+		dir = filepath.Join(d, "cypaykit")
+	}
+	sum := sha256.Sum256([]byte(checkout))
+	return filepath.Join(dir, "cypay-demo-"+hex.EncodeToString(sum[:6])+".db")
+}
+
+// checkoutDir names the checkout the demo was built from: the directory
+// of this source file, which `go run` and `go build` record as an
+// absolute path, so the same clone finds the same database from any
+// working directory. Built with -trimpath the path is not absolute, and
+// the working directory stands in.
+func checkoutDir() string {
+	if _, file, _, ok := runtime.Caller(0); ok && filepath.IsAbs(file) {
+		return filepath.Dir(file)
+	}
+	if wd, err := os.Getwd(); err == nil {
+		return wd
+	}
+	return ""
 }
 
 // flagSpec ties a flag to its environment variable.
@@ -112,6 +145,19 @@ func (c *config) specs(version, expire *string) []flagSpec {
 	}
 }
 
+// flagSet defines every flag of the demo on c (example/README.md's table
+// lists each one; a test holds them together).
+func (c *config) flagSet(version, expire *string, usage io.Writer) (*flag.FlagSet, []flagSpec) {
+	fs := flag.NewFlagSet("checkout", flag.ContinueOnError)
+	fs.SetOutput(usage)
+	specs := c.specs(version, expire)
+	for _, s := range specs {
+		fs.StringVar(s.dst, s.name, s.def, s.usage+" ($"+s.env+")")
+	}
+	fs.BoolVar(&c.Metrics, "metrics", false, "serve Prometheus metrics at GET /metrics on the same address ($CYPAY_METRICS)")
+	return fs, specs
+}
+
 // parseConfig reads the flags in args over the environment over the
 // defaults: a flag beats its variable, a variable beats the default.
 // Variables are applied after parsing, so that -h shows the built-in
@@ -119,13 +165,7 @@ func (c *config) specs(version, expire *string) []flagSpec {
 func parseConfig(args []string, getenv func(string) string, usage io.Writer) (config, error) {
 	var c config
 	var version, expire string
-	fs := flag.NewFlagSet("checkout", flag.ContinueOnError)
-	fs.SetOutput(usage)
-	specs := c.specs(&version, &expire)
-	for _, s := range specs {
-		fs.StringVar(s.dst, s.name, s.def, s.usage+" ($"+s.env+")")
-	}
-	fs.BoolVar(&c.Metrics, "metrics", false, "serve Prometheus metrics at GET /metrics on the same address ($CYPAY_METRICS)")
+	fs, specs := c.flagSet(&version, &expire, usage)
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -248,5 +249,101 @@ func TestServeFailsCleanly(t *testing.T) {
 				t.Fatalf("serve with -db %s: got nil, want an error", db)
 			}
 		})
+	}
+}
+
+// TestDefaultDBPrivate: with no -db the shop keeps its orders in the
+// user's cache directory, in a directory only the user can enter, not in
+// the temporary directory every user of the machine shares; and the
+// banner names the file and how to start afresh.
+func TestDefaultDBPrivate(t *testing.T) {
+	cache := t.TempDir()
+	t.Setenv("XDG_CACHE_HOME", cache)
+	t.Setenv("HOME", t.TempDir()) // os.UserCacheDir on macOS
+	t.Setenv("TMPDIR", t.TempDir())
+	cacheDir, err := os.UserCacheDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := parseConfig([]string{"-addr", "127.0.0.1:0"}, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, path, err := splitDB(cfg.DB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dir := filepath.Join(cacheDir, "cypaykit"); filepath.Dir(path) != dir {
+		t.Errorf("default -db %s: want a file in %s", path, dir)
+	}
+	if strings.HasPrefix(path, os.TempDir()) {
+		t.Errorf("default -db %s is in the shared temporary directory %s", path, os.TempDir())
+	}
+	shop := startShop(t, cfg)
+	fi, err := os.Stat(filepath.Dir(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := fi.Mode().Perm(); perm != 0o700 {
+		t.Errorf("%s has mode %o, want 700", filepath.Dir(path), perm)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Errorf("the shop did not create its database: %v", err)
+	}
+	if want := "database: " + path + " (stop the shop and delete the file to start afresh)"; !strings.Contains(shop.Stdout.String(), want) {
+		t.Errorf("banner lacks %q:\n%s", want, shop.Stdout.String())
+	}
+}
+
+// TestDefaultDBPerCheckout: two clones never share a default database,
+// and one clone always finds its own again; without a cache directory
+// the file falls back to the temporary directory.
+func TestDefaultDBPerCheckout(t *testing.T) {
+	cache := func() (string, error) { return "/home/u/.cache", nil }
+	a := defaultDBPath(cache, "/src/a/kit/example/checkout")
+	b := defaultDBPath(cache, "/src/b/kit/example/checkout")
+	if a == b {
+		t.Errorf("two checkouts share the default database %s", a)
+	}
+	if again := defaultDBPath(cache, "/src/a/kit/example/checkout"); again != a {
+		t.Errorf("one checkout: got %s, then %s", a, again)
+	}
+	if !strings.HasPrefix(a, filepath.Join("/home/u/.cache", "cypaykit")+string(filepath.Separator)) {
+		t.Errorf("default %s is not in the cache directory", a)
+	}
+	none := func() (string, error) { return "", errors.New("no cache directory") }
+	if got := defaultDBPath(none, "/src/a"); filepath.Dir(got) != os.TempDir() {
+		t.Errorf("without a cache directory: got %s, want a file in %s", got, os.TempDir())
+	}
+	if dir := checkoutDir(); !filepath.IsAbs(dir) {
+		t.Errorf("checkoutDir() = %q, want an absolute path", dir)
+	}
+}
+
+// TestREADMEFlags: example/README.md's flag table lists every flag of the
+// demo and no flag it does not have, so `-h` and the README agree.
+func TestREADMEFlags(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	flagName := regexp.MustCompile("`-([a-z0-9-]+)`")
+	for _, line := range strings.Split(string(readme), "\n") {
+		if !strings.HasPrefix(line, "| `-") {
+			continue
+		}
+		first := strings.Split(line, "|")[1]
+		for _, m := range flagName.FindAllStringSubmatch(first, -1) {
+			documented[m[1]] = true
+		}
+	}
+	var c config
+	var version, expire string
+	fs, _ := c.flagSet(&version, &expire, io.Discard)
+	defined := map[string]bool{}
+	fs.VisitAll(func(f *flag.Flag) { defined[f.Name] = true })
+	if diff := cmp.Diff(defined, documented); diff != "" {
+		t.Errorf("flags (-) defined vs (+) in example/README.md's table:\n%s", diff)
 	}
 }

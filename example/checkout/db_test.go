@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/cypaykit/kit/internal/skipnote"
 )
 
 // probeTimeout bounds the check that a test service answers. It is
@@ -49,6 +51,7 @@ func serverDB(t testing.TB, env, dsn string) (prefix string) {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("%s unreachable under CI=true (set $%s): %v", kind, env, err)
 		}
+		skipnote.Note(env)
 		t.Skipf("%s unreachable (set $%s to point at one): %v", kind, env, err)
 	}
 	var b [4]byte

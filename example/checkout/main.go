@@ -138,9 +138,15 @@ func printBanner(w io.Writer, cfg config, base, opsBase string, a *app) {
 
 func writeBanner(w *bytes.Buffer, cfg config, base, opsBase string, a *app) {
 	fmt.Fprintf(w, "cypaykit demo shop: %s/\n", base)
-	fmt.Fprintf(w, "  API:      GET %s/api/products · POST /api/orders · POST /pay/preorder · GET /pay/orders/{out_trade_no} · GET /pay/orders?order_id=\n", base)
+	fmt.Fprintf(w, "  API:      GET %s/api/products · POST /api/orders (returns status_token) · POST /pay/preorder?token= · GET /pay/orders/{out_trade_no}?token= · GET /pay/orders?order_id=&token=\n", base)
 	fmt.Fprintf(w, "  notify:   %s\n", a.notifyURL)
-	fmt.Fprintf(w, "  database: %s\n", redactURL(cfg.DB))
+	if kind, path, _ := splitDB(cfg.DB); kind == dbSQLite {
+		// Which file, and how to start afresh: the default is per user
+		// and checkout, so a newcomer could not guess it.
+		fmt.Fprintf(w, "  database: %s (stop the shop and delete the file to start afresh)\n", path)
+	} else {
+		fmt.Fprintf(w, "  database: %s\n", redactURL(cfg.DB))
+	}
 	fmt.Fprintf(w, "  probes:   GET %s/healthz · GET %s/readyz\n", base, base)
 	if cfg.Metrics {
 		fmt.Fprintf(w, "  metrics:  GET %s/metrics (Prometheus)\n", base)

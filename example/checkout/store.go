@@ -86,8 +86,10 @@ func openDB(kind, dsn string) (*sql.DB, sqlstore.Dialect, error) {
 	)
 	switch kind {
 	case dbSQLite:
+		// The file holds the shop's orders: a directory made for it is
+		// the user's alone.
 		if dir := filepath.Dir(dsn); dir != "." {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
 				return nil, "", fmt.Errorf("sqlite: %w", err)
 			}
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/cypaykit/kit/internal/skipnote"
 	"github.com/cypaykit/kit/store"
 	"github.com/cypaykit/kit/store/redisstore"
 	"github.com/cypaykit/kit/storetest"
@@ -41,6 +42,7 @@ func newClient(t testing.TB) *redis.Client {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("redis at %s unreachable (set CYPAY_TEST_REDIS): %v", addr, err)
 		}
+		skipnote.Note("CYPAY_TEST_REDIS")
 		t.Skipf("redis at %s unreachable (set CYPAY_TEST_REDIS): %v", addr, err)
 	}
 	return rdb

@@ -17,6 +17,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite"
 
+	"github.com/cypaykit/kit/internal/skipnote"
 	"github.com/cypaykit/kit/store/sqlstore"
 )
 
@@ -93,6 +94,7 @@ func serverDSN(driver, env, def string) func(t testing.TB) string {
 			if os.Getenv("CI") == "true" {
 				t.Fatal(msg)
 			}
+			skipnote.Note(env)
 			t.Skip(msg)
 		}
 		return dsn

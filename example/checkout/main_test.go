@@ -1,0 +1,10 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/cypaykit/kit/internal/skipnote"
+)
+
+// TestMain prints one line per service whose tests skipped (skipnote).
+func TestMain(m *testing.M) { skipnote.Main(m, "checkout") }
