@@ -24,15 +24,7 @@ import (
 func openAttempt(t *testing.T) (sim *gatewaytest.Server, shop *httptest.Server) {
 	t.Helper()
 	keys := client.Keyring{MerchantKeys: client.StaticMerchantKeys(map[string]string{"00000001": testKey})}
-	sim = gatewaytest.RunT(t, gatewaytest.Config{Merchants: map[string]string{"00000001": testKey}})
-	c, err := client.New(client.Config{GatewayURL: sim.URL, Version: model.V2, Keys: keys})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.PreOrder(context.Background(), &model.PreOrderRequest{Channel: model.PayWeChat, MchID: "00000001",
-		Body: "test", OutTradeNo: "CHECK0001", TotalFee: 100, TradeType: model.TradeTypeNative, ProductID: "P1"}); err != nil {
-		t.Fatal(err)
-	}
+	sim = simWithOrders(t, gatewaytest.Config{}, "CHECK0001")
 	st := memstore.New()
 	now := time.Now()
 	if err := st.Create(context.Background(), &store.Order{OutTradeNo: "CHECK0001", BusinessID: "B1", Attempt: 1,

@@ -1,29 +1,17 @@
 package main
 
 import (
-	"context"
 	"strings"
 	"testing"
 
-	"github.com/cypaykit/kit/client"
 	"github.com/cypaykit/kit/gatewaytest"
-	"github.com/cypaykit/kit/model"
 )
 
 // paidSimOrder starts a simulator with merchant 00000001 and a paid order
 // of 100 fen, ORDER20001.
 func paidSimOrder(t *testing.T) *gatewaytest.Server {
 	t.Helper()
-	sim := gatewaytest.RunT(t, gatewaytest.Config{Merchants: map[string]string{"00000001": testKey}})
-	c, err := client.New(client.Config{GatewayURL: sim.URL, Version: model.V2,
-		Keys: client.Keyring{MerchantKeys: client.StaticMerchantKeys(map[string]string{"00000001": testKey})}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.PreOrder(context.Background(), &model.PreOrderRequest{Channel: model.PayWeChat, MchID: "00000001",
-		Body: "test", OutTradeNo: "ORDER20001", TotalFee: 100, TradeType: model.TradeTypeNative, ProductID: "P1"}); err != nil {
-		t.Fatal(err)
-	}
+	sim := simWithOrders(t, gatewaytest.Config{}, "ORDER20001")
 	if err := sim.Pay("ORDER20001"); err != nil {
 		t.Fatal(err)
 	}

@@ -10,11 +10,13 @@ import (
 	"github.com/cypaykit/kit/model"
 )
 
-// controlledSim is a simulator with its control routes and an unpaid
-// order per out_trade_no given, which notifies nobody.
-func controlledSim(t *testing.T, otns ...string) *gatewaytest.Server {
+// simWithOrders starts a simulator from cfg (merchant 00000001 is added)
+// with an unpaid NATIVE order of 100 fen per out_trade_no, which notifies
+// nobody.
+func simWithOrders(t *testing.T, cfg gatewaytest.Config, otns ...string) *gatewaytest.Server {
 	t.Helper()
-	sim := gatewaytest.RunT(t, gatewaytest.Config{Merchants: map[string]string{"00000001": testKey}, ControlEndpoints: true})
+	cfg.Merchants = map[string]string{"00000001": testKey}
+	sim := gatewaytest.RunT(t, cfg)
 	c, err := client.New(client.Config{GatewayURL: sim.URL, Version: model.V2,
 		Keys: client.Keyring{MerchantKeys: client.StaticMerchantKeys(map[string]string{"00000001": testKey})}})
 	if err != nil {
@@ -27,6 +29,12 @@ func controlledSim(t *testing.T, otns ...string) *gatewaytest.Server {
 		}
 	}
 	return sim
+}
+
+// controlledSim is simWithOrders with the control routes on.
+func controlledSim(t *testing.T, otns ...string) *gatewaytest.Server {
+	t.Helper()
+	return simWithOrders(t, gatewaytest.Config{ControlEndpoints: true}, otns...)
 }
 
 func TestTriggerCommands(t *testing.T) {
