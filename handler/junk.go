@@ -27,3 +27,14 @@ func printable(s string) bool {
 	}
 	return true
 }
+
+// isAlnum reports whether s is ASCII letters and digits only.
+func isAlnum(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}

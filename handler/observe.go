@@ -2,11 +2,7 @@ package handler
 
 import (
 	"context"
-	"fmt"
-	"net/http"
 	"time"
-
-	"github.com/cypaykit/kit/store"
 )
 
 // Stage names a step of the kit's work that a Trace hook sees. The set is
@@ -69,90 +65,3 @@ type PassEvent struct {
 	// Err is what RunOnce returned.
 	Err error
 }
-
-// endNothing is the end function of an untraced stage; being one shared
-// value, it costs no allocation.
-var endNothing = func(error) {}
-
-// stage starts st under the Settler's Trace hook, if any.
-func (s *Settler) stage(ctx context.Context, st Stage) (context.Context, func(error)) {
-	if s.trace == nil {
-		return ctx, endNothing
-	}
-	return s.trace(ctx, st)
-}
-
-// traceRequest starts st for an HTTP request and returns the request
-// carrying the stage's context.
-func traceRequest(t Trace, r *http.Request, st Stage) (*http.Request, func(error)) {
-	if t == nil {
-		return r, endNothing
-	}
-	ctx, end := t(r.Context(), st)
-	if ctx != r.Context() {
-		// A hook that only measures keeps the context: no request copy.
-		r = r.WithContext(ctx)
-	}
-	return r, end
-}
-
-// settleTraced is settle as one StageSettle.
-func (s *Settler) settleTraced(ctx context.Context, o *store.Order, p proof) (Outcome, error) {
-	if s.trace == nil {
-		return s.settle(ctx, o, p)
-	}
-	ctx, end := s.trace(ctx, StageSettle)
-	outcome, err := s.settle(ctx, o, p)
-	end(err)
-	return outcome, err
-}
-
-// ServeHTTP handles one pre-order request.
-func (p *PreOrder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if p.trace == nil {
-		p.serve(w, r)
-		return
-	}
-	r, end := traceRequest(p.trace, r, StagePreOrder)
-	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-	p.serve(sw, r)
-	var err error
-	if sw.status >= 500 {
-		// A 4xx is the caller's mistake, not a failure of the stage.
-		err = fmt.Errorf("handler: pre-order answered %d", sw.status)
-	}
-	end(err)
-}
-
-// statusWriter remembers the status a handler wrote.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	w.status = code
-	w.ResponseWriter.WriteHeader(code)
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// beginPass starts a Reconciler pass: its StageReconcile and, at the end,
-// its PassEvent.
-func (r *Reconciler) beginPass(ctx context.Context) (context.Context, func(p *PassEvent, err error)) {
-	if r.settler.trace == nil && r.observePass == nil {
-		return ctx, endPassNothing
-	}
-	start := time.Now()
-	ctx, end := r.settler.stage(ctx, StageReconcile)
-	return ctx, func(p *PassEvent, err error) {
-		end(err)
-		if r.observePass != nil {
-			p.Duration, p.Err = time.Since(start), err
-			r.observePass(*p)
-		}
-	}
-}
-
-var endPassNothing = func(*PassEvent, error) {}

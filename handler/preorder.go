@@ -245,6 +245,23 @@ var forbiddenFields = []string{"amount", "total_fee", "price", "fee"}
 // of the handler, already lets through no one but the order's buyer.
 func AllowAnyone(*http.Request, string) bool { return true }
 
+// ServeHTTP handles one pre-order request.
+func (p *PreOrder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if p.trace == nil {
+		p.serve(w, r)
+		return
+	}
+	r, end := traceRequest(p.trace, r, StagePreOrder)
+	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+	p.serve(sw, r)
+	var err error
+	if sw.status >= 500 {
+		// A 4xx is the caller's mistake, not a failure of the stage.
+		err = fmt.Errorf("handler: pre-order answered %d", sw.status)
+	}
+	end(err)
+}
+
 // serve handles one pre-order request (ServeHTTP adds its Trace).
 func (p *PreOrder) serve(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
@@ -617,16 +634,6 @@ func OutTradeNo(businessID string, attempt int) string {
 	}
 	sum := sha256.Sum256([]byte(businessID))
 	return strings.ToUpper(hex.EncodeToString(sum[:10])) + suffix
-}
-
-func isAlnum(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
-			return false
-		}
-	}
-	return true
 }
 
 // expiryOf is the ExpiresAt of an attempt created at now that lives d:

@@ -652,3 +652,22 @@ func (r *Reconciler) retryFulfil(ctx context.Context, o *store.Order) error {
 	r.settler.emit(Event{Outcome: outcome, OutTradeNo: o.OutTradeNo, Source: SourceRetry, Err: err})
 	return err
 }
+
+// beginPass starts a Reconciler pass: its StageReconcile and, at the end,
+// its PassEvent.
+func (r *Reconciler) beginPass(ctx context.Context) (context.Context, func(p *PassEvent, err error)) {
+	if r.settler.trace == nil && r.observePass == nil {
+		return ctx, endPassNothing
+	}
+	start := time.Now()
+	ctx, end := r.settler.stage(ctx, StageReconcile)
+	return ctx, func(p *PassEvent, err error) {
+		end(err)
+		if r.observePass != nil {
+			p.Duration, p.Err = time.Since(start), err
+			r.observePass(*p)
+		}
+	}
+}
+
+var endPassNothing = func(*PassEvent, error) {}

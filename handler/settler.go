@@ -468,3 +468,22 @@ func (s *Settler) emit(e Event) {
 		s.observe(e)
 	}
 }
+
+// stage starts st under the Settler's Trace hook, if any.
+func (s *Settler) stage(ctx context.Context, st Stage) (context.Context, func(error)) {
+	if s.trace == nil {
+		return ctx, endNothing
+	}
+	return s.trace(ctx, st)
+}
+
+// settleTraced is settle as one StageSettle.
+func (s *Settler) settleTraced(ctx context.Context, o *store.Order, p proof) (Outcome, error) {
+	if s.trace == nil {
+		return s.settle(ctx, o, p)
+	}
+	ctx, end := s.trace(ctx, StageSettle)
+	outcome, err := s.settle(ctx, o, p)
+	end(err)
+	return outcome, err
+}
