@@ -10,10 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cypaykit/kit/client"
 	"github.com/cypaykit/kit/handler"
 	"github.com/cypaykit/kit/model"
-	"github.com/cypaykit/kit/store/memstore"
 )
 
 // goPrefix matches a Go package prefix of the kit's or the standard
@@ -85,24 +83,5 @@ func TestBuyerFacingDetails(t *testing.T) {
 				t.Errorf("detail %q shows the buyer a configuration error", p.Detail)
 			}
 		})
-	}
-}
-
-// TestNewNotifyRefusesEmptyAgentKey: a notify handler given an agent id
-// with an empty agent key would answer fail to every v1 notification:
-// NewNotify refuses it.
-func TestNewNotifyRefusesEmptyAgentKey(t *testing.T) {
-	t.Parallel()
-	s, err := handler.NewSettler(handler.SettlerConfig{Store: memstore.New(), Logger: quietLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, keys := range []client.Keyring{
-		{AgentID: agentID, MerchantKeys: client.StaticMerchantKeys(merchants)},
-		{AgentID: agentID, AgentKey: agentKey + "\n"},
-	} {
-		if _, err := handler.NewNotify(handler.NotifyConfig{Settler: s, Keys: keys}); err == nil {
-			t.Errorf("NewNotify(%+v): got no error, want one", keys.AgentID)
-		}
 	}
 }
