@@ -49,7 +49,7 @@ func TestSuiteCatchesFlaws(t *testing.T) {
 		{lastWriterWins, []string{"SettleOtherTransaction", "SettleConcurrentDistinct"}},
 		{aliasing, []string{"ReturnsCopies", "ScheduleReturnsCopies"}},
 		{lostUpdate, []string{"SetCheckout", "MarkFulfilled"}},
-		{ignoresContext, []string{"ContextCanceled", "LockContextCanceled", "RefundContextCanceled", "LockTryAcquireCanceled", "LockExtendCanceled", "ScheduleContextCanceled"}},
+		{ignoresContext, []string{"ContextCanceled", "LockContextCanceled", "RefundContextCanceled", "LockTryAcquireCanceled", "LockExtendCanceled", "ScheduleContextCanceled", "HistoryContextCanceled"}},
 		{noExclusion, []string{"LockMutualExclusion", "LockReleaseWakesWaiter", "LockAcquireDeadline"}},
 		{releaseIgnoresToken, []string{"LockReleaseNotHeld", "LockStaleToken", "LockExpiry"}},
 		{noExpiry, []string{"LockExpiry", "LockTryAcquireExpired"}},
@@ -71,6 +71,11 @@ func TestSuiteCatchesFlaws(t *testing.T) {
 		{claimNeverExpires, []string{"ScheduleExpiry", "ScheduleFenced"}},
 		{claimByKey, []string{"ScheduleDueOrder", "ScheduleNoStarvation"}},
 		{dropsBuyer, []string{"RoundTripAllFields", "Buyer"}},
+		{pruneUnbounded, []string{"InboxPrune", "EventsPrune"}},
+		{listIgnoresFilters, []string{"InboxList"}},
+		{copiesLost, []string{"InboxCopies"}},
+		{eventsWithoutInbox, []string{"EventsList"}},
+		{bodyAliased, []string{"InboxRoundTrip"}},
 	}
 	// Every child starts at once: most of them spend their time waiting
 	// out a bound the flaw never meets (a lease that never expires), so

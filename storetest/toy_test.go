@@ -74,6 +74,7 @@ type toy struct {
 
 	refundData *toyRefunds
 	claims     map[string]string // OutTradeNo -> token of its latest claim
+	history    *toyHistory
 }
 
 type toyLease struct {

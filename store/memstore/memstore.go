@@ -36,6 +36,9 @@ type Store struct {
 
 	lmu    sync.Mutex
 	leases map[string]*lease
+
+	hmu  sync.Mutex
+	hist history
 }
 
 // New returns an empty Store.
