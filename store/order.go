@@ -61,6 +61,11 @@ type Order struct {
 	// until PAID. Stores may hand it back in another zone;
 	// handler.OrderView shows it in +08:00.
 	PaidAt time.Time
+	// Money is what the settling notification or query said about the
+	// money (coupon, cash, currency, bank, WeChat ids), for accounting and
+	// refunds. Set by Settle with the payment; Money.Recorded is false
+	// until then, and for attempts settled before stores kept it.
+	Money MoneyFacts
 
 	// Fulfilled records that the host's fulfilment hook returned nil.
 	Fulfilled bool
@@ -113,4 +118,40 @@ type Payment struct {
 	ChannelTransactionID string
 	// PaidAt is the payment time (time_end, GMT+8).
 	PaidAt time.Time
+	// Money is what the proof said about the money; Recorded false when
+	// it said nothing the kit could trust (see MoneyFacts).
+	Money MoneyFacts
+}
+
+// MoneyFacts are the signed facts about a payment's money that accounting
+// and refunds need, beyond the amount due (Order.Amount). Fields the
+// gateway did not send stay empty (zero). They are recorded only from a
+// notification or query reply whose signature verified, and only when
+// every one of them was well formed and could not have been cut from
+// another field (model.CheckFacts); otherwise none is, and Recorded says
+// so.
+type MoneyFacts struct {
+	// Recorded reports that the facts below come from the settling
+	// proof. False: unknown (the attempt is not paid, was settled before
+	// stores kept them, or its proof's facts were refused), never "no
+	// coupon".
+	Recorded bool
+	// CouponFee is the coupon (代金券) part of the amount in fen
+	// (coupon_fee); 0 when none was sent. The gateway does not refund it.
+	CouponFee int64
+	// CashFee is the cash the buyer actually paid in fen: Order.Amount
+	// minus CouponFee, the gateway's own formula (现金支付金额 = 订单金额 -
+	// 代金券金额).
+	CashFee int64
+	// FeeType is the currency (fee_type), CNY.
+	FeeType string
+	// BankType is the paying bank or account type (bank_type), e.g. CFT
+	// or ALIPAYACCOUNT; order queries do not document it.
+	BankType string
+	// SubAppID is the WeChat AppID the buyer paid under (sub_appid).
+	SubAppID string
+	// WxMchID is WeChat's service-provider merchant number (wx_mch_id).
+	WxMchID string
+	// WxSubMchID is WeChat's sub-merchant number (wx_sub_mch_id).
+	WxSubMchID string
 }

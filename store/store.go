@@ -44,8 +44,10 @@ type OrderStore interface {
 	// SetCheckout stores the pre-order's code_url / pay_info on an attempt.
 	SetCheckout(ctx context.Context, outTradeNo, codeURL, payInfo string, now time.Time) error
 
-	// Settle moves an attempt from PENDING to PAID with the payment facts,
-	// as one atomic compare-and-set: of any number of concurrent calls,
+	// Settle moves an attempt from PENDING to PAID with the payment facts
+	// (Payment.Money included, in the same atomic step: a PAID attempt
+	// never lacks the facts its proof carried), as one atomic
+	// compare-and-set: of any number of concurrent calls,
 	// exactly one reports settled=true. Repeating it on a PAID (or, after
 	// refunds, REFUNDED) attempt with the same TransactionID reports
 	// settled=false and changes nothing. A

@@ -76,6 +76,8 @@ func TestSuiteCatchesFlaws(t *testing.T) {
 		{copiesLost, []string{"InboxCopies"}},
 		{eventsWithoutInbox, []string{"EventsList"}},
 		{bodyAliased, []string{"InboxRoundTrip"}},
+		{dropsMoney, []string{"Settle", "MoneyFacts"}},
+		{repeatRewritesMoney, []string{"SettleRepeat", "MoneyFacts"}},
 	}
 	// Every child starts at once: most of them spend their time waiting
 	// out a bound the flaw never meets (a lease that never expires), so

@@ -25,6 +25,7 @@ var orderTests = []orderTest{
 	{"RoundTripAllFields", testRoundTripAllFields},
 	{"Buyer", testBuyer},
 	{"ExpiresAt", testExpiresAt},
+	{"MoneyFacts", testMoneyFacts},
 	{"AmountRange", testAmountRange},
 	{"ListByBusinessID", testListByBusinessID},
 	{"ListByBusinessIDEmpty", testListByBusinessIDEmpty},
@@ -83,12 +84,15 @@ func newOrder(biz string, n int) *store.Order {
 	}
 }
 
-// payment returns the payment facts for transaction id tx.
+// payment returns the payment facts for transaction id tx, money facts
+// included.
 func payment(tx string) store.Payment {
 	return store.Payment{
 		TransactionID:        tx,
 		ChannelTransactionID: "4200" + tx,
 		PaidAt:               at(2),
+		Money: store.MoneyFacts{Recorded: true, CouponFee: 99, CashFee: 1900, FeeType: "CNY", BankType: "CFT",
+			SubAppID: "wx2421b1c4370ec43b", WxMchID: "1900000109", WxSubMchID: "1900000110"},
 	}
 }
 
@@ -99,6 +103,7 @@ func paid(o *store.Order, p store.Payment, now time.Time) *store.Order {
 	w.TransactionID = p.TransactionID
 	w.ChannelTransactionID = p.ChannelTransactionID
 	w.PaidAt = p.PaidAt
+	w.Money = p.Money
 	w.UpdatedAt = now
 	return &w
 }
@@ -238,16 +243,18 @@ func fullOrder() *store.Order {
 		TransactionID:        "7554370000062026031412345678",
 		ChannelTransactionID: "2026031422001400001234567890",
 		PaidAt:               at(60),
-		Fulfilled:            true,
-		FulfilledAt:          at(61),
-		CodeURL:              "https://qr.alipay.com/bax01234?x=" + strings.Repeat("y", 200),
-		PayInfo:              `{"appId":"wx2421b1c4370ec43b","package":"prepay_id=wx2017","paySign":"` + strings.Repeat("Z", 900) + `"}`,
-		Buyer:                "0123456789abcdef0123456789abcdef",
-		Reason:               "用户取消 'quoted' \"double\" \\ back%slash_under",
-		CreatedAt:            at(0),
-		UpdatedAt:            at(62),
-		ExpiresAt:            at(7200),
-		NextDue:              at(3600),
+		Money: store.MoneyFacts{Recorded: true, CouponFee: 456, CashFee: 123456789 - 456, FeeType: "CNY",
+			BankType: "ALIPAYACCOUNT", SubAppID: "wx2421b1c4370ec43b", WxMchID: "1900000109", WxSubMchID: "1900000110"},
+		Fulfilled:   true,
+		FulfilledAt: at(61),
+		CodeURL:     "https://qr.alipay.com/bax01234?x=" + strings.Repeat("y", 200),
+		PayInfo:     `{"appId":"wx2421b1c4370ec43b","package":"prepay_id=wx2017","paySign":"` + strings.Repeat("Z", 900) + `"}`,
+		Buyer:       "0123456789abcdef0123456789abcdef",
+		Reason:      "用户取消 'quoted' \"double\" \\ back%slash_under",
+		CreatedAt:   at(0),
+		UpdatedAt:   at(62),
+		ExpiresAt:   at(7200),
+		NextDue:     at(3600),
 	}
 }
 
@@ -307,6 +314,55 @@ func testExpiresAt(t *testing.T, s store.OrderStore) {
 			t.Errorf("after Settle and Finish: Get(%s).ExpiresAt: got %v, want %v", w.OutTradeNo, got.ExpiresAt, w.ExpiresAt)
 		}
 	}
+}
+
+// testMoneyFacts checks that Payment.Money, what accounting and refunds
+// read of a payment (coupon, cash, currency, bank, WeChat ids), is kept by
+// the Settle that makes the attempt PAID, survives Get, ListByBusinessID
+// and the later changes (fulfilment, a repeat), and is never replaced by a
+// repeated Settle; a payment whose facts were not recorded reads back
+// none, every fact empty.
+func testMoneyFacts(t *testing.T, s store.OrderStore) {
+	withFacts, without := newOrder("BIZM", 1), newOrder("BIZM", 2)
+	create(t, s, withFacts)
+	create(t, s, without)
+	p := payment("TM1")
+	settle(t, s, withFacts.OutTradeNo, p, at(3))
+	bare := payment("TM2")
+	bare.Money = store.MoneyFacts{}
+	settle(t, s, without.OutTradeNo, bare, at(4))
+
+	again := p
+	again.Money = store.MoneyFacts{Recorded: true, CouponFee: 0, CashFee: 1999, FeeType: "USD"}
+	if settled, err := s.Settle(context.Background(), withFacts.OutTradeNo, again, at(5)); settled || err != nil {
+		t.Errorf("Settle(same transaction, other facts): got (%v, %v), want (false, nil)", settled, err)
+	}
+	if err := s.MarkFulfilled(context.Background(), withFacts.OutTradeNo, at(6)); err != nil {
+		t.Fatalf("MarkFulfilled: %v", err)
+	}
+	for _, w := range []struct {
+		otn  string
+		want store.MoneyFacts
+	}{{withFacts.OutTradeNo, p.Money}, {without.OutTradeNo, store.MoneyFacts{}}} {
+		if got := get(t, s, w.otn); got.Money != w.want {
+			t.Errorf("Get(%s).Money: got %+v, want %+v", w.otn, got.Money, w.want)
+		}
+	}
+	list, err := s.ListByBusinessID(context.Background(), "BIZM")
+	if err != nil {
+		t.Fatalf("ListByBusinessID: got error %v, want nil", err)
+	}
+	if len(list) != 2 || list[0].Money != p.Money || list[1].Money != (store.MoneyFacts{}) {
+		t.Errorf("ListByBusinessID(BIZM) money facts: got %v, want [%+v, none]", moneyOf(list), p.Money)
+	}
+}
+
+func moneyOf(list []*store.Order) []store.MoneyFacts {
+	out := make([]store.MoneyFacts, len(list))
+	for i, o := range list {
+		out[i] = o.Money
+	}
+	return out
 }
 
 // sameExpiry compares expiries as sameInstant does.
@@ -440,6 +496,7 @@ func testSettleRepeat(t *testing.T, s store.OrderStore) {
 	again := payment("T1")
 	again.ChannelTransactionID = "different"
 	again.PaidAt = at(9)
+	again.Money.CouponFee, again.Money.CashFee = 0, 1999
 	settled, err := s.Settle(context.Background(), o.OutTradeNo, again, at(10))
 	if settled || err != nil {
 		t.Errorf("Settle(same transaction): got (%v, %v), want (false, nil)", settled, err)

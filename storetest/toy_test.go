@@ -59,6 +59,12 @@ const (
 	// dropsBuyer: Create does not keep Order.Buyer, as a store whose
 	// schema lacks the column would.
 	dropsBuyer flaw = "drops-buyer"
+	// dropsMoney: Settle does not keep Payment.Money, as a store that
+	// never learnt the money facts would.
+	dropsMoney flaw = "drops-money"
+	// repeatRewritesMoney: a repeated Settle with the same transaction
+	// replaces the money facts the first one recorded.
+	repeatRewritesMoney flaw = "repeat-rewrites-money"
 )
 
 // toy is a deliberately simple OrderStore and Locker that is correct until
@@ -235,6 +241,9 @@ func (s *toy) Settle(ctx context.Context, outTradeNo string, p store.Payment, no
 	defer s.mu.Unlock()
 	switch {
 	case (status == store.Paid || status == store.Refunded) && tx == p.TransactionID:
+		if s.flaw == repeatRewritesMoney {
+			o.Money = p.Money
+		}
 		return false, nil
 	case status == store.Paid && s.flaw == lastWriterWins:
 	case status != store.Pending:
@@ -242,6 +251,9 @@ func (s *toy) Settle(ctx context.Context, outTradeNo string, p store.Payment, no
 	}
 	o.Status = store.Paid
 	o.TransactionID, o.ChannelTransactionID, o.PaidAt = p.TransactionID, p.ChannelTransactionID, p.PaidAt
+	if s.flaw != dropsMoney {
+		o.Money = p.Money
+	}
 	o.UpdatedAt = now
 	return true, nil
 }

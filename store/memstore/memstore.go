@@ -143,6 +143,7 @@ func (s *Store) Settle(ctx context.Context, outTradeNo string, p store.Payment, 
 			o.TransactionID = p.TransactionID
 			o.ChannelTransactionID = p.ChannelTransactionID
 			o.PaidAt = p.PaidAt
+			o.Money = p.Money
 			o.UpdatedAt = now
 			settled = true
 			return nil

@@ -10,11 +10,12 @@
 //
 // # Schema and migrations
 //
-// The store keeps seven tables, <prefix>orders, <prefix>schedule (the
+// The store keeps eight tables, <prefix>orders, <prefix>schedule (the
 // reconciler's due times and claims, store.Scheduler), <prefix>refunds
 // (store.RefundStore's), <prefix>order_buyers (Order.Buyer, for the JSPAY
 // attempts that have one), <prefix>order_expiries (Order.ExpiresAt, for
-// the attempts that have one), <prefix>leases (the Locker's) and
+// the attempts that have one), <prefix>order_money (Order.Money, for the
+// attempts settled with it), <prefix>leases (the Locker's) and
 // <prefix>schema_version (the prefix is Config.TablePrefix, "cypay_" by
 // default). Migrate creates
 // or upgrades them; it is versioned, idempotent and safe to run from every

@@ -81,6 +81,7 @@ func ExampleSchema() {
 	// CREATE INDEX IF NOT EXISTS shop_refunds_state_due ON shop_refunds (state, next_due);
 	// CREATE TABLE IF NOT EXISTS shop_order_buyers (
 	// CREATE TABLE IF NOT EXISTS shop_order_expiries (
+	// CREATE TABLE IF NOT EXISTS shop_order_money (
 }
 
 // Example_production opens the store as a production host does: its own

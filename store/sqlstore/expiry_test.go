@@ -18,8 +18,9 @@ func TestMigrateKeepsExpiry(t *testing.T) {
 	forEachTarget(t, func(t *testing.T, tg target, dsn string, db *sql.DB) {
 		s, prefix := newStorePrefix(t, tg, db)
 		ctx := context.Background()
-		// Back to version 5: no expiry table at all.
-		for _, stmt := range []string{"DROP TABLE " + prefix + "order_expiries", "DELETE FROM " + prefix + "schema_version WHERE version = 6"} {
+		// Back to version 5: no expiry table (nor any later one) at all.
+		for _, stmt := range []string{"DROP TABLE " + prefix + "order_expiries", "DROP TABLE " + prefix + "order_money",
+			"DELETE FROM " + prefix + "schema_version WHERE version >= 6"} {
 			if _, err := db.ExecContext(ctx, stmt); err != nil {
 				t.Fatalf("%s: %v", stmt, err)
 			}

@@ -25,16 +25,23 @@ type queries struct {
 	schedule                                                      scheduleQueries
 
 	insertExpiry string
+	insertMoney  string
+	deleteMoney  string
 }
 
+// moneyColumns are order_money's facts, in Order.Money's order.
+const moneyColumns = "coupon_fee, cash_fee, fee_type, bank_type, sub_appid, wx_mch_id, wx_sub_mch_id"
+
 // selectOrders reads the order columns, then the schedule's next_due, the
-// buyer fingerprint and the expiry, so that scanOrder fills Order.NextDue,
-// Order.Buyer and Order.ExpiresAt.
+// buyer fingerprint, the expiry and the money facts, so that scanOrder
+// fills Order.NextDue, Order.Buyer, Order.ExpiresAt and Order.Money.
 func selectOrders(p string) string {
-	return "SELECT o." + strings.ReplaceAll(columns, ", ", ", o.") + ", s.next_due, b.buyer, e.expires_at FROM " + p + "orders o LEFT JOIN " +
+	return "SELECT o." + strings.ReplaceAll(columns, ", ", ", o.") + ", s.next_due, b.buyer, e.expires_at, m.out_trade_no, m." +
+		strings.ReplaceAll(moneyColumns, ", ", ", m.") + " FROM " + p + "orders o LEFT JOIN " +
 		p + "schedule s ON s.out_trade_no = o.out_trade_no LEFT JOIN " +
 		p + "order_buyers b ON b.out_trade_no = o.out_trade_no LEFT JOIN " +
-		p + "order_expiries e ON e.out_trade_no = o.out_trade_no"
+		p + "order_expiries e ON e.out_trade_no = o.out_trade_no LEFT JOIN " +
+		p + "order_money m ON m.out_trade_no = o.out_trade_no"
 }
 
 func buildQueries(d Dialect, p string) queries {
@@ -47,6 +54,8 @@ func buildQueries(d Dialect, p string) queries {
 			strings.TrimSuffix(strings.Repeat("?, ", strings.Count(columns, ",")+1), ", ")),
 		insertBuyer:    r("INSERT INTO %sorder_buyers (out_trade_no, buyer) VALUES (?, ?)", p),
 		insertExpiry:   r("INSERT INTO %sorder_expiries (out_trade_no, expires_at) VALUES (?, ?)", p),
+		deleteMoney:    r("DELETE FROM %sorder_money WHERE out_trade_no = ?", p),
+		insertMoney:    r("INSERT INTO %sorder_money (out_trade_no, %s) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", p, moneyColumns),
 		get:            r("%s WHERE o.out_trade_no = ?", sel),
 		listByBusiness: r("%s WHERE o.business_id = ? ORDER BY o.attempt, o.out_trade_no", sel),
 		setCheckout:    r("UPDATE %s SET code_url = ?, pay_info = ?, updated_at = ? WHERE out_trade_no = ?", t),
@@ -120,6 +129,9 @@ func (s *Store) Create(ctx context.Context, o *store.Order) error {
 		if err == nil && !o.ExpiresAt.IsZero() {
 			_, err = tx.ExecContext(ctx, s.q.insertExpiry, o.OutTradeNo, micros(o.ExpiresAt))
 		}
+		if err == nil && o.Money.Recorded {
+			err = s.insertMoney(ctx, tx, o.OutTradeNo, o.Money)
+		}
 		return err
 	})
 	if err != nil {
@@ -129,6 +141,13 @@ func (s *Store) Create(ctx context.Context, o *store.Order) error {
 		return s.fail(ctx, "create "+o.OutTradeNo, err)
 	}
 	return nil
+}
+
+// insertMoney records an attempt's money facts in tx.
+func (s *Store) insertMoney(ctx context.Context, tx *sql.Tx, outTradeNo string, m store.MoneyFacts) error {
+	_, err := tx.ExecContext(ctx, s.q.insertMoney, outTradeNo,
+		m.CouponFee, m.CashFee, m.FeeType, m.BankType, m.SubAppID, m.WxMchID, m.WxSubMchID)
+	return err
 }
 
 type scanner interface{ Scan(dest ...any) error }
@@ -143,10 +162,14 @@ func scanOrder(sc scanner) (*store.Order, error) {
 		nextDue                  sql.NullInt64
 		buyer                    sql.NullString
 		expiresAt                sql.NullInt64
+		moneyRow                 sql.NullString
+		coupon, cash             sql.NullInt64
+		money                    [5]sql.NullString
 	)
 	err := sc.Scan(&o.OutTradeNo, &o.BusinessID, &o.Attempt, &o.MchID, &channel, &o.TradeType, &version,
 		&o.Amount, &status, &o.TransactionID, &o.ChannelTransactionID, &paidAt,
-		&fulfilled, &fulfilledAt, &o.CodeURL, &o.PayInfo, &o.Reason, &createdAt, &updatedAt, &nextDue, &buyer, &expiresAt)
+		&fulfilled, &fulfilledAt, &o.CodeURL, &o.PayInfo, &o.Reason, &createdAt, &updatedAt, &nextDue, &buyer, &expiresAt,
+		&moneyRow, &coupon, &cash, &money[0], &money[1], &money[2], &money[3], &money[4])
 	if err != nil {
 		return nil, err
 	}
@@ -163,6 +186,11 @@ func scanOrder(sc scanner) (*store.Order, error) {
 	}
 	o.Buyer = buyer.String                  // no row: "" (not JSPAY, or recorded before version 5)
 	o.ExpiresAt = fromNullMicros(expiresAt) // no row: zero (recorded before version 6)
+	if moneyRow.Valid {                     // no row: not recorded (unpaid, or settled before version 7)
+		o.Money = store.MoneyFacts{Recorded: true, CouponFee: coupon.Int64, CashFee: cash.Int64,
+			FeeType: money[0].String, BankType: money[1].String, SubAppID: money[2].String,
+			WxMchID: money[3].String, WxSubMchID: money[4].String}
+	}
 	return &o, nil
 }
 
@@ -250,14 +278,16 @@ const casTries = 3
 // the same transaction, so the caller can tell why it did not match; an
 // unknown attempt is store.ErrNotFound. When the UPDATE applied and then
 // is not empty, then runs in the same transaction with outTradeNo: it
-// keeps the schedule's kind in step with the status.
+// keeps the schedule's kind in step with the status; and so does also,
+// when not nil, to write what belongs with the change (Settle's money
+// facts).
 //
 // The transaction is what makes an error trustworthy: if the caller's ctx
 // ends or the connection drops while the UPDATE waits for a row lock, the
 // server may still run the UPDATE later, but never commits it. A bare
 // autocommit UPDATE would be applied behind the back of a caller that had
 // already been told it failed.
-func (s *Store) cas(ctx context.Context, outTradeNo, then, update string, args ...any) (applied bool, status store.Status, txID string, err error) {
+func (s *Store) cas(ctx context.Context, outTradeNo, then string, also func(*sql.Tx) error, update string, args ...any) (applied bool, status store.Status, txID string, err error) {
 	if err := ctx.Err(); err != nil {
 		return false, "", "", err
 	}
@@ -275,6 +305,9 @@ func (s *Store) cas(ctx context.Context, outTradeNo, then, update string, args .
 			applied = true
 			if then != "" {
 				_, err = tx.ExecContext(ctx, then, outTradeNo)
+			}
+			if err == nil && also != nil {
+				err = also(tx)
 			}
 			return err
 		}
@@ -313,8 +346,16 @@ func (s *Store) failCAS(ctx context.Context, op string, err error) error {
 // (false, nil), so a caller retrying on error stays correct.
 func (s *Store) Settle(ctx context.Context, outTradeNo string, p store.Payment, now time.Time) (bool, error) {
 	op := "settle " + outTradeNo
+	// The payment's money facts replace any the attempt was created with,
+	// in the transaction that makes it PAID.
+	money := func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.q.deleteMoney, outTradeNo); err != nil || !p.Money.Recorded {
+			return err
+		}
+		return s.insertMoney(ctx, tx, outTradeNo, p.Money)
+	}
 	for try := 0; try < casTries; try++ {
-		applied, status, txID, err := s.cas(ctx, outTradeNo, s.q.schedule.toFulfil, s.q.settle,
+		applied, status, txID, err := s.cas(ctx, outTradeNo, s.q.schedule.toFulfil, money, s.q.settle,
 			p.TransactionID, p.ChannelTransactionID, nullMicros(p.PaidAt), micros(now), outTradeNo)
 		switch {
 		case err != nil:
@@ -337,7 +378,7 @@ func (s *Store) Settle(ctx context.Context, outTradeNo string, p store.Payment, 
 // FulfilledAt and returns nil.
 func (s *Store) MarkFulfilled(ctx context.Context, outTradeNo string, now time.Time) error {
 	op := "mark fulfilled " + outTradeNo
-	applied, status, _, err := s.cas(ctx, outTradeNo, s.q.schedule.toNone, s.q.markFulfilled, micros(now), micros(now), outTradeNo)
+	applied, status, _, err := s.cas(ctx, outTradeNo, s.q.schedule.toNone, nil, s.q.markFulfilled, micros(now), micros(now), outTradeNo)
 	switch {
 	case err != nil:
 		return s.failCAS(ctx, op, err)
@@ -363,7 +404,7 @@ func (s *Store) Finish(ctx context.Context, outTradeNo string, status store.Stat
 		update, args = s.q.touchNothing, []any{outTradeNo}
 	}
 	for try := 0; try < casTries; try++ {
-		applied, current, _, err := s.cas(ctx, outTradeNo, s.q.schedule.toNone, update, args...)
+		applied, current, _, err := s.cas(ctx, outTradeNo, s.q.schedule.toNone, nil, update, args...)
 		switch {
 		case err != nil:
 			return s.failCAS(ctx, op, err)

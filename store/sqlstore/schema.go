@@ -23,6 +23,7 @@ var migrations = []migration{
 	{4, createRefunds},
 	{5, createBuyers},
 	{6, createExpiries},
+	{7, createMoneyFacts},
 }
 
 // Column types per dialect. Strings in MySQL get explicit lengths (an
@@ -239,6 +240,27 @@ func createExpiries(d Dialect, p string) []string {
 	out_trade_no %[2]s NOT NULL PRIMARY KEY,
 	expires_at %[3]s NOT NULL
 )%[4]s`, p, t.key, t.bigint, t.suffix)}
+}
+
+// createMoneyFacts (version 7) keeps Order.Money, the money facts of the
+// proof that settled an attempt (coupon, cash, currency, bank, WeChat
+// ids), one row per attempt settled with them, in a table of its own for
+// the reason order_buyers is (see createBuyers). The row is written in
+// Settle's transaction, so a PAID attempt never lacks it. Attempts without
+// a row, which include every attempt settled before version 7, read back
+// Money.Recorded false with every fact empty.
+func createMoneyFacts(d Dialect, p string) []string {
+	t := typesFor(d)
+	return []string{fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %[1]sorder_money (
+	out_trade_no %[2]s NOT NULL PRIMARY KEY,
+	coupon_fee %[3]s NOT NULL,
+	cash_fee %[3]s NOT NULL,
+	fee_type %[4]s NOT NULL,
+	bank_type %[5]s NOT NULL,
+	sub_appid %[5]s NOT NULL,
+	wx_mch_id %[5]s NOT NULL,
+	wx_sub_mch_id %[5]s NOT NULL
+)%[6]s`, p, t.key, t.bigint, t.short, t.text, t.suffix)}
 }
 
 // recordVersion returns the statement that records migration v as applied
