@@ -16,6 +16,15 @@ import (
 var (
 	// ErrUnknownMerchant: the keyring has no key for the mch_id.
 	ErrUnknownMerchant = errors.New("client: unknown merchant")
+	// ErrKeyLookup: Keyring.VerifyNotification could not learn the keys
+	// of the notification's merchant (MerchantKeys failed with another
+	// error than ErrUnknownMerchant). Keys that came with the error were
+	// not tried: answer fail, so that the gateway retries later.
+	ErrKeyLookup = errors.New("client: key lookup failed")
+	// ErrNotificationShape: a notification's decided fields are blank,
+	// missing or not strictly shaped (model.CheckNotification); its sign
+	// was not checked.
+	ErrNotificationShape = errors.New("client: notification is malformed")
 	// ErrResponseSign: the reply carries a sign that does not verify with
 	// any of the merchant's keys, or a signed reply was re-cut. The
 	// request may have taken effect. The error is an *Unverified.

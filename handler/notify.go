@@ -282,6 +282,12 @@ func decodeNotification(values url.Values) (notification, error) {
 	if err := model.CheckNotification(values); err != nil {
 		return notification{}, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
+	return readNotification(values), nil
+}
+
+// readNotification reads the decided fields of values that
+// model.CheckNotification has passed.
+func readNotification(values url.Values) notification {
 	get := func(k string) string {
 		if vs := values[k]; len(vs) > 0 {
 			return vs[0]
@@ -298,7 +304,7 @@ func decodeNotification(values url.Values) (notification, error) {
 		n.totalFee, _ = model.ParseNumber(fee) // CheckNotification held it to the shape
 		n.hasFee = true
 	}
-	return n, nil
+	return n
 }
 
 // refusedStatus is the one status for a sign that verifies under no candidate
@@ -306,30 +312,30 @@ func decodeNotification(values url.Values) (notification, error) {
 // that an outsider cannot tell which orders exist.
 const refusedStatus = http.StatusUnauthorized
 
-// process verifies a decoded notification and settles it. The sign is
-// checked against every key that could have signed for the named merchant
-// before the store is read (guarantee G13), and the key that verified must
-// then be the order's: the merchant's for v2, the agent's for v1 (G1).
+// process verifies a notification and settles it. Shape, keys and sign
+// are checked by client.Keyring.VerifyNotification, the pipeline
+// middleware.VerifyNotification shares, against every key that could have
+// signed for the named merchant before the store is read (guarantee G13);
+// the key that verified must then be the order's: the merchant's for v2,
+// the agent's for v1 (G1).
 func (n *Notify) process(ctx context.Context, values url.Values) result {
-	note, err := decodeNotification(values)
-	if err != nil {
-		return result{outcome: Malformed, status: http.StatusBadRequest, err: err}
-	}
-	otn := note.outTradeNo
+	_, endVerify := n.settler.stage(ctx, StageVerify)
+	key, merchantKey, err := n.keys.VerifyNotification(ctx, values, n.alg)
+	endVerify(err)
+	otn := values.Get("out_trade_no")
 	fail := func(o Outcome, status int, err error) result {
 		return result{outcome: o, outTradeNo: otn, status: status, err: err}
 	}
-	_, endVerify := n.settler.stage(ctx, StageVerify)
-	keys, merchant, err := n.keys.Candidates(ctx, note.mchID)
-	if err != nil {
-		endVerify(err)
-		return fail(ConfigError, http.StatusInternalServerError, fmt.Errorf("handler: keys of %s: %w", note.mchID, err))
-	}
-	idx, err := sign.VerifyIndex(values, n.alg, keys...)
-	endVerify(err)
-	if err != nil {
+	switch {
+	case errors.Is(err, client.ErrNotificationShape):
+		// No order number: a malformed message names none we trust.
+		return result{outcome: Malformed, status: http.StatusBadRequest, err: fmt.Errorf("%w: %w", ErrMalformed, err)}
+	case errors.Is(err, client.ErrKeyLookup):
+		return fail(ConfigError, http.StatusInternalServerError, fmt.Errorf("handler: keys of %s: %w", values.Get("mch_id"), err))
+	case err != nil:
 		return fail(BadSign, refusedStatus, err)
 	}
+	note := readNotification(values)
 	order, err := n.settler.store.Get(ctx, otn)
 	if errors.Is(err, store.ErrNotFound) {
 		return fail(UnknownOrder, refusedStatus, fmt.Errorf("handler: unknown out_trade_no: %w", err))
@@ -341,8 +347,8 @@ func (n *Notify) process(ctx context.Context, values url.Values) result {
 	// a v1 one: each order has one kind of key that may settle it. The
 	// key is compared, not only its place, in case a host gave a merchant
 	// the agent key too.
-	if ownKey := (order.Version == model.V2 && idx < merchant) ||
-		(order.Version == model.V1 && keys[idx] == n.keys.AgentKey); !ownKey {
+	if ownKey := (order.Version == model.V2 && merchantKey) ||
+		(order.Version == model.V1 && key == n.keys.AgentKey); !ownKey {
 		return fail(BadSign, refusedStatus, fmt.Errorf("handler: %s order signed with another version's key: %w", order.Version, sign.ErrBadSign))
 	}
 	if !note.succeeded() {
@@ -401,7 +407,7 @@ func (n *Notify) process(ctx context.Context, values url.Values) result {
 		// The Settler found the stored payment equal to this one and
 		// nothing left to do: so will it for every copy.
 		n.memo.put(otn, paidFact{mchID: order.MchID, amount: order.Amount,
-			transactionID: order.TransactionID, key: keys[idx]}, n.settler.now())
+			transactionID: order.TransactionID, key: key}, n.settler.now())
 	}
 	return result{outcome: outcome, outTradeNo: otn}
 }

@@ -15,8 +15,9 @@ const (
 	// StageNotify is one notification, from the request reaching Notify
 	// to its reply.
 	StageNotify Stage = "notify"
-	// StageVerify is resolving the order's keys and checking the sign of
-	// a notification.
+	// StageVerify is holding a notification's decided fields to shape,
+	// resolving the keys that may sign for its merchant and checking its
+	// sign (client.Keyring.VerifyNotification).
 	StageVerify Stage = "verify"
 	// StageSettle is checking a verified payment against the stored order,
 	// the compare-and-set and, when due, the fulfilment.

@@ -1,7 +1,6 @@
 package middleware_test
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -9,18 +8,18 @@ import (
 	"net/http/httptest"
 	"strings"
 
+	"github.com/cypaykit/kit/client"
 	"github.com/cypaykit/kit/middleware"
 )
 
 // A host that writes its own notification handler mounts it behind
 // VerifyNotification and reads the verified notification from the context.
 func ExampleVerifyNotification() {
-	merchantKeys := map[string][]string{"00000001": {"0123456789abcdef0123456789abcdef"}}
 	verify, err := middleware.VerifyNotification(middleware.VerifyConfig{
 		// Only known merchants get keys: mch_id is read before verification.
-		Keys: func(_ context.Context, mchID string) ([]string, error) {
-			return merchantKeys[mchID], nil
-		},
+		Keys: client.Keyring{MerchantKeys: client.StaticMerchantKeys(map[string]string{
+			"00000001": "0123456789abcdef0123456789abcdef",
+		})},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {

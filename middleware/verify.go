@@ -9,10 +9,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"slices"
-	"strings"
 	"time"
 
+	"github.com/cypaykit/kit/client"
 	"github.com/cypaykit/kit/internal/formpost"
 	"github.com/cypaykit/kit/model"
 	"github.com/cypaykit/kit/sign"
@@ -38,17 +37,19 @@ var (
 // VerifyConfig configures VerifyNotification. Every field documents its
 // zero value.
 type VerifyConfig struct {
-	// Keys returns the keys that may have signed a notification for the
-	// merchant mchID (more than one during a key rotation). Required.
+	// Keys are the keys that may sign a notification, in the vocabulary
+	// handler.NotifyConfig uses: AgentKey for orders made through the v1
+	// or legacy endpoints, MerchantKeys (by the notification's mch_id) for
+	// v2. Required: AgentKey or MerchantKeys must be set.
 	//
-	// mchID is read from the notification before its signature is checked,
-	// so it is attacker-controlled: Keys must return keys only for
-	// merchants the host knows, and an error or no keys otherwise. It is
-	// empty when the notification carries no mch_id (a failure
-	// notification); return the agent key there if the orders were made
-	// through the v1 or legacy endpoints, or nothing. An error answers
-	// "fail" with status 500 so that the gateway retries later.
-	Keys func(ctx context.Context, mchID string) ([]string, error)
+	// mch_id is read from the notification before its signature is
+	// checked, so it is attacker-controlled: MerchantKeys must return keys
+	// only for merchants the host knows, and client.ErrUnknownMerchant (or
+	// no keys) otherwise; an unknown merchant is answered 401 like a bad
+	// sign. A blank or padded key slot is never verified with. Any other
+	// error answers "fail" with status 500, so that the gateway retries
+	// later, and keys returned beside it are not tried.
+	Keys client.Keyring
 	// Algorithm is the configured sign algorithm; it is never taken from
 	// the payload. Zero means sign.MD5.
 	Algorithm sign.Algorithm
@@ -68,17 +69,42 @@ type VerifyConfig struct {
 
 type notificationKey struct{}
 
+// verified is what VerifyNotification hands next through the context.
+type verified struct {
+	n                     *model.Notification
+	merchantKey, agentKey bool
+}
+
 // NotificationFromContext returns the notification that
 // VerifyNotification verified for this request.
 func NotificationFromContext(ctx context.Context) (*model.Notification, bool) {
-	n, ok := ctx.Value(notificationKey{}).(*model.Notification)
-	return n, ok && n != nil
+	v, ok := ctx.Value(notificationKey{}).(*verified)
+	if !ok || v.n == nil {
+		return nil, false
+	}
+	return v.n, true
+}
+
+// SignedWith reports which kind of key the notification of this request
+// verified under: one of its merchant's keys (VerifyConfig.Keys.
+// MerchantKeys, v2), the agent key (v1), or both when a host gave a
+// merchant the agent key too. Before it changes an order, next must
+// require the kind of key the order was made with — the merchant's for a
+// v2 order, the agent's for a v1 one — as handler.Notify does: under v1
+// the agent key signs every merchant's traffic. Outside a verified
+// request both are false.
+func SignedWith(ctx context.Context) (merchantKey, agentKey bool) {
+	v, ok := ctx.Value(notificationKey{}).(*verified)
+	if !ok {
+		return false, false
+	}
+	return v.merchantKey, v.agentKey
 }
 
 // VerifyNotification returns middleware for a host's own notification
 // handler. It reads the POST body once (at most MaxBody bytes), parses it
 // as a form without ever looking at the query string, verifies its sign
-// with the keys Keys returns for its mch_id, and hands the decoded
+// with the keys Keys holds for its mch_id, and hands the decoded
 // notification to next through the request context (see
 // NotificationFromContext).
 //
@@ -98,12 +124,15 @@ func NotificationFromContext(ctx context.Context) (*model.Notification, bool) {
 // (text/plain, 4 bytes; the statuses match package handler's) and logged
 // without its body.
 //
-// A verified notification can still be a failure (pay_result other than
-// 0) or a duplicate: next decides what it means for the order, and only
-// next replies "success".
+// Shape, keys and sign are checked by client.Keyring.VerifyNotification,
+// the same pipeline handler.Notify runs, so both refuse the same
+// messages. A verified notification can still be a failure (pay_result
+// other than 0), a duplicate, or signed with a key of the wrong kind for
+// its order (see SignedWith): next decides what it means for the order,
+// and only next replies "success".
 func VerifyNotification(cfg VerifyConfig) (func(http.Handler) http.Handler, error) {
-	if cfg.Keys == nil {
-		return nil, errors.New("middleware: VerifyConfig.Keys is required")
+	if err := cfg.Keys.Validate(); err != nil {
+		return nil, fmt.Errorf("middleware: VerifyConfig.Keys: %w", err)
 	}
 	alg, err := sign.ParseAlgorithm(string(cfg.Algorithm))
 	if err != nil {
@@ -133,7 +162,7 @@ type verifier struct {
 
 func (v *verifier) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, values, n, status, err := v.verify(w, r)
+		body, values, got, status, err := v.verify(w, r)
 		if err != nil {
 			v.log.LogAttrs(r.Context(), slog.LevelWarn, "notification rejected",
 				slog.String("reason", err.Error()),
@@ -146,7 +175,7 @@ func (v *verifier) middleware(next http.Handler) http.Handler {
 			writeFail(w, status)
 			return
 		}
-		r = r.WithContext(context.WithValue(r.Context(), notificationKey{}, n))
+		r = r.WithContext(context.WithValue(r.Context(), notificationKey{}, got))
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
 		r.PostForm = values
@@ -156,27 +185,22 @@ func (v *verifier) middleware(next http.Handler) http.Handler {
 
 // verify reads and checks the notification. On failure it returns the
 // status to answer with.
-func (v *verifier) verify(w http.ResponseWriter, r *http.Request) ([]byte, url.Values, *model.Notification, int, error) {
+func (v *verifier) verify(w http.ResponseWriter, r *http.Request) ([]byte, url.Values, *verified, int, error) {
 	body, values, status, err := formpost.ReadBy(w, r, v.cfg.MaxBody, time.Now().Add(v.cfg.BodyTimeout))
 	if err != nil {
 		return nil, nil, nil, status, fmt.Errorf("middleware: %w", err)
 	}
-	// Held to shape before the sign is checked: a re-cut message keeps its
-	// sign, so only the shape of what the host will decide on can tell it
-	// from the genuine one (guarantee G10).
-	if err := model.CheckNotification(values); err != nil {
+	// The pipeline handler.Notify uses: shape (before the sign, since a
+	// re-cut message keeps its sign: guarantee G10), then the keys that
+	// may sign for the mch_id, then the sign (G14: never a blank key; a
+	// key lookup that fails verifies against nothing).
+	key, merchantKey, err := v.cfg.Keys.VerifyNotification(r.Context(), values, v.cfg.Algorithm)
+	switch {
+	case errors.Is(err, client.ErrNotificationShape):
 		return nil, nil, nil, http.StatusBadRequest, fmt.Errorf("%w (%w)", errDecode, err)
-	}
-	keys, err := v.cfg.Keys(r.Context(), values.Get("mch_id"))
-	if err != nil {
-		// Fail closed: keys that came with an error are not verified
-		// against.
+	case errors.Is(err, client.ErrKeyLookup):
 		return nil, nil, nil, http.StatusInternalServerError, errKeys
-	}
-	// An unset rotation slot ("" or white space) is a key everyone knows:
-	// never verify with it (guarantee G14).
-	keys = slices.DeleteFunc(slices.Clone(keys), func(k string) bool { return strings.TrimSpace(k) == "" })
-	if err := sign.Verify(values, v.cfg.Algorithm, keys...); err != nil {
+	case err != nil:
 		// ErrNoKey lands here too: an unknown merchant is a forgery as far
 		// as the gateway's sender is concerned.
 		return nil, nil, nil, http.StatusUnauthorized, fmt.Errorf("%w (%w)", errSign, err)
@@ -185,5 +209,5 @@ func (v *verifier) verify(w http.ResponseWriter, r *http.Request) ([]byte, url.V
 	if err != nil {
 		return nil, nil, nil, http.StatusBadRequest, errDecode
 	}
-	return body, values, n, 0, nil
+	return body, values, &verified{n: n, merchantKey: merchantKey, agentKey: key == v.cfg.Keys.AgentKey}, 0, nil
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/cypaykit/kit/client"
 	"github.com/cypaykit/kit/middleware"
 	"github.com/cypaykit/kit/model"
 	"github.com/cypaykit/kit/sign"
@@ -63,13 +64,18 @@ func signed(tb testing.TB, v url.Values, key string, alg sign.Algorithm) string 
 }
 
 // staticKeys knows testMchID only.
-func staticKeys(keys ...string) func(context.Context, string) ([]string, error) {
-	return func(_ context.Context, mchID string) ([]string, error) {
+func staticKeys(keys ...string) client.Keyring {
+	return merchantKeys(func(_ context.Context, mchID string) ([]string, error) {
 		if mchID != testMchID {
 			return nil, nil
 		}
 		return keys, nil
-	}
+	})
+}
+
+// merchantKeys is a v2 keyring over f.
+func merchantKeys(f func(context.Context, string) ([]string, error)) client.Keyring {
+	return client.Keyring{MerchantKeys: f}
 }
 
 // logBuffer returns a logger writing JSON lines into the returned buffer.
@@ -144,7 +150,7 @@ func TestVerifyNotificationRejects(t *testing.T) {
 		contentType string
 		target      string
 		body        string
-		keys        func(context.Context, string) ([]string, error)
+		keys        client.Keyring
 		wantStatus  int
 		wantReason  string
 	}{
@@ -165,9 +171,9 @@ func TestVerifyNotificationRejects(t *testing.T) {
 		{name: "signed with another key", body: signed(t, notifyValues(), oldKey, sign.MD5), wantStatus: 401, wantReason: "does not verify"},
 		{name: "signed with another algorithm", body: signed(t, notifyValues(), testKey, sign.SHA256), wantStatus: 401, wantReason: "does not verify"},
 		{name: "unknown merchant", body: otherMch, wantStatus: 401, wantReason: "does not verify"},
-		{name: "key lookup fails", body: good, keys: func(context.Context, string) ([]string, error) {
+		{name: "key lookup fails", body: good, keys: merchantKeys(func(context.Context, string) ([]string, error) {
 			return nil, errors.New("db down")
-		}, wantStatus: 500, wantReason: "key lookup failed"},
+		}), wantStatus: 500, wantReason: "key lookup failed"},
 		{name: "verified but undecodable amount", body: badFee, wantStatus: 400, wantReason: "does not decode"},
 	}
 	for _, tt := range tests {
@@ -175,7 +181,7 @@ func TestVerifyNotificationRejects(t *testing.T) {
 			t.Parallel()
 			logger, logs := logBuffer()
 			keys := tt.keys
-			if keys == nil {
+			if keys.MerchantKeys == nil {
 				keys = staticKeys(testKey)
 			}
 			reached := false
@@ -305,10 +311,10 @@ func TestVerifyNotificationPasses(t *testing.T) {
 func TestVerifyNotificationResolverSeesMchID(t *testing.T) {
 	t.Parallel()
 	var got []string
-	h := newVerify(t, middleware.VerifyConfig{Keys: func(_ context.Context, mchID string) ([]string, error) {
+	h := newVerify(t, middleware.VerifyConfig{Keys: merchantKeys(func(_ context.Context, mchID string) ([]string, error) {
 		got = append(got, mchID)
 		return []string{testKey}, nil
-	}})(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	})})(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	h.ServeHTTP(httptest.NewRecorder(), notifyRequest(signed(t, notifyValues(), testKey, sign.MD5)))
 	if diff := cmp.Diff([]string{testMchID}, got); diff != "" {
 		t.Errorf("mch_id given to Keys (-want +got):\n%s", diff)
@@ -393,7 +399,7 @@ func TestVerifyNotificationNeverBlankKeys(t *testing.T) {
 			t.Errorf("slots %q, the real key: got %d, want it passed on", slots, code)
 		}
 	}
-	partial := func(context.Context, string) ([]string, error) { return []string{testKey}, errors.New("half down") }
+	partial := merchantKeys(func(context.Context, string) ([]string, error) { return []string{testKey}, errors.New("half down") })
 	if code := post(middleware.VerifyConfig{Keys: partial}, signed(t, notifyValues(), testKey, sign.MD5)); code != http.StatusInternalServerError {
 		t.Errorf("keys with an error: got %d, want 500", code)
 	}

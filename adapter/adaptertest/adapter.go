@@ -1,13 +1,13 @@
 package adaptertest
 
 import (
-	"context"
 	"io"
 	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/cypaykit/kit/client"
 	"github.com/cypaykit/kit/gatewaytest"
 	"github.com/cypaykit/kit/middleware"
 	"github.com/cypaykit/kit/sign"
@@ -39,12 +39,7 @@ func Notification(tb testing.TB, tamper bool) string {
 func VerifyMiddleware(tb testing.TB) func(http.Handler) http.Handler {
 	tb.Helper()
 	mw, err := middleware.VerifyNotification(middleware.VerifyConfig{
-		Keys: func(_ context.Context, id string) ([]string, error) {
-			if id != KitMchID {
-				return nil, nil
-			}
-			return []string{KitMchKey}, nil
-		},
+		Keys:   client.Keyring{MerchantKeys: client.StaticMerchantKeys(map[string]string{KitMchID: KitMchKey})},
 		Logger: Quiet(),
 	})
 	if err != nil {
