@@ -82,6 +82,12 @@ func ExampleSchema() {
 	// CREATE TABLE IF NOT EXISTS shop_order_buyers (
 	// CREATE TABLE IF NOT EXISTS shop_order_expiries (
 	// CREATE TABLE IF NOT EXISTS shop_order_money (
+	// CREATE TABLE IF NOT EXISTS shop_inbox (
+	// CREATE INDEX IF NOT EXISTS shop_inbox_received ON shop_inbox (received_at);
+	// CREATE INDEX IF NOT EXISTS shop_inbox_attempt ON shop_inbox (out_trade_no, id);
+	// CREATE TABLE IF NOT EXISTS shop_events (
+	// CREATE INDEX IF NOT EXISTS shop_events_attempt ON shop_events (out_trade_no, at);
+	// CREATE INDEX IF NOT EXISTS shop_events_at ON shop_events (at);
 }
 
 // Example_production opens the store as a production host does: its own
