@@ -415,6 +415,66 @@ func TestLeaseWithoutExtendEndsHookContext(t *testing.T) {
 	}
 }
 
+// hiccupExtender is a memstore Locker whose first Extend fails with a
+// passing error (a database that missed one answer); later Extends are
+// the memstore's, each success reported on renewed.
+type hiccupExtender struct {
+	*memstore.Store
+	tries   atomic.Int32
+	renewed chan struct{}
+}
+
+func (l *hiccupExtender) Extend(ctx context.Context, name, token string, ttl time.Duration) error {
+	if l.tries.Add(1) == 1 {
+		return errInjected
+	}
+	err := l.Store.Extend(ctx, name, token, ttl)
+	if err == nil {
+		select {
+		case l.renewed <- struct{}{}:
+		default:
+		}
+	}
+	return err
+}
+
+// TestLeaseRenewalRetriedSoon: a renewal that fails with a passing error
+// is tried again soon (a quarter of the renewal period), well inside the
+// lease, so one missed answer does not cost the hook its lease. Mutant
+// killed (gremlins, lease.go): the retry spaced every*4 apart, past the
+// lease's end, so the hook's context ended with ErrLeaseLost.
+func TestLeaseRenewalRetriedSoon(t *testing.T) {
+	t.Parallel()
+	// Real time: renewals at TTL/3, the retry a twelfth of the TTL after
+	// the failure, more than half a TTL before the lease would end.
+	const ttl = 3 * time.Second
+	mem := memstore.New()
+	lk := &hiccupExtender{Store: memstore.New(), renewed: make(chan struct{}, 1)}
+	hook := newHeldHook(true)
+	rig := newLeaseRig(t, mem, lk, ttl, hook.Fulfill)
+	o := pendingOrder(t, mem, "HICUP0001", "HICUP0", 1)
+	reply := rig.send(t, o)
+	hook.waitStart(t)
+	select {
+	case <-lk.renewed:
+		close(hook.finish)
+	case got := <-reply:
+		t.Fatalf("the delivery ended before a renewal succeeded: reply %q", got)
+	case <-time.After(bound):
+		t.Fatalf("no successful renewal within %v", bound)
+	}
+	wantReply(t, "delivery whose renewal was retried", reply, "success")
+	hook.mu.Lock()
+	causes := hook.causes
+	hook.mu.Unlock()
+	if len(causes) != 0 {
+		t.Errorf("hook context causes: got %v, want none", causes)
+	}
+	if n := lk.tries.Load(); n < 2 {
+		t.Errorf("Extend tries: got %d, want at least 2 (one failure, then the retry)", n)
+	}
+}
+
 // TestLeasePerBusinessOrder (issue 8.10): two attempts of one business
 // order, paid at the same moment, must not both run the hook: the lease
 // is the business order's, not the attempt's. The second attempt's
