@@ -327,16 +327,12 @@ func (s *Settler) fulfilLease(ctx context.Context, o *store.Order, source string
 				slog.String("out_trade_no", outTradeNo), slog.String("err", err.Error()))
 		}
 	}()
-	cur, err := s.store.Get(ctx, outTradeNo)
+	cur, first, err := s.rereadUnderLease(ctx, o)
 	if err != nil {
-		return lockOutcome(ctx), fmt.Errorf("handler: reread %s: %w", outTradeNo, err)
+		return lockOutcome(ctx), err
 	}
 	if cur.Status != store.Paid || cur.Fulfilled {
 		return Duplicate, nil
-	}
-	first, err := s.fulfilledSibling(ctx, cur)
-	if err != nil {
-		return lockOutcome(ctx), err
 	}
 	if first != nil {
 		_ = s.raise(ctx, Alert{
@@ -415,23 +411,35 @@ func (s *Settler) autoRefund(ctx context.Context, o *store.Order, why AlertKind)
 	return nil
 }
 
-// fulfilledSibling returns another attempt of o's business order that is
-// already fulfilled, or nil. Checked under the business order's lease, it
+// rereadUnderLease reads o's attempt again, now that its business
+// order's lease is held, together with another attempt of that order
+// that is already fulfilled (nil if none): one read of the business
+// order's attempts answers both. Checked under the lease, the sibling
 // lets exactly one paid attempt run the hook: the first to get there.
 // (An attempt is only ever recorded fulfilled without its hook when a
 // sibling was fulfilled before it, so a fulfilled sibling always means
 // the hook ran for the business order.)
-func (s *Settler) fulfilledSibling(ctx context.Context, o *store.Order) (*store.Order, error) {
+func (s *Settler) rereadUnderLease(ctx context.Context, o *store.Order) (cur, fulfilled *store.Order, err error) {
 	attempts, err := s.store.ListByBusinessID(ctx, o.BusinessID)
 	if err != nil {
-		return nil, fmt.Errorf("handler: list attempts of %s: %w", o.OutTradeNo, err)
+		return nil, nil, fmt.Errorf("handler: reread attempts of %s: %w", o.OutTradeNo, err)
 	}
 	for _, a := range attempts {
-		if a.OutTradeNo != o.OutTradeNo && a.Fulfilled {
-			return a, nil
+		switch {
+		case a.OutTradeNo == o.OutTradeNo:
+			cur = a
+		case a.Fulfilled && fulfilled == nil:
+			fulfilled = a
 		}
 	}
-	return nil, nil
+	if cur == nil {
+		// A store that lists by business id lists every attempt; one that
+		// did not is asked directly rather than trusted.
+		if cur, err = s.store.Get(ctx, o.OutTradeNo); err != nil {
+			return nil, nil, fmt.Errorf("handler: reread %s: %w", o.OutTradeNo, err)
+		}
+	}
+	return cur, fulfilled, nil
 }
 
 func lockOutcome(ctx context.Context) Outcome {

@@ -285,7 +285,7 @@ func TestFailedRecordAfterHookAnswersFail(t *testing.T) {
 // TestRefundedSiblingStillFulfilled: a business order whose first attempt
 // was fulfilled and then refunded has shipped: a payment of its second
 // attempt is a double payment (alert), not a reason to ship again. Plant
-// killed: fulfilledSibling counting only PAID siblings.
+// killed: rereadUnderLease counting only PAID siblings.
 func TestRefundedSiblingStillFulfilled(t *testing.T) {
 	t.Parallel()
 	mem := memstore.New()
@@ -343,6 +343,46 @@ func TestFailedSiblingListingIsNotNoSibling(t *testing.T) {
 	}
 	if n := r.hookCalls(o.OutTradeNo); n != 1 {
 		t.Errorf("hook calls after the redelivery: got %d, want 1", n)
+	}
+}
+
+// staleListStore lists a business order's attempts without the one named
+// in hide, as a store reading from a lagging replica might.
+type staleListStore struct {
+	*memstore.Store
+	hide string
+}
+
+func (s *staleListStore) ListByBusinessID(ctx context.Context, id string) ([]*store.Order, error) {
+	all, err := s.Store.ListByBusinessID(ctx, id)
+	var out []*store.Order
+	for _, o := range all {
+		if o.OutTradeNo != s.hide {
+			out = append(out, o)
+		}
+	}
+	return out, err
+}
+
+// TestRereadWhenListingOmitsAttempt: under the lease the Settler rereads
+// the attempt from the listing of its business order (one read for the
+// attempt and its siblings); a listing that lacks the attempt is not
+// trusted, the attempt is read directly, and the hook runs once. Plant
+// killed: no direct read (a nil attempt).
+func TestRereadWhenListingOmitsAttempt(t *testing.T) {
+	t.Parallel()
+	mem := memstore.New()
+	r := newSettleRig(t, mem, handler.SettlerConfig{Store: &staleListStore{Store: mem, hide: "STALELS01"}})
+	o := pendingOrder(t, mem, "STALELS01", "STALELS0", 1)
+
+	if got := r.deliver(t, o, "T1"); got != "success" {
+		t.Errorf("got reply %q, want success", got)
+	}
+	if n := r.hookCalls(o.OutTradeNo); n != 1 {
+		t.Errorf("hook calls: got %d, want 1", n)
+	}
+	if got := mustGet(t, mem, o.OutTradeNo); got.Status != store.Paid || !got.Fulfilled {
+		t.Errorf("order: got %s fulfilled %v, want PAID and fulfilled", got.Status, got.Fulfilled)
 	}
 }
 
