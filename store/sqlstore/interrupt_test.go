@@ -48,10 +48,16 @@ func blockedSession(t testing.TB, tg target, db *sql.DB, table string) int64 {
 	if tg.dialect == sqlstore.MySQL {
 		q = `SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE ?`
 	}
+	pattern := "UPDATE " + table + " %"
+	if tg.dialect == sqlstore.Postgres {
+		// Settle's UPDATE is inside a WITH there (it moves the schedule
+		// in the same statement); the session filter is wait_event_type.
+		pattern = "%" + pattern
+	}
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		var id int64
-		err := db.QueryRow(q, "UPDATE "+table+" %").Scan(&id)
+		err := db.QueryRow(q, pattern).Scan(&id)
 		if err == nil {
 			return id
 		}

@@ -23,6 +23,13 @@ type queries struct {
 	settle, classify, markFulfilled, finish                       string
 	touchNothing                                                  string
 	schedule                                                      scheduleQueries
+	// settleThen and markThen move the attempt's schedule after settle
+	// and markFulfilled, in the same transaction; they are empty where
+	// settle and markFulfilled move it themselves (see foldSchedule).
+	settleThen, markThen string
+	// settleClearsMoney says settle also deletes the attempt's money facts,
+	// which Settle otherwise deletes with deleteMoney.
+	settleClearsMoney bool
 
 	insertExpiry string
 	insertMoney  string
@@ -48,7 +55,7 @@ func buildQueries(d Dialect, p string) queries {
 	t := p + "orders"
 	r := func(format string, args ...any) string { return rebind(d, fmt.Sprintf(format, args...)) }
 	sel := selectOrders(p)
-	return queries{
+	q := queries{
 		schedule: buildScheduleQueries(d, p),
 		insert: r("INSERT INTO %s (%s) VALUES (%s)", t, columns,
 			strings.TrimSuffix(strings.Repeat("?, ", strings.Count(columns, ",")+1), ", ")),
@@ -70,6 +77,59 @@ func buildQueries(d Dialect, p string) queries {
 		finish: r("UPDATE %s SET status = ?, reason = ?, updated_at = ? WHERE out_trade_no = ? AND status = '%s'",
 			t, store.Pending),
 	}
+	q.settleThen, q.markThen = q.schedule.toFulfil, q.schedule.toNone
+	foldSchedule(d, p, &q)
+	return q
+}
+
+// foldSchedule makes settle and markFulfilled move the attempt's schedule
+// row in the same statement, where the server can update two tables at
+// once, so that each costs one statement instead of two (issue 18.8): a
+// data-modifying CTE on PostgreSQL, which then answers with the number of
+// attempts it changed (see change), and a multi-table UPDATE on the MySQL
+// dialect, whose affected rows count both tables. The schedule row is
+// joined, not required: an attempt recorded before the schedule existed
+// still settles. SQLite keeps the two statements.
+func foldSchedule(d Dialect, p string, q *queries) {
+	t, sched := p+"orders", p+"schedule"
+	r := func(format string, args ...any) string { return rebind(d, fmt.Sprintf(format, args...)) }
+	settleSet := "status = '" + string(store.Paid) + "', transaction_id = ?, channel_transaction_id = ?, paid_at = ?, updated_at = ?"
+	markSet := "fulfilled = 1, fulfilled_at = ?, updated_at = ?"
+	switch d {
+	case Postgres:
+		cte := "WITH o AS (UPDATE %[1]s SET %[3]s WHERE out_trade_no = ? AND %[4]s RETURNING out_trade_no), " +
+			"s AS (UPDATE %[2]s SET kind = '%[5]s' WHERE out_trade_no IN (SELECT out_trade_no FROM o))%[6]s SELECT COUNT(*) FROM o"
+		// Settle also clears the money facts the attempt was created with
+		// (the payment's own replace them): a third table, same statement.
+		clear := ", m AS (DELETE FROM " + p + "order_money WHERE out_trade_no IN (SELECT out_trade_no FROM o))"
+		q.settle = r(cte, t, sched, settleSet, "status = '"+string(store.Pending)+"'", store.KindFulfil, clear)
+		q.markFulfilled = r(cte, t, sched, markSet, "status = '"+string(store.Paid)+"' AND fulfilled = 0", "", "")
+		q.settleClearsMoney = true
+	case MySQL:
+		join := "UPDATE %[1]s o LEFT JOIN %[2]s s ON s.out_trade_no = o.out_trade_no SET %[3]s, s.kind = '%[5]s' " +
+			"WHERE o.out_trade_no = ? AND %[4]s"
+		q.settle = r(join, t, sched, "o."+strings.ReplaceAll(settleSet, ", ", ", o."), "o.status = '"+string(store.Pending)+"'", store.KindFulfil)
+		q.markFulfilled = r(join, t, sched, "o."+strings.ReplaceAll(markSet, ", ", ", o."), "o.status = '"+string(store.Paid)+"' AND o.fulfilled = 0", "")
+	default:
+		return
+	}
+	q.settleThen, q.markThen = "", ""
+}
+
+// change runs a compare-and-set statement on q and returns how many rows
+// it changed: its affected rows, or, for PostgreSQL's data-modifying CTEs
+// (which begin with WITH), the count the statement selects.
+func change(ctx context.Context, q execer, statement string, args ...any) (int64, error) {
+	if strings.HasPrefix(statement, "WITH ") {
+		var n int64
+		err := q.QueryRowContext(ctx, statement, args...).Scan(&n)
+		return n, err
+	}
+	res, err := q.ExecContext(ctx, statement, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 // micros is how a time is stored: microseconds since the Unix epoch.
@@ -293,15 +353,11 @@ func (s *Store) cas(ctx context.Context, outTradeNo, then string, also func(*sql
 	}
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		applied, status, txID = false, "", ""
-		res, err := tx.ExecContext(ctx, update, args...)
+		n, err := change(ctx, tx, update, args...)
 		if err != nil {
 			return err
 		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return err
-		}
-		if n == 1 {
+		if n > 0 { // the attempt's row, and its schedule row where update folds it in
 			applied = true
 			if then != "" {
 				_, err = tx.ExecContext(ctx, then, outTradeNo)
@@ -349,13 +405,18 @@ func (s *Store) Settle(ctx context.Context, outTradeNo string, p store.Payment, 
 	// The payment's money facts replace any the attempt was created with,
 	// in the transaction that makes it PAID.
 	money := func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, s.q.deleteMoney, outTradeNo); err != nil || !p.Money.Recorded {
-			return err
+		if !s.q.settleClearsMoney {
+			if _, err := tx.ExecContext(ctx, s.q.deleteMoney, outTradeNo); err != nil {
+				return err
+			}
+		}
+		if !p.Money.Recorded {
+			return nil
 		}
 		return s.insertMoney(ctx, tx, outTradeNo, p.Money)
 	}
 	for try := 0; try < casTries; try++ {
-		applied, status, txID, err := s.cas(ctx, outTradeNo, s.q.schedule.toFulfil, money, s.q.settle,
+		applied, status, txID, err := s.cas(ctx, outTradeNo, s.q.settleThen, money, s.q.settle,
 			p.TransactionID, p.ChannelTransactionID, nullMicros(p.PaidAt), micros(now), outTradeNo)
 		switch {
 		case err != nil:
@@ -376,9 +437,24 @@ func (s *Store) Settle(ctx context.Context, outTradeNo string, p store.Payment, 
 // MarkFulfilled records the fulfilment of a PAID attempt with a
 // conditional UPDATE (… AND fulfilled = 0); repeating it keeps the first
 // FulfilledAt and returns nil.
+//
+// Where the UPDATE also moves the schedule (foldSchedule) it runs on its
+// own, without a transaction: one statement is atomic, and this one may
+// land even after its caller was told it failed, because what it records
+// (the hook returned nil) is already true. Only when it changed nothing
+// does a read tell a repeat from a conflict.
 func (s *Store) MarkFulfilled(ctx context.Context, outTradeNo string, now time.Time) error {
 	op := "mark fulfilled " + outTradeNo
-	applied, status, _, err := s.cas(ctx, outTradeNo, s.q.schedule.toNone, nil, s.q.markFulfilled, micros(now), micros(now), outTradeNo)
+	var (
+		applied bool
+		status  store.Status
+		err     error
+	)
+	if s.q.markThen != "" {
+		applied, status, _, err = s.cas(ctx, outTradeNo, s.q.markThen, nil, s.q.markFulfilled, micros(now), micros(now), outTradeNo)
+	} else {
+		applied, status, err = s.casAlone(ctx, outTradeNo, s.q.markFulfilled, micros(now), micros(now), outTradeNo)
+	}
 	switch {
 	case err != nil:
 		return s.failCAS(ctx, op, err)
@@ -388,6 +464,30 @@ func (s *Store) MarkFulfilled(ctx context.Context, outTradeNo string, now time.T
 	default:
 		return fmt.Errorf("sqlstore: %s: attempt is %s: %w", op, status, store.ErrConflict)
 	}
+}
+
+// casAlone is cas without the transaction, for a compare-and-set whose
+// late success is harmless: the statement runs alone (again when it lost
+// to a concurrent transaction), and only when it changed nothing is the
+// attempt's status read, afterwards, for the caller to classify.
+func (s *Store) casAlone(ctx context.Context, outTradeNo, update string, args ...any) (applied bool, status store.Status, err error) {
+	if err := ctx.Err(); err != nil {
+		return false, "", err
+	}
+	var n int64
+	err = retryConflicts(ctx, s.dialect, func() (err error) {
+		n, err = change(ctx, s.db, update, args...)
+		return err
+	})
+	if err != nil || n > 0 {
+		return n > 0, "", err
+	}
+	var st, txID string
+	err = s.db.QueryRowContext(ctx, s.q.classify, outTradeNo).Scan(&st, &txID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, "", store.ErrNotFound
+	}
+	return false, store.Status(st), err
 }
 
 // Finish moves a PENDING attempt to FAILED or CLOSED with a conditional
