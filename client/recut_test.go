@@ -61,7 +61,7 @@ func TestReplyRecutProperty(t *testing.T) {
 	}
 	want := queryDecidedOf(resp)
 	var names []string
-	for _, fl := range model.ReplyFields {
+	for _, fl := range model.ReplyFields() {
 		names = append(names, fl.Name)
 	}
 	kept, refused := 0, 0

@@ -68,12 +68,16 @@ func (o Outcome) String() string {
 	return fmt.Sprintf("outcome(%d)", int(o))
 }
 
-// Sources of an Event.
+// Source names where an Event or an Alert came from. The set is closed,
+// so a source is safe as a metric label.
+type Source string
+
+// Sources of an Event or an Alert.
 const (
-	SourceNotify = "notify" // a payment notification
-	SourceQuery  = "query"  // an order query by the Reconciler
-	SourceRetry  = "retry"  // the Reconciler retrying a fulfilment
-	SourceRefund = "refund" // a Refunder's gateway call
+	SourceNotify Source = "notify" // a payment notification
+	SourceQuery  Source = "query"  // an order query by the Reconciler
+	SourceRetry  Source = "retry"  // the Reconciler retrying a fulfilment
+	SourceRefund Source = "refund" // a Refunder's gateway call
 )
 
 // Event reports one handled notification or query result.
@@ -81,7 +85,7 @@ type Event struct {
 	// Outcome is what became of the message.
 	Outcome    Outcome
 	OutTradeNo string // empty when the message could not be decoded
-	Source     string // SourceNotify, SourceQuery or SourceRetry
+	Source     Source // SourceNotify, SourceQuery or SourceRetry
 	// Err is why the outcome is not Settled or Duplicate; it never
 	// carries keys.
 	Err error
@@ -127,7 +131,7 @@ const (
 type Alert struct {
 	// Kind says what disagrees; see the AlertKind constants.
 	Kind   AlertKind
-	Source string // SourceNotify, SourceQuery or SourceRefund
+	Source Source // SourceNotify, SourceQuery or SourceRefund
 	// OutTradeNo is the attempt the message is about.
 	OutTradeNo string
 	// BusinessID and OtherOutTradeNo are set for AlertDoublePayment: the

@@ -210,7 +210,7 @@ func checkRecuts(t *testing.T, tc recutCase, keep func(i, n int) bool) {
 	}
 	probe := newLiteKit(t, otn, tc.mchID, tc.version, 1800)
 	msg := genuine(t, probe.order, tc.channel, key, tc.failed, tc.edit)
-	cuts := recut.All(single(msg), decidedNames(model.NotifyFields))
+	cuts := recut.All(single(msg), decidedNames(model.NotifyFields()))
 	kept, refused := 0, 0
 	for i, c := range cuts {
 		if keep != nil && !keep(i, len(cuts)) {
@@ -255,7 +255,8 @@ func FuzzRecut(f *testing.F) {
 	f.Fuzz(func(t *testing.T, which uint8, pick uint16, blank string) {
 		tc := recutCases[int(which)%len(recutCases)]
 		checkRecuts(t, tc, func(i, n int) bool { return i == int(pick)%n })
-		name := model.NotifyFields[int(pick)%len(model.NotifyFields)].Name
+		fields := model.NotifyFields()
+		name := fields[int(pick)%len(fields)].Name
 		if int(pick)%2 == 1 {
 			name = strings.ToUpper(name)
 		}

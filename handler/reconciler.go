@@ -49,7 +49,7 @@ type ReconcilerConfig struct {
 	// query a minute later), or MaxAge for one recorded without an expiry.
 	// For an attempt with an expiry each step is capped at 15 min less
 	// Interval, so a payment whose notifications are all lost is settled
-	// within 15 minutes. Nil means DefaultTailSteps. Each must be at least
+	// within 15 minutes. Nil means DefaultTailSteps(). Each must be at least
 	// Interval.
 	TailSteps []time.Duration
 	// MaxAge is when an attempt recorded without an expiry (store.Order.
@@ -103,15 +103,18 @@ type Limiter interface {
 	Wait(ctx context.Context) error
 }
 
-// DefaultTailSteps are the gaps between queries after the fast window.
+// DefaultTailSteps returns the gaps between queries after the fast
+// window, a fresh slice on each call.
 // With the other defaults an abandoned attempt with the default 2-hour
 // expiry is queried 34 times (24 in the fast window, 9 in the tail, whose
 // steps are capped at 14 min 55 s, and 1 closing query a minute after
 // expiry); one recorded without an expiry, 36 times in its 24 hours (24,
 // 11 and 1 at MaxAge), against 312 for a query every 5 minutes.
-var DefaultTailSteps = []time.Duration{
-	time.Minute, 5 * time.Minute, 15 * time.Minute, 30 * time.Minute,
-	time.Hour, 2 * time.Hour, 4 * time.Hour,
+func DefaultTailSteps() []time.Duration {
+	return []time.Duration{
+		time.Minute, 5 * time.Minute, 15 * time.Minute, 30 * time.Minute,
+		time.Hour, 2 * time.Hour, 4 * time.Hour,
+	}
 }
 
 // Reconciler settles what notifications miss (guarantee G7): it queries
@@ -198,7 +201,7 @@ func NewReconciler(cfg ReconcilerConfig) (*Reconciler, error) {
 	def(&r.maxAge, 24*time.Hour)
 	def(&r.claimTTL, 2*cfg.Settler.ttl)
 	if len(r.tail) == 0 {
-		r.tail = append(r.tail, DefaultTailSteps...)
+		r.tail = DefaultTailSteps()
 	}
 	if r.first < 0 || r.interval < 0 || r.maxAge < 0 || r.claimTTL < 0 || r.conc < 0 || r.batch < 0 {
 		return nil, errors.New("handler: ReconcilerConfig durations and bounds must not be negative")

@@ -160,7 +160,7 @@ func NewSettler(cfg SettlerConfig) (*Settler, error) {
 
 // proof is what a verified gateway message says about a payment.
 type proof struct {
-	source  string
+	source  Source
 	mchID   string
 	amount  int64
 	payment store.Payment
@@ -223,7 +223,7 @@ func (s *Settler) settle(ctx context.Context, o *store.Order, p proof) (Outcome,
 			outcome = Duplicate
 		} else {
 			s.log.LogAttrs(ctx, slog.LevelInfo, "handler: order paid",
-				slog.String("out_trade_no", o.OutTradeNo), slog.String("source", p.source),
+				slog.String("out_trade_no", o.OutTradeNo), slog.String("source", string(p.source)),
 				slog.Int64("total_fee", p.amount), slog.String("transaction_id", p.payment.TransactionID))
 		}
 	default:
@@ -247,7 +247,7 @@ func (s *Settler) settle(ctx context.Context, o *store.Order, p proof) (Outcome,
 func (s *Settler) raise(ctx context.Context, a Alert, kind AlertKind) error {
 	a.Kind = kind
 	s.log.LogAttrs(ctx, slog.LevelError, "handler: payment does not match the order",
-		slog.String("alert", string(kind)), slog.String("source", a.Source),
+		slog.String("alert", string(kind)), slog.String("source", string(a.Source)),
 		slog.String("out_trade_no", a.OutTradeNo), slog.String("business_id", a.BusinessID),
 		slog.String("other_out_trade_no", a.OtherOutTradeNo), slog.String("mch_id", a.MchID),
 		slog.String("got_mch_id", a.GotMchID), slog.Int64("want_fee", a.WantAmount),
@@ -271,7 +271,7 @@ func lockName(businessID string) string { return "cypay:business:" + businessID 
 // business order was fulfilled already, the buyer paid twice: the hook
 // does not run again, the attempt is recorded fulfilled (nothing is left
 // to deliver) and AlertDoublePayment asks for a refund of this payment.
-func (s *Settler) fulfil(ctx context.Context, o *store.Order, source string) (Outcome, error) {
+func (s *Settler) fulfil(ctx context.Context, o *store.Order, source Source) (Outcome, error) {
 	return s.fulfilLease(ctx, o, source, true)
 }
 
@@ -292,7 +292,7 @@ func (s *Settler) fulfil(ctx context.Context, o *store.Order, source string) (Ou
 // fails. Only the call that settled the attempt waits for the lease, so
 // that one delivery always sees the fulfilment (or a double payment's
 // alert) through.
-func (s *Settler) fulfilLease(ctx context.Context, o *store.Order, source string, wait bool) (Outcome, error) {
+func (s *Settler) fulfilLease(ctx context.Context, o *store.Order, source Source, wait bool) (Outcome, error) {
 	outTradeNo := o.OutTradeNo
 	name := lockName(o.BusinessID)
 	var tok string
@@ -304,7 +304,7 @@ func (s *Settler) fulfilLease(ctx context.Context, o *store.Order, source string
 		tok, ok, err = s.tryLease(ctx, name)
 		if err == nil && !ok {
 			s.log.LogAttrs(ctx, slog.LevelDebug, "handler: fulfilment in flight elsewhere",
-				slog.String("out_trade_no", outTradeNo), slog.String("source", source))
+				slog.String("out_trade_no", outTradeNo), slog.String("source", string(source)))
 			return Duplicate, nil
 		}
 	}

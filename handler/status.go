@@ -119,13 +119,17 @@ type OrderView struct {
 	Refunded int64 `json:"refunded"`
 	// RefundState is PARTLY_REFUNDED or REFUNDED once refunds succeeded;
 	// empty before.
-	RefundState string `json:"refund_state,omitempty"`
+	RefundState OrderRefundState `json:"refund_state,omitempty"`
 }
+
+// OrderRefundState is how much of an attempt refunds gave back, as an
+// OrderView reports it.
+type OrderRefundState string
 
 // Refund states of an OrderView.
 const (
-	PartlyRefunded = "PARTLY_REFUNDED"
-	FullyRefunded  = "REFUNDED"
+	PartlyRefunded OrderRefundState = "PARTLY_REFUNDED"
+	FullyRefunded  OrderRefundState = "REFUNDED"
 )
 
 // withRefunds adds an attempt's refund totals to v.

@@ -61,7 +61,7 @@ func noteReply(ctx context.Context, s *unsignedStreak, log *slog.Logger, alert f
 	}
 	a.Kind, a.Count = AlertUnsignedReply, int(n)
 	log.LogAttrs(ctx, slog.LevelError, "handler: gateway replies do not verify: nothing is decided on them",
-		slog.String("alert", string(a.Kind)), slog.Int("in_a_row", a.Count), slog.String("source", a.Source),
+		slog.String("alert", string(a.Kind)), slog.Int("in_a_row", a.Count), slog.String("source", string(a.Source)),
 		slog.String("out_trade_no", a.OutTradeNo), slog.String("out_refund_no", a.OutRefundNo),
 		slog.String("mch_id", a.MchID), slog.String("err", err.Error()))
 	if alert != nil {

@@ -81,7 +81,7 @@ func TestVerifyNotificationRecutProperty(t *testing.T) {
 				msg[k] = vs[0]
 			}
 			var names []string
-			for _, f := range model.NotifyFields {
+			for _, f := range model.NotifyFields() {
 				names = append(names, f.Name)
 			}
 			kept, refused := 0, 0

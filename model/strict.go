@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -47,22 +48,26 @@ type Field struct {
 // value.
 var ErrDecidedField = errors.New("model: decided field")
 
-// NotifyFields are the notification fields the kit decides on or stores.
-// out_transaction_id is stored with the payment, so it is held to the same
-// rule. Presence is the caller's to check: what must be there depends on
-// state, result_code and pay_result.
-var NotifyFields = []Field{
+// NotifyFields returns the notification fields the kit decides on or
+// stores, a fresh copy on each call. out_transaction_id is stored with the
+// payment, so it is held to the same rule. Presence is the caller's to
+// check: what must be there depends on state, result_code and pay_result.
+func NotifyFields() []Field { return slices.Clone(notifyFields) }
+
+var notifyFields = []Field{
 	{"state", Token}, {"result_code", Token}, {"pay_result", Number},
 	{"mch_id", Token}, {"out_trade_no", Token}, {"transaction_id", Token},
 	{"out_transaction_id", Token}, {"total_fee", Number}, {"time_end", Time},
 }
 
-// ReplyFields are the fields of a signed gateway reply (pre-order, query,
-// cancel, refund, refund query) the kit or its host decides on. time_end
-// is a Token here, not a Time: the reconciler only records it (falling
-// back to the clock), and refusing a paid reply over its format would
-// leave the order unsettled.
-var ReplyFields = []Field{
+// ReplyFields returns the fields of a signed gateway reply (pre-order,
+// query, cancel, refund, refund query) the kit or its host decides on, a
+// fresh copy on each call. time_end is a Token here, not a Time: the
+// reconciler only records it (falling back to the clock), and refusing a
+// paid reply over its format would leave the order unsettled.
+func ReplyFields() []Field { return slices.Clone(replyFields) }
+
+var replyFields = []Field{
 	{"state", Token}, {"code", Token}, {"trade_state", Token},
 	{"mch_id", Token}, {"out_trade_no", Token}, {"transaction_id", Token},
 	{"out_transaction_id", Token}, {"base_fee", Number}, {"total_fee", Number},
@@ -220,14 +225,14 @@ func ParseNumber(v string) (int64, bool) {
 }
 
 // CheckNotification holds a notification's decided fields to their
-// shapes (CheckFields with NotifyFields) and requires those its meaning
+// shapes (CheckFields with NotifyFields()) and requires those its meaning
 // rests on: state, result_code and out_trade_no always; mch_id and
 // pay_result when state and result_code report success; total_fee,
 // transaction_id and time_end when pay_result is 0 as well. A genuine
 // gateway sends all of them (docs/protocol.md section 5), so a message that
 // lacks one was cut, and is refused rather than guessed at.
 func CheckNotification(values url.Values) error {
-	if err := CheckFields(values, NotifyFields); err != nil {
+	if err := CheckFields(values, notifyFields); err != nil {
 		return err
 	}
 	has := func(k string) bool { return len(values[k]) == 1 }
@@ -257,11 +262,11 @@ func CheckNotification(values url.Values) error {
 }
 
 // CheckReply holds a signed gateway reply's decided fields to their
-// shapes (CheckFields with ReplyFields) and requires state. Which business
+// shapes (CheckFields with ReplyFields()) and requires state. Which business
 // fields must be present is the caller's to say: it depends on the call
 // and on what the reply reports.
 func CheckReply(values url.Values) error {
-	if err := CheckFields(values, ReplyFields); err != nil {
+	if err := CheckFields(values, replyFields); err != nil {
 		return err
 	}
 	if len(values["state"]) != 1 {

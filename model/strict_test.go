@@ -162,7 +162,7 @@ func TestCheckReply(t *testing.T) {
 func TestCheckFieldsNamesNoValue(t *testing.T) {
 	t.Parallel()
 	const secret = "4200001234567"
-	err := model.CheckFields(url.Values{"transaction_id": {secret + " "}}, model.NotifyFields)
+	err := model.CheckFields(url.Values{"transaction_id": {secret + " "}}, model.NotifyFields())
 	if err == nil {
 		t.Fatal("got nil, want an error")
 	}

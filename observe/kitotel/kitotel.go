@@ -159,7 +159,7 @@ func (in *Instrumentation) Observe(e handler.Event) {
 	outcome, source := obslabel.Outcome(e.Outcome), obslabel.Source(e.Source)
 	in.notifications.Add(ctx, 1, metric.WithAttributes(
 		attribute.String("outcome", outcome), attribute.String("source", source)))
-	switch source {
+	switch e.Source {
 	case handler.SourceNotify:
 		in.notifyDuration.Record(ctx, e.Duration.Seconds())
 	case handler.SourceQuery, handler.SourceRetry:

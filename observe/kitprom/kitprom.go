@@ -60,10 +60,13 @@ type Metrics struct {
 	notifySeries map[handler.Outcome]prometheus.Counter
 }
 
-// NotificationBuckets are the buckets of
-// cypaykit_notification_duration_seconds: fine below the kit's default
-// 2 s deadline, and ending at the gateway's 3 s, after which it retries.
-var NotificationBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 1.5, 2, 2.5, 3}
+// NotificationBuckets returns the buckets of
+// cypaykit_notification_duration_seconds, a fresh slice on each call:
+// fine below the kit's default 2 s deadline, and ending at the gateway's
+// 3 s, after which it retries.
+func NotificationBuckets() []float64 {
+	return []float64{.005, .01, .025, .05, .1, .25, .5, 1, 1.5, 2, 2.5, 3}
+}
 
 // New creates the collectors and registers them with cfg.Registerer.
 func New(cfg Config) (*Metrics, error) {
@@ -84,7 +87,7 @@ func New(cfg Config) (*Metrics, error) {
 		notifyDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "cypaykit_notification_duration_seconds",
 			Help:    "Time from a notification reaching the handler to its reply; the gateway gives up after 3 s.",
-			Buckets: NotificationBuckets,
+			Buckets: NotificationBuckets(),
 		}),
 		fulfilments: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cypaykit_fulfilments_total",
@@ -160,7 +163,7 @@ func (m *Metrics) initialise() {
 	}
 	m.notifySeries = make(map[handler.Outcome]prometheus.Counter, len(obslabel.Outcomes))
 	for _, o := range obslabel.Outcomes {
-		m.notifySeries[o] = m.notifications.WithLabelValues(o.String(), handler.SourceNotify)
+		m.notifySeries[o] = m.notifications.WithLabelValues(o.String(), string(handler.SourceNotify))
 	}
 	for _, r := range []string{"ok", "error"} {
 		m.fulfilments.WithLabelValues(r)
@@ -184,7 +187,7 @@ func (m *Metrics) Observe(e handler.Event) {
 
 // notification is the series of cypaykit_notifications_total for an
 // outcome and source, from the cache when both are known.
-func (m *Metrics) notification(o handler.Outcome, source string) prometheus.Counter {
+func (m *Metrics) notification(o handler.Outcome, source handler.Source) prometheus.Counter {
 	if source == handler.SourceNotify {
 		if c, ok := m.notifySeries[o]; ok {
 			return c

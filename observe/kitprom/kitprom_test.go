@@ -261,7 +261,7 @@ func TestLabelValuesClosed(t *testing.T) {
 	ctx := context.Background()
 	for i := range 50 {
 		otn := fmt.Sprintf("ORDER%05d", i)
-		m.Observe(handler.Event{Outcome: handler.Outcome(100 + i), OutTradeNo: otn, Source: otn, Err: errors.New(otn)})
+		m.Observe(handler.Event{Outcome: handler.Outcome(100 + i), OutTradeNo: otn, Source: handler.Source(otn), Err: errors.New(otn)})
 		m.Observe(handler.Event{Outcome: handler.Settled, OutTradeNo: otn, Source: handler.SourceQuery})
 		m.Alert(ctx, handler.Alert{Kind: handler.AlertKind(otn), OutTradeNo: otn, BusinessID: otn, MchID: otn})
 		m.Alert(ctx, handler.Alert{Kind: handler.AlertDoublePayment, OutTradeNo: otn})

@@ -41,7 +41,7 @@ var (
 		}
 		return m
 	}()
-	sourceLabels = set(handler.SourceNotify, handler.SourceQuery, handler.SourceRetry)
+	sourceLabels = set(string(handler.SourceNotify), string(handler.SourceQuery), string(handler.SourceRetry))
 	opLabels     = set(client.OpPreOrder, client.OpOrderQuery, client.OpCancel, client.OpRefund, client.OpRefundQuery)
 	resultLabels = set(client.ResultOK, client.ResultNeedQuery, client.ResultUnknownOutcome, client.ResultNotFound,
 		client.ResultBadRequest, client.ResultMerchantConfig, client.ResultResponseSign, client.ResultUnsigned,
@@ -82,7 +82,7 @@ func Outcome(o handler.Outcome) string {
 func AlertKind(k handler.AlertKind) string { return closed(alertLabels, string(k)) }
 
 // Source is an Event's source, or Other.
-func Source(s string) string { return closed(sourceLabels, s) }
+func Source(s handler.Source) string { return closed(sourceLabels, string(s)) }
 
 // Op is a client.CallEvent's Op, or Other.
 func Op(s string) string { return closed(opLabels, s) }
