@@ -73,10 +73,41 @@ func wantHeld(t testing.TB, l store.Locker, name string) {
 	wantErr(t, fmt.Sprintf("Acquire(%q) while held", name), err, context.DeadlineExceeded)
 }
 
+// peerTests run on two instances of a Locker over the same data
+// (Harness.Peer).
+var peerTests = []peerTest{
+	{"LockPeerSeesHeld", testLockPeerSeesHeld},
+	{"LockPeerMutualExclusion", testLockPeerMutualExclusion},
+}
+
+// testLockPeerSeesHeld: a lease taken by one instance is held for the
+// other, in both directions, and a release by the holder frees it for the
+// other at once.
+func testLockPeerSeesHeld(t *testing.T, l, peer store.Locker) {
+	for _, pair := range [][2]store.Locker{{l, peer}, {peer, l}} {
+		holder, other := pair[0], pair[1]
+		token := acquire(t, holder, "peer", long)
+		wantHeld(t, other, "peer")
+		release(t, holder, "peer", token)
+		release(t, other, "peer", acquire(t, other, "peer", long))
+	}
+}
+
+// testLockPeerMutualExclusion is testLockMutualExclusion with the
+// workers split between the two instances, as two processes of a host
+// contend for one order's lease.
+func testLockPeerMutualExclusion(t *testing.T, l, peer store.Locker) {
+	mutualExclusion(t, l, peer)
+}
+
 // testLockMutualExclusion has goroutines increment a counter with a
 // deliberately racy read-yield-write inside the lease, and checks both that
 // no two holders overlap and that no increment is lost.
-func testLockMutualExclusion(t *testing.T, l store.Locker) {
+func testLockMutualExclusion(t *testing.T, l store.Locker) { mutualExclusion(t, l) }
+
+// mutualExclusion is testLockMutualExclusion with worker w on
+// lockers[w%len(lockers)].
+func mutualExclusion(t *testing.T, lockers ...store.Locker) {
 	const workers, rounds = 8, 5
 	var inside atomic.Int32
 	var overlaps atomic.Int32
@@ -86,6 +117,7 @@ func testLockMutualExclusion(t *testing.T, l store.Locker) {
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
+		l := lockers[w%len(lockers)]
 		go func() {
 			defer wg.Done()
 			for r := 0; r < rounds; r++ {

@@ -18,6 +18,14 @@ type Harness struct {
 	// Refunds is the RefundStore over Store's data (usually the same
 	// value); nil skips the refund tests.
 	Refunds store.RefundStore
+	// Peer opens a Locker of a second instance on the same data, as
+	// another process of the host would: the same database or server, its
+	// own connection pool or client, the same table or key prefix. The
+	// LockPeer* subtests check that a lease taken through Locker holds
+	// against it and the other way round, which no single-instance test
+	// can see. It registers its own t.Cleanup. Nil skips them (memstore
+	// lives in one process and has no second instance).
+	Peer func(t *testing.T) store.Locker
 }
 
 // RunConformanceTests runs every subtest against a fresh harness from
@@ -73,6 +81,15 @@ func RunConformanceTests(t *testing.T, newHarness func(t *testing.T) Harness) {
 			tc.fn(t, h.Store, h.Refunds)
 		})
 	}
+	for _, tc := range peerTests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			if h.Locker == nil || h.Peer == nil {
+				t.Skip("storetest: harness has no Locker with a Peer")
+			}
+			tc.fn(t, h.Locker, h.Peer(t))
+		})
+	}
 	for _, tc := range append(lockerTests[:len(lockerTests):len(lockerTests)], leaseTests...) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
@@ -92,4 +109,9 @@ type orderTest struct {
 type lockerTest struct {
 	name string
 	fn   func(t *testing.T, l store.Locker)
+}
+
+type peerTest struct {
+	name string
+	fn   func(t *testing.T, l, peer store.Locker)
 }

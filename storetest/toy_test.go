@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/cypaykit/kit/store"
@@ -65,6 +66,9 @@ const (
 	// repeatRewritesMoney: a repeated Settle with the same transaction
 	// replaces the money facts the first one recorded.
 	repeatRewritesMoney flaw = "repeat-rewrites-money"
+	// processLocal keeps leases per instance, as a locker in the
+	// process's memory does: a second instance shares none of them.
+	processLocal flaw = "process-local"
 )
 
 // toy is a deliberately simple OrderStore and Locker that is correct until
@@ -90,6 +94,19 @@ type toyLease struct {
 
 func newToy(f flaw) *toy {
 	return &toy{flaw: f, orders: map[string]*store.Order{}, leases: map[string]toyLease{}, claims: map[string]string{}}
+}
+
+// toyPeer is a second instance's view of a toy: another value, the same
+// data.
+type toyPeer struct{ *toy }
+
+// peer opens a second instance of s's Locker (storetest.Harness.Peer);
+// under processLocal it shares nothing with s.
+func (s *toy) peer(*testing.T) store.Locker {
+	if s.flaw == processLocal {
+		return newToy("")
+	}
+	return toyPeer{s}
 }
 
 func (s *toy) ctxErr(ctx context.Context) error {

@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"testing"
 
+	"github.com/cypaykit/kit/store"
 	"github.com/cypaykit/kit/storetest"
 )
 
@@ -17,15 +18,29 @@ func TestConformance(t *testing.T) {
 			db.SetMaxOpenConns(16)
 		}
 		storetest.RunConformanceTests(t, func(t *testing.T) storetest.Harness {
+			db, dsn := db, dsn
 			if tg.name == "sqlite-file" || tg.name == "sqlite-memory" {
 				// A new file or in-memory database per subtest.
-				db = tg.open(t, tg.newDSN(t))
+				dsn = tg.newDSN(t)
+				db = tg.open(t, dsn)
 			}
 			// The Store is its own Locker (delegating to the Locker
 			// type, on the same lease table), which is how the kit wires
 			// it when no other Locker is given.
-			s, _ := newStorePrefix(t, tg, db)
-			return storetest.Harness{Store: s, Locker: s, Refunds: s}
+			s, prefix := newStorePrefix(t, tg, db)
+			h := storetest.Harness{Store: s, Locker: s, Refunds: s}
+			if tg.shared {
+				// A second process: its own *sql.DB on the same database
+				// and a Locker on the same lease table.
+				h.Peer = func(t *testing.T) store.Locker {
+					peer := tg.open(t, dsn)
+					if tg.server {
+						peer.SetMaxOpenConns(4)
+					}
+					return newLocker(t, tg, peer, prefix)
+				}
+			}
+			return h
 		})
 	})
 }

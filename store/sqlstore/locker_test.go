@@ -4,9 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"runtime"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -46,65 +43,6 @@ func TestNewLocker(t *testing.T) {
 			}
 		})
 	}
-}
-
-// TestLockerAcrossHandles plays two processes: each has its own *sql.DB
-// and Locker on one database, and their goroutines contend for one lease.
-func TestLockerAcrossHandles(t *testing.T) {
-	forEachTarget(t, func(t *testing.T, tg target, dsn string, db *sql.DB) {
-		if !tg.shared {
-			t.Skip("an in-memory database has one handle")
-		}
-		_, prefix := newStorePrefix(t, tg, db)
-		lockers := []*sqlstore.Locker{
-			newLocker(t, tg, tg.open(t, dsn), prefix),
-			newLocker(t, tg, tg.open(t, dsn), prefix),
-		}
-		const workers, rounds = 6, 10
-		var (
-			inside, overlaps atomic.Int32
-			counter          int // guarded by the lease alone
-			wg               sync.WaitGroup
-			errs             = make(chan error, workers)
-		)
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		for w := 0; w < workers; w++ {
-			wg.Add(1)
-			go func(l *sqlstore.Locker) {
-				defer wg.Done()
-				for i := 0; i < rounds; i++ {
-					token, err := l.Acquire(ctx, "shared", time.Minute)
-					if err != nil {
-						errs <- err
-						return
-					}
-					if inside.Add(1) != 1 {
-						overlaps.Add(1)
-					}
-					c := counter
-					runtime.Gosched()
-					counter = c + 1
-					inside.Add(-1)
-					if err := l.Release(ctx, "shared", token); err != nil {
-						errs <- err
-						return
-					}
-				}
-			}(lockers[w%2])
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			t.Fatalf("worker: %v", err)
-		}
-		if n := overlaps.Load(); n != 0 {
-			t.Errorf("overlapping holders: got %d, want 0", n)
-		}
-		if counter != workers*rounds {
-			t.Errorf("counter: got %d, want %d", counter, workers*rounds)
-		}
-	})
 }
 
 // TestLockerExtend checks Extend by the holder, by a stranger, and after
