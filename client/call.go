@@ -112,8 +112,27 @@ func (c *Client) call(ctx context.Context, ep endpoint, req any, mchID string, d
 			return &Unverified{Op: ep.op, Reason: ErrResponseSign, Fields: fields, err: err}
 		}
 	}
+	// Payment facts (coupon, currency, bank, WeChat ids) are recorded,
+	// never decided on: ones that could be a re-cut's making are dropped,
+	// all together, and the reply still counts. An unsigned reply's facts
+	// prove nothing either.
+	factsDropped := false
+	if err := model.CheckFacts(values); err != nil || lookup(fields, sign.Param) == "" {
+		factsDropped = err != nil
+		facts := model.FactFields()
+		for k := range values {
+			for _, f := range facts {
+				if strings.EqualFold(k, f.Name) {
+					delete(values, k)
+				}
+			}
+		}
+	}
 	if err := model.Decode(dst, values); err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrUnknownOutcome, ep.op, err)
+	}
+	if q, ok := dst.(*model.OrderQueryResponse); ok {
+		q.FactsDropped = factsDropped
 	}
 	return nil
 }

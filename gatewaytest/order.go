@@ -2,6 +2,7 @@ package gatewaytest
 
 import (
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/cypaykit/kit/model"
@@ -119,6 +120,11 @@ func (s *Server) settle(outTradeNo string, paid bool) error {
 		key = "wrong-" + key
 	}
 	p.Extra = f.ExtraFields
+	if len(f.PaymentFacts) > 0 {
+		p.Extra = make(map[string]string, len(f.ExtraFields)+len(f.PaymentFacts))
+		maps.Copy(p.Extra, f.PaymentFacts)
+		maps.Copy(p.Extra, f.ExtraFields)
+	}
 	v, err := NotificationValues(p, key, s.alg())
 	if err != nil {
 		return fmt.Errorf("gatewaytest: build notification: %w", err)

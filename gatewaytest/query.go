@@ -1,6 +1,7 @@
 package gatewaytest
 
 import (
+	"maps"
 	"net/http"
 	"strconv"
 
@@ -46,6 +47,9 @@ func (s *Server) orderQuery(w http.ResponseWriter, rq *request) {
 	var state OrderState
 	if o != nil {
 		fields, state = o.queryFields(), o.State
+		if facts := s.faultsForLocked(o.OutTradeNo).PaymentFacts; len(facts) > 0 && fields["transaction_id"] != "" {
+			maps.Copy(fields, facts)
+		}
 	}
 	s.mu.Unlock()
 	if o == nil {

@@ -87,6 +87,13 @@ type Faults struct {
 	Duplicates int
 	// ExtraFields adds unknown fields (signed like the rest).
 	ExtraFields map[string]string
+	// PaymentFacts adds fields about the payment (coupon_fee, bank_type,
+	// sub_appid, wx_mch_id, wx_sub_mch_id, …) to both its notification
+	// and its paid order-query reply, signed like the rest and replacing
+	// the simulator's own (coupon_fee 0, fee_type CNY, bank_type by
+	// channel), as a gateway reporting one payment the same way on both
+	// paths would.
+	PaymentFacts map[string]string
 	// WrongKey signs the notification with a wrong key.
 	WrongKey bool
 	// TamperAmount, when non-zero, replaces total_fee after signing.

@@ -307,6 +307,24 @@ func readNotification(values url.Values) notification {
 	return n
 }
 
+// notifyFacts reads a verified paid notification's payment facts, which
+// process held to model.CheckFacts. The signature covers every
+// received field, these included.
+func notifyFacts(values url.Values) signedFacts {
+	get := func(k string) string {
+		if vs := values[k]; len(vs) > 0 {
+			return vs[0]
+		}
+		return ""
+	}
+	f := signedFacts{trusted: true, feeType: get("fee_type"), bankType: get("bank_type"),
+		subAppID: get("sub_appid"), wxMchID: get("wx_mch_id"), wxSubMchID: get("wx_sub_mch_id")}
+	if c := get("coupon_fee"); c != "" {
+		f.couponFee, _ = model.ParseNumber(c) // CheckFacts held it to the shape
+	}
+	return f
+}
+
 // refusedStatus is the one status for a sign that verifies under no candidate
 // key, a key of the wrong version for the order, and an unknown order, so
 // that an outsider cannot tell which orders exist.
@@ -336,6 +354,15 @@ func (n *Notify) process(ctx context.Context, values url.Values) result {
 		return fail(BadSign, refusedStatus, err)
 	}
 	note := readNotification(values)
+	if note.paid() {
+		// A paid notification's facts are stored with the payment, so
+		// they are held to their shapes too: one that fails was cut, or
+		// is malformed, and is refused like any cut of a decided field
+		// (the reconciler's query settles the payment all the same).
+		if err := model.CheckFacts(values); err != nil {
+			return fail(Malformed, http.StatusBadRequest, fmt.Errorf("%w: %w", ErrMalformed, err))
+		}
+	}
 	order, err := n.settler.store.Get(ctx, otn)
 	if errors.Is(err, store.ErrNotFound) {
 		return fail(UnknownOrder, refusedStatus, fmt.Errorf("handler: unknown out_trade_no: %w", err))
@@ -381,6 +408,10 @@ func (n *Notify) process(ctx context.Context, values url.Values) result {
 		return fail(Malformed, http.StatusBadRequest, fmt.Errorf("%w: %w", ErrMalformed, err))
 	}
 	final := order.Status == store.Paid && order.Fulfilled || order.Status == store.Refunded
+	money, why := moneyFacts(note.totalFee, notifyFacts(values))
+	if order.Status == store.Pending {
+		logUnrecorded(ctx, n.settler.log, SourceNotify, otn, why)
+	}
 	outcome, err := n.settler.settleTraced(ctx, order, proof{
 		source: SourceNotify,
 		mchID:  note.mchID,
@@ -389,6 +420,7 @@ func (n *Notify) process(ctx context.Context, values url.Values) result {
 			TransactionID:        note.transactionID,
 			ChannelTransactionID: note.outTransactionID,
 			PaidAt:               paidAt,
+			Money:                money,
 		},
 	})
 	if err != nil {

@@ -564,6 +564,12 @@ func (r *Reconciler) reconcile(ctx context.Context, cl *client.Client, o *store.
 		if amount == 0 {
 			amount = resp.TotalFee
 		}
+		// The same facts the notification path records (moneyFacts), from
+		// the fields the client kept (model.CheckFacts).
+		money, why := moneyFacts(amount, signedFacts{trusted: !resp.FactsDropped, couponFee: resp.CouponFee,
+			feeType: resp.FeeType, bankType: resp.BankType, subAppID: resp.SubAppID,
+			wxMchID: resp.WxMchID, wxSubMchID: resp.WxSubMchID})
+		logUnrecorded(ctx, r.settler.log, SourceQuery, o.OutTradeNo, why)
 		outcome, err := r.settler.settle(ctx, o, proof{
 			source: SourceQuery,
 			mchID:  resp.MchID,
@@ -572,6 +578,7 @@ func (r *Reconciler) reconcile(ctx context.Context, cl *client.Client, o *store.
 				TransactionID:        resp.TransactionID,
 				ChannelTransactionID: resp.OutTransactionID,
 				PaidAt:               paidAt,
+				Money:                money,
 			},
 		})
 		r.settler.emit(Event{Outcome: outcome, OutTradeNo: o.OutTradeNo, Source: SourceQuery, Err: err})

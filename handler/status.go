@@ -115,11 +115,40 @@ type OrderView struct {
 	Fulfilled bool `json:"fulfilled"`
 	// TransactionID is the gateway's trade number; absent until PAID.
 	TransactionID string `json:"transaction_id,omitempty"`
+	// OutTransactionID is the channel's own trade number (WeChat's,
+	// Alipay's), when the gateway sent one; absent until PAID.
+	OutTransactionID string `json:"out_transaction_id,omitempty"`
+	// Money is what the settling notification or query said about the
+	// money; absent until PAID, and for payments whose facts were not
+	// recorded (settled before the store kept them, or refused by
+	// model.CheckFacts): absent means unknown, never "no coupon".
+	Money *MoneyView `json:"money,omitempty"`
 	// Refunded is what SUCCESS refunds gave back, in fen.
 	Refunded int64 `json:"refunded"`
 	// RefundState is PARTLY_REFUNDED or REFUNDED once refunds succeeded;
 	// empty before.
 	RefundState OrderRefundState `json:"refund_state,omitempty"`
+}
+
+// MoneyView is an OrderView's money facts (store.MoneyFacts). Amounts are
+// fen; coupon_fee and cash_fee are always present, the text fields only
+// when the gateway sent them.
+type MoneyView struct {
+	// CouponFee is the coupon (代金券) part of the amount (coupon_fee);
+	// 0 when none. The gateway does not refund coupons.
+	CouponFee int64 `json:"coupon_fee"`
+	// CashFee is the cash the buyer paid: amount minus coupon_fee.
+	CashFee int64 `json:"cash_fee"`
+	// FeeType is the currency (fee_type), CNY.
+	FeeType string `json:"fee_type,omitempty"`
+	// BankType is the paying bank or account type (bank_type), e.g. CFT.
+	BankType string `json:"bank_type,omitempty"`
+	// SubAppID is the WeChat AppID the buyer paid under (sub_appid).
+	SubAppID string `json:"sub_appid,omitempty"`
+	// WxMchID is WeChat's service-provider merchant number (wx_mch_id).
+	WxMchID string `json:"wx_mch_id,omitempty"`
+	// WxSubMchID is WeChat's sub-merchant number (wx_sub_mch_id).
+	WxSubMchID string `json:"wx_sub_mch_id,omitempty"`
 }
 
 // OrderRefundState is how much of an attempt refunds gave back, as an
@@ -153,6 +182,13 @@ func viewOf(o *store.Order) OrderView {
 		Status:        string(o.Status),
 		Fulfilled:     o.Fulfilled,
 		TransactionID: o.TransactionID,
+	}
+	if o.Status == store.Paid || o.Status == store.Refunded {
+		v.OutTransactionID = o.ChannelTransactionID
+		if m := o.Money; m.Recorded {
+			v.Money = &MoneyView{CouponFee: m.CouponFee, CashFee: m.CashFee, FeeType: m.FeeType, BankType: m.BankType,
+				SubAppID: m.SubAppID, WxMchID: m.WxMchID, WxSubMchID: m.WxSubMchID}
+		}
 	}
 	if o.Status == store.Pending {
 		// A checkout is only worth showing while it can still be paid.

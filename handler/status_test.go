@@ -31,6 +31,8 @@ func TestStatus(t *testing.T) {
 	want := handler.OrderView{
 		OutTradeNo: "STATUS01", OrderID: "BSTATUS01", Amount: 1500, Channel: "WECHAT", TradeType: "NATIVE",
 		Status: "PAID", PaidAt: &paid.PaidAt, Fulfilled: true, TransactionID: "TXSTATUS",
+		OutTransactionID: v.Get("out_transaction_id"),
+		Money:            &handler.MoneyView{CouponFee: 0, CashFee: 1500, FeeType: "CNY", BankType: "CFT"},
 	}
 	for _, path := range []string{"/orders/STATUS01", "/orders?out_trade_no=STATUS01", "/orders?order_id=BSTATUS01"} {
 		t.Run(path, func(t *testing.T) {

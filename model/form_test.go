@@ -38,7 +38,7 @@ func roundTrips() []any {
 			Envelope: env(model.StateSuccess), MchID: "1", AppID: "wx", OpenID: "o", SubAppID: "sa", SubOpenID: "so",
 			BuyerUserID: "2088", OutTradeNo: "A1", TransactionID: "T1", OutTransactionID: "OT1", BaseFee: 5, TotalFee: 4,
 			CouponFee: 1, FeeType: "CNY", Attach: "x", TimeEnd: "20240101120000", NonceStr: "n", TradeType: "pay.weixin.native",
-			PayType: model.PayWeChat, PromotionDetail: "[]", WxMchID: "w", WxSubMchID: "ws",
+			PayType: model.PayWeChat, PromotionDetail: "[]", WxMchID: "w", WxSubMchID: "ws", BankType: "CFT",
 		},
 		&model.CancelRequest{PayType: model.PayAlipay, MchID: "1", OutTradeNo: "A_1", OpUserID: "U"},
 		&model.CancelResponse{Envelope: env(model.StateSuccess), MchID: "1", OutTradeNo: "A_1", PayType: model.PayAlipay, NonceStr: "n", WxMchID: "w", WxSubMchID: "ws"},

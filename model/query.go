@@ -76,4 +76,14 @@ type OrderQueryResponse struct {
 	// WxSubMchID is WeChat's sub-merchant number (wx_sub_mch_id), when
 	// the channel is WeChat.
 	WxSubMchID string `schema:"wx_sub_mch_id,omitempty" json:"wx_sub_mch_id,omitempty"`
+	// BankType is the paying bank or account type (bank_type). The query
+	// table does not list it (notifications carry it); kept when sent.
+	BankType string `schema:"bank_type,omitempty" json:"bank_type,omitempty"`
+
+	// FactsDropped reports that the client left this reply's payment
+	// facts (model.FactFields: coupon_fee, fee_type, bank_type,
+	// sub_appid, wx_mch_id, wx_sub_mch_id) empty because one failed
+	// CheckFacts: the reply still decides, but its facts are unknown, not
+	// zero. Set by the client, never read from the wire.
+	FactsDropped bool `schema:"-" json:"-"`
 }

@@ -274,3 +274,51 @@ func CheckReply(values url.Values) error {
 	}
 	return nil
 }
+
+// FactFields returns the payment facts the kit records with a paid
+// notification or order query (store.MoneyFacts) but never decides on:
+// coupon_fee, fee_type, bank_type, sub_appid, wx_mch_id, wx_sub_mch_id.
+func FactFields() []Field { return slices.Clone(factFields) }
+
+var factFields = []Field{
+	{"coupon_fee", Number}, {"fee_type", Token}, {"bank_type", Token},
+	{"sub_appid", Token}, {"wx_mch_id", Token}, {"wx_sub_mch_id", Token},
+}
+
+// CheckFacts reports whether a verified message's payment facts
+// (FactFields) may be recorded: each one given is given once, spelt in
+// lower case and of its shape, and no other field's value hides a run
+// "&k=" naming one, which a re-cut of the signed string could have made
+// of a genuine fact (say, a coupon_fee folded out of sight). A blank fact
+// counts as absent. The notification handler refuses a paid notification
+// that fails it, as it does any cut; the client only leaves a failing
+// reply's facts out (model.OrderQueryResponse.FactsDropped), since a
+// refused query could never settle the payment.
+func CheckFacts(values url.Values) error {
+	present := make(url.Values, len(factFields))
+	for k, vs := range values {
+		for _, f := range factFields {
+			if strings.EqualFold(k, f.Name) {
+				if len(vs) == 1 && vs[0] == "" {
+					break // blank: absent, and outside the signed string
+				}
+				present[k] = vs
+				break
+			}
+		}
+	}
+	if err := CheckFields(present, factFields); err != nil {
+		return err
+	}
+	for k, vs := range values {
+		if _, fact := present[k]; fact {
+			continue
+		}
+		for _, v := range vs {
+			if name, ok := hidesField(v, factFields); ok {
+				return fmt.Errorf("%w: %s hides a %s field", ErrDecidedField, k, name)
+			}
+		}
+	}
+	return nil
+}

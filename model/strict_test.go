@@ -170,3 +170,30 @@ func TestCheckFieldsNamesNoValue(t *testing.T) {
 		t.Errorf("error text %q: want the field named, not its value", s)
 	}
 }
+
+// TestCheckFacts: payment facts are kept only when each is given once, in
+// lower case and of its shape, and none could be another field's cut; a
+// blank one is absent.
+func TestCheckFacts(t *testing.T) {
+	ok := url.Values{"coupon_fee": {"30"}, "fee_type": {"CNY"}, "bank_type": {"CFT"}, "sub_appid": {"wx1"},
+		"wx_mch_id": {"19"}, "wx_sub_mch_id": {"20"}, "attach": {"a b&c"}, "total_fee": {"100"}}
+	if err := model.CheckFacts(ok); err != nil {
+		t.Errorf("well-formed facts: got %v, want nil", err)
+	}
+	if err := model.CheckFacts(url.Values{"coupon_fee": {""}, "bank_type": {""}}); err != nil {
+		t.Errorf("blank facts: got %v, want nil (absent)", err)
+	}
+	for name, v := range map[string]url.Values{
+		"negative coupon":   {"coupon_fee": {"-1"}},
+		"padded coupon":     {"coupon_fee": {" 30"}},
+		"space in bank":     {"bank_type": {"CFT X"}},
+		"given twice":       {"fee_type": {"CNY", "USD"}},
+		"upper-case name":   {"Coupon_Fee": {"30"}},
+		"hidden in another": {"device_info": {"POS&coupon_fee=30"}},
+		"hidden any case":   {"attach": {"x&WX_SUB_MCH_ID=9"}},
+	} {
+		if err := model.CheckFacts(v); !errors.Is(err, model.ErrDecidedField) {
+			t.Errorf("%s: got %v, want ErrDecidedField", name, err)
+		}
+	}
+}
