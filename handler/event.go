@@ -78,6 +78,9 @@ const (
 	SourceQuery  Source = "query"  // an order query by the Reconciler
 	SourceRetry  Source = "retry"  // the Reconciler retrying a fulfilment
 	SourceRefund Source = "refund" // a Refunder's gateway call
+	// SourcePreOrder is the history's source of an attempt's creation and
+	// its pre-order; no Event carries it.
+	SourcePreOrder Source = "preorder"
 )
 
 // Event reports one handled notification or query result.

@@ -180,6 +180,9 @@ type envOptions struct {
 	// simClock runs the simulator on the env's fake clock (so time_expire
 	// and the cancel window follow it) instead of the real one.
 	simClock bool
+	// inbox and events are the Settler's (events the PreOrders' too).
+	inbox  store.InboxStore
+	events store.EventStore
 }
 
 // env is a host wired the way a real one is: the simulator, a client per
@@ -253,6 +256,7 @@ func newEnv(t testing.TB, opt envOptions) *env {
 	e.settler, err = handler.NewSettler(handler.SettlerConfig{
 		Store: e.store, Locker: e.mem, Fulfill: e.hooks.Fulfill, AutoRefund: e.auto,
 		Alert: e.rec.Alert, Observe: e.rec.Observe, Logger: logger, Now: e.clock.Now,
+		Inbox: opt.inbox, Events: opt.events, Instance: "test-host",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -271,7 +275,7 @@ func newEnv(t testing.TB, opt envOptions) *env {
 	for _, v := range []model.Version{model.V1, model.V2} {
 		po, err := handler.NewPreOrder(handler.PreOrderConfig{
 			Store: e.store, Client: e.clients[v], Resolve: e.resolve, Authorize: handler.AllowAnyone,
-			NotifyURL: e.srv.URL + "/notify", Logger: logger, Now: e.clock.Now,
+			NotifyURL: e.srv.URL + "/notify", Logger: logger, Now: e.clock.Now, Events: opt.events,
 		})
 		if err != nil {
 			t.Fatal(err)

@@ -31,6 +31,7 @@ type paidFact struct {
 	mchID, transactionID string
 	amount               int64
 	key                  string    // the key that verified; the order's kind of key
+	inboxID              int64     // the kept notification copies are counted on; 0: none
 	until                time.Time // after this the store is asked again
 }
 

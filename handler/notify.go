@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"sync/atomic"
 	"time"
 
 	"github.com/cypaykit/kit/client"
@@ -142,6 +143,15 @@ type result struct {
 	outTradeNo string
 	status     int
 	err        error
+
+	// verified: the sign verified, so the inbox keeps the notification.
+	verified bool
+	body     []byte
+	values   url.Values
+	// remember: the memo learns fact once the notification is kept (its
+	// copies are counted on the kept item).
+	remember bool
+	fact     paidFact
 }
 
 // ServeHTTP handles one notification.
@@ -165,6 +175,14 @@ func (n *Notify) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			slog.String("err", res.err.Error()))
 	}
 	n.settler.emit(Event{Outcome: res.outcome, OutTradeNo: res.outTradeNo, Source: SourceNotify, Err: res.err, Duration: time.Since(start)})
+	if res.verified || res.remember {
+		now := n.settler.now()
+		id := n.settler.hist.keep(r, res.body, &res, now) // after the outcome: it cannot change it
+		if res.remember {
+			res.fact.inboxID = id
+			n.memo.put(res.outTradeNo, res.fact, now)
+		}
+	}
 	h := w.Header()
 	// Assigned rather than Set: the canonical names and the values are
 	// built once, which the duplicate path's throughput notices.
@@ -186,7 +204,7 @@ func (n *Notify) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // (G13), so a sender trickling bytes cannot hold a connection open.
 func (n *Notify) receive(w http.ResponseWriter, r *http.Request) result {
 	deadline := time.Now().Add(n.deadline)
-	_, values, status, err := formpost.ReadBy(w, r, n.maxBody, deadline)
+	body, values, status, err := formpost.ReadBy(w, r, n.maxBody, deadline)
 	if err != nil {
 		return result{outcome: Malformed, status: status, err: fmt.Errorf("%w: %w", ErrMalformed, err)}
 	}
@@ -206,15 +224,20 @@ func (n *Notify) receive(w http.ResponseWriter, r *http.Request) result {
 	ctx, cancel := context.WithDeadline(r.Context(), deadline)
 	defer cancel()
 	done := make(chan result, 1)
-	go func() { done <- n.process(ctx, values) }()
+	var verified atomic.Bool
+	go func() { done <- n.process(ctx, values, &verified) }()
+	var res result
 	select {
-	case res := <-done:
-		return res
+	case res = <-done:
 	case <-ctx.Done():
-		return result{outcome: Timeout, outTradeNo: values.Get("out_trade_no"),
+		res = result{outcome: Timeout, outTradeNo: values.Get("out_trade_no"),
 			status: http.StatusServiceUnavailable,
 			err:    fmt.Errorf("handler: notification not handled in time: %w", ctx.Err())}
 	}
+	if verified.Load() && n.settler.hist != nil {
+		res.verified, res.body, res.values = true, body, values
+	}
+	return res
 }
 
 // fromMemo answers a copy of a paid notification for an attempt the memo
@@ -245,6 +268,9 @@ func (n *Notify) fromMemo(ctx context.Context, values url.Values) (result, bool)
 	endVerify(err)
 	if err != nil {
 		return result{}, false
+	}
+	if f.inboxID != 0 {
+		n.settler.hist.countCopy(f.inboxID) // a map increment: no store call
 	}
 	return result{outcome: Duplicate, outTradeNo: note.outTradeNo}, true
 }
@@ -336,10 +362,13 @@ const refusedStatus = http.StatusUnauthorized
 // signed for the named merchant before the store is read (guarantee G13);
 // the key that verified must then be the order's: the merchant's for v2,
 // the agent's for v1 (G1).
-func (n *Notify) process(ctx context.Context, values url.Values) result {
+func (n *Notify) process(ctx context.Context, values url.Values, verified *atomic.Bool) result {
 	_, endVerify := n.settler.stage(ctx, StageVerify)
 	key, merchantKey, err := n.keys.VerifyNotification(ctx, values, n.alg)
 	endVerify(err)
+	if err == nil {
+		verified.Store(true)
+	}
 	otn := values.Get("out_trade_no")
 	fail := func(o Outcome, status int, err error) result {
 		return result{outcome: o, outTradeNo: otn, status: status, err: err}
@@ -435,13 +464,15 @@ func (n *Notify) process(ctx context.Context, values url.Values) result {
 		}
 		return fail(outcome, status, err)
 	}
+	res := result{outcome: outcome, outTradeNo: otn}
 	if final && outcome == Duplicate && n.memo != nil {
 		// The Settler found the stored payment equal to this one and
-		// nothing left to do: so will it for every copy.
-		n.memo.put(otn, paidFact{mchID: order.MchID, amount: order.Amount,
-			transactionID: order.TransactionID, key: key}, n.settler.now())
+		// nothing left to do: so will it for every copy. ServeHTTP puts
+		// it in the memo once the notification is kept.
+		res.remember, res.fact = true, paidFact{mchID: order.MchID, amount: order.Amount,
+			transactionID: order.TransactionID, key: key}
 	}
-	return result{outcome: outcome, outTradeNo: otn}
+	return res
 }
 
 func truncate(s string, n int) string {

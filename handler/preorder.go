@@ -112,6 +112,11 @@ type PreOrderConfig struct {
 	// Trace starts and ends a StagePreOrder per request (see Trace); the
 	// gateway call runs under its context. Nil means none, at no cost.
 	Trace Trace
+	// Events records each attempt's creation and the gateway's answer to
+	// its pre-order (store.EventCreated, store.EventPreOrdered) in its
+	// history. A failed write is logged and changes nothing. Nil means
+	// none; sqlstore.Store and memstore.Store implement it.
+	Events store.EventStore
 	// Logger receives this handler's structured logs. Nil means
 	// slog.Default() as it is when the constructor runs: the kit's one
 	// logger, shared by every handler left at nil (see the package doc).
@@ -162,6 +167,7 @@ type PreOrder struct {
 	log       *slog.Logger
 	now       func() time.Time
 	trace     Trace
+	hist      *recorder // nil: no history
 }
 
 // NewPreOrder validates cfg and returns the pre-order handler.
@@ -223,6 +229,7 @@ func NewPreOrder(cfg PreOrderConfig) (*PreOrder, error) {
 	if p.now == nil {
 		p.now = time.Now
 	}
+	p.hist = newRecorder(nil, cfg.Events, "", p.log, nil)
 	return p, nil
 }
 
@@ -527,6 +534,11 @@ func (p *PreOrder) attempt(ctx context.Context, req preOrderRequest, buy Purchas
 			NextDue:    now.Add(firstQuery),
 		}
 		err = p.store.Create(ctx, o)
+		if err == nil {
+			p.hist.record(ctx, store.Event{OutTradeNo: o.OutTradeNo, At: now, Kind: store.EventCreated,
+				Source: string(SourcePreOrder), Outcome: "ok", Amount: o.Amount,
+				Detail: fmt.Sprintf("business_id=%s attempt=%d channel=%s trade_type=%s", o.BusinessID, o.Attempt, o.Channel, o.TradeType)})
+		}
 		if errors.Is(err, store.ErrExists) {
 			continue // a concurrent request took this attempt number
 		}
@@ -692,6 +704,8 @@ func (p *PreOrder) callGateway(w http.ResponseWriter, r *http.Request, req preOr
 		p.log.LogAttrs(ctx, slog.LevelError, "handler: recording the checkout failed",
 			slog.String("out_trade_no", o.OutTradeNo), slog.String("err", err.Error()))
 	}
+	p.hist.record(ctx, store.Event{OutTradeNo: o.OutTradeNo, At: p.now(), Kind: store.EventPreOrdered,
+		Source: string(SourcePreOrder), Outcome: "ok", Amount: o.Amount})
 	o.CodeURL, o.PayInfo = resp.CodeURL, resp.PayInfo
 	writeJSON(w, http.StatusCreated, viewOf(o))
 }
@@ -753,6 +767,8 @@ func (p *PreOrder) gatewayFailed(w http.ResponseWriter, r *http.Request, o *stor
 		p.log.LogAttrs(ctx, slog.LevelError, "handler: recording the refused pre-order failed",
 			slog.String("out_trade_no", o.OutTradeNo), slog.String("err", ferr.Error()))
 	}
+	p.hist.record(ctx, store.Event{OutTradeNo: o.OutTradeNo, At: p.now(), Kind: store.EventPreOrdered,
+		Source: string(SourcePreOrder), Outcome: "refused", Amount: o.Amount, Detail: "pre-order refused: " + reasonOf(ge, err)})
 	p.reply(w, r, pr)
 }
 

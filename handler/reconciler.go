@@ -89,6 +89,16 @@ type ReconcilerConfig struct {
 	// slog.Default() as it is when the constructor runs: the kit's one
 	// logger, shared by every handler left at nil (see the package doc).
 	Logger *slog.Logger
+	// HistoryRetention is how long the Settler's Inbox and Events keep
+	// what they record: every pass deletes up to HistoryBatch of the older
+	// rows from each, and writes the copy counts the duplicate memo
+	// gathered. Zero means DefaultHistoryRetention (30 days); negative
+	// keeps everything.
+	HistoryRetention time.Duration
+	// HistoryBatch bounds the rows one pass deletes from each of the inbox
+	// and the history, so that a backlog of old rows is worked off over
+	// several passes instead of holding one. Zero means 1000.
+	HistoryBatch int
 	// Now is the clock. Nil means the Settler's clock.
 	Now func() time.Time
 }
@@ -138,6 +148,8 @@ type Reconciler struct {
 	tail                          []time.Duration
 	claimTTL                      time.Duration
 	conc, batch                   int
+	retention                     time.Duration // below 0: keep everything
+	historyBatch                  int
 	limiter                       Limiter
 	perMerchant                   func(string) Limiter
 	refunder                      *Refunder
@@ -173,6 +185,7 @@ func NewReconciler(cfg ReconcilerConfig) (*Reconciler, error) {
 		conc: cfg.Concurrency, batch: cfg.Batch, log: cfg.Logger, now: cfg.Now,
 		refunder: cfg.Refunder, observePass: cfg.ObservePass,
 		limiter: cfg.Limiter, perMerchant: cfg.MerchantLimiter,
+		retention: cfg.HistoryRetention, historyBatch: cfg.HistoryBatch,
 	}
 	for _, c := range append(cfg.Clients, cfg.Client) {
 		if c == nil {
@@ -228,6 +241,13 @@ func NewReconciler(cfg ReconcilerConfig) (*Reconciler, error) {
 	}
 	if r.batch == 0 {
 		r.batch = 500
+	}
+	def(&r.retention, DefaultHistoryRetention)
+	if r.historyBatch < 0 {
+		return nil, errors.New("handler: ReconcilerConfig.HistoryBatch must not be negative")
+	}
+	if r.historyBatch == 0 {
+		r.historyBatch = 1000
 	}
 	if r.log == nil {
 		r.log = slog.Default()
@@ -295,6 +315,14 @@ func (r *Reconciler) RunOnce(ctx context.Context) (err error) {
 	if r.refunder != nil && ctx.Err() == nil {
 		if _, err := r.refunder.Poll(ctx); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	if h := r.settler.hist; h != nil && ctx.Err() == nil {
+		// Evidence, not state: its failures are logged and counted by
+		// the recorder, never the pass's.
+		h.flushCopies(ctx)
+		if r.retention > 0 {
+			h.prune(ctx, r.now().Add(-r.retention), r.historyBatch)
 		}
 	}
 	if err := ctx.Err(); err != nil {
@@ -526,6 +554,17 @@ func (r *Reconciler) nextAt(age, life time.Duration) time.Duration {
 func (r *Reconciler) reconcile(ctx context.Context, cl *client.Client, o *store.Order, now time.Time) (paid bool, err error) {
 	resp, err := cl.OrderQuery(ctx, &model.OrderQueryRequest{PayType: o.Channel, MchID: o.MchID, OutTradeNo: o.OutTradeNo})
 	r.noteReply(ctx, o, err)
+	// noted writes the answer and what became of it into the history,
+	// before the closing it may lead to, so the history reads in order.
+	noted := func(decided Outcome) {
+		if r.settler.hist != nil {
+			r.recordQuery(ctx, o, resp, err, decided)
+		}
+	}
+	switch {
+	case err != nil:
+		noted(0)
+	}
 	switch {
 	case errors.Is(err, client.ErrNotFound):
 		// 20007 is an error reply, and the gateway never signs those
@@ -582,10 +621,13 @@ func (r *Reconciler) reconcile(ctx context.Context, cl *client.Client, o *store.
 			},
 		})
 		r.settler.emit(Event{Outcome: outcome, OutTradeNo: o.OutTradeNo, Source: SourceQuery, Err: err})
+		noted(outcome)
 		return true, err
 	case model.OutcomeClosed:
+		noted(Closed)
 		return false, r.finish(ctx, o, fmt.Sprintf("closed at the gateway: code %s", resp.Code))
 	case model.OutcomeRefunded:
+		noted(Mismatch)
 		_ = r.settler.raise(ctx, Alert{
 			Source: SourceQuery, OutTradeNo: o.OutTradeNo, MchID: o.MchID, GotMchID: resp.MchID,
 			WantAmount: o.Amount, GotAmount: resp.TotalFee, Status: string(o.Status),
@@ -593,11 +635,31 @@ func (r *Reconciler) reconcile(ctx context.Context, cl *client.Client, o *store.
 		}, AlertRefundedUnsettled)
 		return false, r.finish(ctx, o, "refunded at the gateway before it was settled here")
 	}
+	noted(NotPaid)
 	if r.ended(o, now) {
 		return false, r.expire(ctx, cl, o, now)
 	}
 	r.settler.emit(Event{Outcome: NotPaid, OutTradeNo: o.OutTradeNo, Source: SourceQuery})
 	return false, nil
+}
+
+// recordQuery writes what the gateway answered a query of o into the
+// attempt's history, and what became of it (decided: settled, duplicate,
+// not_paid, closed, ...): its trade_state and total_fee when it answered
+// with a verified reply, else why it did not.
+func (r *Reconciler) recordQuery(ctx context.Context, o *store.Order, resp *model.OrderQueryResponse, err error, decided Outcome) {
+	e := store.Event{OutTradeNo: o.OutTradeNo, At: r.now(), Kind: store.EventQueried, Source: string(SourceQuery), Outcome: "no_answer"}
+	if decided != 0 {
+		e.Outcome = decided.String()
+	}
+	switch {
+	case err != nil:
+		e.Detail = err.Error()
+	case resp != nil:
+		e.Amount = resp.TotalFee
+		e.Detail = fmt.Sprintf("trade_state=%s transaction_id=%s", resp.TradeState, resp.TransactionID)
+	}
+	r.settler.hist.record(ctx, e)
 }
 
 // expire closes an attempt that stayed unpaid to the end of its watch. One
@@ -646,6 +708,8 @@ func (r *Reconciler) finish(ctx context.Context, o *store.Order, reason string) 
 	}
 	r.log.LogAttrs(ctx, slog.LevelInfo, "handler: attempt closed",
 		slog.String("out_trade_no", o.OutTradeNo), slog.String("reason", reason))
+	r.settler.hist.record(ctx, store.Event{OutTradeNo: o.OutTradeNo, At: r.now(), Kind: store.EventClosed,
+		Source: string(SourceQuery), Outcome: Closed.String(), Amount: o.Amount, Detail: reason})
 	r.settler.emit(Event{Outcome: Closed, OutTradeNo: o.OutTradeNo, Source: SourceQuery})
 	return nil
 }
@@ -659,6 +723,12 @@ func (r *Reconciler) retryFulfil(ctx context.Context, o *store.Order) error {
 	if outcome == Duplicate && err == nil {
 		return nil // someone else fulfilled it meanwhile
 	}
+	e := store.Event{OutTradeNo: o.OutTradeNo, At: r.now(), Kind: store.EventFulfilled,
+		Source: string(SourceRetry), Outcome: outcome.String(), Amount: o.Amount}
+	if err != nil {
+		e.Detail = err.Error()
+	}
+	r.settler.hist.record(ctx, e)
 	r.settler.emit(Event{Outcome: outcome, OutTradeNo: o.OutTradeNo, Source: SourceRetry, Err: err})
 	return err
 }

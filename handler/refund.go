@@ -101,6 +101,10 @@ type RefunderConfig struct {
 	// (a Refund call or a Poll of it), so the gateway calls made in it
 	// are its children. Nil costs nothing.
 	Trace Trace
+	// Events records each step Observe sees in the attempt's history
+	// (store.EventRefundRequested, store.EventRefundAnswered). A failed
+	// write is logged and changes nothing. Nil means none.
+	Events store.EventStore
 	// Logger receives structured logs. Nil means slog.Default().
 	Logger *slog.Logger
 	// Now is the clock. Nil means time.Now.
@@ -127,6 +131,7 @@ type Refunder struct {
 	batch    int
 	alert    func(ctx context.Context, a Alert)
 	obs      func(RefundEvent)
+	hist     *recorder // nil: no history
 	trace    Trace
 	log      *slog.Logger
 	now      func() time.Time
@@ -185,6 +190,7 @@ func NewRefunder(cfg RefunderConfig) (*Refunder, error) {
 	if r.now == nil {
 		r.now = time.Now
 	}
+	r.hist = newRecorder(nil, cfg.Events, "", r.log, nil)
 	return r, nil
 }
 

@@ -70,16 +70,38 @@ type RefundEvent struct {
 	Err error
 }
 
-// observe reports e to the Observe hook, if any.
+// observe reports e to the Observe hook, if any, and to the history.
 func (r *Refunder) observe(e RefundEvent) {
 	if r.obs != nil {
 		r.obs(e)
 	}
+	if r.hist != nil {
+		r.recordRefund(e)
+	}
+}
+
+// recordRefund writes a refund step into its attempt's history: a request
+// (recorded or refused) as EventRefundRequested, every later step as
+// EventRefundAnswered.
+func (r *Refunder) recordRefund(e RefundEvent) {
+	if e.OutTradeNo == "" {
+		return
+	}
+	ev := store.Event{OutTradeNo: e.OutTradeNo, At: r.now(), Kind: store.EventRefundAnswered, Source: string(SourceRefund),
+		Outcome: string(e.Result), Amount: e.Amount, Detail: "out_refund_no=" + e.OutRefundNo}
+	switch e.Result {
+	case RefundRequested, RefundRefused, RefundError:
+		ev.Kind = store.EventRefundRequested
+	}
+	if e.Err != nil {
+		ev.Detail += " err=" + e.Err.Error()
+	}
+	r.hist.record(context.Background(), ev)
 }
 
 // observeRefused reports a request reserve refused with err.
 func (r *Refunder) observeRefused(req RefundRequest, err error) {
-	if r.obs == nil {
+	if r.obs == nil && r.hist == nil {
 		return
 	}
 	res := RefundError
@@ -87,7 +109,7 @@ func (r *Refunder) observeRefused(req RefundRequest, err error) {
 		errors.Is(err, ErrRefundAmount) || errors.Is(err, ErrRefundKeyReused) {
 		res = RefundRefused
 	}
-	r.obs(RefundEvent{Result: res, Amount: max(req.Amount, 0), OutTradeNo: req.OutTradeNo, Err: err})
+	r.observe(RefundEvent{Result: res, Amount: max(req.Amount, 0), OutTradeNo: req.OutTradeNo, Err: err})
 }
 
 // stateResults maps a recorded refund state to its result.
@@ -102,11 +124,11 @@ var stateResults = map[store.RefundState]RefundResult{
 
 // observeRecorded reports the state drive recorded for ref.
 func (r *Refunder) observeRecorded(ref *store.Refund, st store.RefundState) {
-	if r.obs == nil {
+	if r.obs == nil && r.hist == nil {
 		return
 	}
 	if res, ok := stateResults[st]; ok {
-		r.obs(RefundEvent{Result: res, Amount: ref.Amount, OutRefundNo: ref.OutRefundNo, OutTradeNo: ref.OutTradeNo})
+		r.observe(RefundEvent{Result: res, Amount: ref.Amount, OutRefundNo: ref.OutRefundNo, OutTradeNo: ref.OutTradeNo})
 	}
 }
 

@@ -82,6 +82,24 @@ type SettlerConfig struct {
 	// Trace starts and ends the stages of notifications and Reconciler
 	// passes (see Trace). Nil means none, at no cost.
 	Trace Trace
+	// Inbox keeps every notification whose sign verified: its raw body,
+	// the headers that matter, when, Instance, the outcome and the reply,
+	// one insert per verified notification (nothing for a request that
+	// did not verify). Copies the duplicate memo answers are counted on
+	// the kept item (written by the Reconciler's pass), not kept again.
+	// A failed write is logged and reported as an Event with
+	// SourceHistory; it never changes the reply. Nil means no inbox.
+	// sqlstore.Store and memstore.Store implement it: pass the Store.
+	Inbox store.InboxStore
+	// Events records the attempts' histories: what the Reconciler's
+	// queries found, closings, fulfilment retries and alerts (the
+	// PreOrder and the Refunder record theirs through their own Events).
+	// Failures are handled as Inbox's. Nil means none; sqlstore.Store and
+	// memstore.Store implement it. See LoadHistory.
+	Events store.EventStore
+	// Instance names this process in the inbox and the history. Empty
+	// means the host name.
+	Instance string
 	// LockTTL is the lease time for one order's fulfilment. Zero means 30 s.
 	LockTTL time.Duration
 	// Logger receives the Settler's structured logs. Nil means
@@ -104,6 +122,7 @@ type Settler struct {
 	auto    *Refunder
 	observe func(e Event)
 	trace   Trace
+	hist    *recorder // nil: no inbox and no history
 	ttl     time.Duration
 	record  time.Duration
 	log     *slog.Logger
@@ -155,6 +174,7 @@ func NewSettler(cfg SettlerConfig) (*Settler, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.hist = newRecorder(cfg.Inbox, cfg.Events, cfg.Instance, s.log, s.emit)
 	return s, nil
 }
 
@@ -256,6 +276,11 @@ func (s *Settler) raise(ctx context.Context, a Alert, kind AlertKind) error {
 		slog.String("stored_transaction_id", a.StoredTransactionID))
 	if s.alert != nil {
 		s.alert(ctx, a)
+	}
+	if s.hist != nil && s.hist.events != nil {
+		// Apart from the caller: a slow history must not hold a reply
+		// that an alert does not fail (a double payment's is success).
+		go s.hist.record(ctx, alertEvent(a, s.now()))
 	}
 	return fmt.Errorf("%w: %s on %s", ErrMismatch, kind, a.OutTradeNo)
 }

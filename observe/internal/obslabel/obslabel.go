@@ -41,7 +41,7 @@ var (
 		}
 		return m
 	}()
-	sourceLabels = set(string(handler.SourceNotify), string(handler.SourceQuery), string(handler.SourceRetry))
+	sourceLabels = set(string(handler.SourceNotify), string(handler.SourceQuery), string(handler.SourceRetry), string(handler.SourceHistory))
 	opLabels     = set(client.OpPreOrder, client.OpOrderQuery, client.OpCancel, client.OpRefund, client.OpRefundQuery)
 	resultLabels = set(client.ResultOK, client.ResultNeedQuery, client.ResultUnknownOutcome, client.ResultNotFound,
 		client.ResultBadRequest, client.ResultMerchantConfig, client.ResultResponseSign, client.ResultUnsigned,
