@@ -59,3 +59,26 @@ func TestSettleRequiresTheOrdersMchID(t *testing.T) {
 		})
 	}
 }
+
+// TestSettlerRecordForDefault: an unset RecordFor is LockTTL but never
+// under 5 s, so that a short lease does not also shorten the time given
+// to a database that is failing for a few seconds (a lost record is a
+// second run of the hook). Mutant killed (gremlins): the 5 s floor gone.
+func TestSettlerRecordForDefault(t *testing.T) {
+	t.Parallel()
+	m := memstore.New()
+	for _, c := range []struct{ ttl, recordFor, want time.Duration }{
+		{ttl: time.Second, want: 5 * time.Second},
+		{ttl: time.Minute, want: time.Minute},
+		{ttl: time.Second, recordFor: 2 * time.Second, want: 2 * time.Second},
+		{want: 30 * time.Second}, // LockTTL's own default
+	} {
+		s, err := NewSettler(SettlerConfig{Store: m, LockTTL: c.ttl, RecordFor: c.recordFor})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.record != c.want {
+			t.Errorf("LockTTL %v, RecordFor %v: record for %v, want %v", c.ttl, c.recordFor, s.record, c.want)
+		}
+	}
+}
