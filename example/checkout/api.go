@@ -109,7 +109,7 @@ func readJSON(w http.ResponseWriter, r *http.Request, dst any) (int, error) {
 		if errors.As(err, &tooBig) {
 			return http.StatusRequestEntityTooLarge, errors.New("body too large")
 		}
-		return http.StatusBadRequest, fmt.Errorf("bad JSON body: %v", err)
+		return http.StatusBadRequest, fmt.Errorf("bad JSON body: %w", err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return http.StatusBadRequest, errors.New("bad JSON body: trailing data")

@@ -35,6 +35,11 @@ type app struct {
 	tokens     statusTokens
 	reconciler *handler.Reconciler
 	refunder   *handler.Refunder
+	// adminStatus is the status handler the back office reads attempts
+	// through: every attempt, to whoever passed requireAdmin.
+	adminStatus http.Handler
+	alerts      *alertLog        // this instance's latest alerts
+	confirmer   *refundConfirmer // the refunds' confirmation step
 	// adminToken guards /admin/…; adminTokenDrawn says it was drawn at
 	// start-up (and is printed once) because none was configured.
 	adminToken      string
@@ -51,7 +56,7 @@ type app struct {
 // newApp wires the shop. baseURL is where the shop is reachable, used for
 // the default notify_url.
 func newApp(ctx context.Context, cfg config, baseURL string, log *slog.Logger) (_ *app, err error) {
-	a := &app{cfg: cfg, log: log}
+	a := &app{cfg: cfg, log: log, alerts: newAlertLog(time.Now)}
 	defer func() {
 		if err != nil {
 			a.close()
@@ -113,6 +118,7 @@ func newApp(ctx context.Context, cfg config, baseURL string, log *slog.Logger) (
 			log.InfoContext(ctx, "checkout: shipping", slog.String("order_id", o.BusinessID), slog.String("out_trade_no", o.OutTradeNo))
 			return a.shop.fulfil(ctx, o.BusinessID)
 		},
+		Alert:  a.alerts.add,
 		Logger: log,
 	}
 	a.metrics.settler(&scfg)
@@ -142,7 +148,16 @@ func newApp(ctx context.Context, cfg config, baseURL string, log *slog.Logger) (
 	if a.status, err = handler.NewStatus(handler.StatusConfig{Store: st, Authorize: a.tokens.authorize, Logger: log}); err != nil {
 		return nil, err
 	}
-	fcfg := handler.RefunderConfig{Store: st, Client: a.client, Logger: log}
+	if a.adminStatus, err = handler.NewStatus(handler.StatusConfig{
+		Store: st,
+		// Mounted behind requireAdmin only: whoever gets here holds the
+		// admin token and may see every attempt.
+		Authorize: func(*http.Request, *store.Order) handler.StatusAccess { return handler.StatusViewer },
+		Logger:    log,
+	}); err != nil {
+		return nil, err
+	}
+	fcfg := handler.RefunderConfig{Store: st, Client: a.client, Alert: a.alerts.add, Logger: log}
 	a.metrics.refunder(&fcfg)
 	if a.refunder, err = handler.NewRefunder(fcfg); err != nil {
 		return nil, err
@@ -154,6 +169,7 @@ func newApp(ctx context.Context, cfg config, baseURL string, log *slog.Logger) (
 		}
 		a.adminTokenDrawn = true
 	}
+	a.confirmer = newRefundConfirmer(a.adminToken, time.Now)
 	rcfg := handler.ReconcilerConfig{
 		Store:   st,
 		Client:  a.client,

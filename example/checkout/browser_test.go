@@ -266,6 +266,10 @@ func TestBrowserCheckout(t *testing.T) {
 			if !js(t, basketLocked) {
 				t.Error("Check out (or the basket) is enabled after payment")
 			}
+			// The note under the basket no longer calls the payment open.
+			if got := text(t, "#locked"); !strings.Contains(got, "已支付") || !strings.Contains(got, "is paid") || strings.Contains(got, "open") || strings.Contains(got, "支付中") {
+				t.Errorf("basket note after payment: got %q, want it to say the order is paid", got)
+			}
 			screenshot(t, ctx, filepath.Join(dir, "checkout-"+tt.channel+"-paid.png"))
 
 			var st orderStatus

@@ -110,6 +110,7 @@ function showStatus(o) {
   s.className = "status " + o.status.toLowerCase();
   const [zh, en] = statusText[o.status] || [o.status, o.status.toLowerCase()];
   s.replaceChildren(bi(zh, en));
+  showBasketNote(o.status);
   if (o.transaction_id) $("transaction").textContent = o.transaction_id;
   $("qr-wrap").classList.toggle("done", o.status === "PAID");
   const pending = o.status === "PENDING";
@@ -120,6 +121,14 @@ function showStatus(o) {
     $("simulate").hidden = true;
     $("again").hidden = false;
   }
+}
+
+// showBasketNote says why the basket is locked: a payment still open,
+// or one that is over (paid, failed or closed), so the note never calls a
+// paid order's payment open.
+function showBasketNote(status) {
+  const note = status === "PENDING" ? "open" : status === "PAID" ? "paid" : "ended";
+  document.querySelectorAll("#locked [data-note]").forEach((el) => { el.hidden = el.dataset.note !== note; });
 }
 
 function startPolling(outTradeNo, token) {
