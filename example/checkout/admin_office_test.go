@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cypaykit/kit/gatewaytest"
 	"github.com/cypaykit/kit/store"
 )
 
@@ -58,6 +59,13 @@ func TestAdminOrdersKitStatus(t *testing.T) {
 	if code, _, _ := s.refund(t, paid, 700, "", ""); code != http.StatusCreated {
 		t.Fatalf("refund: got %d", code)
 	}
+	// A refund whose outcome is unknown is not refunded yet, but its
+	// amount can no longer be refunded.
+	inFlight := s.paidOrder(t)
+	s.app.sim.SetFaults(inFlight, gatewaytest.Faults{RefundLostReplies: 1, RefundQueryLost: 1})
+	if code, _, r := s.refund(t, inFlight, 300, "", ""); code != http.StatusAccepted {
+		t.Fatalf("refund with its reply lost: got %d %v, want 202", code, r)
+	}
 	var rows []adminOrder
 	if code := s.adminGet(t, "/admin/orders", &rows); code != http.StatusOK {
 		t.Fatalf("GET /admin/orders: got %d", code)
@@ -70,6 +78,10 @@ func TestAdminOrdersKitStatus(t *testing.T) {
 	if r := byID[p.BusinessID]; r.Status != "PAID" || r.OutTradeNo != paid || r.Refunded != 700 || r.Refundable != 1100 ||
 		len(r.Attempts) != 1 || r.Attempts[0].Status != "PAID" || r.Attempts[0].Channel != "WECHAT" {
 		t.Errorf("paid order: got %+v, want PAID, 700 refunded, 1100 refundable, one WECHAT attempt", r)
+	}
+	f, _ := s.app.store.Get(context.Background(), inFlight)
+	if r := byID[f.BusinessID]; r.Status != "PAID" || r.Refunded != 0 || r.Refundable != 1500 || len(r.Refunds) != 1 || r.Refunds[0].Status != "PENDING" {
+		t.Errorf("order with a refund in flight: got %+v, want PAID, 0 refunded, 1500 refundable, the PENDING refund", r)
 	}
 	if r := byID[openID]; r.Status != "PENDING" || r.OutTradeNo != open || r.Refundable != 0 ||
 		len(r.Attempts) != 1 || r.Attempts[0].Status != "PENDING" || r.Attempts[0].Amount != 4500 {
