@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -142,14 +143,17 @@ func TestMetricsConfig(t *testing.T) {
 func TestMetricsCountRefunds(t *testing.T) {
 	s := startAdminShop(t, "-metrics")
 	otn := s.paidOrder(t)
-	code, _, r := s.admin(t, testAdminToken, "POST", "/admin/refunds",
-		map[string]any{"out_trade_no": otn, "amount": 500, "reason": "metrics"}, "")
+	// Confirmed while the whole amount was left; the Refunder refuses it
+	// once the first refund took part of it.
+	whole := s.confirmed(t, otn, 1800)
+	code, _, r := s.refund(t, otn, 500, "metrics", "")
 	if code != http.StatusCreated || r["status"] != "SUCCESS" {
 		t.Fatalf("POST /admin/refunds: got %d %v, want 201 SUCCESS", code, r)
 	}
-	if code, _, _ := s.admin(t, testAdminToken, "POST", "/admin/refunds",
-		map[string]any{"out_trade_no": otn, "amount": 999999}, ""); code == http.StatusCreated {
-		t.Fatalf("refund over the amount paid: got %d, want a refusal", code)
+	if code, _, p := s.admin(t, testAdminToken, "POST", "/admin/refunds",
+		map[string]any{"out_trade_no": otn, "amount": 1800, "confirm": whole}, ""); code != http.StatusUnprocessableEntity ||
+		!strings.Contains(fmt.Sprint(p["detail"]), "¥13.00 (1300 fen) left to refund") {
+		t.Fatalf("refund over what is left since its preview: got %d %v, want 422 naming the ¥13.00 left", code, p)
 	}
 	code, _, body := scrape(t, s.testShop)
 	if code != http.StatusOK {
