@@ -46,7 +46,7 @@ func newAlertLog(now func() time.Time) *alertLog { return &alertLog{now: now} }
 // add is the Settler's and the Refunder's Alert hook.
 func (l *alertLog) add(_ context.Context, a handler.Alert) {
 	e := alertEntry{
-		At: l.now(), Kind: string(a.Kind), Source: a.Source,
+		At: l.now(), Kind: string(a.Kind), Source: string(a.Source),
 		OutTradeNo: a.OutTradeNo, BusinessID: a.BusinessID, OtherOutTradeNo: a.OtherOutTradeNo, OutRefundNo: a.OutRefundNo,
 		MchID: a.MchID, GotMchID: a.GotMchID, WantAmount: a.WantAmount, GotAmount: a.GotAmount, Status: a.Status,
 		TransactionID: a.TransactionID, StoredTransactionID: a.StoredTransactionID, Count: a.Count,
