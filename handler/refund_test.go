@@ -210,6 +210,35 @@ func TestRefundIdempotencyKey(t *testing.T) {
 	}
 }
 
+// TestNewRefunderValidates: a retry schedule with a delay that is zero or
+// negative is refused at construction, as are a negative lease or batch:
+// a zero delay would have the poller ask the gateway again at once, in a
+// loop. Mutant killed (gremlins, refund.go): "d <= 0" weakened to "d < 0".
+func TestNewRefunderValidates(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	for name, mod := range map[string]func(c *handler.RefunderConfig){
+		"zero delay":       func(c *handler.RefunderConfig) { c.Schedule = []time.Duration{0} },
+		"zero delay later": func(c *handler.RefunderConfig) { c.Schedule = []time.Duration{time.Minute, 0} },
+		"negative delay":   func(c *handler.RefunderConfig) { c.Schedule = []time.Duration{-time.Second} },
+		"empty schedule":   func(c *handler.RefunderConfig) { c.Schedule = []time.Duration{} },
+		"negative lease":   func(c *handler.RefunderConfig) { c.Lease = -time.Second },
+		"negative batch":   func(c *handler.RefunderConfig) { c.Batch = -1 },
+		"nil client":       func(c *handler.RefunderConfig) { c.Clients = []*client.Client{nil} },
+	} {
+		cfg := handler.RefunderConfig{Store: e.mem, Client: e.clients[model.V2], Logger: quietLogger()}
+		mod(&cfg)
+		if _, err := handler.NewRefunder(cfg); err == nil {
+			t.Errorf("%s: NewRefunder accepted the config", name)
+		}
+	}
+	cfg := handler.RefunderConfig{Store: e.mem, Client: e.clients[model.V2], Logger: quietLogger(),
+		Schedule: []time.Duration{time.Nanosecond}}
+	if _, err := handler.NewRefunder(cfg); err != nil {
+		t.Errorf("a 1 ns delay: NewRefunder: %v", err)
+	}
+}
+
 func TestRefundBadInput(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
