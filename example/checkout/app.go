@@ -111,9 +111,15 @@ func newApp(ctx context.Context, cfg config, baseURL string, log *slog.Logger) (
 		return nil, err
 	}
 
+	// Both stores the demo opens (memstore, sqlstore) keep the inbox of
+	// verified notifications and each attempt's history (docs/inbox.md).
+	inbox, _ := st.(store.InboxStore)
+	events, _ := st.(store.EventStore)
 	scfg := handler.SettlerConfig{
 		Store:  st,
 		Locker: locker,
+		Inbox:  inbox,
+		Events: events,
 		Fulfill: func(ctx context.Context, o store.Order) error {
 			log.InfoContext(ctx, "checkout: shipping", slog.String("order_id", o.BusinessID), slog.String("out_trade_no", o.OutTradeNo))
 			return a.shop.fulfil(ctx, o.BusinessID)
@@ -141,6 +147,7 @@ func newApp(ctx context.Context, cfg config, baseURL string, log *slog.Logger) (
 		Authorize: a.tokens.authorizePayment,
 		NotifyURL: a.notifyURL,
 		Expire:    cfg.Expire,
+		Events:    events,
 		Logger:    log,
 	}); err != nil {
 		return nil, err
@@ -157,7 +164,7 @@ func newApp(ctx context.Context, cfg config, baseURL string, log *slog.Logger) (
 	}); err != nil {
 		return nil, err
 	}
-	fcfg := handler.RefunderConfig{Store: st, Client: a.client, Alert: a.alerts.add, Logger: log}
+	fcfg := handler.RefunderConfig{Store: st, Client: a.client, Alert: a.alerts.add, Events: events, Logger: log}
 	a.metrics.refunder(&fcfg)
 	if a.refunder, err = handler.NewRefunder(fcfg); err != nil {
 		return nil, err

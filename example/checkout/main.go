@@ -26,6 +26,9 @@ import (
 )
 
 func main() {
+	if isOpsCommand(os.Args[1:]) {
+		os.Exit(runOps(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+	}
 	cfg, err := parseConfig(os.Args[1:], os.Getenv, os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return
