@@ -20,6 +20,12 @@ const (
 	// Refunded: a PAID attempt whose successful refunds add up to its
 	// amount (see RefundStore). Partly refunded attempts stay PAID.
 	Refunded Status = "REFUNDED"
+	// Reversed: the attempt was cancelled at the gateway inside its
+	// 5-minute cancel window after the buyer had paid it, so the gateway
+	// gave the money back (撤销). It is never fulfilled. Recorded by
+	// Closer.Reverse, from PENDING or from a PAID attempt that was
+	// abandoned first.
+	Reversed Status = "REVERSED"
 )
 
 // Order is one payment attempt (one out_trade_no) of a business order.
@@ -99,6 +105,13 @@ type Order struct {
 	// it just after. Zero for attempts recorded before stores kept it:
 	// those are watched until the reconciler's MaxAge, as before.
 	ExpiresAt time.Time
+
+	// AbandonedAt is when the buyer gave the attempt up (Closer.Abandon):
+	// its business order is free for a new attempt, and a payment that
+	// still lands on it is a second payment, never fulfilled. The attempt
+	// itself stays PENDING and watched until its expiry, because the
+	// gateway may still take a payment for it. Zero: not abandoned.
+	AbandonedAt time.Time
 
 	// NextDue is when the reconciler next looks at the attempt: its next
 	// gateway query while PENDING, its next fulfilment retry while PAID and

@@ -66,6 +66,29 @@ type OrderStore interface {
 	Finish(ctx context.Context, outTradeNo string, status Status, reason string, now time.Time) error
 }
 
+// Closer is an OrderStore that can record a buyer's close of an attempt
+// (handler.Reconciler.Close). Stores that do not implement it still work;
+// only closing needs it.
+type Closer interface {
+	OrderStore
+	// Abandon marks a PENDING attempt abandoned (Order.AbandonedAt = now,
+	// Order.Reason = reason, which must not be empty), as one
+	// compare-and-set against Settle: of an Abandon and a Settle
+	// racing, either the attempt is PAID and Abandon is ErrConflict, or
+	// it is marked and stays marked when Settle then makes it PAID.
+	// Repeating it on an abandoned PENDING attempt is a no-op that keeps
+	// the first time and reason. Any other status is ErrConflict; an unknown attempt
+	// ErrNotFound.
+	Abandon(ctx context.Context, outTradeNo, reason string, now time.Time) error
+
+	// Reverse records that a cancel at the gateway reversed the
+	// attempt's payment: a PENDING attempt (its payment not yet reported
+	// here), or a PAID one that is abandoned, becomes REVERSED with reason, as one compare-and-set.
+	// Repeating it on a REVERSED attempt is a no-op; any other state is
+	// ErrConflict, an unknown attempt ErrNotFound.
+	Reverse(ctx context.Context, outTradeNo, reason string, now time.Time) error
+}
+
 // Locker hands out named leases. A lease protects work, not data: it may
 // expire while its holder still runs, so callers pair it with OrderStore's
 // compare-and-set.

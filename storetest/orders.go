@@ -254,6 +254,7 @@ func fullOrder() *store.Order {
 		CreatedAt:   at(0),
 		UpdatedAt:   at(62),
 		ExpiresAt:   at(7200),
+		AbandonedAt: at(30),
 		NextDue:     at(3600),
 	}
 }

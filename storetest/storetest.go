@@ -72,6 +72,16 @@ func RunConformanceTests(t *testing.T, newHarness func(t *testing.T) Harness) {
 			tc.fn(t, h.Store, sc)
 		})
 	}
+	for _, tc := range closerTests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			c, ok := h.Store.(store.Closer)
+			if !ok {
+				t.Skip("storetest: harness has no OrderStore that is a store.Closer")
+			}
+			tc.fn(t, c)
+		})
+	}
 	for _, tc := range refundTests {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)

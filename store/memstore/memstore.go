@@ -171,6 +171,33 @@ func (s *Store) MarkFulfilled(ctx context.Context, outTradeNo string, now time.T
 	})
 }
 
+// Abandon implements store.Closer.
+func (s *Store) Abandon(ctx context.Context, outTradeNo, reason string, now time.Time) error {
+	return s.update(ctx, "abandon", outTradeNo, func(o *store.Order) error {
+		if o.Status != store.Pending {
+			return fmt.Errorf("status %s: %w", o.Status, store.ErrConflict)
+		}
+		if o.AbandonedAt.IsZero() {
+			o.AbandonedAt, o.Reason, o.UpdatedAt = now, reason, now
+		}
+		return nil
+	})
+}
+
+// Reverse implements store.Closer.
+func (s *Store) Reverse(ctx context.Context, outTradeNo, reason string, now time.Time) error {
+	return s.update(ctx, "reverse", outTradeNo, func(o *store.Order) error {
+		switch {
+		case o.Status == store.Reversed:
+			return nil
+		case o.Status == store.Pending, o.Status == store.Paid && !o.AbandonedAt.IsZero():
+			o.Status, o.Reason, o.UpdatedAt = store.Reversed, reason, now
+			return nil
+		}
+		return fmt.Errorf("status %s: %w", o.Status, store.ErrConflict)
+	})
+}
+
 // Finish implements store.OrderStore.
 func (s *Store) Finish(ctx context.Context, outTradeNo string, status store.Status, reason string, now time.Time) error {
 	return s.update(ctx, "finish", outTradeNo, func(o *store.Order) error {

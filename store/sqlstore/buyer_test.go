@@ -18,7 +18,8 @@ func TestMigrateKeepsBuyer(t *testing.T) {
 		ctx := context.Background()
 		// Back to version 4: no buyer table (nor any later one) at all.
 		for _, stmt := range []string{"DROP TABLE " + prefix + "order_buyers", "DROP TABLE " + prefix + "order_expiries",
-			"DROP TABLE " + prefix + "order_money", "DELETE FROM " + prefix + "schema_version WHERE version >= 5"} {
+			"DROP TABLE " + prefix + "order_money", "DROP TABLE " + prefix + "order_abandons",
+			"DELETE FROM " + prefix + "schema_version WHERE version >= 5"} {
 			if _, err := db.ExecContext(ctx, stmt); err != nil {
 				t.Fatalf("%s: %v", stmt, err)
 			}

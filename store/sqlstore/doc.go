@@ -15,7 +15,9 @@
 // (store.RefundStore's), <prefix>order_buyers (Order.Buyer, for the JSPAY
 // attempts that have one), <prefix>order_expiries (Order.ExpiresAt, for
 // the attempts that have one), <prefix>order_money (Order.Money, for the
-// attempts settled with it), <prefix>leases (the Locker's) and
+// attempts settled with it), <prefix>order_abandons
+// (Order.AbandonedAt, for the attempts a buyer gave up), <prefix>leases
+// (the Locker's) and
 // <prefix>schema_version (the prefix is Config.TablePrefix, "cypay_" by
 // default). Migrate creates
 // or upgrades them; it is versioned, idempotent and safe to run from every

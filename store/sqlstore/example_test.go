@@ -88,6 +88,7 @@ func ExampleSchema() {
 	// CREATE TABLE IF NOT EXISTS shop_events (
 	// CREATE INDEX IF NOT EXISTS shop_events_attempt ON shop_events (out_trade_no, at);
 	// CREATE INDEX IF NOT EXISTS shop_events_at ON shop_events (at);
+	// CREATE TABLE IF NOT EXISTS shop_order_abandons (
 }
 
 // Example_production opens the store as a production host does: its own

@@ -20,7 +20,7 @@ func TestMigrateKeepsExpiry(t *testing.T) {
 		ctx := context.Background()
 		// Back to version 5: no expiry table (nor any later one) at all.
 		for _, stmt := range []string{"DROP TABLE " + prefix + "order_expiries", "DROP TABLE " + prefix + "order_money",
-			"DROP TABLE " + prefix + "inbox", "DROP TABLE " + prefix + "events",
+			"DROP TABLE " + prefix + "inbox", "DROP TABLE " + prefix + "events", "DROP TABLE " + prefix + "order_abandons",
 			"DELETE FROM " + prefix + "schema_version WHERE version >= 6"} {
 			if _, err := db.ExecContext(ctx, stmt); err != nil {
 				t.Fatalf("%s: %v", stmt, err)

@@ -143,7 +143,7 @@ func newPrefix(t testing.TB, tg target, db *sql.DB) string {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		for _, table := range []string{"orders", "leases", "schedule", "refunds", "order_buyers", "order_expiries", "order_money", "schema_version", "migrate_leases"} {
+		for _, table := range []string{"orders", "leases", "schedule", "refunds", "order_buyers", "order_expiries", "order_money", "order_abandons", "schema_version", "migrate_leases"} {
 			if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS "+prefix+table); err != nil {
 				t.Errorf("drop %s%s: %v", prefix, table, err)
 			}

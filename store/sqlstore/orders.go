@@ -31,9 +31,10 @@ type queries struct {
 	// which Settle otherwise deletes with deleteMoney.
 	settleClearsMoney bool
 
-	insertExpiry string
-	insertMoney  string
-	deleteMoney  string
+	insertExpiry                                 string
+	insertMoney                                  string
+	deleteMoney                                  string
+	insertAbandon, abandon, isAbandoned, reverse string
 }
 
 // moneyColumns are order_money's facts, in Order.Money's order.
@@ -44,11 +45,12 @@ const moneyColumns = "coupon_fee, cash_fee, fee_type, bank_type, sub_appid, wx_m
 // fills Order.NextDue, Order.Buyer, Order.ExpiresAt and Order.Money.
 func selectOrders(p string) string {
 	return "SELECT o." + strings.ReplaceAll(columns, ", ", ", o.") + ", s.next_due, b.buyer, e.expires_at, m.out_trade_no, m." +
-		strings.ReplaceAll(moneyColumns, ", ", ", m.") + " FROM " + p + "orders o LEFT JOIN " +
+		strings.ReplaceAll(moneyColumns, ", ", ", m.") + ", a.abandoned_at FROM " + p + "orders o LEFT JOIN " +
 		p + "schedule s ON s.out_trade_no = o.out_trade_no LEFT JOIN " +
 		p + "order_buyers b ON b.out_trade_no = o.out_trade_no LEFT JOIN " +
 		p + "order_expiries e ON e.out_trade_no = o.out_trade_no LEFT JOIN " +
-		p + "order_money m ON m.out_trade_no = o.out_trade_no"
+		p + "order_money m ON m.out_trade_no = o.out_trade_no LEFT JOIN " +
+		p + "order_abandons a ON a.out_trade_no = o.out_trade_no"
 }
 
 func buildQueries(d Dialect, p string) queries {
@@ -59,10 +61,19 @@ func buildQueries(d Dialect, p string) queries {
 		schedule: buildScheduleQueries(d, p),
 		insert: r("INSERT INTO %s (%s) VALUES (%s)", t, columns,
 			strings.TrimSuffix(strings.Repeat("?, ", strings.Count(columns, ",")+1), ", ")),
-		insertBuyer:    r("INSERT INTO %sorder_buyers (out_trade_no, buyer) VALUES (?, ?)", p),
-		insertExpiry:   r("INSERT INTO %sorder_expiries (out_trade_no, expires_at) VALUES (?, ?)", p),
-		deleteMoney:    r("DELETE FROM %sorder_money WHERE out_trade_no = ?", p),
-		insertMoney:    r("INSERT INTO %sorder_money (out_trade_no, %s) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", p, moneyColumns),
+		insertBuyer:   r("INSERT INTO %sorder_buyers (out_trade_no, buyer) VALUES (?, ?)", p),
+		insertExpiry:  r("INSERT INTO %sorder_expiries (out_trade_no, expires_at) VALUES (?, ?)", p),
+		deleteMoney:   r("DELETE FROM %sorder_money WHERE out_trade_no = ?", p),
+		insertMoney:   r("INSERT INTO %sorder_money (out_trade_no, %s) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", p, moneyColumns),
+		insertAbandon: r("INSERT INTO %sorder_abandons (out_trade_no, abandoned_at) VALUES (?, ?)", p),
+		// abandon always changes reason (never empty, and the attempt is
+		// not abandoned yet), so MySQL's count of changed rows is 1.
+		abandon: r("UPDATE %s SET reason = ?, updated_at = ? WHERE out_trade_no = ? AND status = '%s' "+
+			"AND NOT EXISTS (SELECT 1 FROM %sorder_abandons a WHERE a.out_trade_no = ?)", t, store.Pending, p),
+		isAbandoned: r("SELECT 1 FROM %sorder_abandons WHERE out_trade_no = ?", p),
+		reverse: r("UPDATE %s SET status = '%s', reason = ?, updated_at = ? WHERE out_trade_no = ? AND (status = '%s' "+
+			"OR status = '%s' AND EXISTS (SELECT 1 FROM %sorder_abandons a WHERE a.out_trade_no = ?))",
+			t, store.Reversed, store.Pending, store.Paid, p),
 		get:            r("%s WHERE o.out_trade_no = ?", sel),
 		listByBusiness: r("%s WHERE o.business_id = ? ORDER BY o.attempt, o.out_trade_no", sel),
 		setCheckout:    r("UPDATE %s SET code_url = ?, pay_info = ?, updated_at = ? WHERE out_trade_no = ?", t),
@@ -192,6 +203,9 @@ func (s *Store) Create(ctx context.Context, o *store.Order) error {
 		if err == nil && o.Money.Recorded {
 			err = s.insertMoney(ctx, tx, o.OutTradeNo, o.Money)
 		}
+		if err == nil && !o.AbandonedAt.IsZero() {
+			_, err = tx.ExecContext(ctx, s.q.insertAbandon, o.OutTradeNo, micros(o.AbandonedAt))
+		}
 		return err
 	})
 	if err != nil {
@@ -221,7 +235,7 @@ func scanOrder(sc scanner) (*store.Order, error) {
 		createdAt, updatedAt     int64
 		nextDue                  sql.NullInt64
 		buyer                    sql.NullString
-		expiresAt                sql.NullInt64
+		expiresAt, abandonedAt   sql.NullInt64
 		moneyRow                 sql.NullString
 		coupon, cash             sql.NullInt64
 		money                    [5]sql.NullString
@@ -229,7 +243,7 @@ func scanOrder(sc scanner) (*store.Order, error) {
 	err := sc.Scan(&o.OutTradeNo, &o.BusinessID, &o.Attempt, &o.MchID, &channel, &o.TradeType, &version,
 		&o.Amount, &status, &o.TransactionID, &o.ChannelTransactionID, &paidAt,
 		&fulfilled, &fulfilledAt, &o.CodeURL, &o.PayInfo, &o.Reason, &createdAt, &updatedAt, &nextDue, &buyer, &expiresAt,
-		&moneyRow, &coupon, &cash, &money[0], &money[1], &money[2], &money[3], &money[4])
+		&moneyRow, &coupon, &cash, &money[0], &money[1], &money[2], &money[3], &money[4], &abandonedAt)
 	if err != nil {
 		return nil, err
 	}
@@ -251,6 +265,7 @@ func scanOrder(sc scanner) (*store.Order, error) {
 			FeeType: money[0].String, BankType: money[1].String, SubAppID: money[2].String,
 			WxMchID: money[3].String, WxSubMchID: money[4].String}
 	}
+	o.AbandonedAt = fromNullMicros(abandonedAt) // no row: not abandoned
 	return &o, nil
 }
 
@@ -514,6 +529,83 @@ func (s *Store) Finish(ctx context.Context, outTradeNo string, status store.Stat
 			return fmt.Errorf("sqlstore: %s: target status %q: %w", op, status, store.ErrConflict)
 		case current != store.Pending:
 			return fmt.Errorf("sqlstore: %s: attempt is %s: %w", op, current, store.ErrConflict)
+		}
+	}
+	return fmt.Errorf("sqlstore: %s: attempt stayed PENDING after %d tries", op, casTries)
+}
+
+// Abandon marks a PENDING attempt abandoned: one conditional UPDATE of the
+// attempt's row (… WHERE status = 'PENDING'), the same compare-and-set
+// Settle makes, and the order_abandons row in the same transaction. A
+// repeat finds the row and changes nothing.
+func (s *Store) Abandon(ctx context.Context, outTradeNo, reason string, now time.Time) error {
+	op := "abandon " + outTradeNo
+	if reason == "" {
+		return fmt.Errorf("sqlstore: %s: empty reason", op)
+	}
+	for try := 0; try < casTries; try++ {
+		var applied, marked bool
+		var status store.Status
+		err := s.inTx(ctx, func(tx *sql.Tx) error {
+			applied, marked, status = false, false, ""
+			res, err := tx.ExecContext(ctx, s.q.abandon, reason, micros(now), outTradeNo, outTradeNo)
+			if err != nil {
+				return err
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			if n == 1 {
+				applied = true
+				_, err = tx.ExecContext(ctx, s.q.insertAbandon, outTradeNo, micros(now))
+				return err
+			}
+			var st, txID string
+			err = tx.QueryRowContext(ctx, s.q.classify, outTradeNo).Scan(&st, &txID)
+			if errors.Is(err, sql.ErrNoRows) {
+				return store.ErrNotFound
+			}
+			if err != nil {
+				return err
+			}
+			status = store.Status(st)
+			var one int
+			err = tx.QueryRowContext(ctx, s.q.isAbandoned, outTradeNo).Scan(&one)
+			if errors.Is(err, sql.ErrNoRows) {
+				return nil
+			}
+			marked = err == nil
+			return err
+		})
+		switch {
+		case err != nil:
+			return s.failCAS(ctx, op, err)
+		case applied, status == store.Pending && marked:
+			return nil
+		case status != store.Pending:
+			return fmt.Errorf("sqlstore: %s: attempt is %s: %w", op, status, store.ErrConflict)
+		}
+	}
+	return fmt.Errorf("sqlstore: %s: attempt stayed PENDING and unmarked after %d tries", op, casTries)
+}
+
+// Reverse records a payment reversed by a cancel: one conditional UPDATE
+// from PENDING, or from PAID when the attempt is abandoned, classified
+// like Settle's when it matches nothing; the schedule has nothing left to
+// do for it.
+func (s *Store) Reverse(ctx context.Context, outTradeNo, reason string, now time.Time) error {
+	op := "reverse " + outTradeNo
+	for try := 0; try < casTries; try++ {
+		applied, status, _, err := s.cas(ctx, outTradeNo, s.q.schedule.toNone, nil, s.q.reverse,
+			reason, micros(now), outTradeNo, outTradeNo)
+		switch {
+		case err != nil:
+			return s.failCAS(ctx, op, err)
+		case applied, status == store.Reversed:
+			return nil
+		case status != store.Pending:
+			return fmt.Errorf("sqlstore: %s: attempt is %s: %w", op, status, store.ErrConflict)
 		}
 	}
 	return fmt.Errorf("sqlstore: %s: attempt stayed PENDING after %d tries", op, casTries)

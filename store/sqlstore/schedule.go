@@ -49,10 +49,11 @@ func buildScheduleQueries(d Dialect, p string) scheduleQueries {
 		claim: r("WITH claimed AS (UPDATE %[1]s AS s SET next_due = ?, claim_token = ? FROM (%[2]s FOR UPDATE SKIP LOCKED) AS c "+
 			"WHERE s.out_trade_no = c.out_trade_no AND s.next_due = c.next_due AND s.claim_token = c.claim_token AND s.kind = ? "+
 			"RETURNING s.out_trade_no, c.next_due AS due, s.next_due) "+
-			"SELECT claimed.due, o.%[3]s, claimed.next_due, b.buyer, e.expires_at, m.out_trade_no, m.%[5]s FROM claimed JOIN %[4]sorders o ON o.out_trade_no = claimed.out_trade_no "+
+			"SELECT claimed.due, o.%[3]s, claimed.next_due, b.buyer, e.expires_at, m.out_trade_no, m.%[5]s, a.abandoned_at FROM claimed JOIN %[4]sorders o ON o.out_trade_no = claimed.out_trade_no "+
 			"LEFT JOIN %[4]sorder_buyers b ON b.out_trade_no = claimed.out_trade_no "+
 			"LEFT JOIN %[4]sorder_expiries e ON e.out_trade_no = claimed.out_trade_no "+
-			"LEFT JOIN %[4]sorder_money m ON m.out_trade_no = claimed.out_trade_no",
+			"LEFT JOIN %[4]sorder_money m ON m.out_trade_no = claimed.out_trade_no "+
+			"LEFT JOIN %[4]sorder_abandons a ON a.out_trade_no = claimed.out_trade_no",
 			t, pick, strings.ReplaceAll(columns, ", ", ", o."), p, strings.ReplaceAll(moneyColumns, ", ", ", m.")),
 		due:        r("%s", pick),
 		reschedule: r("UPDATE %s SET next_due = ?, claim_token = '' WHERE out_trade_no = ? AND claim_token = ?", t),

@@ -25,6 +25,7 @@ var migrations = []migration{
 	{6, createExpiries},
 	{7, createMoneyFacts},
 	{8, createHistory},
+	{9, createAbandons},
 }
 
 // Column types per dialect. Strings in MySQL get explicit lengths (an
@@ -326,6 +327,19 @@ func createHistory(d Dialect, p string) []string {
 		fmt.Sprintf("CREATE INDEX IF NOT EXISTS %[1]sevents_attempt ON %[1]sevents (out_trade_no, at)", p),
 		fmt.Sprintf("CREATE INDEX IF NOT EXISTS %[1]sevents_at ON %[1]sevents (at)", p),
 	}
+}
+
+// createAbandons (version 9) keeps Order.AbandonedAt, when the buyer gave
+// an attempt up, one row per abandoned attempt, in a table of its own for
+// the reason order_buyers is (see createBuyers). Attempts without a row,
+// which include every attempt recorded before version 9, are not
+// abandoned.
+func createAbandons(d Dialect, p string) []string {
+	t := typesFor(d)
+	return []string{fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %[1]sorder_abandons (
+	out_trade_no %[2]s NOT NULL PRIMARY KEY,
+	abandoned_at %[3]s NOT NULL
+)%[4]s`, p, t.key, t.bigint, t.suffix)}
 }
 
 // recordVersion returns the statement that records migration v as applied

@@ -95,6 +95,7 @@ type Store struct {
 
 var (
 	_ store.OrderStore = (*Store)(nil)
+	_ store.Closer     = (*Store)(nil)
 	_ store.TryLocker  = (*Store)(nil)
 	_ store.Extender   = (*Store)(nil)
 )
