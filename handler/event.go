@@ -81,6 +81,8 @@ const (
 	// SourcePreOrder is the history's source of an attempt's creation and
 	// its pre-order; no Event carries it.
 	SourcePreOrder Source = "preorder"
+	// SourceClose: a buyer's close (Reconciler.Close).
+	SourceClose Source = "close"
 )
 
 // Event reports one handled notification or query result.
@@ -127,6 +129,12 @@ const (
 	// fulfilled: the buyer paid twice. The fulfilment hook does not run
 	// for it; refund it.
 	AlertDoublePayment AlertKind = "double_payment"
+	// AlertPaidAfterAbandon: an attempt its buyer had abandoned
+	// (Reconciler.Close past the cancel window, or with the cancel's
+	// outcome unknown) was paid all the same. Its business order was
+	// freed for another attempt, so this is a second payment: the
+	// fulfilment hook does not run for it; refund it (AutoRefund does).
+	AlertPaidAfterAbandon AlertKind = "paid_after_abandon"
 )
 
 // Alert describes a validly signed message that contradicts the stored

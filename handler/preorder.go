@@ -477,11 +477,15 @@ func (p *PreOrder) attempt(ctx context.Context, req preOrderRequest, buy Purchas
 		next, open := 1, 0
 		var oldest time.Time
 		for _, o := range list {
-			if o.Status == store.Paid {
+			// An abandoned attempt no longer holds the business order: a
+			// payment that lands on it is a second payment, refunded, so
+			// it neither blocks a new attempt nor counts as open.
+			abandoned := !o.AbandonedAt.IsZero()
+			if o.Status == store.Paid && !abandoned {
 				return nil, false, &problem{Status: http.StatusConflict, Detail: "the order is already paid", OutTradeNo: o.OutTradeNo}
 			}
 			next = max(next, o.Attempt+1)
-			if o.Status == store.Pending && now.Sub(o.CreatedAt) < p.openFor {
+			if o.Status == store.Pending && !abandoned && now.Sub(o.CreatedAt) < p.openFor {
 				if open == 0 || o.CreatedAt.Before(oldest) {
 					oldest = o.CreatedAt
 				}
@@ -493,7 +497,7 @@ func (p *PreOrder) attempt(ctx context.Context, req preOrderRequest, buy Purchas
 		buyer := buyerOf(req)
 		for i := len(list) - 1; i >= 0 && p.reuse > 0; i-- {
 			o := list[i]
-			if o.Status != store.Pending || o.Buyer != buyer ||
+			if o.Status != store.Pending || !o.AbandonedAt.IsZero() || o.Buyer != buyer ||
 				string(o.Channel) != req.Channel || o.TradeType != req.TradeType ||
 				o.MchID != buy.MchID || o.Amount != buy.Amount || now.Sub(o.CreatedAt) >= p.reuse ||
 				!o.ExpiresAt.IsZero() && o.ExpiresAt.Sub(now) < MinExpire {
@@ -614,7 +618,7 @@ func (p *PreOrder) awaitCheckout(ctx context.Context, o *store.Order, wait time.
 			return nil, false, p.storeProblem(ctx, err)
 		}
 		switch {
-		case cur.Status != store.Pending:
+		case cur.Status != store.Pending || !cur.AbandonedAt.IsZero():
 			return nil, false, &problem{Status: http.StatusConflict, OutTradeNo: cur.OutTradeNo,
 				Detail: "a concurrent payment attempt for this order ended (" + string(cur.Status) + "); retry"}
 		case cur.CodeURL != "" || cur.PayInfo != "":

@@ -625,6 +625,15 @@ func (r *Reconciler) reconcile(ctx context.Context, cl *client.Client, o *store.
 		return true, err
 	case model.OutcomeClosed:
 		noted(Closed)
+		if c, ok := r.store.(store.Closer); ok && resp.Code == model.CodeCancelled && resp.TransactionID != "" {
+			// Cancelled after it was paid (a close whose cancel reply was
+			// lost): the payment went back to the buyer.
+			if err := c.Reverse(ctx, o.OutTradeNo, reasonReversed, r.now()); err != nil && !errors.Is(err, store.ErrConflict) {
+				return false, fmt.Errorf("handler: record the reversal of %s: %w", o.OutTradeNo, err)
+			}
+			r.settler.emit(Event{Outcome: Closed, OutTradeNo: o.OutTradeNo, Source: SourceQuery})
+			return false, nil
+		}
 		return false, r.finish(ctx, o, fmt.Sprintf("closed at the gateway: code %s", resp.Code))
 	case model.OutcomeRefunded:
 		noted(Mismatch)

@@ -67,13 +67,18 @@ type SettlerConfig struct {
 	// order (see AlertKind). Nil means an error-level log line only; the
 	// log line is written either way.
 	Alert func(ctx context.Context, a Alert)
-	// AutoRefund, when set, refunds in full, through this Refunder, a
-	// second paid attempt of a business order (AlertDoublePayment) and a
-	// payment that landed on an attempt already FAILED or CLOSED
-	// (AlertPaidAfterClose): the refund is reserved and recorded before
-	// the reply, keyed so that it happens once however often the payment
-	// is reported, and sent by the Refunder's Poll. The alert is raised either way. Nil means off: the
-	// host refunds by hand.
+	// AutoRefund, when set, refunds in full, through this Refunder, every
+	// payment the buyer did not owe: a second paid attempt of a business
+	// order (AlertDoublePayment), a payment that landed on an attempt
+	// already FAILED or CLOSED (AlertPaidAfterClose), and a payment of an
+	// attempt its buyer had abandoned (AlertPaidAfterAbandon). The refund
+	// is reserved and recorded before the reply, under a refund number
+	// derived from the attempt (idempotency key "cypay-auto:" plus its
+	// out_trade_no), so it happens once however often the payment is
+	// reported and however many instances see it, and is sent by the
+	// Refunder's Poll. The alert is raised either way. Nil means off: the
+	// host refunds by hand. A shop that never wants a buyer to pay twice
+	// sets it; the demo shop does.
 	AutoRefund *Refunder
 	// Observe receives one Event per handled notification or query
 	// result, for counting. It must be fast and safe for concurrent use.
@@ -209,6 +214,19 @@ func (s *Settler) settle(ctx context.Context, o *store.Order, p proof) (Outcome,
 	}
 	outcome := Settled
 	switch o.Status {
+	case store.Reversed:
+		// The buyer closed the attempt inside the cancel window after
+		// paying it, and the gateway gave the money back: a copy of the
+		// payment's notification still arrives. The reversal is durable
+		// and nothing is owed either way, so it is acknowledged (the
+		// gateway stops retrying) and never fulfilled.
+		if o.TransactionID != "" && o.TransactionID != p.payment.TransactionID {
+			return Mismatch, s.raise(ctx, base, AlertTransactionConflict)
+		}
+		s.log.LogAttrs(ctx, slog.LevelInfo, "handler: payment of a reversed attempt reported; acknowledged",
+			slog.String("out_trade_no", o.OutTradeNo), slog.String("source", string(p.source)),
+			slog.String("transaction_id", p.payment.TransactionID))
+		return Duplicate, nil
 	case store.Refunded:
 		// Paid, then refunded in full: a late copy of the payment.
 		if o.TransactionID != p.payment.TransactionID {
@@ -359,7 +377,20 @@ func (s *Settler) fulfilLease(ctx context.Context, o *store.Order, source Source
 	if cur.Status != store.Paid || cur.Fulfilled {
 		return Duplicate, nil
 	}
-	if first != nil {
+	if !cur.AbandonedAt.IsZero() {
+		// The buyer gave this attempt up and its business order was freed
+		// for another: its payment is a second one, whatever the others.
+		_ = s.raise(ctx, Alert{
+			Source: source, OutTradeNo: outTradeNo, BusinessID: cur.BusinessID,
+			MchID: cur.MchID, GotMchID: cur.MchID, WantAmount: cur.Amount, GotAmount: cur.Amount,
+			Status: string(cur.Status), TransactionID: cur.TransactionID,
+		}, AlertPaidAfterAbandon)
+		if s.auto != nil {
+			if err := s.autoRefund(ctx, cur, AlertPaidAfterAbandon); err != nil {
+				return lockOutcome(ctx), err
+			}
+		}
+	} else if first != nil {
 		_ = s.raise(ctx, Alert{
 			Source: source, OutTradeNo: outTradeNo, BusinessID: cur.BusinessID,
 			OtherOutTradeNo: first.OutTradeNo, MchID: cur.MchID, GotMchID: cur.MchID,
@@ -442,8 +473,9 @@ func (s *Settler) autoRefund(ctx context.Context, o *store.Order, why AlertKind)
 // order's attempts answers both. Checked under the lease, the sibling
 // lets exactly one paid attempt run the hook: the first to get there.
 // (An attempt is only ever recorded fulfilled without its hook when a
-// sibling was fulfilled before it, so a fulfilled sibling always means
-// the hook ran for the business order.)
+// sibling was fulfilled before it, or when it was abandoned, so a
+// fulfilled sibling that was not abandoned always means the hook ran for
+// the business order.)
 func (s *Settler) rereadUnderLease(ctx context.Context, o *store.Order) (cur, fulfilled *store.Order, err error) {
 	attempts, err := s.store.ListByBusinessID(ctx, o.BusinessID)
 	if err != nil {
@@ -453,7 +485,9 @@ func (s *Settler) rereadUnderLease(ctx context.Context, o *store.Order) (cur, fu
 		switch {
 		case a.OutTradeNo == o.OutTradeNo:
 			cur = a
-		case a.Fulfilled && fulfilled == nil:
+		case a.Fulfilled && a.AbandonedAt.IsZero() && fulfilled == nil:
+			// An abandoned attempt is recorded fulfilled without its
+			// hook (its payment is a second one): it fulfilled nothing.
 			fulfilled = a
 		}
 	}

@@ -98,8 +98,13 @@ type OrderView struct {
 	// TradeType is the pre-order trade_type: NATIVE (QR code), JSPAY, APP
 	// or APP_BANK.
 	TradeType string `json:"trade_type,omitempty"`
-	// Status is PENDING, PAID, FAILED or CLOSED (store.Status).
+	// Status is PENDING, PAID, FAILED, CLOSED, REFUNDED or REVERSED
+	// (store.Status).
 	Status string `json:"status"`
+	// Abandoned reports that the buyer gave the attempt up (see
+	// Reconciler.Close): it shows no checkout, and a payment that still
+	// lands on it is a second payment, refunded rather than fulfilled.
+	Abandoned bool `json:"abandoned,omitempty"`
 	// CodeURL is the text to render as a QR code (NATIVE); shown only
 	// while PENDING.
 	CodeURL string `json:"code_url,omitempty"`
@@ -182,6 +187,7 @@ func viewOf(o *store.Order) OrderView {
 		Status:        string(o.Status),
 		Fulfilled:     o.Fulfilled,
 		TransactionID: o.TransactionID,
+		Abandoned:     !o.AbandonedAt.IsZero(),
 	}
 	if o.Status == store.Paid || o.Status == store.Refunded {
 		v.OutTransactionID = o.ChannelTransactionID
@@ -190,7 +196,7 @@ func viewOf(o *store.Order) OrderView {
 				SubAppID: m.SubAppID, WxMchID: m.WxMchID, WxSubMchID: m.WxSubMchID}
 		}
 	}
-	if o.Status == store.Pending {
+	if o.Status == store.Pending && !v.Abandoned {
 		// A checkout is only worth showing while it can still be paid.
 		v.CodeURL, v.PayInfo = o.CodeURL, o.PayInfo
 	}
@@ -267,7 +273,8 @@ func (s *Status) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // latest returns a business order's PAID (or REFUNDED) attempt, else its
-// latest one.
+// latest one. A paid attempt the buyer had abandoned is a second payment,
+// not the order's: it is shown only as the latest.
 func (s *Status) latest(r *http.Request, businessID string) (*store.Order, error) {
 	list, err := s.store.ListByBusinessID(r.Context(), businessID)
 	if err != nil {
@@ -277,7 +284,7 @@ func (s *Status) latest(r *http.Request, businessID string) (*store.Order, error
 		return nil, store.ErrNotFound
 	}
 	for _, o := range list {
-		if o.Status == store.Paid || o.Status == store.Refunded {
+		if (o.Status == store.Paid || o.Status == store.Refunded) && o.AbandonedAt.IsZero() {
 			return o, nil
 		}
 	}
