@@ -280,6 +280,10 @@ func TestCloseUnsignedCancelLeavesOpen(t *testing.T) {
 			t.Errorf("%s: got %+v, want PENDING (open)", otn, res)
 		}
 	}
+	// Abandoned a moment ago, the QR code is not handed out again.
+	if again := e.mustPreOrder(t, model.V2, "CLOSE5", model.PayWeChat); again == unpaid {
+		t.Errorf("a new request reused the abandoned attempt %s", unpaid)
+	}
 	e.onPath.Clear()
 	e.clock.Advance(10 * time.Second)
 	if err := r.RunOnce(context.Background()); err != nil {
