@@ -244,7 +244,7 @@ var allowed = map[string][]string{
 		"timeout", "config_error", "closed", "bad_sign",
 		"requested", "refused", "succeeded", "failed", "change", "processing", "notsure", "uncertain"},
 	"kind": {"amount_mismatch", "mch_id_mismatch", "paid_after_close", "transaction_conflict",
-		"refunded_unsettled", "double_payment", "refund_change", "other"},
+		"refunded_unsettled", "double_payment", "refund_change", "paid_after_abandon", "other"},
 }
 
 // TestLabelValuesClosed feeds the hooks values from outside every closed

@@ -23,7 +23,7 @@ var Outcomes = []handler.Outcome{
 var AlertKinds = []handler.AlertKind{
 	handler.AlertAmountMismatch, handler.AlertMchMismatch, handler.AlertPaidAfterClose,
 	handler.AlertTransactionConflict, handler.AlertRefundedUnsettled, handler.AlertDoublePayment,
-	handler.AlertRefundChange,
+	handler.AlertRefundChange, handler.AlertPaidAfterAbandon,
 }
 
 var (
