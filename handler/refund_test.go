@@ -254,6 +254,9 @@ func TestRefundBadInput(t *testing.T) {
 	}{
 		{"zero", handler.RefundRequest{OutTradeNo: otn, Amount: 0}, handler.ErrRefundAmount},
 		{"negative", handler.RefundRequest{OutTradeNo: otn, Amount: -5}, handler.ErrRefundAmount},
+		// The amount is judged before anything is looked up.
+		{"zero, unknown attempt", handler.RefundRequest{OutTradeNo: "NOSUCH123", Amount: 0}, handler.ErrRefundAmount},
+		{"zero, no order given", handler.RefundRequest{}, handler.ErrRefundAmount},
 		{"over refundable", handler.RefundRequest{OutTradeNo: otn, Amount: 401}, handler.ErrRefundAmount},
 		{"unknown attempt", handler.RefundRequest{OutTradeNo: "NOSUCH123", Amount: 1}, handler.ErrOrderNotFound},
 		{"unknown business order", handler.RefundRequest{BusinessID: "NOSUCH", Amount: 1}, handler.ErrOrderNotFound},
