@@ -17,10 +17,10 @@ type InboxItem struct {
 	ReceivedAt time.Time
 	// Instance names the process that received it (a host name).
 	Instance string
-	// OutTradeNo and Amount are what the notification said (its
-	// out_trade_no and total_fee in fen; 0 when it had none).
+	// OutTradeNo is the notification's out_trade_no ("" when it had none).
 	OutTradeNo string
-	Amount     int64
+	// Amount is the notification's total_fee in fen (0 when it had none).
+	Amount int64
 	// ContentType is the request's Content-Type, so that a replay posts
 	// exactly what arrived.
 	ContentType string
@@ -32,12 +32,14 @@ type InboxItem struct {
 	// Body is the raw request body, byte for byte.
 	Body []byte
 	// Outcome is the handler's outcome (handler.Outcome's name: settled,
-	// duplicate, mismatch, ...); Reply is the body answered ("success" or
-	// "fail"), Status its HTTP status and Err why it is not success.
+	// duplicate, mismatch, ...).
 	Outcome string
-	Reply   string
-	Status  int
-	Err     string
+	// Reply is the body answered: "success" or "fail".
+	Reply string
+	// Status is the HTTP status of the reply.
+	Status int
+	// Err says why the reply is not success ("" when it is).
+	Err string
 	// Copies counts later copies of this notification that were answered
 	// from the handler's duplicate memo, without a store read, and so
 	// were not kept again. It may lag by up to one reconciler pass.
@@ -119,10 +121,13 @@ const (
 // not state: nothing decides on it, and a lost entry changes no outcome.
 type Event struct {
 	// ID is assigned by AddEvent (0 for an event made from an inbox item).
-	ID         int64
+	ID int64
+	// OutTradeNo is the attempt the event belongs to.
 	OutTradeNo string
-	At         time.Time
-	Kind       EventKind
+	// At is when it happened, by the recording instance's clock.
+	At time.Time
+	// Kind says what happened.
+	Kind EventKind
 	// Source is who learnt of it: notify, query, retry, refund, preorder.
 	Source string
 	// Outcome is what became of it (handler.Outcome's name, or ok).
