@@ -239,6 +239,11 @@ func (c *Client) PreOrder(ctx context.Context, req *model.PreOrderRequest) (_ *m
 			ep.url = c.openURL + fmt.Sprintf(pathOpen, req.Channel)
 			ep.method = ""
 		}
+		// The legacy Alipay pre-order documents no profit sharing: the
+		// split would be dropped, or the request refused, at the gateway.
+		if req.Channel == model.PayAlipay && (req.ProfitSharing != "" || req.ProfitSharingReceiver != "") {
+			return nil, fmt.Errorf("%w: %s: profit_sharing and profit_sharing_receiver are not fields of the legacy Alipay pre-order", ErrBadRequest, method)
+		}
 	}
 	resp := new(model.PreOrderResponse)
 	if err := c.call(ctx, ep, req, req.MchID, resp); err != nil {

@@ -3,6 +3,7 @@ package gatewaytest
 import (
 	"fmt"
 	"maps"
+	"net/url"
 	"time"
 
 	"github.com/cypaykit/kit/model"
@@ -11,8 +12,9 @@ import (
 // order is an Order plus what the simulator needs to answer and notify.
 type order struct {
 	Order
-	key              string // signs the order's notifications: the creating endpoint's
-	outTransactionID string // the channel's (WeChat / Alipay) order number
+	preOrderForm     url.Values // the pre-order as received (sign verified)
+	key              string     // signs the order's notifications: the creating endpoint's
+	outTransactionID string     // the channel's (WeChat / Alipay) order number
 	paidAt           time.Time
 	reqTradeType     string // NATIVE, JSPAY, ...
 	deviceInfo       string

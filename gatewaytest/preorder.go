@@ -3,6 +3,7 @@ package gatewaytest
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"strconv"
 	"time"
@@ -49,6 +50,7 @@ func (s *Server) preOrder(w http.ResponseWriter, rq *request, ch model.PayType) 
 		attach:       req.Attach,
 		subAppID:     req.SubAppID,
 		buyerID:      req.BuyerID,
+		preOrderForm: maps.Clone(rq.form),
 	}
 	s.mu.Lock()
 	if _, dup := s.orders[req.OutTradeNo]; dup {

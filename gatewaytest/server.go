@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -393,6 +395,20 @@ func (s *Server) Order(outTradeNo string) (Order, bool) {
 	}
 	s.expireLocked(o)
 	return o.Order, true
+}
+
+// PreOrderRequest returns a copy of the form of the pre-order that created
+// an order, as received: the simulator accepted it, so its sign verified
+// under the endpoint's key and model.Validate passed it. Tests use it to
+// see that a field reached the gateway, signed.
+func (s *Server) PreOrderRequest(outTradeNo string) (url.Values, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, ok := s.orders[outTradeNo]
+	if !ok {
+		return nil, false
+	}
+	return maps.Clone(o.preOrderForm), true
 }
 
 // Deliveries returns every delivery attempt made for an order so far, in

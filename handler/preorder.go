@@ -12,7 +12,9 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -33,13 +35,58 @@ type Purchase struct {
 	Body string
 	// ProductID is sent as product_id; zero means the out_trade_no.
 	ProductID string
-	// Attach is sent as attach (echoed by order queries, not notifications).
+	// Attach is sent as attach (echoed by order queries, not
+	// notifications). Signable text: no '%', control character or
+	// spaces at either end (model.Signable), as for every text below.
 	Attach string
+	// Goods are the items (goods_detail): goods_id of letters, digits,
+	// '_' or '-', quantity above 0, price in fen 0 or more. The gateway
+	// does not ask that they add up to Amount (a discount may make them
+	// differ), so the kit does not either; their total must fit an int64.
+	Goods []model.GoodsDetail
+	// GoodsTag is the promotion tag for coupons and discounts
+	// (goods_tag). The gateway forbids it for e-CNY, so it is left out of
+	// an ECNY attempt: Resolve cannot know the channel the buyer picks.
+	GoodsTag string
+	// LimitPay is limit_pay: model.LimitNoCredit (NO_CREDIT) forbids
+	// credit cards; "" allows them.
+	LimitPay string
+	// OpShopID, OpUserID and DeviceInfo attribute the payment: the
+	// store (op_shop_id), the operator (op_user_id; the gateway defaults
+	// it to MchID) and the terminal (device_info).
+	OpShopID, OpUserID, DeviceInfo string
+	// ProfitSharing is the profit-sharing flag (profit_sharing) and
+	// ProfitSharingReceiver its receivers (profit_sharing_receiver). The
+	// gateway's documents show only the flag's example N and give the
+	// receivers no format: both are passed on unchanged. The legacy
+	// Alipay endpoint (a v1 client's ALIPAY attempts) has neither, and
+	// such an attempt is refused before it is sent.
+	ProfitSharing, ProfitSharingReceiver string
 	// Expire is how long the attempt stays payable: the pre-order carries
 	// time_start (now) and time_expire (now + Expire), and the Reconciler
 	// watches the attempt until then. Between MinExpire and MaxExpire;
 	// zero means PreOrderConfig.Expire.
 	Expire time.Duration
+}
+
+// Validate reports, naming the field, what in the purchase the gateway
+// would refuse or the kit cannot send: a missing merchant, amount or
+// body, or a field above that breaks its rule. The pre-order handler runs
+// it on every purchase Resolve returns, before anything is recorded; a
+// failure is the host's mistake, answered 500 with the message. Hosts can
+// run it in their own tests of Resolve.
+func (b Purchase) Validate() error {
+	goods, err := model.EncodeGoods(b.Goods)
+	if err != nil {
+		return err
+	}
+	// Any channel and trade type: the buyer's choice is not this check's.
+	return model.Validate(&model.PreOrderRequest{
+		Channel: model.PayWeChat, TradeType: model.TradeTypeNative, ProductID: "P", OutTradeNo: "CHECK0001",
+		MchID: b.MchID, TotalFee: b.Amount, Body: b.Body, Attach: b.Attach, GoodsDetail: goods,
+		GoodsTag: b.GoodsTag, LimitPay: b.LimitPay, OpShopID: b.OpShopID, OpUserID: b.OpUserID,
+		DeviceInfo: b.DeviceInfo, ProfitSharing: b.ProfitSharing, ProfitSharingReceiver: b.ProfitSharingReceiver,
+	})
 }
 
 // MinExpire and MaxExpire bound an attempt's expiry (PreOrderConfig.Expire,
@@ -109,6 +156,22 @@ type PreOrderConfig struct {
 	Expire time.Duration
 	// MaxBody is the largest accepted request body. Zero means 16 KiB.
 	MaxBody int64
+	// TrustedProxies are the proxies in front of the handler whose
+	// X-Forwarded-For it believes, for the buyer's IP it sends as
+	// mch_create_ip. The IP is the request's peer (RemoteAddr) unless
+	// that peer is in TrustedProxies; then it is the right-most
+	// X-Forwarded-For address that is not, since every address left of
+	// the first untrusted hop could have been written by the buyer. Nil
+	// trusts no proxy and never reads X-Forwarded-For. Ignored when
+	// ClientIP is set.
+	TrustedProxies []netip.Prefix
+	// ClientIP, when not nil, replaces that policy: it returns the IP to
+	// send as mch_create_ip for r ("" sends none), e.g. from a header
+	// the host's own load balancer sets, or the shop server's IP for
+	// hosts that read the gateway's "调用支付API的机器IP" (the IP of the
+	// machine calling the API) that way. Anything but an IP address is
+	// the host's mistake: the request is answered 500.
+	ClientIP func(r *http.Request) string
 	// Trace starts and ends a StagePreOrder per request (see Trace); the
 	// gateway call runs under its context. Nil means none, at no cost.
 	Trace Trace
@@ -164,6 +227,8 @@ type PreOrder struct {
 	maxOpen   int
 	openFor   time.Duration
 	maxBody   int64
+	proxies   []netip.Prefix
+	clientIP  func(r *http.Request) string
 	log       *slog.Logger
 	now       func() time.Time
 	trace     Trace
@@ -204,6 +269,8 @@ func NewPreOrder(cfg PreOrderConfig) (*PreOrder, error) {
 		maxOpen:   cfg.MaxOpen,
 		openFor:   cfg.OpenFor,
 		maxBody:   cfg.MaxBody,
+		proxies:   slices.Clone(cfg.TrustedProxies),
+		clientIP:  cfg.ClientIP,
 		log:       cfg.Logger,
 		now:       cfg.Now,
 		trace:     cfg.Trace,
@@ -242,6 +309,9 @@ type preOrderRequest struct {
 	BuyerID      string `json:"buyer_id"`
 	IsMinipg     string `json:"is_minipg"`
 	BuyerLogonID string `json:"buyer_logon_id"`
+	// clientIP is the buyer's IP by the handler's proxy policy, never a
+	// posted field.
+	clientIP string
 }
 
 // forbiddenFields are refused outright: the amount is the host's to say.
@@ -309,6 +379,31 @@ func (p *PreOrder) serve(w http.ResponseWriter, r *http.Request) {
 		p.reply(w, r, problem{Status: http.StatusInternalServerError, Detail: "the order cannot be priced"})
 		return
 	}
+	// The host's mistakes are caught here, named, and never sent.
+	if err := buy.Validate(); err != nil {
+		p.log.LogAttrs(ctx, slog.LevelError, "handler: Resolve returned an invalid purchase",
+			slog.String("order_id", req.OrderID), slog.String("err", err.Error()))
+		p.reply(w, r, problem{Status: http.StatusInternalServerError, Title: "Invalid purchase",
+			Detail: "the order cannot be paid: " + publicDetail(err)})
+		return
+	}
+	if p.client.Version() == model.V1 && model.PayType(req.Channel) == model.PayAlipay &&
+		(buy.ProfitSharing != "" || buy.ProfitSharingReceiver != "") {
+		p.log.LogAttrs(ctx, slog.LevelError, "handler: Resolve asked for profit sharing on the legacy Alipay pre-order",
+			slog.String("order_id", req.OrderID))
+		p.reply(w, r, problem{Status: http.StatusInternalServerError, Title: "Invalid purchase",
+			Detail: "the order cannot be paid: profit_sharing is not a field of the legacy Alipay pre-order"})
+		return
+	}
+	ip, ok := p.buyerIP(r)
+	if !ok {
+		p.log.LogAttrs(ctx, slog.LevelError, "handler: PreOrderConfig.ClientIP returned no IP address",
+			slog.String("order_id", req.OrderID))
+		p.reply(w, r, problem{Status: http.StatusInternalServerError, Title: "Invalid purchase",
+			Detail: "the order cannot be paid: mch_create_ip must be an IP address"})
+		return
+	}
+	req.clientIP = ip
 	// The gateway request is checked before anything is recorded: an
 	// attempt that the client would refuse unsent would only hold one of
 	// the order's open attempts.
@@ -668,22 +763,36 @@ func (p *PreOrder) gatewayRequest(req preOrderRequest, buy Purchase, o *store.Or
 	if productID == "" {
 		productID = outTradeNo
 	}
+	goods, _ := model.EncodeGoods(buy.Goods) // serve ran buy.Validate
+	goodsTag := buy.GoodsTag
+	if model.PayType(req.Channel) == model.PayECNY {
+		goodsTag = "" // the gateway forbids goods_tag for e-CNY
+	}
 	return &model.PreOrderRequest{
-		Channel:      model.PayType(req.Channel),
-		MchID:        buy.MchID,
-		SubAppID:     req.SubAppID,
-		IsMinipg:     req.IsMinipg,
-		BuyerID:      req.BuyerID,
-		BuyerLogonID: req.BuyerLogonID,
-		Body:         buy.Body,
-		Attach:       buy.Attach,
-		OutTradeNo:   outTradeNo,
-		TotalFee:     buy.Amount,
-		NotifyURL:    p.notifyURL,
-		TradeType:    req.TradeType,
-		ProductID:    productID,
-		TimeStart:    model.FormatTime(o.CreatedAt),
-		TimeExpire:   model.FormatTime(o.ExpiresAt),
+		Channel:               model.PayType(req.Channel),
+		MchID:                 buy.MchID,
+		SubAppID:              req.SubAppID,
+		IsMinipg:              req.IsMinipg,
+		BuyerID:               req.BuyerID,
+		BuyerLogonID:          req.BuyerLogonID,
+		DeviceInfo:            buy.DeviceInfo,
+		Body:                  buy.Body,
+		Attach:                buy.Attach,
+		OutTradeNo:            outTradeNo,
+		TotalFee:              buy.Amount,
+		MchCreateIP:           req.clientIP,
+		NotifyURL:             p.notifyURL,
+		OpShopID:              buy.OpShopID,
+		OpUserID:              buy.OpUserID,
+		LimitPay:              buy.LimitPay,
+		TradeType:             req.TradeType,
+		ProductID:             productID,
+		GoodsTag:              goodsTag,
+		GoodsDetail:           goods,
+		ProfitSharing:         buy.ProfitSharing,
+		ProfitSharingReceiver: buy.ProfitSharingReceiver,
+		TimeStart:             model.FormatTime(o.CreatedAt),
+		TimeExpire:            model.FormatTime(o.ExpiresAt),
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 )
 
@@ -17,6 +18,10 @@ func goodsDetailProblem(s string) string {
 	if err := json.Unmarshal([]byte(s), &items); err != nil || items == nil {
 		return "must be a JSON array of goods objects"
 	}
+	if !Signable(s) {
+		return "must not hold a '%' or spaces at either end: the gateway unescapes and trims values before it signs them"
+	}
+	var sum int64
 	for i, it := range items {
 		n := i + 1
 		var id string
@@ -26,11 +31,37 @@ func goodsDetailProblem(s string) string {
 		if q, ok := jsonInt(it["quantity"]); !ok || q <= 0 {
 			return fmt.Sprintf("item %d: quantity must be an integer above 0", n)
 		}
-		if p, ok := jsonInt(it["price"]); !ok || p < 0 {
+		q, _ := jsonInt(it["quantity"])
+		p, ok := jsonInt(it["price"])
+		if !ok || p < 0 {
 			return fmt.Sprintf("item %d: price must be an integer number of fen, 0 or more", n)
 		}
+		if p > 0 && (q > math.MaxInt64/p || sum > math.MaxInt64-q*p) {
+			return fmt.Sprintf("item %d: the items' quantity × price add up beyond any amount", n)
+		}
+		sum += q * p
 	}
 	return ""
+}
+
+// EncodeGoods writes items as a goods_detail value, the JSON array the
+// gateway documents ({"goods_id","pay_goods_id","goods_name","quantity",
+// "price"}), and checks it as Validate would: each item's goods_id,
+// quantity above 0 and price in fen 0 or more, and a total that fits an
+// int64. The items need not add up to the order's total_fee: the gateway
+// does not ask it (its own example happens to). No items is "".
+func EncodeGoods(items []GoodsDetail) (string, error) {
+	if len(items) == 0 {
+		return "", nil
+	}
+	b, err := json.Marshal(items)
+	if err != nil {
+		return "", fmt.Errorf("model: goods_detail: %w", err)
+	}
+	if p := goodsDetailProblem(string(b)); p != "" {
+		return "", &ValidationError{Fields: []FieldError{{Field: "goods_detail", Rule: "goods_detail", Message: "goods_detail " + p}}}
+	}
+	return string(b), nil
 }
 
 // jsonInt reads a JSON number that is an integer ("2", not "2.0", "2e0"

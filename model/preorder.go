@@ -22,15 +22,16 @@ type PreOrderRequest struct {
 	// BuyerLogonID is the buyer's Alipay account (buyer_logon_id); Alipay
 	// JSPAY needs it or BuyerID.
 	BuyerLogonID string `schema:"buyer_logon_id,omitempty"`
-	// DeviceInfo is the terminal id (device_info); optional.
-	DeviceInfo string `schema:"device_info,omitempty"`
+	// DeviceInfo is the terminal id (device_info), merchant-defined;
+	// optional. Signable text (see the signable rule in Validate).
+	DeviceInfo string `schema:"device_info,omitempty" validate:"omitempty,signable"`
 	// Body is the goods description the buyer sees (body). Do not pad it
 	// or put a literal % in it: the gateway trims and unescapes values
 	// before it signs.
 	Body string `schema:"body" validate:"required"`
-	// Attach is the merchant's extra data (attach); notifications do not
-	// echo it.
-	Attach string `schema:"attach,omitempty"`
+	// Attach is the merchant's extra data (attach); order queries echo
+	// it, notifications do not. Signable text.
+	Attach string `schema:"attach,omitempty" validate:"omitempty,signable"`
 	// OutTradeNo is a fresh merchant order number for this attempt
 	// (out_trade_no): 5–32 letters and digits.
 	OutTradeNo string `schema:"out_trade_no" validate:"required,out_trade_no"`
@@ -49,29 +50,41 @@ type PreOrderRequest struct {
 	// (notify_url): reachable, and with no query string (ValidNotifyURL).
 	NotifyURL string `schema:"notify_url,omitempty" validate:"omitempty,notify_url"`
 	// OpShopID is the merchant's store id (op_shop_id); optional.
-	OpShopID string `schema:"op_shop_id,omitempty"`
-	// OpUserID is the operator (op_user_id); the client defaults it to
-	// MchID.
-	OpUserID string `schema:"op_user_id,omitempty"`
-	// LimitPay restricts payment methods (limit_pay): NO_CREDIT forbids
-	// credit cards.
-	LimitPay string `schema:"limit_pay,omitempty"`
+	// Signable text.
+	OpShopID string `schema:"op_shop_id,omitempty" validate:"omitempty,signable"`
+	// OpUserID is the operator (op_user_id); the gateway defaults it to
+	// MchID. Signable text.
+	OpUserID string `schema:"op_user_id,omitempty" validate:"omitempty,signable"`
+	// LimitPay restricts payment methods (limit_pay): LimitNoCredit
+	// (NO_CREDIT), the one documented value, forbids credit cards.
+	LimitPay string `schema:"limit_pay,omitempty" validate:"omitempty,oneof=NO_CREDIT"`
 	// TradeType is NATIVE (a QR code), JSPAY (the in-app cashier), APP or
 	// APP_BANK (trade_type).
 	TradeType string `schema:"trade_type" validate:"required,oneof=JSPAY NATIVE APP APP_BANK"`
 	// ProductID is the merchant's product id (product_id); required for
 	// NATIVE.
 	ProductID string `schema:"product_id,omitempty"`
-	// GoodsTag is a promotion tag (goods_tag); never send it for ECNY.
-	GoodsTag string `schema:"goods_tag,omitempty"`
-	// GoodsDetail is a JSON array of GoodsDetail items, sent verbatim.
+	// GoodsTag is a promotion tag (goods_tag) for coupons and discounts;
+	// the gateway forbids it for ECNY. Signable text.
+	GoodsTag string `schema:"goods_tag,omitempty" validate:"omitempty,signable"`
+	// GoodsDetail is a JSON array of GoodsDetail items, sent verbatim
+	// (EncodeGoods writes one). The gateway does not say that the items
+	// must add up to TotalFee, and this package does not require it.
 	GoodsDetail string `schema:"goods_detail,omitempty" validate:"omitempty,goods_detail"`
-	// ProfitSharing is the profit-sharing flag (profit_sharing), e.g. N.
-	ProfitSharing string `schema:"profit_sharing,omitempty"`
+	// ProfitSharing is the profit-sharing flag (profit_sharing); the
+	// documents give only the example N and no list of values, so any
+	// signable text is passed on. Not on the legacy Alipay endpoint.
+	ProfitSharing string `schema:"profit_sharing,omitempty" validate:"omitempty,signable"`
 	// ProfitSharingReceiver is the split detail
-	// (profit_sharing_receiver); the documents do not give its format.
-	ProfitSharingReceiver string `schema:"profit_sharing_receiver,omitempty"`
+	// (profit_sharing_receiver); the documents do not give its format, so
+	// it is passed on unchanged (signable text). Not on the legacy Alipay
+	// endpoint.
+	ProfitSharingReceiver string `schema:"profit_sharing_receiver,omitempty" validate:"omitempty,signable"`
 }
+
+// LimitNoCredit is PreOrderRequest.LimitPay's one documented value: no
+// credit cards.
+const LimitNoCredit = "NO_CREDIT"
 
 // Trade types of a pre-order request.
 const (

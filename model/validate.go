@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/go-playground/validator/v10"
 )
@@ -86,6 +88,7 @@ var validate = sync.OnceValue(func() *validator.Validate {
 		"cytime":          func(fl validator.FieldLevel) bool { return validTime(fl.Field().String()) },
 		"notify_url":      func(fl validator.FieldLevel) bool { return ValidNotifyURL(fl.Field().String()) },
 		"goods_detail":    func(fl validator.FieldLevel) bool { return goodsDetailProblem(fl.Field().String()) == "" },
+		"signable":        func(fl validator.FieldLevel) bool { return Signable(fl.Field().String()) },
 		"paytype": func(fl validator.FieldLevel) bool {
 			_, ok := PayType(fl.Field().String()).Meaning()
 			return ok
@@ -148,6 +151,23 @@ func ValidNotifyURL(s string) bool {
 	}
 	scheme := strings.ToLower(u.Scheme)
 	return (scheme == "http" || scheme == "https") && u.Host != "" && u.Opaque == ""
+}
+
+// Signable reports whether s can be sent as a free-text value the gateway
+// will sign as the kit did: valid UTF-8, no control character, no '%'
+// (the gateway unescapes values before it signs them) and no white space
+// at either end (it trims them). Such a value would be refused at the
+// gateway as a bad sign (20002), after the attempt was recorded.
+func Signable(s string) bool {
+	if !utf8.ValidString(s) || strings.ContainsRune(s, '%') || strings.TrimSpace(s) != s {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
 }
 
 // preOrderRules are the PreOrderRequest rules that tags cannot say.
@@ -225,6 +245,8 @@ func message(fe validator.FieldError, t reflect.Type) string {
 		return f + " must be an absolute http or https URL without a query string or fragment"
 	case "paytype":
 		return f + " must be a known paytype (WECHAT, ALIPAY, UNIONPAY, ECNY, LONGPAY, BESTPAY, JDPAY)"
+	case "signable":
+		return f + " must be valid UTF-8 without a '%', a control character or spaces at either end"
 	case "goods_detail":
 		if s, ok := fe.Value().(string); ok {
 			return f + " " + goodsDetailProblem(s)

@@ -271,3 +271,55 @@ func TestValidNotifyURL(t *testing.T) {
 		}
 	}
 }
+
+// TestPreOrderIssue19Fields: the pre-order fields a shop passes through
+// (issue 19 §5) are each checked, and a mistake names its field.
+func TestPreOrderIssue19Fields(t *testing.T) {
+	base := func() *model.PreOrderRequest {
+		return &model.PreOrderRequest{Channel: model.PayWeChat, MchID: "M1", Body: "goods", OutTradeNo: "ORDER0001",
+			TotalFee: 4, TradeType: model.TradeTypeNative, ProductID: "P1"}
+	}
+	good := base()
+	good.Attach, good.DeviceInfo, good.OpShopID, good.OpUserID = "note 1", "POS-7", "S001", "U9"
+	good.LimitPay, good.GoodsTag, good.ProfitSharing, good.ProfitSharingReceiver = model.LimitNoCredit, "CY_PROMOTION_001", "Y", `[{"account":"x","amount":1}]`
+	var err error
+	if good.GoodsDetail, err = model.EncodeGoods([]model.GoodsDetail{{GoodsID: "CY000", GoodsName: "促销单品", Quantity: 2, Price: 2}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := model.Validate(good); err != nil {
+		t.Fatalf("every field set well: got %v, want nil", err)
+	}
+	for _, tc := range []struct {
+		field string
+		edit  func(r *model.PreOrderRequest)
+	}{
+		{"limit_pay", func(r *model.PreOrderRequest) { r.LimitPay = "no_credit" }},
+		{"goods_tag", func(r *model.PreOrderRequest) { r.Channel, r.GoodsTag = model.PayECNY, "CY_PROMOTION_001" }},
+		{"goods_tag", func(r *model.PreOrderRequest) { r.GoodsTag = " padded" }},
+		{"attach", func(r *model.PreOrderRequest) { r.Attach = "100%" }},
+		{"device_info", func(r *model.PreOrderRequest) { r.DeviceInfo = "POS\n7" }},
+		{"op_shop_id", func(r *model.PreOrderRequest) { r.OpShopID = "S001 " }},
+		{"op_user_id", func(r *model.PreOrderRequest) { r.OpUserID = "%41" }},
+		{"profit_sharing", func(r *model.PreOrderRequest) { r.ProfitSharing = "Y\t" }},
+		{"profit_sharing_receiver", func(r *model.PreOrderRequest) { r.ProfitSharingReceiver = "50%" }},
+		{"mch_create_ip", func(r *model.PreOrderRequest) { r.MchCreateIP = "10.0.0.300" }},
+		{"goods_detail", func(r *model.PreOrderRequest) { r.GoodsDetail = `[{"goods_id":"A","quantity":1,"price":1.5}]` }},
+		{"goods_detail", func(r *model.PreOrderRequest) {
+			r.GoodsDetail = `[{"goods_id":"A","quantity":2,"price":9223372036854775807}]`
+		}},
+		{"goods_detail", func(r *model.PreOrderRequest) { r.GoodsDetail = `[{"goods_id":"A","goods_name":"5%","quantity":1,"price":1}]` }},
+	} {
+		r := base()
+		tc.edit(r)
+		err := model.Validate(r)
+		var ve *model.ValidationError
+		if !errors.As(err, &ve) || len(ve.Fields) != 1 || ve.Fields[0].Field != tc.field ||
+			!strings.HasPrefix(ve.Fields[0].Message, tc.field+" ") {
+			t.Errorf("%s: got %v, want one error naming %s", tc.field, err, tc.field)
+		}
+	}
+	if _, err := model.EncodeGoods([]model.GoodsDetail{{GoodsID: "bad id", Quantity: 1}}); err == nil ||
+		!strings.Contains(err.Error(), "goods_detail item 1: goods_id") {
+		t.Errorf("EncodeGoods(bad goods_id): got %v, want an error naming goods_detail item 1's goods_id", err)
+	}
+}
