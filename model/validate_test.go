@@ -307,7 +307,9 @@ func TestPreOrderIssue19Fields(t *testing.T) {
 		{"goods_detail", func(r *model.PreOrderRequest) {
 			r.GoodsDetail = `[{"goods_id":"A","quantity":2,"price":9223372036854775807}]`
 		}},
-		{"goods_detail", func(r *model.PreOrderRequest) { r.GoodsDetail = `[{"goods_id":"A","goods_name":"5%","quantity":1,"price":1}]` }},
+		{"goods_detail", func(r *model.PreOrderRequest) {
+			r.GoodsDetail = `[{"goods_id":"A","goods_name":"5%","quantity":1,"price":1}]`
+		}},
 	} {
 		r := base()
 		tc.edit(r)
