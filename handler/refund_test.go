@@ -637,3 +637,29 @@ func TestReconcilerPollsRefunds(t *testing.T) {
 		t.Errorf("refund after a reconcile pass: got %s, want SUCCESS", got.Status)
 	}
 }
+
+// TestRefunderRunBounds: Run refuses an interval that is not positive (a
+// ticker cannot take one, and a zero interval would be a busy loop) and
+// returns the context's error once it ends.
+func TestRefunderRunBounds(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	r := e.refunder(t, nil)
+	for _, d := range []time.Duration{0, -time.Second} {
+		if err := r.Run(context.Background(), d); err == nil {
+			t.Errorf("Run(%v): got nil, want an error", d)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx, time.Hour) }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Run with an ended context: got %v, want context.Canceled", err)
+		}
+	case <-time.After(bound):
+		t.Fatalf("Run did not return within %v of its context's end", bound)
+	}
+}
