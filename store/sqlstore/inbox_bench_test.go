@@ -1,0 +1,96 @@
+package sqlstore_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/cypaykit/kit/client"
+	"github.com/cypaykit/kit/handler"
+	"github.com/cypaykit/kit/store"
+	"github.com/cypaykit/kit/store/sqlstore"
+)
+
+// notifyWithInbox is notifyOn with the Store as the Settler's Inbox and
+// Events: one more INSERT per verified notification.
+func notifyWithInbox(t testing.TB, s *sqlstore.Store) http.Handler {
+	t.Helper()
+	st, err := handler.NewSettler(handler.SettlerConfig{Store: s, Logger: quietLogger, Inbox: s, Events: s,
+		Fulfill: func(context.Context, store.Order) error { return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := handler.NewNotify(handler.NotifyConfig{Settler: st, Logger: quietLogger,
+		Keys: client.Keyring{MerchantKeys: client.StaticMerchantKeys(map[string]string{benchMchID: benchKey})}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// BenchmarkInboxCost serves fresh paid notifications to the notification
+// handler on the SQL store twice over, without an inbox (the baseline)
+// and with the Store as its Inbox and Events, over loopback HTTP from 16
+// keep-alive clients, in 10 interleaved rounds that alternate which goes
+// first, and reports both rates and inbox/none (issue 20's target: at
+// least 0.9).
+//
+//	go test -run '^$' -bench BenchmarkInboxCost -benchtime 4000x -count 3 .
+func BenchmarkInboxCost(b *testing.B) {
+	for _, tg := range targets {
+		if !tg.server {
+			continue
+		}
+		b.Run(tg.name, func(b *testing.B) {
+			db := tg.open(b, tg.newDSN(b))
+			db.SetMaxOpenConns(2 * freshClients)
+			db.SetMaxIdleConns(2 * freshClients)
+			prefix := newPrefix(b, tg, db)
+			s, err := sqlstore.New(db, sqlstore.Config{Dialect: tg.dialect, TablePrefix: prefix})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := s.Migrate(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+			run := freshRun.Add(1)
+			withMaker := &orderMaker{b: b, s: s, tag: fmt.Sprintf("I%d", run)}
+			noneMaker := &orderMaker{b: b, s: s, tag: fmt.Sprintf("W%d", run)}
+			withBodies := freshOrders(b, withMaker, b.N)
+			noneBodies := freshOrders(b, noneMaker, b.N)
+			if withMaker.fails.Load()+noneMaker.fails.Load() > 0 {
+				b.Fatal("could not record the attempts")
+			}
+			withSrv := httptest.NewServer(notifyWithInbox(b, s))
+			defer withSrv.Close()
+			noneSrv := httptest.NewServer(notifyOn(b, s))
+			defer noneSrv.Close()
+			tr := &http.Transport{MaxIdleConnsPerHost: freshClients, MaxConnsPerHost: freshClients}
+			defer tr.CloseIdleConnections()
+			hc := &http.Client{Transport: tr}
+
+			b.ResetTimer()
+			var none, with time.Duration
+			const rounds = 10
+			for r := range rounds {
+				lo, hi := r*b.N/rounds, (r+1)*b.N/rounds
+				if r%2 == 0 {
+					none += postAll(b, hc, noneSrv.URL, noneBodies[lo:hi])
+					with += postAll(b, hc, withSrv.URL, withBodies[lo:hi])
+				} else {
+					with += postAll(b, hc, withSrv.URL, withBodies[lo:hi])
+					none += postAll(b, hc, noneSrv.URL, noneBodies[lo:hi])
+				}
+			}
+			b.StopTimer()
+			noneRate := float64(b.N) / none.Seconds()
+			withRate := float64(b.N) / with.Seconds()
+			b.ReportMetric(noneRate, "none-req/s")
+			b.ReportMetric(withRate, "inbox-req/s")
+			b.ReportMetric(withRate/noneRate, "inbox/none")
+		})
+	}
+}
