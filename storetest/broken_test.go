@@ -79,6 +79,10 @@ func TestSuiteCatchesFlaws(t *testing.T) {
 		{dropsMoney, []string{"Settle", "MoneyFacts"}},
 		{repeatRewritesMoney, []string{"SettleRepeat", "MoneyFacts"}},
 		{processLocal, []string{"LockPeerSeesHeld", "LockPeerMutualExclusion"}},
+		{leaseWithoutSettle, []string{"SettleAndTryAcquireNotSettled"}},
+		{settleTakesHeld, []string{"SettleAndTryAcquireHeld"}},
+		{releaseAnyToken, []string{"MarkFulfilledAndReleaseStale"}},
+		{releaseOnConflict, []string{"MarkFulfilledAndReleaseConflict"}},
 	}
 	// Every child starts at once: most of them spend their time waiting
 	// out a bound the flaw never meets (a lease that never expires), so

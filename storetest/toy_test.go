@@ -69,6 +69,17 @@ const (
 	// processLocal keeps leases per instance, as a locker in the
 	// process's memory does: a second instance shares none of them.
 	processLocal flaw = "process-local"
+	// leaseWithoutSettle: SettleAndTryAcquire takes the lease even when
+	// the call did not settle the attempt.
+	leaseWithoutSettle flaw = "lease-without-settle"
+	// settleTakesHeld: SettleAndTryAcquire takes the lease from its holder.
+	settleTakesHeld flaw = "settle-takes-held"
+	// releaseAnyToken: MarkFulfilledAndRelease frees the lease whatever
+	// token is given.
+	releaseAnyToken flaw = "release-any-token"
+	// releaseOnConflict: MarkFulfilledAndRelease frees the lease even when
+	// the fulfilment was refused.
+	releaseOnConflict flaw = "release-on-conflict"
 )
 
 // toy is a deliberately simple OrderStore and Locker that is correct until
@@ -437,4 +448,27 @@ func (s *toy) Reschedule(ctx context.Context, c store.Claim, next time.Time) err
 	delete(s.claims, c.Key)
 	o.NextDue = next
 	return nil
+}
+
+func (s *toy) SettleAndTryAcquire(ctx context.Context, outTradeNo string, p store.Payment, now time.Time, name string, ttl time.Duration) (bool, string, bool, error) {
+	settled, err := s.Settle(ctx, outTradeNo, p, now)
+	if err != nil || (!settled && s.flaw != leaseWithoutSettle) {
+		return settled, "", false, err
+	}
+	token, ok := s.take(name, ttl, s.flaw == settleTakesHeld)
+	return settled, token, ok, nil
+}
+
+func (s *toy) MarkFulfilledAndRelease(ctx context.Context, outTradeNo string, now time.Time, name, token string) error {
+	err := s.MarkFulfilled(ctx, outTradeNo, now)
+	if err != nil && s.flaw != releaseOnConflict {
+		return err
+	}
+	if s.flaw == releaseAnyToken || s.flaw == releaseOnConflict {
+		s.mu.Lock()
+		delete(s.leases, name)
+		s.mu.Unlock()
+		return err
+	}
+	return s.Release(ctx, name, token)
 }

@@ -148,3 +148,39 @@ func newToken() (string, error) {
 	}
 	return hex.EncodeToString(b[:]), nil
 }
+
+var _ store.SettleLocker = (*Store)(nil)
+
+// SettleAndTryAcquire implements store.SettleLocker: the lease is taken
+// while the attempt is still locked, so no reader sees it PAID before the
+// lease is taken.
+func (s *Store) SettleAndTryAcquire(ctx context.Context, outTradeNo string, p store.Payment, now time.Time, name string, ttl time.Duration) (settled bool, token string, held bool, err error) {
+	if err := checkLease(ctx, name, ttl); err != nil {
+		return false, "", false, err
+	}
+	err = s.update(ctx, "settle", outTradeNo, func(o *store.Order) error {
+		pending, err := canSettle(o, p)
+		if !pending {
+			return err
+		}
+		var done <-chan struct{}
+		if token, done, err = s.take(name, ttl); err != nil {
+			return err
+		}
+		applySettle(o, p, now)
+		settled, held = true, done == nil
+		return nil
+	})
+	if err != nil || !held {
+		token = ""
+	}
+	return settled, token, held, err
+}
+
+// MarkFulfilledAndRelease implements store.SettleLocker.
+func (s *Store) MarkFulfilledAndRelease(ctx context.Context, outTradeNo string, now time.Time, name, token string) error {
+	if err := s.MarkFulfilled(ctx, outTradeNo, now); err != nil {
+		return err
+	}
+	return s.Release(context.WithoutCancel(ctx), name, token)
+}

@@ -137,25 +137,39 @@ func (s *Store) SetCheckout(ctx context.Context, outTradeNo, codeURL, payInfo st
 func (s *Store) Settle(ctx context.Context, outTradeNo string, p store.Payment, now time.Time) (bool, error) {
 	settled := false
 	err := s.update(ctx, "settle", outTradeNo, func(o *store.Order) error {
-		switch {
-		case o.Status == store.Pending:
-			o.Status = store.Paid
-			o.TransactionID = p.TransactionID
-			o.ChannelTransactionID = p.ChannelTransactionID
-			o.PaidAt = p.PaidAt
-			o.Money = p.Money
-			o.UpdatedAt = now
+		pending, err := canSettle(o, p)
+		if pending {
+			applySettle(o, p, now)
 			settled = true
-			return nil
-		case (o.Status == store.Paid || o.Status == store.Refunded) && o.TransactionID == p.TransactionID:
-			return nil
-		case o.Status == store.Paid || o.Status == store.Refunded:
-			return fmt.Errorf("paid by another transaction: %w", store.ErrConflict)
-		default:
-			return fmt.Errorf("status %s: %w", o.Status, store.ErrConflict)
 		}
+		return err
 	})
 	return settled, err
+}
+
+// canSettle reports whether o is PENDING, so that p may settle it, and
+// otherwise what Settle answers: nil for a repeat of the same payment.
+func canSettle(o *store.Order, p store.Payment) (pending bool, err error) {
+	switch {
+	case o.Status == store.Pending:
+		return true, nil
+	case (o.Status == store.Paid || o.Status == store.Refunded) && o.TransactionID == p.TransactionID:
+		return false, nil
+	case o.Status == store.Paid || o.Status == store.Refunded:
+		return false, fmt.Errorf("paid by another transaction: %w", store.ErrConflict)
+	default:
+		return false, fmt.Errorf("status %s: %w", o.Status, store.ErrConflict)
+	}
+}
+
+// applySettle makes o PAID with p.
+func applySettle(o *store.Order, p store.Payment, now time.Time) {
+	o.Status = store.Paid
+	o.TransactionID = p.TransactionID
+	o.ChannelTransactionID = p.ChannelTransactionID
+	o.PaidAt = p.PaidAt
+	o.Money = p.Money
+	o.UpdatedAt = now
 }
 
 // MarkFulfilled implements store.OrderStore.

@@ -1,0 +1,186 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/cypaykit/kit/store"
+)
+
+// The SettleLocker tests are an optional capability: they skip for a
+// store that does not implement store.SettleLocker.
+func init() {
+	orderTests = append(orderTests,
+		orderTest{"SettleAndTryAcquire", testSettleAndTryAcquire},
+		orderTest{"SettleAndTryAcquireNotSettled", testSettleAndTryAcquireNotSettled},
+		orderTest{"SettleAndTryAcquireHeld", testSettleAndTryAcquireHeld},
+		orderTest{"MarkFulfilledAndRelease", testMarkFulfilledAndRelease},
+		orderTest{"MarkFulfilledAndReleaseStale", testMarkFulfilledAndReleaseStale},
+		orderTest{"MarkFulfilledAndReleaseConflict", testMarkFulfilledAndReleaseConflict},
+	)
+}
+
+// settleLockTTL is long enough that no lease in these tests expires.
+const settleLockTTL = time.Minute
+
+func settleLocker(t *testing.T, s store.OrderStore) store.SettleLocker {
+	t.Helper()
+	sl, ok := s.(store.SettleLocker)
+	if !ok {
+		t.Skip("storetest: store does not implement store.SettleLocker")
+	}
+	return sl
+}
+
+// wantFree fails unless name's lease is free, and gives it back.
+func wantFree(t *testing.T, l store.TryLocker, name string) {
+	t.Helper()
+	tok, ok := tryAcquire(t, l, name, settleLockTTL)
+	if !ok {
+		t.Fatalf("TryAcquire(%q): held, want it free", name)
+	}
+	release(t, l, name, tok)
+}
+
+// wantTaken fails unless someone holds name's lease.
+func wantTaken(t *testing.T, l store.TryLocker, name string) {
+	t.Helper()
+	if tok, ok := tryAcquire(t, l, name, settleLockTTL); ok {
+		release(t, l, name, tok)
+		t.Fatalf("TryAcquire(%q): free, want it held", name)
+	}
+}
+
+func settleAndTry(t *testing.T, s store.SettleLocker, o *store.Order, p store.Payment, name string) (bool, string, bool, error) {
+	t.Helper()
+	return s.SettleAndTryAcquire(context.Background(), o.OutTradeNo, p, at(5), name, settleLockTTL)
+}
+
+// testSettleAndTryAcquire: a PENDING attempt is settled as Settle would,
+// and the lease is taken with it, held until its token releases it.
+func testSettleAndTryAcquire(t *testing.T, s store.OrderStore) {
+	sl := settleLocker(t, s)
+	o := newOrder("SLOCK", 1)
+	create(t, s, o)
+	p := payment("T1")
+	settled, tok, held, err := settleAndTry(t, sl, o, p, "lease:SLOCK")
+	if err != nil || !settled || !held || tok == "" {
+		t.Fatalf("SettleAndTryAcquire: got (%v, %q, %v, %v), want (true, a token, true, nil)", settled, tok, held, err)
+	}
+	wantOrder(t, s, paid(o, p, at(5)))
+	wantTaken(t, sl, "lease:SLOCK")
+	release(t, sl, "lease:SLOCK", tok)
+	wantFree(t, sl, "lease:SLOCK")
+}
+
+// testSettleAndTryAcquireNotSettled: a call that does not make the
+// attempt PAID (a repeat, another transaction, an unknown attempt)
+// answers as Settle would and takes no lease.
+func testSettleAndTryAcquireNotSettled(t *testing.T, s store.OrderStore) {
+	sl := settleLocker(t, s)
+	o := newOrder("SLOCKN", 1)
+	create(t, s, o)
+	settle(t, s, o.OutTradeNo, payment("T1"), at(3))
+	for _, tc := range []struct {
+		name, otn, tx string
+		want          error
+	}{
+		{"repeat", o.OutTradeNo, "T1", nil},
+		{"another transaction", o.OutTradeNo, "T2", store.ErrConflict},
+		{"unknown attempt", "SLOCKNA999", "T1", store.ErrNotFound},
+	} {
+		settled, tok, held, err := sl.SettleAndTryAcquire(context.Background(), tc.otn, payment(tc.tx), at(5), "lease:SLOCKN", settleLockTTL)
+		if settled || held || tok != "" || !errors.Is(err, tc.want) || (tc.want == nil && err != nil) {
+			t.Errorf("%s: got (%v, %q, %v, %v), want (false, \"\", false, %v)", tc.name, settled, tok, held, err, tc.want)
+		}
+		wantFree(t, sl, "lease:SLOCKN")
+	}
+	wantOrder(t, s, paid(o, payment("T1"), at(3)))
+}
+
+// testSettleAndTryAcquireHeld: with the lease held elsewhere the attempt
+// is still settled, the lease is not taken, and its holder keeps it.
+func testSettleAndTryAcquireHeld(t *testing.T, s store.OrderStore) {
+	sl := settleLocker(t, s)
+	o := newOrder("SLOCKH", 1)
+	create(t, s, o)
+	other, ok := tryAcquire(t, sl, "lease:SLOCKH", settleLockTTL)
+	if !ok {
+		t.Fatal("TryAcquire of a fresh lease: held")
+	}
+	p := payment("T1")
+	settled, tok, held, err := settleAndTry(t, sl, o, p, "lease:SLOCKH")
+	if err != nil || !settled || held || tok != "" {
+		t.Fatalf("SettleAndTryAcquire with the lease held: got (%v, %q, %v, %v), want (true, \"\", false, nil)", settled, tok, held, err)
+	}
+	wantOrder(t, s, paid(o, p, at(5)))
+	wantTaken(t, sl, "lease:SLOCKH")
+	release(t, sl, "lease:SLOCKH", other)
+}
+
+// testMarkFulfilledAndRelease: the fulfilment is recorded as MarkFulfilled
+// would, and the lease is free afterwards.
+func testMarkFulfilledAndRelease(t *testing.T, s store.OrderStore) {
+	sl := settleLocker(t, s)
+	o := newOrder("SLOCKM", 1)
+	create(t, s, o)
+	p := payment("T1")
+	_, tok, held, err := settleAndTry(t, sl, o, p, "lease:SLOCKM")
+	if err != nil || !held {
+		t.Fatalf("SettleAndTryAcquire: got held=%v, %v", held, err)
+	}
+	if err := sl.MarkFulfilledAndRelease(context.Background(), o.OutTradeNo, at(7), "lease:SLOCKM", tok); err != nil {
+		t.Fatalf("MarkFulfilledAndRelease: got %v, want nil", err)
+	}
+	want := paid(o, p, at(7))
+	want.Fulfilled, want.FulfilledAt = true, at(7)
+	wantOrder(t, s, want)
+	wantFree(t, sl, "lease:SLOCKM")
+}
+
+// testMarkFulfilledAndReleaseStale: with a token that no longer holds the
+// lease the fulfilment is still recorded, the answer is ErrNotHeld, and
+// the lease's new holder keeps it.
+func testMarkFulfilledAndReleaseStale(t *testing.T, s store.OrderStore) {
+	sl := settleLocker(t, s)
+	o := newOrder("SLOCKS", 1)
+	create(t, s, o)
+	settle(t, s, o.OutTradeNo, payment("T1"), at(3))
+	other, ok := tryAcquire(t, sl, "lease:SLOCKS", settleLockTTL)
+	if !ok {
+		t.Fatal("TryAcquire of a fresh lease: held")
+	}
+	err := sl.MarkFulfilledAndRelease(context.Background(), o.OutTradeNo, at(7), "lease:SLOCKS", "stale-token")
+	if !errors.Is(err, store.ErrNotHeld) {
+		t.Fatalf("MarkFulfilledAndRelease with a stale token: got %v, want ErrNotHeld", err)
+	}
+	if got := get(t, s, o.OutTradeNo); !got.Fulfilled {
+		t.Errorf("after MarkFulfilledAndRelease with a stale token: not fulfilled, want fulfilled")
+	}
+	wantTaken(t, sl, "lease:SLOCKS")
+	release(t, sl, "lease:SLOCKS", other)
+}
+
+// testMarkFulfilledAndReleaseConflict: an attempt that is not PAID is
+// ErrConflict, as MarkFulfilled answers, and the lease stays held: whoever
+// holds it must keep others out until it expires.
+func testMarkFulfilledAndReleaseConflict(t *testing.T, s store.OrderStore) {
+	sl := settleLocker(t, s)
+	o := newOrder("SLOCKC", 1)
+	create(t, s, o)
+	tok, ok := tryAcquire(t, sl, "lease:SLOCKC", settleLockTTL)
+	if !ok {
+		t.Fatal("TryAcquire of a fresh lease: held")
+	}
+	err := sl.MarkFulfilledAndRelease(context.Background(), o.OutTradeNo, at(7), "lease:SLOCKC", tok)
+	if !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("MarkFulfilledAndRelease of a PENDING attempt: got %v, want ErrConflict", err)
+	}
+	if got := get(t, s, o.OutTradeNo); got.Fulfilled || got.Status != store.Pending {
+		t.Errorf("after the refused call: %s fulfilled=%v, want PENDING, not fulfilled", got.Status, got.Fulfilled)
+	}
+	wantTaken(t, sl, "lease:SLOCKC")
+	release(t, sl, "lease:SLOCKC", tok)
+}
