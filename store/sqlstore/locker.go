@@ -187,7 +187,17 @@ func (l *Locker) take(ctx context.Context, name, token string, ttl time.Duration
 			l.disown(ctx, name, token, ttl)
 		}
 	}()
-	res, err := l.exec(ctx, l.q.take, name, token, ttl.Microseconds())
+	err = retryConflicts(ctx, l.dialect, func() (err error) {
+		ok, err = l.takeIn(ctx, l.db, name, token, ttl)
+		return err
+	})
+	return ok, err
+}
+
+// takeIn tries once to take the lease name for token on q (the database,
+// or a transaction the lease joins).
+func (l *Locker) takeIn(ctx context.Context, q execer, name, token string, ttl time.Duration) (bool, error) {
+	res, err := q.ExecContext(ctx, l.q.take, name, token, ttl.Microseconds())
 	if err != nil {
 		return false, err
 	}
@@ -196,10 +206,11 @@ func (l *Locker) take(ctx context.Context, name, token string, ttl time.Duration
 		return n == 1, err
 	}
 	// MySQL's affected-row count for an upsert depends on the client's
-	// CLIENT_FOUND_ROWS flag, so read the holder back instead.
-	// A missing row means the holder released it in between: try again.
+	// CLIENT_FOUND_ROWS flag, so read the holder back instead: only this
+	// call can have written token. A missing row means the holder
+	// released it in between: try again.
 	var owner string
-	err = l.db.QueryRowContext(ctx, l.q.owner, name).Scan(&owner)
+	err = q.QueryRowContext(ctx, l.q.owner, name).Scan(&owner)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}

@@ -30,6 +30,10 @@ type queries struct {
 	// settleClearsMoney says settle also deletes the attempt's money facts,
 	// which Settle otherwise deletes with deleteMoney.
 	settleClearsMoney bool
+	// markRelease is PostgreSQL's MarkFulfilledAndRelease in one
+	// statement: markFulfilled's CTE that also deletes the lease, and
+	// answers with the attempts marked and the leases released.
+	markRelease string
 
 	insertExpiry                                 string
 	insertMoney                                  string
@@ -116,6 +120,10 @@ func foldSchedule(d Dialect, p string, q *queries) {
 		q.settle = r(cte, t, sched, settleSet, "status = '"+string(store.Pending)+"'", store.KindFulfil, clear)
 		q.markFulfilled = r(cte, t, sched, markSet, "status = '"+string(store.Paid)+"' AND fulfilled = 0", "", "")
 		q.settleClearsMoney = true
+		q.markRelease = r("WITH o AS (UPDATE %[1]s SET %[3]s WHERE out_trade_no = ? AND status = '%[4]s' AND fulfilled = 0 RETURNING out_trade_no), "+
+			"s AS (UPDATE %[2]s SET kind = '' WHERE out_trade_no IN (SELECT out_trade_no FROM o)), "+
+			"l AS (DELETE FROM %[5]sleases WHERE name = ? AND token = ? AND expires_at > %[6]s AND EXISTS (SELECT 1 FROM o) RETURNING 1) "+
+			"SELECT (SELECT COUNT(*) FROM o), (SELECT COUNT(*) FROM l)", t, sched, markSet, store.Paid, p, nowMicros(d))
 	case MySQL:
 		join := "UPDATE %[1]s o LEFT JOIN %[2]s s ON s.out_trade_no = o.out_trade_no SET %[3]s, s.kind = '%[5]s' " +
 			"WHERE o.out_trade_no = ? AND %[4]s"
@@ -416,6 +424,12 @@ func (s *Store) failCAS(ctx context.Context, op string, err error) error {
 // narrow case of a connection lost during COMMIT; a retry then reports
 // (false, nil), so a caller retrying on error stays correct.
 func (s *Store) Settle(ctx context.Context, outTradeNo string, p store.Payment, now time.Time) (bool, error) {
+	return s.settle(ctx, outTradeNo, p, now, nil)
+}
+
+// settle is Settle; also, if not nil, runs last in the transaction that
+// makes the attempt PAID, and only in that one.
+func (s *Store) settle(ctx context.Context, outTradeNo string, p store.Payment, now time.Time, also func(*sql.Tx) error) (bool, error) {
 	op := "settle " + outTradeNo
 	// The payment's money facts replace any the attempt was created with,
 	// in the transaction that makes it PAID.
@@ -425,10 +439,15 @@ func (s *Store) Settle(ctx context.Context, outTradeNo string, p store.Payment, 
 				return err
 			}
 		}
-		if !p.Money.Recorded {
-			return nil
+		if p.Money.Recorded {
+			if err := s.insertMoney(ctx, tx, outTradeNo, p.Money); err != nil {
+				return err
+			}
 		}
-		return s.insertMoney(ctx, tx, outTradeNo, p.Money)
+		if also != nil {
+			return also(tx)
+		}
+		return nil
 	}
 	for try := 0; try < casTries; try++ {
 		applied, status, txID, err := s.cas(ctx, outTradeNo, s.q.settleThen, money, s.q.settle,
