@@ -120,8 +120,12 @@ type SettlerConfig struct {
 // against the stored order, settles it with the store's compare-and-set
 // and runs the fulfilment hook. It is safe for concurrent use.
 type Settler struct {
-	store   store.OrderStore
-	locker  store.Locker
+	store  store.OrderStore
+	locker store.Locker
+	// joint is the store when it is also the Locker and can join the
+	// settlement with the lease and the record with the release
+	// (store.SettleLocker); nil otherwise.
+	joint   store.SettleLocker
 	fulfill func(ctx context.Context, o store.Order) error
 	alert   func(ctx context.Context, a Alert)
 	auto    *Refunder
@@ -166,6 +170,9 @@ func NewSettler(cfg SettlerConfig) (*Settler, error) {
 		} else {
 			return nil, ErrUnsafeLocker
 		}
+	}
+	if sl, ok := cfg.Store.(store.SettleLocker); ok && sameLocker(s.locker, sl) {
+		s.joint = sl
 	}
 	if s.ttl == 0 {
 		s.ttl = 30 * time.Second
@@ -242,7 +249,8 @@ func (s *Settler) settle(ctx context.Context, o *store.Order, p proof) (Outcome,
 			return Duplicate, nil
 		}
 	case store.Pending:
-		settled, err := s.store.Settle(ctx, o.OutTradeNo, p.payment, s.now())
+		leasedAt := time.Now() // no later than the lease, if one comes with the settlement
+		settled, lease, err := s.settleAndLease(ctx, o, p.payment)
 		switch {
 		case errors.Is(err, store.ErrConflict):
 			// Someone else moved it first; look at what they did.
@@ -263,6 +271,14 @@ func (s *Settler) settle(ctx context.Context, o *store.Order, p proof) (Outcome,
 			s.log.LogAttrs(ctx, slog.LevelInfo, "handler: order paid",
 				slog.String("out_trade_no", o.OutTradeNo), slog.String("source", string(p.source)),
 				slog.Int64("total_fee", p.amount), slog.String("transaction_id", p.payment.TransactionID))
+		}
+		if lease != "" {
+			// The lease came with the settlement: nobody can have run the
+			// hook in between.
+			if oc, err := s.fulfilHeld(ctx, o, p.source, lease, leasedAt); err != nil {
+				return oc, err
+			}
+			return outcome, nil
 		}
 	default:
 		err := s.raise(ctx, base, AlertPaidAfterClose)
@@ -354,7 +370,29 @@ func (s *Settler) fulfilLease(ctx context.Context, o *store.Order, source Source
 	if err != nil {
 		return lockOutcome(ctx), fmt.Errorf("handler: lock %s: %w", outTradeNo, err)
 	}
-	ctx, stop := s.keepLease(ctx, name, tok, time.Now())
+	return s.fulfilHeld(ctx, o, source, tok, time.Now())
+}
+
+// settleAndLease settles o with payment, through the store's joint
+// settle-and-lease where there is one (store.SettleLocker): then a call
+// that settled usually holds the business order's lease too, and lease is
+// its token. Otherwise lease is "" and the lease is taken separately.
+func (s *Settler) settleAndLease(ctx context.Context, o *store.Order, payment store.Payment) (settled bool, lease string, err error) {
+	if s.joint == nil {
+		settled, err = s.store.Settle(ctx, o.OutTradeNo, payment, s.now())
+		return settled, "", err
+	}
+	settled, lease, _, err = s.joint.SettleAndTryAcquire(ctx, o.OutTradeNo, payment, s.now(), lockName(o.BusinessID), s.ttl)
+	return settled, lease, err
+}
+
+// fulfilHeld is fulfilLease once the lease, token tok, is held (taken at
+// about acquired): it keeps the lease, rereads the attempt, runs the hook
+// and records it, then gives the lease up.
+func (s *Settler) fulfilHeld(ctx context.Context, o *store.Order, source, tok string, acquired time.Time) (Outcome, error) {
+	outTradeNo := o.OutTradeNo
+	name := lockName(o.BusinessID)
+	ctx, stop := s.keepLease(ctx, name, tok, acquired)
 	release := true
 	defer func() {
 		stop()
@@ -408,8 +446,13 @@ func (s *Settler) fulfilLease(ctx context.Context, o *store.Order, source Source
 		return HookError, err
 	}
 	// The hook succeeded (or must not run): record it even if ctx has
-	// just ended, or it would run again.
-	if err := s.markFulfilled(ctx, outTradeNo); err != nil {
+	// just ended, or it would run again. A joint store gives the lease up
+	// with the record.
+	released, err := s.markFulfilled(ctx, outTradeNo, name, tok)
+	if released {
+		release = false
+	}
+	if err != nil {
 		// Whoever takes the lease next runs the hook again: not before
 		// the lease runs out.
 		release = false
@@ -428,17 +471,27 @@ func (s *Settler) fulfilLease(ctx context.Context, o *store.Order, source Source
 // caller still holds the lease meanwhile, renewed by keepLease. An
 // attempt that is no longer PAID (refunded while the hook ran) is not
 // tried again: it never will be.
-func (s *Settler) markFulfilled(ctx context.Context, outTradeNo string) error {
+func (s *Settler) markFulfilled(ctx context.Context, outTradeNo, name, token string) (released bool, err error) {
 	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.record)
 	defer cancel()
 	pause := 50 * time.Millisecond
 	for {
-		err := s.store.MarkFulfilled(mctx, outTradeNo, s.now())
+		if s.joint != nil {
+			err = s.joint.MarkFulfilledAndRelease(mctx, outTradeNo, s.now(), name, token)
+			if errors.Is(err, store.ErrNotHeld) {
+				// Recorded; the lease had run out or been taken.
+				s.log.LogAttrs(ctx, slog.LevelWarn, "handler: lease lost before release",
+					slog.String("out_trade_no", outTradeNo), slog.String("err", err.Error()))
+				return true, nil
+			}
+		} else {
+			err = s.store.MarkFulfilled(mctx, outTradeNo, s.now())
+		}
 		if err == nil {
-			return nil
+			return s.joint != nil, nil
 		}
 		if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) || mctx.Err() != nil {
-			return fmt.Errorf("handler: mark %s fulfilled: %w", outTradeNo, err)
+			return false, fmt.Errorf("handler: mark %s fulfilled: %w", outTradeNo, err)
 		}
 		t := time.NewTimer(pause)
 		select {
