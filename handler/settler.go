@@ -389,7 +389,7 @@ func (s *Settler) settleAndLease(ctx context.Context, o *store.Order, payment st
 // fulfilHeld is fulfilLease once the lease, token tok, is held (taken at
 // about acquired): it keeps the lease, rereads the attempt, runs the hook
 // and records it, then gives the lease up.
-func (s *Settler) fulfilHeld(ctx context.Context, o *store.Order, source, tok string, acquired time.Time) (Outcome, error) {
+func (s *Settler) fulfilHeld(ctx context.Context, o *store.Order, source Source, tok string, acquired time.Time) (Outcome, error) {
 	outTradeNo := o.OutTradeNo
 	name := lockName(o.BusinessID)
 	ctx, stop := s.keepLease(ctx, name, tok, acquired)
