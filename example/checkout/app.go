@@ -32,6 +32,7 @@ type app struct {
 	preorder   http.Handler
 	notify     http.Handler
 	status     http.Handler
+	closeRoute http.Handler // POST /pay/orders/{out_trade_no}/close: the Abandon button
 	tokens     statusTokens
 	reconciler *handler.Reconciler
 	refunder   *handler.Refunder
@@ -115,11 +116,20 @@ func newApp(ctx context.Context, cfg config, baseURL string, log *slog.Logger) (
 	// verified notifications and each attempt's history (docs/inbox.md).
 	inbox, _ := st.(store.InboxStore)
 	events, _ := st.(store.EventStore)
+	// The refunder is made first: the settler refunds, through it, every
+	// payment a buyer did not owe (paid twice, or paid an attempt they had
+	// abandoned), because a shop never wants a buyer to pay twice.
+	fcfg := handler.RefunderConfig{Store: st, Client: a.client, Alert: a.alerts.add, Events: events, Logger: log}
+	a.metrics.refunder(&fcfg)
+	if a.refunder, err = handler.NewRefunder(fcfg); err != nil {
+		return nil, err
+	}
 	scfg := handler.SettlerConfig{
-		Store:  st,
-		Locker: locker,
-		Inbox:  inbox,
-		Events: events,
+		Store:      st,
+		Locker:     locker,
+		Inbox:      inbox,
+		Events:     events,
+		AutoRefund: a.refunder,
 		Fulfill: func(ctx context.Context, o store.Order) error {
 			log.InfoContext(ctx, "checkout: shipping", slog.String("order_id", o.BusinessID), slog.String("out_trade_no", o.OutTradeNo))
 			return a.shop.fulfil(ctx, o.BusinessID)
@@ -164,11 +174,6 @@ func newApp(ctx context.Context, cfg config, baseURL string, log *slog.Logger) (
 	}); err != nil {
 		return nil, err
 	}
-	fcfg := handler.RefunderConfig{Store: st, Client: a.client, Alert: a.alerts.add, Events: events, Logger: log}
-	a.metrics.refunder(&fcfg)
-	if a.refunder, err = handler.NewRefunder(fcfg); err != nil {
-		return nil, err
-	}
 	a.authFailures = newAuthFailures(time.Now, maxAuthClients)
 	if a.adminToken = cfg.AdminToken; a.adminToken == "" {
 		if a.adminToken, err = newAdminToken(); err != nil {
@@ -185,6 +190,13 @@ func newApp(ctx context.Context, cfg config, baseURL string, log *slog.Logger) (
 	}
 	a.metrics.reconciler(&rcfg)
 	if a.reconciler, err = handler.NewReconciler(rcfg); err != nil {
+		return nil, err
+	}
+	// The buyer who may see an attempt's checkout (the order's token) may
+	// close it; anyone else gets 404, as on the status route.
+	if a.closeRoute, err = handler.NewCloseAttempt(handler.CloseConfig{
+		Reconciler: a.reconciler, Authorize: a.tokens.authorize, Logger: log,
+	}); err != nil {
 		return nil, err
 	}
 	for _, h := range []struct {
@@ -238,7 +250,8 @@ func (a *app) handler() http.Handler {
 	mux.Handle("POST /pay/preorder", a.preorder) // ?token= (the order's status_token)
 	mux.Handle("POST /pay/notify", a.notify)
 	mux.Handle("GET /pay/orders/{out_trade_no}", a.status)
-	mux.Handle("GET /pay/orders", a.status) // ?order_id= or ?out_trade_no=
+	mux.Handle("GET /pay/orders", a.status)                           // ?order_id= or ?out_trade_no=
+	mux.Handle("POST /pay/orders/{out_trade_no}/close", a.closeRoute) // ?token=, like the status route
 	if a.sim != nil {
 		mux.HandleFunc("POST /sim/pay/{out_trade_no}", a.simPay)
 	}

@@ -97,9 +97,10 @@ func TestBrowserCheckout(t *testing.T) {
 	browser := newBrowser(t, chromiumPath(t))
 	dir := artefactDir(t)
 	cfg := testConfig(t)
-	// Three orders, one per channel, then the limit: the last step shows
-	// its error. The bucket refills too slowly to matter in the test.
-	cfg.orderLimit = newLimiter(0.0001, 3, time.Now)
+	// Three orders, one per channel, one abandoned, then the limit: the
+	// last step shows its error. The bucket refills too slowly to matter
+	// in the test.
+	cfg.orderLimit = newLimiter(0.0001, 4, time.Now)
 	shop := startShop(t, cfg)
 
 	var (
@@ -285,6 +286,32 @@ func TestBrowserCheckout(t *testing.T) {
 			}
 		})
 	}
+
+	// Abandon closes the attempt at the shop and the gateway (the buyer's
+	// token authorises it), then unlocks the basket.
+	t.Run("abandon", func(t *testing.T) {
+		err := chromedp.Do(ctx,
+			chromedp.Click(chromedp.CSS(`#products button[data-product="latte"]`), chromedp.NodeVisible),
+			chromedp.Click(chromedp.CSS(`label.channel.wechat`), chromedp.NodeVisible),
+			chromedp.Click(chromedp.CSS(`#checkout:not([disabled])`), chromedp.NodeVisible),
+			chromedp.WaitVisible(chromedp.CSS(`#abandon`)),
+		)
+		if err != nil {
+			t.Fatalf("checking out: %v", err)
+		}
+		outTradeNo, orderID := text(t, "#out-trade-no"), text(t, "#order-id")
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#abandon`)), chromedp.WaitNotVisible(chromedp.CSS(`#payment`))); err != nil {
+			t.Fatalf("abandoning %s: %v", outTradeNo, err)
+		}
+		var st orderStatus
+		token := newStatusTokens(cfg).mint(orderID)
+		if code := shop.do(t, "GET", "/pay/orders/"+outTradeNo+"?token="+token, nil, &st); code != 200 || st.Status != "CLOSED" {
+			t.Errorf("server says %d %+v, want CLOSED after Abandon", code, st)
+		}
+		if js(t, basketLocked) {
+			t.Error("the basket stays locked after Abandon")
+		}
+	})
 
 	t.Run("order limit reached", func(t *testing.T) {
 		err := chromedp.Do(ctx,

@@ -5,7 +5,9 @@ const yuan = (fen) => "¥" + (fen / 100).toFixed(2);
 const MAX_QUANTITY = 99;
 // open: a payment attempt is on screen, so the basket is locked until the
 // buyer starts over (after paying, failing or abandoning it).
-const state = { products: [], product: null, simulator: false, poll: null, open: false, busy: false };
+// attempt is the open attempt's out_trade_no and the order's token, which
+// the Abandon button needs to close it.
+const state = { products: [], product: null, simulator: false, poll: null, open: false, busy: false, attempt: null };
 
 // bi renders "中文 English" with the English part marked as such.
 function bi(zh, en) {
@@ -102,6 +104,7 @@ const statusText = {
   PAID: ["已支付", "paid"],
   FAILED: ["支付失败", "failed"],
   CLOSED: ["已关闭", "closed"],
+  REVERSED: ["已撤销，款项已退回", "cancelled, money returned"],
 };
 
 function showStatus(o) {
@@ -164,6 +167,7 @@ async function checkout() {
     $("simulate").onclick = () => simulate(pay.out_trade_no);
     $("payment").hidden = false;
     state.open = true;
+    state.attempt = { outTradeNo: pay.out_trade_no, token: order.status_token };
     startPolling(pay.out_trade_no, order.status_token);
   } catch (err) {
     showError(err);
@@ -183,11 +187,35 @@ async function simulate(outTradeNo) {
   }
 }
 
+// abandon closes the open attempt at the shop (and, within five minutes of
+// its creation, at the gateway), so its QR code can no longer be paid, then
+// starts over. An attempt already paid cannot be abandoned: its status is
+// shown instead.
+async function abandon() {
+  const a = state.attempt;
+  if (!a) return startOver();
+  const q = "?token=" + encodeURIComponent(a.token);
+  const path = "/pay/orders/" + encodeURIComponent(a.outTradeNo);
+  $("abandon").disabled = true;
+  try {
+    await api("POST", path + "/close" + q);
+    startOver();
+  } catch (err) {
+    showError(err);
+    if (err.status === 409) {
+      try { showStatus(await api("GET", path + q)); } catch (e) { showError(e); }
+    }
+  } finally {
+    $("abandon").disabled = false;
+  }
+}
+
 // startOver closes the payment panel and unlocks the basket.
 function startOver() {
   clearInterval(state.poll);
   state.poll = null;
   state.open = false;
+  state.attempt = null;
   $("payment").hidden = true;
   showError(null);
   render();
@@ -216,7 +244,7 @@ function init() {
   $("quantity").addEventListener("input", render);
   $("checkout").addEventListener("click", checkout);
   $("again").addEventListener("click", startOver);
-  $("abandon").addEventListener("click", startOver);
+  $("abandon").addEventListener("click", abandon);
   $("retry").addEventListener("click", loadCatalogue);
   render();
   loadCatalogue();
