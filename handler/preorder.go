@@ -51,17 +51,24 @@ type Purchase struct {
 	// LimitPay is limit_pay: model.LimitNoCredit (NO_CREDIT) forbids
 	// credit cards; "" allows them.
 	LimitPay string
-	// OpShopID, OpUserID and DeviceInfo attribute the payment: the
-	// store (op_shop_id), the operator (op_user_id; the gateway defaults
-	// it to MchID) and the terminal (device_info).
-	OpShopID, OpUserID, DeviceInfo string
-	// ProfitSharing is the profit-sharing flag (profit_sharing) and
-	// ProfitSharingReceiver its receivers (profit_sharing_receiver). The
-	// gateway's documents show only the flag's example N and give the
-	// receivers no format: both are passed on unchanged. The legacy
-	// Alipay endpoint (a v1 client's ALIPAY attempts) has neither, and
-	// such an attempt is refused before it is sent.
-	ProfitSharing, ProfitSharingReceiver string
+	// OpShopID attributes the payment to a store (op_shop_id).
+	OpShopID string
+	// OpUserID attributes the payment to an operator (op_user_id); the
+	// gateway defaults it to MchID.
+	OpUserID string
+	// DeviceInfo attributes the payment to a terminal (device_info);
+	// notifications echo it.
+	DeviceInfo string
+	// ProfitSharing is the profit-sharing flag (profit_sharing). The
+	// gateway's documents show only the example N and no list of values:
+	// it is passed on unchanged. The legacy Alipay endpoint (a v1
+	// client's ALIPAY attempts) has no profit sharing, and such an
+	// attempt is refused before anything is recorded.
+	ProfitSharing string
+	// ProfitSharingReceiver is the split's receivers
+	// (profit_sharing_receiver), whose format the gateway does not
+	// document: passed on unchanged, like ProfitSharing.
+	ProfitSharingReceiver string
 	// Expire is how long the attempt stays payable: the pre-order carries
 	// time_start (now) and time_expire (now + Expire), and the Reconciler
 	// watches the attempt until then. Between MinExpire and MaxExpire;
