@@ -55,6 +55,7 @@ func (a *app) adminRoutes(mux *http.ServeMux) {
 	admin("GET /admin/attempts/{out_trade_no}", a.adminStatus.ServeHTTP)
 	admin("GET /admin/alerts", a.listAlerts)
 	admin("GET /admin/health", a.adminHealth)
+	a.historyRoutes(admin)
 }
 
 func (a *app) serveAdminPage(w http.ResponseWriter, r *http.Request) {

@@ -36,18 +36,35 @@ func buy(t *testing.T, shop *testShop, product string, pay bool) (createOrderRes
 
 // TestBrowserBackOffice is a clerk in a real browser: open the back
 // office (a wrong token first), see the reconciler's backlog and last
-// pass, see the orders under the kit's status names, filter them by
-// status, open an attempt, and refund part of a paid order: an amount
+// pass and an alert, see the orders under the kit's status names, filter
+// them by status, filter the inbox to the failed notification and read
+// it, open an attempt and its event history, and refund part of a paid
+// order: an amount
 // over what is left is refused with the remainder named and nothing
 // sent, then a partial amount is checked, shown for confirmation, and
 // only then sent; the order stays PAID with the rest still refundable.
 func TestBrowserBackOffice(t *testing.T) {
 	browser := newBrowser(t, chromiumPath(t))
 	dir := artefactDir(t)
-	shop := startShop(t, testConfig(t, "-db", "memory", "-admin-token", testAdminToken))
+	s := startAdminShop(t)
+	// The reconciler runs as in the shop, so that its last pass shows.
+	rctx, stop := context.WithCancel(context.Background())
+	reconciled := make(chan error, 1)
+	go func() { reconciled <- s.app.runReconciler(rctx) }()
+	t.Cleanup(func() {
+		stop()
+		if err := <-reconciled; err != nil {
+			t.Errorf("reconciler: %v", err)
+		}
+	})
+	shop := s.testShop
 	latte, latteOTN := buy(t, shop, "latte", true)
 	mug, _ := buy(t, shop, "mug", true)
 	open, _ := buy(t, shop, "croissant", false)
+	// Paid after the shop closed it: a verified notification answered
+	// fail, and an alert.
+	closed := s.paidAfterClose(t)
+	s.waitInbox(t, "/admin/inbox?failed=1", closed)
 
 	ctx, cancel := context.WithTimeout(browser, 120*time.Second)
 	defer cancel()
@@ -135,8 +152,8 @@ func TestBrowserBackOffice(t *testing.T) {
 		if js(t, `document.body.innerText.includes("UNPAID")`) {
 			t.Error(`the back office says "UNPAID": the kit's name is PENDING`)
 		}
-		if got := text(t, "#no-alerts"); !strings.Contains(got, "No alerts") {
-			t.Errorf("alerts: got %q, want none", got)
+		if got := text(t, `#alerts tr[data-kind="paid_after_close"] td:nth-child(4)`); got != closed {
+			t.Errorf("alert of the closed attempt paid: got %q, want %s", got, closed)
 		}
 		screenshot(t, ctx, filepath.Join(dir, "admin-office.png"))
 	})
@@ -150,14 +167,41 @@ func TestBrowserBackOffice(t *testing.T) {
 		filter("PAID")
 		waitJS(t, "only the two paid orders", visibleRows+` === 2 && !document.querySelector('`+row(open)+`')`)
 		screenshot(t, ctx, filepath.Join(dir, "admin-filter-paid.png"))
-		if got := text(t, "#orders-count"); got != "2 / 3" {
-			t.Errorf("count: got %q, want 2 / 3", got)
+		if got := text(t, "#orders-count"); got != "2 / 4" {
+			t.Errorf("count: got %q, want 2 / 4", got)
 		}
+		filter("CLOSED")
+		waitJS(t, "only the closed order", visibleRows+` === 1 && document.querySelector("#orders tbody tr").dataset.status === "CLOSED"`)
 		filter("")
-		waitJS(t, "every order again", visibleRows+` === 3`)
+		waitJS(t, "every order again", visibleRows+` === 4`)
 		if !js(t, `!!document.querySelector('`+row(mug)+`')`) {
 			t.Error("the mug's order is not listed")
 		}
+	})
+
+	t.Run("inbox", func(t *testing.T) {
+		inboxRows := `document.querySelectorAll("#inbox tbody tr").length`
+		waitJS(t, "the three notifications", inboxRows+` === 3`)
+		if !js(t, `document.querySelector("#inbox tbody tr").dataset.reply === "fail"`) {
+			t.Error("the newest notification, the closed attempt's, is not shown as failed")
+		}
+		if !js(t, `(() => { const f = document.getElementById("inbox-failed"); f.click(); return f.checked; })()`) {
+			t.Fatal("the failed-only box did not check")
+		}
+		waitJS(t, "only the failed notification", inboxRows+` === 1 && document.querySelector("#inbox tbody tr td:nth-child(3)").textContent === "`+closed+`"`)
+		screenshot(t, ctx, filepath.Join(dir, "admin-inbox-failed.png"))
+		err := chromedp.Do(ctx,
+			chromedp.Click(chromedp.CSS(`#inbox tbody tr button.inbox-show`), chromedp.NodeVisible),
+			chromedp.WaitVisible(chromedp.CSS(`#inbox-body`)),
+		)
+		if err != nil {
+			t.Fatalf("showing the notification: %v", err)
+		}
+		if got := text(t, "#inbox-body"); !strings.Contains(got, "out_trade_no="+closed) || !strings.Contains(got, "sign=") {
+			t.Errorf("notification body: got %q, want it as it arrived", got)
+		}
+		js(t, `(() => { document.getElementById("inbox-failed").click(); return true; })()`)
+		waitJS(t, "every notification again", inboxRows+` === 3`)
 	})
 
 	t.Run("attempt", func(t *testing.T) {
@@ -173,6 +217,13 @@ func TestBrowserBackOffice(t *testing.T) {
 		}
 		if got := text(t, `#attempt-otn`); got != latteOTN {
 			t.Errorf("attempt shown: got %q, want %s", got, latteOTN)
+		}
+		// Why it is PAID: its history, with the notification that settled it.
+		for _, kind := range []string{"created", "preordered", "notified"} {
+			waitJS(t, "the "+kind+" event", `!!document.querySelector('#attempt-events tr[data-kind="`+kind+`"]')`)
+		}
+		if got := text(t, `#attempt-events tr[data-kind="notified"] td:nth-child(4)`); got != "settled" {
+			t.Errorf("the notification's outcome: got %q, want settled", got)
 		}
 		screenshot(t, ctx, filepath.Join(dir, "admin-attempt.png"))
 	})

@@ -379,6 +379,7 @@ func TestAdminNeedsToken(t *testing.T) {
 	for _, tc := range []struct{ method, path string }{
 		{"POST", "/admin/refunds"}, {"POST", "/admin/refunds/preview"}, {"GET", "/admin/refunds/X-01"}, {"GET", "/admin/orders"},
 		{"GET", "/admin/attempts/" + otn}, {"GET", "/admin/alerts"}, {"GET", "/admin/health"},
+		{"GET", "/admin/inbox"}, {"GET", "/admin/inbox/1"}, {"GET", "/admin/attempts/" + otn + "/events"},
 	} {
 		for _, token := range []string{"", "wrong", testAdminToken + "x"} {
 			var body any

@@ -39,8 +39,12 @@ type app struct {
 	// adminStatus is the status handler the back office reads attempts
 	// through: every attempt, to whoever passed requireAdmin.
 	adminStatus http.Handler
-	alerts      *alertLog        // this instance's latest alerts
-	confirmer   *refundConfirmer // the refunds' confirmation step
+	alerts      *alertLog // this instance's latest alerts
+	// inbox and events are the store's inbox of verified notifications
+	// and the attempts' histories; nil when the store keeps none.
+	inbox     store.InboxStore
+	events    store.EventStore
+	confirmer *refundConfirmer // the refunds' confirmation step
 	// adminToken guards /admin/…; adminTokenDrawn says it was drawn at
 	// start-up (and is printed once) because none was configured.
 	adminToken      string
@@ -116,6 +120,7 @@ func newApp(ctx context.Context, cfg config, baseURL string, log *slog.Logger) (
 	// verified notifications and each attempt's history (docs/inbox.md).
 	inbox, _ := st.(store.InboxStore)
 	events, _ := st.(store.EventStore)
+	a.inbox, a.events = inbox, events // the back office reads them
 	// The refunder is made first: the settler refunds, through it, every
 	// payment a buyer did not owe (paid twice, or paid an attempt they had
 	// abandoned), because a shop never wants a buyer to pay twice.

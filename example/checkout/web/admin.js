@@ -1,6 +1,8 @@
 // The back office: the reconciler's state and backlog, this instance's
 // alerts, the shop's orders with their payment attempts (filtered by the
-// kit's status names), an attempt's details, and refunds in two steps:
+// kit's status names), an attempt's details and event history, the inbox
+// of verified notifications (all, or the failed ones), and refunds in
+// two steps:
 // the server checks the amount and issues a confirmation, then the clerk
 // confirms. Every call carries the admin token as a bearer token, which a
 // browser never sends on its own: there is no cookie to forge a request
@@ -45,7 +47,9 @@ function ago(iso) {
 }
 
 async function refresh() {
-  const [o, h, al] = await Promise.all([api("GET", "/admin/orders"), api("GET", "/admin/health"), api("GET", "/admin/alerts")]);
+  const failedOnly = $("inbox-failed").checked;
+  const inboxPath = "/admin/inbox" + (failedOnly ? "?failed=1" : "");
+  const [o, h, al, ib] = await Promise.all([api("GET", "/admin/orders"), api("GET", "/admin/health"), api("GET", "/admin/alerts"), api("GET", inboxPath)]);
   if (o.status === 401) return;
   $("auth-error").hidden = true;
   $("office").hidden = false;
@@ -55,6 +59,62 @@ async function refresh() {
   }
   if (h.status === 200) renderHealth(h.data);
   if (al.status === 200) renderAlerts(al.data);
+  // A reply asked for before the filter changed is not drawn.
+  if (ib.status === 200 && failedOnly === $("inbox-failed").checked) renderInbox(ib.data);
+}
+
+// shownInbox is what the inbox table last drew (see shownOrders).
+let shownInbox = "";
+
+function renderInbox(items) {
+  const drawn = JSON.stringify(items);
+  if (drawn === shownInbox) return;
+  shownInbox = drawn;
+  $("no-inbox").hidden = items.length > 0;
+  $("inbox").hidden = items.length === 0;
+  const body = document.querySelector("#inbox tbody");
+  body.replaceChildren();
+  for (const it of items) {
+    const tr = document.createElement("tr");
+    tr.dataset.inbox = it.id;
+    tr.dataset.reply = it.reply;
+    cell(tr, String(it.id));
+    cell(tr, new Date(it.received_at).toLocaleString());
+    cell(tr, it.out_trade_no);
+    cell(tr, yuan(it.amount), "num");
+    cell(tr, it.outcome, "inbox-outcome");
+    cell(tr, it.reply + (it.err ? " · " + it.err : ""), it.reply === "success" ? "ok" : "error");
+    cell(tr, String(it.copies), "num");
+    cell(tr, it.instance);
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "inbox-show";
+    b.textContent = "查看 Show";
+    b.addEventListener("click", () => showInbox(it.id));
+    cell(tr, "").appendChild(b);
+    body.appendChild(tr);
+  }
+}
+
+async function showInbox(id) {
+  const { status, data } = await api("GET", "/admin/inbox/" + id);
+  if (status !== 200) {
+    $("message").textContent = `读取失败 Lookup failed: ${data.detail || status}`;
+    return;
+  }
+  $("inbox-item-id").textContent = String(id);
+  const dl = $("inbox-item-facts");
+  dl.replaceChildren();
+  for (const k of ["received_at", "instance", "remote_addr", "content_type", "headers", "outcome", "reply", "status", "err", "copies"]) {
+    if (data[k] === undefined || data[k] === "") continue;
+    const dt = document.createElement("dt");
+    dt.textContent = k;
+    const dd = document.createElement("dd");
+    dd.textContent = String(data[k]);
+    dl.append(dt, dd);
+  }
+  $("inbox-body").textContent = data.body;
+  $("inbox-item").hidden = false;
 }
 
 function renderHealth(h) {
@@ -86,8 +146,10 @@ function renderAlerts(list) {
     cell(tr, a.source);
     cell(tr, a.out_trade_no || "");
     const detail = [];
-    if (a.want_amount || a.got_amount) detail.push(`金额 amount ${yuan(a.want_amount)} ≠ ${yuan(a.got_amount)}`);
-    if (a.got_mch_id) detail.push(`mch_id ${a.mch_id} ≠ ${a.got_mch_id}`);
+    // Only what disagrees is shown as a disagreement.
+    if ((a.want_amount || a.got_amount) && a.want_amount !== a.got_amount) detail.push(`金额 amount ${yuan(a.want_amount || 0)} ≠ ${yuan(a.got_amount || 0)}`);
+    else if (a.want_amount) detail.push(`金额 amount ${yuan(a.want_amount)}`);
+    if (a.got_mch_id && a.got_mch_id !== a.mch_id) detail.push(`mch_id ${a.mch_id} ≠ ${a.got_mch_id}`);
     for (const k of ["status", "transaction_id", "stored_transaction_id", "other_out_trade_no", "out_refund_no", "count"]) {
       if (a[k]) detail.push(`${k} ${a[k]}`);
     }
@@ -160,7 +222,10 @@ const factLabels = {
   out_trade_no: "商户单号 out_trade_no", order_id: "订单 Order", amount: "金额 Amount (fen)", channel: "渠道 Channel",
   trade_type: "交易类型 trade_type", status: "状态 Status", paid_at: "支付时间 Paid at", fulfilled: "已发货 Fulfilled",
   transaction_id: "交易号 transaction_id", refunded: "已退款 Refunded (fen)", refund_state: "退款状态 Refund state",
-  code_url: "二维码内容 code_url",
+  code_url: "二维码内容 code_url", out_transaction_id: "渠道交易号 out_transaction_id",
+  "money.coupon_fee": "代金券 Coupon (fen)", "money.cash_fee": "现金支付 Cash paid (fen)", "money.fee_type": "币种 fee_type",
+  "money.bank_type": "付款银行 bank_type", "money.sub_appid": "sub_appid", "money.wx_mch_id": "wx_mch_id",
+  "money.wx_sub_mch_id": "wx_sub_mch_id",
 };
 
 async function showAttempt(otn) {
@@ -172,13 +237,38 @@ async function showAttempt(otn) {
   $("attempt-otn").textContent = otn;
   const dl = $("attempt-facts");
   dl.replaceChildren();
-  for (const [k, v] of Object.entries(data)) {
+  // Nested facts (the money a payment's message signed) are shown one
+  // per line, under their own labels.
+  const add = (k, v) => {
+    if (v !== null && typeof v === "object") {
+      for (const [kk, vv] of Object.entries(v)) add(k + "." + kk, vv);
+      return;
+    }
     const dt = document.createElement("dt");
     dt.textContent = factLabels[k] || k;
     const dd = document.createElement("dd");
     dd.dataset.field = k;
-    dd.textContent = typeof v === "object" ? JSON.stringify(v) : String(v);
+    dd.textContent = String(v);
     dl.append(dt, dd);
+  };
+  for (const [k, v] of Object.entries(data)) add(k, v);
+  const ev = await api("GET", "/admin/attempts/" + encodeURIComponent(otn) + "/events");
+  const events = ev.status === 200 ? ev.data : [];
+  $("no-events").hidden = events.length > 0;
+  $("attempt-events").hidden = events.length === 0;
+  const body = document.querySelector("#attempt-events tbody");
+  body.replaceChildren();
+  for (const e of events) {
+    const tr = document.createElement("tr");
+    tr.dataset.kind = e.kind;
+    cell(tr, new Date(e.at).toLocaleString());
+    cell(tr, e.kind, "event-kind");
+    cell(tr, e.source);
+    cell(tr, e.outcome || "");
+    cell(tr, e.amount ? yuan(e.amount) : "", "num");
+    cell(tr, e.detail || "");
+    cell(tr, e.instance || "");
+    body.appendChild(tr);
   }
   $("attempt-panel").hidden = false;
   $("attempt-panel").scrollIntoView();
@@ -259,6 +349,8 @@ $("refund-close").addEventListener("click", closeRefund);
 $("refund-confirm-yes").addEventListener("click", confirmRefund);
 $("refund-confirm-no").addEventListener("click", () => { pending = null; $("refund-confirm").hidden = true; });
 $("attempt-close").addEventListener("click", () => { $("attempt-panel").hidden = true; });
+$("inbox-failed").addEventListener("change", refresh);
+$("inbox-item-close").addEventListener("click", () => { $("inbox-item").hidden = true; });
 
 setInterval(() => { if (token) refresh(); }, 2000);
 if (token) refresh();
