@@ -157,7 +157,7 @@ func writeBanner(w *bytes.Buffer, cfg config, base, opsBase string, a *app) {
 	if opsBase != "" {
 		fmt.Fprintf(w, "  ops:      GET %s/metrics · /healthz · /readyz (with error detail)\n", opsBase)
 	}
-	fmt.Fprintf(w, "  admin:    %s/admin (back office) · POST /admin/refunds/preview then /admin/refunds · GET /admin/orders · /admin/health · /admin/alerts (Bearer admin token)\n", base)
+	fmt.Fprintf(w, "  admin:    %s/admin (back office) · POST /admin/refunds/preview then /admin/refunds · GET /admin/orders · /admin/inbox · /admin/health · /admin/alerts (Bearer admin token)\n", base)
 	if a.adminTokenDrawn {
 		fmt.Fprintf(w, "  admin token (drawn for this run; set -admin-token or CYPAY_ADMIN_TOKEN to fix it): %s\n", a.adminToken)
 	}
