@@ -467,3 +467,28 @@ func TestGatewayWaitForPaymentTimesOut(t *testing.T) {
 		t.Errorf("WaitForPayment: got last response %+v, want a pending one", resp)
 	}
 }
+
+// TestPreOrderLegacyAlipayProfitSharing: the legacy Alipay pre-order
+// documents no profit sharing, so a v1 ALIPAY request carrying it is
+// refused unsent (ErrBadRequest naming the field), while v2 sends it on.
+func TestPreOrderLegacyAlipayProfitSharing(t *testing.T) {
+	t.Parallel()
+	sim := startSim(t)
+	for _, v := range []model.Version{model.V1, model.V2} {
+		req := simPreOrder(model.PayAlipay, model.TradeTypeNative)
+		req.ProfitSharing, req.ProfitSharingReceiver = "Y", `[{"account":"190001","amount":1}]`
+		_, err := simClient(t, v, sim).PreOrder(context.Background(), req)
+		_, sent := sim.Order(req.OutTradeNo)
+		switch v {
+		case model.V1:
+			if !errors.Is(err, client.ErrBadRequest) || !strings.Contains(err.Error(), "profit_sharing") || sent {
+				t.Errorf("v1: got %v (sent %v), want ErrBadRequest naming profit_sharing, nothing sent", err, sent)
+			}
+		default:
+			form, _ := sim.PreOrderRequest(req.OutTradeNo)
+			if err != nil || form.Get("profit_sharing_receiver") != req.ProfitSharingReceiver {
+				t.Errorf("v2: got %v, receiver %q; want it sent unchanged", err, form.Get("profit_sharing_receiver"))
+			}
+		}
+	}
+}
