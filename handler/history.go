@@ -52,7 +52,18 @@ type recorder struct {
 
 	mu     sync.Mutex
 	copies map[int64]int64 // inbox ID -> copies answered from the memo, not yet written
+
+	// slots bounds the inbox writes running after their reply; inflight
+	// counts every write running apart from its caller, for Flush.
+	slots    chan struct{}
+	inflight sync.WaitGroup
 }
+
+// inboxWritesInFlight bounds the inbox writes that run after their
+// notification was answered. When all are busy (the store is slow) the
+// next one is written before its reply instead: slower replies, never an
+// unbounded pile of goroutines or a lost row.
+const inboxWritesInFlight = 64
 
 // newRecorder returns a recorder, or nil when there is nothing to record to.
 func newRecorder(inbox store.InboxStore, events store.EventStore, instance string, log *slog.Logger, emit func(Event)) *recorder {
@@ -62,7 +73,8 @@ func newRecorder(inbox store.InboxStore, events store.EventStore, instance strin
 	if instance == "" {
 		instance = hostName()
 	}
-	return &recorder{inbox: inbox, events: events, instance: instance, log: log, emit: emit, copies: map[int64]int64{}}
+	return &recorder{inbox: inbox, events: events, instance: instance, log: log, emit: emit,
+		copies: map[int64]int64{}, slots: make(chan struct{}, inboxWritesInFlight)}
 }
 
 // writeCtx is the context of one history write: apart from the caller's
@@ -98,11 +110,25 @@ func (h *recorder) record(ctx context.Context, e store.Event) {
 // content type: who sent it, and through which proxies.
 var headersKept = []string{"User-Agent", "X-Forwarded-For", "X-Real-Ip", "Forwarded", "X-Request-Id"}
 
-// keep puts a verified notification in the inbox and returns its ID, or 0
-// when there is no inbox or the write failed.
-func (h *recorder) keep(r *http.Request, body []byte, res *result, at time.Time) int64 {
+// background runs fn apart from its caller, counted for Flush.
+func (h *recorder) background(fn func()) {
+	h.inflight.Add(1)
+	go func() {
+		defer h.inflight.Done()
+		fn()
+	}()
+}
+
+// keep puts a verified notification in the inbox, then calls done with
+// its ID (0 when there is no inbox or the write failed). The row is
+// written after the reply, off the request's path when a slot is free, so
+// that the evidence costs the gateway's answer nothing; a process that
+// dies in between loses it (Settler.Flush waits for the writes in
+// flight).
+func (h *recorder) keep(r *http.Request, body []byte, res *result, at time.Time, done func(id int64)) {
 	if h == nil || h.inbox == nil {
-		return 0
+		done(0)
+		return
 	}
 	var hdr strings.Builder
 	for _, name := range headersKept {
@@ -124,14 +150,48 @@ func (h *recorder) keep(r *http.Request, body []byte, res *result, at time.Time)
 	if res.err != nil {
 		it.Reply, it.Status, it.Err = string(replyFail), res.status, res.err.Error()
 	}
-	ctx, cancel := writeCtx(r.Context())
-	defer cancel()
-	id, err := h.inbox.AddInbox(ctx, it)
-	if err != nil {
-		h.failed(r.Context(), "keep the notification", res.outTradeNo, err)
-		return 0
+	reqCtx, otn := r.Context(), res.outTradeNo
+	write := func() {
+		ctx, cancel := writeCtx(reqCtx)
+		id, err := h.inbox.AddInbox(ctx, it)
+		cancel()
+		if err != nil {
+			h.failed(reqCtx, "keep the notification", otn, err)
+		}
+		done(id)
 	}
-	return id
+	select {
+	case h.slots <- struct{}{}:
+		h.background(func() {
+			defer func() { <-h.slots }()
+			write()
+		})
+	default:
+		write()
+	}
+}
+
+// Flush waits until the inbox and history writes that run apart from
+// their notification or alert are done, or ctx ends (then it returns
+// ctx.Err()). Call it on shutdown, after the server stopped taking
+// requests, so that no evidence is lost; tests call it before reading
+// the inbox. Without an inbox or history it returns at once.
+func (s *Settler) Flush(ctx context.Context) error {
+	h := s.hist
+	if h == nil {
+		return nil
+	}
+	done := make(chan struct{})
+	go func() {
+		h.inflight.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // countCopy counts a copy of inbox item id answered from the duplicate

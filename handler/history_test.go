@@ -31,6 +31,16 @@ func historyEnv(t *testing.T, opt envOptions) *env {
 	return e
 }
 
+// flush waits for e's inbox and history writes in flight.
+func (e *env) flush(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := e.settler.Flush(ctx); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+}
+
 func inboxItems(t *testing.T, in store.InboxStore) []*store.InboxItem {
 	t.Helper()
 	items, err := in.ListInbox(context.Background(), store.InboxQuery{Limit: 10000})
@@ -67,6 +77,7 @@ func TestInboxKeepsVerifiedNotification(t *testing.T) {
 	if got := e.postRaw(t, body); got != "success" {
 		t.Fatalf("reply: got %q, want success", got)
 	}
+	e.flush(t)
 	items := inboxItems(t, e.mem)
 	if len(items) != 1 {
 		t.Fatalf("inbox holds %d items, want 1", len(items))
@@ -123,6 +134,7 @@ func TestInboxForgedFloodCostsNoRow(t *testing.T) {
 			t.Fatalf("forgery %d answered success", i%len(forgeries))
 		}
 	}
+	e.flush(t)
 	if items := inboxItems(t, e.mem); len(items) != 0 {
 		t.Fatalf("after a flood of 200 forged notifications the inbox holds %d items (first: %+v), want 0", len(items), items[0])
 	}
@@ -140,9 +152,12 @@ func TestInboxCountsMemoCopies(t *testing.T) {
 	e := historyEnv(t, envOptions{})
 	o := e.createPending(t, "INBOX00003", mchA, model.V2, 1999)
 	body := signedNotification(t, o, keyFor(o), nil).Encode()
-	for i := 0; i < 7; i++ { // settled, duplicate (the memo learns it), then 5 from the memo
+	for i := 0; i < 7; i++ { // settled, duplicate (the memo learns it once it is kept), then 5 from the memo
 		if got := e.postRaw(t, body); got != "success" {
 			t.Fatalf("copy %d: got %q, want success", i, got)
+		}
+		if i < 2 {
+			e.flush(t)
 		}
 	}
 	items := inboxItems(t, e.mem)
@@ -201,6 +216,7 @@ func TestHistoryFailureChangesNothing(t *testing.T) {
 	if got := e.get(t, otn); got.Status != store.Paid {
 		t.Fatalf("with a failing history the queried attempt is %s, want PAID", got.Status)
 	}
+	e.flush(t)
 	var failures int
 	for _, ev := range e.rec.Events() {
 		if ev.Source == handler.SourceHistory {

@@ -176,12 +176,16 @@ func (n *Notify) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	n.settler.emit(Event{Outcome: res.outcome, OutTradeNo: res.outTradeNo, Source: SourceNotify, Err: res.err, Duration: time.Since(start)})
 	if res.verified || res.remember {
-		now := n.settler.now()
-		id := n.settler.hist.keep(r, res.body, &res, now) // after the outcome: it cannot change it
-		if res.remember {
-			res.fact.inboxID = id
-			n.memo.put(res.outTradeNo, res.fact, now)
-		}
+		// After the outcome: keeping it cannot change it. The memo learns
+		// the attempt once its notification is kept, so that copies are
+		// counted on that row.
+		now, remember, fact, otn := n.settler.now(), res.remember, res.fact, res.outTradeNo
+		n.settler.hist.keep(r, res.body, &res, now, func(id int64) {
+			if remember {
+				fact.inboxID = id
+				n.memo.put(otn, fact, now)
+			}
+		})
 	}
 	h := w.Header()
 	// Assigned rather than Set: the canonical names and the values are

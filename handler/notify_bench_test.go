@@ -39,9 +39,12 @@ func benchKit(b *testing.B, n int, paid bool) (http.Handler, []string) {
 	return benchKitInbox(b, n, paid, false)
 }
 
+// benchSettler is the Settler of benchKitInbox's last handler with an inbox.
+var benchSettler *handler.Settler
+
 // benchKitInbox is benchKit; with inbox set, the memstore is also the
 // Settler's Inbox and Events.
-func benchKitInbox(b *testing.B, n int, paid, inbox bool) (http.Handler, []string) {
+func benchKitInbox(b *testing.B, n int, paid, inbox bool) (*handler.Notify, []string) {
 	b.Helper()
 	m := memstore.New()
 	logger := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -51,6 +54,9 @@ func benchKitInbox(b *testing.B, n int, paid, inbox bool) (http.Handler, []strin
 		scfg.Inbox, scfg.Events = m, m
 	}
 	s, err := handler.NewSettler(scfg)
+	if inbox {
+		benchSettler = s
+	}
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -225,6 +231,7 @@ func BenchmarkInboxCost(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			none, noneBodies := benchKitInbox(b, b.N, tc.paid, false)
 			with, withBodies := benchKitInbox(b, b.N, tc.paid, true)
+			settler := benchSettler
 			reqs := func(bodies []string) []*http.Request {
 				rs := make([]*http.Request, len(bodies))
 				for i := range rs {
@@ -241,6 +248,12 @@ func BenchmarkInboxCost(b *testing.B) {
 					h.ServeHTTP(rec, r)
 					if rec.Body.String() != "success" {
 						b.Fatalf("got %q", rec.Body.String())
+					}
+				}
+				if h == http.Handler(with) {
+					// Its inbox rows are part of its cost.
+					if err := settler.Flush(context.Background()); err != nil {
+						b.Fatal(err)
 					}
 				}
 				return time.Since(start)

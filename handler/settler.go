@@ -314,7 +314,8 @@ func (s *Settler) raise(ctx context.Context, a Alert, kind AlertKind) error {
 	if s.hist != nil && s.hist.events != nil {
 		// Apart from the caller: a slow history must not hold a reply
 		// that an alert does not fail (a double payment's is success).
-		go s.hist.record(ctx, alertEvent(a, s.now()))
+		e := alertEvent(a, s.now())
+		s.hist.background(func() { s.hist.record(ctx, e) })
 	}
 	return fmt.Errorf("%w: %s on %s", ErrMismatch, kind, a.OutTradeNo)
 }

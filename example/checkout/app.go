@@ -147,6 +147,13 @@ func newApp(ctx context.Context, cfg config, baseURL string, log *slog.Logger) (
 	if err != nil {
 		return nil, err
 	}
+	// On shutdown, before the database closes: the inbox rows still being
+	// written after their replies.
+	a.closers = append(a.closers, func() error {
+		fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return settler.Flush(fctx)
+	})
 	if a.notify, err = handler.NewNotify(handler.NotifyConfig{Settler: settler, Keys: keys, Logger: log}); err != nil {
 		return nil, err
 	}

@@ -21,10 +21,11 @@ import (
 // opsShop is a notify handler over a SQLite -db with the inbox and the
 // history on, as the demo wires them, and one PENDING attempt.
 type opsShop struct {
-	db     string // the -db flag
-	srv    *httptest.Server
-	orders store.OrderStore
-	otn    string
+	db      string // the -db flag
+	settler *handler.Settler
+	srv     *httptest.Server
+	orders  store.OrderStore
+	otn     string
 }
 
 func newOpsShop(t *testing.T) *opsShop {
@@ -56,7 +57,7 @@ func newOpsShop(t *testing.T) *opsShop {
 	if err := st.Create(ctx, o); err != nil {
 		t.Fatal(err)
 	}
-	return &opsShop{db: db, srv: srv, orders: st, otn: o.OutTradeNo}
+	return &opsShop{db: db, settler: settler, srv: srv, orders: st, otn: o.OutTradeNo}
 }
 
 // notify posts a notification signed with key and returns the reply.
@@ -74,7 +75,18 @@ func (s *opsShop) notify(t *testing.T, key string, amount int64) string {
 	defer resp.Body.Close()
 	var b bytes.Buffer
 	b.ReadFrom(resp.Body)
+	s.flush(t)
 	return b.String()
+}
+
+// flush waits for the kept notification to be written.
+func (s *opsShop) flush(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.settler.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // ops runs an operator command and returns its exit code and output.
@@ -134,6 +146,7 @@ func TestOpsReplay(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "HTTP 200") || !strings.Contains(out, "success") {
 		t.Fatalf("replay 1: exit %d\n%s\nwant success from the shop", code, out)
 	}
+	s.flush(t)
 	items, err := s.orders.(store.InboxStore).ListInbox(context.Background(), store.InboxQuery{})
 	if err != nil || len(items) != 2 || items[0].Outcome != "duplicate" || !bytes.Equal(items[0].Body, items[1].Body) {
 		t.Fatalf("after the replay the inbox holds %d items (err %v); want the replayed copy, byte for byte, kept as a duplicate", len(items), err)
