@@ -663,3 +663,29 @@ func TestRefunderRunBounds(t *testing.T) {
 		t.Fatalf("Run did not return within %v of its context's end", bound)
 	}
 }
+
+// TestRefundDriveCallBound: one drive makes at most four gateway calls.
+// Here the gateway's signed refundquery keeps saying NOTSURE after the
+// refund is sent again, so the drive would go on; it stops after send,
+// query, send, query, with the refund in flight and its amount reserved,
+// and the poller goes on later. Mutant killed (gremlins, refund_drive.go):
+// the bound "calls < maxRefundCalls" loosened to "<=", a fifth call.
+func TestRefundDriveCallBound(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	otn := e.paidAttempt(t, "RBOUND1", 1000)
+	e.onPath.RewriteEach(client.OpRefundQuery, func(form url.Values, reply map[string]string) {
+		gatewaytest.Replace(refundListReply(otn, form.Get("out_refund_no"), 400, string(model.RefundNotSure)))(reply)
+		gatewaytest.Resign("", keyA)(reply)
+	})
+	r := e.refunder(t, nil)
+	v := mustRefund(t, r, handler.RefundRequest{OutTradeNo: otn, Amount: 400})
+	if v.Status != string(store.RefundProcessing) {
+		t.Errorf("Refund: got %s, want PROCESSING (accepted, still open)", v.Status)
+	}
+	// Two sends of the one number; the two queries are the other calls.
+	wantOneNumber(t, e, otn, v.OutRefundNo, 2)
+	if got := totals(t, e, otn); got.Reserved != 400 {
+		t.Errorf("reserved: got %d, want 400", got.Reserved)
+	}
+}
