@@ -30,6 +30,12 @@ type queries struct {
 	// settleClearsMoney says settle also deletes the attempt's money facts,
 	// which Settle otherwise deletes with deleteMoney.
 	settleClearsMoney bool
+	// replaceMoney, on the MySQL dialect, writes a payment's money facts
+	// over any the attempt was created with in one upsert. Deleting a row
+	// that is not there and then inserting it takes a gap lock and an
+	// insert intention lock on the same gap, which deadlocks two
+	// concurrent settlements on InnoDB.
+	replaceMoney string
 	// markRelease is PostgreSQL's MarkFulfilledAndRelease in one
 	// statement: markFulfilled's CTE that also deletes the lease, and
 	// answers with the attempts marked and the leases released.
@@ -125,6 +131,11 @@ func foldSchedule(d Dialect, p string, q *queries) {
 			"l AS (DELETE FROM %[5]sleases WHERE name = ? AND token = ? AND expires_at > %[6]s AND EXISTS (SELECT 1 FROM o) RETURNING 1) "+
 			"SELECT (SELECT COUNT(*) FROM o), (SELECT COUNT(*) FROM l)", t, sched, markSet, store.Paid, p, nowMicros(d))
 	case MySQL:
+		cols := strings.Split(moneyColumns, ", ")
+		for i, c := range cols {
+			cols[i] = c + " = VALUES(" + c + ")"
+		}
+		q.replaceMoney = q.insertMoney + " ON DUPLICATE KEY UPDATE " + strings.Join(cols, ", ")
 		join := "UPDATE %[1]s o LEFT JOIN %[2]s s ON s.out_trade_no = o.out_trade_no SET %[3]s, s.kind = '%[5]s' " +
 			"WHERE o.out_trade_no = ? AND %[4]s"
 		q.settle = r(join, t, sched, "o."+strings.ReplaceAll(settleSet, ", ", ", o."), "o.status = '"+string(store.Pending)+"'", store.KindFulfil)
@@ -433,21 +444,24 @@ func (s *Store) settle(ctx context.Context, outTradeNo string, p store.Payment, 
 	op := "settle " + outTradeNo
 	// The payment's money facts replace any the attempt was created with,
 	// in the transaction that makes it PAID.
-	money := func(tx *sql.Tx) error {
-		if !s.q.settleClearsMoney {
-			if _, err := tx.ExecContext(ctx, s.q.deleteMoney, outTradeNo); err != nil {
-				return err
+	money := func(tx *sql.Tx) (err error) {
+		m := p.Money
+		switch {
+		case m.Recorded && s.q.replaceMoney != "":
+			_, err = tx.ExecContext(ctx, s.q.replaceMoney, outTradeNo,
+				m.CouponFee, m.CashFee, m.FeeType, m.BankType, m.SubAppID, m.WxMchID, m.WxSubMchID)
+		default:
+			if !s.q.settleClearsMoney {
+				_, err = tx.ExecContext(ctx, s.q.deleteMoney, outTradeNo)
+			}
+			if err == nil && m.Recorded {
+				err = s.insertMoney(ctx, tx, outTradeNo, m)
 			}
 		}
-		if p.Money.Recorded {
-			if err := s.insertMoney(ctx, tx, outTradeNo, p.Money); err != nil {
-				return err
-			}
+		if err == nil && also != nil {
+			err = also(tx)
 		}
-		if also != nil {
-			return also(tx)
-		}
-		return nil
+		return err
 	}
 	for try := 0; try < casTries; try++ {
 		applied, status, txID, err := s.cas(ctx, outTradeNo, s.q.settleThen, money, s.q.settle,
