@@ -210,22 +210,27 @@ func inboxID(pos []string) (int64, error) {
 	return id, nil
 }
 
-func inboxShow(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	f := newOpsFlags("inbox show", getenv, stderr)
+// item parses the flags and the one inbox ID of args and reads that item.
+func (f *opsFlags) item(ctx context.Context, args []string) (*store.InboxItem, error) {
 	pos, err := f.parse(args)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	id, err := inboxID(pos)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	h, err := f.open(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer h.close()
-	it, err := h.inbox.GetInbox(ctx, id)
+	return h.inbox.GetInbox(ctx, id)
+}
+
+func inboxShow(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	f := newOpsFlags("inbox show", getenv, stderr)
+	it, err := f.item(ctx, args)
 	if err != nil {
 		return err
 	}
@@ -290,25 +295,12 @@ func replay(ctx context.Context, args []string, getenv func(string) string, stdo
 	f := newOpsFlags("replay", getenv, stderr)
 	to := f.fs.String("to", "", "the notify_url to post the notification to (required)")
 	timeout := f.fs.Duration("timeout", 10*time.Second, "how long to wait for the reply")
-	pos, err := f.parse(args)
-	if err != nil {
-		return err
-	}
-	id, err := inboxID(pos)
+	it, err := f.item(ctx, args)
 	if err != nil {
 		return err
 	}
 	if !strings.HasPrefix(*to, "http://") && !strings.HasPrefix(*to, "https://") {
 		return fmt.Errorf("%w: -to must be an http(s) URL", errOpsUsage)
-	}
-	h, err := f.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer h.close()
-	it, err := h.inbox.GetInbox(ctx, id)
-	if err != nil {
-		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()

@@ -132,6 +132,32 @@ func postAll(b *testing.B, hc *http.Client, url string, bodies []string) time.Du
 
 var freshRun atomic.Int64
 
+// freshSetup opens a migrated store on tg, with a pool for freshClients,
+// and records two sets of b.N PENDING attempts, returning the paid
+// notification of each: one set per handler a benchmark compares.
+func freshSetup(b *testing.B, tg target) (s *sqlstore.Store, db *sql.DB, prefix string, first, second []string) {
+	b.Helper()
+	db = tg.open(b, tg.newDSN(b))
+	db.SetMaxOpenConns(2 * freshClients)
+	db.SetMaxIdleConns(2 * freshClients)
+	prefix = newPrefix(b, tg, db)
+	s, err := sqlstore.New(db, sqlstore.Config{Dialect: tg.dialect, TablePrefix: prefix})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := s.Migrate(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	run := freshRun.Add(1)
+	firstMaker := &orderMaker{b: b, s: s, tag: fmt.Sprintf("K%d", run)}
+	secondMaker := &orderMaker{b: b, s: s, tag: fmt.Sprintf("B%d", run)}
+	first, second = freshOrders(b, firstMaker, b.N), freshOrders(b, secondMaker, b.N)
+	if firstMaker.fails.Load()+secondMaker.fails.Load() > 0 {
+		b.Fatal("could not record the attempts")
+	}
+	return s, db, prefix, first, second
+}
+
 // BenchmarkFreshSettlement serves the notification handler on the SQL
 // store (the Store as its own Locker, a fulfilment hook that does
 // nothing) beside a bare handler that parses the form, verifies the sign
@@ -148,26 +174,7 @@ func BenchmarkFreshSettlement(b *testing.B) {
 			continue
 		}
 		b.Run(tg.name, func(b *testing.B) {
-			dsn := tg.newDSN(b)
-			db := tg.open(b, dsn)
-			db.SetMaxOpenConns(2 * freshClients)
-			db.SetMaxIdleConns(2 * freshClients)
-			prefix := newPrefix(b, tg, db)
-			s, err := sqlstore.New(db, sqlstore.Config{Dialect: tg.dialect, TablePrefix: prefix})
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := s.Migrate(context.Background()); err != nil {
-				b.Fatal(err)
-			}
-			run := freshRun.Add(1)
-			kitMaker := &orderMaker{b: b, s: s, tag: fmt.Sprintf("K%d", run)}
-			bareMaker := &orderMaker{b: b, s: s, tag: fmt.Sprintf("B%d", run)}
-			kitBodies := freshOrders(b, kitMaker, b.N)
-			bareBodies := freshOrders(b, bareMaker, b.N)
-			if kitMaker.fails.Load()+bareMaker.fails.Load() > 0 {
-				b.Fatal("could not record the attempts")
-			}
+			s, db, prefix, kitBodies, bareBodies := freshSetup(b, tg)
 			kitSrv := httptest.NewServer(notifyOn(b, s))
 			defer kitSrv.Close()
 			bareSrv := httptest.NewServer(bareSettle(db, tg.dialect, prefix))

@@ -2,7 +2,6 @@ package sqlstore_test
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -46,25 +45,7 @@ func BenchmarkInboxCost(b *testing.B) {
 			continue
 		}
 		b.Run(tg.name, func(b *testing.B) {
-			db := tg.open(b, tg.newDSN(b))
-			db.SetMaxOpenConns(2 * freshClients)
-			db.SetMaxIdleConns(2 * freshClients)
-			prefix := newPrefix(b, tg, db)
-			s, err := sqlstore.New(db, sqlstore.Config{Dialect: tg.dialect, TablePrefix: prefix})
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := s.Migrate(context.Background()); err != nil {
-				b.Fatal(err)
-			}
-			run := freshRun.Add(1)
-			withMaker := &orderMaker{b: b, s: s, tag: fmt.Sprintf("I%d", run)}
-			noneMaker := &orderMaker{b: b, s: s, tag: fmt.Sprintf("W%d", run)}
-			withBodies := freshOrders(b, withMaker, b.N)
-			noneBodies := freshOrders(b, noneMaker, b.N)
-			if withMaker.fails.Load()+noneMaker.fails.Load() > 0 {
-				b.Fatal("could not record the attempts")
-			}
+			s, _, _, withBodies, noneBodies := freshSetup(b, tg)
 			tr := &http.Transport{MaxIdleConnsPerHost: freshClients, MaxConnsPerHost: freshClients}
 			defer tr.CloseIdleConnections()
 			hc := &http.Client{Transport: tr}
