@@ -134,6 +134,7 @@ func testInboxList(t *testing.T, s store.OrderStore) {
 		{"since at(3)", store.InboxQuery{Since: at(3)}, []int64{all[5], all[4], all[3], all[2]}},
 		{"one attempt", store.InboxQuery{OutTradeNo: "INBOXA002"}, []int64{all[5], all[4]}},
 		{"first page", store.InboxQuery{Limit: 2}, []int64{all[5], all[4]}},
+		{"limit 1 is one, not the default", store.InboxQuery{Limit: 1}, []int64{all[5]}},
 		{"next page", store.InboxQuery{Limit: 2, Before: all[4]}, []int64{all[3], all[2]}},
 		{"failed since", store.InboxQuery{FailedOnly: true, Since: at(3)}, []int64{all[5], all[3]}},
 		{"nothing", store.InboxQuery{OutTradeNo: "NOSUCH001"}, []int64{}},
