@@ -49,13 +49,7 @@ func testAbandon(t *testing.T, s store.Closer) {
 }
 
 func testAbandonNotPending(t *testing.T, s store.Closer) {
-	p := newOrder("BIZ1", 1)
-	create(t, s, p)
-	settle(t, s, p.OutTradeNo, payment("T1"), at(3))
-	c := newOrder("BIZ1", 2)
-	create(t, s, c)
-	finish(t, s, c.OutTradeNo, store.Closed, at(4))
-	for _, otn := range []string{p.OutTradeNo, c.OutTradeNo} {
+	for _, otn := range paidAndClosed(t, s) {
 		before := get(t, s, otn)
 		wantErr(t, "Abandon("+string(before.Status)+")", s.Abandon(context.Background(), otn, "gone", at(9)), store.ErrConflict)
 		wantOrder(t, s, before)
@@ -138,15 +132,23 @@ func testReverse(t *testing.T, s store.Closer) {
 // testReverseNotAllowed: a PAID attempt that was not abandoned may have
 // been fulfilled, and a finished one has nothing to reverse.
 func testReverseNotAllowed(t *testing.T, s store.Closer) {
+	for _, otn := range paidAndClosed(t, s) {
+		before := get(t, s, otn)
+		wantErr(t, "Reverse("+string(before.Status)+")", s.Reverse(context.Background(), otn, "x", at(9)), store.ErrConflict)
+		wantOrder(t, s, before)
+	}
+}
+
+// paidAndClosed creates two attempts of one business order, the first
+// PAID (at 3) and the second CLOSED (at 4), and returns their numbers: the
+// two states from which neither Abandon nor Reverse may move an attempt.
+func paidAndClosed(t *testing.T, s store.OrderStore) []string {
+	t.Helper()
 	p := newOrder("BIZ1", 1)
 	create(t, s, p)
 	settle(t, s, p.OutTradeNo, payment("T1"), at(3))
 	c := newOrder("BIZ1", 2)
 	create(t, s, c)
 	finish(t, s, c.OutTradeNo, store.Closed, at(4))
-	for _, otn := range []string{p.OutTradeNo, c.OutTradeNo} {
-		before := get(t, s, otn)
-		wantErr(t, "Reverse("+string(before.Status)+")", s.Reverse(context.Background(), otn, "x", at(9)), store.ErrConflict)
-		wantOrder(t, s, before)
-	}
+	return []string{p.OutTradeNo, c.OutTradeNo}
 }
