@@ -85,6 +85,20 @@ type InboxStore interface {
 	PruneInbox(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
+// InboxBatcher is an InboxStore that keeps several items in one write.
+// It is optional: the handler's background writer uses it, when the
+// Inbox implements it, to keep the notifications queued meanwhile with
+// one statement and one commit instead of one each. sqlstore.Store and
+// memstore.Store implement it.
+type InboxBatcher interface {
+	InboxStore
+	// AddInboxBatch keeps a copy of every item (their IDs and Copies are
+	// ignored), all or none, and returns their new IDs in the items'
+	// order, ascending: a later item has a larger ID. No items is no
+	// write and an empty slice.
+	AddInboxBatch(ctx context.Context, items []*InboxItem) ([]int64, error)
+}
+
 // EventKind names what happened to an attempt.
 type EventKind string
 
@@ -157,6 +171,17 @@ type EventStore interface {
 	// PruneEvents deletes at most limit events recorded before before
 	// (not inbox items), oldest first, and returns how many it deleted.
 	PruneEvents(ctx context.Context, before time.Time, limit int) (int, error)
+}
+
+// EventBatcher is an EventStore that records several events in one
+// write, as InboxBatcher keeps several inbox items. sqlstore.Store and
+// memstore.Store implement it.
+type EventBatcher interface {
+	EventStore
+	// AddEvents records a copy of every event (their IDs are ignored),
+	// all or none, in the given order: ListEvents shows events of equal
+	// At in that order. No events is no write.
+	AddEvents(ctx context.Context, evs []*Event) error
 }
 
 // NotifiedEvent is the EventNotified an inbox item stands for, as

@@ -22,6 +22,9 @@ func init() {
 		orderTest{"EventsList", testEventsList},
 		orderTest{"EventsPrune", testEventsPrune},
 		orderTest{"HistoryContextCanceled", testHistoryContextCanceled},
+		orderTest{"InboxBatch", testInboxBatch},
+		orderTest{"InboxBatchLarge", testInboxBatchLarge},
+		orderTest{"EventsBatch", testEventsBatch},
 	)
 }
 
@@ -291,5 +294,165 @@ func testHistoryContextCanceled(t *testing.T, s store.OrderStore) {
 		if err := es.AddEvent(ctx, &store.Event{OutTradeNo: "EVENTA001", At: at(1), Kind: store.EventCreated}); !errors.Is(err, context.Canceled) {
 			t.Errorf("AddEvent on a canceled context: got %v, want context.Canceled", err)
 		}
+	}
+}
+
+func inboxBatcher(t *testing.T, s store.OrderStore) store.InboxBatcher {
+	t.Helper()
+	b, ok := s.(store.InboxBatcher)
+	if !ok {
+		t.Skip("storetest: store does not implement store.InboxBatcher")
+	}
+	return b
+}
+
+// testInboxBatch: AddInboxBatch keeps every item as given, each under
+// the ID returned at its place (the handler counts a notification's
+// memo copies on that ID), the IDs ascending and above an earlier
+// AddInbox's; it keeps copies of the bodies; no items is no row; a
+// canceled context keeps nothing.
+func testInboxBatch(t *testing.T, s store.OrderStore) {
+	b := inboxBatcher(t, s)
+	ctx := context.Background()
+	none, err := b.AddInboxBatch(ctx, nil)
+	if err != nil || none == nil || len(none) != 0 {
+		t.Fatalf("AddInboxBatch of no items: got %v, %v; want an empty slice", none, err)
+	}
+	if items := listAll(t, b); len(items) != 0 {
+		t.Fatalf("AddInboxBatch of no items kept %d", len(items))
+	}
+	first := addInbox(t, b, inboxItem("INBOXA001", 1, store.ReplySuccess))
+	want := []*store.InboxItem{
+		inboxItem("INBOXA002", 2, store.ReplySuccess),
+		inboxItem("INBOXA003", 3, "fail"),
+		inboxItem("INBOXA002", 4, store.ReplySuccess),
+	}
+	want[1].Err, want[1].Status, want[1].Outcome = "handler: store down", 500, "store_error"
+	want[2].Copies, want[2].ID = 9, 12345 // ignored
+	got, err := b.AddInboxBatch(ctx, want)
+	if err != nil {
+		t.Fatalf("AddInboxBatch: %v", err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("AddInboxBatch of %d items returned %d IDs", len(want), len(got))
+	}
+	prev := first
+	for _, id := range got {
+		if id <= prev {
+			t.Fatalf("AddInboxBatch IDs %v after AddInbox's %d: not ascending", got, first)
+		}
+		prev = id
+	}
+	for i, w := range want {
+		kept, err := b.GetInbox(ctx, got[i])
+		if err != nil {
+			t.Fatalf("GetInbox(%d): %v", got[i], err)
+		}
+		c := *w
+		c.ID, c.Copies = got[i], 0
+		if diff := cmp.Diff(&c, kept, sameInstant); diff != "" {
+			t.Fatalf("item %d of the batch, GetInbox(%d) (-want +got):\n%s", i, got[i], diff)
+		}
+	}
+	want[0].Body[0] = 'X'
+	if kept, err := b.GetInbox(ctx, got[0]); err != nil || kept.Body[0] != 'o' {
+		t.Fatalf("after changing a batch item's body: kept body %q, err %v; want the body as it was", kept.Body, err)
+	}
+	if diff := cmp.Diff([]int64{got[2], got[1], got[0], first}, ids(listAll(t, b))); diff != "" {
+		t.Fatalf("ListInbox after the batch, IDs (-want +got):\n%s", diff)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := b.AddInboxBatch(cctx, []*store.InboxItem{inboxItem("INBOXA004", 5, store.ReplySuccess)}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("AddInboxBatch on a canceled context: got %v, want context.Canceled", err)
+	}
+	if items := listAll(t, b); len(items) != 4 {
+		t.Fatalf("AddInboxBatch on a canceled context: %d items, want the 4 kept before", len(items))
+	}
+}
+
+func listAll(t *testing.T, in store.InboxStore) []*store.InboxItem {
+	t.Helper()
+	items, err := in.ListInbox(context.Background(), store.InboxQuery{Limit: 1000})
+	if err != nil {
+		t.Fatalf("ListInbox: %v", err)
+	}
+	return items
+}
+
+// testInboxBatchLarge: a batch larger than a store may write in one
+// statement (sqlstore's 64 rows) is kept whole, each item under its ID.
+func testInboxBatchLarge(t *testing.T, s store.OrderStore) {
+	b := inboxBatcher(t, s)
+	const n = 150
+	items := make([]*store.InboxItem, n)
+	for i := range items {
+		items[i] = inboxItem(fmt.Sprintf("INBOXL%03d", i), i, store.ReplySuccess)
+	}
+	got, err := b.AddInboxBatch(context.Background(), items)
+	if err != nil {
+		t.Fatalf("AddInboxBatch of %d items: %v", n, err)
+	}
+	if len(got) != n {
+		t.Fatalf("AddInboxBatch of %d items returned %d IDs", n, len(got))
+	}
+	kept := map[int64]string{}
+	for _, it := range listAll(t, b) {
+		kept[it.ID] = it.OutTradeNo
+	}
+	if len(kept) != n {
+		t.Fatalf("AddInboxBatch of %d items kept %d", n, len(kept))
+	}
+	for i, id := range got {
+		if i > 0 && id <= got[i-1] {
+			t.Fatalf("AddInboxBatch IDs not ascending at %d: %d after %d", i, id, got[i-1])
+		}
+		if kept[id] != items[i].OutTradeNo {
+			t.Fatalf("ID %d returned for item %d (%s) holds %q", id, i, items[i].OutTradeNo, kept[id])
+		}
+	}
+}
+
+// testEventsBatch: AddEvents records every event, and ListEvents shows
+// events of the same instant in the order they were given.
+func testEventsBatch(t *testing.T, s store.OrderStore) {
+	es := eventStore(t, s)
+	b, ok := es.(store.EventBatcher)
+	if !ok {
+		t.Skip("storetest: store does not implement store.EventBatcher")
+	}
+	ctx := context.Background()
+	if err := b.AddEvents(ctx, nil); err != nil {
+		t.Fatalf("AddEvents of no events: %v", err)
+	}
+	want := []*store.Event{
+		{OutTradeNo: "EVENTB001", At: at(1), Kind: store.EventCreated, Source: "preorder", Amount: 1999, Instance: "host-1"},
+		{OutTradeNo: "EVENTB001", At: at(2), Kind: store.EventAlert, Source: "notify", Outcome: "mismatch", Amount: 5, Detail: "amount"},
+		{OutTradeNo: "EVENTB001", At: at(2), Kind: store.EventAlert, Source: "query", Outcome: "mismatch", Amount: 6, Detail: "double_payment"},
+		{OutTradeNo: "EVENTB001", At: at(2), Kind: store.EventClosed, Source: "query", Detail: "expired"},
+	}
+	given := append(append([]*store.Event{}, want...), &store.Event{OutTradeNo: "EVENTB002", At: at(1), Kind: store.EventCreated, Source: "preorder"})
+	if err := b.AddEvents(ctx, given); err != nil {
+		t.Fatalf("AddEvents: %v", err)
+	}
+	got, err := es.ListEvents(ctx, "EVENTB001")
+	if err != nil {
+		t.Fatalf("ListEvents: %v", err)
+	}
+	ignoreID := cmp.Comparer(func(a, b *store.Event) bool {
+		x, y := *a, *b
+		x.ID, y.ID = 0, 0
+		return cmp.Equal(x, y, sameInstant)
+	})
+	if diff := cmp.Diff(want, got, ignoreID); diff != "" {
+		t.Fatalf("ListEvents after AddEvents (-want +got):\n%s", diff)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := b.AddEvents(cctx, []*store.Event{{OutTradeNo: "EVENTB003", At: at(1), Kind: store.EventCreated}}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("AddEvents on a canceled context: got %v, want context.Canceled", err)
+	}
+	if evs, _ := es.ListEvents(ctx, "EVENTB003"); len(evs) != 0 {
+		t.Fatalf("AddEvents on a canceled context recorded %d events", len(evs))
 	}
 }

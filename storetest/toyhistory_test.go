@@ -21,6 +21,13 @@ const (
 	eventsWithoutInbox flaw = "events-without-inbox"
 	// bodyAliased keeps and hands out the caller's body slice.
 	bodyAliased flaw = "body-aliased"
+	// batchMisnumbered keeps a batch's items in reverse order, so each
+	// returned ID names another item.
+	batchMisnumbered flaw = "batch-misnumbered"
+	// batchCutShort keeps only the first 100 items of a batch.
+	batchCutShort flaw = "batch-cut-short"
+	// eventsBatchReversed records a batch of events in reverse order.
+	eventsBatchReversed flaw = "events-batch-reversed"
 )
 
 // toyHistory is the toy's inbox and events, under the toy's mutex.
@@ -204,4 +211,42 @@ func (s *toy) PruneEvents(ctx context.Context, before time.Time, limit int) (int
 	}
 	h.events = kept
 	return len(drop), nil
+}
+
+func (s *toy) AddInboxBatch(ctx context.Context, items []*store.InboxItem) ([]int64, error) {
+	if err := s.ctxErr(ctx); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h := s.hist()
+	ids := make([]int64, 0, len(items))
+	for i := range items {
+		it := items[i]
+		if s.flaw == batchMisnumbered {
+			it = items[len(items)-1-i]
+		}
+		h.seq++
+		c := s.itemCopy(it)
+		c.ID, c.Copies = h.seq, 0
+		h.inbox = append(h.inbox, c)
+		ids = append(ids, c.ID)
+		if s.flaw == batchCutShort && len(ids) == 100 {
+			break
+		}
+	}
+	return ids, nil
+}
+
+func (s *toy) AddEvents(ctx context.Context, evs []*store.Event) error {
+	for i := range evs {
+		e := evs[i]
+		if s.flaw == eventsBatchReversed {
+			e = evs[len(evs)-1-i]
+		}
+		if err := s.AddEvent(ctx, e); err != nil {
+			return err
+		}
+	}
+	return nil
 }

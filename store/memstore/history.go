@@ -12,6 +12,9 @@ import (
 var (
 	_ store.InboxStore = (*Store)(nil)
 	_ store.EventStore = (*Store)(nil)
+
+	_ store.InboxBatcher = (*Store)(nil)
+	_ store.EventBatcher = (*Store)(nil)
 )
 
 // history is the Store's inbox and event history, under Store.hmu: apart
@@ -42,6 +45,28 @@ func (s *Store) AddInbox(ctx context.Context, it *store.InboxItem) (int64, error
 	c.ID, c.Copies = s.hist.inboxSeq, 0
 	s.hist.inbox = append(s.hist.inbox, c)
 	return c.ID, nil
+}
+
+// AddInboxBatch implements store.InboxBatcher: the copies are made
+// outside the lock, then appended under it at once.
+func (s *Store) AddInboxBatch(ctx context.Context, items []*store.InboxItem) ([]int64, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	cs := make([]*store.InboxItem, len(items))
+	for i, it := range items {
+		cs[i] = cloneItem(it)
+	}
+	ids := make([]int64, len(items))
+	s.hmu.Lock()
+	defer s.hmu.Unlock()
+	for i, c := range cs {
+		s.hist.inboxSeq++
+		c.ID, c.Copies = s.hist.inboxSeq, 0
+		ids[i] = c.ID
+	}
+	s.hist.inbox = append(s.hist.inbox, cs...)
+	return ids, nil
 }
 
 // findItem returns the index of item id, or -1. Callers hold hmu.
@@ -140,6 +165,25 @@ func (s *Store) AddEvent(ctx context.Context, e *store.Event) error {
 	s.hist.eventsSeq++
 	c.ID = s.hist.eventsSeq
 	s.hist.events = append(s.hist.events, &c)
+	return nil
+}
+
+// AddEvents implements store.EventBatcher.
+func (s *Store) AddEvents(ctx context.Context, evs []*store.Event) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	cs := make([]store.Event, len(evs))
+	for i, e := range evs {
+		cs[i] = *e
+	}
+	s.hmu.Lock()
+	defer s.hmu.Unlock()
+	for i := range cs {
+		s.hist.eventsSeq++
+		cs[i].ID = s.hist.eventsSeq
+		s.hist.events = append(s.hist.events, &cs[i])
+	}
 	return nil
 }
 

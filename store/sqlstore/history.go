@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,6 +15,9 @@ import (
 var (
 	_ store.InboxStore = (*Store)(nil)
 	_ store.EventStore = (*Store)(nil)
+
+	_ store.InboxBatcher = (*Store)(nil)
+	_ store.EventBatcher = (*Store)(nil)
 )
 
 const (
@@ -59,18 +63,155 @@ func (s *Store) AddInbox(ctx context.Context, it *store.InboxItem) (int64, error
 	if err := ctx.Err(); err != nil {
 		return 0, s.fail(ctx, "add inbox", err)
 	}
-	body := it.Body
-	if body == nil {
-		body = []byte{} // NOT NULL
-	}
-	id, err := s.insertReturning(ctx, fmt.Sprintf("INSERT INTO %sinbox (%s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
-		s.prefix, strings.TrimPrefix(inboxColumns, "id, ")),
-		micros(it.ReceivedAt), clip(it.Instance, 128), it.OutTradeNo, it.Amount, clip(it.ContentType, 128),
-		clip(it.RemoteAddr, 128), it.Headers, body, clip(it.Outcome, 32), clip(it.Reply, 32), it.Status, it.Err)
+	id, err := s.insertReturning(ctx, fmt.Sprintf("INSERT INTO %sinbox (%s) VALUES %s",
+		s.prefix, strings.TrimPrefix(inboxColumns, "id, "), inboxRow), inboxArgs(nil, it)...)
 	if err != nil {
 		return 0, s.fail(ctx, "add inbox", err)
 	}
 	return id, nil
+}
+
+// inboxRow is one row's placeholders in an INSERT INTO inbox; copies
+// starts at 0.
+const inboxRow = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)"
+
+// inboxArgs appends it's column values, in inboxRow's order, to args.
+func inboxArgs(args []any, it *store.InboxItem) []any {
+	body := it.Body
+	if body == nil {
+		body = []byte{} // NOT NULL
+	}
+	return append(args, micros(it.ReceivedAt), clip(it.Instance, 128), it.OutTradeNo, it.Amount,
+		clip(it.ContentType, 128), clip(it.RemoteAddr, 128), it.Headers, body, clip(it.Outcome, 32),
+		clip(it.Reply, 32), it.Status, it.Err)
+}
+
+// rowsPerInsert bounds the rows of one multi-row INSERT: its
+// placeholders stay under SQLite's old limit of 999 and its size
+// (bodies of up to 64 KiB) under MariaDB's default max_allowed_packet.
+const rowsPerInsert = 64
+
+// values is n copies of row joined by commas: a multi-row VALUES list.
+func values(row string, n int) string {
+	var b strings.Builder
+	b.Grow(n * (len(row) + 2))
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(row)
+	}
+	return b.String()
+}
+
+// AddInboxBatch implements store.InboxBatcher: one multi-row INSERT (one
+// statement, one commit) per rowsPerInsert items; more than that run in
+// one transaction, so that the batch is kept all or none. PostgreSQL and
+// SQLite return the IDs through RETURNING; on MySQL (and TiDB, OceanBase)
+// the IDs of a multi-row INSERT are consecutive in steps of
+// auto_increment_increment from LAST_INSERT_ID(), which is the first.
+func (s *Store) AddInboxBatch(ctx context.Context, items []*store.InboxItem) ([]int64, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, s.fail(ctx, "add inbox batch", err)
+	}
+	if len(items) == 0 {
+		return []int64{}, nil
+	}
+	ids := make([]int64, 0, len(items))
+	run := func(ex execer) error {
+		for lo := 0; lo < len(items); lo += rowsPerInsert {
+			chunk := items[lo:min(lo+rowsPerInsert, len(items))]
+			got, err := s.insertInbox(ctx, ex, chunk)
+			if err != nil {
+				return err
+			}
+			ids = append(ids, got...)
+		}
+		return nil
+	}
+	var err error
+	if len(items) <= rowsPerInsert {
+		err = run(s.db)
+	} else {
+		err = s.inTx(ctx, func(tx *sql.Tx) error { ids = ids[:0]; return run(tx) })
+	}
+	if err != nil {
+		return nil, s.fail(ctx, "add inbox batch", err)
+	}
+	return ids, nil
+}
+
+// insertInbox keeps items with one INSERT and returns their IDs in order.
+func (s *Store) insertInbox(ctx context.Context, ex execer, items []*store.InboxItem) ([]int64, error) {
+	args := make([]any, 0, 12*len(items))
+	for _, it := range items {
+		args = inboxArgs(args, it)
+	}
+	q := fmt.Sprintf("INSERT INTO %sinbox (%s) VALUES %s", s.prefix, strings.TrimPrefix(inboxColumns, "id, "),
+		values(inboxRow, len(items)))
+	ids := make([]int64, 0, len(items))
+	if s.dialect != MySQL {
+		rows, err := ex.QueryContext(ctx, rebind(s.dialect, q+" RETURNING id"), args...)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				return nil, err
+			}
+			ids = append(ids, id)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		if len(ids) != len(items) {
+			return nil, fmt.Errorf("%d IDs returned for %d rows", len(ids), len(items))
+		}
+		// RETURNING's order is not promised; the IDs are generated in
+		// the VALUES list's order (a sequence, SQLite's rowid).
+		slices.Sort(ids)
+		return ids, nil
+	}
+	step, err := s.autoIncrementStep(ctx, ex)
+	if err != nil {
+		return nil, err
+	}
+	res, err := ex.ExecContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	first, err := res.LastInsertId()
+	if err != nil {
+		return nil, err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return nil, err
+	} else if n != int64(len(items)) {
+		return nil, fmt.Errorf("%d rows inserted of %d", n, len(items))
+	}
+	for i := range items {
+		ids = append(ids, first+int64(i)*step)
+	}
+	return ids, nil
+}
+
+// autoIncrementStep is MySQL's auto_increment_increment (1 unless a
+// cluster such as Galera spreads IDs across its nodes), read once.
+func (s *Store) autoIncrementStep(ctx context.Context, ex execer) (int64, error) {
+	if v := s.incStep.Load(); v > 0 {
+		return v, nil
+	}
+	var v int64
+	if err := ex.QueryRowContext(ctx, "SELECT @@auto_increment_increment").Scan(&v); err != nil {
+		return 0, err
+	}
+	if v < 1 {
+		v = 1
+	}
+	s.incStep.Store(v)
+	return v, nil
 }
 
 // AddInboxCopies implements store.InboxStore with one UPDATE.
@@ -205,12 +346,54 @@ func (s *Store) AddEvent(ctx context.Context, e *store.Event) error {
 	if err := ctx.Err(); err != nil {
 		return s.fail(ctx, "add event", err)
 	}
-	_, err := s.db.ExecContext(ctx, rebind(s.dialect, fmt.Sprintf("INSERT INTO %sevents (%s) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-		s.prefix, strings.TrimPrefix(eventsColumns, "id, "))),
-		e.OutTradeNo, micros(e.At), clip(string(e.Kind), 32), clip(e.Source, 32), clip(e.Outcome, 32),
-		e.Amount, e.Detail, clip(e.Instance, 128))
+	_, err := s.db.ExecContext(ctx, rebind(s.dialect, fmt.Sprintf("INSERT INTO %sevents (%s) VALUES %s",
+		s.prefix, strings.TrimPrefix(eventsColumns, "id, "), eventRow)), eventArgs(nil, e)...)
 	if err != nil {
 		return s.fail(ctx, "add event", err)
+	}
+	return nil
+}
+
+// eventRow is one row's placeholders in an INSERT INTO events.
+const eventRow = "(?, ?, ?, ?, ?, ?, ?, ?)"
+
+// eventArgs appends e's column values, in eventRow's order, to args.
+func eventArgs(args []any, e *store.Event) []any {
+	return append(args, e.OutTradeNo, micros(e.At), clip(string(e.Kind), 32), clip(e.Source, 32),
+		clip(e.Outcome, 32), e.Amount, e.Detail, clip(e.Instance, 128))
+}
+
+// AddEvents implements store.EventBatcher: one multi-row INSERT per
+// rowsPerInsert events, in one transaction when there are more.
+func (s *Store) AddEvents(ctx context.Context, evs []*store.Event) error {
+	if err := ctx.Err(); err != nil {
+		return s.fail(ctx, "add events", err)
+	}
+	if len(evs) == 0 {
+		return nil
+	}
+	run := func(ex execer) error {
+		for lo := 0; lo < len(evs); lo += rowsPerInsert {
+			chunk := evs[lo:min(lo+rowsPerInsert, len(evs))]
+			args := make([]any, 0, 8*len(chunk))
+			for _, e := range chunk {
+				args = eventArgs(args, e)
+			}
+			if _, err := ex.ExecContext(ctx, rebind(s.dialect, fmt.Sprintf("INSERT INTO %sevents (%s) VALUES %s",
+				s.prefix, strings.TrimPrefix(eventsColumns, "id, "), values(eventRow, len(chunk)))), args...); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var err error
+	if len(evs) <= rowsPerInsert {
+		err = run(s.db)
+	} else {
+		err = s.inTx(ctx, func(tx *sql.Tx) error { return run(tx) })
+	}
+	if err != nil {
+		return s.fail(ctx, "add events", err)
 	}
 	return nil
 }

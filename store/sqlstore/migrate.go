@@ -12,7 +12,8 @@ import (
 	"github.com/cypaykit/kit/store"
 )
 
-// execer is what a migration runs on: a *sql.Tx or a *sql.Conn.
+// execer is what a migration runs on (a *sql.Tx or a *sql.Conn), and a
+// multi-row INSERT (the *sql.DB or a *sql.Tx).
 type execer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row

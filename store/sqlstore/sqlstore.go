@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/cypaykit/kit/store"
@@ -91,6 +92,9 @@ type Store struct {
 	lease   *Locker
 	skew    time.Duration
 	serverState
+	// incStep is MySQL's auto_increment_increment, read by the first
+	// multi-row inbox insert (0: not read yet).
+	incStep atomic.Int64
 }
 
 var (
