@@ -1,9 +1,9 @@
 // Package handler holds the http.Handlers a host mounts to take UnifiedPay
 // (超赢) payments — the payment notification (异步通知) receiver, the
 // pre-order (主扫预下单) proxy and the order status endpoint — and the
-// Reconciler that settles by order query what notifications miss; and the
-// Refunder, which gives money back (退款) once per refund number and never
-// more than was paid.
+// Reconciler that settles by order query what notifications miss (查单/补单).
+// Refunds (退款) are package refund, above this one: the Settler and the
+// Reconciler see them only through Remedy and Poller.
 //
 // Every path that can mark an order PAID goes through one Settler, which
 // checks the merchant and the amount against the stored order and settles

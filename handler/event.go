@@ -135,6 +135,21 @@ const (
 	// freed for another attempt, so this is a second payment: the
 	// fulfilment hook does not run for it; refund it (AutoRefund does).
 	AlertPaidAfterAbandon AlertKind = "paid_after_abandon"
+	// AlertRefundChange: the gateway answered CHANGE for a refund: the
+	// buyer's card was frozen or closed and the money went back to the
+	// merchant's account. Pay the buyer another way; the kit will not
+	// refund it again.
+	AlertRefundChange AlertKind = "refund_change"
+	// AlertRefundUnconfirmed: the gateway refused a refund and then said
+	// it does not know its number, both in unsigned error replies (the
+	// gateway signs no error). Either the refund was really refused, or a
+	// party on the path forged both answers for a refund the gateway
+	// made. The kit cannot tell, so the amount stays reserved and the
+	// refund is sent again under its own number on the schedule; the
+	// alert comes with each try. Check the refund in the merchant
+	// console: until the gateway answers it with a signed status, no
+	// further refund can use its amount.
+	AlertRefundUnconfirmed AlertKind = "refund_unconfirmed"
 )
 
 // Alert describes a validly signed message that contradicts the stored

@@ -21,6 +21,7 @@ import (
 	"github.com/cypaykit/kit/gatewaytest"
 	"github.com/cypaykit/kit/handler"
 	"github.com/cypaykit/kit/model"
+	"github.com/cypaykit/kit/refund"
 	"github.com/cypaykit/kit/store"
 	"github.com/cypaykit/kit/store/memstore"
 )
@@ -201,10 +202,65 @@ type env struct {
 	rec      *recorder
 	clock    *fakeClock
 	business sync.Map // business id -> handler.Purchase
-	auto     *handler.Refunder
+	auto     *refund.Refunder
 	// onPath stands between the clients and the simulator; with no rules
 	// it changes nothing.
 	onPath *gatewaytest.OnPath
+}
+
+// paidAttempt pre-orders business order id for amount fen, pays it at the
+// simulator and waits until the notification settled it.
+func (e *env) paidAttempt(t testing.TB, id string, amount int64) string {
+	t.Helper()
+	e.addOrder(id, mchA, amount)
+	otn := e.mustPreOrder(t, model.V2, id, model.PayWeChat)
+	if err := e.sim.Pay(otn); err != nil {
+		t.Fatalf("sim.Pay(%s): %v", otn, err)
+	}
+	e.waitIdle(t)
+	if o := e.get(t, otn); o.Status != store.Paid {
+		t.Fatalf("attempt %s after payment: got %s, want PAID", otn, o.Status)
+	}
+	return otn
+}
+
+// refunder returns a Refunder on e's store and v2 client (AutoRefund's).
+func (e *env) refunder(t testing.TB) *refund.Refunder {
+	t.Helper()
+	r, err := refund.New(refund.Config{
+		Store: e.mem, Client: e.clients[model.V2], Alert: e.rec.Alert,
+		Logger: quietLogger(), Now: e.clock.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// payTwice pays two attempts of one business order at the simulator.
+func payTwice(t *testing.T, e *env, id string, amount int64) (first, second string) {
+	t.Helper()
+	e.addOrder(id, mchA, amount)
+	first = e.mustPreOrder(t, model.V2, id, model.PayWeChat)
+	second = e.mustPreOrder(t, model.V2, id, model.PayAlipay)
+	for _, otn := range []string{first, second} {
+		if err := e.sim.Pay(otn); err != nil {
+			t.Fatal(err)
+		}
+		e.waitIdle(t)
+	}
+	return first, second
+}
+
+// countAlerts counts the alerts of kind k e's hooks saw.
+func countAlerts(e *env, k handler.AlertKind) int {
+	n := 0
+	for _, a := range e.rec.Alerts() {
+		if a.Kind == k {
+			n++
+		}
+	}
+	return n
 }
 
 func quietLogger() *slog.Logger {
@@ -251,7 +307,7 @@ func newEnv(t testing.TB, opt envOptions) *env {
 	}
 	var err error
 	if opt.autoRefund {
-		e.auto = e.refunder(t, nil)
+		e.auto = e.refunder(t)
 	}
 	e.settler, err = handler.NewSettler(handler.SettlerConfig{
 		Store: e.store, Locker: e.mem, Fulfill: e.hooks.Fulfill, AutoRefund: e.auto,

@@ -339,28 +339,3 @@ func TestHistoryRetentionInBatches(t *testing.T) {
 		}
 	}
 }
-
-// TestHistoryRecordsRefunds: a Refunder with Events records the request
-// and the gateway's answer in the attempt's history.
-func TestHistoryRecordsRefunds(t *testing.T) {
-	e := historyEnv(t, envOptions{})
-	otn := e.paidAttempt(t, "HISTREF1", 1000)
-	rf := e.refunder(t, func(c *handler.RefunderConfig) { c.Events = e.mem })
-	mustRefund(t, rf, handler.RefundRequest{OutTradeNo: otn, Amount: 300})
-	evs, err := e.mem.ListEvents(context.Background(), otn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var requested, answered bool
-	for _, ev := range evs {
-		switch ev.Kind {
-		case store.EventRefundRequested:
-			requested = ev.Amount == 300 && ev.Source == string(handler.SourceRefund)
-		case store.EventRefundAnswered:
-			answered = true
-		}
-	}
-	if !requested || !answered {
-		t.Fatalf("history %+v: want refund_requested of 300 and a refund_answered", evs)
-	}
-}

@@ -82,9 +82,10 @@ type ReconcilerConfig struct {
 	// counting. It must be fast and safe for concurrent use. Nil means none.
 	ObservePass func(PassEvent)
 	// Refunder, when set, also drives in-flight refunds on every pass
-	// (Refunder.Poll), so one loop serves payments and refunds. Nil means
-	// the host runs the Refunder itself (Refunder.Run), or no refunds.
-	Refunder *Refunder
+	// (its Poll; a *refund.Refunder), so one loop serves payments and
+	// refunds. Nil means the host runs the refunder itself
+	// (refund.Refunder.Run), or no refunds.
+	Refunder Poller
 	// Logger receives this handler's structured logs. Nil means
 	// slog.Default() as it is when the constructor runs: the kit's one
 	// logger, shared by every handler left at nil (see the package doc).
@@ -152,14 +153,14 @@ type Reconciler struct {
 	historyBatch                  int
 	limiter                       Limiter
 	perMerchant                   func(string) Limiter
-	refunder                      *Refunder
+	refunder                      Poller
 	observePass                   func(PassEvent)
 	log                           *slog.Logger
 	now                           func() time.Time
 	// lastPass is when the latest pass that reached the store ended, in
 	// Unix nanoseconds by now; zero before the first. Health reads it.
 	lastPass atomic.Int64
-	unsigned unsignedStreak
+	unsigned ReplyStreak
 }
 
 // cancelWindow is how long after creation the gateway accepts a cancel.
@@ -186,6 +187,9 @@ func NewReconciler(cfg ReconcilerConfig) (*Reconciler, error) {
 		refunder: cfg.Refunder, observePass: cfg.ObservePass,
 		limiter: cfg.Limiter, perMerchant: cfg.MerchantLimiter,
 		retention: cfg.HistoryRetention, historyBatch: cfg.HistoryBatch,
+	}
+	if isNil(r.refunder) {
+		r.refunder = nil
 	}
 	for _, c := range append(cfg.Clients, cfg.Client) {
 		if c == nil {
@@ -701,7 +705,7 @@ func (r *Reconciler) expire(ctx context.Context, cl *client.Client, o *store.Ord
 // noteReply counts an unverifiable reply about o towards
 // AlertUnsignedReply.
 func (r *Reconciler) noteReply(ctx context.Context, o *store.Order, err error) {
-	noteReply(ctx, &r.unsigned, r.log, r.settler.alert,
+	r.unsigned.Note(ctx, r.log, r.settler.alert,
 		Alert{Source: SourceQuery, OutTradeNo: o.OutTradeNo, BusinessID: o.BusinessID, MchID: o.MchID, Status: string(o.Status)}, err)
 }
 

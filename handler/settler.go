@@ -67,19 +67,19 @@ type SettlerConfig struct {
 	// order (see AlertKind). Nil means an error-level log line only; the
 	// log line is written either way.
 	Alert func(ctx context.Context, a Alert)
-	// AutoRefund, when set, refunds in full, through this Refunder, every
-	// payment the buyer did not owe: a second paid attempt of a business
-	// order (AlertDoublePayment), a payment that landed on an attempt
-	// already FAILED or CLOSED (AlertPaidAfterClose), and a payment of an
-	// attempt its buyer had abandoned (AlertPaidAfterAbandon). The refund
-	// is reserved and recorded before the reply, under a refund number
-	// derived from the attempt (idempotency key "cypay-auto:" plus its
-	// out_trade_no), so it happens once however often the payment is
-	// reported and however many instances see it, and is sent by the
-	// Refunder's Poll. The alert is raised either way. Nil means off: the
-	// host refunds by hand. A shop that never wants a buyer to pay twice
-	// sets it; the demo shop does.
-	AutoRefund *Refunder
+	// AutoRefund, when set, refunds in full, through this Remedy (a
+	// *refund.Refunder), every payment the buyer did not owe: a second
+	// paid attempt of a business order (AlertDoublePayment), a payment
+	// that landed on an attempt already FAILED or CLOSED
+	// (AlertPaidAfterClose), and a payment of an attempt its buyer had
+	// abandoned (AlertPaidAfterAbandon). The refund is reserved and
+	// recorded before the reply, once per attempt however often the
+	// payment is reported and however many instances see it, and is sent
+	// by the refunder's Poll (refund.Refunder.Remedy says how). The alert
+	// is raised either way. Nil means off: the host refunds by hand. A
+	// shop that never wants a buyer to pay twice sets it; the demo shop
+	// does.
+	AutoRefund Remedy
 	// Observe receives one Event per handled notification or query
 	// result, for counting. It must be fast and safe for concurrent use.
 	// Nil means none.
@@ -128,7 +128,7 @@ type Settler struct {
 	joint   store.SettleLocker
 	fulfill func(ctx context.Context, o store.Order) error
 	alert   func(ctx context.Context, a Alert)
-	auto    *Refunder
+	auto    Remedy
 	observe func(e Event)
 	trace   Trace
 	hist    *recorder // nil: no inbox and no history
@@ -158,6 +158,9 @@ func NewSettler(cfg SettlerConfig) (*Settler, error) {
 		record:  cfg.RecordFor,
 		log:     cfg.Logger,
 		now:     cfg.Now,
+	}
+	if isNil(s.auto) {
+		s.auto = nil
 	}
 	if l, ok := cfg.Store.(store.Locker); ok && s.locker != nil && !sameLocker(s.locker, l) {
 		s.locker = fenced(s.locker, l) // see fence.go
@@ -504,20 +507,15 @@ func (s *Settler) markFulfilled(ctx context.Context, outTradeNo, name, token str
 	}
 }
 
-// autoRefund reserves the full refund of a double payment, or of a
-// payment that landed after its attempt was closed, for the AutoRefund
-// Refunder to send. The key is the attempt's, so a repeated notification
-// finds the same refund.
+// autoRefund reserves the full refund of a payment the buyer did not owe
+// (why says which), for the AutoRefund Remedy to send.
 func (s *Settler) autoRefund(ctx context.Context, o *store.Order, why AlertKind) error {
-	v, err := s.auto.Enqueue(ctx, RefundRequest{
-		OutTradeNo: o.OutTradeNo, Amount: o.Amount, Reason: string(why),
-		IdempotencyKey: "cypay-auto:" + o.OutTradeNo, AfterClose: why == AlertPaidAfterClose,
-	})
+	no, err := s.auto.Remedy(ctx, *o, why)
 	if err != nil {
 		return fmt.Errorf("handler: automatic refund of %s: %w", o.OutTradeNo, err)
 	}
 	s.log.LogAttrs(ctx, slog.LevelInfo, "handler: automatic refund recorded", slog.String("alert", string(why)),
-		slog.String("out_trade_no", o.OutTradeNo), slog.String("out_refund_no", v.OutRefundNo))
+		slog.String("out_trade_no", o.OutTradeNo), slog.String("out_refund_no", no))
 	return nil
 }
 

@@ -20,16 +20,18 @@ import (
 // verifies.
 const AlertUnsignedReply AlertKind = "unsigned_reply"
 
-// unsignedStreak counts an instance's unverifiable gateway replies in a
-// row. The zero value is ready; it is safe for concurrent use.
-type unsignedStreak struct{ n atomic.Int64 }
+// ReplyStreak counts one component's unverifiable gateway replies in a
+// row and raises AlertUnsignedReply when they last (the Reconciler keeps
+// one, and so does refund.Refunder). The zero value is ready; it is safe
+// for concurrent use.
+type ReplyStreak struct{ n atomic.Int64 }
 
 // note records the error of one gateway call and returns how many
 // unverifiable replies in a row there have been, and whether an alert is
 // due at that count. A nil error is a verified reply and starts the count
 // again; any other error (the network, an unsigned plain error reply)
 // proves nothing either way and leaves it as it is.
-func (s *unsignedStreak) note(err error) (n int64, due bool) {
+func (s *ReplyStreak) note(err error) (n int64, due bool) {
 	if err == nil {
 		s.n.Store(0)
 		return 0, false
@@ -51,10 +53,10 @@ func alertDue(n int64) bool {
 	return q&(q-1) == 0
 }
 
-// noteReply counts one gateway call's result in s and, when an alert is
-// due, logs it and passes it to alert (which may be nil). a says what was
-// asked about; its Kind and Count are set here.
-func noteReply(ctx context.Context, s *unsignedStreak, log *slog.Logger, alert func(context.Context, Alert), a Alert, err error) {
+// Note counts one gateway call's result (err) and, when an alert is due,
+// logs it to log and passes it to alert (which may be nil). a says what
+// was asked about; its Kind and Count are set here.
+func (s *ReplyStreak) Note(ctx context.Context, log *slog.Logger, alert func(context.Context, Alert), a Alert, err error) {
 	n, due := s.note(err)
 	if !due {
 		return

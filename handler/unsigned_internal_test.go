@@ -19,7 +19,7 @@ func TestUnsignedStreak(t *testing.T) {
 	network := fmt.Errorf("%w: reset", client.ErrUnknownOutcome)
 	plain := &client.GatewayError{Op: "orderquery", Code: "20006"}
 
-	var s unsignedStreak
+	var s ReplyStreak
 	var due []int64
 	for i := 0; i < 100; i++ {
 		err := unsigned

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cypaykit/kit/handler"
+	"github.com/cypaykit/kit/refund"
 	"github.com/cypaykit/kit/store"
 )
 
@@ -231,13 +232,13 @@ type refundResponse struct {
 	Status      string `json:"status"`
 }
 
-func refundJSON(v handler.RefundView) refundResponse {
+func refundJSON(v refund.View) refundResponse {
 	return refundResponse{OutRefundNo: v.OutRefundNo, OutTradeNo: v.OutTradeNo, Amount: v.Amount, Status: v.Status}
 }
 
 // acceptedStatus is 201 once the gateway took the refund (it may still be
 // paying it back), 202 while its outcome is unknown.
-func acceptedStatus(v handler.RefundView) int {
+func acceptedStatus(v refund.View) int {
 	switch store.RefundState(v.Status) {
 	case store.RefundPending, store.RefundNotSure:
 		return http.StatusAccepted
@@ -269,18 +270,18 @@ func (a *app) createRefund(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusPreconditionRequired, "the confirmation is for another payment or amount, or has expired: preview the refund again")
 		return
 	}
-	v, err := a.refunder.Refund(r.Context(), handler.RefundRequest{
+	v, err := a.refunder.Refund(r.Context(), refund.Request{
 		OutTradeNo: req.OutTradeNo, Amount: amount, Reason: req.Reason, IdempotencyKey: key,
 	})
 	switch {
-	case errors.Is(err, handler.ErrRefundInvalid):
+	case errors.Is(err, refund.ErrInvalid):
 		// The message names the field and never echoes its value.
 		writeProblem(w, http.StatusBadRequest, strings.TrimPrefix(err.Error(), "handler: "))
 	case errors.Is(err, handler.ErrOrderNotFound):
 		writeProblem(w, http.StatusNotFound, "no payment "+req.OutTradeNo)
-	case errors.Is(err, handler.ErrNotRefundable):
+	case errors.Is(err, refund.ErrNotRefundable):
 		writeProblem(w, http.StatusConflict, "payment "+req.OutTradeNo+" is not paid (or is fully refunded)")
-	case errors.Is(err, handler.ErrRefundAmount):
+	case errors.Is(err, refund.ErrAmount):
 		// Another refund took the money since the preview.
 		detail := "amount must be more than 0 and at most what is left to refund"
 		if o, gerr := a.store.Get(r.Context(), req.OutTradeNo); gerr == nil && amount > 0 {
@@ -289,7 +290,7 @@ func (a *app) createRefund(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		writeProblem(w, http.StatusUnprocessableEntity, detail)
-	case errors.Is(err, handler.ErrRefundKeyReused):
+	case errors.Is(err, refund.ErrKeyReused):
 		writeProblem(w, http.StatusUnprocessableEntity, "Idempotency-Key already used for another refund")
 	case err != nil:
 		a.log.ErrorContext(r.Context(), "checkout: refund failed", slog.String("err", err.Error()))
@@ -309,7 +310,7 @@ func (a *app) createRefund(w http.ResponseWriter, r *http.Request) {
 func (a *app) getRefund(w http.ResponseWriter, r *http.Request) {
 	v, err := a.refunder.Get(r.Context(), r.PathValue("out_refund_no"))
 	switch {
-	case errors.Is(err, handler.ErrRefundNotFound):
+	case errors.Is(err, refund.ErrNotFound):
 		writeProblem(w, http.StatusNotFound, "no such refund")
 	case err != nil:
 		a.log.ErrorContext(r.Context(), "checkout: refund lookup failed", slog.String("err", err.Error()))

@@ -14,6 +14,7 @@ import (
 	"github.com/cypaykit/kit/client"
 	"github.com/cypaykit/kit/gatewaytest"
 	"github.com/cypaykit/kit/handler"
+	"github.com/cypaykit/kit/refund"
 	"github.com/cypaykit/kit/store"
 )
 
@@ -35,7 +36,7 @@ type app struct {
 	closeRoute http.Handler // POST /pay/orders/{out_trade_no}/close: the Abandon button
 	tokens     statusTokens
 	reconciler *handler.Reconciler
-	refunder   *handler.Refunder
+	refunder   *refund.Refunder
 	// adminStatus is the status handler the back office reads attempts
 	// through: every attempt, to whoever passed requireAdmin.
 	adminStatus http.Handler
@@ -124,9 +125,9 @@ func newApp(ctx context.Context, cfg config, baseURL string, log *slog.Logger) (
 	// The refunder is made first: the settler refunds, through it, every
 	// payment a buyer did not owe (paid twice, or paid an attempt they had
 	// abandoned), because a shop never wants a buyer to pay twice.
-	fcfg := handler.RefunderConfig{Store: st, Client: a.client, Alert: a.alerts.add, Events: events, Logger: log}
+	fcfg := refund.Config{Store: st, Client: a.client, Alert: a.alerts.add, Events: events, Logger: log}
 	a.metrics.refunder(&fcfg)
-	if a.refunder, err = handler.NewRefunder(fcfg); err != nil {
+	if a.refunder, err = refund.New(fcfg); err != nil {
 		return nil, err
 	}
 	scfg := handler.SettlerConfig{

@@ -10,6 +10,7 @@ import (
 	"github.com/cypaykit/kit/client"
 	"github.com/cypaykit/kit/handler"
 	"github.com/cypaykit/kit/observe/kitprom"
+	"github.com/cypaykit/kit/refund"
 	"github.com/cypaykit/kit/store"
 )
 
@@ -58,7 +59,7 @@ func (m *shopMetrics) reconciler(cfg *handler.ReconcilerConfig) {
 	}
 }
 
-func (m *shopMetrics) refunder(cfg *handler.RefunderConfig) {
+func (m *shopMetrics) refunder(cfg *refund.Config) {
 	if m != nil {
 		m.kit.InstrumentRefunder(cfg)
 	}

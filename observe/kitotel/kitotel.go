@@ -22,6 +22,7 @@ import (
 	"github.com/cypaykit/kit/handler"
 	"github.com/cypaykit/kit/observe/internal/hookchain"
 	"github.com/cypaykit/kit/observe/internal/obslabel"
+	"github.com/cypaykit/kit/refund"
 	"github.com/cypaykit/kit/store"
 )
 
@@ -124,7 +125,7 @@ func New(cfg Config) (*Instrumentation, error) {
 // Trace starts a span per stage (named "cypaykit.<stage>"), records the
 // error that ends it, and measures the fulfilment hook; use it as
 // handler.SettlerConfig.Trace, handler.PreOrderConfig.Trace and
-// handler.RefunderConfig.Trace.
+// refund.Config.Trace.
 func (in *Instrumentation) Trace(ctx context.Context, st handler.Stage) (context.Context, func(error)) {
 	kind := trace.SpanKindInternal
 	if st == handler.StageNotify || st == handler.StagePreOrder {
@@ -193,11 +194,11 @@ func (in *Instrumentation) ObservePass(p handler.PassEvent) {
 }
 
 // ObserveRefund counts a refund step and, when it succeeded, its amount;
-// use it as handler.RefunderConfig.Observe.
-func (in *Instrumentation) ObserveRefund(e handler.RefundEvent) {
+// use it as refund.Config.Observe.
+func (in *Instrumentation) ObserveRefund(e refund.Event) {
 	ctx := context.Background()
 	in.refunds.Add(ctx, 1, metric.WithAttributes(attribute.String("result", obslabel.RefundResult(e.Result))))
-	if e.Result == handler.RefundSucceeded && e.Amount > 0 {
+	if e.Result == refund.Succeeded && e.Amount > 0 {
 		in.refundedFen.Add(ctx, e.Amount)
 	}
 }
@@ -276,7 +277,7 @@ func (in *Instrumentation) InstrumentReconciler(cfg *handler.ReconcilerConfig) {
 // "cypaykit.refund" span around each gateway round of a refund, with the
 // gateway calls as children when the client is instrumented too), keeping
 // (and calling first) any hooks already set.
-func (in *Instrumentation) InstrumentRefunder(cfg *handler.RefunderConfig) {
+func (in *Instrumentation) InstrumentRefunder(cfg *refund.Config) {
 	cfg.Observe = hookchain.Then(cfg.Observe, in.ObserveRefund)
 	cfg.Alert = hookchain.ThenCtx(cfg.Alert, in.Alert)
 	cfg.Trace = hookchain.Trace(cfg.Trace, in.Trace)

@@ -18,6 +18,7 @@ import (
 	"github.com/cypaykit/kit/handler"
 	"github.com/cypaykit/kit/model"
 	"github.com/cypaykit/kit/observe/kitotel"
+	"github.com/cypaykit/kit/refund"
 	"github.com/cypaykit/kit/store"
 )
 
@@ -72,16 +73,16 @@ func TestRefundMetricsAndSpans(t *testing.T) {
 	t.Parallel()
 	k := newOtelKit(t)
 	now := time.Now()
-	rcfg := handler.RefunderConfig{Store: k.mem, Client: k.client, Logger: quiet(), Now: func() time.Time { return now }}
+	rcfg := refund.Config{Store: k.mem, Client: k.client, Logger: quiet(), Now: func() time.Time { return now }}
 	k.in.InstrumentRefunder(&rcfg)
-	r, err := handler.NewRefunder(rcfg)
+	r, err := refund.New(rcfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	refund := func(otn string, amount int64, want store.RefundState) handler.RefundView {
+	refundOf := func(otn string, amount int64, want store.RefundState) refund.View {
 		t.Helper()
-		v, err := r.Refund(ctx, handler.RefundRequest{OutTradeNo: otn, Amount: amount})
+		v, err := r.Refund(ctx, refund.Request{OutTradeNo: otn, Amount: amount})
 		if err != nil || v.Status != string(want) {
 			t.Fatalf("Refund %s of %d: got %s, %v; want %s", otn, amount, v.Status, err, want)
 		}
@@ -93,15 +94,15 @@ func TestRefundMetricsAndSpans(t *testing.T) {
 	slow := k.paid(t, "OTELRF0004")
 	k.spans.Reset()
 
-	refund(ok.OutTradeNo, 300, store.RefundSucceeded)
+	refundOf(ok.OutTradeNo, 300, store.RefundSucceeded)
 	// Sent, then queried for its final state.
 	wantTree(t, k, "cypaykit.refund", "cypaykit.refund > cypaykit.gateway refund", "cypaykit.refund > cypaykit.gateway refundquery")
 	k.sim.SetFaults(fail.OutTradeNo, gatewaytest.Faults{RefundStatus: model.RefundFail})
-	refund(fail.OutTradeNo, 700, store.RefundFailed)
+	refundOf(fail.OutTradeNo, 700, store.RefundFailed)
 	k.sim.SetFaults(change.OutTradeNo, gatewaytest.Faults{RefundStatus: model.RefundChange})
-	refund(change.OutTradeNo, 200, store.RefundChanged)
+	refundOf(change.OutTradeNo, 200, store.RefundChanged)
 	k.sim.SetFaults(slow.OutTradeNo, gatewaytest.Faults{RefundStatus: model.RefundProcessing})
-	sv := refund(slow.OutTradeNo, 500, store.RefundProcessing)
+	sv := refundOf(slow.OutTradeNo, 500, store.RefundProcessing)
 	if err := k.sim.SetRefundStatus(sv.OutRefundNo, model.RefundSuccess); err != nil {
 		t.Fatal(err)
 	}
@@ -150,8 +151,8 @@ func TestInstrumentRefunderKeepsHooks(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []string
-	cfg := handler.RefunderConfig{
-		Observe: func(handler.RefundEvent) { got = append(got, "observe") },
+	cfg := refund.Config{
+		Observe: func(refund.Event) { got = append(got, "observe") },
 		Alert:   func(context.Context, handler.Alert) { got = append(got, "alert") },
 		Trace: func(ctx context.Context, st handler.Stage) (context.Context, func(error)) {
 			got = append(got, "start "+string(st))
@@ -159,7 +160,7 @@ func TestInstrumentRefunderKeepsHooks(t *testing.T) {
 		},
 	}
 	in.InstrumentRefunder(&cfg)
-	cfg.Observe(handler.RefundEvent{Result: handler.RefundSucceeded, Amount: 42})
+	cfg.Observe(refund.Event{Result: refund.Succeeded, Amount: 42})
 	cfg.Alert(context.Background(), handler.Alert{Kind: handler.AlertRefundChange})
 	_, end := cfg.Trace(context.Background(), handler.StageRefund)
 	end(nil)

@@ -16,6 +16,7 @@ import (
 	"github.com/cypaykit/kit/handler"
 	"github.com/cypaykit/kit/observe/internal/hookchain"
 	"github.com/cypaykit/kit/observe/internal/obslabel"
+	"github.com/cypaykit/kit/refund"
 	"github.com/cypaykit/kit/store"
 )
 
@@ -168,7 +169,7 @@ func (m *Metrics) initialise() {
 	for _, r := range []string{"ok", "error"} {
 		m.fulfilments.WithLabelValues(r)
 	}
-	for _, r := range handler.RefundResults {
+	for _, r := range refund.Results() {
 		m.refunds.WithLabelValues(string(r))
 	}
 }
@@ -236,10 +237,10 @@ func (m *Metrics) ObservePass(p handler.PassEvent) {
 }
 
 // ObserveRefund counts a refund step and, when it succeeded, its amount;
-// use it as handler.RefunderConfig.Observe.
-func (m *Metrics) ObserveRefund(e handler.RefundEvent) {
+// use it as refund.Config.Observe.
+func (m *Metrics) ObserveRefund(e refund.Event) {
 	m.refunds.WithLabelValues(obslabel.RefundResult(e.Result)).Inc()
-	if e.Result == handler.RefundSucceeded && e.Amount > 0 {
+	if e.Result == refund.Succeeded && e.Amount > 0 {
 		m.refundedFen.Add(float64(e.Amount))
 	}
 }
@@ -247,7 +248,7 @@ func (m *Metrics) ObserveRefund(e handler.RefundEvent) {
 // InstrumentRefunder sets cfg's Observe and Alert to m's (Alert counts
 // refund_change in cypaykit_alerts_total), keeping (and calling first)
 // any hooks already set.
-func (m *Metrics) InstrumentRefunder(cfg *handler.RefunderConfig) {
+func (m *Metrics) InstrumentRefunder(cfg *refund.Config) {
 	cfg.Observe = hookchain.Then(cfg.Observe, m.ObserveRefund)
 	cfg.Alert = hookchain.ThenCtx(cfg.Alert, m.Alert)
 }

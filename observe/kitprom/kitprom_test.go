@@ -21,6 +21,7 @@ import (
 	"github.com/cypaykit/kit/handler"
 	"github.com/cypaykit/kit/model"
 	"github.com/cypaykit/kit/observe/kitprom"
+	"github.com/cypaykit/kit/refund"
 	"github.com/cypaykit/kit/store"
 	"github.com/cypaykit/kit/store/memstore"
 )
@@ -272,8 +273,8 @@ func TestLabelValuesClosed(t *testing.T) {
 		_, end = m.Trace(ctx, handler.StageFulfil)
 		end(errors.New(otn))
 		m.ObservePass(handler.PassEvent{Pending: i, Checked: i, Failed: 1})
-		m.ObserveRefund(handler.RefundEvent{Result: handler.RefundResult(otn), Amount: 1, OutRefundNo: otn, OutTradeNo: otn})
-		m.ObserveRefund(handler.RefundEvent{Result: handler.RefundSucceeded, Amount: 10, OutRefundNo: otn, OutTradeNo: otn})
+		m.ObserveRefund(refund.Event{Result: refund.Result(otn), Amount: 1, OutRefundNo: otn, OutTradeNo: otn})
+		m.ObserveRefund(refund.Event{Result: refund.Succeeded, Amount: 10, OutRefundNo: otn, OutTradeNo: otn})
 	}
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -392,8 +393,8 @@ func TestInstrumentKeepsHooks(t *testing.T) {
 	m.InstrumentClient(&ccfg)
 	rcfg := handler.ReconcilerConfig{ObservePass: func(handler.PassEvent) { got = append(got, "pass") }}
 	m.InstrumentReconciler(&rcfg)
-	fcfg := handler.RefunderConfig{
-		Observe: func(handler.RefundEvent) { got = append(got, "refund") },
+	fcfg := refund.Config{
+		Observe: func(refund.Event) { got = append(got, "refund") },
 		Alert:   func(context.Context, handler.Alert) { got = append(got, "refund alert") },
 	}
 	m.InstrumentRefunder(&fcfg)
@@ -407,7 +408,7 @@ func TestInstrumentKeepsHooks(t *testing.T) {
 	end(nil)
 	ccfg.Observe(client.CallEvent{Op: client.OpCancel, Result: client.ResultOK})
 	rcfg.ObservePass(handler.PassEvent{})
-	fcfg.Observe(handler.RefundEvent{Result: handler.RefundRequested, Amount: 1})
+	fcfg.Observe(refund.Event{Result: refund.Requested, Amount: 1})
 	fcfg.Alert(context.Background(), handler.Alert{Kind: handler.AlertRefundChange})
 	want := "observe alert start fulfil end fulfil call pass refund refund alert"
 	if strings.Join(got, " ") != want {

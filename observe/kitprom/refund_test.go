@@ -11,8 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/cypaykit/kit/gatewaytest"
-	"github.com/cypaykit/kit/handler"
 	"github.com/cypaykit/kit/model"
+	"github.com/cypaykit/kit/refund"
 	"github.com/cypaykit/kit/store"
 )
 
@@ -52,16 +52,16 @@ func TestScrapeAfterRefunds(t *testing.T) {
 	t.Parallel()
 	k := newKit(t, nil)
 	clock := &manualClock{now: time.Now()}
-	rcfg := handler.RefunderConfig{Store: k.mem, Client: k.client, Logger: quiet(), Now: clock.Now}
+	rcfg := refund.Config{Store: k.mem, Client: k.client, Logger: quiet(), Now: clock.Now}
 	k.m.InstrumentRefunder(&rcfg)
-	r, err := handler.NewRefunder(rcfg)
+	r, err := refund.New(rcfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	refund := func(otn string, amount int64, want store.RefundState) handler.RefundView {
+	refundOf := func(otn string, amount int64, want store.RefundState) refund.View {
 		t.Helper()
-		v, err := r.Refund(ctx, handler.RefundRequest{OutTradeNo: otn, Amount: amount})
+		v, err := r.Refund(ctx, refund.Request{OutTradeNo: otn, Amount: amount})
 		if err != nil || v.Status != string(want) {
 			t.Fatalf("Refund %s of %d: got %s, %v; want %s", otn, amount, v.Status, err, want)
 		}
@@ -69,19 +69,19 @@ func TestScrapeAfterRefunds(t *testing.T) {
 	}
 
 	ok := k.paid(t, "RFOK000001", 1000)
-	refund(ok.OutTradeNo, 300, store.RefundSucceeded)
-	if _, err := r.Refund(ctx, handler.RefundRequest{OutTradeNo: ok.OutTradeNo, Amount: 5000}); err == nil {
+	refundOf(ok.OutTradeNo, 300, store.RefundSucceeded)
+	if _, err := r.Refund(ctx, refund.Request{OutTradeNo: ok.OutTradeNo, Amount: 5000}); err == nil {
 		t.Fatal("refund over what is left: got nil error")
 	}
 	fail := k.paid(t, "RFFAIL0001", 1000)
 	k.sim.SetFaults(fail.OutTradeNo, gatewaytest.Faults{RefundStatus: model.RefundFail})
-	refund(fail.OutTradeNo, 1000, store.RefundFailed)
+	refundOf(fail.OutTradeNo, 1000, store.RefundFailed)
 	change := k.paid(t, "RFCHG00001", 1000)
 	k.sim.SetFaults(change.OutTradeNo, gatewaytest.Faults{RefundStatus: model.RefundChange})
-	refund(change.OutTradeNo, 200, store.RefundChanged)
+	refundOf(change.OutTradeNo, 200, store.RefundChanged)
 	slow := k.paid(t, "RFSLOW0001", 1000)
 	k.sim.SetFaults(slow.OutTradeNo, gatewaytest.Faults{RefundStatus: model.RefundProcessing})
-	sv := refund(slow.OutTradeNo, 700, store.RefundProcessing)
+	sv := refundOf(slow.OutTradeNo, 700, store.RefundProcessing)
 	if err := k.sim.SetRefundStatus(sv.OutRefundNo, model.RefundSuccess); err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ package obslabel
 import (
 	"github.com/cypaykit/kit/client"
 	"github.com/cypaykit/kit/handler"
+	"github.com/cypaykit/kit/refund"
 )
 
 // The label values are closed sets: anything outside them (a newer kit's
@@ -35,8 +36,9 @@ var (
 		return m
 	}()
 	refundLabels = func() map[string]bool {
-		m := make(map[string]bool, len(handler.RefundResults))
-		for _, r := range handler.RefundResults {
+		results := refund.Results()
+		m := make(map[string]bool, len(results))
+		for _, r := range results {
 			m[string(r)] = true
 		}
 		return m
@@ -90,5 +92,5 @@ func Op(s string) string { return closed(opLabels, s) }
 // Result is a client.CallEvent's Result, or Other.
 func Result(s string) string { return closed(resultLabels, s) }
 
-// RefundResult is a handler.RefundEvent's Result, or Other.
-func RefundResult(r handler.RefundResult) string { return closed(refundLabels, string(r)) }
+// RefundResult is a refund.Event's Result, or Other.
+func RefundResult(r refund.Result) string { return closed(refundLabels, string(r)) }

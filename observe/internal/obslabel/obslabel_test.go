@@ -6,6 +6,7 @@ import (
 
 	"github.com/cypaykit/kit/handler"
 	"github.com/cypaykit/kit/observe/internal/obslabel"
+	"github.com/cypaykit/kit/refund"
 )
 
 // TestEveryOutcomeListed fails when handler gains an Outcome that the
@@ -27,7 +28,7 @@ func TestEveryOutcomeListed(t *testing.T) {
 // TestRefundResultsClosed proves every RefundResult is its own label and
 // anything else is "other".
 func TestRefundResultsClosed(t *testing.T) {
-	for _, r := range handler.RefundResults {
+	for _, r := range refund.Results() {
 		if got := obslabel.RefundResult(r); got != string(r) {
 			t.Errorf("RefundResult(%q): got %q", r, got)
 		}

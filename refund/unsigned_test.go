@@ -1,4 +1,4 @@
-package handler_test
+package refund_test
 
 import (
 	"context"
@@ -12,8 +12,12 @@ import (
 	"github.com/cypaykit/kit/gatewaytest"
 	"github.com/cypaykit/kit/handler"
 	"github.com/cypaykit/kit/model"
+	"github.com/cypaykit/kit/refund"
 	"github.com/cypaykit/kit/store"
 )
+
+// wrongKey signs a reply with a key the kit does not hold.
+const wrongKey = "not-the-merchant-key-0123456789ab"
 
 // refundListReply is a refundquery (or refund) reply saying that refund
 // outRefundNo of otn has status, unsigned.
@@ -96,7 +100,7 @@ func TestRefundOnPathRewrites(t *testing.T) {
 			e.onPath.RewriteEach(client.OpRefund, rw)
 			e.onPath.RewriteEach(client.OpRefundQuery, rw)
 			r := e.refunder(t, nil)
-			v := mustRefund(t, r, handler.RefundRequest{OutTradeNo: otn, Amount: 400})
+			v := mustRefund(t, r, refund.Request{OutTradeNo: otn, Amount: 400})
 			if v.Final() {
 				t.Fatalf("Refund: got %s, want it in flight", v.Status)
 			}
@@ -108,7 +112,7 @@ func TestRefundOnPathRewrites(t *testing.T) {
 				}
 			}
 			wantRefundUndecided(t, e, otn, v.OutRefundNo, 400, "after polls")
-			if n := len(e.rec.unsignedAlerts()); n == 0 {
+			if countAlerts(e, handler.AlertUnsignedReply) == 0 {
 				t.Error("no AlertUnsignedReply after a run of unverified replies")
 			}
 			// A clean path: the gateway's signed answer decides.
@@ -177,7 +181,7 @@ func TestRefundUnsignedProperty(t *testing.T) {
 							}
 						}
 						mu.Unlock()
-						got, err := r.Refund(ctx, handler.RefundRequest{OutTradeNo: otn, Amount: 1})
+						got, err := r.Refund(ctx, refund.Request{OutTradeNo: otn, Amount: 1})
 						if err != nil {
 							t.Fatalf("Refund: %v", err)
 						}

@@ -1,4 +1,4 @@
-package handler_test
+package refund_test
 
 import (
 	"context"
@@ -8,8 +8,8 @@ import (
 
 	"github.com/cypaykit/kit/client"
 	"github.com/cypaykit/kit/gatewaytest"
-	"github.com/cypaykit/kit/handler"
 	"github.com/cypaykit/kit/model"
+	"github.com/cypaykit/kit/refund"
 	"github.com/cypaykit/kit/store"
 	"github.com/cypaykit/kit/store/memstore"
 )
@@ -40,12 +40,12 @@ func ExampleRefunder() {
 	_, _ = st.Settle(ctx, "SO2024050101", store.Payment{TransactionID: "T1", PaidAt: now}, now)
 
 	// snippet:begin refund
-	refunder, err := handler.NewRefunder(handler.RefunderConfig{Store: st, Client: gw})
+	refunder, err := refund.New(refund.Config{Store: st, Client: gw})
 	if err != nil {
 		log.Fatal(err)
 	}
 	// In production also run: go refunder.Run(ctx, 15*time.Second) — it queries refunds in flight.
-	req := handler.RefundRequest{BusinessID: "SO20240501", Amount: 500, Reason: "one cola short", IdempotencyKey: "ticket-42"}
+	req := refund.Request{BusinessID: "SO20240501", Amount: 500, Reason: "one cola short", IdempotencyKey: "ticket-42"}
 	v, err := refunder.Refund(ctx, req) // the same IdempotencyKey returns the same refund
 	fmt.Println(v.OutRefundNo, v.Amount, v.Status, err)
 	// snippet:end refund

@@ -1,4 +1,4 @@
-package handler_test
+package refund_test
 
 import (
 	"context"
@@ -7,33 +7,9 @@ import (
 	"github.com/cypaykit/kit/gatewaytest"
 	"github.com/cypaykit/kit/handler"
 	"github.com/cypaykit/kit/model"
+	"github.com/cypaykit/kit/refund"
 	"github.com/cypaykit/kit/store"
 )
-
-// payTwice pays two attempts of one business order at the simulator.
-func payTwice(t *testing.T, e *env, id string, amount int64) (first, second string) {
-	t.Helper()
-	e.addOrder(id, mchA, amount)
-	first = e.mustPreOrder(t, model.V2, id, model.PayWeChat)
-	second = e.mustPreOrder(t, model.V2, id, model.PayAlipay)
-	for _, otn := range []string{first, second} {
-		if err := e.sim.Pay(otn); err != nil {
-			t.Fatal(err)
-		}
-		e.waitIdle(t)
-	}
-	return first, second
-}
-
-func countAlerts(e *env, k handler.AlertKind) int {
-	n := 0
-	for _, a := range e.rec.Alerts() {
-		if a.Kind == k {
-			n++
-		}
-	}
-	return n
-}
 
 // TestDoublePaymentAutoRefund: with AutoRefund, the second payment of a
 // business order is refunded in full, once, and still raises its alert.
@@ -91,7 +67,7 @@ func TestRefundedLateNotification(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
 	otn := e.paidAttempt(t, "LATE1", 600)
-	mustRefund(t, e.refunder(t, nil), handler.RefundRequest{OutTradeNo: otn, Amount: 600})
+	mustRefund(t, e.refunder(t, nil), refund.Request{OutTradeNo: otn, Amount: 600})
 	o := e.get(t, otn)
 	if o.Status != store.Refunded {
 		t.Fatalf("attempt: got %s, want REFUNDED", o.Status)

@@ -1,4 +1,4 @@
-package handler_test
+package refund_test
 
 import (
 	"bytes"
@@ -16,6 +16,7 @@ import (
 	"github.com/cypaykit/kit/gatewaytest"
 	"github.com/cypaykit/kit/handler"
 	"github.com/cypaykit/kit/model"
+	"github.com/cypaykit/kit/refund"
 	"github.com/cypaykit/kit/store"
 )
 
@@ -37,16 +38,16 @@ func (e *env) paidAttempt(t testing.TB, id string, amount int64) string {
 
 // refunder returns a Refunder on e's store and v2 client; mod adjusts the
 // config first.
-func (e *env) refunder(t testing.TB, mod func(c *handler.RefunderConfig)) *handler.Refunder {
+func (e *env) refunder(t testing.TB, mod func(c *refund.Config)) *refund.Refunder {
 	t.Helper()
-	cfg := handler.RefunderConfig{
+	cfg := refund.Config{
 		Store: e.mem, Client: e.clients[model.V2], Alert: e.rec.Alert,
 		Logger: quietLogger(), Now: e.clock.Now,
 	}
 	if mod != nil {
 		mod(&cfg)
 	}
-	r, err := handler.NewRefunder(cfg)
+	r, err := refund.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +57,7 @@ func (e *env) refunder(t testing.TB, mod func(c *handler.RefunderConfig)) *handl
 // simRefunds returns the simulator's refunds of otn.
 func (e *env) simRefunds(otn string) []gatewaytest.RefundInfo { return e.sim.Refunds(otn) }
 
-func mustRefund(t testing.TB, r *handler.Refunder, req handler.RefundRequest) handler.RefundView {
+func mustRefund(t testing.TB, r *refund.Refunder, req refund.Request) refund.View {
 	t.Helper()
 	v, err := r.Refund(context.Background(), req)
 	if err != nil {
@@ -89,7 +90,7 @@ func TestRefundSuccess(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	otn := e.paidAttempt(t, "R1", 1999)
 	r := e.refunder(t, nil)
-	v := mustRefund(t, r, handler.RefundRequest{OutTradeNo: otn, Amount: 500, Reason: "returned goods"})
+	v := mustRefund(t, r, refund.Request{OutTradeNo: otn, Amount: 500, Reason: "returned goods"})
 	if v.Status != string(store.RefundSucceeded) || v.OutRefundNo != store.RefundNo(otn, 1) || v.Amount != 500 || v.RefundID == "" {
 		t.Fatalf("Refund: got %+v, want SUCCESS of 500 as %s with a refund_id", v, store.RefundNo(otn, 1))
 	}
@@ -101,7 +102,7 @@ func TestRefundSuccess(t *testing.T) {
 		t.Errorf("partly refunded attempt: got %s, want PAID", got)
 	}
 	// By business order, the rest: the attempt becomes REFUNDED.
-	v2 := mustRefund(t, r, handler.RefundRequest{BusinessID: "R1", Amount: 1499})
+	v2 := mustRefund(t, r, refund.Request{BusinessID: "R1", Amount: 1499})
 	if v2.Status != string(store.RefundSucceeded) || v2.OutRefundNo != store.RefundNo(otn, 2) {
 		t.Fatalf("second Refund: got %+v, want SUCCESS as %s", v2, store.RefundNo(otn, 2))
 	}
@@ -121,7 +122,7 @@ func TestRefundTimeBothFormats(t *testing.T) {
 	otn := e.paidAttempt(t, "RT1", 1000)
 	r := e.refunder(t, nil)
 	for i := 0; i < 2; i++ {
-		v := mustRefund(t, r, handler.RefundRequest{OutTradeNo: otn, Amount: 100})
+		v := mustRefund(t, r, refund.Request{OutTradeNo: otn, Amount: 100})
 		if v.RefundedAt == nil || time.Since(*v.RefundedAt) > time.Hour || time.Since(*v.RefundedAt) < -time.Hour {
 			t.Errorf("refund %d: got refunded_at %v, want the gateway's refund_time", i+1, v.RefundedAt)
 		}
@@ -137,8 +138,8 @@ func TestRefundRecordedBeforeGateway(t *testing.T) {
 	otn := e.paidAttempt(t, "RB1", 1000)
 	var mu sync.Mutex
 	var seen []string
-	r := e.refunder(t, func(cfg *handler.RefunderConfig) { cfg.Client = recordingClient(t, e, &mu, &seen) })
-	v := mustRefund(t, r, handler.RefundRequest{OutTradeNo: otn, Amount: 300})
+	r := e.refunder(t, func(cfg *refund.Config) { cfg.Client = recordingClient(t, e, &mu, &seen) })
+	v := mustRefund(t, r, refund.Request{OutTradeNo: otn, Amount: 300})
 	mu.Lock()
 	defer mu.Unlock()
 	if len(seen) != 1 || seen[0] != "PENDING "+v.OutRefundNo {
@@ -188,18 +189,18 @@ func TestRefundIdempotencyKey(t *testing.T) {
 	otn := e.paidAttempt(t, "RK1", 1000)
 	other := e.paidAttempt(t, "RK2", 1000)
 	r := e.refunder(t, nil)
-	first := mustRefund(t, r, handler.RefundRequest{OutTradeNo: otn, Amount: 400, IdempotencyKey: "click-1"})
-	again := mustRefund(t, r, handler.RefundRequest{OutTradeNo: otn, Amount: 400, IdempotencyKey: "click-1"})
+	first := mustRefund(t, r, refund.Request{OutTradeNo: otn, Amount: 400, IdempotencyKey: "click-1"})
+	again := mustRefund(t, r, refund.Request{OutTradeNo: otn, Amount: 400, IdempotencyKey: "click-1"})
 	if again.OutRefundNo != first.OutRefundNo || again.Status != first.Status {
 		t.Errorf("same key again: got %+v, want %+v", again, first)
 	}
 	wantOneNumber(t, e, otn, first.OutRefundNo, 1)
-	for _, req := range []handler.RefundRequest{
+	for _, req := range []refund.Request{
 		{OutTradeNo: otn, Amount: 401, IdempotencyKey: "click-1"},
 		{OutTradeNo: other, Amount: 400, IdempotencyKey: "click-1"},
 	} {
-		if _, err := r.Refund(context.Background(), req); !errors.Is(err, handler.ErrRefundKeyReused) {
-			t.Errorf("Refund(%+v): got %v, want %v", req, err, handler.ErrRefundKeyReused)
+		if _, err := r.Refund(context.Background(), req); !errors.Is(err, refund.ErrKeyReused) {
+			t.Errorf("Refund(%+v): got %v, want %v", req, err, refund.ErrKeyReused)
 		}
 	}
 	if got := totals(t, e, otn); got.Reserved != 400 {
@@ -217,25 +218,51 @@ func TestRefundIdempotencyKey(t *testing.T) {
 func TestNewRefunderValidates(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	for name, mod := range map[string]func(c *handler.RefunderConfig){
-		"zero delay":       func(c *handler.RefunderConfig) { c.Schedule = []time.Duration{0} },
-		"zero delay later": func(c *handler.RefunderConfig) { c.Schedule = []time.Duration{time.Minute, 0} },
-		"negative delay":   func(c *handler.RefunderConfig) { c.Schedule = []time.Duration{-time.Second} },
-		"empty schedule":   func(c *handler.RefunderConfig) { c.Schedule = []time.Duration{} },
-		"negative lease":   func(c *handler.RefunderConfig) { c.Lease = -time.Second },
-		"negative batch":   func(c *handler.RefunderConfig) { c.Batch = -1 },
-		"nil client":       func(c *handler.RefunderConfig) { c.Clients = []*client.Client{nil} },
+	for name, mod := range map[string]func(c *refund.Config){
+		"zero delay":       func(c *refund.Config) { c.Schedule = []time.Duration{0} },
+		"zero delay later": func(c *refund.Config) { c.Schedule = []time.Duration{time.Minute, 0} },
+		"negative delay":   func(c *refund.Config) { c.Schedule = []time.Duration{-time.Second} },
+		"empty schedule":   func(c *refund.Config) { c.Schedule = []time.Duration{} },
+		"negative lease":   func(c *refund.Config) { c.Lease = -time.Second },
+		"negative batch":   func(c *refund.Config) { c.Batch = -1 },
+		"nil client":       func(c *refund.Config) { c.Clients = []*client.Client{nil} },
 	} {
-		cfg := handler.RefunderConfig{Store: e.mem, Client: e.clients[model.V2], Logger: quietLogger()}
+		cfg := refund.Config{Store: e.mem, Client: e.clients[model.V2], Logger: quietLogger()}
 		mod(&cfg)
-		if _, err := handler.NewRefunder(cfg); err == nil {
+		if _, err := refund.New(cfg); err == nil {
 			t.Errorf("%s: NewRefunder accepted the config", name)
 		}
 	}
-	cfg := handler.RefunderConfig{Store: e.mem, Client: e.clients[model.V2], Logger: quietLogger(),
+	cfg := refund.Config{Store: e.mem, Client: e.clients[model.V2], Logger: quietLogger(),
 		Schedule: []time.Duration{time.Nanosecond}}
-	if _, err := handler.NewRefunder(cfg); err != nil {
+	if _, err := refund.New(cfg); err != nil {
 		t.Errorf("a 1 ns delay: NewRefunder: %v", err)
+	}
+}
+
+// TestRefunderSchedulesAreCopies: the default schedule is a fresh slice
+// for each caller, and a Refunder keeps its own copy of Config.Schedule,
+// so no host changes the schedule of another (or of a running Refunder)
+// by writing to a slice it was given.
+func TestRefunderSchedulesAreCopies(t *testing.T) {
+	t.Parallel()
+	d := refund.DefaultSchedule()
+	d[0] = time.Nanosecond
+	if got := refund.DefaultSchedule()[0]; got != time.Minute {
+		t.Fatalf("DefaultSchedule()[0] after a caller wrote to its copy: got %v, want 1m", got)
+	}
+	e := newEnv(t, envOptions{})
+	otn := e.paidAttempt(t, "RSC1", 1000)
+	sched := []time.Duration{time.Hour}
+	r := e.refunder(t, func(c *refund.Config) { c.Schedule = sched })
+	sched[0] = time.Minute
+	v := mustRefund(t, r, refund.Request{OutTradeNo: otn, Amount: 100})
+	got, err := e.mem.GetRefund(context.Background(), v.OutRefundNo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := got.NextDue.Sub(got.CreatedAt); d != time.Hour {
+		t.Errorf("first query due after %v, want the 1h the Refunder was made with", d)
 	}
 }
 
@@ -246,23 +273,23 @@ func TestRefundBadInput(t *testing.T) {
 	e.addOrder("RX2", mchA, 1000)
 	unpaid := e.mustPreOrder(t, model.V2, "RX2", model.PayWeChat)
 	r := e.refunder(t, nil)
-	mustRefund(t, r, handler.RefundRequest{OutTradeNo: otn, Amount: 600})
+	mustRefund(t, r, refund.Request{OutTradeNo: otn, Amount: 600})
 	tests := []struct {
 		name string
-		req  handler.RefundRequest
+		req  refund.Request
 		want error
 	}{
-		{"zero", handler.RefundRequest{OutTradeNo: otn, Amount: 0}, handler.ErrRefundAmount},
-		{"negative", handler.RefundRequest{OutTradeNo: otn, Amount: -5}, handler.ErrRefundAmount},
+		{"zero", refund.Request{OutTradeNo: otn, Amount: 0}, refund.ErrAmount},
+		{"negative", refund.Request{OutTradeNo: otn, Amount: -5}, refund.ErrAmount},
 		// The amount is judged before anything is looked up.
-		{"zero, unknown attempt", handler.RefundRequest{OutTradeNo: "NOSUCH123", Amount: 0}, handler.ErrRefundAmount},
-		{"zero, no order given", handler.RefundRequest{}, handler.ErrRefundAmount},
-		{"over refundable", handler.RefundRequest{OutTradeNo: otn, Amount: 401}, handler.ErrRefundAmount},
-		{"unknown attempt", handler.RefundRequest{OutTradeNo: "NOSUCH123", Amount: 1}, handler.ErrOrderNotFound},
-		{"unknown business order", handler.RefundRequest{BusinessID: "NOSUCH", Amount: 1}, handler.ErrOrderNotFound},
-		{"no order given", handler.RefundRequest{Amount: 1}, handler.ErrOrderNotFound},
-		{"unpaid attempt", handler.RefundRequest{OutTradeNo: unpaid, Amount: 1}, handler.ErrNotRefundable},
-		{"unpaid business order", handler.RefundRequest{BusinessID: "RX2", Amount: 1}, handler.ErrNotRefundable},
+		{"zero, unknown attempt", refund.Request{OutTradeNo: "NOSUCH123", Amount: 0}, refund.ErrAmount},
+		{"zero, no order given", refund.Request{}, refund.ErrAmount},
+		{"over refundable", refund.Request{OutTradeNo: otn, Amount: 401}, refund.ErrAmount},
+		{"unknown attempt", refund.Request{OutTradeNo: "NOSUCH123", Amount: 1}, handler.ErrOrderNotFound},
+		{"unknown business order", refund.Request{BusinessID: "NOSUCH", Amount: 1}, handler.ErrOrderNotFound},
+		{"no order given", refund.Request{Amount: 1}, handler.ErrOrderNotFound},
+		{"unpaid attempt", refund.Request{OutTradeNo: unpaid, Amount: 1}, refund.ErrNotRefundable},
+		{"unpaid business order", refund.Request{BusinessID: "RX2", Amount: 1}, refund.ErrNotRefundable},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -303,7 +330,7 @@ func TestRefundUncertainReply(t *testing.T) {
 			otn := e.paidAttempt(t, "RU1", 1000)
 			e.sim.SetFaults(otn, tc.faults)
 			r := e.refunder(t, nil)
-			v := mustRefund(t, r, handler.RefundRequest{OutTradeNo: otn, Amount: 700})
+			v := mustRefund(t, r, refund.Request{OutTradeNo: otn, Amount: 700})
 			if v.Status != string(store.RefundSucceeded) {
 				t.Fatalf("Refund after an uncertain reply: got %s, want SUCCESS (found by refundquery)", v.Status)
 			}
@@ -320,7 +347,7 @@ func TestRefundUncertainThenPoll(t *testing.T) {
 	otn := e.paidAttempt(t, "RP1", 1000)
 	e.sim.SetFaults(otn, gatewaytest.Faults{RefundLostReplies: 1, RefundQueryLost: 1})
 	r := e.refunder(t, nil)
-	v := mustRefund(t, r, handler.RefundRequest{OutTradeNo: otn, Amount: 1000})
+	v := mustRefund(t, r, refund.Request{OutTradeNo: otn, Amount: 1000})
 	if v.Status != string(store.RefundPending) {
 		t.Fatalf("Refund with reply and query lost: got %s, want PENDING", v.Status)
 	}
@@ -351,7 +378,7 @@ func TestRefundNotFoundResendsSameNumber(t *testing.T) {
 	r := e.refunder(t, nil)
 	// Enqueue records without calling the gateway: as if the process had
 	// died between the record and the call.
-	v, err := r.Enqueue(context.Background(), handler.RefundRequest{OutTradeNo: otn, Amount: 250})
+	v, err := r.Enqueue(context.Background(), refund.Request{OutTradeNo: otn, Amount: 250})
 	if err != nil || v.Status != string(store.RefundPending) {
 		t.Fatalf("Enqueue: got %+v (%v), want PENDING", v, err)
 	}
@@ -374,7 +401,7 @@ func TestRefundNotSureResendsSameNumber(t *testing.T) {
 	otn := e.paidAttempt(t, "RS1", 1000)
 	e.sim.SetFaults(otn, gatewaytest.Faults{RefundStatus: model.RefundNotSure})
 	r := e.refunder(t, nil)
-	v := mustRefund(t, r, handler.RefundRequest{OutTradeNo: otn, Amount: 300})
+	v := mustRefund(t, r, refund.Request{OutTradeNo: otn, Amount: 300})
 	if v.Status != string(store.RefundSucceeded) {
 		t.Fatalf("Refund answered NOTSURE: got %s, want SUCCESS after re-sending the same number", v.Status)
 	}
@@ -387,7 +414,7 @@ func TestRefundProcessingThenSuccess(t *testing.T) {
 	otn := e.paidAttempt(t, "RG1", 1000)
 	e.sim.SetFaults(otn, gatewaytest.Faults{RefundStatus: model.RefundProcessing})
 	r := e.refunder(t, nil)
-	v := mustRefund(t, r, handler.RefundRequest{OutTradeNo: otn, Amount: 1000})
+	v := mustRefund(t, r, refund.Request{OutTradeNo: otn, Amount: 1000})
 	if v.Status != string(store.RefundProcessing) {
 		t.Fatalf("Refund: got %s, want PROCESSING", v.Status)
 	}
@@ -427,7 +454,7 @@ func TestRefundFailReleases(t *testing.T) {
 	otn := e.paidAttempt(t, "RF1", 1000)
 	e.sim.SetFaults(otn, gatewaytest.Faults{RefundStatus: model.RefundFail})
 	r := e.refunder(t, nil)
-	v := mustRefund(t, r, handler.RefundRequest{OutTradeNo: otn, Amount: 1000})
+	v := mustRefund(t, r, refund.Request{OutTradeNo: otn, Amount: 1000})
 	if v.Status != string(store.RefundFailed) {
 		t.Fatalf("Refund: got %s, want FAIL", v.Status)
 	}
@@ -435,7 +462,7 @@ func TestRefundFailReleases(t *testing.T) {
 		t.Fatalf("reserved after FAIL: got %d, want 0", got.Reserved)
 	}
 	e.sim.SetFaults(otn, gatewaytest.Faults{})
-	v2 := mustRefund(t, r, handler.RefundRequest{OutTradeNo: otn, Amount: 1000})
+	v2 := mustRefund(t, r, refund.Request{OutTradeNo: otn, Amount: 1000})
 	if v2.Status != string(store.RefundSucceeded) || v2.OutRefundNo == v.OutRefundNo {
 		t.Fatalf("refund after a FAIL: got %+v, want SUCCESS under a new number", v2)
 	}
@@ -458,7 +485,7 @@ func TestRefundRefusedStaysReserved(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := e.refunder(t, nil)
-	v := mustRefund(t, r, handler.RefundRequest{OutTradeNo: otn, Amount: 500})
+	v := mustRefund(t, r, refund.Request{OutTradeNo: otn, Amount: 500})
 	if v.Status != string(store.RefundPending) {
 		t.Fatalf("refund refused on unsigned errors: got %s, want PENDING (undecided)", v.Status)
 	}
@@ -487,7 +514,7 @@ func TestRefundChangeAlerts(t *testing.T) {
 	otn := e.paidAttempt(t, "RC1", 1000)
 	e.sim.SetFaults(otn, gatewaytest.Faults{RefundStatus: model.RefundChange})
 	r := e.refunder(t, nil)
-	v := mustRefund(t, r, handler.RefundRequest{OutTradeNo: otn, Amount: 400})
+	v := mustRefund(t, r, refund.Request{OutTradeNo: otn, Amount: 400})
 	if v.Status != string(store.RefundChanged) {
 		t.Fatalf("Refund: got %s, want CHANGE", v.Status)
 	}
@@ -512,13 +539,13 @@ func TestRefundPollSharedAcrossInstances(t *testing.T) {
 	a, b := e.refunder(t, nil), e.refunder(t, nil)
 	const n = 10
 	for i := 0; i < n; i++ {
-		if _, err := a.Enqueue(context.Background(), handler.RefundRequest{OutTradeNo: otn, Amount: 10}); err != nil {
+		if _, err := a.Enqueue(context.Background(), refund.Request{OutTradeNo: otn, Amount: 10}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	var wg sync.WaitGroup
 	counts := make([]int, 2)
-	for i, r := range []*handler.Refunder{a, b} {
+	for i, r := range []*refund.Refunder{a, b} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -587,13 +614,13 @@ func TestStatusShowsRefunds(t *testing.T) {
 		t.Errorf("before refunds: got refunded %d %q, want 0 and none", v.Refunded, v.RefundState)
 	}
 	e.sim.SetFaults(otn, gatewaytest.Faults{RefundStatus: model.RefundProcessing})
-	mustRefund(t, r, handler.RefundRequest{OutTradeNo: otn, Amount: 100})
+	mustRefund(t, r, refund.Request{OutTradeNo: otn, Amount: 100})
 	e.sim.SetFaults(otn, gatewaytest.Faults{})
-	mustRefund(t, r, handler.RefundRequest{OutTradeNo: otn, Amount: 300})
+	mustRefund(t, r, refund.Request{OutTradeNo: otn, Amount: 300})
 	if v := view(); v.Refunded != 300 || v.RefundState != handler.PartlyRefunded || v.Status != string(store.Paid) {
 		t.Errorf("partly refunded (one in flight): got %d %q %s, want 300 %s PAID", v.Refunded, v.RefundState, v.Status, handler.PartlyRefunded)
 	}
-	mustRefund(t, r, handler.RefundRequest{BusinessID: "RV1", Amount: 600})
+	mustRefund(t, r, refund.Request{BusinessID: "RV1", Amount: 600})
 	if v := view(); v.Refunded != 900 || v.RefundState != handler.PartlyRefunded {
 		t.Errorf("900 of 1000 refunded: got %d %q", v.Refunded, v.RefundState)
 	}
@@ -620,7 +647,7 @@ func TestReconcilerPollsRefunds(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	otn := e.paidAttempt(t, "RZ1", 1000)
 	r := e.refunder(t, nil)
-	v, err := r.Enqueue(context.Background(), handler.RefundRequest{OutTradeNo: otn, Amount: 100})
+	v, err := r.Enqueue(context.Background(), refund.Request{OutTradeNo: otn, Amount: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -635,6 +662,25 @@ func TestReconcilerPollsRefunds(t *testing.T) {
 	}
 	if got, _ := r.Get(context.Background(), v.OutRefundNo); got.Status != string(store.RefundSucceeded) {
 		t.Errorf("refund after a reconcile pass: got %s, want SUCCESS", got.Status)
+	}
+}
+
+// TestNilRefunderMeansOff: a host that keeps its refunder in a variable of
+// type *refund.Refunder and leaves it nil gives handler's config fields an
+// interface holding a nil pointer; that still means off, as the fields'
+// documentation says, not a call on nil.
+func TestNilRefunderMeansOff(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	var none *refund.Refunder
+	rec, err := handler.NewReconciler(handler.ReconcilerConfig{
+		Settler: e.settler, Client: e.clients[model.V2], Refunder: none, Logger: quietLogger(), Now: e.clock.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rec.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -679,7 +725,7 @@ func TestRefundDriveCallBound(t *testing.T) {
 		gatewaytest.Resign("", keyA)(reply)
 	})
 	r := e.refunder(t, nil)
-	v := mustRefund(t, r, handler.RefundRequest{OutTradeNo: otn, Amount: 400})
+	v := mustRefund(t, r, refund.Request{OutTradeNo: otn, Amount: 400})
 	if v.Status != string(store.RefundProcessing) {
 		t.Errorf("Refund: got %s, want PROCESSING (accepted, still open)", v.Status)
 	}

@@ -1,4 +1,4 @@
-package handler_test
+package refund_test
 
 import (
 	"context"
@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cypaykit/kit/handler"
 	"github.com/cypaykit/kit/model"
+	"github.com/cypaykit/kit/refund"
 	"github.com/cypaykit/kit/store"
 	"github.com/cypaykit/kit/store/memstore"
 )
@@ -48,28 +48,28 @@ func TestRefundTextRefusedBeforeStore(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	otn := e.paidAttempt(t, "TEXT1", 1000)
 	st := &untouchedStore{Store: e.mem}
-	r := e.refunder(t, func(c *handler.RefunderConfig) { c.Store, c.Refunds = st, st })
-	ok := handler.RefundRequest{OutTradeNo: otn, Amount: 100, Reason: "买家取消 buyer cancelled", IdempotencyKey: "key-1"}
+	r := e.refunder(t, func(c *refund.Config) { c.Store, c.Refunds = st, st })
+	ok := refund.Request{OutTradeNo: otn, Amount: 100, Reason: "买家取消 buyer cancelled", IdempotencyKey: "key-1"}
 	tests := []struct {
 		name  string
 		field string
-		edit  func(*handler.RefundRequest)
+		edit  func(*refund.Request)
 	}{
-		{"NUL reason", "reason", func(q *handler.RefundRequest) { q.Reason = "cancelled\x00" }},
-		{"newline reason", "reason", func(q *handler.RefundRequest) { q.Reason = "a\nb" }},
-		{"reason not UTF-8", "reason", func(q *handler.RefundRequest) { q.Reason = "\xff\xfe" }},
-		{"reason too long", "reason", func(q *handler.RefundRequest) { q.Reason = strings.Repeat("x", model.MaxText+1) }},
-		{"NUL idempotency key", "idempotency key", func(q *handler.RefundRequest) { q.IdempotencyKey = "k\x00" }},
-		{"idempotency key too long", "idempotency key", func(q *handler.RefundRequest) { q.IdempotencyKey = strings.Repeat("k", 129) }},
-		{"NUL out_trade_no", "out_trade_no", func(q *handler.RefundRequest) { q.OutTradeNo = otn + "\x00" }},
-		{"NUL order id", "order_id", func(q *handler.RefundRequest) { q.OutTradeNo, q.BusinessID = "", "TEXT1\x00" }},
-		{"order id too long", "order_id", func(q *handler.RefundRequest) { q.OutTradeNo, q.BusinessID = "", strings.Repeat("T", 129) }},
+		{"NUL reason", "reason", func(q *refund.Request) { q.Reason = "cancelled\x00" }},
+		{"newline reason", "reason", func(q *refund.Request) { q.Reason = "a\nb" }},
+		{"reason not UTF-8", "reason", func(q *refund.Request) { q.Reason = "\xff\xfe" }},
+		{"reason too long", "reason", func(q *refund.Request) { q.Reason = strings.Repeat("x", model.MaxText+1) }},
+		{"NUL idempotency key", "idempotency key", func(q *refund.Request) { q.IdempotencyKey = "k\x00" }},
+		{"idempotency key too long", "idempotency key", func(q *refund.Request) { q.IdempotencyKey = strings.Repeat("k", 129) }},
+		{"NUL out_trade_no", "out_trade_no", func(q *refund.Request) { q.OutTradeNo = otn + "\x00" }},
+		{"NUL order id", "order_id", func(q *refund.Request) { q.OutTradeNo, q.BusinessID = "", "TEXT1\x00" }},
+		{"order id too long", "order_id", func(q *refund.Request) { q.OutTradeNo, q.BusinessID = "", strings.Repeat("T", 129) }},
 	}
 	for _, tc := range tests {
 		req := ok
 		tc.edit(&req)
 		_, err := r.Refund(context.Background(), req)
-		if !errors.Is(err, handler.ErrRefundInvalid) || !strings.Contains(err.Error(), tc.field) {
+		if !errors.Is(err, refund.ErrInvalid) || !strings.Contains(err.Error(), tc.field) {
 			t.Errorf("%s: got %v, want ErrRefundInvalid naming %s", tc.name, err, tc.field)
 		}
 	}

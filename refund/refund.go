@@ -1,4 +1,4 @@
-package handler
+package refund
 
 import (
 	"context"
@@ -8,37 +8,45 @@ import (
 	"time"
 
 	"github.com/cypaykit/kit/client"
+	"github.com/cypaykit/kit/handler"
 	"github.com/cypaykit/kit/model"
 	"github.com/cypaykit/kit/store"
 )
 
-// Refund errors, wrapped with a message for people; the host maps them to
-// answers (the example shop: 404, 409, 422).
+// Errors of a refund request, wrapped with a message for people; the host
+// maps them to answers (the example shop: 400, 404, 409, 422). A request
+// for an order the store does not know is handler.ErrOrderNotFound.
 var (
-	// ErrRefundAmount: the amount is not positive or exceeds what is left
-	// to refund of the attempt (its amount minus every refund that has not
+	// ErrAmount: the amount is not positive or exceeds what is left to
+	// refund of the attempt (its amount minus every refund that has not
 	// definitively failed, in-flight ones included).
-	ErrRefundAmount = errors.New("handler: refund amount out of range")
+	ErrAmount = errors.New("refund: amount out of range")
 	// ErrNotRefundable: the attempt (or business order) has no PAID
 	// attempt to refund: unpaid, closed or fully refunded.
-	ErrNotRefundable = errors.New("handler: order not refundable")
-	// ErrRefundKeyReused: the idempotency key already names a refund of
-	// another order or amount.
-	ErrRefundKeyReused = errors.New("handler: idempotency key reused")
-	// ErrRefundNotFound: no refund has that out_refund_no.
-	ErrRefundNotFound = errors.New("handler: refund not found")
-	// ErrRefundInvalid: a field of the request is malformed (an
-	// out_trade_no of the wrong shape, a reason with a control character
-	// or too long); the message names the field (400).
-	ErrRefundInvalid = errors.New("handler: refund request invalid")
+	ErrNotRefundable = errors.New("refund: order not refundable")
+	// ErrKeyReused: the idempotency key already names a refund of another
+	// order or amount.
+	ErrKeyReused = errors.New("refund: idempotency key reused")
+	// ErrNotFound: no refund has that out_refund_no.
+	ErrNotFound = errors.New("refund: refund not found")
+	// ErrInvalid: a field of the request is malformed (an out_trade_no of
+	// the wrong shape, a reason with a control character or too long); the
+	// message names the field (400).
+	ErrInvalid = errors.New("refund: request invalid")
+	// errReply: a verified refundquery reply that does not fit the refund
+	// asked about.
+	errReply = errors.New("refund: refundquery reply does not match the refund")
+	// errUncertain ends a handler.StageRefund whose gateway round left the
+	// refund without a certain answer.
+	errUncertain = errors.New("refund: outcome not certain yet")
 )
 
-// checkRefundRequest refuses, before any store sees them, fields a store
-// would keep differently or fail on (PostgreSQL errors on a NUL that
-// MariaDB stores), so that every store answers alike.
-func checkRefundRequest(req RefundRequest) error {
+// checkRequest refuses, before any store sees them, fields a store would
+// keep differently or fail on (PostgreSQL errors on a NUL that MariaDB
+// stores), so that every store answers alike.
+func checkRequest(req Request) error {
 	if req.OutTradeNo != "" && !validOutTradeNo(req.OutTradeNo) {
-		return fmt.Errorf("%w: out_trade_no must be 5-32 letters and digits", ErrRefundInvalid)
+		return fmt.Errorf("%w: out_trade_no must be 5-32 letters and digits", ErrInvalid)
 	}
 	for _, f := range []struct {
 		name, value string
@@ -49,21 +57,23 @@ func checkRefundRequest(req RefundRequest) error {
 		{"idempotency key", req.IdempotencyKey, 128},
 	} {
 		if err := model.CheckText(f.name, f.value, f.max); err != nil {
-			return fmt.Errorf("%w: %w", ErrRefundInvalid, err)
+			return fmt.Errorf("%w: %w", ErrInvalid, err)
 		}
 	}
 	return nil
 }
 
-// DefaultRefundSchedule is when in-flight refunds are queried, counted
+// DefaultSchedule returns when in-flight refunds are queried, counted
 // from the refund's creation: after 1 minute, then 5, 10, 20 and 30
 // minutes later, then every 30 minutes until the gateway's answer is
-// final.
-var DefaultRefundSchedule = []time.Duration{time.Minute, 5 * time.Minute, 10 * time.Minute, 20 * time.Minute, 30 * time.Minute}
+// final. Each call returns a fresh slice.
+func DefaultSchedule() []time.Duration {
+	return []time.Duration{time.Minute, 5 * time.Minute, 10 * time.Minute, 20 * time.Minute, 30 * time.Minute}
+}
 
-// RefunderConfig configures a Refunder. Every field documents its zero
+// Config configures a Refunder. Every field documents its zero
 // value.
-type RefunderConfig struct {
+type Config struct {
 	// Store holds the orders. Required.
 	Store store.OrderStore
 	// Refunds holds the refunds, over the same data as Store. Nil means
@@ -79,7 +89,7 @@ type RefunderConfig struct {
 	OpUserID string
 	// Schedule is when in-flight refunds are queried, as delays between
 	// queries counted from the refund's creation; the last repeats. Nil
-	// means DefaultRefundSchedule.
+	// means DefaultSchedule().
 	Schedule []time.Duration
 	// Lease is how long one worker holds a refund it is driving; another
 	// worker takes it over only after that. It must outlast a few gateway
@@ -91,16 +101,16 @@ type RefunderConfig struct {
 	// back to the merchant's account and a person must pay the buyer
 	// another way. Nil means an error-level log line only; the log line
 	// is written either way.
-	Alert func(ctx context.Context, a Alert)
-	// Observe is called for each step of a refund (see RefundResult):
+	Alert func(ctx context.Context, a handler.Alert)
+	// Observe is called for each step of a refund (see Result):
 	// requested, refused, and each state recorded after a gateway round.
 	// It must be fast and safe for concurrent use. Nil costs nothing.
 	// observe/kitprom and observe/kitotel count these.
-	Observe func(RefundEvent)
-	// Trace starts a StageRefund around each gateway round of a refund
+	Observe func(Event)
+	// Trace starts a handler.StageRefund around each gateway round of a refund
 	// (a Refund call or a Poll of it), so the gateway calls made in it
 	// are its children. Nil costs nothing.
-	Trace Trace
+	Trace handler.Trace
 	// Events records each step Observe sees in the attempt's history
 	// (store.EventRefundRequested, store.EventRefundAnswered). A failed
 	// write is logged and changes nothing. Nil means none.
@@ -129,54 +139,55 @@ type Refunder struct {
 	schedule []time.Duration
 	lease    time.Duration
 	batch    int
-	alert    func(ctx context.Context, a Alert)
-	obs      func(RefundEvent)
-	hist     *recorder // nil: no history
-	trace    Trace
+	alert    func(ctx context.Context, a handler.Alert)
+	obs      func(Event)
+	events   store.EventStore // nil: no history
+	instance string           // the host's name, for the history
+	trace    handler.Trace
 	log      *slog.Logger
 	now      func() time.Time
-	unsigned unsignedStreak // replies that did not verify, in a row
+	unsigned handler.ReplyStreak // replies that did not verify, in a row
 }
 
-// NewRefunder validates cfg and returns a Refunder.
-func NewRefunder(cfg RefunderConfig) (*Refunder, error) {
+// New validates cfg and returns a Refunder.
+func New(cfg Config) (*Refunder, error) {
 	if cfg.Store == nil {
-		return nil, errors.New("handler: RefunderConfig.Store is required")
+		return nil, errors.New("refund: Config.Store is required")
 	}
 	if cfg.Client == nil {
-		return nil, errors.New("handler: RefunderConfig.Client is required")
+		return nil, errors.New("refund: Config.Client is required")
 	}
 	r := &Refunder{
 		orders: cfg.Store, refunds: cfg.Refunds, clients: map[model.Version]*client.Client{},
-		opUser: cfg.OpUserID, schedule: cfg.Schedule, lease: cfg.Lease, batch: cfg.Batch,
+		opUser: cfg.OpUserID, schedule: append([]time.Duration(nil), cfg.Schedule...), lease: cfg.Lease, batch: cfg.Batch,
 		alert: cfg.Alert, obs: cfg.Observe, trace: cfg.Trace, log: cfg.Logger, now: cfg.Now,
 	}
 	if r.refunds == nil {
 		rs, ok := cfg.Store.(store.RefundStore)
 		if !ok {
-			return nil, errors.New("handler: RefunderConfig.Refunds is required when Store is no store.RefundStore")
+			return nil, errors.New("refund: Config.Refunds is required when Store is no store.RefundStore")
 		}
 		r.refunds = rs
 	}
 	for _, c := range append(cfg.Clients, cfg.Client) {
 		if c == nil {
-			return nil, errors.New("handler: RefunderConfig.Clients holds a nil client")
+			return nil, errors.New("refund: Config.Clients holds a nil client")
 		}
 		r.clients[c.Version()] = c
 	}
-	if r.schedule == nil {
-		r.schedule = DefaultRefundSchedule
+	if cfg.Schedule == nil {
+		r.schedule = DefaultSchedule()
 	}
 	for _, d := range r.schedule {
 		if d <= 0 {
-			return nil, errors.New("handler: RefunderConfig.Schedule holds a delay that is not positive")
+			return nil, errors.New("refund: Config.Schedule holds a delay that is not positive")
 		}
 	}
 	if len(r.schedule) == 0 {
-		return nil, errors.New("handler: RefunderConfig.Schedule is empty")
+		return nil, errors.New("refund: Config.Schedule is empty")
 	}
 	if r.lease < 0 || r.batch < 0 {
-		return nil, errors.New("handler: RefunderConfig.Lease and Batch must not be negative")
+		return nil, errors.New("refund: Config.Lease and Batch must not be negative")
 	}
 	if r.lease == 0 {
 		r.lease = 2 * time.Minute
@@ -190,12 +201,14 @@ func NewRefunder(cfg RefunderConfig) (*Refunder, error) {
 	if r.now == nil {
 		r.now = time.Now
 	}
-	r.hist = newRecorder(nil, cfg.Events, "", r.log, nil)
+	if cfg.Events != nil {
+		r.events, r.instance = cfg.Events, hostName()
+	}
 	return r, nil
 }
 
-// RefundRequest asks for a refund of one paid attempt.
-type RefundRequest struct {
+// Request asks for a refund of one paid attempt.
+type Request struct {
 	// OutTradeNo is the attempt to refund. Empty means the PAID attempt
 	// of BusinessID.
 	OutTradeNo string
@@ -214,13 +227,13 @@ type RefundRequest struct {
 	// IdempotencyKey, when not empty, makes a repeated request (a retried
 	// click, a replayed HTTP call) return the first refund instead of
 	// refunding again. The same key with another order or amount is
-	// ErrRefundKeyReused. Keys are unique across the store. At most 128
+	// ErrKeyReused. Keys are unique across the store. At most 128
 	// bytes of UTF-8 without control characters.
 	IdempotencyKey string
 }
 
-// RefundView is what the host shows of a refund.
-type RefundView struct {
+// View is what the host shows of a refund.
+type View struct {
 	// OutRefundNo is the refund's merchant number (out_refund_no), the
 	// one name the gateway knows it by.
 	OutRefundNo string `json:"out_refund_no"`
@@ -244,10 +257,10 @@ type RefundView struct {
 }
 
 // Final reports whether the gateway's answer on the refund is final.
-func (v RefundView) Final() bool { return store.RefundState(v.Status).Final() }
+func (v View) Final() bool { return store.RefundState(v.Status).Final() }
 
-func refundView(r *store.Refund) RefundView {
-	v := RefundView{
+func viewOf(r *store.Refund) View {
+	v := View{
 		OutRefundNo: r.OutRefundNo, OutTradeNo: r.OutTradeNo, OrderID: r.BusinessID, Amount: r.Amount,
 		Status: string(r.State), RefundID: r.RefundID, Reason: r.Reason, CreatedAt: r.CreatedAt,
 	}
@@ -264,47 +277,47 @@ func refundView(r *store.Refund) RefundView {
 // stands: SUCCESS or PROCESSING when the gateway accepted it, FAIL when
 // it refused it (the reservation is released), PENDING or NOTSURE when
 // the outcome is still unknown (Poll finishes it). A request the store
-// refuses (ErrRefundInvalid, ErrOrderNotFound, ErrNotRefundable,
-// ErrRefundAmount, ErrRefundKeyReused) records nothing and calls nothing. A repeat with
+// refuses (ErrInvalid, handler.ErrOrderNotFound, ErrNotRefundable,
+// ErrAmount, ErrKeyReused) records nothing and calls nothing. A repeat with
 // the same idempotency key returns the first refund as it stands, without
 // calling the gateway. err is nil whenever a refund was recorded, however
 // the gateway answered.
-func (r *Refunder) Refund(ctx context.Context, req RefundRequest) (RefundView, error) {
+func (r *Refunder) Refund(ctx context.Context, req Request) (View, error) {
 	ref, created, err := r.reserve(ctx, req, r.lease)
 	if err != nil {
-		return RefundView{}, err
+		return View{}, err
 	}
 	if !created {
-		return refundView(ref), nil
+		return viewOf(ref), nil
 	}
-	return refundView(r.driveTraced(ctx, ref, false)), nil
+	return viewOf(r.driveTraced(ctx, ref, false)), nil
 }
 
 // reserve validates req and reserves its refund with a claim of lease
 // (zero: due and free for any poller at once).
-func (r *Refunder) reserve(ctx context.Context, req RefundRequest, lease time.Duration) (*store.Refund, bool, error) {
+func (r *Refunder) reserve(ctx context.Context, req Request, lease time.Duration) (*store.Refund, bool, error) {
 	ref, created, err := r.reserveOnce(ctx, req, lease)
 	switch {
 	case err != nil:
 		r.observeRefused(req, err)
 	case created:
-		r.observe(RefundEvent{Result: RefundRequested, Amount: ref.Amount, OutRefundNo: ref.OutRefundNo, OutTradeNo: ref.OutTradeNo})
+		r.observe(Event{Result: Requested, Amount: ref.Amount, OutRefundNo: ref.OutRefundNo, OutTradeNo: ref.OutTradeNo})
 	}
 	return ref, created, err
 }
 
 // reserveOnce is reserve without the Observe hook.
-func (r *Refunder) reserveOnce(ctx context.Context, req RefundRequest, lease time.Duration) (*store.Refund, bool, error) {
-	if err := checkRefundRequest(req); err != nil {
+func (r *Refunder) reserveOnce(ctx context.Context, req Request, lease time.Duration) (*store.Refund, bool, error) {
+	if err := checkRequest(req); err != nil {
 		return nil, false, err
 	}
 	if req.Amount <= 0 {
-		return nil, false, fmt.Errorf("%w: %d fen is not positive", ErrRefundAmount, req.Amount)
+		return nil, false, fmt.Errorf("%w: %d fen is not positive", ErrAmount, req.Amount)
 	}
 	otn := req.OutTradeNo
 	if otn == "" {
 		if req.BusinessID == "" {
-			return nil, false, fmt.Errorf("%w: give an out_trade_no or a business order id", ErrOrderNotFound)
+			return nil, false, fmt.Errorf("%w: give an out_trade_no or a business order id", handler.ErrOrderNotFound)
 		}
 		o, err := r.paidAttempt(ctx, req.BusinessID)
 		if err != nil {
@@ -323,18 +336,18 @@ func (r *Refunder) reserveOnce(ctx context.Context, req RefundRequest, lease tim
 	}, lease, now)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return nil, false, fmt.Errorf("%w: %s", ErrOrderNotFound, otn)
+		return nil, false, fmt.Errorf("%w: %s", handler.ErrOrderNotFound, otn)
 	case errors.Is(err, store.ErrNotRefundable):
 		return nil, false, fmt.Errorf("%w: %s is not paid", ErrNotRefundable, otn)
 	case errors.Is(err, store.ErrRefundAmount):
-		return nil, false, fmt.Errorf("%w: %w", ErrRefundAmount, err)
+		return nil, false, fmt.Errorf("%w: %w", ErrAmount, err)
 	case errors.Is(err, store.ErrKeyReused):
-		return nil, false, fmt.Errorf("%w: %s", ErrRefundKeyReused, req.IdempotencyKey)
+		return nil, false, fmt.Errorf("%w: %s", ErrKeyReused, req.IdempotencyKey)
 	case err != nil:
-		return nil, false, fmt.Errorf("handler: reserve refund of %s: %w", otn, err)
+		return nil, false, fmt.Errorf("refund: reserve refund of %s: %w", otn, err)
 	}
 	if created {
-		r.log.LogAttrs(ctx, slog.LevelInfo, "handler: refund recorded",
+		r.log.LogAttrs(ctx, slog.LevelInfo, "refund: refund recorded",
 			slog.String("out_refund_no", ref.OutRefundNo), slog.String("out_trade_no", otn),
 			slog.Int64("refund_fee", ref.Amount))
 	}
@@ -345,22 +358,57 @@ func (r *Refunder) reserveOnce(ctx context.Context, req RefundRequest, lease tim
 // gateway call to the next Poll (it is due at once). It is quick and
 // makes no gateway call, for paths that must answer fast, such as the
 // notification handler's automatic remedies.
-func (r *Refunder) Enqueue(ctx context.Context, req RefundRequest) (RefundView, error) {
+func (r *Refunder) Enqueue(ctx context.Context, req Request) (View, error) {
 	ref, _, err := r.reserve(ctx, req, 0)
 	if err != nil {
-		return RefundView{}, err
+		return View{}, err
 	}
-	return refundView(ref), nil
+	return viewOf(ref), nil
+}
+
+// autoKeyPrefix starts the idempotency key of every automatic refund
+// (Remedy): the key is autoKeyPrefix plus the attempt's out_trade_no.
+const autoKeyPrefix = "cypay-auto:"
+
+// Remedy reserves the full refund of o, a payment the buyer did not owe
+// (why: handler.AlertDoublePayment, AlertPaidAfterClose or
+// AlertPaidAfterAbandon), for the next Poll to send, and returns its
+// out_refund_no; it implements handler.Remedy, so a Refunder is what
+// handler.SettlerConfig.AutoRefund takes. The idempotency key is
+// "cypay-auto:" plus the attempt's out_trade_no, so a repeated
+// notification, on any instance, finds the same refund; a payment on an
+// attempt already FAILED or CLOSED (AlertPaidAfterClose) is refunded
+// with Request.AfterClose.
+func (r *Refunder) Remedy(ctx context.Context, o store.Order, why handler.AlertKind) (string, error) {
+	v, err := r.Enqueue(ctx, Request{
+		OutTradeNo: o.OutTradeNo, Amount: o.Amount, Reason: string(why),
+		IdempotencyKey: autoKeyPrefix + o.OutTradeNo, AfterClose: why == handler.AlertPaidAfterClose,
+	})
+	return v.OutRefundNo, err
+}
+
+// validOutTradeNo reports whether s has the shape of every out_trade_no
+// the kit makes (handler.OutTradeNo): 5–32 ASCII letters and digits.
+func validOutTradeNo(s string) bool {
+	if len(s) < 5 || len(s) > 32 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+			return false
+		}
+	}
+	return true
 }
 
 // paidAttempt returns the business order's PAID attempt.
 func (r *Refunder) paidAttempt(ctx context.Context, businessID string) (*store.Order, error) {
 	list, err := r.orders.ListByBusinessID(ctx, businessID)
 	if err != nil {
-		return nil, fmt.Errorf("handler: list attempts of %s: %w", businessID, err)
+		return nil, fmt.Errorf("refund: list attempts of %s: %w", businessID, err)
 	}
 	if len(list) == 0 {
-		return nil, fmt.Errorf("%w: %s", ErrOrderNotFound, businessID)
+		return nil, fmt.Errorf("%w: %s", handler.ErrOrderNotFound, businessID)
 	}
 	for _, o := range list {
 		if o.Status == store.Paid {
@@ -371,26 +419,26 @@ func (r *Refunder) paidAttempt(ctx context.Context, businessID string) (*store.O
 }
 
 // Get returns a refund as stored.
-func (r *Refunder) Get(ctx context.Context, outRefundNo string) (RefundView, error) {
+func (r *Refunder) Get(ctx context.Context, outRefundNo string) (View, error) {
 	ref, err := r.refunds.GetRefund(ctx, outRefundNo)
 	if errors.Is(err, store.ErrNotFound) {
-		return RefundView{}, fmt.Errorf("%w: %s", ErrRefundNotFound, outRefundNo)
+		return View{}, fmt.Errorf("%w: %s", ErrNotFound, outRefundNo)
 	}
 	if err != nil {
-		return RefundView{}, fmt.Errorf("handler: get refund %s: %w", outRefundNo, err)
+		return View{}, fmt.Errorf("refund: get refund %s: %w", outRefundNo, err)
 	}
-	return refundView(ref), nil
+	return viewOf(ref), nil
 }
 
 // List returns an attempt's refunds, oldest first.
-func (r *Refunder) List(ctx context.Context, outTradeNo string) ([]RefundView, error) {
+func (r *Refunder) List(ctx context.Context, outTradeNo string) ([]View, error) {
 	list, err := r.refunds.ListRefunds(ctx, outTradeNo)
 	if err != nil {
-		return nil, fmt.Errorf("handler: list refunds of %s: %w", outTradeNo, err)
+		return nil, fmt.Errorf("refund: list refunds of %s: %w", outTradeNo, err)
 	}
-	out := make([]RefundView, 0, len(list))
+	out := make([]View, 0, len(list))
 	for _, x := range list {
-		out = append(out, refundView(x))
+		out = append(out, viewOf(x))
 	}
 	return out, nil
 }
@@ -403,7 +451,7 @@ func (r *Refunder) List(ctx context.Context, outTradeNo string) ([]RefundView, e
 func (r *Refunder) Poll(ctx context.Context) (int, error) {
 	claimed, err := r.refunds.ClaimRefunds(ctx, r.now(), r.lease, r.batch)
 	if err != nil {
-		return 0, fmt.Errorf("handler: claim refunds: %w", err)
+		return 0, fmt.Errorf("refund: claim refunds: %w", err)
 	}
 	for i, ref := range claimed {
 		if err := ctx.Err(); err != nil {
@@ -419,13 +467,13 @@ func (r *Refunder) Poll(ctx context.Context) (int, error) {
 // A failed pass is logged and retried at the next tick.
 func (r *Refunder) Run(ctx context.Context, interval time.Duration) error {
 	if interval <= 0 {
-		return errors.New("handler: Refunder.Run: interval is not positive")
+		return errors.New("refund: Refunder.Run: interval is not positive")
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		if _, err := r.Poll(ctx); err != nil && ctx.Err() == nil {
-			r.log.LogAttrs(ctx, slog.LevelError, "handler: refund poll failed", slog.String("err", err.Error()))
+			r.log.LogAttrs(ctx, slog.LevelError, "refund: refund poll failed", slog.String("err", err.Error()))
 		}
 		select {
 		case <-ctx.Done():

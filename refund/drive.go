@@ -1,4 +1,4 @@
-package handler
+package refund
 
 import (
 	"context"
@@ -8,28 +8,14 @@ import (
 	"time"
 
 	"github.com/cypaykit/kit/client"
+	"github.com/cypaykit/kit/handler"
 	"github.com/cypaykit/kit/model"
 	"github.com/cypaykit/kit/store"
 )
 
-// maxRefundCalls bounds the gateway calls one drive makes; what is left
+// maxCalls bounds the gateway calls one drive makes; what is left
 // unknown is picked up by Poll on the schedule.
-const maxRefundCalls = 4
-
-// AlertRefundUnconfirmed: the gateway refused a refund and then said it
-// does not know its number, both in unsigned error replies (the gateway
-// signs no error). Either the refund was really refused, or a party on the
-// path forged both answers for a refund the gateway made. The kit cannot
-// tell, so the amount stays reserved and the refund is sent again under
-// its own number on the schedule; the alert comes with each try. Check the
-// refund in the merchant console: until the gateway answers it with a
-// signed status, no further refund can use its amount.
-const AlertRefundUnconfirmed AlertKind = "refund_unconfirmed"
-
-// AlertRefundChange: the gateway answered CHANGE for a refund: the buyer's
-// card was frozen or closed and the money went back to the merchant's
-// account. Pay the buyer another way; the kit will not refund it again.
-const AlertRefundChange AlertKind = "refund_change"
+const maxCalls = 4
 
 // drive takes a refund the caller has claimed (ref.ClaimToken) as far as
 // the gateway lets it, and records the result under the claim. When
@@ -37,12 +23,12 @@ const AlertRefundChange AlertKind = "refund_change"
 // is queried before anything is sent. It never issues another number, and
 // it records FAIL only on a signed refund_status FAIL: a refusal and an
 // unknown number, both unsigned errors, keep the refund reserved and raise
-// AlertRefundUnconfirmed. It returns the refund as stored (or as known, when
+// handler.AlertRefundUnconfirmed. It returns the refund as stored (or as known, when
 // the record failed: the poller will come back to it).
 func (r *Refunder) drive(ctx context.Context, ref *store.Refund, mayBeSent bool) *store.Refund {
 	c, ok := r.clients[ref.Version]
 	if !ok {
-		r.log.LogAttrs(ctx, slog.LevelError, "handler: no client for the refund's protocol version",
+		r.log.LogAttrs(ctx, slog.LevelError, "refund: no client for the refund's protocol version",
 			slog.String("out_refund_no", ref.OutRefundNo), slog.String("version", string(ref.Version)))
 		return r.record(ctx, ref, r.pending(ref, ref.State, 0, "no client for version "+string(ref.Version)))
 	}
@@ -52,7 +38,7 @@ func (r *Refunder) drive(ctx context.Context, ref *store.Refund, mayBeSent bool)
 	needQuery := mayBeSent
 	note := ""
 	calls := 0
-	for calls < maxRefundCalls {
+	for calls < maxCalls {
 		if needQuery {
 			item, notFound, err := r.query(ctx, c, ref)
 			calls++
@@ -73,8 +59,8 @@ func (r *Refunder) drive(ctx context.Context, ref *store.Refund, mayBeSent bool)
 				// refund stays reserved and in flight, sent again under
 				// its own number on the schedule (the gateway knows a
 				// number it made), and a person is told.
-				r.refundAlert(ctx, ref, Alert{Kind: AlertRefundUnconfirmed, GotAmount: 0, Status: "refused"},
-					"handler: refund refused and unknown to the gateway, on unsigned replies: kept reserved, check the merchant console")
+				r.refundAlert(ctx, ref, handler.Alert{Kind: handler.AlertRefundUnconfirmed, GotAmount: 0, Status: "refused"},
+					"refund: refused and unknown to the gateway, on unsigned replies: kept reserved, check the merchant console")
 				return r.record(ctx, ref, r.pending(ref, store.RefundPending, calls,
 					"refused, and the gateway does not know the number (unsigned errors, not recorded FAIL): "+note))
 			case notFound && accepted:
@@ -99,6 +85,21 @@ func (r *Refunder) drive(ctx context.Context, ref *store.Refund, mayBeSent bool)
 		needQuery = true
 	}
 	return r.record(ctx, ref, r.pending(ref, r.inFlight(state, accepted), calls, note))
+}
+
+// driveTraced is drive as one handler.StageRefund.
+func (r *Refunder) driveTraced(ctx context.Context, ref *store.Refund, mayBeSent bool) *store.Refund {
+	if r.trace == nil {
+		return r.drive(ctx, ref, mayBeSent)
+	}
+	ctx, end := r.trace(ctx, handler.StageRefund)
+	got := r.drive(ctx, ref, mayBeSent)
+	var err error
+	if got.State == store.RefundPending || got.State == store.RefundNotSure {
+		err = errUncertain
+	}
+	end(err)
+	return got
 }
 
 // inFlight is the state to record for a refund whose outcome is still open.
@@ -133,8 +134,8 @@ func (r *Refunder) outcome(ctx context.Context, ref *store.Refund, item *model.R
 		// the refund asked for: a person must look, and the amount stays
 		// reserved and in flight rather than be reported back to the buyer.
 		if got := item.RefundFee + item.CouponRefundFee; got != ref.Amount {
-			r.refundAlert(ctx, ref, Alert{Kind: AlertAmountMismatch, GotAmount: got, Status: string(item.RefundStatus), TransactionID: item.RefundID},
-				"handler: refund_fee reported differs from the refund requested")
+			r.refundAlert(ctx, ref, handler.Alert{Kind: handler.AlertAmountMismatch, GotAmount: got, Status: string(item.RefundStatus), TransactionID: item.RefundID},
+				"refund: refund_fee reported differs from the refund requested")
 			u.State, u.Note = store.RefundProcessing, fmt.Sprintf("refund_status SUCCESS with refund_fee %d + coupon_refund_fee %d, want %d", item.RefundFee, item.CouponRefundFee, ref.Amount)
 			u.NextDue, u.Release, u.RefundedAt = r.due(ref.CreatedAt, r.now()), true, time.Time{}
 			return u
@@ -144,8 +145,8 @@ func (r *Refunder) outcome(ctx context.Context, ref *store.Refund, item *model.R
 		u.State = store.RefundFailed
 	case model.RefundChange:
 		u.State = store.RefundChanged
-		r.refundAlert(ctx, ref, Alert{Kind: AlertRefundChange, GotAmount: ref.Amount, Status: string(item.RefundStatus), TransactionID: item.RefundID},
-			"handler: refund returned to the merchant: pay the buyer another way")
+		r.refundAlert(ctx, ref, handler.Alert{Kind: handler.AlertRefundChange, GotAmount: ref.Amount, Status: string(item.RefundStatus), TransactionID: item.RefundID},
+			"refund: returned to the merchant: pay the buyer another way")
 	default: // PROCESSING, or a status the documents do not name
 		u.State = store.RefundProcessing
 		u.NextDue, u.Release = r.due(ref.CreatedAt, r.now()), true
@@ -154,9 +155,9 @@ func (r *Refunder) outcome(ctx context.Context, ref *store.Refund, item *model.R
 }
 
 // refundAlert fills a's refund fields from ref, logs it at error level
-// with msg and passes it to the Alert hook.
-func (r *Refunder) refundAlert(ctx context.Context, ref *store.Refund, a Alert, msg string) {
-	a.Source, a.OutTradeNo, a.OutRefundNo, a.BusinessID = SourceRefund, ref.OutTradeNo, ref.OutRefundNo, ref.BusinessID
+// with msg and passes it to the handler.Alert hook.
+func (r *Refunder) refundAlert(ctx context.Context, ref *store.Refund, a handler.Alert, msg string) {
+	a.Source, a.OutTradeNo, a.OutRefundNo, a.BusinessID = handler.SourceRefund, ref.OutTradeNo, ref.OutRefundNo, ref.BusinessID
 	a.MchID, a.GotMchID, a.WantAmount = ref.MchID, ref.MchID, ref.Amount
 	r.log.LogAttrs(ctx, slog.LevelError, msg,
 		slog.String("alert", string(a.Kind)), slog.String("out_refund_no", ref.OutRefundNo),
@@ -177,12 +178,12 @@ func (r *Refunder) record(ctx context.Context, ref *store.Refund, u store.Refund
 	if err == nil {
 		r.observeRecorded(ref, u.State)
 		if u.State.Final() {
-			r.log.LogAttrs(ctx, slog.LevelInfo, "handler: refund final",
+			r.log.LogAttrs(ctx, slog.LevelInfo, "refund: final",
 				slog.String("out_refund_no", ref.OutRefundNo), slog.String("state", string(u.State)))
 		}
 		return got
 	}
-	r.log.LogAttrs(ctx, slog.LevelWarn, "handler: refund outcome not recorded",
+	r.log.LogAttrs(ctx, slog.LevelWarn, "refund: outcome not recorded",
 		slog.String("out_refund_no", ref.OutRefundNo), slog.String("state", string(u.State)), slog.String("err", err.Error()))
 	if cur, gerr := r.refunds.GetRefund(wctx, ref.OutRefundNo); gerr == nil {
 		return cur
@@ -203,15 +204,11 @@ func (r *Refunder) send(ctx context.Context, c *client.Client, ref *store.Refund
 }
 
 // noteReply counts an unverifiable reply about ref towards
-// AlertUnsignedReply.
+// handler.AlertUnsignedReply.
 func (r *Refunder) noteReply(ctx context.Context, ref *store.Refund, err error) {
-	noteReply(ctx, &r.unsigned, r.log, r.alert, Alert{Source: SourceRefund, OutTradeNo: ref.OutTradeNo,
+	r.unsigned.Note(ctx, r.log, r.alert, handler.Alert{Source: handler.SourceRefund, OutTradeNo: ref.OutTradeNo,
 		OutRefundNo: ref.OutRefundNo, BusinessID: ref.BusinessID, MchID: ref.MchID, Status: string(ref.State)}, err)
 }
-
-// errRefundReply: a verified refundquery reply that does not fit the
-// refund asked about.
-var errRefundReply = errors.New("handler: refundquery reply does not match the refund")
 
 // query asks the gateway about ref's number. It returns the matching
 // refund_list item; or notFound when the gateway answered, definitively,
@@ -232,7 +229,7 @@ func (r *Refunder) query(ctx context.Context, c *client.Client, ref *store.Refun
 		return nil, false, err
 	}
 	if resp.OutTradeNo != "" && resp.OutTradeNo != ref.OutTradeNo {
-		return nil, false, fmt.Errorf("%w: out_trade_no %q", errRefundReply, resp.OutTradeNo)
+		return nil, false, fmt.Errorf("%w: out_trade_no %q", errReply, resp.OutTradeNo)
 	}
 	items, err := resp.RefundItems()
 	if err != nil {
@@ -244,10 +241,10 @@ func (r *Refunder) query(ctx context.Context, c *client.Client, ref *store.Refun
 			continue
 		}
 		if fee := it.BaseRefundFee; fee != 0 && fee != ref.Amount {
-			return nil, false, fmt.Errorf("%w: base_refund_fee %d, want %d", errRefundReply, fee, ref.Amount)
+			return nil, false, fmt.Errorf("%w: base_refund_fee %d, want %d", errReply, fee, ref.Amount)
 		}
 		return it, false, nil
 	}
 	// A reply without our number is no proof that the gateway lacks it.
-	return nil, false, fmt.Errorf("%w: %s not in refund_list", errRefundReply, ref.OutRefundNo)
+	return nil, false, fmt.Errorf("%w: %s not in refund_list", errReply, ref.OutRefundNo)
 }

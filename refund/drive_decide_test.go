@@ -1,4 +1,4 @@
-package handler_test
+package refund_test
 
 import (
 	"bytes"
@@ -16,6 +16,7 @@ import (
 	"github.com/cypaykit/kit/client"
 	"github.com/cypaykit/kit/handler"
 	"github.com/cypaykit/kit/model"
+	"github.com/cypaykit/kit/refund"
 	"github.com/cypaykit/kit/sign"
 	"github.com/cypaykit/kit/store"
 )
@@ -112,24 +113,24 @@ func refundItem(no string, fee int64, st model.RefundStatus) model.RefundItem {
 
 // enqueued records a refund of amount fen of a fresh paid attempt without
 // calling the gateway, and returns the attempt and the refund.
-func enqueued(t *testing.T, e *env, id string, amount int64) (string, handler.RefundView) {
+func enqueued(t *testing.T, e *env, id string, amount int64) (string, refund.View) {
 	t.Helper()
 	otn := e.paidAttempt(t, id, 1000)
-	v, err := e.refunder(t, nil).Enqueue(context.Background(), handler.RefundRequest{OutTradeNo: otn, Amount: amount})
+	v, err := e.refunder(t, nil).Enqueue(context.Background(), refund.Request{OutTradeNo: otn, Amount: amount})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return otn, v
 }
 
-func mustPoll(t testing.TB, r *handler.Refunder, want int) {
+func mustPoll(t testing.TB, r *refund.Refunder, want int) {
 	t.Helper()
 	if n, err := r.Poll(context.Background()); err != nil || n != want {
 		t.Fatalf("Poll: got (%d, %v), want (%d, nil)", n, err, want)
 	}
 }
 
-func refundState(t testing.TB, r *handler.Refunder, no string) handler.RefundView {
+func refundState(t testing.TB, r *refund.Refunder, no string) refund.View {
 	t.Helper()
 	v, err := r.Get(context.Background(), no)
 	if err != nil {
@@ -172,7 +173,7 @@ func TestRefundQueryAppliesOnlyOurNumber(t *testing.T) {
 				}
 				return refundQueryReply(t, otn, tc.items(v.OutRefundNo, other)...), nil
 			})
-			r := e.refunder(t, func(c *handler.RefunderConfig) { c.Client = gw.Client })
+			r := e.refunder(t, func(c *refund.Config) { c.Client = gw.Client })
 			mustPoll(t, r, 1)
 			if got := refundState(t, r, v.OutRefundNo); got.Status != string(tc.want) {
 				t.Errorf("refund after a reply listing %s: got %s, want %s", other, got.Status, tc.want)
@@ -218,7 +219,7 @@ func TestRefundFeeShortAlerts(t *testing.T) {
 				it.RefundFee, it.CouponRefundFee = tc.fee, tc.coupon
 				return refundQueryReply(t, otn, it), nil
 			})
-			r := e.refunder(t, func(c *handler.RefunderConfig) { c.Client = gw.Client })
+			r := e.refunder(t, func(c *refund.Config) { c.Client = gw.Client })
 			mustPoll(t, r, 1)
 			got := refundState(t, r, v.OutRefundNo)
 			if got.Status != string(tc.want) || (got.RefundedAt != nil) != (tc.want == store.RefundSucceeded) {
@@ -260,7 +261,7 @@ func TestRefundByBusinessIDOnlyPaid(t *testing.T) {
 	}
 	e.waitIdle(t)
 	r := e.refunder(t, nil)
-	v := mustRefund(t, r, handler.RefundRequest{BusinessID: "RB2", Amount: 100})
+	v := mustRefund(t, r, refund.Request{BusinessID: "RB2", Amount: 100})
 	if v.OutTradeNo != paid || v.Status != string(store.RefundSucceeded) {
 		t.Errorf("refund of RB2: got %+v, want SUCCESS against its paid attempt %s", v, paid)
 	}
@@ -272,9 +273,9 @@ func TestRefundByBusinessIDOnlyPaid(t *testing.T) {
 	if err := e.mem.Finish(context.Background(), closed.OutTradeNo, store.Closed, "expired", e.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
-	_, err := r.Refund(context.Background(), handler.RefundRequest{BusinessID: closed.BusinessID, Amount: 100, AfterClose: true})
-	if !errors.Is(err, handler.ErrNotRefundable) {
-		t.Errorf("refund of a business order with only a CLOSED attempt: got %v, want %v", err, handler.ErrNotRefundable)
+	_, err := r.Refund(context.Background(), refund.Request{BusinessID: closed.BusinessID, Amount: 100, AfterClose: true})
+	if !errors.Is(err, refund.ErrNotRefundable) {
+		t.Errorf("refund of a business order with only a CLOSED attempt: got %v, want %v", err, refund.ErrNotRefundable)
 	}
 	if list, _ := e.mem.ListRefunds(context.Background(), closed.OutTradeNo); len(list) != 0 {
 		t.Errorf("refunds of the CLOSED attempt: got %+v, want none", list)
@@ -289,8 +290,8 @@ func TestRefundSameKeyInFlightNotDriven(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	otn := e.paidAttempt(t, "RK3", 1000)
 	gw := scriptedClient(t, e, func(form url.Values) (map[string]string, error) { return nil, errInTransit })
-	r := e.refunder(t, func(c *handler.RefunderConfig) { c.Client = gw.Client })
-	req := handler.RefundRequest{OutTradeNo: otn, Amount: 400, IdempotencyKey: "click-9"}
+	r := e.refunder(t, func(c *refund.Config) { c.Client = gw.Client })
+	req := refund.Request{OutTradeNo: otn, Amount: 400, IdempotencyKey: "click-9"}
 	first := mustRefund(t, r, req)
 	if first.Final() {
 		t.Fatalf("Refund with every call lost: got %s, want in flight", first.Status)
@@ -323,7 +324,7 @@ func TestRefundChangeNotPolled(t *testing.T) {
 		}
 		return refundQueryReply(t, otn, refundItem(v.OutRefundNo, 400, model.RefundChange)), nil
 	})
-	r := e.refunder(t, func(c *handler.RefunderConfig) { c.Client = gw.Client })
+	r := e.refunder(t, func(c *refund.Config) { c.Client = gw.Client })
 	mustPoll(t, r, 1)
 	if got := refundState(t, r, v.OutRefundNo); got.Status != string(store.RefundChanged) {
 		t.Fatalf("refund: got %s, want CHANGE", got.Status)
@@ -361,8 +362,8 @@ func TestRefundTimeoutNotFoundStaysPending(t *testing.T) {
 		}
 		return nil, nil // refundquery reaches the simulator, which knows nothing of it
 	})
-	r := e.refunder(t, func(c *handler.RefunderConfig) { c.Client = gw.Client })
-	v := mustRefund(t, r, handler.RefundRequest{OutTradeNo: otn, Amount: 1000})
+	r := e.refunder(t, func(c *refund.Config) { c.Client = gw.Client })
+	v := mustRefund(t, r, refund.Request{OutTradeNo: otn, Amount: 1000})
 	if v.Status != string(store.RefundPending) {
 		t.Fatalf("Refund with its sends lost: got %s, want PENDING", v.Status)
 	}
@@ -379,8 +380,8 @@ func TestRefundTimeoutNotFoundStaysPending(t *testing.T) {
 	if got := totals(t, e, otn); got.Reserved != 1000 {
 		t.Fatalf("reserved while in doubt: got %d, want 1000", got.Reserved)
 	}
-	if _, err := r.Refund(context.Background(), handler.RefundRequest{OutTradeNo: otn, Amount: 1}); !errors.Is(err, handler.ErrRefundAmount) {
-		t.Errorf("a second refund while the first is in doubt: got %v, want %v", err, handler.ErrRefundAmount)
+	if _, err := r.Refund(context.Background(), refund.Request{OutTradeNo: otn, Amount: 1}); !errors.Is(err, refund.ErrAmount) {
+		t.Errorf("a second refund while the first is in doubt: got %v, want %v", err, refund.ErrAmount)
 	}
 	mu.Lock()
 	lose = false

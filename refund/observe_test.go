@@ -1,4 +1,4 @@
-package handler_test
+package refund_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/cypaykit/kit/gatewaytest"
 	"github.com/cypaykit/kit/handler"
 	"github.com/cypaykit/kit/model"
+	"github.com/cypaykit/kit/refund"
 	"github.com/cypaykit/kit/store"
 )
 
@@ -21,7 +22,7 @@ type refundEvents struct {
 	got []string
 }
 
-func (r *refundEvents) observe(e handler.RefundEvent) {
+func (r *refundEvents) observe(e refund.Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.got = append(r.got, fmt.Sprintf("%s %d", e.Result, e.Amount))
@@ -42,20 +43,20 @@ func TestRefundObserve(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
 	ev := &refundEvents{}
-	r := e.refunder(t, func(c *handler.RefunderConfig) { c.Observe = ev.observe })
+	r := e.refunder(t, func(c *refund.Config) { c.Observe = ev.observe })
 	ctx := context.Background()
 
 	ok := e.paidAttempt(t, "RO1", 1000)
-	mustRefund(t, r, handler.RefundRequest{OutTradeNo: ok, Amount: 300, IdempotencyKey: "k1"})
+	mustRefund(t, r, refund.Request{OutTradeNo: ok, Amount: 300, IdempotencyKey: "k1"})
 	if got, want := ev.take(), "requested 300, succeeded 300"; got != want {
 		t.Errorf("refund that succeeds: got %q, want %q", got, want)
 	}
 	// A repeat with the same key refunds nothing and reports nothing.
-	mustRefund(t, r, handler.RefundRequest{OutTradeNo: ok, Amount: 300, IdempotencyKey: "k1"})
+	mustRefund(t, r, refund.Request{OutTradeNo: ok, Amount: 300, IdempotencyKey: "k1"})
 	if got := ev.take(); got != "" {
 		t.Errorf("idempotent repeat: got %q, want no event", got)
 	}
-	if _, err := r.Refund(ctx, handler.RefundRequest{OutTradeNo: ok, Amount: 5000}); !errors.Is(err, handler.ErrRefundAmount) {
+	if _, err := r.Refund(ctx, refund.Request{OutTradeNo: ok, Amount: 5000}); !errors.Is(err, refund.ErrAmount) {
 		t.Fatalf("refund over the rest: got %v, want ErrRefundAmount", err)
 	}
 	if got, want := ev.take(), "refused 5000"; got != want {
@@ -64,21 +65,21 @@ func TestRefundObserve(t *testing.T) {
 
 	fail := e.paidAttempt(t, "RO2", 1000)
 	e.sim.SetFaults(fail, gatewaytest.Faults{RefundStatus: model.RefundFail})
-	mustRefund(t, r, handler.RefundRequest{OutTradeNo: fail, Amount: 1000})
+	mustRefund(t, r, refund.Request{OutTradeNo: fail, Amount: 1000})
 	if got, want := ev.take(), "requested 1000, failed 1000"; got != want {
 		t.Errorf("refund that fails: got %q, want %q", got, want)
 	}
 
 	change := e.paidAttempt(t, "RO3", 1000)
 	e.sim.SetFaults(change, gatewaytest.Faults{RefundStatus: model.RefundChange})
-	mustRefund(t, r, handler.RefundRequest{OutTradeNo: change, Amount: 200})
+	mustRefund(t, r, refund.Request{OutTradeNo: change, Amount: 200})
 	if got, want := ev.take(), "requested 200, change 200"; got != want {
 		t.Errorf("refund returned to the merchant: got %q, want %q", got, want)
 	}
 
 	slow := e.paidAttempt(t, "RO4", 1000)
 	e.sim.SetFaults(slow, gatewaytest.Faults{RefundStatus: model.RefundProcessing})
-	sv := mustRefund(t, r, handler.RefundRequest{OutTradeNo: slow, Amount: 700})
+	sv := mustRefund(t, r, refund.Request{OutTradeNo: slow, Amount: 700})
 	if got, want := ev.take(), "requested 700, processing 700"; got != want {
 		t.Errorf("refund accepted: got %q, want %q", got, want)
 	}
@@ -101,7 +102,7 @@ func TestRefundObserveUncertain(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	ev := &refundEvents{}
 	var stages []string
-	r := e.refunder(t, func(c *handler.RefunderConfig) {
+	r := e.refunder(t, func(c *refund.Config) {
 		c.Observe = ev.observe
 		c.Trace = func(ctx context.Context, st handler.Stage) (context.Context, func(error)) {
 			return ctx, func(err error) { stages = append(stages, fmt.Sprintf("%s %v", st, err != nil)) }
@@ -109,7 +110,7 @@ func TestRefundObserveUncertain(t *testing.T) {
 	})
 	otn := e.paidAttempt(t, "RO5", 1000)
 	e.sim.SetFaults(otn, gatewaytest.Faults{RefundLostReplies: 1, RefundQueryLost: 1})
-	v := mustRefund(t, r, handler.RefundRequest{OutTradeNo: otn, Amount: 400})
+	v := mustRefund(t, r, refund.Request{OutTradeNo: otn, Amount: 400})
 	if v.Final() {
 		t.Fatalf("refund with lost replies: got %s, want in flight", v.Status)
 	}
@@ -128,5 +129,30 @@ func TestRefundObserveUncertain(t *testing.T) {
 	}
 	if got, _ := r.Get(context.Background(), v.OutRefundNo); got.Status != string(store.RefundSucceeded) {
 		t.Errorf("after Poll: got %s, want SUCCESS", got.Status)
+	}
+}
+
+// TestHistoryRecordsRefunds: a Refunder with Events records the request
+// and the gateway's answer in the attempt's history.
+func TestHistoryRecordsRefunds(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	otn := e.paidAttempt(t, "HISTREF1", 1000)
+	rf := e.refunder(t, func(c *refund.Config) { c.Events = e.mem })
+	mustRefund(t, rf, refund.Request{OutTradeNo: otn, Amount: 300})
+	evs, err := e.mem.ListEvents(context.Background(), otn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var requested, answered bool
+	for _, ev := range evs {
+		switch ev.Kind {
+		case store.EventRefundRequested:
+			requested = ev.Amount == 300 && ev.Source == string(handler.SourceRefund)
+		case store.EventRefundAnswered:
+			answered = true
+		}
+	}
+	if !requested || !answered {
+		t.Fatalf("history %+v: want refund_requested of 300 and a refund_answered", evs)
 	}
 }
