@@ -118,8 +118,7 @@ func (l *Locker) Acquire(ctx context.Context, name string, ttl time.Duration) (s
 		if ok {
 			return token, nil
 		}
-		// Jitter in [wait/2, wait): waiters that started together spread out.
-		d := wait/2 + mrand.N(wait/2+1)
+		d := jitter(wait, mrand.N[time.Duration])
 		if timer == nil {
 			timer = time.NewTimer(d)
 			defer timer.Stop()
@@ -131,9 +130,19 @@ func (l *Locker) Acquire(ctx context.Context, name string, ttl time.Duration) (s
 			return "", fmt.Errorf("redisstore: acquire %s: %w", name, ctx.Err())
 		case <-timer.C:
 		}
-		wait = min(wait*2, l.max)
+		wait = nextWait(wait, l.max)
 	}
 }
+
+// jitter is the wait after a failed SET NX whose base wait is wait: in
+// [wait/2, wait], drawn with n (n(k) is in [0, k)), so that waiters that
+// started together spread out.
+func jitter(wait time.Duration, n func(time.Duration) time.Duration) time.Duration {
+	return wait/2 + n(wait/2+1)
+}
+
+// nextWait is the base wait after wait: doubled, up to most.
+func nextWait(wait, most time.Duration) time.Duration { return min(wait*2, most) }
 
 // TryAcquire takes the lease name for ttl with one SET NX if nobody holds
 // it, and reports ok=false at once if someone does.

@@ -60,3 +60,44 @@ func TestFailedTakeLeavesNoLease(t *testing.T) {
 		}
 	}
 }
+
+var errBroken = errors.New("lossy: connection broke")
+
+// cancelThenFail ends the caller's context while a command is in flight and
+// reports a connection error rather than the context's.
+type cancelThenFail struct{ cancel context.CancelFunc }
+
+func (h cancelThenFail) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h cancelThenFail) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.cancel()
+		cmd.SetErr(errBroken)
+		return errBroken
+	}
+}
+
+func (h cancelThenFail) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// TestErrorsCarryTheContext: when the context ends during a command and
+// the client reports something else, the error still matches the
+// context's (a caller tells "gave up" from "Redis failed" with errors.Is),
+// and the client's error too.
+func TestErrorsCarryTheContext(t *testing.T) {
+	prefix := newPrefix(t, newClient(t)) // its cleanup on a client of its own
+	rdb := newClient(t)
+	l := newLocker(t, rdb, prefix)
+	token, err := l.Acquire(context.Background(), "job", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rdb.AddHook(cancelThenFail{cancel: cancel})
+	err = l.Release(ctx, "job", token)
+	if !errors.Is(err, context.Canceled) || !errors.Is(err, errBroken) {
+		t.Errorf("Release: got %v, want both context.Canceled and %v", err, errBroken)
+	}
+}

@@ -103,6 +103,11 @@ func TestNew(t *testing.T) {
 		{"nil client", nil, redisstore.Config{}, redisstore.ErrNoClient},
 		{"max below min", rdb, redisstore.Config{MinBackoff: time.Second, MaxBackoff: time.Millisecond}, redisstore.ErrBackoff},
 		{"min only", rdb, redisstore.Config{MinBackoff: time.Millisecond}, redisstore.ErrBackoff},
+		// A zero first wait would never grow (0*2 is 0): waiters would
+		// retry SET NX in a hot loop.
+		{"max only", rdb, redisstore.Config{MaxBackoff: time.Second}, redisstore.ErrBackoff},
+		// A fixed backoff: every wait the same.
+		{"min equals max", rdb, redisstore.Config{MinBackoff: 10 * time.Millisecond, MaxBackoff: 10 * time.Millisecond}, nil},
 		{"negative", rdb, redisstore.Config{MinBackoff: -time.Millisecond, MaxBackoff: time.Second}, redisstore.ErrBackoff},
 	}
 	for _, tc := range tests {
@@ -285,5 +290,64 @@ func TestRedisDown(t *testing.T) {
 	}
 	if err := l.Extend(ctx, "x", "t", time.Second); err == nil || errors.Is(err, store.ErrNotHeld) {
 		t.Errorf("Extend: got %v, want a connection error", err)
+	}
+}
+
+// TestTTLOneMillisecond: 1ms is the shortest lease (Redis counts in
+// milliseconds), and it is accepted by Acquire, TryAcquire and Extend alike.
+// Nothing is asserted after the call: the lease may already have run out.
+func TestTTLOneMillisecond(t *testing.T) {
+	rdb := newClient(t)
+	l := newLocker(t, rdb, newPrefix(t, rdb))
+	ctx := context.Background()
+	if _, err := l.Acquire(ctx, "a", time.Millisecond); err != nil {
+		t.Errorf("Acquire for 1ms: %v", err)
+	}
+	if _, ok, err := l.TryAcquire(ctx, "b", time.Millisecond); err != nil || !ok {
+		t.Errorf("TryAcquire for 1ms of a free lease: got %v, %v; want it taken", ok, err)
+	}
+	token, err := l.Acquire(ctx, "c", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Extend(ctx, "c", token, time.Millisecond); err != nil {
+		t.Errorf("Extend to 1ms: %v", err)
+	}
+	for _, ttl := range []time.Duration{0, time.Millisecond - 1} {
+		if _, _, err := l.TryAcquire(ctx, "d", ttl); !errors.Is(err, redisstore.ErrTTL) {
+			t.Errorf("TryAcquire for %v: got %v, want ErrTTL", ttl, err)
+		}
+	}
+}
+
+// TestBackoff: while a lease is held elsewhere, Acquire waits between
+// wait/2 and wait before it tries again (never nothing: a hot loop of SET
+// NX), and the base wait doubles up to MaxBackoff. The draw is fixed at
+// both ends of its range, so nothing here depends on chance or the clock.
+func TestBackoff(t *testing.T) {
+	lowest := func(time.Duration) time.Duration { return 0 }
+	highest := func(k time.Duration) time.Duration { return k - 1 }
+	for _, tc := range []struct {
+		wait, low, high time.Duration
+	}{
+		{10 * time.Millisecond, 5 * time.Millisecond, 10 * time.Millisecond},
+		{redisstore.DefaultMinBackoff, 2500 * time.Microsecond, redisstore.DefaultMinBackoff},
+		{time.Millisecond + 1, 500 * time.Microsecond, time.Millisecond},
+	} {
+		if got := redisstore.Jitter(tc.wait, lowest); got != tc.low {
+			t.Errorf("shortest wait after %v: got %v, want %v", tc.wait, got, tc.low)
+		}
+		if got := redisstore.Jitter(tc.wait, highest); got != tc.high {
+			t.Errorf("longest wait after %v: got %v, want %v", tc.wait, got, tc.high)
+		}
+	}
+	for _, tc := range []struct{ wait, most, want time.Duration }{
+		{5 * time.Millisecond, 200 * time.Millisecond, 10 * time.Millisecond},
+		{150 * time.Millisecond, 200 * time.Millisecond, 200 * time.Millisecond},
+		{200 * time.Millisecond, 200 * time.Millisecond, 200 * time.Millisecond},
+	} {
+		if got := redisstore.NextWait(tc.wait, tc.most); got != tc.want {
+			t.Errorf("wait after %v (MaxBackoff %v): got %v, want %v", tc.wait, tc.most, got, tc.want)
+		}
 	}
 }
