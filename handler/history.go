@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -43,6 +44,12 @@ var hostName = sync.OnceValue(func() string {
 // recorder keeps verified notifications in the inbox and writes the
 // attempts' events. Its writes never decide anything: when one fails it
 // logs, reports an Event with SourceHistory, and returns.
+//
+// The rows written after a reply (inbox items, alerts' events) go to a
+// bounded queue that one background writer drains in batches: with a
+// store.InboxBatcher (and store.EventBatcher), each batch is one
+// multi-row INSERT, one statement and one commit, instead of one per
+// notification. The writer runs only while the queue has rows.
 type recorder struct {
 	inbox    store.InboxStore // nil: no inbox
 	events   store.EventStore // nil: no history
@@ -53,17 +60,52 @@ type recorder struct {
 	mu     sync.Mutex
 	copies map[int64]int64 // inbox ID -> copies answered from the memo, not yet written
 
-	// slots bounds the inbox writes running after their reply; inflight
-	// counts every write running apart from its caller, for Flush.
-	slots    chan struct{}
-	inflight sync.WaitGroup
+	// The queue, under qmu. running says a writer is draining it; idle
+	// is closed when that writer stops (Flush waits on it).
+	qmu      sync.Mutex
+	queue    []historyRow
+	qbytes   int
+	running  bool
+	idle     chan struct{}
+	dropping int64 // rows dropped since the queue last drained
+	limits   historyLimits
 }
 
-// inboxWritesInFlight bounds the inbox writes that run after their
-// notification was answered. When all are busy (the store is slow) the
-// next one is written before its reply instead: slower replies, never an
-// unbounded pile of goroutines or a lost row.
-const inboxWritesInFlight = 64
+// historyRow is one row waiting for the writer: an inbox item (done
+// learns its ID) or an event.
+type historyRow struct {
+	item *store.InboxItem
+	done func(id int64)
+	ev   *store.Event
+}
+
+// size is what the row counts against the queue's and a batch's bytes.
+func (r historyRow) size() int {
+	if r.item != nil {
+		return len(r.item.Body) + len(r.item.Headers) + len(r.item.Err) + 256
+	}
+	return len(r.ev.Detail) + 128
+}
+
+// historyLimits bound the queue of rows written after their reply and
+// each batch the writer takes from it.
+type historyLimits struct {
+	queueRows, queueBytes int
+	batchRows, batchBytes int
+}
+
+// defaultHistoryLimits: 4096 rows or 32 MiB wait at most (bodies are up
+// to NotifyConfig.MaxBody each); a batch is at most 64 rows or 1 MiB,
+// which stays within every SQL dialect's placeholder limit and MariaDB's
+// default max_allowed_packet.
+var defaultHistoryLimits = historyLimits{queueRows: 4096, queueBytes: 32 << 20, batchRows: 64, batchBytes: 1 << 20}
+
+// ErrHistoryQueueFull is the Err of the Event (Source SourceHistory,
+// Outcome StoreError) reported for an inbox item or event that was not
+// kept because the queue of rows waiting for the store was full: the
+// store is slower than the notifications arrive. The reply is never
+// held or failed for it; the row is dropped and counted.
+var ErrHistoryQueueFull = errors.New("handler: history queue full (the store is slower than the notifications): row dropped")
 
 // newRecorder returns a recorder, or nil when there is nothing to record to.
 func newRecorder(inbox store.InboxStore, events store.EventStore, instance string, log *slog.Logger, emit func(Event)) *recorder {
@@ -74,7 +116,7 @@ func newRecorder(inbox store.InboxStore, events store.EventStore, instance strin
 		instance = hostName()
 	}
 	return &recorder{inbox: inbox, events: events, instance: instance, log: log, emit: emit,
-		copies: map[int64]int64{}, slots: make(chan struct{}, inboxWritesInFlight)}
+		copies: map[int64]int64{}, limits: defaultHistoryLimits}
 }
 
 // writeCtx is the context of one history write: apart from the caller's
@@ -110,21 +152,189 @@ func (h *recorder) record(ctx context.Context, e store.Event) {
 // content type: who sent it, and through which proxies.
 var headersKept = []string{"User-Agent", "X-Forwarded-For", "X-Real-Ip", "Forwarded", "X-Request-Id"}
 
-// background runs fn apart from its caller, counted for Flush.
-func (h *recorder) background(fn func()) {
-	h.inflight.Add(1)
-	go func() {
-		defer h.inflight.Done()
-		fn()
-	}()
+// enqueue hands row to the background writer, starting it if it is not
+// running. When the queue is full the row is dropped: reported as an
+// Event with ErrHistoryQueueFull, logged once until the queue drains,
+// and an item's done learns ID 0. It never blocks.
+func (h *recorder) enqueue(row historyRow) {
+	n := row.size()
+	h.qmu.Lock()
+	if len(h.queue) >= h.limits.queueRows || (len(h.queue) > 0 && h.qbytes+n > h.limits.queueBytes) {
+		h.dropping++
+		first := h.dropping == 1
+		h.qmu.Unlock()
+		h.dropped(row, first)
+		return
+	}
+	h.queue = append(h.queue, row)
+	h.qbytes += n
+	if !h.running {
+		h.running, h.idle = true, make(chan struct{})
+		go h.drain()
+	}
+	h.qmu.Unlock()
+}
+
+// dropped reports a row the full queue refused.
+func (h *recorder) dropped(row historyRow, first bool) {
+	otn := ""
+	if row.item != nil {
+		otn = row.item.OutTradeNo
+	} else {
+		otn = row.ev.OutTradeNo
+	}
+	if first {
+		h.log.LogAttrs(context.Background(), slog.LevelWarn,
+			"handler: history queue full; dropping inbox items and events until it drains (the payments' handling is unchanged)",
+			slog.Int("queue_rows", h.limits.queueRows), slog.String("out_trade_no", otn))
+	}
+	if h.emit != nil {
+		h.emit(Event{Outcome: StoreError, OutTradeNo: otn, Source: SourceHistory, Err: ErrHistoryQueueFull})
+	}
+	if row.done != nil {
+		row.done(0)
+	}
+}
+
+// drain is the background writer: it writes the queue batch by batch
+// and stops when the queue is empty.
+func (h *recorder) drain() {
+	for {
+		h.qmu.Lock()
+		if len(h.queue) == 0 {
+			h.running = false
+			close(h.idle)
+			lost := h.dropping
+			h.dropping = 0
+			h.qbytes = 0
+			h.queue = nil // let a burst's backing array go
+			h.qmu.Unlock()
+			if lost > 0 {
+				h.log.LogAttrs(context.Background(), slog.LevelWarn, "handler: history queue drained",
+					slog.Int64("dropped", lost))
+			}
+			return
+		}
+		k, bytes := 0, 0
+		for k < len(h.queue) && k < h.limits.batchRows {
+			n := h.queue[k].size()
+			if k > 0 && bytes+n > h.limits.batchBytes {
+				break
+			}
+			k, bytes = k+1, bytes+n
+		}
+		batch := slices.Clone(h.queue[:k])
+		clear(h.queue[:k])
+		h.queue = h.queue[k:]
+		h.qbytes -= bytes
+		h.qmu.Unlock()
+		h.write(batch)
+	}
+}
+
+// write stores one batch: its inbox items with one AddInboxBatch and its
+// events with one AddEvents where the stores have them, else row by row.
+func (h *recorder) write(batch []historyRow) {
+	var items []historyRow
+	var evs []*store.Event
+	for _, r := range batch {
+		if r.item != nil {
+			items = append(items, r)
+		} else {
+			evs = append(evs, r.ev)
+		}
+	}
+	if len(items) > 0 {
+		h.writeItems(items)
+	}
+	if len(evs) > 0 {
+		h.writeEvents(evs)
+	}
+}
+
+// writeItems keeps items in the inbox and tells each its ID. A batch
+// that fails for another reason than its time running out is written
+// again row by row, so that one row the database refuses (a header's
+// bytes that are not UTF-8, say) costs only itself.
+func (h *recorder) writeItems(items []historyRow) {
+	if b, ok := h.inbox.(store.InboxBatcher); ok && len(items) > 1 {
+		its := make([]*store.InboxItem, len(items))
+		for i, r := range items {
+			its[i] = r.item
+		}
+		ctx, cancel := writeCtx(context.Background())
+		ids, err := b.AddInboxBatch(ctx, its)
+		cancel()
+		if err == nil && len(ids) != len(items) {
+			err = fmt.Errorf("AddInboxBatch returned %d IDs for %d items", len(ids), len(items))
+		}
+		if err == nil {
+			for i, r := range items {
+				r.done(ids[i])
+			}
+			return
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			for _, r := range items {
+				h.failed(context.Background(), "keep the notification", r.item.OutTradeNo, err)
+				r.done(0)
+			}
+			return
+		}
+	}
+	for _, r := range items {
+		ctx, cancel := writeCtx(context.Background())
+		id, err := h.inbox.AddInbox(ctx, r.item)
+		cancel()
+		if err != nil {
+			h.failed(context.Background(), "keep the notification", r.item.OutTradeNo, err)
+		}
+		r.done(id)
+	}
+}
+
+// writeEvents records evs, as writeItems keeps items.
+func (h *recorder) writeEvents(evs []*store.Event) {
+	if b, ok := h.events.(store.EventBatcher); ok && len(evs) > 1 {
+		ctx, cancel := writeCtx(context.Background())
+		err := b.AddEvents(ctx, evs)
+		cancel()
+		if err == nil {
+			return
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			for _, e := range evs {
+				h.failed(context.Background(), "record "+string(e.Kind), e.OutTradeNo, err)
+			}
+			return
+		}
+	}
+	for _, e := range evs {
+		ctx, cancel := writeCtx(context.Background())
+		err := h.events.AddEvent(ctx, e)
+		cancel()
+		if err != nil {
+			h.failed(context.Background(), "record "+string(e.Kind), e.OutTradeNo, err)
+		}
+	}
+}
+
+// recordLater queues e for the background writer, if there is a
+// history: for events raised on a reply's path.
+func (h *recorder) recordLater(e store.Event) {
+	if h == nil || h.events == nil {
+		return
+	}
+	e.Instance = h.instance
+	h.enqueue(historyRow{ev: &e})
 }
 
 // keep puts a verified notification in the inbox, then calls done with
-// its ID (0 when there is no inbox or the write failed). The row is
-// written after the reply, off the request's path when a slot is free, so
-// that the evidence costs the gateway's answer nothing; a process that
-// dies in between loses it (Settler.Flush waits for the writes in
-// flight).
+// its ID (0 when there is no inbox, the write failed or the queue was
+// full). The row is queued for the background writer, off the request's
+// path, so that the evidence costs the gateway's answer nothing; a
+// process that dies before it is written loses it (Settler.Flush waits
+// for the queue).
 func (h *recorder) keep(r *http.Request, body []byte, res *result, at time.Time, done func(id int64)) {
 	if h == nil || h.inbox == nil {
 		done(0)
@@ -150,47 +360,34 @@ func (h *recorder) keep(r *http.Request, body []byte, res *result, at time.Time,
 	if res.err != nil {
 		it.Reply, it.Status, it.Err = string(replyFail), res.status, res.err.Error()
 	}
-	reqCtx, otn := r.Context(), res.outTradeNo
-	write := func() {
-		ctx, cancel := writeCtx(reqCtx)
-		id, err := h.inbox.AddInbox(ctx, it)
-		cancel()
-		if err != nil {
-			h.failed(reqCtx, "keep the notification", otn, err)
-		}
-		done(id)
-	}
-	select {
-	case h.slots <- struct{}{}:
-		h.background(func() {
-			defer func() { <-h.slots }()
-			write()
-		})
-	default:
-		write()
-	}
+	h.enqueue(historyRow{item: it, done: done})
 }
 
-// Flush waits until the inbox and history writes that run apart from
-// their notification or alert are done, or ctx ends (then it returns
-// ctx.Err()). Call it on shutdown, after the server stopped taking
-// requests, so that no evidence is lost; tests call it before reading
-// the inbox. Without an inbox or history it returns at once.
+// Flush waits until the inbox items and events queued for the
+// background writer (those of notifications already answered, and of
+// alerts) are written, or ctx ends (then it returns ctx.Err()). Call it
+// on shutdown, after the server stopped taking requests, so that no
+// evidence is lost; tests call it before reading the inbox. Without an
+// inbox or history it returns at once. The writer stops by itself when
+// the queue is empty: there is nothing to close.
 func (s *Settler) Flush(ctx context.Context) error {
 	h := s.hist
 	if h == nil {
 		return nil
 	}
-	done := make(chan struct{})
-	go func() {
-		h.inflight.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	for {
+		h.qmu.Lock()
+		if !h.running {
+			h.qmu.Unlock()
+			return nil
+		}
+		idle := h.idle
+		h.qmu.Unlock()
+		select {
+		case <-idle:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 }
 

@@ -188,6 +188,12 @@ func (failingHistory) AddInbox(context.Context, *store.InboxItem) (int64, error)
 
 func (failingHistory) AddEvent(context.Context, *store.Event) error { return errInjected }
 
+func (failingHistory) AddInboxBatch(context.Context, []*store.InboxItem) ([]int64, error) {
+	return nil, errInjected
+}
+
+func (failingHistory) AddEvents(context.Context, []*store.Event) error { return errInjected }
+
 // TestHistoryFailureChangesNothing: when the inbox and the history cannot
 // be written, the notification is still settled and answered success,
 // the query path still settles, and each failure is reported as an

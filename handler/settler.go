@@ -89,12 +89,16 @@ type SettlerConfig struct {
 	Trace Trace
 	// Inbox keeps every notification whose sign verified: its raw body,
 	// the headers that matter, when, Instance, the outcome and the reply,
-	// one insert per verified notification (nothing for a request that
-	// did not verify). Copies the duplicate memo answers are counted on
-	// the kept item (written by the Reconciler's pass), not kept again.
-	// A failed write is logged and reported as an Event with
-	// SourceHistory; it never changes the reply. Nil means no inbox.
-	// sqlstore.Store and memstore.Store implement it: pass the Store.
+	// one row per verified notification (nothing for a request that did
+	// not verify), written after the reply by a background writer that
+	// keeps everything queued meanwhile in one write when the store is a
+	// store.InboxBatcher (see Flush). Copies the duplicate memo answers
+	// are counted on the kept item (written by the Reconciler's pass),
+	// not kept again. A failed write, or a row dropped because the queue
+	// was full (ErrHistoryQueueFull), is logged and reported as an Event
+	// with SourceHistory; it never changes or holds the reply. Nil means
+	// no inbox. sqlstore.Store and memstore.Store implement it: pass the
+	// Store.
 	Inbox store.InboxStore
 	// Events records the attempts' histories: what the Reconciler's
 	// queries found, closings, fulfilment retries and alerts (the
@@ -314,12 +318,9 @@ func (s *Settler) raise(ctx context.Context, a Alert, kind AlertKind) error {
 	if s.alert != nil {
 		s.alert(ctx, a)
 	}
-	if s.hist != nil && s.hist.events != nil {
-		// Apart from the caller: a slow history must not hold a reply
-		// that an alert does not fail (a double payment's is success).
-		e := alertEvent(a, s.now())
-		s.hist.background(func() { s.hist.record(ctx, e) })
-	}
+	// Queued for the background writer: a slow history must not hold a
+	// reply that an alert does not fail (a double payment's is success).
+	s.hist.recordLater(alertEvent(a, s.now()))
 	return fmt.Errorf("%w: %s on %s", ErrMismatch, kind, a.OutTradeNo)
 }
 
