@@ -3,6 +3,8 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +18,9 @@ func init() {
 		orderTest{"SettleAndTryAcquire", testSettleAndTryAcquire},
 		orderTest{"SettleAndTryAcquireNotSettled", testSettleAndTryAcquireNotSettled},
 		orderTest{"SettleAndTryAcquireHeld", testSettleAndTryAcquireHeld},
+		orderTest{"SettleAndTryAcquireConcurrent", testSettleAndTryAcquireConcurrent},
+		orderTest{"SettleAndTryAcquireMoney", testSettleAndTryAcquireMoney},
+		orderTest{"SettleAndTryAcquireSchedule", testSettleAndTryAcquireSchedule},
 		orderTest{"MarkFulfilledAndRelease", testMarkFulfilledAndRelease},
 		orderTest{"MarkFulfilledAndReleaseStale", testMarkFulfilledAndReleaseStale},
 		orderTest{"MarkFulfilledAndReleaseConflict", testMarkFulfilledAndReleaseConflict},
@@ -118,6 +123,91 @@ func testSettleAndTryAcquireHeld(t *testing.T, s store.OrderStore) {
 	wantOrder(t, s, paid(o, p, at(5)))
 	wantTaken(t, sl, "lease:SLOCKH")
 	release(t, sl, "lease:SLOCKH", other)
+}
+
+// testSettleAndTryAcquireConcurrent: of many concurrent calls on one
+// attempt, with the same payment and with different ones, exactly one
+// settles it, it alone takes the lease, and the others answer as Settle
+// would (a repeat, or ErrConflict) without a lease.
+func testSettleAndTryAcquireConcurrent(t *testing.T, s store.OrderStore) {
+	sl := settleLocker(t, s)
+	for _, distinct := range []bool{false, true} {
+		o := newOrder(fmt.Sprintf("SLOCKR%v", distinct), 1)
+		create(t, s, o)
+		name := "lease:" + o.BusinessID
+		tx := func(i int) string {
+			if distinct {
+				return fmt.Sprintf("T%d", i)
+			}
+			return "T1"
+		}
+		var winners, leases, last atomic.Int32
+		tokens := make([]string, concurrency)
+		errs := make([]error, concurrency)
+		race(func(i int) {
+			settled, tok, held, err := sl.SettleAndTryAcquire(context.Background(), o.OutTradeNo, payment(tx(i)), at(100+i), name, settleLockTTL)
+			errs[i], tokens[i] = err, tok
+			if settled {
+				winners.Add(1)
+				last.Store(int32(i))
+			}
+			if held {
+				leases.Add(1)
+			}
+			if held != (tok != "") || held && !settled {
+				t.Errorf("call #%d: got settled=%v, token %q, held=%v: a lease only with a settlement, a token only with a lease", i, settled, tok, held)
+			}
+		})
+		w := int(last.Load())
+		if winners.Load() != 1 || leases.Load() != 1 {
+			t.Fatalf("distinct=%v: %d concurrent calls: %d settled and %d took the lease, want 1 and 1", distinct, concurrency, winners.Load(), leases.Load())
+		}
+		for i, err := range errs {
+			if i != w && (distinct && !errors.Is(err, store.ErrConflict) || !distinct && err != nil) {
+				t.Errorf("distinct=%v: call #%d: got %v, want %v", distinct, i, err, map[bool]error{true: store.ErrConflict}[distinct])
+			}
+		}
+		wantOrder(t, s, paid(o, payment(tx(w)), at(100+w)))
+		wantTaken(t, sl, name)
+		release(t, sl, name, tokens[w])
+	}
+}
+
+// testSettleAndTryAcquireMoney: the payment's money facts replace those
+// the attempt was created with, and a payment without any clears them, as
+// Settle does.
+func testSettleAndTryAcquireMoney(t *testing.T, s store.OrderStore) {
+	sl := settleLocker(t, s)
+	created := store.MoneyFacts{Recorded: true, CashFee: 1, FeeType: "USD"}
+	for _, p := range []store.Payment{payment("T1"), {TransactionID: "T2", PaidAt: at(2)}} {
+		o := newOrder("SLOCKF"+p.TransactionID, 1)
+		o.Money = created
+		create(t, s, o)
+		settled, tok, held, err := settleAndTry(t, sl, o, p, "lease:"+o.BusinessID)
+		if err != nil || !settled || !held {
+			t.Fatalf("SettleAndTryAcquire(%s): got (%v, %v, %v), want (true, true, nil)", o.OutTradeNo, settled, held, err)
+		}
+		wantOrder(t, s, paid(o, p, at(5)))
+		release(t, sl, "lease:"+o.BusinessID, tok)
+	}
+}
+
+// testSettleAndTryAcquireSchedule: the attempt it settles becomes
+// fulfilment work for the Reconciler, keeping its due time, as with Settle.
+func testSettleAndTryAcquireSchedule(t *testing.T, s store.OrderStore) {
+	sl := settleLocker(t, s)
+	sc, ok := s.(store.Scheduler)
+	if !ok {
+		t.Skip("storetest: store does not implement store.Scheduler")
+	}
+	o := due(t, s, "SLOCKD", 1, at(2))
+	_, tok, held, err := settleAndTry(t, sl, o, payment("T1"), "lease:SLOCKD")
+	if err != nil || !held {
+		t.Fatalf("SettleAndTryAcquire: got held=%v, %v", held, err)
+	}
+	wantKeys(t, "Claim(query) after", claim(t, sc, store.KindQuery, at(20), 10))
+	wantKeys(t, "Claim(fulfil) after", claim(t, sc, store.KindFulfil, at(20), 10), o.OutTradeNo)
+	release(t, sl, "lease:SLOCKD", tok)
 }
 
 // testMarkFulfilledAndRelease: the fulfilment is recorded as MarkFulfilled

@@ -302,3 +302,37 @@ func TestRefundClaimClockSkew(t *testing.T) {
 		t.Errorf("ClaimRefunds once the skew passed: got %d (%v), want the refund", len(got), err)
 	}
 }
+
+// TestSimConflictsReachPreparedStatements: on the MySQL dialect the Store
+// runs a fresh settlement's statements as statements it prepared once,
+// outside the transactions they later run in; the TiDB simulation must
+// still see those transactions write, and fail their COMMITs as TiDB's
+// optimistic mode would, or every conformance run under it would pass
+// without a single conflict. Each settlement's transaction is run again
+// and settles once.
+func TestSimConflictsReachPreparedStatements(t *testing.T) {
+	d := &sqlsim.Driver{Engine: sqlsim.TiDB, ConflictEvery: 2}
+	db, tg := openSim(t, d)
+	s := newStore(t, tg, db)
+	ctx := context.Background()
+	var during int64
+	for i := range 4 {
+		o := order(fmt.Sprintf("PREP%d", i), 1)
+		create(t, s, o)
+		if _, err := s.Get(ctx, o.OutTradeNo); err != nil { // prepares the hot statements
+			t.Fatal(err)
+		}
+		before := d.Conflicts()
+		settled, tok, held, err := s.SettleAndTryAcquire(ctx, o.OutTradeNo, store.Payment{TransactionID: "T1", PaidAt: t0}, t0, "lease:"+o.BusinessID, time.Minute)
+		if err != nil || !settled || !held {
+			t.Fatalf("SettleAndTryAcquire(%s): got (%v, %v, %v), want (true, true, nil)", o.OutTradeNo, settled, held, err)
+		}
+		if err := s.MarkFulfilledAndRelease(ctx, o.OutTradeNo, t0, "lease:"+o.BusinessID, tok); err != nil {
+			t.Fatalf("MarkFulfilledAndRelease(%s): %v", o.OutTradeNo, err)
+		}
+		during += d.Conflicts() - before
+	}
+	if during == 0 {
+		t.Fatal("no COMMIT failed under the TiDB simulation: it did not see the prepared statements write")
+	}
+}

@@ -74,6 +74,12 @@ func nowMicros(d Dialect) string {
 	}
 }
 
+// leaseExpired is the condition, on a lease row's expires_at, that the
+// lease has been expired for skew by the database's clock.
+func leaseExpired(d Dialect, skew time.Duration) string {
+	return fmt.Sprintf("expires_at + %d <= %s", skew.Microseconds(), nowMicros(d))
+}
+
 // buildLockQueries builds the statements on the lease table t. A lease
 // is only taken over once it has been expired for skew by the clock of the
 // node that runs the statement: on a database whose nodes each read their
@@ -82,7 +88,7 @@ func nowMicros(d Dialect) string {
 // for as long as the holder can extend it.
 func buildLockQueries(d Dialect, t string, skew time.Duration) lockQueries {
 	now := nowMicros(d)
-	expired := fmt.Sprintf("expires_at + %d <= %s", skew.Microseconds(), now)
+	expired := leaseExpired(d, skew)
 	r := func(format string, args ...any) string { return rebind(d, fmt.Sprintf(format, args...)) }
 	q := lockQueries{
 		// take inserts the lease, or overwrites it only once it expired.

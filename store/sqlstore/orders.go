@@ -40,6 +40,9 @@ type queries struct {
 	// statement: markFulfilled's CTE that also deletes the lease, and
 	// answers with the attempts marked and the leases released.
 	markRelease string
+	// settleLease and settleLeaseMoney are PostgreSQL's
+	// SettleAndTryAcquire, one statement each (see settleLeaseQueries).
+	settleLease, settleLeaseMoney string
 
 	insertExpiry                                 string
 	insertMoney                                  string
@@ -63,7 +66,7 @@ func selectOrders(p string) string {
 		p + "order_abandons a ON a.out_trade_no = o.out_trade_no"
 }
 
-func buildQueries(d Dialect, p string) queries {
+func buildQueries(d Dialect, p string, skew time.Duration) queries {
 	t := p + "orders"
 	r := func(format string, args ...any) string { return rebind(d, fmt.Sprintf(format, args...)) }
 	sel := selectOrders(p)
@@ -100,7 +103,47 @@ func buildQueries(d Dialect, p string) queries {
 	}
 	q.settleThen, q.markThen = q.schedule.toFulfil, q.schedule.toNone
 	foldSchedule(d, p, &q)
+	if d == Postgres {
+		q.settleLease, q.settleLeaseMoney = settleLeaseQueries(p, skew)
+	}
 	return q
+}
+
+// settleLeaseQueries are PostgreSQL's SettleAndTryAcquire in one
+// statement (issue 18.8), without and with the payment's money facts: the
+// settle's compare-and-set (… WHERE status = 'PENDING'), and only for the
+// row it changed, the schedule's move to fulfilment work, the money facts
+// (deleted, or written over whatever the attempt was created with) and
+// the lease (Locker.take's insert, which overwrites a row only once it has
+// been expired for skew). Every part after the first reads the attempt
+// from the settle's RETURNING, so none runs when the compare-and-set did
+// not match. It answers with the attempts settled and the leases taken.
+// Arguments: transaction_id, channel_transaction_id, paid_at, updated_at,
+// out_trade_no, then (money) coupon_fee, cash_fee, fee_type, bank_type,
+// sub_appid, wx_mch_id, wx_sub_mch_id, then the lease's name, token and
+// ttl in microseconds.
+func settleLeaseQueries(p string, skew time.Duration) (plain, money string) {
+	now := nowMicros(Postgres)
+	head := fmt.Sprintf("WITH o AS (UPDATE %[1]sorders SET status = '%[2]s', transaction_id = ?, channel_transaction_id = ?, "+
+		"paid_at = ?, updated_at = ? WHERE out_trade_no = ? AND status = '%[3]s' RETURNING out_trade_no), "+
+		"s AS (UPDATE %[1]sschedule SET kind = '%[4]s' WHERE out_trade_no IN (SELECT out_trade_no FROM o)), ",
+		p, store.Paid, store.Pending, store.KindFulfil)
+	tail := fmt.Sprintf("l AS (INSERT INTO %[1]sleases (name, token, expires_at) "+
+		"SELECT CAST(? AS TEXT), CAST(? AS TEXT), %[2]s + CAST(? AS BIGINT) FROM o "+
+		"ON CONFLICT (name) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at "+
+		"WHERE %[1]sleases.%[3]s RETURNING 1) "+
+		"SELECT (SELECT COUNT(*) FROM o), (SELECT COUNT(*) FROM l)", p, now, leaseExpired(Postgres, skew))
+	cols := strings.Split(moneyColumns, ", ")
+	set := make([]string, len(cols))
+	for i, c := range cols {
+		set[i] = c + " = excluded." + c
+	}
+	plain = head + fmt.Sprintf("m AS (DELETE FROM %sorder_money WHERE out_trade_no IN (SELECT out_trade_no FROM o)), ", p) + tail
+	money = head + fmt.Sprintf("m AS (INSERT INTO %sorder_money (out_trade_no, %s) "+
+		"SELECT out_trade_no, CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), "+
+		"CAST(? AS TEXT), CAST(? AS TEXT) FROM o ON CONFLICT (out_trade_no) DO UPDATE SET %s), ",
+		p, moneyColumns, strings.Join(set, ", ")) + tail
+	return rebind(Postgres, plain), rebind(Postgres, money)
 }
 
 // foldSchedule makes settle and markFulfilled move the attempt's schedule
@@ -238,7 +281,7 @@ func (s *Store) Create(ctx context.Context, o *store.Order) error {
 
 // insertMoney records an attempt's money facts in tx.
 func (s *Store) insertMoney(ctx context.Context, tx *sql.Tx, outTradeNo string, m store.MoneyFacts) error {
-	_, err := tx.ExecContext(ctx, s.q.insertMoney, outTradeNo,
+	_, err := s.on(tx).ExecContext(ctx, s.q.insertMoney, outTradeNo,
 		m.CouponFee, m.CashFee, m.FeeType, m.BankType, m.SubAppID, m.WxMchID, m.WxSubMchID)
 	return err
 }
@@ -293,7 +336,7 @@ func (s *Store) Get(ctx context.Context, outTradeNo string) (*store.Order, error
 	if err := ctx.Err(); err != nil {
 		return nil, s.fail(ctx, "get "+outTradeNo, err)
 	}
-	o, err := scanOrder(s.db.QueryRowContext(ctx, s.q.get, outTradeNo))
+	o, err := scanOrder(s.on(nil).QueryRowContext(ctx, s.q.get, outTradeNo))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("sqlstore: get %s: %w", outTradeNo, store.ErrNotFound)
 	}
@@ -307,7 +350,7 @@ func (s *Store) list(ctx context.Context, op, query string, args ...any) ([]*sto
 	if err := ctx.Err(); err != nil {
 		return nil, s.fail(ctx, op, err)
 	}
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	rows, err := s.on(nil).QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, s.fail(ctx, op, err)
 	}
@@ -387,14 +430,14 @@ func (s *Store) cas(ctx context.Context, outTradeNo, then string, also func(*sql
 	}
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		applied, status, txID = false, "", ""
-		n, err := change(ctx, tx, update, args...)
+		n, err := change(ctx, s.on(tx), update, args...)
 		if err != nil {
 			return err
 		}
 		if n > 0 { // the attempt's row, and its schedule row where update folds it in
 			applied = true
 			if then != "" {
-				_, err = tx.ExecContext(ctx, then, outTradeNo)
+				_, err = s.on(tx).ExecContext(ctx, then, outTradeNo)
 			}
 			if err == nil && also != nil {
 				err = also(tx)
@@ -402,7 +445,7 @@ func (s *Store) cas(ctx context.Context, outTradeNo, then string, also func(*sql
 			return err
 		}
 		var st string
-		err = tx.QueryRowContext(ctx, s.q.classify, outTradeNo).Scan(&st, &txID)
+		err = s.on(tx).QueryRowContext(ctx, s.q.classify, outTradeNo).Scan(&st, &txID)
 		if errors.Is(err, sql.ErrNoRows) {
 			return store.ErrNotFound
 		}
@@ -448,11 +491,11 @@ func (s *Store) settle(ctx context.Context, outTradeNo string, p store.Payment, 
 		m := p.Money
 		switch {
 		case m.Recorded && s.q.replaceMoney != "":
-			_, err = tx.ExecContext(ctx, s.q.replaceMoney, outTradeNo,
+			_, err = s.on(tx).ExecContext(ctx, s.q.replaceMoney, outTradeNo,
 				m.CouponFee, m.CashFee, m.FeeType, m.BankType, m.SubAppID, m.WxMchID, m.WxSubMchID)
 		default:
 			if !s.q.settleClearsMoney {
-				_, err = tx.ExecContext(ctx, s.q.deleteMoney, outTradeNo)
+				_, err = s.on(tx).ExecContext(ctx, s.q.deleteMoney, outTradeNo)
 			}
 			if err == nil && m.Recorded {
 				err = s.insertMoney(ctx, tx, outTradeNo, m)
@@ -471,15 +514,28 @@ func (s *Store) settle(ctx context.Context, outTradeNo string, p store.Payment, 
 			return false, s.failCAS(ctx, op, err)
 		case applied:
 			return true, nil
-		case (status == store.Paid || status == store.Refunded) && txID == p.TransactionID:
-			return false, nil
-		case status == store.Paid || status == store.Refunded:
-			return false, fmt.Errorf("sqlstore: %s: paid by another transaction: %w", op, store.ErrConflict)
-		case status != store.Pending:
-			return false, fmt.Errorf("sqlstore: %s: attempt is %s: %w", op, status, store.ErrConflict)
+		}
+		if done, err := unsettled(op, status, txID, p); done {
+			return false, err
 		}
 	}
 	return false, fmt.Errorf("sqlstore: %s: attempt stayed PENDING after %d tries", op, casTries)
+}
+
+// unsettled classifies a settlement whose compare-and-set matched nothing,
+// by the attempt's status and transaction id as read after it: a repeat of
+// the same payment (nil), or ErrConflict. done is false while the attempt
+// is still PENDING (created after the compare-and-set): try again.
+func unsettled(op string, status store.Status, txID string, p store.Payment) (done bool, err error) {
+	switch {
+	case (status == store.Paid || status == store.Refunded) && txID == p.TransactionID:
+		return true, nil
+	case status == store.Paid || status == store.Refunded:
+		return true, fmt.Errorf("sqlstore: %s: paid by another transaction: %w", op, store.ErrConflict)
+	case status != store.Pending:
+		return true, fmt.Errorf("sqlstore: %s: attempt is %s: %w", op, status, store.ErrConflict)
+	}
+	return false, nil
 }
 
 // MarkFulfilled records the fulfilment of a PAID attempt with a

@@ -315,8 +315,8 @@ func deliver(t testing.TB, h http.Handler, body string) {
 // prepares every statement that has arguments (one more round trip each)
 // unless the DSN sets interpolateParams=true; the test's DSN does not.
 var freshSettlementBudget = map[sqlstore.Dialect]struct{ statements, transactions, roundTrips int }{
-	sqlstore.Postgres: {6, 1, 8},
-	sqlstore.MySQL:    {8, 2, 20},
+	sqlstore.Postgres: {4, 0, 4},
+	sqlstore.MySQL:    {8, 2, 12},
 	sqlstore.SQLite:   {10, 2, 14},
 }
 

@@ -13,16 +13,29 @@ import (
 var _ store.SettleLocker = (*Store)(nil)
 
 // SettleAndTryAcquire implements store.SettleLocker: the lease is taken
-// in Settle's transaction, after the compare-and-set and only when it
-// matched, so the settlement and the fulfilment lease cost one commit. A
-// wrapper that embeds a Store to change Settle must wrap this too.
+// with Settle's compare-and-set and only when it matched, so the
+// settlement and the fulfilment lease cost one commit. On PostgreSQL that
+// is one statement run alone (see settleLeaseQueries): one round trip. As
+// with MarkFulfilled, a statement whose answer is lost (the connection
+// drops, or ctx ends while it waits for a row lock) may still be applied
+// afterwards; what it records, a verified payment, is true, and its lease
+// is deleted again before the error returns (or runs out). Elsewhere the
+// lease is taken in Settle's transaction. A wrapper that embeds a Store
+// to change Settle must wrap this too.
 func (s *Store) SettleAndTryAcquire(ctx context.Context, outTradeNo string, p store.Payment, now time.Time, name string, ttl time.Duration) (settled bool, token string, held bool, err error) {
 	token, err = newLeaseToken(ttl)
 	if err != nil {
 		return false, "", false, err
 	}
+	if s.q.settleLease != "" {
+		settled, held, err = s.settleLeaseAlone(ctx, outTradeNo, p, now, name, token, ttl)
+		if err != nil || !settled || !held {
+			return settled, "", false, err
+		}
+		return true, token, true, nil
+	}
 	settled, err = s.settle(ctx, outTradeNo, p, now, func(tx *sql.Tx) (err error) {
-		held, err = s.lease.takeIn(ctx, tx, name, token, ttl)
+		held, err = s.lease.takeIn(ctx, s.on(tx), name, token, ttl)
 		return err
 	})
 	if err != nil || !settled || !held {
@@ -73,7 +86,7 @@ func (s *Store) MarkFulfilledAndRelease(ctx context.Context, outTradeNo string, 
 	if s.dialect == Postgres {
 		err = retryConflicts(ctx, s.dialect, func() error { return run(s.db) })
 	} else {
-		err = s.inTx(ctx, func(tx *sql.Tx) error { return run(tx) })
+		err = s.inTx(ctx, func(tx *sql.Tx) error { return run(s.on(tx)) })
 	}
 	switch {
 	case err != nil:
@@ -87,4 +100,47 @@ func (s *Store) MarkFulfilledAndRelease(ctx context.Context, outTradeNo string, 
 		return fmt.Errorf("sqlstore: %s: recorded, but release %s: %w", op, name, store.ErrNotHeld)
 	}
 	return nil
+}
+
+// settleLeaseAlone is SettleAndTryAcquire in one statement, for
+// PostgreSQL. When the compare-and-set matched nothing, the attempt is
+// read afterwards and classified as Settle classifies it.
+func (s *Store) settleLeaseAlone(ctx context.Context, outTradeNo string, p store.Payment, now time.Time, name, token string, ttl time.Duration) (settled, held bool, err error) {
+	op := "settle " + outTradeNo
+	if err := ctx.Err(); err != nil {
+		return false, false, s.fail(ctx, op, err)
+	}
+	q := s.q.settleLease
+	args := []any{p.TransactionID, p.ChannelTransactionID, nullMicros(p.PaidAt), micros(now), outTradeNo}
+	if m := p.Money; m.Recorded {
+		q = s.q.settleLeaseMoney
+		args = append(args, m.CouponFee, m.CashFee, m.FeeType, m.BankType, m.SubAppID, m.WxMchID, m.WxSubMchID)
+	}
+	args = append(args, name, token, ttl.Microseconds())
+	for try := 0; try < casTries; try++ {
+		var n, leased int64
+		err := retryConflicts(ctx, s.dialect, func() error {
+			return s.db.QueryRowContext(ctx, q, args...).Scan(&n, &leased)
+		})
+		if err != nil {
+			// The statement may still land: give its lease up again.
+			s.lease.disown(ctx, name, token, ttl)
+			return false, false, s.fail(ctx, op, err)
+		}
+		if n > 0 {
+			return true, leased > 0, nil
+		}
+		var st, txID string
+		err = s.db.QueryRowContext(ctx, s.q.classify, outTradeNo).Scan(&st, &txID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return false, false, fmt.Errorf("sqlstore: %s: %w", op, store.ErrNotFound)
+		}
+		if err != nil {
+			return false, false, s.fail(ctx, op, err)
+		}
+		if done, err := unsettled(op, store.Status(st), txID, p); done {
+			return false, false, err
+		}
+	}
+	return false, false, fmt.Errorf("sqlstore: %s: attempt stayed PENDING after %d tries", op, casTries)
 }

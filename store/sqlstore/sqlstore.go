@@ -91,6 +91,7 @@ type Store struct {
 	rq      refundQueries
 	lease   *Locker
 	skew    time.Duration
+	stmts   *stmtCache // nil but on MySQL: see prepared.go
 	serverState
 	// incStep is MySQL's auto_increment_increment, read by the first
 	// multi-row inbox insert (0: not read yet).
@@ -117,10 +118,11 @@ func New(db *sql.DB, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{db: db, dialect: cfg.Dialect, prefix: prefix}
-	s.q = buildQueries(cfg.Dialect, prefix)
-	s.rq = buildRefundQueries(cfg.Dialect, prefix)
 	s.skew = cfg.clockSkew()
+	s.q = buildQueries(cfg.Dialect, prefix, s.skew)
+	s.rq = buildRefundQueries(cfg.Dialect, prefix)
 	s.lease = newLocker(db, cfg.Dialect, prefix+"leases", s.skew)
+	s.stmts = newStmtCache(s)
 	return s, nil
 }
 

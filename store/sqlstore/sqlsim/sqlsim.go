@@ -145,6 +145,12 @@ func (d *Driver) rewrite(query string) (string, error) {
 			return "", err
 		}
 	}
+	return d.translate(query)
+}
+
+// translate is rewrite without Inject: what a statement prepared once
+// and run many times is prepared as (Inject is asked at each run).
+func (d *Driver) translate(query string) (string, error) {
 	switch d.Engine {
 	case TiDB:
 		query = versionRE.ReplaceAllString(query, "'"+TiDBVersion+"'")
@@ -180,16 +186,79 @@ func (c *conn) Prepare(query string) (driver.Stmt, error) {
 	return c.PrepareContext(context.Background(), query)
 }
 
+// PrepareContext prepares query as the simulated server would take it.
+// Each run of the statement is then asked of Inject and, when it writes,
+// marks the transaction it runs in as having written: a statement may be
+// prepared outside the transaction it runs in (sqlstore holds some
+// prepared for the Store's life), and must still make its COMMIT
+// conflict.
 func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
-	q, err := c.d.rewrite(query)
+	q, err := c.d.translate(query)
 	if err != nil {
 		return nil, err
 	}
-	c.noteWrite(q)
+	var base driver.Stmt
 	if p, ok := c.base.(driver.ConnPrepareContext); ok {
-		return p.PrepareContext(ctx, q)
+		base, err = p.PrepareContext(ctx, q)
+	} else {
+		base, err = c.base.Prepare(q)
 	}
-	return c.base.Prepare(q)
+	if err != nil {
+		return nil, err
+	}
+	return &stmt{Stmt: base, c: c, query: query, q: q}, nil
+}
+
+// stmt is a prepared statement of conn c: query as the caller wrote it,
+// q as the base server runs it.
+type stmt struct {
+	driver.Stmt
+	c        *conn
+	query, q string
+}
+
+var (
+	_ driver.StmtExecContext   = (*stmt)(nil)
+	_ driver.StmtQueryContext  = (*stmt)(nil)
+	_ driver.NamedValueChecker = (*stmt)(nil)
+)
+
+// run asks Inject about one run and notes its write.
+func (s *stmt) run() error {
+	if s.c.d.Inject != nil {
+		if err := s.c.d.Inject(s.query); err != nil {
+			return err
+		}
+	}
+	s.c.noteWrite(s.q)
+	return nil
+}
+
+func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+	if err := s.run(); err != nil {
+		return nil, err
+	}
+	if e, ok := s.Stmt.(driver.StmtExecContext); ok {
+		return e.ExecContext(ctx, args)
+	}
+	return nil, driver.ErrSkip
+}
+
+func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	if err := s.run(); err != nil {
+		return nil, err
+	}
+	if q, ok := s.Stmt.(driver.StmtQueryContext); ok {
+		return q.QueryContext(ctx, args)
+	}
+	return nil, driver.ErrSkip
+}
+
+func (s *stmt) CheckNamedValue(nv *driver.NamedValue) error {
+	if ch, ok := s.Stmt.(driver.NamedValueChecker); ok {
+		return ch.CheckNamedValue(nv)
+	}
+	return driver.ErrSkip
 }
 
 func (c *conn) Close() error { return c.base.Close() }
