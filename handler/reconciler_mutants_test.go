@@ -1,0 +1,183 @@
+package handler_test
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/cypaykit/kit/client"
+	"github.com/cypaykit/kit/gatewaytest"
+	"github.com/cypaykit/kit/handler"
+	"github.com/cypaykit/kit/model"
+	"github.com/cypaykit/kit/store"
+	"github.com/cypaykit/kit/store/memstore"
+)
+
+// The tests of this file kill mutants of reconciler.go and
+// reconciler_close.go that the gremlins run of issue 16 §3 found alive
+// (BENCHMARKS.md, "Mutation testing"): each names the mutant it kills.
+
+// TestCloseAtTheCancelWindowAbandons: five minutes after its creation an
+// attempt is past the kit's cancel window (the gateway's five minutes,
+// which it may count a little differently): Close sends no cancel, and
+// the attempt is abandoned, not closed. Kills reconciler_close.go
+// inCancelWindow '<' → '<=' (the simulator still accepts a cancel at
+// exactly five minutes, so that mutant closes it).
+func TestCloseAtTheCancelWindowAbandons(t *testing.T) {
+	t.Parallel()
+	e, r := closeEnv(t, envOptions{})
+	e.addOrder("CLOSEEDGE1", mchA, 300)
+	otn := e.mustPreOrder(t, model.V2, "CLOSEEDGE1", model.PayWeChat)
+	e.clock.Advance(5 * time.Minute)
+	res := mustClose(t, r, otn, handler.CloseAbandoned)
+	if res.Status != string(store.Pending) {
+		t.Errorf("result: got %+v, want PENDING", res)
+	}
+	if st := simState(t, e, otn); st != gatewaytest.Unpaid {
+		t.Errorf("gateway: got %s, want UNPAID (no cancel at the window's end)", st)
+	}
+}
+
+// TestReconcilerExpiryAtTheCancelWindowSendsNoCancel: an attempt recorded
+// without an expiry whose MaxAge ends exactly five minutes after its
+// creation is past the cancel window: it is recorded CLOSED here and no
+// cancel reaches the gateway. Kills reconciler.go expire '<' → '<='.
+func TestReconcilerExpiryAtTheCancelWindowSendsNoCancel(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t, envOptions{simClock: true})
+	r, err := handler.NewReconciler(handler.ReconcilerConfig{
+		Settler: e.settler, Client: e.clients[model.V2], Logger: quietLogger(), Now: e.clock.Now,
+		FastWindow: 60 * time.Second, MaxAge: 5 * time.Minute,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	otn := e.legacyAttempt(t, "EXPEDGE01")
+	e.clock.Advance(5 * time.Minute)
+	if err := r.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.get(t, otn).Status; got != store.Closed {
+		t.Errorf("at MaxAge: got %s, want CLOSED", got)
+	}
+	if st := simState(t, e, otn); st != gatewaytest.Unpaid {
+		t.Errorf("gateway: got %s, want UNPAID (no cancel at the window's end)", st)
+	}
+}
+
+// TestCloseQueryFailsAfterCancelPaidInStore: the cancel is answered with
+// a verified reply while the payment's notification settles the attempt,
+// and the query that follows gets an unsigned reply. The store's PAID
+// and the verified cancel say the cancel reversed the payment: the
+// attempt is REVERSED and never fulfilled. Kills reconciler_close.go:185
+// 'gerr != nil' → 'gerr == nil' and 'cur.Status != store.Paid' →
+// '== store.Paid' (both leave the reversed payment PAID).
+func TestCloseQueryFailsAfterCancelPaidInStore(t *testing.T) {
+	t.Parallel()
+	sig := &settleSignal{settled: make(chan string, 4)}
+	e, r := closeEnv(t, envOptions{wrap: func(m *memstore.Store) store.OrderStore {
+		sig.Store = m
+		return sig
+	}})
+	e.addOrder("CLOSEQF1", mchA, 300)
+	otn := e.mustPreOrder(t, model.V2, "CLOSEQF1", model.PayWeChat)
+	e.sim.SetFaults(otn, gatewaytest.Faults{NoNotify: true})
+	if err := e.sim.Pay(otn); err != nil {
+		t.Fatal(err)
+	}
+	note := paidNotification(t, e, otn)
+	reply := make(chan string, 1)
+	e.onPath.RewriteEach(client.OpCancel, func(url.Values, map[string]string) {
+		go func() { reply <- e.postNotify(t, note) }()
+		select {
+		case <-sig.settled:
+		case <-time.After(30 * time.Second):
+			t.Error("the notification did not settle within 30s")
+		}
+	})
+	e.onPath.Rewrite(client.OpOrderQuery, gatewaytest.StripSign())
+	mustClose(t, r, otn, handler.CloseReversed)
+	select {
+	case <-reply:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the notification got no reply within 30s")
+	}
+	if e.onPath.Rewritten(client.OpOrderQuery) != 1 {
+		t.Fatalf("query replies stripped: got %d, want 1", e.onPath.Rewritten(client.OpOrderQuery))
+	}
+	if o := e.get(t, otn); o.Status != store.Reversed {
+		t.Errorf("attempt: got %s, want REVERSED", o.Status)
+	}
+	if got := e.hooks.Calls(otn); got != 0 {
+		t.Errorf("hook calls: got %d, want 0", got)
+	}
+}
+
+// TestCloseQueryFailsAfterCancelUnpaid: the cancel of an unpaid attempt
+// is answered with a verified reply and the query that follows with an
+// unsigned one. Nothing says a payment went back: the attempt stays
+// PENDING and abandoned (the reconciler's next query closes it), never
+// REVERSED. Kills reconciler_close.go:185 'cur.Status != store.Paid' →
+// '== store.Paid'.
+func TestCloseQueryFailsAfterCancelUnpaid(t *testing.T) {
+	t.Parallel()
+	e, r := closeEnv(t, envOptions{})
+	e.addOrder("CLOSEQF2", mchA, 300)
+	otn := e.mustPreOrder(t, model.V2, "CLOSEQF2", model.PayWeChat)
+	e.onPath.Rewrite(client.OpOrderQuery, gatewaytest.StripSign())
+	res := mustClose(t, r, otn, handler.CloseAbandoned)
+	if res.Status != string(store.Pending) {
+		t.Errorf("result: got %+v, want PENDING", res)
+	}
+	if st := simState(t, e, otn); st != gatewaytest.Closed {
+		t.Errorf("gateway: got %s, want CLOSED (the cancel went through)", st)
+	}
+	e.onPath.Clear()
+	e.clock.Advance(10 * time.Second)
+	if err := r.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if o := e.get(t, otn); o.Status != store.Closed {
+		t.Errorf("after the reconciler's query: got %s, want CLOSED", o.Status)
+	}
+}
+
+// TestCloseRouteLogsToItsLogger: a close whose store read fails answers
+// 503 and says why in the Logger it was given. Kills close.go's
+// 'c.log == nil' → 'c.log != nil' (the given logger replaced by the
+// default one).
+func TestCloseRouteLogsToItsLogger(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	st := brokenReads{memstore.New()}
+	settler, err := handler.NewSettler(handler.SettlerConfig{Store: st, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := handler.NewReconciler(handler.ReconcilerConfig{Settler: settler, Client: e.clients[model.V2], Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &msgLog{seen: make(chan string, 16)}
+	h, err := handler.NewCloseAttempt(handler.CloseConfig{Reconciler: rec, Authorize: func(*http.Request, *store.Order) handler.StatusAccess {
+		return handler.StatusPayer
+	}, Logger: slog.New(logs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("POST /pay/orders/{out_trade_no}/close", h)
+	w := httptest.NewRecorder()
+	mux.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/pay/orders/LOGS00001/close", nil))
+	if w.Code != http.StatusServiceUnavailable {
+		t.Errorf("store read failed: got %d %s, want 503", w.Code, w.Body)
+	}
+	if !logs.has("handler: close lookup failed") {
+		t.Errorf("the failure did not reach the route's Logger; got %q", logs.msgs)
+	}
+}
