@@ -1,7 +1,9 @@
 // Command cypay is the cypaykit command line: it computes and checks
 // UnifiedPay (超赢) signatures, sends signed test notifications to a
 // notify_url, runs the gateway simulator on loopback, and refunds or
-// queries refunds at a gateway.
+// queries refunds at a gateway; and, on a shop's sqlstore database, lists
+// and shows the notifications it kept, an attempt's history, and replays
+// a kept notification to a shop.
 //
 // Usage:
 //
@@ -14,6 +16,13 @@
 //	cypay trigger [-sim URL] paid|fail|duplicate|late|lost OUT_TRADE_NO
 //	cypay clock  [-sim URL] [-advance 5m]
 //	cypay check-endpoint -url U -mch-id M -out-trade-no O -total-fee F [-gateway URL]
+//	cypay inbox ls [-failed] [-since 1h|RFC3339] [-limit N] [-before ID] -db DB
+//	cypay inbox show ID -db DB
+//	cypay events OUT_TRADE_NO -db DB
+//	cypay replay ID -to URL -db DB
+//
+// -db names the shop's database as the demo shop takes it: sqlite:PATH,
+// postgres://… or mysql://user:pass@host:port/database ($CYPAY_DB).
 //
 // sign and verify read the parameters from k=v arguments or, with none, a
 // form-encoded body on stdin. A key not given with -key is read from
@@ -54,6 +63,11 @@ Usage:
   cypay trigger paid|fail|duplicate|late|lost OUT_TRADE_NO   drive a running simulator
   cypay clock   show or advance a running simulator's clock
   cypay check-endpoint  run a battery of genuine and forged notifications against a deployed notify_url
+  cypay inbox ls     list the notifications a shop kept (-failed, -since)
+  cypay inbox show   one kept notification: raw body, headers, reply
+  cypay events       an attempt's history: why it is PAID or CLOSED
+  cypay replay       re-deliver a kept notification to a shop (-to URL)
+                     (these four read the shop's sqlstore database: -db or $CYPAY_DB)
 
 Run "cypay <command> -h" for a command's flags.
 `
@@ -90,6 +104,12 @@ func runContext(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		err = cmdClock(ctx, args[1:], stdout, stderr)
 	case "check-endpoint":
 		err = cmdCheckEndpoint(ctx, args[1:], stdout, stderr)
+	case "inbox":
+		err = cmdInbox(ctx, args[1:], stdout, stderr)
+	case "events":
+		err = cmdEvents(ctx, args[1:], stdout, stderr)
+	case "replay":
+		err = cmdReplay(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

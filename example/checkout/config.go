@@ -18,6 +18,7 @@ import (
 
 	"github.com/cypaykit/kit/handler"
 	"github.com/cypaykit/kit/model"
+	"github.com/cypaykit/kit/store/sqlstore/sqlopen"
 )
 
 // The simulator's demo credentials. They sign nothing outside this machine:
@@ -95,7 +96,7 @@ func defaultDB() string {
 
 // defaultDBPath is cypay-demo-<hash of checkout>.db in cacheDir()/cypaykit,
 // or in the temporary directory when the user has no cache directory.
-// openDB creates the directory 0700: the file holds the shop's orders.
+// sqlopen creates the directory 0700: the file holds the shop's orders.
 func defaultDBPath(cacheDir func() (string, error), checkout string) string {
 	dir := os.TempDir()
 	if d, err := cacheDir(); err == nil && d != "" {
@@ -170,6 +171,10 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 		return config{}, err
 	}
 	if fs.NArg() > 0 {
+		if a := fs.Arg(0); a == "inbox" || a == "events" || a == "replay" {
+			// The operator's commands are cypay's, on the same -db.
+			return config{}, fmt.Errorf("%q is a cypay command: go install github.com/cypaykit/kit/cmd/cypay@latest, then cypay %s -db DB (this shop's -db)", a, a)
+		}
 		return config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	set := map[string]bool{}
@@ -209,7 +214,7 @@ func (c *config) validate() error {
 			return fmt.Errorf("-metrics-addr %q is -addr: use -metrics to serve metrics on the shop's address", c.MetricsAddr)
 		}
 	}
-	if _, _, err := splitDB(c.DB); err != nil {
+	if _, _, err := parseDB(c.DB); err != nil {
 		return err
 	}
 	if !c.Version.Valid() {
@@ -261,58 +266,20 @@ func checkURL(flagName, s string) error {
 	return nil
 }
 
-// Database kinds of -db.
-const (
-	dbSQLite   = "sqlite"
-	dbMemory   = "memory"
-	dbPostgres = "postgres"
-	dbMySQL    = "mysql"
-)
+// dbMemory is the -db value of the in-memory store; any other -db is a
+// database URL that sqlopen opens (sqlite:PATH, postgres://…, mysql://…),
+// the same as cypay's -db.
+const dbMemory = "memory"
 
-// splitDB returns the kind of a -db value and what the driver opens.
-func splitDB(s string) (kind, dsn string, err error) {
-	switch {
-	case s == dbMemory:
-		return dbMemory, "", nil
-	case strings.HasPrefix(s, "sqlite:"):
-		path := strings.TrimPrefix(s, "sqlite:")
-		if path == "" {
-			return "", "", errors.New("-db sqlite: needs a path, e.g. sqlite:./shop.db")
-		}
-		return dbSQLite, path, nil
-	case strings.HasPrefix(s, "postgres://"), strings.HasPrefix(s, "postgresql://"):
-		return dbPostgres, s, nil
-	case strings.HasPrefix(s, "mysql://"):
-		dsn, err := mysqlDSN(s)
-		return dbMySQL, dsn, err
+// parseDB reads -db: memory reports true, anything else is parsed by
+// sqlopen.
+func parseDB(s string) (target sqlopen.Target, memory bool, err error) {
+	if s == dbMemory {
+		return sqlopen.Target{}, true, nil
 	}
-	return "", "", fmt.Errorf("-db %q: want sqlite:PATH, memory, postgres://… or mysql://…", redactURL(s))
-}
-
-// mysqlDSN turns mysql://user:pass@host:port/db?opts into the driver's
-// user:pass@tcp(host:port)/db?opts, adding parseTime=true.
-func mysqlDSN(s string) (string, error) {
-	u, err := url.Parse(s)
-	if err != nil || u.Host == "" || strings.Trim(u.Path, "/") == "" {
-		return "", fmt.Errorf("-db %q: want mysql://user:pass@host:port/database", redactURL(s))
+	target, err = sqlopen.Parse(s)
+	if err != nil {
+		return sqlopen.Target{}, false, fmt.Errorf("-db %w (or memory)", err)
 	}
-	q := u.Query()
-	q.Set("parseTime", "true")
-	var userinfo string
-	if u.User != nil {
-		userinfo = u.User.Username()
-		if p, ok := u.User.Password(); ok {
-			userinfo += ":" + p
-		}
-		userinfo += "@"
-	}
-	return fmt.Sprintf("%stcp(%s)/%s?%s", userinfo, u.Host, strings.Trim(u.Path, "/"), q.Encode()), nil
-}
-
-// redactURL hides a password so that it never reaches an error message.
-func redactURL(s string) string {
-	if u, err := url.Parse(s); err == nil && u.User != nil {
-		return u.Redacted()
-	}
-	return s
+	return target, false, nil
 }

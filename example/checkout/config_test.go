@@ -142,21 +142,24 @@ func TestUsageHidesEnvironmentKeys(t *testing.T) {
 	}
 }
 
-func TestSplitDB(t *testing.T) {
-	tests := []struct{ in, kind, dsn string }{
-		{"memory", dbMemory, ""},
-		{"sqlite:shop.db", dbSQLite, "shop.db"},
-		{"postgres://postgres@127.0.0.1:5432/test?sslmode=disable", dbPostgres, "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"},
-		{"mysql://root@127.0.0.1:3306/test", dbMySQL, "root@tcp(127.0.0.1:3306)/test?parseTime=true"},
-		{"mysql://u:p%40ss@db:3306/shop?tls=true", dbMySQL, "u:p@ss@tcp(db:3306)/shop?parseTime=true&tls=true"},
+// TestParseDB: -db is memory or what sqlopen parses (its own tests
+// cover the URLs); the operator commands that were here point to cypay.
+func TestParseDB(t *testing.T) {
+	if _, memory, err := parseDB("memory"); !memory || err != nil {
+		t.Errorf("parseDB(memory): got %v, %v; want the in-memory store", memory, err)
 	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			kind, dsn, err := splitDB(tt.in)
-			if err != nil || kind != tt.kind || dsn != tt.dsn {
-				t.Errorf("splitDB(%q): got %q, %q, %v; want %q, %q, nil", tt.in, kind, dsn, err, tt.kind, tt.dsn)
-			}
-		})
+	target, memory, err := parseDB("sqlite:shop.db")
+	if memory || err != nil || target.Path != "shop.db" {
+		t.Errorf("parseDB(sqlite:shop.db): got %+v, %v, %v; want the file shop.db", target, memory, err)
+	}
+	if _, _, err := parseDB("shop.db"); err == nil || !strings.Contains(err.Error(), "-db") {
+		t.Errorf("parseDB(shop.db): got %v, want an error naming -db", err)
+	}
+	for _, cmd := range []string{"inbox", "events", "replay"} {
+		_, err := parseConfig([]string{cmd, "ls"}, func(string) string { return "" }, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "cypay "+cmd) {
+			t.Errorf("checkout %s: got %v, want a pointer to cypay %s", cmd, err, cmd)
+		}
 	}
 }
 
@@ -269,10 +272,11 @@ func TestDefaultDBPrivate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, path, err := splitDB(cfg.DB)
+	target, _, err := parseDB(cfg.DB)
 	if err != nil {
 		t.Fatal(err)
 	}
+	path := target.Path
 	if dir := filepath.Join(cacheDir, "cypaykit"); filepath.Dir(path) != dir {
 		t.Errorf("default -db %s: want a file in %s", path, dir)
 	}

@@ -23,12 +23,10 @@ import (
 	"time"
 
 	"github.com/cypaykit/kit/model"
+	"github.com/cypaykit/kit/store/sqlstore/sqlopen"
 )
 
 func main() {
-	if isOpsCommand(os.Args[1:]) {
-		os.Exit(runOps(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
-	}
 	cfg, err := parseConfig(os.Args[1:], os.Getenv, os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return
@@ -143,12 +141,12 @@ func writeBanner(w *bytes.Buffer, cfg config, base, opsBase string, a *app) {
 	fmt.Fprintf(w, "cypaykit demo shop: %s/\n", base)
 	fmt.Fprintf(w, "  API:      GET %s/api/products · POST /api/orders (returns status_token) · POST /pay/preorder?token= · GET /pay/orders/{out_trade_no}?token= · GET /pay/orders?order_id=&token=\n", base)
 	fmt.Fprintf(w, "  notify:   %s\n", a.notifyURL)
-	if kind, path, _ := splitDB(cfg.DB); kind == dbSQLite {
+	if target, _, _ := parseDB(cfg.DB); target.Path != "" {
 		// Which file, and how to start afresh: the default is per user
 		// and checkout, so a newcomer could not guess it.
-		fmt.Fprintf(w, "  database: %s (stop the shop and delete the file to start afresh)\n", path)
+		fmt.Fprintf(w, "  database: %s (stop the shop and delete the file to start afresh)\n", target.Path)
 	} else {
-		fmt.Fprintf(w, "  database: %s\n", redactURL(cfg.DB))
+		fmt.Fprintf(w, "  database: %s\n", sqlopen.Redact(cfg.DB))
 	}
 	fmt.Fprintf(w, "  probes:   GET %s/healthz · GET %s/readyz\n", base, base)
 	if cfg.Metrics {
