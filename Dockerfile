@@ -4,10 +4,12 @@
 #   docker build -t cypaykit .
 #   docker run --rm -p 8080:8080 cypaykit                    # the demo shop, simulator included
 #   docker run --rm --entrypoint cypay cypaykit sign -h       # the command line
+#   docker exec SHOP cypay inbox ls -failed                   # a running shop's inbox ($CYPAY_DB)
 #
 # .ci/static runs this file's `go build` lines (the RUN lines below that
 # start with CGO_ENABLED=0) on every CI run, so the image's binaries are
-# known to build static even where no container engine runs. docs/deploy.md
+# known to build static even where no container engine runs. cmd/cypay is
+# a module of its own; go.work builds it from this tree. docs/deploy.md
 # shows the settings a real deployment adds.
 FROM golang:1.26 AS build
 WORKDIR /src

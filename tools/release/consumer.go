@@ -23,7 +23,10 @@ import (
 // module along by itself), then of the root, builds and runs a program that
 // imports every importable package of every library module and checks
 // from its build info that each came at v, unreplaced, and builds and
-// tests the README's quick start (example/quickstart) as a copy.
+// tests the README's quick start (example/quickstart) as a copy. A
+// command module (cmd/cypay) is not imported but installed, as the README
+// says (`go install …/cmd/cypay@v`), and the installed binary is run and
+// its build info checked the same way.
 //
 // A nested module that requires the root module at a version the proxy
 // does not serve, or reaches it only through a replace, fails here.
@@ -69,8 +72,15 @@ func Consumer(root string, mods []Module, v string, keep bool) error {
 
 	app := filepath.Join(tmp, "shop")
 	var nested, pkgs, want []string
+	var commands []Module
 	for _, m := range mods {
 		if !m.Library {
+			continue
+		}
+		if cmd, err := IsCommand(m); err != nil {
+			return err
+		} else if cmd {
+			commands = append(commands, m)
 			continue
 		}
 		if m.Path != Root {
@@ -95,7 +105,7 @@ func Consumer(root string, mods []Module, v string, keep bool) error {
 
 	goCmd := func(args ...string) error {
 		cmd := exec.Command("go", args...)
-		cmd.Dir, cmd.Env = app, env
+		cmd.Dir, cmd.Env = app, append(env, "GOBIN="+filepath.Join(tmp, "bin"))
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Run(); err != nil {
@@ -125,8 +135,66 @@ func Consumer(root string, mods []Module, v string, keep bool) error {
 			return err
 		}
 	}
-	fmt.Printf("consumer: ok, %d library modules at %s installed from outside the repository in %s\n",
-		len(want), v, time.Since(start).Round(time.Second))
+	// As an operator does: go install of each command at the release,
+	// from outside any module, into a directory of its own; then run it
+	// and read its build info.
+	gobin := filepath.Join(tmp, "bin")
+	for _, m := range commands {
+		if err := goCmd("install", m.Path+"@"+v); err != nil {
+			return err
+		}
+	}
+	for _, m := range commands {
+		bin := filepath.Join(gobin, filepath.Base(m.Path))
+		if out, err := exec.Command(bin, "help").CombinedOutput(); err != nil {
+			return fmt.Errorf("%s help: %w\n%s", bin, err, out)
+		}
+		info, err := exec.Command("go", "version", "-m", bin).Output()
+		if err != nil {
+			return fmt.Errorf("go version -m %s: %w", bin, err)
+		}
+		if err := checkBuildInfo(string(info), m.Path, v, want); err != nil {
+			return fmt.Errorf("%s: %w\n%s", bin, err, info)
+		}
+		step(start, "%s installed at %s and runs", m.Path, v)
+	}
+	fmt.Printf("consumer: ok, %d library modules and %d commands at %s installed from outside the repository in %s\n",
+		len(want), len(commands), v, time.Since(start).Round(time.Second))
+	return nil
+}
+
+// IsCommand reports whether m is a command: its root package is main.
+// A command is installed, not imported.
+func IsCommand(m Module) (bool, error) {
+	name, err := packageName(m.Dir)
+	return name == "main", err
+}
+
+// checkBuildInfo reads `go version -m` output: the binary's main module
+// must be path at v, and every module of kit it holds must be at v,
+// unreplaced, and one of kit.
+func checkBuildInfo(info, path, v string, kit []string) error {
+	var mainOK bool
+	for _, line := range strings.Split(info, "\n") {
+		f := strings.Fields(line)
+		if len(f) > 0 && f[0] == "=>" {
+			return fmt.Errorf("a module is replaced: %s", strings.TrimSpace(line))
+		}
+		if len(f) < 3 {
+			continue
+		}
+		switch {
+		case f[0] == "mod" && f[1] == path:
+			mainOK = f[2] == v
+		case f[0] == "dep" && (f[1] == Root || strings.HasPrefix(f[1], Root+"/")):
+			if f[2] != v || !slices.Contains(kit, f[1]) {
+				return fmt.Errorf("%s %s: want a library module at %s", f[1], f[2], v)
+			}
+		}
+	}
+	if !mainOK {
+		return fmt.Errorf("main module is not %s %s", path, v)
+	}
 	return nil
 }
 

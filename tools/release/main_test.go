@@ -163,3 +163,72 @@ func TestImportable(t *testing.T) {
 		t.Errorf("Importable(root) = %q, want %q (no main, no nested module)", got, want)
 	}
 }
+
+// TestCommandModule: a nested module whose root package is main
+// (cmd/cypay) is a library module for the release (tagged
+// cmd/cypay/v0.1.0, served by the proxy) but a command for the consumer:
+// installed, not imported, and not part of the root module's packages.
+func TestCommandModule(t *testing.T) {
+	root := fakeRepo(t)
+	for name, body := range map[string]string{
+		"cmd/cypay/go.mod":  "module github.com/cypaykit/kit/cmd/cypay\n\ngo 1.22\n\nrequire github.com/cypaykit/kit v0.1.0\n",
+		"cmd/cypay/main.go": "package main\n\nfunc main() {}\n",
+	} {
+		p := filepath.Join(root, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mods, err := Modules(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tags, commands []string
+	for _, m := range mods {
+		if m.Library {
+			tags = append(tags, m.Tag("v0.1.0"))
+		}
+		cmd, err := IsCommand(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cmd {
+			commands = append(commands, m.Path)
+		}
+	}
+	if want := []string{"v0.1.0", "adapter/kitgin/v0.1.0", "cmd/cypay/v0.1.0"}; !slices.Equal(tags, want) {
+		t.Errorf("tags = %q, want %q", tags, want)
+	}
+	if want := []string{"github.com/cypaykit/kit/cmd/cypay"}; !slices.Equal(commands, want) {
+		t.Errorf("commands = %q, want %q", commands, want)
+	}
+}
+
+// TestCheckBuildInfo reads `go version -m` output of an installed
+// command: everything of the kit at the release, nothing replaced.
+func TestCheckBuildInfo(t *testing.T) {
+	const path = "github.com/cypaykit/kit/cmd/cypay"
+	kit := []string{"github.com/cypaykit/kit", "github.com/cypaykit/kit/store/sqlstore"}
+	good := "/tmp/bin/cypay: go1.26.0\n\tpath\tgithub.com/cypaykit/kit/cmd/cypay\n" +
+		"\tmod\tgithub.com/cypaykit/kit/cmd/cypay\tv0.1.0\th1:abc=\n" +
+		"\tdep\tgithub.com/cypaykit/kit\tv0.1.0\th1:def=\n" +
+		"\tdep\tgithub.com/cypaykit/kit/store/sqlstore\tv0.1.0\th1:ghi=\n" +
+		"\tdep\tmodernc.org/sqlite\tv1.36.0\th1:jkl=\n"
+	if err := checkBuildInfo(good, path, "v0.1.0", kit); err != nil {
+		t.Errorf("good build info: %v", err)
+	}
+	for name, info := range map[string]string{
+		"main at another version": strings.Replace(good, "cmd/cypay\tv0.1.0", "cmd/cypay\t(devel)", 1),
+		"root at another version": strings.Replace(good, "kit\tv0.1.0\th1:def=", "kit\tv0.0.0\th1:def=", 1),
+		"replaced":                strings.Replace(good, "\tdep\tmodernc.org", "\t=>\t../kit\t\n\tdep\tmodernc.org", 1),
+		"not a library module":    good + "\tdep\tgithub.com/cypaykit/kit/example\tv0.1.0\th1:x=\n",
+		"no main module":          strings.Replace(good, "\tmod\t", "\tdep\t", 1),
+	} {
+		if err := checkBuildInfo(info, path, "v0.1.0", kit); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}
