@@ -1,0 +1,69 @@
+package handler_test
+
+// Tests for the Settler mutants that the third mutation run (issue 16 §3,
+// the rest of settler.go and notify.go) found alive. Each names the
+// mutant it kills, as gremlins prints it (file:line:col on the tree of
+// that run).
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/cypaykit/kit/handler"
+	"github.com/cypaykit/kit/store"
+	"github.com/cypaykit/kit/store/memstore"
+)
+
+// reversePaid pays o with transaction id txn straight in the store after
+// its buyer abandoned it, then reverses it: what a close whose cancel
+// reversed a payment leaves behind, with the payment recorded.
+func reversePaid(t testing.TB, mem *memstore.Store, o *store.Order, txn string) {
+	t.Helper()
+	ctx, now := context.Background(), time.Now()
+	if err := mem.Abandon(ctx, o.OutTradeNo, "buyer closed", now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mem.Settle(ctx, o.OutTradeNo, store.Payment{TransactionID: txn, PaidAt: now}, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := mem.Reverse(ctx, o.OutTradeNo, "cancel reversed the payment", now); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustGet(t, mem, o.OutTradeNo); got.Status != store.Reversed || got.TransactionID != txn {
+		t.Fatalf("%s: got %s %q, want REVERSED with %s", o.OutTradeNo, got.Status, got.TransactionID, txn)
+	}
+}
+
+// TestLateCopyOfReversedPayment: a copy of the reversed payment (the
+// transaction id the store recorded) is acknowledged with no alert and no
+// hook; a payment of the REVERSED attempt under another transaction id is
+// a second payment: AlertTransactionConflict and fail. Mutant killed:
+// settler.go:230:47 (the REVERSED case's transaction ids compared with ==,
+// so the copy raises the conflict and the second payment passes).
+func TestLateCopyOfReversedPayment(t *testing.T) {
+	t.Parallel()
+	mem := memstore.New()
+	r := newSettleRig(t, mem, handler.SettlerConfig{})
+	o := pendingOrder(t, mem, "REVLATE01", "REVLATE0", 1)
+	reversePaid(t, mem, o, "T-REVERSED")
+
+	if got := r.deliver(t, o, "T-REVERSED"); got != "success" {
+		t.Errorf("late copy of the reversed payment: got reply %q, want success", got)
+	}
+	if n := len(r.rec.Alerts()); n != 0 {
+		t.Errorf("alerts after the late copy: got %+v, want none", r.rec.Alerts())
+	}
+	if got := r.deliver(t, o, "T-OTHER"); got != "fail" {
+		t.Errorf("another transaction id on a REVERSED attempt: got reply %q, want fail", got)
+	}
+	if n := r.alerts(handler.AlertTransactionConflict, o.OutTradeNo); n != 1 {
+		t.Errorf("transaction-conflict alerts: got %d (%+v), want 1", n, r.rec.Alerts())
+	}
+	if n := r.hookCalls(o.OutTradeNo); n != 0 {
+		t.Errorf("hook calls: got %d, want 0", n)
+	}
+	if got := mustGet(t, mem, o.OutTradeNo); got.Status != store.Reversed || got.TransactionID != "T-REVERSED" {
+		t.Errorf("attempt: got %s %q, want REVERSED with T-REVERSED", got.Status, got.TransactionID)
+	}
+}
