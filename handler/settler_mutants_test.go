@@ -67,3 +67,26 @@ func TestLateCopyOfReversedPayment(t *testing.T) {
 		t.Errorf("attempt: got %s %q, want REVERSED with T-REVERSED", got.Status, got.TransactionID)
 	}
 }
+
+// TestRecordPausesBetweenTries: a record that keeps failing is tried
+// again after pauses that grow (50 ms, then doubling), not in a tight
+// loop that would hammer a database already in trouble for all of
+// RecordFor. Within 300 ms that is at most five tries, whatever the
+// load (a pause is a least wait). Mutants killed: settler.go:478:14 (a
+// first pause of 50/time.Millisecond, nothing) and settler.go:503:16 (the
+// next pause 2/pause, nothing).
+func TestRecordPausesBetweenTries(t *testing.T) {
+	t.Parallel()
+	mem := memstore.New()
+	ms := &markFailStore{Store: mem}
+	ms.fails.Store(-1)
+	r := newSettleRig(t, mem, handler.SettlerConfig{Store: ms, RecordFor: 300 * time.Millisecond})
+	o := pendingOrder(t, mem, "PAUSE0001", "PAUSE0", 1)
+
+	if got := r.deliver(t, o, "T1"); got != "fail" {
+		t.Errorf("record failing throughout: got reply %q, want fail", got)
+	}
+	if n := ms.calls.Load(); n < 2 || n > 5 {
+		t.Errorf("MarkFulfilled calls in 300 ms: got %d, want 2 to 5 (tries 50, 100, 200 ms apart)", n)
+	}
+}
