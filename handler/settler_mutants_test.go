@@ -90,3 +90,37 @@ func TestRecordPausesBetweenTries(t *testing.T) {
 		t.Errorf("MarkFulfilled calls in 300 ms: got %d, want 2 to 5 (tries 50, 100, 200 ms apart)", n)
 	}
 }
+
+// TestAlertRecordedInHistory: with Events set (and no Inbox), an alert
+// goes into the attempt's history, where LoadHistory shows it beside
+// the payment; with neither, nothing is written and nothing fails.
+// Mutant killed: settler.go:314:36 on the run's tree (the alert written
+// only when there is no EventStore), the same check that
+// recorder.recordLater now makes.
+func TestAlertRecordedInHistory(t *testing.T) {
+	t.Parallel()
+	mem := memstore.New()
+	r := newSettleRig(t, mem, handler.SettlerConfig{Events: mem})
+	o := pendingOrder(t, mem, "ALERTH001", "ALERTH0", 1)
+	reversePaid(t, mem, o, "T-FIRST")
+
+	if got := r.deliver(t, o, "T-SECOND"); got != "fail" {
+		t.Fatalf("second payment of a REVERSED attempt: got reply %q, want fail", got)
+	}
+	if err := r.settler.Flush(context.Background()); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+	h, err := handler.LoadHistory(context.Background(), mem, mem, o.OutTradeNo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var alerts []string
+	for _, e := range h.Events {
+		if e.Kind == store.EventAlert {
+			alerts = append(alerts, e.Outcome+" "+e.Detail)
+		}
+	}
+	if len(alerts) != 1 {
+		t.Errorf("alert events in the history: got %q (all %d events), want 1", alerts, len(h.Events))
+	}
+}

@@ -20,10 +20,11 @@ import (
 // settleRig is one instance's Settler and Notify over st, with alerts
 // recorded and a hook that counts its calls per attempt.
 type settleRig struct {
-	mem    *memstore.Store
-	notify *handler.Notify
-	rec    *recorder
-	calls  sync.Map // out_trade_no -> *atomic.Int32
+	mem     *memstore.Store
+	settler *handler.Settler
+	notify  *handler.Notify
+	rec     *recorder
+	calls   sync.Map // out_trade_no -> *atomic.Int32
 }
 
 func newSettleRig(t testing.TB, mem *memstore.Store, cfg handler.SettlerConfig) *settleRig {
@@ -49,6 +50,7 @@ func newSettleRig(t testing.TB, mem *memstore.Store, cfg handler.SettlerConfig) 
 	if err != nil {
 		t.Fatal(err)
 	}
+	r.settler = s
 	r.notify, err = handler.NewNotify(handler.NotifyConfig{Settler: s, Keys: keyring(), Deadline: time.Minute, Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
