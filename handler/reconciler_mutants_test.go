@@ -2,10 +2,13 @@ package handler_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,9 +20,10 @@ import (
 	"github.com/cypaykit/kit/store/memstore"
 )
 
-// The tests of this file kill mutants of reconciler.go and
-// reconciler_close.go that the gremlins run of issue 16 §3 found alive
-// (BENCHMARKS.md, "Mutation testing"): each names the mutant it kills.
+// The tests of this file kill mutants of reconciler.go,
+// reconciler_close.go, close.go and status.go that the gremlins run of
+// issue 16 §3 found alive (BENCHMARKS.md, "Mutation testing"): each
+// names the mutant it kills.
 
 // TestCloseAtTheCancelWindowAbandons: five minutes after its creation an
 // attempt is past the kit's cancel window (the gateway's five minutes,
@@ -179,5 +183,90 @@ func TestCloseRouteLogsToItsLogger(t *testing.T) {
 	}
 	if !logs.has("handler: close lookup failed") {
 		t.Errorf("the failure did not reach the route's Logger; got %q", logs.msgs)
+	}
+}
+
+// statusAs is a memstore whose reads report every attempt in status, as
+// a store whose rows something else changed would.
+type statusAs struct {
+	*memstore.Store
+	status store.Status
+}
+
+func (s statusAs) Get(ctx context.Context, otn string) (*store.Order, error) {
+	o, err := s.Store.Get(ctx, otn)
+	if err == nil {
+		o.Status = s.status
+	}
+	return o, err
+}
+
+// TestCloseVerdictOfEveryStatus: Close of an attempt the store holds
+// REFUNDED is refused as paid (its payment went through), and one in a
+// status the kit does not know is an error that names it. Kills
+// reconciler_close.go verdictOf's 'o.Status == store.Refunded' →
+// '!= store.Refunded' (REFUNDED read as unknown) and 'o.Status ==
+// store.Pending' → '!= store.Pending' (the unknown status reported as
+// PENDING).
+func TestCloseVerdictOfEveryStatus(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		status store.Status
+		check  func(error) bool
+		want   string
+	}{
+		{store.Refunded, func(err error) bool { return errors.Is(err, handler.ErrAttemptPaid) }, "ErrAttemptPaid"},
+		{"WEIRD", func(err error) bool { return err != nil && strings.Contains(err.Error(), "unknown status WEIRD") }, "unknown status WEIRD"},
+	} {
+		t.Run(string(tc.status), func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, envOptions{wrap: func(m *memstore.Store) store.OrderStore {
+				return statusAs{Store: m, status: tc.status}
+			}})
+			e.addOrder("VERDICT1", mchA, 300)
+			otn := e.mustPreOrder(t, model.V2, "VERDICT1", model.PayWeChat)
+			r := e.reconciler(t, model.V2)
+			res, err := r.Close(context.Background(), otn)
+			if !tc.check(err) {
+				t.Errorf("Close of a %s attempt: got %+v, %v; want %s", tc.status, res, err, tc.want)
+			}
+			if st := simState(t, e, otn); st != gatewaytest.Unpaid {
+				t.Errorf("gateway: got %s, want UNPAID (no cancel sent)", st)
+			}
+		})
+	}
+}
+
+// TestStatusShowsRefundedPayment: the status view of a REFUNDED attempt
+// still shows the payment it refunded: the channel's transaction id and
+// the money facts. Kills status.go viewOf's 'o.Status == store.Refunded'
+// → '!= store.Refunded'.
+func TestStatusShowsRefundedPayment(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	mem := memstore.New()
+	now := time.Now()
+	o := &store.Order{OutTradeNo: "REFVIEW01", BusinessID: "REFVIEW", Attempt: 1, MchID: mchA,
+		Channel: model.PayWeChat, TradeType: model.TradeTypeNative, Version: model.V2,
+		Amount: 500, Status: store.Pending, CreatedAt: now, UpdatedAt: now}
+	if err := mem.Create(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mem.Settle(ctx, o.OutTradeNo, store.Payment{TransactionID: "T-REFVIEW", ChannelTransactionID: "WX-REFVIEW",
+		PaidAt: now, Money: store.MoneyFacts{Recorded: true, CashFee: 500, FeeType: "CNY"}}, now); err != nil {
+		t.Fatal(err)
+	}
+	st, err := handler.NewStatus(handler.StatusConfig{Store: statusAs{Store: mem, status: store.Refunded}, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := httptest.NewRecorder()
+	st.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/pay/orders?out_trade_no=REFVIEW01", nil))
+	var v handler.OrderView
+	if err := json.Unmarshal(w.Body.Bytes(), &v); err != nil || w.Code != http.StatusOK {
+		t.Fatalf("status: got %d %s", w.Code, w.Body)
+	}
+	if v.Status != string(store.Refunded) || v.OutTransactionID != "WX-REFVIEW" || v.Money == nil || v.Money.CashFee != 500 {
+		t.Errorf("view of a REFUNDED attempt: got %+v, want REFUNDED with out_transaction_id WX-REFVIEW and its money", v)
 	}
 }
