@@ -270,3 +270,21 @@ func TestStatusShowsRefundedPayment(t *testing.T) {
 		t.Errorf("view of a REFUNDED attempt: got %+v, want REFUNDED with out_transaction_id WX-REFVIEW and its money", v)
 	}
 }
+
+// TestStatusOrderIDOf128Bytes: an order_id of exactly 128 bytes is within
+// the bound and looked up (an unknown one is 404); 129 bytes is 400.
+// Kills status.go's 'len(bid) > 128' → '>= 128'.
+func TestStatusOrderIDOf128Bytes(t *testing.T) {
+	t.Parallel()
+	st, err := handler.NewStatus(handler.StatusConfig{Store: memstore.New(), Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n, want := range map[int]int{128: http.StatusNotFound, 129: http.StatusBadRequest} {
+		w := httptest.NewRecorder()
+		st.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/pay/orders?order_id="+strings.Repeat("A", n), nil))
+		if w.Code != want {
+			t.Errorf("order_id of %d bytes: got %d %s, want %d", n, w.Code, w.Body, want)
+		}
+	}
+}
