@@ -288,3 +288,38 @@ func TestStatusOrderIDOf128Bytes(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusPrefersLaterPaidAttempt: by business order, a PAID attempt
+// wins over an earlier PENDING one. Kills status.go latest's 'o.Status ==
+// store.Refunded' → '!= store.Refunded' (the first attempt that is not
+// REFUNDED then wins, paid or not).
+func TestStatusPrefersLaterPaidAttempt(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	mem := memstore.New()
+	now := time.Now()
+	for i := range 2 {
+		otn := handler.OutTradeNo("LATERPAID", i+1)
+		if err := mem.Create(ctx, &store.Order{OutTradeNo: otn, BusinessID: "LATERPAID", Attempt: i + 1, MchID: mchA,
+			Channel: model.PayWeChat, Version: model.V2, Amount: 10, Status: store.Pending, CreatedAt: now, UpdatedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	paid := handler.OutTradeNo("LATERPAID", 2)
+	if _, err := mem.Settle(ctx, paid, store.Payment{TransactionID: "T-LATER", PaidAt: now}, now); err != nil {
+		t.Fatal(err)
+	}
+	st, err := handler.NewStatus(handler.StatusConfig{Store: mem, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := httptest.NewRecorder()
+	st.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/pay/orders?order_id=LATERPAID", nil))
+	var v handler.OrderView
+	if err := json.Unmarshal(w.Body.Bytes(), &v); err != nil || w.Code != http.StatusOK {
+		t.Fatalf("status: got %d %s", w.Code, w.Body)
+	}
+	if v.OutTradeNo != paid || v.Status != string(store.Paid) {
+		t.Errorf("got %s %s, want the PAID second attempt %s", v.OutTradeNo, v.Status, paid)
+	}
+}
