@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -140,16 +141,52 @@ func randomHex(t testing.TB, n int) string {
 func newPrefix(t testing.TB, tg target, db *sql.DB) string {
 	t.Helper()
 	prefix := "t" + randomHex(t, 6) + "_"
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		for _, table := range []string{"orders", "leases", "schedule", "refunds", "order_buyers", "order_expiries", "order_money", "order_abandons", "schema_version", "migrate_leases"} {
-			if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS "+prefix+table); err != nil {
-				t.Errorf("drop %s%s: %v", prefix, table, err)
-			}
-		}
-	})
+	t.Cleanup(func() { dropPrefix(t, tg.dialect, db, prefix) })
 	return prefix
+}
+
+// dropPrefix drops every table whose name starts with prefix. It reads
+// the names from the database's catalogue rather than from a list, so a
+// table a later migration adds is dropped too (a fixed list had missed
+// inbox and events, and every run left them behind on the servers).
+func dropPrefix(t testing.TB, d sqlstore.Dialect, db *sql.DB, prefix string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var q string
+	switch d {
+	case sqlstore.Postgres:
+		q = "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_name LIKE $1"
+	case sqlstore.MySQL:
+		q = "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name LIKE ?"
+	default:
+		q = "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE ?"
+	}
+	// The prefix is letters, digits and one trailing underscore, which
+	// LIKE reads as any character: HasPrefix below makes the match exact.
+	rows, err := db.QueryContext(ctx, q, prefix+"%")
+	if err != nil {
+		t.Errorf("list the tables of %s: %v", prefix, err)
+		return
+	}
+	var tables []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Errorf("list the tables of %s: %v", prefix, err)
+		}
+		if strings.HasPrefix(name, prefix) {
+			tables = append(tables, name)
+		}
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		t.Errorf("list the tables of %s: %v", prefix, err)
+	}
+	for _, table := range tables {
+		if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS "+table); err != nil {
+			t.Errorf("drop %s: %v", table, err)
+		}
+	}
 }
 
 // newStore returns a migrated store on db under a fresh prefix.
@@ -215,4 +252,41 @@ func TestMemoryTargetOutlivesDroppedConnection(t *testing.T) {
 	if _, err := db.ExecContext(ctx, "INSERT INTO kept (id) VALUES (1)"); err != nil {
 		t.Fatalf("after the pool dropped its connection: %v", err)
 	}
+}
+
+// TestPrefixDropsEveryTable: when a test that made a store ends, none of
+// its tables is left on the database, whichever migration created them.
+func TestPrefixDropsEveryTable(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, tg target, dsn string, db *sql.DB) {
+		var prefix string
+		t.Run("store", func(t *testing.T) {
+			_, prefix = newStorePrefix(t, tg, db) // every migration's tables
+		})
+		var left []string
+		q := map[sqlstore.Dialect]string{
+			sqlstore.Postgres: "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()",
+			sqlstore.MySQL:    "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()",
+			sqlstore.SQLite:   "SELECT name FROM sqlite_master WHERE type = 'table'",
+		}[tg.dialect]
+		rows, err := db.Query(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var name string
+			if err := rows.Scan(&name); err != nil {
+				t.Fatal(err)
+			}
+			if strings.HasPrefix(name, prefix) {
+				left = append(left, name)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		if len(left) > 0 {
+			t.Errorf("tables of %s left after the test: %v", prefix, left)
+		}
+	})
 }
