@@ -16,5 +16,9 @@ const mysqlDefault = "root@tcp(127.0.0.1:3306)/test?parseTime=true"
 // GET_LOCK.
 func init() {
 	sql.Register("sqlsim-tidb", &sqlsim.Driver{Engine: sqlsim.TiDB, Base: &mysql.MySQLDriver{}, ConflictEvery: 5})
+	// A second TiDB with a COMMIT count of its own, for a run beside one on
+	// the first: each then fails every fifth of its own COMMITs, as it
+	// would alone.
+	sql.Register("sqlsim-tidb-2", &sqlsim.Driver{Engine: sqlsim.TiDB, Base: &mysql.MySQLDriver{}, ConflictEvery: 5})
 	sql.Register("sqlsim-oceanbase", &sqlsim.Driver{Engine: sqlsim.OceanBase, Base: &mysql.MySQLDriver{}})
 }

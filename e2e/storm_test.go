@@ -119,9 +119,13 @@ var sqlTargets = []struct {
 // both. The Store's own lease table keeps the hook to exactly one run per
 // order; every copy is answered success, at the latest when sent again
 // after a "fail" (as the gateway does).
+//
+// The targets run side by side (each on its own tables and handles): the
+// storm's time is spent waiting for the databases and the 30 ms hooks.
 func TestTwoInstancesNoLocker(t *testing.T) {
 	for _, tg := range sqlTargets {
 		t.Run(tg.name, func(t *testing.T) {
+			t.Parallel()
 			ss := openStores(t, tg.driver, tg.dialect, tg.dsn(t), 2)
 			res := handlertest.Storm{
 				Stores: []store.OrderStore{ss[0], ss[1]},
