@@ -323,3 +323,43 @@ func TestStatusPrefersLaterPaidAttempt(t *testing.T) {
 		t.Errorf("got %s %s, want the PAID second attempt %s", v.OutTradeNo, v.Status, paid)
 	}
 }
+
+// TestReconcilerReportsFulfilRetry: a fulfilment the Reconciler retried
+// and the hook then accepted is reported (SettlerConfig.Observe, source
+// retry) once, without an error. Kills reconciler.go retryFulfil's
+// 'outcome == Duplicate' → '!= Duplicate' (the successful retry
+// reported nowhere).
+func TestReconcilerReportsFulfilRetry(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	e.hooks.behave = func(o store.Order, call int) error {
+		if call == 1 {
+			return errors.New("once")
+		}
+		return nil
+	}
+	o := e.createPending(t, "HOOKREPORT1", mchA, model.V2, 100)
+	if got := e.postNotify(t, signedNotification(t, o, keyA, nil)); got != "fail" {
+		t.Fatalf("got %q, want fail", got)
+	}
+	r := e.reconciler(t, model.V2)
+	for range 2 {
+		if err := r.RunOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if o := e.get(t, o.OutTradeNo); !o.Fulfilled || e.hooks.Calls(o.OutTradeNo) != 2 {
+		t.Fatalf("after the retry: fulfilled %v, hook calls %d; want fulfilled by the second call", o.Fulfilled, e.hooks.Calls(o.OutTradeNo))
+	}
+	var retries []handler.Event
+	e.rec.mu.Lock()
+	for _, ev := range e.rec.events {
+		if ev.Source == handler.SourceRetry {
+			retries = append(retries, ev)
+		}
+	}
+	e.rec.mu.Unlock()
+	if len(retries) != 1 || retries[0].Err != nil || retries[0].Outcome == handler.Duplicate {
+		t.Errorf("retry events: got %+v, want one, without an error, not a duplicate", retries)
+	}
+}
