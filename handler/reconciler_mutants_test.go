@@ -363,3 +363,61 @@ func TestReconcilerReportsFulfilRetry(t *testing.T) {
 		t.Errorf("retry events: got %+v, want one, without an error, not a duplicate", retries)
 	}
 }
+
+// staleFulfil is a Scheduler that hands out one fulfilment claim for otn
+// once, as an instance whose claim was taken just before a notification
+// fulfilled the attempt would hold it.
+type staleFulfil struct {
+	*memstore.Store
+	otn    string
+	handed bool
+}
+
+func (s *staleFulfil) Claim(ctx context.Context, r store.ClaimRequest) ([]store.Claim, error) {
+	if r.Kind == store.KindFulfil && !s.handed {
+		s.handed = true
+		return []store.Claim{{Kind: store.KindFulfil, Key: s.otn, Due: r.Now, Token: "stale"}}, nil
+	}
+	return s.Store.Claim(ctx, r)
+}
+
+func (s *staleFulfil) Reschedule(ctx context.Context, c store.Claim, next time.Time) error {
+	if c.Token == "stale" {
+		return nil
+	}
+	return s.Store.Reschedule(ctx, c, next)
+}
+
+// TestReconcilerQuietOnFulfilledRetry: a fulfilment claim that finds the
+// attempt already fulfilled (a redelivered notification did it after the
+// claim) is not reported: nothing happened. Kills reconciler.go
+// retryFulfil's 'err == nil' → 'err != nil' (the duplicate reported as a
+// retry outcome).
+func TestReconcilerQuietOnFulfilledRetry(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	o := e.createPending(t, "HOOKQUIET1", mchA, model.V2, 100)
+	if got := e.postNotify(t, signedNotification(t, o, keyA, nil)); got != "success" {
+		t.Fatalf("got %q, want success", got)
+	}
+	r, err := handler.NewReconciler(handler.ReconcilerConfig{
+		Settler: e.settler, Client: e.clients[model.V2], Logger: quietLogger(), Now: e.clock.Now,
+		Scheduler: &staleFulfil{Store: e.mem, otn: o.OutTradeNo},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.hooks.Calls(o.OutTradeNo); n != 1 {
+		t.Fatalf("hook calls: got %d, want 1", n)
+	}
+	e.rec.mu.Lock()
+	defer e.rec.mu.Unlock()
+	for _, ev := range e.rec.events {
+		if ev.Source == handler.SourceRetry {
+			t.Errorf("retry event for a fulfilment already done: %+v", ev)
+		}
+	}
+}
