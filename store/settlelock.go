@@ -19,7 +19,12 @@ type SettleLocker interface {
 	// step: held reports that the lease was taken, token is its token. A
 	// call that did not settle takes no lease; an error means neither
 	// happened, with Settle's narrow exception of a commit whose answer
-	// was lost (the lease then runs out on its own).
+	// was lost (the lease then runs out on its own). A store that runs
+	// this as one statement without a transaction (sqlstore on
+	// PostgreSQL) widens that exception to a statement whose answer was
+	// lost, which includes a ctx that ended while it waited for a row
+	// lock: the settlement may then land after the error, which is safe
+	// because the payment it records was verified.
 	SettleAndTryAcquire(ctx context.Context, outTradeNo string, p Payment, now time.Time, name string, ttl time.Duration) (settled bool, token string, held bool, err error)
 	// MarkFulfilledAndRelease is MarkFulfilled and, when that succeeds,
 	// Release(name, token) in the same step. MarkFulfilled's errors come
