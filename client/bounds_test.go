@@ -115,7 +115,8 @@ func TestDefaultNonce(t *testing.T) {
 }
 
 // TestGatewayErrorText: trade_state is named when sent and only then; the
-// gateway's msg is cut after 200 bytes, and only when longer.
+// gateway's msg is cut after 200 bytes, and only when longer, on a
+// character boundary.
 func TestGatewayErrorText(t *testing.T) {
 	t.Parallel()
 	e := &client.GatewayError{Op: "orderquery", State: model.StateFail, Code: "20002", TradeState: "NOTPAY", Msg: "x"}
@@ -133,6 +134,9 @@ func TestGatewayErrorText(t *testing.T) {
 		{"abc", `"abc"`},
 		{strings.Repeat("m", 200), `"` + strings.Repeat("m", 200) + `"`},
 		{strings.Repeat("m", 201), `"` + strings.Repeat("m", 200) + `…"`},
+		// 200 bytes end inside the 67th 3-byte character: the cut goes
+		// back to the last whole one, never a broken UTF-8 sequence.
+		{"m" + strings.Repeat("订", 100), `"m` + strings.Repeat("订", 66) + `…"`},
 	} {
 		e.Msg = tc.msg
 		s := e.Error()
