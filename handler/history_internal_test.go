@@ -450,3 +450,42 @@ func TestHistoryEventsBatched(t *testing.T) {
 		t.Fatalf("inbox rows per write (-want +got):\n%s", diff)
 	}
 }
+
+// TestHistoryFlushBesideWriters: rows added from many goroutines while
+// Flush runs again and again (a shutdown racing the last requests) are
+// all kept once the adders are done and Flush has returned, with no data
+// race (run under -race) and no writer left running.
+func TestHistoryFlushBesideWriters(t *testing.T) {
+	mem := memstore.New()
+	tr := newTestRecorder(mem, nil, historyLimits{queueRows: 10000, queueBytes: 64 << 20, batchRows: 8, batchBytes: 1 << 20})
+	var names []string
+	var wg sync.WaitGroup
+	for g := range 8 {
+		batch := otns(g*50, g*50+50)
+		names = append(names, batch...)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, otn := range batch {
+				tr.add(otn, 10)
+			}
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	for flushing := true; flushing; {
+		select {
+		case <-done:
+			flushing = false
+		default:
+			tr.flush(t)
+		}
+	}
+	tr.flush(t)
+	tr.checkKept(t, mem, names)
+	tr.qmu.Lock()
+	defer tr.qmu.Unlock()
+	if tr.running || len(tr.queue) != 0 {
+		t.Fatalf("after the last Flush: writer running %v, %d rows queued", tr.running, len(tr.queue))
+	}
+}
