@@ -421,3 +421,20 @@ func TestReconcilerQuietOnFulfilledRetry(t *testing.T) {
 		}
 	}
 }
+
+// TestNewReconcilerTailStepOfOneInterval: a tail step may be exactly
+// Interval ("each must be at least Interval"); a shorter one is refused.
+// Kills reconciler.go NewReconciler's 'd < r.interval' → '<='.
+func TestNewReconcilerTailStepOfOneInterval(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	for step, ok := range map[time.Duration]bool{10 * time.Second: true, 9 * time.Second: false} {
+		_, err := handler.NewReconciler(handler.ReconcilerConfig{
+			Settler: e.settler, Client: e.clients[model.V2], Logger: quietLogger(),
+			Interval: 10 * time.Second, TailSteps: []time.Duration{time.Minute, step},
+		})
+		if (err == nil) != ok {
+			t.Errorf("TailSteps holding %s with Interval 10s: got %v, want accepted %v", step, err, ok)
+		}
+	}
+}
