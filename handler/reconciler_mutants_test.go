@@ -438,3 +438,37 @@ func TestNewReconcilerTailStepOfOneInterval(t *testing.T) {
 		}
 	}
 }
+
+// TestNewReconcilerBoundsAtTheirEdges: each documented bound of
+// ReconcilerConfig holds exactly at its edge: FastWindow 60 s and 180 s
+// are accepted, 59 s and 181 s refused; FirstDelay must be shorter than
+// FastWindow; MaxAge may equal it; ClaimTTL must exceed the Settler's
+// LockTTL (30 s by default); a negative HistoryBatch is refused. Kills
+// the '<'/'<='/'>'/'>=' boundary mutants of NewReconciler's checks.
+func TestNewReconcilerBoundsAtTheirEdges(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	for _, tc := range []struct {
+		name string
+		cfg  handler.ReconcilerConfig
+		ok   bool
+	}{
+		{"FastWindow 60s", handler.ReconcilerConfig{FastWindow: 60 * time.Second}, true},
+		{"FastWindow 59s", handler.ReconcilerConfig{FastWindow: 59 * time.Second}, false},
+		{"FastWindow 180s", handler.ReconcilerConfig{FastWindow: 180 * time.Second}, true},
+		{"FastWindow 181s", handler.ReconcilerConfig{FastWindow: 181 * time.Second}, false},
+		{"FirstDelay just under FastWindow", handler.ReconcilerConfig{FastWindow: 60 * time.Second, FirstDelay: 59 * time.Second}, true},
+		{"FirstDelay equal to FastWindow", handler.ReconcilerConfig{FastWindow: 60 * time.Second, FirstDelay: 60 * time.Second}, false},
+		{"MaxAge equal to FastWindow", handler.ReconcilerConfig{FastWindow: 60 * time.Second, MaxAge: 60 * time.Second}, true},
+		{"MaxAge under FastWindow", handler.ReconcilerConfig{FastWindow: 60 * time.Second, MaxAge: 59 * time.Second}, false},
+		{"ClaimTTL just over LockTTL", handler.ReconcilerConfig{ClaimTTL: 30*time.Second + time.Nanosecond}, true},
+		{"ClaimTTL equal to LockTTL", handler.ReconcilerConfig{ClaimTTL: 30 * time.Second}, false},
+		{"HistoryBatch -1", handler.ReconcilerConfig{HistoryBatch: -1}, false},
+	} {
+		cfg := tc.cfg
+		cfg.Settler, cfg.Client, cfg.Logger = e.settler, e.clients[model.V2], quietLogger()
+		if _, err := handler.NewReconciler(cfg); (err == nil) != tc.ok {
+			t.Errorf("%s: got %v, want accepted %v", tc.name, err, tc.ok)
+		}
+	}
+}
