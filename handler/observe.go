@@ -10,7 +10,7 @@ import (
 type Stage string
 
 // Stages reported to SettlerConfig.Trace, PreOrderConfig.Trace and
-// RefunderConfig.Trace.
+// refund.Config.Trace.
 const (
 	// StageNotify is one notification, from the request reaching Notify
 	// to its reply.
@@ -29,7 +29,7 @@ const (
 	StagePreOrder Stage = "preorder"
 	// StageReconcile is one Reconciler pass.
 	StageReconcile Stage = "reconcile"
-	// StageRefund is one gateway round of a refund (RefunderConfig.Trace):
+	// StageRefund is one gateway round of a refund (refund.Config.Trace):
 	// the refund and refundquery calls of a Refund call or of one Poll of
 	// it, and recording what the gateway said.
 	StageRefund Stage = "refund"

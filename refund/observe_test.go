@@ -57,7 +57,7 @@ func TestRefundObserve(t *testing.T) {
 		t.Errorf("idempotent repeat: got %q, want no event", got)
 	}
 	if _, err := r.Refund(ctx, refund.Request{OutTradeNo: ok, Amount: 5000}); !errors.Is(err, refund.ErrAmount) {
-		t.Fatalf("refund over the rest: got %v, want ErrRefundAmount", err)
+		t.Fatalf("refund over the rest: got %v, want refund.ErrAmount", err)
 	}
 	if got, want := ev.take(), "refused 5000"; got != want {
 		t.Errorf("refused refund: got %q, want %q", got, want)

@@ -230,13 +230,13 @@ func TestNewRefunderValidates(t *testing.T) {
 		cfg := refund.Config{Store: e.mem, Client: e.clients[model.V2], Logger: quietLogger()}
 		mod(&cfg)
 		if _, err := refund.New(cfg); err == nil {
-			t.Errorf("%s: NewRefunder accepted the config", name)
+			t.Errorf("%s: refund.New accepted the config", name)
 		}
 	}
 	cfg := refund.Config{Store: e.mem, Client: e.clients[model.V2], Logger: quietLogger(),
 		Schedule: []time.Duration{time.Nanosecond}}
 	if _, err := refund.New(cfg); err != nil {
-		t.Errorf("a 1 ns delay: NewRefunder: %v", err)
+		t.Errorf("a 1 ns delay: refund.New: %v", err)
 	}
 }
 

@@ -39,7 +39,7 @@ func (s *untouchedStore) Get(ctx context.Context, otn string) (*store.Order, err
 }
 
 // TestRefundTextRefusedBeforeStore: every free-text field a refund request
-// carries is refused with ErrRefundInvalid naming the field when it is not
+// carries is refused with refund.ErrInvalid naming the field when it is not
 // UTF-8, holds a control character (a NUL, a newline) or is too long,
 // before any store call and any gateway call; the same request with a
 // clean field refunds.
@@ -70,7 +70,7 @@ func TestRefundTextRefusedBeforeStore(t *testing.T) {
 		tc.edit(&req)
 		_, err := r.Refund(context.Background(), req)
 		if !errors.Is(err, refund.ErrInvalid) || !strings.Contains(err.Error(), tc.field) {
-			t.Errorf("%s: got %v, want ErrRefundInvalid naming %s", tc.name, err, tc.field)
+			t.Errorf("%s: got %v, want refund.ErrInvalid naming %s", tc.name, err, tc.field)
 		}
 	}
 	if n := st.calls.Load(); n != 0 {
