@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"hash/fnv"
 	"strconv"
 	"time"
@@ -224,6 +225,44 @@ func RefundNo(outTradeNo string, seq int) string {
 // the attempt was closed.
 func Refundable(st Status, afterClose bool) bool {
 	return st == Paid || (afterClose && (st == Failed || st == Closed))
+}
+
+// Apply records u on r at now as RefundStore.UpdateRefund describes, for
+// implementations, which call it on the refund as stored, under their
+// lock or transaction, and then write r back. It returns false, changing
+// nothing, when r is already final in u.State (a repeat: UpdateRefund
+// hands the refund back as it is); ErrConflict (wrapped, naming both
+// states) when RefundAllowed refuses the move, a final state included; and
+// ErrNotHeld when token does not hold r's claim at now (empty, another's,
+// or expired). Otherwise it writes u: State, Note and UpdatedAt = now;
+// Tried added to Tries; RefundID and RefundedAt kept when u leaves them
+// empty; NextDue ignored for a final state; the claim cleared when u
+// releases it or the state is final. It returns true.
+func (r *Refund) Apply(u RefundUpdate, token string, now time.Time) (bool, error) {
+	if r.State.Final() && r.State == u.State {
+		return false, nil
+	}
+	if !RefundAllowed(r.State, u.State) {
+		return false, fmt.Errorf("%s to %s: %w", r.State, u.State, ErrConflict)
+	}
+	if token == "" || r.ClaimToken != token || !r.ClaimUntil.After(now) {
+		return false, ErrNotHeld
+	}
+	r.State, r.Note, r.UpdatedAt = u.State, u.Note, now
+	r.Tries += u.Tried
+	if u.RefundID != "" {
+		r.RefundID = u.RefundID
+	}
+	if !u.RefundedAt.IsZero() {
+		r.RefundedAt = u.RefundedAt
+	}
+	if !u.State.Final() {
+		r.NextDue = u.NextDue
+	}
+	if u.Release || u.State.Final() {
+		r.ClaimToken, r.ClaimUntil = "", time.Time{}
+	}
+	return true, nil
 }
 
 // RefundAllowed reports whether a refund in state from may be recorded as

@@ -1,7 +1,9 @@
 package store_test
 
 import (
+	"errors"
 	"testing"
+	"time"
 
 	"github.com/cypaykit/kit/store"
 )
@@ -86,6 +88,127 @@ func TestRefundNo(t *testing.T) {
 				t.Errorf("RefundNo(%q, %d) = %q: already given", otn, seq, n)
 			}
 			seen[n] = true
+		}
+	}
+}
+
+// claimed is a refund in state st whose claim "tok" runs until an hour
+// after t0, with every field Apply may write already set.
+func claimed(st store.RefundState, t0 time.Time) store.Refund {
+	return store.Refund{
+		OutRefundNo: "ABC01-01", OutTradeNo: "ABC01", Amount: 100, State: st,
+		RefundID: "R-OLD", RefundedAt: t0.Add(-time.Hour), Tries: 2, Note: "old",
+		NextDue: t0.Add(time.Minute), ClaimToken: "tok", ClaimUntil: t0.Add(time.Hour),
+		CreatedAt: t0.Add(-2 * time.Hour), UpdatedAt: t0.Add(-time.Minute),
+	}
+}
+
+// TestRefundApplyRefuses: a final state moves to nothing else (FAIL and
+// CHANGE as much as SUCCESS), nothing moves to a state the kit does not
+// know, and only the live claim's token writes; a refused update leaves
+// the refund exactly as it was. Recording a final state again changes
+// nothing and is no error.
+func TestRefundApplyRefuses(t *testing.T) {
+	t0 := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	u := func(st store.RefundState) store.RefundUpdate {
+		return store.RefundUpdate{State: st, RefundID: "R-NEW", Note: "new", Tried: 1, NextDue: t0.Add(time.Hour), Release: true}
+	}
+	for _, from := range refundStates {
+		for _, to := range append(refundStates, "UNKNOWN") {
+			r := claimed(from, t0)
+			changed, err := r.Apply(u(to), "tok", t0)
+			switch {
+			case from.Final() && from == to:
+				if changed || err != nil || r != claimed(from, t0) {
+					t.Errorf("%s again: got changed %v, err %v, refund %+v; want unchanged, no error", from, changed, err, r)
+				}
+			case from.Final() || to == "UNKNOWN":
+				if changed || !errors.Is(err, store.ErrConflict) || r != claimed(from, t0) {
+					t.Errorf("%s to %s: got changed %v, err %v, refund %+v; want ErrConflict and the refund unchanged", from, to, changed, err, r)
+				}
+			default:
+				if !changed || err != nil || r.State != to {
+					t.Errorf("%s to %s: got changed %v, err %v, state %s; want it recorded", from, to, changed, err, r.State)
+				}
+			}
+		}
+	}
+	for name, tc := range map[string]struct {
+		token string
+		mod   func(r *store.Refund)
+	}{
+		"empty token":           {"", nil},
+		"empty token, no claim": {"", func(r *store.Refund) { r.ClaimToken = "" }},
+		"another's token":       {"other", nil},
+		"claim ends now":        {"tok", func(r *store.Refund) { r.ClaimUntil = t0 }},
+		"claim ended":           {"tok", func(r *store.Refund) { r.ClaimUntil = t0.Add(-time.Second) }},
+	} {
+		r := claimed(store.RefundPending, t0)
+		if tc.mod != nil {
+			tc.mod(&r)
+		}
+		want := r
+		changed, err := r.Apply(u(store.RefundSucceeded), tc.token, t0)
+		if changed || !errors.Is(err, store.ErrNotHeld) || r != want {
+			t.Errorf("%s: got changed %v, err %v, refund %+v; want ErrNotHeld and the refund unchanged", name, changed, err, r)
+		}
+	}
+}
+
+// TestRefundApplyWrites: what an accepted update writes, field by field.
+func TestRefundApplyWrites(t *testing.T) {
+	t0 := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	later, paidBack := t0.Add(3*time.Hour), t0.Add(-time.Minute)
+	for name, tc := range map[string]struct {
+		from store.RefundState
+		u    store.RefundUpdate
+		want func(r *store.Refund)
+	}{
+		"in flight, claim kept; empty RefundID and RefundedAt keep theirs": {
+			store.RefundPending, store.RefundUpdate{State: store.RefundProcessing, Note: "accepted", Tried: 2, NextDue: later},
+			func(r *store.Refund) {
+				r.State, r.Note, r.Tries, r.NextDue = store.RefundProcessing, "accepted", 4, later
+			},
+		},
+		"in flight, released; an empty note is written": {
+			store.RefundProcessing, store.RefundUpdate{State: store.RefundNotSure, Tried: 1, NextDue: later, Release: true},
+			func(r *store.Refund) {
+				r.State, r.Note, r.Tries, r.NextDue = store.RefundNotSure, "", 3, later
+				r.ClaimToken, r.ClaimUntil = "", time.Time{}
+			},
+		},
+		"SUCCESS: new RefundID and RefundedAt; NextDue ignored; claim cleared": {
+			store.RefundProcessing, store.RefundUpdate{State: store.RefundSucceeded, RefundID: "R-NEW", RefundedAt: paidBack, Note: "SUCCESS", Tried: 1, NextDue: later},
+			func(r *store.Refund) {
+				r.State, r.RefundID, r.RefundedAt, r.Note, r.Tries = store.RefundSucceeded, "R-NEW", paidBack, "SUCCESS", 3
+				r.ClaimToken, r.ClaimUntil = "", time.Time{}
+			},
+		},
+		"FAIL: NextDue ignored; claim cleared": {
+			store.RefundNotSure, store.RefundUpdate{State: store.RefundFailed, Note: "FAIL", NextDue: later},
+			func(r *store.Refund) {
+				r.State, r.Note = store.RefundFailed, "FAIL"
+				r.ClaimToken, r.ClaimUntil = "", time.Time{}
+			},
+		},
+		"CHANGE: NextDue ignored; claim cleared": {
+			store.RefundPending, store.RefundUpdate{State: store.RefundChanged, Note: "CHANGE", Tried: 1, NextDue: later},
+			func(r *store.Refund) {
+				r.State, r.Note, r.Tries = store.RefundChanged, "CHANGE", 3
+				r.ClaimToken, r.ClaimUntil = "", time.Time{}
+			},
+		},
+	} {
+		r := claimed(tc.from, t0)
+		want := claimed(tc.from, t0)
+		tc.want(&want)
+		want.UpdatedAt = t0
+		changed, err := r.Apply(tc.u, "tok", t0)
+		if !changed || err != nil {
+			t.Errorf("%s: got changed %v, err %v; want it recorded", name, changed, err)
+		}
+		if r != want {
+			t.Errorf("%s:\ngot  %+v\nwant %+v", name, r, want)
 		}
 	}
 }

@@ -193,28 +193,26 @@ func (s *toy) UpdateRefund(ctx context.Context, outRefundNo, token string, u sto
 	if !ok {
 		return nil, store.ErrNotFound
 	}
-	if r.State.Final() && r.State == u.State {
+	// The flaws bend the guards store.Refund.Apply keeps: a final state
+	// that does not hold (made in flight again before Apply sees it), and
+	// a claim nobody checks (one made up for the call, then put back).
+	was, held, until := r.State, r.ClaimToken, r.ClaimUntil
+	if !store.RefundAllowed(r.State, u.State) && (s.flaw == finalNotSticky || s.flaw == onlySuccessFinal && r.State != store.RefundSucceeded) {
+		r.State = store.RefundProcessing
+	}
+	if s.flaw == unfenced {
+		token, r.ClaimToken, r.ClaimUntil = "unfenced", "unfenced", now.Add(time.Nanosecond)
+	}
+	changed, err := r.Apply(u, token, now)
+	if r.ClaimToken == "unfenced" {
+		r.ClaimToken, r.ClaimUntil = held, until
+	}
+	if err != nil {
+		r.State = was
+		return nil, err
+	}
+	if !changed {
 		return outRefund(r, false), nil
-	}
-	if !store.RefundAllowed(r.State, u.State) && s.flaw != finalNotSticky && (s.flaw != onlySuccessFinal || r.State == store.RefundSucceeded) {
-		return nil, store.ErrConflict
-	}
-	if s.flaw != unfenced && (token == "" || r.ClaimToken != token || !r.ClaimUntil.After(now)) {
-		return nil, store.ErrNotHeld
-	}
-	r.State, r.Note, r.UpdatedAt = u.State, u.Note, now
-	r.Tries += u.Tried
-	if u.RefundID != "" {
-		r.RefundID = u.RefundID
-	}
-	if !u.RefundedAt.IsZero() {
-		r.RefundedAt = u.RefundedAt
-	}
-	if !u.State.Final() {
-		r.NextDue = u.NextDue
-	}
-	if u.Release || u.State.Final() {
-		r.ClaimToken, r.ClaimUntil = "", time.Time{}
 	}
 	if o := s.orders[r.OutTradeNo]; o != nil && s.flaw != staysPaid && r.State == store.RefundSucceeded &&
 		o.Status == store.Paid && s.totals(r.OutTradeNo).Refunded >= o.Amount {

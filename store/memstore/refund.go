@@ -172,38 +172,17 @@ func (s *Store) UpdateRefund(ctx context.Context, outRefundNo, token string, u s
 	if !ok {
 		return nil, fmt.Errorf("memstore: update refund %s: %w", outRefundNo, store.ErrNotFound)
 	}
-	if r.State.Final() && r.State == u.State {
+	changed, err := r.Apply(u, token, now)
+	if err != nil {
+		return nil, fmt.Errorf("memstore: update refund %s: %w", outRefundNo, err)
+	}
+	if !changed {
 		return cloneRefund(r, false), nil
 	}
-	if !store.RefundAllowed(r.State, u.State) {
-		return nil, fmt.Errorf("memstore: update refund %s: %s to %s: %w", outRefundNo, r.State, u.State, store.ErrConflict)
-	}
-	if token == "" || r.ClaimToken != token || !r.ClaimUntil.After(now) {
-		return nil, fmt.Errorf("memstore: update refund %s: %w", outRefundNo, store.ErrNotHeld)
-	}
-	applyRefundUpdate(r, u, now)
 	if r.State == store.RefundSucceeded {
 		if o := s.orders[r.OutTradeNo]; o != nil && o.Status == store.Paid && s.totalsLocked(r.OutTradeNo).Refunded >= o.Amount {
 			o.Status, o.UpdatedAt = store.Refunded, now
 		}
 	}
 	return cloneRefund(r, false), nil
-}
-
-// applyRefundUpdate writes u onto r as UpdateRefund describes.
-func applyRefundUpdate(r *store.Refund, u store.RefundUpdate, now time.Time) {
-	r.State, r.Note, r.UpdatedAt = u.State, u.Note, now
-	r.Tries += u.Tried
-	if u.RefundID != "" {
-		r.RefundID = u.RefundID
-	}
-	if !u.RefundedAt.IsZero() {
-		r.RefundedAt = u.RefundedAt
-	}
-	if !u.State.Final() {
-		r.NextDue = u.NextDue
-	}
-	if u.Release || u.State.Final() {
-		r.ClaimToken, r.ClaimUntil = "", time.Time{}
-	}
 }

@@ -375,30 +375,17 @@ func (s *Store) updateRefundIn(ctx context.Context, tx *sql.Tx, otn, outRefundNo
 	if err != nil {
 		return nil, err
 	}
-	if r.State.Final() && r.State == u.State {
+	changed, err := r.Apply(u, token, now)
+	if err != nil {
+		return nil, err
+	}
+	if !changed {
 		r.ClaimToken = ""
 		return r, nil
 	}
-	if !store.RefundAllowed(r.State, u.State) {
-		return nil, fmt.Errorf("%s to %s: %w", r.State, u.State, store.ErrConflict)
-	}
-	if token == "" || r.ClaimToken != token || !r.ClaimUntil.After(now) {
-		return nil, store.ErrNotHeld
-	}
-	r.State, r.Note, r.UpdatedAt = u.State, u.Note, now
-	r.Tries += u.Tried
-	if u.RefundID != "" {
-		r.RefundID = u.RefundID
-	}
-	if !u.RefundedAt.IsZero() {
-		r.RefundedAt = u.RefundedAt
-	}
-	if !u.State.Final() {
-		r.NextDue = u.NextDue
-	}
-	claimUntil := micros(r.ClaimUntil)
-	if u.Release || u.State.Final() {
-		r.ClaimToken, r.ClaimUntil, claimUntil = "", time.Time{}, 0
+	var claimUntil int64 // no claim: Apply released it
+	if r.ClaimToken != "" {
+		claimUntil = micros(r.ClaimUntil)
 	}
 	if _, err := tx.ExecContext(ctx, q.update, string(r.State), r.RefundID, nullMicros(r.RefundedAt), r.Tries, r.Note,
 		micros(r.NextDue), r.ClaimToken, claimUntil, micros(now), outRefundNo); err != nil {
