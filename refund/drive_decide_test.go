@@ -19,6 +19,7 @@ import (
 	"github.com/cypaykit/kit/refund"
 	"github.com/cypaykit/kit/sign"
 	"github.com/cypaykit/kit/store"
+	"github.com/cypaykit/kit/store/memstore"
 )
 
 // The tests here pin the Refunder's decisions on replies the simulator
@@ -390,6 +391,180 @@ func TestRefundTimeoutNotFoundStaysPending(t *testing.T) {
 	mustPoll(t, r, 1)
 	if got := refundState(t, r, v.OutRefundNo); got.Status != string(store.RefundSucceeded) {
 		t.Errorf("once the path works: got %s, want SUCCESS", got.Status)
+	}
+	wantOneNumber(t, e, otn, v.OutRefundNo, 1)
+}
+
+// TestRefundNoClientForVersion: a refund of an attempt made with a
+// protocol version the Refunder has no client for is recorded, kept in
+// flight and reserved, with no gateway call and a note that names the
+// version, so that a Refunder given that client later sends it.
+func TestRefundNoClientForVersion(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	o := e.createPending(t, "NOCLI1V101", mchA, model.V1, 1000)
+	if _, err := e.mem.Settle(context.Background(), o.OutTradeNo, store.Payment{TransactionID: "T-NOCLI"}, e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	r := e.refunder(t, nil) // the v2 client only
+	v := mustRefund(t, r, refund.Request{OutTradeNo: o.OutTradeNo, Amount: 400})
+	if v.Status != string(store.RefundPending) {
+		t.Fatalf("refund without a client for its version: got %s, want PENDING", v.Status)
+	}
+	got, err := e.mem.GetRefund(context.Background(), v.OutRefundNo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Tries != 0 || got.Note != "no client for version v1" || got.ClaimToken != "" || !got.NextDue.After(got.CreatedAt) {
+		t.Errorf("refund recorded: tries %d, note %q, claim %q, next due %v after creation; want 0 tries, the version named, no claim, due later",
+			got.Tries, got.Note, got.ClaimToken, got.NextDue.Sub(got.CreatedAt))
+	}
+	if n := len(e.simRefunds(o.OutTradeNo)); n != 0 {
+		t.Errorf("gateway refunds: got %d, want none", n)
+	}
+	if tt := totals(t, e, o.OutTradeNo); tt.Reserved != 400 {
+		t.Errorf("reserved: got %d, want 400", tt.Reserved)
+	}
+}
+
+// TestRefundQueryCodesThatMeanUnknown: of refundquery's plain error
+// replies, only "refund query error" (20010) and "order not found" (20007)
+// say the gateway does not know the number, so a refund that may never
+// have been sent is sent (here the send is lost in transit, so the drive
+// asks and sends twice). Any other definitive error (a merchant error,
+// 20005) says nothing certain: the refund stays PENDING and unsent until
+// the next poll.
+func TestRefundQueryCodesThatMeanUnknown(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		code  model.Code
+		sends int
+	}{
+		{model.CodeRefundQueryError, 2},
+		{model.CodeOrderNotFound, 2},
+		{model.CodeMerchantError, 0},
+	} {
+		t.Run(string(tc.code), func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, envOptions{})
+			otn, v := enqueued(t, e, "RQC1", 300)
+			var mu sync.Mutex
+			sends := 0
+			gw, err := client.New(client.Config{
+				GatewayURL: e.sim.URL, Version: model.V2, Keys: keyring(),
+				HTTPClient: &http.Client{Timeout: 10 * time.Second, Transport: roundTrip(func(req *http.Request) (*http.Response, error) {
+					raw, err := io.ReadAll(req.Body)
+					if err != nil {
+						return nil, err
+					}
+					form, err := url.ParseQuery(string(raw))
+					if err != nil {
+						return nil, err
+					}
+					if form.Get("method") != "refundquery" {
+						mu.Lock()
+						sends++
+						mu.Unlock()
+						return nil, errInTransit
+					}
+					body, err := json.Marshal(map[string]string{"state": string(model.StateFail), "code": string(tc.code), "msg": "x"})
+					if err != nil {
+						return nil, err
+					}
+					return &http.Response{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}},
+						Body: io.NopCloser(bytes.NewReader(body)), Request: req}, nil
+				})},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := e.refunder(t, func(c *refund.Config) { c.Client = gw })
+			mustPoll(t, r, 1)
+			mu.Lock()
+			got := sends
+			mu.Unlock()
+			if got != tc.sends {
+				t.Errorf("refundquery answered %s: got %d sends, want %d", tc.code, got, tc.sends)
+			}
+			if st := refundState(t, r, v.OutRefundNo).Status; st != string(store.RefundPending) {
+				t.Errorf("refund: got %s, want PENDING", st)
+			}
+			if tt := totals(t, e, otn); tt.Reserved != 300 {
+				t.Errorf("reserved: got %d, want 300", tt.Reserved)
+			}
+		})
+	}
+}
+
+// TestRefundQueryReplyChecks: a signed refundquery reply decides only
+// when it is about our refund: an out_trade_no, when the reply gives one,
+// must be the refunded attempt's, and a base_refund_fee, when not zero,
+// must be the amount asked for. A reply that fails either decides
+// nothing (the refund stays PENDING); one without them is applied.
+func TestRefundQueryReplyChecks(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		otn  func(ours string) string
+		base int64
+		want store.RefundState
+	}{
+		{"ours", func(ours string) string { return ours }, 300, store.RefundSucceeded},
+		{"no out_trade_no", func(string) string { return "" }, 300, store.RefundSucceeded},
+		{"another attempt", func(string) string { return "OTHER0000101" }, 300, store.RefundPending},
+		{"no base_refund_fee", func(ours string) string { return ours }, 0, store.RefundSucceeded},
+		{"another base_refund_fee", func(ours string) string { return ours }, 999, store.RefundPending},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, envOptions{})
+			otn, v := enqueued(t, e, "RQR1", 300)
+			gw := scriptedClient(t, e, func(form url.Values) (map[string]string, error) {
+				if form.Get("method") != "refundquery" {
+					return nil, errInTransit
+				}
+				item := refundItem(v.OutRefundNo, 300, model.RefundSuccess)
+				item.BaseRefundFee = tc.base
+				reply := refundQueryReply(t, otn, item)
+				if o := tc.otn(otn); o != "" {
+					reply["out_trade_no"] = o
+				} else {
+					delete(reply, "out_trade_no")
+				}
+				return reply, nil
+			})
+			r := e.refunder(t, func(c *refund.Config) { c.Client = gw.Client })
+			mustPoll(t, r, 1)
+			if got := refundState(t, r, v.OutRefundNo).Status; got != string(tc.want) {
+				t.Errorf("refund after the reply: got %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+// lostAck is a refund store whose UpdateRefund writes and then reports a
+// failure, as a database whose commit landed but whose answer was lost.
+type lostAck struct{ *memstore.Store }
+
+func (s lostAck) UpdateRefund(ctx context.Context, no, token string, u store.RefundUpdate, now time.Time) (*store.Refund, error) {
+	if _, err := s.Store.UpdateRefund(ctx, no, token, u, now); err != nil {
+		return nil, err
+	}
+	return nil, errors.New("test: commit acknowledgement lost")
+}
+
+// TestRefundRecordFailureReturnsStored: when recording a gateway round
+// fails, Refund answers with the refund as the store now has it, not as
+// this worker last saw it: here the write landed (SUCCESS) though its
+// answer was lost, and the caller is told SUCCESS, not PENDING.
+func TestRefundRecordFailureReturnsStored(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	otn := e.paidAttempt(t, "RLA1", 1000)
+	r := e.refunder(t, func(c *refund.Config) { c.Refunds = lostAck{e.mem} })
+	v := mustRefund(t, r, refund.Request{OutTradeNo: otn, Amount: 250})
+	if v.Status != string(store.RefundSucceeded) || v.RefundID == "" {
+		t.Errorf("Refund after a lost acknowledgement: got %+v, want the stored SUCCESS with its refund_id", v)
 	}
 	wantOneNumber(t, e, otn, v.OutRefundNo, 1)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -133,7 +134,8 @@ func TestRefundObserveUncertain(t *testing.T) {
 }
 
 // TestHistoryRecordsRefunds: a Refunder with Events records the request
-// and the gateway's answer in the attempt's history.
+// and the gateway's answer in the attempt's history, under the host's
+// name.
 func TestHistoryRecordsRefunds(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	otn := e.paidAttempt(t, "HISTREF1", 1000)
@@ -143,8 +145,15 @@ func TestHistoryRecordsRefunds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		t.Skipf("no host name here (%v): the Instance check needs one", err)
+	}
 	var requested, answered bool
 	for _, ev := range evs {
+		if ev.Instance != host {
+			t.Errorf("event %s: got instance %q, want the host's name %q", ev.Kind, ev.Instance, host)
+		}
 		switch ev.Kind {
 		case store.EventRefundRequested:
 			requested = ev.Amount == 300 && ev.Source == string(handler.SourceRefund)
@@ -155,4 +164,51 @@ func TestHistoryRecordsRefunds(t *testing.T) {
 	if !requested || !answered {
 		t.Fatalf("history %+v: want refund_requested of 300 and a refund_answered", evs)
 	}
+}
+
+// TestHistoryRecordsRefusedRefunds: a refused request is history too,
+// with why, even when nothing observes the Refunder.
+func TestHistoryRecordsRefusedRefunds(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	otn := e.paidAttempt(t, "HISTREF2", 1000)
+	rf := e.refunder(t, func(c *refund.Config) { c.Events = e.mem })
+	if _, err := rf.Refund(context.Background(), refund.Request{OutTradeNo: otn, Amount: 5000}); !errors.Is(err, refund.ErrAmount) {
+		t.Fatalf("Refund of 5000 on 1000: got %v, want ErrAmount", err)
+	}
+	evs, err := e.mem.ListEvents(context.Background(), otn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, ev := range evs {
+		if ev.Kind == store.EventRefundRequested {
+			found = ev.Outcome == string(refund.Refused) && ev.Amount == 5000 &&
+				strings.Contains(ev.Detail, "err="+refund.ErrAmount.Error())
+		}
+	}
+	if !found {
+		t.Fatalf("history %+v: want a refund_requested, refused, of 5000, saying why", evs)
+	}
+}
+
+// failingEvents is an event history whose every write fails.
+type failingEvents struct{ store.EventStore }
+
+func (failingEvents) AddEvent(context.Context, *store.Event) error {
+	return errors.New("test: history down")
+}
+
+// TestHistoryFailureChangesNothing: a history that fails to write is
+// logged and changes nothing about the refund.
+func TestHistoryFailureChangesNothing(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	otn := e.paidAttempt(t, "HISTREF3", 1000)
+	rf := e.refunder(t, func(c *refund.Config) { c.Events = failingEvents{e.mem} })
+	v := mustRefund(t, rf, refund.Request{OutTradeNo: otn, Amount: 300})
+	if v.Status != string(store.RefundSucceeded) {
+		t.Errorf("refund with a failing history: got %s, want SUCCESS", v.Status)
+	}
+	wantOneNumber(t, e, otn, v.OutRefundNo, 1)
 }
