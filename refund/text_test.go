@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cypaykit/kit/handler"
 	"github.com/cypaykit/kit/model"
 	"github.com/cypaykit/kit/refund"
 	"github.com/cypaykit/kit/store"
@@ -81,5 +82,26 @@ func TestRefundTextRefusedBeforeStore(t *testing.T) {
 	}
 	if v := mustRefund(t, r, ok); v.Reason != ok.Reason {
 		t.Errorf("clean request: got reason %q, want %q", v.Reason, ok.Reason)
+	}
+}
+
+// TestRefundOutTradeNoShape: an out_trade_no of the kit's shape (5 to 32
+// ASCII letters and digits, both ends of each range included) goes on to
+// the store, which does not know these and says so; anything else,
+// however close (4 or 33 characters, the character just outside each
+// range), is ErrInvalid before any store sees it.
+func TestRefundOutTradeNoShape(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	r := e.refunder(t, nil)
+	for _, otn := range []string{"09azAZ", "00000", "99999", "aaaaa", "zzzzz", "AAAAA", "ZZZZZ", strings.Repeat("z", 32)} {
+		if _, err := r.Refund(context.Background(), refund.Request{OutTradeNo: otn, Amount: 1}); !errors.Is(err, handler.ErrOrderNotFound) {
+			t.Errorf("out_trade_no %q: got %v, want handler.ErrOrderNotFound from the store", otn, err)
+		}
+	}
+	for _, otn := range []string{"Z999", strings.Repeat("z", 33), "AAAA/", "AAAA:", "AAAA`", "AAAA{", "AAAA@", "AAAA[", "AAAA-1"} {
+		if _, err := r.Refund(context.Background(), refund.Request{OutTradeNo: otn, Amount: 1}); !errors.Is(err, refund.ErrInvalid) {
+			t.Errorf("out_trade_no %q: got %v, want ErrInvalid", otn, err)
+		}
 	}
 }
