@@ -33,7 +33,7 @@ var errInTransit = errors.New("test: connection reset in transit")
 // scripted is a v2 client for e's simulator whose transport lets answer
 // take each call first: a non-nil map is delivered instead, signed with
 // the merchant's key as the gateway signs (the simulator never sees the
-// call); a non-nil error fails the call in transit; nil, nil forwards it.
+// call), or as it is when its state is FAIL (a plain error reply); a non-nil error fails the call in transit; nil, nil forwards it.
 // calls counts the requests by method, forwarded or not.
 type scripted struct {
 	*client.Client
@@ -66,9 +66,11 @@ func scriptedClient(t testing.TB, e *env, answer func(form url.Values) (map[stri
 				req.Body = io.NopCloser(bytes.NewReader(raw))
 				return http.DefaultTransport.RoundTrip(req)
 			}
-			fields["state"], fields["code"], fields["msg"], fields["trade_state"] = "SUCCESS", "10000", "SUCCESS", "SUCCESS"
-			if fields["sign"], err = sign.SignMap(fields, merchants[form.Get("mch_id")], sign.MD5); err != nil {
-				return nil, err
+			if fields["state"] != string(model.StateFail) { // a plain error reply goes unsigned, as the gateway sends it
+				fields["state"], fields["code"], fields["msg"], fields["trade_state"] = "SUCCESS", "10000", "SUCCESS", "SUCCESS"
+				if fields["sign"], err = sign.SignMap(fields, merchants[form.Get("mch_id")], sign.MD5); err != nil {
+					return nil, err
+				}
 			}
 			body, err := json.Marshal(fields)
 			if err != nil {
@@ -448,42 +450,15 @@ func TestRefundQueryCodesThatMeanUnknown(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, envOptions{})
 			otn, v := enqueued(t, e, "RQC1", 300)
-			var mu sync.Mutex
-			sends := 0
-			gw, err := client.New(client.Config{
-				GatewayURL: e.sim.URL, Version: model.V2, Keys: keyring(),
-				HTTPClient: &http.Client{Timeout: 10 * time.Second, Transport: roundTrip(func(req *http.Request) (*http.Response, error) {
-					raw, err := io.ReadAll(req.Body)
-					if err != nil {
-						return nil, err
-					}
-					form, err := url.ParseQuery(string(raw))
-					if err != nil {
-						return nil, err
-					}
-					if form.Get("method") != "refundquery" {
-						mu.Lock()
-						sends++
-						mu.Unlock()
-						return nil, errInTransit
-					}
-					body, err := json.Marshal(map[string]string{"state": string(model.StateFail), "code": string(tc.code), "msg": "x"})
-					if err != nil {
-						return nil, err
-					}
-					return &http.Response{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}},
-						Body: io.NopCloser(bytes.NewReader(body)), Request: req}, nil
-				})},
+			gw := scriptedClient(t, e, func(form url.Values) (map[string]string, error) {
+				if form.Get("method") != "refundquery" {
+					return nil, errInTransit
+				}
+				return map[string]string{"state": string(model.StateFail), "code": string(tc.code), "msg": "x"}, nil
 			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			r := e.refunder(t, func(c *refund.Config) { c.Client = gw })
+			r := e.refunder(t, func(c *refund.Config) { c.Client = gw.Client })
 			mustPoll(t, r, 1)
-			mu.Lock()
-			got := sends
-			mu.Unlock()
-			if got != tc.sends {
+			if got := gw.Calls("refund"); got != tc.sends {
 				t.Errorf("refundquery answered %s: got %d sends, want %d", tc.code, got, tc.sends)
 			}
 			if st := refundState(t, r, v.OutRefundNo).Status; st != string(store.RefundPending) {
