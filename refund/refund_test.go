@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,6 +20,7 @@ import (
 	"github.com/cypaykit/kit/model"
 	"github.com/cypaykit/kit/refund"
 	"github.com/cypaykit/kit/store"
+	"github.com/cypaykit/kit/store/memstore"
 )
 
 // paidAttempt pre-orders business order id for amount fen, pays it at the
@@ -707,6 +710,60 @@ func TestRefunderRunBounds(t *testing.T) {
 		}
 	case <-time.After(bound):
 		t.Fatalf("Run did not return within %v of its context's end", bound)
+	}
+}
+
+// scriptedClaims is a refund store whose ClaimRefunds answers from a
+// script, one step per call: nil claims nothing, an error fails the pass,
+// and the last step ends the run's context before it fails.
+type scriptedClaims struct {
+	*memstore.Store
+	steps  []error
+	cancel context.CancelFunc
+	calls  int
+}
+
+func (s *scriptedClaims) ClaimRefunds(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*store.Refund, error) {
+	i := s.calls
+	s.calls++
+	if i >= len(s.steps)-1 {
+		s.cancel()
+		return nil, ctx.Err()
+	}
+	return nil, s.steps[i]
+}
+
+// TestRefunderRunLogsFailedPolls: Run logs a pass that failed while its
+// context was alive, once, and keeps going; a pass that went well logs
+// nothing, and the pass cut short by the context's end is no failure to
+// log. Mutants killed (gremlins, refund.go Run): "err != nil" negated
+// (a log line for every good pass, from a nil error) and "ctx.Err() ==
+// nil" negated (the real failure unlogged, the shutdown logged).
+func TestRefunderRunLogsFailedPolls(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	claims := &scriptedClaims{Store: e.mem, steps: []error{nil, errors.New("test: database away"), nil, nil}, cancel: cancel}
+	var logs bytes.Buffer
+	r := e.refunder(t, func(c *refund.Config) {
+		c.Refunds, c.Logger = claims, slog.New(slog.NewTextHandler(&logs, nil))
+	})
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx, time.Millisecond) }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Run: got %v, want context.Canceled", err)
+		}
+	case <-time.After(bound):
+		t.Fatalf("Run did not return within %v", bound)
+	}
+	if n := strings.Count(logs.String(), "refund poll failed"); n != 1 || !strings.Contains(logs.String(), "database away") {
+		t.Errorf("logs %q: got %d failed polls logged, want 1 naming the database error", logs.String(), n)
+	}
+	if claims.calls != 4 {
+		t.Errorf("passes: got %d, want 4 (good, failed, good, cut short)", claims.calls)
 	}
 }
 
