@@ -9,7 +9,8 @@
 // (store.RefundStore.ReserveRefund, with store.RefundAllowed: the attempt
 // is PAID, or FAILED or CLOSED for Request.AfterClose, and the amount fits
 // what is left). Whether it is sent, sent again or only queried is
-// drive.go's, and how the answer is recorded is store.Refund.Apply's.
+// drive.go's, and the answer is recorded by the store's UpdateRefund
+// (store.RefundStore) with the rules store.RefundUpdate documents.
 //
 // The package sits above package handler: it uses handler's vocabulary
 // (handler.Alert, handler.Trace, handler.StageRefund,
