@@ -9,8 +9,9 @@
 // (store.RefundStore.ReserveRefund, with store.RefundAllowed: the attempt
 // is PAID, or FAILED or CLOSED for Request.AfterClose, and the amount fits
 // what is left). Whether it is sent, sent again or only queried is
-// drive.go's, and the answer is recorded by the store's UpdateRefund
-// (store.RefundStore) with the rules store.RefundUpdate documents.
+// drive.go's, and how the answer is recorded is store.Refund.Apply's
+// (the one copy of the RefundUpdate rules; memstore's and sqlstore's
+// UpdateRefund call it).
 //
 // The package sits above package handler: it uses handler's vocabulary
 // (handler.Alert, handler.Trace, handler.StageRefund,
