@@ -7,6 +7,8 @@ package handler_test
 
 import (
 	"context"
+	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -122,5 +124,39 @@ func TestAlertRecordedInHistory(t *testing.T) {
 	}
 	if len(alerts) != 1 {
 		t.Errorf("alert events in the history: got %q (all %d events), want 1", alerts, len(h.Events))
+	}
+}
+
+// getFailStore fails every Get, as a database that is down does.
+type getFailStore struct{ *memstore.Store }
+
+func (getFailStore) Get(context.Context, string) (*store.Order, error) { return nil, errInjected }
+
+// TestStoreDownIsStoreErrorNotTimeout: a store that fails while the
+// request still has time is a StoreError (500, what an operator's
+// dashboard counts as the database failing), not a Timeout (503, the
+// deadline). Mutant killed: settler.go:559:15 (lockOutcome's test of
+// ctx inverted, so every store failure is reported as a timeout).
+func TestStoreDownIsStoreErrorNotTimeout(t *testing.T) {
+	t.Parallel()
+	mem := memstore.New()
+	var mu sync.Mutex
+	var outcomes []handler.Outcome
+	r := newSettleRig(t, mem, handler.SettlerConfig{Store: getFailStore{mem}, Observe: func(e handler.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		outcomes = append(outcomes, e.Outcome)
+	}})
+	o := pendingOrder(t, mem, "DOWN00001", "DOWN0", 1)
+
+	body := signedNotification(t, o, keyFor(o), nil).Encode()
+	rec := httptestRecorder(r.notify, http.MethodPost, "/notify", formType, body)
+	if rec.Code != http.StatusInternalServerError || rec.Body.String() != "fail" {
+		t.Errorf("store down: got %d %q, want 500 fail", rec.Code, rec.Body.String())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(outcomes) != 1 || outcomes[0] != handler.StoreError {
+		t.Errorf("outcomes: got %v, want [%v]", outcomes, handler.StoreError)
 	}
 }
