@@ -55,6 +55,9 @@ func TestPreOrderErrors(t *testing.T) {
 		{"unknown channel", "application/json", `{"order_id":"ERROK1","channel":"PAYPAL"}`, 422, "", "channel"},
 		{"bad trade_type", formType, `order_id=ERROK1&channel=ALIPAY&trade_type=MICROPAY`, 422, "", "trade_type"},
 		{"unknown business order", "application/json", `{"order_id":"NOPE1","channel":"WECHAT"}`, 404, "", "NOPE1"},
+		// order_id's bound is 128 bytes, inclusive (gremlins: preorder.go:526 '> 128' as '>= 128' lived).
+		{"order_id of 128 bytes", "application/json", `{"order_id":"NOPE` + strings.Repeat("8", 124) + `","channel":"WECHAT"}`, 404, "", ""},
+		{"order_id of 129 bytes", "application/json", `{"order_id":"NOPE` + strings.Repeat("9", 125) + `","channel":"WECHAT"}`, 422, "", "128"},
 		{"already paid", "application/json", `{"order_id":"ERRPAID1","channel":"ALIPAY"}`, 409, "", "paid"},
 		{"resolver returns no amount", "application/json", `{"order_id":"ERRFREE1","channel":"WECHAT"}`, 500, "", ""},
 		{"gateway: merchant unknown", "application/json", `{"order_id":"ERRGONE1","channel":"WECHAT"}`, 502, "20005", ""},
