@@ -6,11 +6,16 @@ package handler_test
 // that run).
 
 import (
+	"bytes"
+	"log/slog"
 	"net/http"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/cypaykit/kit/gatewaytest"
 	"github.com/cypaykit/kit/handler"
+	"github.com/cypaykit/kit/store"
 	"github.com/cypaykit/kit/store/memstore"
 )
 
@@ -71,5 +76,43 @@ func TestNotifyJunkRefusedBeforeVerify(t *testing.T) {
 	}
 	if !verified {
 		t.Errorf("well-formed payment: stages %+v, want a verify stage", spans.Spans())
+	}
+}
+
+// TestNotifyLogsUnrecordedFactsOnce: a payment whose money facts cannot
+// be recorded (a coupon_fee above the amount) is settled all the same,
+// and the settling notification says why in one warning; a copy for the
+// attempt now PAID records nothing and says nothing more. Mutant killed:
+// notify.go:445:18 (the warning written for every copy but the one that
+// settles).
+func TestNotifyLogsUnrecordedFactsOnce(t *testing.T) {
+	t.Parallel()
+	mem := memstore.New()
+	logs := &syncWriter{w: new(bytes.Buffer)}
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	s, err := handler.NewSettler(handler.SettlerConfig{Store: mem, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := handler.NewNotify(handler.NotifyConfig{Settler: s, Keys: keyring(), Logger: logger, DuplicateMemo: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := pendingOrder(t, mem, "UNREC0001", "UNREC0", 1)
+	body := signedNotification(t, o, keyFor(o), func(p *gatewaytest.Payment) {
+		p.Extra = map[string]string{"coupon_fee": strconv.FormatInt(o.Amount+1, 10)}
+	}).Encode()
+
+	const warning = "payment settled without its money facts"
+	for i, want := range []int{1, 1} {
+		if rec := httptestRecorder(n, http.MethodPost, "/notify", formType, body); rec.Body.String() != "success" {
+			t.Fatalf("delivery %d: got %d %q, want success", i+1, rec.Code, rec.Body.String())
+		}
+		if got := strings.Count(logs.String(), warning); got != want {
+			t.Errorf("after delivery %d: %d warnings %q, want %d; logs:\n%s", i+1, got, warning, want, logs.String())
+		}
+	}
+	if got := mustGet(t, mem, o.OutTradeNo); got.Status != store.Paid || got.Money.Recorded {
+		t.Errorf("attempt: got %s, money recorded %v; want PAID without money facts", got.Status, got.Money.Recorded)
 	}
 }
