@@ -472,3 +472,38 @@ func TestNewReconcilerBoundsAtTheirEdges(t *testing.T) {
 		}
 	}
 }
+
+// TestReconcilerRunLogsToItsLogger: Run says in the Logger it was given
+// that a pass failed (here the store's claims fail). Kills reconciler.go
+// NewReconciler's 'r.log == nil' → '!=' (the given logger replaced by the
+// default one) and Run's 'err != nil' → '==' and 'ctx.Err() == nil' →
+// '!=' (a failed pass not logged while running).
+func TestReconcilerRunLogsToItsLogger(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	st := brokenReads{memstore.New()}
+	settler, err := handler.NewSettler(handler.SettlerConfig{Store: st, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &msgLog{seen: make(chan string, 16)}
+	rec, err := handler.NewReconciler(handler.ReconcilerConfig{Settler: settler, Client: e.clients[model.V2], Logger: slog.New(logs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- rec.Run(ctx) }()
+	timeout := time.After(30 * time.Second)
+	for !logs.has("handler: reconcile pass failed") {
+		select {
+		case <-logs.seen:
+			continue
+		case <-timeout:
+			t.Error("no failed-pass line in the Reconciler's Logger within 30 s")
+		}
+		break
+	}
+	cancel()
+	<-done
+}
