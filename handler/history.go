@@ -92,13 +92,18 @@ func (r historyRow) size() int {
 type historyLimits struct {
 	queueRows, queueBytes int
 	batchRows, batchBytes int
+	// writeFor bounds each write (historyWriteFor; tests that hold a
+	// write on purpose raise it, so that a loaded machine's slowness is
+	// never mistaken for a store that hangs).
+	writeFor time.Duration
 }
 
 // defaultHistoryLimits: 4096 rows or 32 MiB wait at most (bodies are up
 // to NotifyConfig.MaxBody each); a batch is at most 64 rows or 1 MiB,
 // which stays within every SQL dialect's placeholder limit and MariaDB's
 // default max_allowed_packet.
-var defaultHistoryLimits = historyLimits{queueRows: 4096, queueBytes: 32 << 20, batchRows: 64, batchBytes: 1 << 20}
+var defaultHistoryLimits = historyLimits{queueRows: 4096, queueBytes: 32 << 20, batchRows: 64, batchBytes: 1 << 20,
+	writeFor: historyWriteFor}
 
 // ErrHistoryQueueFull is the Err of the Event (Source SourceHistory,
 // Outcome StoreError) reported for an inbox item or event that was not
@@ -121,8 +126,8 @@ func newRecorder(inbox store.InboxStore, events store.EventStore, instance strin
 
 // writeCtx is the context of one history write: apart from the caller's
 // end (the evidence is worth writing after a reply went out), bounded.
-func writeCtx(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(ctx), historyWriteFor)
+func (h *recorder) writeCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), h.limits.writeFor)
 }
 
 // failed reports a failed history write.
@@ -141,7 +146,7 @@ func (h *recorder) record(ctx context.Context, e store.Event) {
 		return
 	}
 	e.Instance = h.instance
-	wctx, cancel := writeCtx(ctx)
+	wctx, cancel := h.writeCtx(ctx)
 	defer cancel()
 	if err := h.events.AddEvent(wctx, &e); err != nil {
 		h.failed(ctx, "record "+string(e.Kind), e.OutTradeNo, err)
@@ -262,7 +267,7 @@ func (h *recorder) writeItems(items []historyRow) {
 		for i, r := range items {
 			its[i] = r.item
 		}
-		ctx, cancel := writeCtx(context.Background())
+		ctx, cancel := h.writeCtx(context.Background())
 		ids, err := b.AddInboxBatch(ctx, its)
 		cancel()
 		if err == nil && len(ids) != len(items) {
@@ -283,7 +288,7 @@ func (h *recorder) writeItems(items []historyRow) {
 		}
 	}
 	for _, r := range items {
-		ctx, cancel := writeCtx(context.Background())
+		ctx, cancel := h.writeCtx(context.Background())
 		id, err := h.inbox.AddInbox(ctx, r.item)
 		cancel()
 		if err != nil {
@@ -296,7 +301,7 @@ func (h *recorder) writeItems(items []historyRow) {
 // writeEvents records evs, as writeItems keeps items.
 func (h *recorder) writeEvents(evs []*store.Event) {
 	if b, ok := h.events.(store.EventBatcher); ok && len(evs) > 1 {
-		ctx, cancel := writeCtx(context.Background())
+		ctx, cancel := h.writeCtx(context.Background())
 		err := b.AddEvents(ctx, evs)
 		cancel()
 		if err == nil {
@@ -310,7 +315,7 @@ func (h *recorder) writeEvents(evs []*store.Event) {
 		}
 	}
 	for _, e := range evs {
-		ctx, cancel := writeCtx(context.Background())
+		ctx, cancel := h.writeCtx(context.Background())
 		err := h.events.AddEvent(ctx, e)
 		cancel()
 		if err != nil {
@@ -416,7 +421,7 @@ func (h *recorder) flushCopies(ctx context.Context) {
 	h.copies = make(map[int64]int64, len(pending))
 	h.mu.Unlock()
 	for id, n := range pending {
-		wctx, cancel := writeCtx(ctx)
+		wctx, cancel := h.writeCtx(ctx)
 		err := h.inbox.AddInboxCopies(wctx, id, n)
 		cancel()
 		if err != nil && !errors.Is(err, store.ErrNotFound) {

@@ -116,6 +116,11 @@ func newTestRecorder(inbox store.InboxStore, events store.EventStore, lim histor
 		tr.events = append(tr.events, e)
 		tr.mu.Unlock()
 	})
+	if lim.writeFor == 0 {
+		// A held write must stay held until the test opens it, however
+		// slow the machine: far beyond any test's own bound.
+		lim.writeFor = 10 * time.Minute
+	}
 	tr.limits = lim
 	return tr
 }
