@@ -35,6 +35,12 @@ const (
 // slow-body check has seconds of margin on a loaded machine.
 func kitShop(t *testing.T) (http.Handler, *memstore.Store, *atomic.Int32) {
 	t.Helper()
+	return kitShopMaxBody(t, 0)
+}
+
+// kitShopMaxBody is kitShop with NotifyConfig.MaxBody set to maxBody.
+func kitShopMaxBody(t *testing.T, maxBody int64) (http.Handler, *memstore.Store, *atomic.Int32) {
+	t.Helper()
 	st := memstore.New()
 	now := time.Now()
 	if err := st.Create(context.Background(), &store.Order{
@@ -51,7 +57,7 @@ func kitShop(t *testing.T) (http.Handler, *memstore.Store, *atomic.Int32) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := handler.NewNotify(handler.NotifyConfig{Settler: settler, Deadline: 300 * time.Millisecond, Logger: quiet,
+	n, err := handler.NewNotify(handler.NotifyConfig{Settler: settler, Deadline: 300 * time.Millisecond, Logger: quiet, MaxBody: maxBody,
 		Keys: client.Keyring{MerchantKeys: client.StaticMerchantKeys(map[string]string{epMch: epKey})}})
 	if err != nil {
 		t.Fatal(err)
@@ -201,6 +207,25 @@ func TestCheckEndpointCatchesHeldSlowBody(t *testing.T) {
 	for name, r := range res {
 		if !r.Pass && !strings.Contains(name, "slow body") {
 			t.Errorf("only the slow-body check should fail; %q: %s", name, r.Got)
+		}
+	}
+}
+
+// TestCheckEndpointCatchesAcceptedOversize: a shop that verifies
+// everything but accepts any body size (here the kit's handler with its
+// body limit raised above the checker's oversized body, as a host that
+// raised it for no reason would) fails the oversized check, and only it:
+// a host can see what to fix.
+func TestCheckEndpointCatchesAcceptedOversize(t *testing.T) {
+	t.Parallel()
+	h, _, _ := kitShopMaxBody(t, 1<<20)
+	res := check(t, h)
+	if len(failed(res, "oversized")) == 0 {
+		t.Error("a shop that accepts an oversized body passes the oversized check")
+	}
+	for name, r := range res {
+		if !r.Pass && !strings.Contains(name, "oversized") {
+			t.Errorf("only the oversized check should fail; %q: %s", name, r.Got)
 		}
 	}
 }
