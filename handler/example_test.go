@@ -174,21 +174,3 @@ func ExampleNewStatus_authorize() {
 	// 404 false
 	// 200 true
 }
-
-// ExampleNewHealth mounts the liveness and readiness probes. Readiness
-// reads the store at most once per CacheFor, so the route may be public.
-func ExampleNewHealth() {
-	st := memstore.New()
-	health, err := handler.NewHealth(handler.HealthConfig{Store: st}) // add Reconciler: rec in a real shop
-	if err != nil {
-		log.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("GET /healthz", health.Live())
-	mux.Handle("GET /readyz", health.Ready())
-
-	w := httptest.NewRecorder()
-	mux.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/readyz", nil))
-	fmt.Println(w.Code, health.Check(context.Background()).Ready)
-	// Output: 200 true
-}

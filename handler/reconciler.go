@@ -158,7 +158,7 @@ type Reconciler struct {
 	log                           *slog.Logger
 	now                           func() time.Time
 	// lastPass is when the latest pass that reached the store ended, in
-	// Unix nanoseconds by now; zero before the first. Health reads it.
+	// Unix nanoseconds by now; zero before the first. health reads it.
 	lastPass atomic.Int64
 	unsigned ReplyStreak
 }
@@ -344,7 +344,8 @@ func (r *Reconciler) RunOnce(ctx context.Context) (err error) {
 
 // LastPass reports when the latest pass that could claim its work from
 // the store ended, by the Reconciler's clock, and false before the first.
-// Health's readiness probe reads it to tell a stopped reconciler.
+// The readiness probe of package health reads it to tell a stopped
+// reconciler.
 func (r *Reconciler) LastPass() (time.Time, bool) {
 	n := r.lastPass.Load()
 	if n == 0 {

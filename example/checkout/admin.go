@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cypaykit/kit/handler"
+	"github.com/cypaykit/kit/health"
 	"github.com/cypaykit/kit/refund"
 	"github.com/cypaykit/kit/store"
 )
@@ -428,7 +429,7 @@ func (a *app) listAlerts(w http.ResponseWriter, r *http.Request) {
 // readiness facts (store, the reconciler's last pass) with the store's
 // error text, and the backlog of PENDING attempts it works through.
 type adminHealthResponse struct {
-	handler.Readiness
+	health.Readiness
 	// Pending counts the PENDING attempts; absent when the store cannot
 	// count them.
 	Pending *int64 `json:"pending,omitempty"`

@@ -14,6 +14,7 @@ import (
 	"github.com/cypaykit/kit/client"
 	"github.com/cypaykit/kit/gatewaytest"
 	"github.com/cypaykit/kit/handler"
+	"github.com/cypaykit/kit/health"
 	"github.com/cypaykit/kit/refund"
 	"github.com/cypaykit/kit/store"
 )
@@ -55,7 +56,7 @@ type app struct {
 	metrics         *shopMetrics // nil without -metrics and -metrics-addr
 	// health answers /healthz and /readyz on the shop's address;
 	// opsHealth on -metrics-addr, with the store's error text.
-	health, opsHealth *handler.Health
+	health, opsHealth *health.Checker
 	closers           []func() error
 }
 
@@ -213,10 +214,10 @@ func newApp(ctx context.Context, cfg config, baseURL string, log *slog.Logger) (
 		return nil, err
 	}
 	for _, h := range []struct {
-		dst  **handler.Health
+		dst  **health.Checker
 		show bool
 	}{{&a.health, false}, {&a.opsHealth, true}} {
-		if *h.dst, err = handler.NewHealth(handler.HealthConfig{
+		if *h.dst, err = health.New(health.Config{
 			Store: st, Reconciler: a.reconciler, ShowErrors: h.show,
 		}); err != nil {
 			return nil, err

@@ -1,25 +1,32 @@
-package handler
+// Package health serves the liveness and readiness probes of a shop that
+// mounts the kit: New(Config{Store: orders, Reconciler: rec}) gives a
+// Checker whose Live and Ready are the /healthz and /readyz handlers.
+// It stands above handler and reads only its exported API (the
+// Reconciler's LastPass).
+package health
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"sync"
 	"time"
 
+	"github.com/cypaykit/kit/handler"
 	"github.com/cypaykit/kit/store"
 )
 
-// HealthConfig configures Health. Every field documents its zero value.
-type HealthConfig struct {
+// Config configures a Checker. Every field documents its zero value.
+type Config struct {
 	// Store is probed by readiness with one read of an attempt that does
 	// not exist: an answer, found or not, means reachable. Required.
 	Store store.OrderStore
 
 	// Reconciler, when set, makes readiness fail once its latest pass
 	// that reached the store is older than ReconcilerStale (or it has
-	// made none that long after Health was built). Nil: not checked.
-	Reconciler *Reconciler
+	// made none that long after the Checker was built). Nil: not checked.
+	Reconciler *handler.Reconciler
 
 	// ReconcilerStale is how old the latest pass may be. Zero means 2
 	// minutes: 24 passes at the default 5 s interval, so one slow pass
@@ -48,15 +55,15 @@ type HealthConfig struct {
 	Now func() time.Time
 }
 
-// Health serves the liveness and readiness probes of a shop that mounts
+// Checker serves the liveness and readiness probes of a shop that mounts
 // the kit. Liveness answers 200 while the process can serve HTTP at all
 // and depends on nothing: a store outage must not make an orchestrator
 // restart every instance at once. Readiness answers 200 when the store
 // answers and the reconciler is passing, else 503, with the facts as JSON
 // either way, for the operator who curls it at 3 a.m.
-type Health struct {
+type Checker struct {
 	store     store.OrderStore
-	rec       *Reconciler
+	rec       *handler.Reconciler
 	stale     time.Duration
 	timeout   time.Duration
 	cacheFor  time.Duration
@@ -76,7 +83,7 @@ type Readiness struct {
 	Ready bool `json:"ready"`
 	// Store is the store probe.
 	Store StoreCheck `json:"store"`
-	// Reconciler is absent when HealthConfig.Reconciler is nil.
+	// Reconciler is absent when Config.Reconciler is nil.
 	Reconciler *ReconcilerCheck `json:"reconciler,omitempty"`
 	// CheckedAt is when the checks ran; a cached answer keeps its time.
 	CheckedAt time.Time `json:"checked_at"`
@@ -89,7 +96,7 @@ type StoreCheck struct {
 	// LatencyMS is how long the probe read took, in milliseconds.
 	LatencyMS float64 `json:"latency_ms"`
 	// Error is "timeout" or "unreachable", or the store's error text
-	// with HealthConfig.ShowErrors.
+	// with Config.ShowErrors.
 	Error string `json:"error,omitempty"`
 }
 
@@ -100,27 +107,27 @@ type ReconcilerCheck struct {
 	// LastPass is the end of the latest pass that reached the store;
 	// absent before the first.
 	LastPass *time.Time `json:"last_pass,omitempty"`
-	// AgeSeconds is how long ago that was (or since Health started, when
+	// AgeSeconds is how long ago that was (or since the Checker started, when
 	// no pass has ended yet).
 	AgeSeconds float64 `json:"age_seconds"`
-	// StaleAfterSeconds is HealthConfig.ReconcilerStale.
+	// StaleAfterSeconds is Config.ReconcilerStale.
 	StaleAfterSeconds float64 `json:"stale_after_seconds"`
 }
 
-// healthProbeID is the attempt the store probe reads. It is not a valid
+// probeID is the attempt the store probe reads. It is not a valid
 // out_trade_no of the kit's (those are digits and letters only), so the
 // probe can never read a real attempt.
-const healthProbeID = "cypay-health-probe"
+const probeID = "cypay-health-probe"
 
-// NewHealth validates cfg and returns a Health.
-func NewHealth(cfg HealthConfig) (*Health, error) {
+// New validates cfg and returns a Checker.
+func New(cfg Config) (*Checker, error) {
 	if cfg.Store == nil {
-		return nil, errors.New("handler: HealthConfig.Store is required")
+		return nil, errors.New("health: Config.Store is required")
 	}
 	if cfg.ReconcilerStale < 0 || cfg.Timeout < 0 || cfg.CacheFor < 0 {
-		return nil, errors.New("handler: HealthConfig durations must not be negative")
+		return nil, errors.New("health: Config durations must not be negative")
 	}
-	h := &Health{
+	h := &Checker{
 		store: cfg.Store, rec: cfg.Reconciler,
 		stale: cfg.ReconcilerStale, timeout: cfg.Timeout, cacheFor: cfg.CacheFor,
 		now: cfg.Now, detail: cfg.ShowErrors,
@@ -142,7 +149,7 @@ func NewHealth(cfg HealthConfig) (*Health, error) {
 }
 
 // Live is the liveness probe: 200 {"live":true} for GET and HEAD.
-func (h *Health) Live() http.Handler {
+func (h *Checker) Live() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !probeMethod(w, r) {
 			return
@@ -153,7 +160,7 @@ func (h *Health) Live() http.Handler {
 
 // Ready is the readiness probe: 200 with a Readiness when ready, else
 // 503 with the same body saying which check failed.
-func (h *Health) Ready() http.Handler {
+func (h *Checker) Ready() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !probeMethod(w, r) {
 			return
@@ -169,7 +176,7 @@ func (h *Health) Ready() http.Handler {
 
 // Check runs the readiness checks, or returns the answer of a check that
 // ran within CacheFor.
-func (h *Health) Check(ctx context.Context) Readiness {
+func (h *Checker) Check(ctx context.Context) Readiness {
 	if rd, ok := h.cached(); ok {
 		return rd
 	}
@@ -185,7 +192,7 @@ func (h *Health) Check(ctx context.Context) Readiness {
 	return rd
 }
 
-func (h *Health) cached() (Readiness, bool) {
+func (h *Checker) cached() (Readiness, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if !h.haveCache {
@@ -195,7 +202,7 @@ func (h *Health) cached() (Readiness, bool) {
 	return h.last, age >= 0 && age < h.cacheFor
 }
 
-func (h *Health) check(ctx context.Context) Readiness {
+func (h *Checker) check(ctx context.Context) Readiness {
 	now := h.now()
 	rd := Readiness{CheckedAt: now, Store: h.checkStore(ctx)}
 	rd.Ready = rd.Store.OK
@@ -217,11 +224,11 @@ func (h *Health) check(ctx context.Context) Readiness {
 // checkStore reads the probe attempt under Timeout. The probe runs apart
 // from the request's context, so that a caller who hangs up does not
 // record the store as down for everyone reading the cache.
-func (h *Health) checkStore(ctx context.Context) StoreCheck {
+func (h *Checker) checkStore(ctx context.Context) StoreCheck {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.timeout)
 	defer cancel()
 	start := time.Now()
-	_, err := h.store.Get(ctx, healthProbeID)
+	_, err := h.store.Get(ctx, probeID)
 	c := StoreCheck{LatencyMS: float64(time.Since(start).Microseconds()) / 1000}
 	if err == nil || errors.Is(err, store.ErrNotFound) {
 		c.OK = true
@@ -238,12 +245,39 @@ func (h *Health) checkStore(ctx context.Context) StoreCheck {
 	return c
 }
 
-// probeMethod allows GET and HEAD, answering 405 otherwise.
+// probeMethod allows GET and HEAD, answering 405 otherwise with the
+// RFC 9457 problem the kit's handlers answer.
 func probeMethod(w http.ResponseWriter, r *http.Request) bool {
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
 		return true
 	}
 	w.Header().Set("Allow", "GET, HEAD")
-	writeProblem(w, problem{Status: http.StatusMethodNotAllowed})
+	status := http.StatusMethodNotAllowed
+	writeBody(w, "application/problem+json", status, problem{"about:blank", http.StatusText(status), status})
 	return false
+}
+
+// problem is an RFC 9457 problem without detail, its fields in the order
+// handler writes them.
+type problem struct {
+	// Type is "about:blank": the status says it all.
+	Type string `json:"type"`
+	// Title is the status text.
+	Title string `json:"title"`
+	// Status is the HTTP status.
+	Status int `json:"status"`
+}
+
+// writeJSON writes v as application/json.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	writeBody(w, "application/json", status, v)
+}
+
+// writeBody writes v as JSON of the content type ct, never to be cached.
+func writeBody(w http.ResponseWriter, ct string, status int, v any) {
+	h := w.Header()
+	h.Set("Content-Type", ct)
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
 }

@@ -1,4 +1,4 @@
-package handler_test
+package health_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cypaykit/kit/handler"
+	"github.com/cypaykit/kit/health"
 	"github.com/cypaykit/kit/model"
 	"github.com/cypaykit/kit/store"
 	"github.com/cypaykit/kit/store/memstore"
@@ -37,19 +38,19 @@ func (s *probedStore) Get(ctx context.Context, otn string) (*store.Order, error)
 	return s.OrderStore.Get(ctx, otn)
 }
 
-func newHealth(t *testing.T, cfg handler.HealthConfig) *handler.Health {
+func newHealth(t *testing.T, cfg health.Config) *health.Checker {
 	t.Helper()
-	h, err := handler.NewHealth(cfg)
+	h, err := health.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return h
 }
 
-func probe(t *testing.T, h http.Handler, method string) (int, handler.Readiness) {
+func probe(t *testing.T, h http.Handler, method string) (int, health.Readiness) {
 	t.Helper()
-	w := httptestRecorder(h, method, "/readyz", "", "")
-	var rd handler.Readiness
+	w := serve(h, method, "/readyz")
+	var rd health.Readiness
 	if w.Code != http.StatusMethodNotAllowed {
 		if err := json.Unmarshal(w.Body.Bytes(), &rd); err != nil {
 			t.Fatalf("body %q: %v", w.Body.String(), err)
@@ -59,22 +60,22 @@ func probe(t *testing.T, h http.Handler, method string) (int, handler.Readiness)
 }
 
 func TestHealthNeedsStore(t *testing.T) {
-	if _, err := handler.NewHealth(handler.HealthConfig{}); err == nil {
-		t.Fatal("NewHealth without a Store: no error")
+	if _, err := health.New(health.Config{}); err == nil {
+		t.Fatal("New without a Store: no error")
 	}
 }
 
 func TestHealthLiveIgnoresStore(t *testing.T) {
 	st := &probedStore{OrderStore: memstore.New(), err: errors.New("db down")}
-	h := newHealth(t, handler.HealthConfig{Store: st})
-	w := httptestRecorder(h.Live(), http.MethodGet, "/healthz", "", "")
+	h := newHealth(t, health.Config{Store: st})
+	w := serve(h.Live(), http.MethodGet, "/healthz")
 	if w.Code != http.StatusOK || st.gets.Load() != 0 {
 		t.Fatalf("live = %d after %d store reads; want 200 and none (a store outage must not restart the fleet)", w.Code, st.gets.Load())
 	}
 }
 
 func TestHealthReadyWhenStoreAnswers(t *testing.T) {
-	h := newHealth(t, handler.HealthConfig{Store: memstore.New()})
+	h := newHealth(t, health.Config{Store: memstore.New()})
 	code, rd := probe(t, h.Ready(), http.MethodGet)
 	if code != http.StatusOK || !rd.Ready || !rd.Store.OK || rd.Reconciler != nil {
 		t.Fatalf("ready = %d %+v; want 200, ready, no reconciler check", code, rd)
@@ -88,7 +89,7 @@ func TestHealthReadyStoreDownHidesErrorText(t *testing.T) {
 	secret := errors.New("dial tcp 10.1.2.3:5432: user payroll refused")
 	for _, show := range []bool{false, true} {
 		st := &probedStore{OrderStore: memstore.New(), err: secret}
-		h := newHealth(t, handler.HealthConfig{Store: st, ShowErrors: show})
+		h := newHealth(t, health.Config{Store: st, ShowErrors: show})
 		code, rd := probe(t, h.Ready(), http.MethodGet)
 		if code != http.StatusServiceUnavailable || rd.Ready || rd.Store.OK {
 			t.Fatalf("show=%v: ready = %d %+v; want 503, store not ok", show, code, rd)
@@ -105,7 +106,7 @@ func TestHealthReadyStoreDownHidesErrorText(t *testing.T) {
 
 func TestHealthReadyStoreTimeout(t *testing.T) {
 	st := &probedStore{OrderStore: memstore.New(), block: true}
-	h := newHealth(t, handler.HealthConfig{Store: st, Timeout: time.Millisecond})
+	h := newHealth(t, health.Config{Store: st, Timeout: time.Millisecond})
 	code, rd := probe(t, h.Ready(), http.MethodGet)
 	if code != http.StatusServiceUnavailable || rd.Store.Error != "timeout" {
 		t.Fatalf("ready = %d %+v; want 503 timeout", code, rd)
@@ -113,9 +114,9 @@ func TestHealthReadyStoreTimeout(t *testing.T) {
 }
 
 func TestHealthProbeMethods(t *testing.T) {
-	h := newHealth(t, handler.HealthConfig{Store: memstore.New()})
+	h := newHealth(t, health.Config{Store: memstore.New()})
 	for _, hh := range []http.Handler{h.Live(), h.Ready()} {
-		w := httptestRecorder(hh, http.MethodPost, "/readyz", "", "")
+		w := serve(hh, http.MethodPost, "/readyz")
 		if w.Code != http.StatusMethodNotAllowed || !strings.Contains(w.Header().Get("Allow"), "GET") {
 			t.Fatalf("POST = %d Allow %q; want 405 allowing GET", w.Code, w.Header().Get("Allow"))
 		}
@@ -128,7 +129,7 @@ func TestHealthProbeMethods(t *testing.T) {
 func TestHealthProbeFloodReadsStoreOnce(t *testing.T) {
 	clock := newClock()
 	st := &probedStore{OrderStore: memstore.New()}
-	h := newHealth(t, handler.HealthConfig{Store: st, Now: clock.Now})
+	h := newHealth(t, health.Config{Store: st, Now: clock.Now})
 	var wg sync.WaitGroup
 	for range 200 {
 		wg.Add(1)
@@ -171,9 +172,9 @@ func TestHealthReadyFollowsReconciler(t *testing.T) {
 		return r
 	}
 	rec := newRec(e.mem)
-	h := newHealth(t, handler.HealthConfig{Store: e.store, Reconciler: rec, Now: e.clock.Now,
+	h := newHealth(t, health.Config{Store: e.store, Reconciler: rec, Now: e.clock.Now,
 		ReconcilerStale: time.Minute, CacheFor: time.Nanosecond})
-	ready := func() (bool, *handler.ReconcilerCheck) {
+	ready := func() (bool, *health.ReconcilerCheck) {
 		t.Helper()
 		e.clock.Advance(time.Millisecond) // past CacheFor
 		rd := h.Check(context.Background())
@@ -199,7 +200,7 @@ func TestHealthReadyFollowsReconciler(t *testing.T) {
 
 	// A pass that cannot reach the store is no pass.
 	broken := newRec(failingClaims{e.mem})
-	h2 := newHealth(t, handler.HealthConfig{Store: e.store, Reconciler: broken, Now: e.clock.Now,
+	h2 := newHealth(t, health.Config{Store: e.store, Reconciler: broken, Now: e.clock.Now,
 		ReconcilerStale: time.Minute})
 	if err := broken.RunOnce(context.Background()); err == nil {
 		t.Fatal("claims fail, RunOnce: no error")
