@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/cypaykit/kit/store"
-	"github.com/cypaykit/kit/store/sqlstore"
 	"github.com/cypaykit/kit/storetest"
 )
 
@@ -18,26 +17,17 @@ func TestConformance(t *testing.T) {
 			// max_connections).
 			db.SetMaxOpenConns(16)
 		}
-		sets := newSchemas(t, tg, db)
 		storetest.RunConformanceTests(t, func(t *testing.T) storetest.Harness {
 			db, dsn := db, dsn
-			// The Store is its own Locker (delegating to the Locker
-			// type, on the same lease table), which is how the kit wires
-			// it when no other Locker is given.
-			var (
-				s      *sqlstore.Store
-				prefix string
-			)
 			if tg.name == "sqlite-file" || tg.name == "sqlite-memory" {
 				// A new file or in-memory database per subtest.
 				dsn = tg.newDSN(t)
 				db = tg.open(t, dsn)
-				s, prefix = newStorePrefix(t, tg, db)
-			} else {
-				// Tables of their own, empty, that an earlier subtest may
-				// have used (see schemas).
-				s, prefix = sets.store(t)
 			}
+			// The Store is its own Locker (delegating to the Locker
+			// type, on the same lease table), which is how the kit wires
+			// it when no other Locker is given.
+			s, prefix := newStorePrefix(t, tg, db)
 			h := storetest.Harness{Store: s, Locker: s, Refunds: s}
 			if tg.shared {
 				// A second process: its own *sql.DB on the same database

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -154,10 +153,34 @@ func dropPrefix(t testing.TB, d sqlstore.Dialect, db *sql.DB, prefix string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	tables, err := prefixTables(ctx, d, db, prefix)
+	var q string
+	switch d {
+	case sqlstore.Postgres:
+		q = "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_name LIKE $1"
+	case sqlstore.MySQL:
+		q = "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name LIKE ?"
+	default:
+		q = "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE ?"
+	}
+	// The prefix is letters, digits and one trailing underscore, which
+	// LIKE reads as any character: HasPrefix below makes the match exact.
+	rows, err := db.QueryContext(ctx, q, prefix+"%")
 	if err != nil {
 		t.Errorf("list the tables of %s: %v", prefix, err)
 		return
+	}
+	var tables []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Errorf("list the tables of %s: %v", prefix, err)
+		}
+		if strings.HasPrefix(name, prefix) {
+			tables = append(tables, name)
+		}
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		t.Errorf("list the tables of %s: %v", prefix, err)
 	}
 	for _, table := range tables {
 		if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS "+table); err != nil {
@@ -231,37 +254,6 @@ func TestMemoryTargetOutlivesDroppedConnection(t *testing.T) {
 	}
 }
 
-// prefixTables lists the tables whose name starts with prefix.
-func prefixTables(ctx context.Context, d sqlstore.Dialect, db *sql.DB, prefix string) ([]string, error) {
-	var q string
-	switch d {
-	case sqlstore.Postgres:
-		q = "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_name LIKE $1"
-	case sqlstore.MySQL:
-		q = "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name LIKE ?"
-	default:
-		q = "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE ?"
-	}
-	// The prefix is letters, digits and one trailing underscore, which
-	// LIKE reads as any character: HasPrefix below makes the match exact.
-	rows, err := db.QueryContext(ctx, q, prefix+"%")
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var tables []string
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			return nil, err
-		}
-		if strings.HasPrefix(name, prefix) {
-			tables = append(tables, name)
-		}
-	}
-	return tables, rows.Err()
-}
-
 // TestPrefixDropsEveryTable: when a test that made a store ends, none of
 // its tables is left on the database, whichever migration created them.
 func TestPrefixDropsEveryTable(t *testing.T) {
@@ -297,99 +289,4 @@ func TestPrefixDropsEveryTable(t *testing.T) {
 			t.Errorf("tables of %s left after the test: %v", prefix, left)
 		}
 	})
-}
-
-// schemas hands out migrated table sets on one server database for the
-// subtests of a suite that each want an empty store of their own, and
-// takes them back emptied, so that a subtest costs a DELETE per table
-// instead of creating every table and dropping it again (on MariaDB that
-// DDL was most of the conformance suite's time). An emptied set is what
-// a fresh one is: the same tables, migrated, without a row (schema_version
-// keeps its rows, as Migrate wrote them). The sets are dropped when the
-// test that made the schemas ends.
-type schemas struct {
-	owner *testing.T
-	tg    target
-	db    *sql.DB
-
-	mu     sync.Mutex
-	free   []string
-	tables []string // table names without the prefix, read once
-}
-
-func newSchemas(owner *testing.T, tg target, db *sql.DB) *schemas {
-	return &schemas{owner: owner, tg: tg, db: db}
-}
-
-// store returns a Store on an empty, migrated table set, and the set's
-// prefix; the set is emptied and handed back when t ends.
-func (p *schemas) store(t *testing.T) (*sqlstore.Store, string) {
-	t.Helper()
-	p.mu.Lock()
-	var prefix string
-	if n := len(p.free); n > 0 {
-		prefix, p.free = p.free[n-1], p.free[:n-1]
-	}
-	p.mu.Unlock()
-	if prefix == "" {
-		prefix = "t" + randomHex(t, 6) + "_"
-		p.owner.Cleanup(func() { dropPrefix(p.owner, p.tg.dialect, p.db, prefix) })
-	}
-	s, err := sqlstore.New(p.db, sqlstore.Config{Dialect: p.tg.dialect, TablePrefix: prefix})
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	// On a set handed back, Migrate finds every version applied.
-	if err := s.Migrate(context.Background()); err != nil {
-		t.Fatalf("Migrate: %v", err)
-	}
-	t.Cleanup(func() {
-		if p.empty(t, prefix) {
-			p.mu.Lock()
-			p.free = append(p.free, prefix)
-			p.mu.Unlock()
-		}
-	})
-	return s, prefix
-}
-
-// empty deletes every row of prefix's tables but schema_version's, and
-// reports whether it did.
-func (p *schemas) empty(t *testing.T, prefix string) bool {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	p.mu.Lock()
-	tables := p.tables
-	p.mu.Unlock()
-	if tables == nil {
-		var err error
-		if tables, err = prefixTables(ctx, p.tg.dialect, p.db, prefix); err != nil {
-			t.Errorf("list the tables of %s: %v", prefix, err)
-			return false
-		}
-		for i := range tables {
-			tables[i] = strings.TrimPrefix(tables[i], prefix)
-		}
-		p.mu.Lock()
-		p.tables = tables
-		p.mu.Unlock()
-	}
-	for _, table := range tables {
-		if table == "schema_version" {
-			continue
-		}
-		var err error
-		// A simulated server may fail a write as a conflict; run it again.
-		for try := 0; try < 5; try++ {
-			if _, err = p.db.ExecContext(ctx, "DELETE FROM "+prefix+table); err == nil {
-				break
-			}
-		}
-		if err != nil {
-			t.Errorf("empty %s%s: %v", prefix, table, err)
-			return false
-		}
-	}
-	return true
 }
