@@ -107,3 +107,37 @@ func TestAbandonedPaymentRemedyFailureAnswersFail(t *testing.T) {
 	}
 	checkRemedyFailure(t, mem, r, f, o, "T-ABANDONED", handler.AlertPaidAfterAbandon)
 }
+
+// TestPaidAfterFailRemedy: a payment that lands on an attempt already
+// FAILED (the gateway refused its pre-order, then the buyer paid after
+// all) is refunded by the AutoRefund Remedy like one on a CLOSED attempt,
+// with AlertPaidAfterClose; the attempt
+// is never settled. Mutant killed: settler.go's `o.Status ==
+// store.Failed` beside the AutoRefund call negated (a FAILED attempt's
+// payment kept; gremlins, settler.go:292:33).
+func TestPaidAfterFailRemedy(t *testing.T) {
+	t.Parallel()
+	mem := memstore.New()
+	f := &failingRemedy{}
+	r := newSettleRig(t, mem, handler.SettlerConfig{AutoRefund: f})
+	o := pendingOrder(t, mem, "REMFLD001", "REMFLD0", 1)
+	if err := mem.Finish(context.Background(), o.OutTradeNo, store.Failed, "gateway refused", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.deliver(t, o, "T-AFTER-FAIL"); got != "fail" {
+		t.Errorf("payment of a FAILED attempt: got reply %q, want fail", got)
+	}
+	want := o.OutTradeNo + " " + string(handler.AlertPaidAfterClose)
+	if calls := f.Calls(); len(calls) != 1 || calls[0] != want {
+		t.Errorf("Remedy calls: got %q, want [%q]", calls, want)
+	}
+	if n := r.alerts(handler.AlertPaidAfterClose, o.OutTradeNo); n != 1 {
+		t.Errorf("%s alerts: got %d, want 1", handler.AlertPaidAfterClose, n)
+	}
+	if got := mustGet(t, mem, o.OutTradeNo); got.Status != store.Failed {
+		t.Errorf("attempt: got %s, want FAILED", got.Status)
+	}
+	if n := r.hookCalls(o.OutTradeNo); n != 0 {
+		t.Errorf("hook calls: got %d, want 0", n)
+	}
+}
