@@ -2,6 +2,7 @@ package handler_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -111,15 +112,20 @@ func TestAbandonedPaymentRemedyFailureAnswersFail(t *testing.T) {
 // TestPaidAfterFailRemedy: a payment that lands on an attempt already
 // FAILED (the gateway refused its pre-order, then the buyer paid after
 // all) is refunded by the AutoRefund Remedy like one on a CLOSED attempt,
-// with AlertPaidAfterClose; the attempt
-// is never settled. Mutant killed: settler.go's `o.Status ==
+// with AlertPaidAfterClose, and reported as a Mismatch; the attempt is
+// never settled. A Remedy that fails is reported as a StoreError carrying
+// its error (the refund is not reserved: the next delivery tries again).
+// Mutants killed (gremlins): settler.go:292:33, the `o.Status ==
 // store.Failed` beside the AutoRefund call negated (a FAILED attempt's
-// payment kept; gremlins, settler.go:292:33).
+// payment kept), and :293:63, the Remedy's error inverted (a failed
+// Remedy reported as the mismatch alone, a working one as a StoreError
+// with no error).
 func TestPaidAfterFailRemedy(t *testing.T) {
 	t.Parallel()
 	mem := memstore.New()
 	f := &failingRemedy{}
-	r := newSettleRig(t, mem, handler.SettlerConfig{AutoRefund: f})
+	events := &recorder{}
+	r := newSettleRig(t, mem, handler.SettlerConfig{AutoRefund: f, Observe: events.Observe})
 	o := pendingOrder(t, mem, "REMFLD001", "REMFLD0", 1)
 	if err := mem.Finish(context.Background(), o.OutTradeNo, store.Failed, "gateway refused", time.Now()); err != nil {
 		t.Fatal(err)
@@ -139,5 +145,25 @@ func TestPaidAfterFailRemedy(t *testing.T) {
 	}
 	if n := r.hookCalls(o.OutTradeNo); n != 0 {
 		t.Errorf("hook calls: got %d, want 0", n)
+	}
+	events.mu.Lock()
+	first := append([]handler.Event(nil), events.events...)
+	events.mu.Unlock()
+	if len(first) != 1 || first[0].Outcome != handler.Mismatch {
+		t.Errorf("events with the Remedy working: %+v, want one Mismatch", first)
+	}
+
+	f.failing.Store(true)
+	if got := r.deliver(t, o, "T-AFTER-FAIL"); got != "fail" {
+		t.Errorf("Remedy failing: got reply %q, want fail", got)
+	}
+	if calls := f.Calls(); len(calls) != 2 {
+		t.Errorf("Remedy calls: got %q, want a second try", calls)
+	}
+	events.mu.Lock()
+	last := events.events[len(events.events)-1]
+	events.mu.Unlock()
+	if last.Outcome != handler.StoreError || !errors.Is(last.Err, errInjected) {
+		t.Errorf("event with the Remedy failing: outcome %s err %v, want StoreError carrying the Remedy's error", last.Outcome, last.Err)
 	}
 }
