@@ -1,0 +1,35 @@
+package handler_test
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/cypaykit/kit/model"
+)
+
+// TestPreOrderReuseWindowEdge: an identical request is answered with the
+// open attempt while it is younger than ReusePending (2 min by default)
+// and starts a new attempt once it is exactly that old. Mutant killed
+// (gremlins): preorder.go's `now.Sub(o.CreatedAt) >= p.reuse` to `>`
+// (an attempt reused at exactly the window's end).
+func TestPreOrderReuseWindowEdge(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	e.addOrder("REUSEEDGE1", mchA, 500)
+	first := e.mustPreOrder(t, model.V2, "REUSEEDGE1", model.PayWeChat)
+	req := map[string]any{"order_id": "REUSEEDGE1", "channel": "WECHAT"}
+
+	e.clock.Advance(2*time.Minute - time.Nanosecond)
+	if r := e.preOrder(t, model.V2, req); r.Status != http.StatusOK || r.OutTradeNo != first {
+		t.Errorf("just inside the window: got %d %s, want 200 %s (reused)", r.Status, r.OutTradeNo, first)
+	}
+	e.clock.Advance(time.Nanosecond)
+	r := e.preOrder(t, model.V2, req)
+	if r.Status != http.StatusCreated || r.OutTradeNo == first || r.OutTradeNo == "" {
+		t.Errorf("at the window's end: got %d %q, want 201 and a new attempt (not %s)", r.Status, r.OutTradeNo, first)
+	}
+	if list := e.attempts(t, "REUSEEDGE1"); len(list) != 2 {
+		t.Errorf("attempts: got %d, want 2", len(list))
+	}
+}
