@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cypaykit/kit/handler"
 	"github.com/cypaykit/kit/model"
 )
 
@@ -31,5 +32,27 @@ func TestPreOrderReuseWindowEdge(t *testing.T) {
 	}
 	if list := e.attempts(t, "REUSEEDGE1"); len(list) != 2 {
 		t.Errorf("attempts: got %d, want 2", len(list))
+	}
+}
+
+// TestPreOrderReuseAtMinExpire: an open attempt with exactly MinExpire
+// left is still handed out to an identical request; with less, a new
+// attempt is made. Mutant killed (gremlins): preorder.go's
+// `o.ExpiresAt.Sub(now) < MinExpire` to `<=` in the reuse window.
+func TestPreOrderReuseAtMinExpire(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	e.business.Store("EXPEDGE1", handler.Purchase{MchID: mchA, Amount: 100, Body: "goods", Expire: 90 * time.Second})
+	first := e.mustPreOrder(t, model.V2, "EXPEDGE1", model.PayWeChat)
+	o := e.get(t, first)
+	req := map[string]any{"order_id": "EXPEDGE1", "channel": "WECHAT"}
+
+	e.clock.Advance(o.ExpiresAt.Sub(e.clock.Now()) - handler.MinExpire) // exactly MinExpire left
+	if r := e.preOrder(t, model.V2, req); r.Status != http.StatusOK || r.OutTradeNo != first {
+		t.Errorf("repeat with exactly MinExpire left: got %d %q, want 200 reusing %q", r.Status, r.OutTradeNo, first)
+	}
+	e.clock.Advance(time.Nanosecond)
+	if r := e.preOrder(t, model.V2, req); r.Status != http.StatusCreated || r.OutTradeNo != handler.OutTradeNo("EXPEDGE1", 2) {
+		t.Errorf("repeat with less than MinExpire left: got %d %q, want 201 %q", r.Status, r.OutTradeNo, handler.OutTradeNo("EXPEDGE1", 2))
 	}
 }
