@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -506,4 +507,51 @@ func TestReconcilerRunLogsToItsLogger(t *testing.T) {
 	}
 	cancel()
 	<-done
+}
+
+// claimLog is a Scheduler that records every claim request it is asked.
+type claimLog struct {
+	*memstore.Store
+	mu   sync.Mutex
+	reqs []store.ClaimRequest
+	got  int
+}
+
+func (s *claimLog) Claim(ctx context.Context, r store.ClaimRequest) ([]store.Claim, error) {
+	c, err := s.Store.Claim(ctx, r)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.reqs = append(s.reqs, r)
+	s.got += len(c)
+	return c, err
+}
+
+// TestReconcilerClaimsNoMoreThanBatch: a pass that has handled Batch
+// items asks the store for nothing more, not even a claim of limit 0
+// (three wasted round trips per pass, and a store failing on them would
+// fail a pass whose work was all done). Kills reconciler.go RunOnce's
+// 'done < r.batch' → '<='.
+func TestReconcilerClaimsNoMoreThanBatch(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	e.backlog(t, 5, 2*time.Hour)
+	s := &claimLog{Store: e.mem}
+	r, err := handler.NewReconciler(handler.ReconcilerConfig{
+		Settler: e.settler, Client: e.clients[model.V2], Logger: quietLogger(), Now: e.clock.Now,
+		Scheduler: s, Concurrency: 1, Batch: 2,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = r.RunOnce(context.Background()) // the backlog is unknown at the gateway: its queries fail
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.got != 2 {
+		t.Errorf("claimed %d items in one pass, want Batch (2)", s.got)
+	}
+	for _, req := range s.reqs {
+		if req.Limit < 1 {
+			t.Errorf("claim of %s with limit %d, after Batch items", req.Kind, req.Limit)
+		}
+	}
 }
