@@ -1,5 +1,10 @@
 package sqlstore
 
+import (
+	"context"
+	"time"
+)
+
 // MigrationVersions lists the schema versions Migrate applies, in order:
 // versions are not contiguous on every branch, so tests ask instead of
 // counting to LatestVersion.
@@ -14,3 +19,15 @@ func MigrationVersions() []int {
 // ConflictTries is how often a transaction that keeps losing to others is
 // run before its error is returned.
 const ConflictTries = conflictTries
+
+// Disown is the clean-up of a failed take.
+func (l *Locker) Disown(ctx context.Context, name, token string, ttl time.Duration) {
+	l.disown(ctx, name, token, ttl)
+}
+
+// LateTake runs a take's statement for token as the server would run one
+// whose caller had given up: after the caller's clean-up.
+func (l *Locker) LateTake(ctx context.Context, name, token string, ttl time.Duration) error {
+	_, err := l.db.ExecContext(ctx, l.q.take, name, token, ttl.Microseconds())
+	return err
+}

@@ -237,9 +237,35 @@ func (l *Locker) exec(ctx context.Context, query string, args ...any) (res sql.R
 	return res, err
 }
 
+// disownAgain are the pauses between the deletes disown makes after its
+// first: a take whose caller gave up may still be waiting in the server
+// (for a row lock, or a busy machine) and commit after the first delete.
+var disownAgain = []time.Duration{50 * time.Millisecond, 200 * time.Millisecond, time.Second, 3 * time.Second, 10 * time.Second}
+
 // disown deletes name's row if token holds it, ignoring errors: it runs
 // after a failed take, on a context of its own, for at most a few seconds.
+// A failed take may still commit later (a context that ends cancels the
+// client's wait, not the server's write), and a row written after the
+// delete would be a lease nobody holds a token for, blocking name for its
+// whole TTL. So the delete is made again in the background after each
+// pause of disownAgain, while the TTL has not run out: the token is this
+// take's own, so a late delete can only remove this take's row.
 func (l *Locker) disown(ctx context.Context, name, token string, ttl time.Duration) {
+	l.deleteToken(ctx, name, token, ttl)
+	go func() {
+		elapsed := time.Duration(0)
+		for _, d := range disownAgain {
+			if elapsed += d; elapsed >= ttl {
+				return
+			}
+			time.Sleep(d)
+			l.deleteToken(ctx, name, token, ttl)
+		}
+	}()
+}
+
+// deleteToken deletes name's row if token holds it, ignoring errors.
+func (l *Locker) deleteToken(ctx context.Context, name, token string, ttl time.Duration) {
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), min(ttl, 5*time.Second))
 	defer cancel()
 	_, _ = l.db.ExecContext(dctx, l.q.release, name, token)

@@ -120,3 +120,39 @@ func TestStoreLeasesAreLockerLeases(t *testing.T) {
 		}
 	})
 }
+
+// TestLateTakeIsDisowned: a take whose caller gave up can still commit in
+// the server after the caller's clean-up deleted its token's row (seen
+// under load: the next Acquire of the lease then waited out its whole
+// TTL). The clean-up deletes again in the background, so such a lease is
+// gone long before its TTL of a minute. Plant killed: a disown that
+// deletes once.
+func TestLateTakeIsDisowned(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, tg target, dsn string, db *sql.DB) {
+		_, prefix := newStorePrefix(t, tg, db)
+		l := newLocker(t, tg, db, prefix)
+		ctx := context.Background()
+		const late = "0123456789abcdef0123456789abcdef"
+		l.Disown(ctx, "job", late, time.Minute) // the failed take's clean-up: nothing yet
+		if err := l.LateTake(ctx, "job", late, time.Minute); err != nil {
+			t.Fatal(err) // the take commits after all
+		}
+		bound := time.Now().Add(30 * time.Second) // far below the TTL
+		for {
+			tok, ok, err := l.TryAcquire(ctx, "job", time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok {
+				if err := l.Release(ctx, "job", tok); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if time.Now().After(bound) {
+				t.Fatal("the late take's lease was still held 30 s later: nothing deleted it again")
+			}
+			time.Sleep(20 * time.Millisecond) // polling an outcome with a bound, not ordering
+		}
+	})
+}
