@@ -1,12 +1,14 @@
 package handler_test
 
 import (
+	"context"
 	"net/http"
 	"testing"
 	"time"
 
 	"github.com/cypaykit/kit/handler"
 	"github.com/cypaykit/kit/model"
+	"github.com/cypaykit/kit/store"
 )
 
 // TestPreOrderReuseWindowEdge: an identical request is answered with the
@@ -54,5 +56,36 @@ func TestPreOrderReuseAtMinExpire(t *testing.T) {
 	e.clock.Advance(time.Nanosecond)
 	if r := e.preOrder(t, model.V2, req); r.Status != http.StatusCreated || r.OutTradeNo != handler.OutTradeNo("EXPEDGE1", 2) {
 		t.Errorf("repeat with less than MinExpire left: got %d %q, want 201 %q", r.Status, r.OutTradeNo, handler.OutTradeNo("EXPEDGE1", 2))
+	}
+}
+
+// TestPreOrderCheckoutWaitEdge: an identical request shares an attempt
+// still waiting for its checkout only while the attempt is younger than
+// checkoutWait (15 s); one exactly that old is given up and a new
+// attempt made. Mutant killed (gremlins): preorder.go's `age <
+// checkoutWait` to `<=` (a wait of nothing, answered with the old
+// attempt and no checkout).
+func TestPreOrderCheckoutWaitEdge(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	e.addOrder("WAITEDGE1", mchA, 500)
+	now := e.clock.Now()
+	stuck := &store.Order{
+		OutTradeNo: handler.OutTradeNo("WAITEDGE1", 1), BusinessID: "WAITEDGE1", Attempt: 1, MchID: mchA,
+		Channel: model.PayWeChat, TradeType: model.TradeTypeNative, Version: model.V2,
+		Amount: 500, Status: store.Pending, CreatedAt: now, UpdatedAt: now,
+	}
+	if err := e.mem.Create(context.Background(), stuck); err != nil {
+		t.Fatal(err)
+	}
+	req := map[string]any{"order_id": "WAITEDGE1", "channel": "WECHAT"}
+
+	e.clock.Advance(15*time.Second - time.Nanosecond)
+	if r := e.preOrder(t, model.V2, req); r.Status == http.StatusCreated || r.OutTradeNo != stuck.OutTradeNo {
+		t.Errorf("just inside checkoutWait: got %d %q, want the recorded attempt %q shared", r.Status, r.OutTradeNo, stuck.OutTradeNo)
+	}
+	e.clock.Advance(time.Nanosecond)
+	if r := e.preOrder(t, model.V2, req); r.Status != http.StatusCreated || r.OutTradeNo != handler.OutTradeNo("WAITEDGE1", 2) {
+		t.Errorf("at checkoutWait: got %d %q, want 201 %q", r.Status, r.OutTradeNo, handler.OutTradeNo("WAITEDGE1", 2))
 	}
 }
