@@ -64,7 +64,9 @@ func TestPreOrderReuseAtMinExpire(t *testing.T) {
 // checkoutWait (15 s); one exactly that old is given up and a new
 // attempt made. Mutant killed (gremlins): preorder.go's `age <
 // checkoutWait` to `<=` (a wait of nothing, answered with the old
-// attempt and no checkout).
+// attempt and no checkout), and the wait `checkoutWait-age` turned
+// into `checkoutWait+age` (ARITHMETIC_BASE and INVERT_NEGATIVES at
+// preorder.go:617:48: a request kept waiting up to twice checkoutWait).
 func TestPreOrderCheckoutWaitEdge(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
@@ -81,8 +83,17 @@ func TestPreOrderCheckoutWaitEdge(t *testing.T) {
 	req := map[string]any{"order_id": "WAITEDGE1", "channel": "WECHAT"}
 
 	e.clock.Advance(15*time.Second - time.Nanosecond)
-	if r := e.preOrder(t, model.V2, req); r.Status == http.StatusCreated || r.OutTradeNo != stuck.OutTradeNo {
-		t.Errorf("just inside checkoutWait: got %d %q, want the recorded attempt %q shared", r.Status, r.OutTradeNo, stuck.OutTradeNo)
+	// The request waits what is left of checkoutWait (1 ns) for the
+	// checkout, not checkoutWait again: its reply comes within bound.
+	replies := make(chan preOrderReply, 1)
+	go func() { replies <- e.preOrder(t, model.V2, req) }()
+	select {
+	case r := <-replies:
+		if r.Status == http.StatusCreated || r.OutTradeNo != stuck.OutTradeNo {
+			t.Errorf("just inside checkoutWait: got %d %q, want the recorded attempt %q shared", r.Status, r.OutTradeNo, stuck.OutTradeNo)
+		}
+	case <-time.After(bound):
+		t.Fatalf("just inside checkoutWait: no reply within %v (the wait is what is left of checkoutWait, 1 ns)", bound)
 	}
 	e.clock.Advance(time.Nanosecond)
 	if r := e.preOrder(t, model.V2, req); r.Status != http.StatusCreated || r.OutTradeNo != handler.OutTradeNo("WAITEDGE1", 2) {
