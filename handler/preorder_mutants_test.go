@@ -3,12 +3,14 @@ package handler_test
 import (
 	"context"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/cypaykit/kit/handler"
 	"github.com/cypaykit/kit/model"
 	"github.com/cypaykit/kit/store"
+	"github.com/cypaykit/kit/store/memstore"
 )
 
 // TestPreOrderReuseWindowEdge: an identical request is answered with the
@@ -98,5 +100,50 @@ func TestPreOrderCheckoutWaitEdge(t *testing.T) {
 	e.clock.Advance(time.Nanosecond)
 	if r := e.preOrder(t, model.V2, req); r.Status != http.StatusCreated || r.OutTradeNo != handler.OutTradeNo("WAITEDGE1", 2) {
 		t.Errorf("at checkoutWait: got %d %q, want 201 %q", r.Status, r.OutTradeNo, handler.OutTradeNo("WAITEDGE1", 2))
+	}
+}
+
+// getCountStore counts Get calls.
+type getCountStore struct {
+	store.OrderStore
+	gets atomic.Int64
+}
+
+func (s *getCountStore) Get(ctx context.Context, otn string) (*store.Order, error) {
+	s.gets.Add(1)
+	return s.OrderStore.Get(ctx, otn)
+}
+
+// TestPreOrderCheckoutWaitPauses: a request waiting for another's
+// checkout rereads the attempt with pauses that grow from 5 ms to 200 ms,
+// not in a tight loop: over a 300 ms wait that is at most 6 reads (a
+// loaded machine makes fewer, never more). Mutants killed (gremlins):
+// preorder.go's first pause `5 * time.Millisecond` as `5 /
+// time.Millisecond` (nothing) and the next `min(2*pause, …)` as
+// `min(2/pause, …)` (nothing after the first): thousands of store reads.
+func TestPreOrderCheckoutWaitPauses(t *testing.T) {
+	t.Parallel()
+	var gc *getCountStore
+	e := newEnv(t, envOptions{wrap: func(m *memstore.Store) store.OrderStore {
+		gc = &getCountStore{OrderStore: m}
+		return gc
+	}})
+	e.addOrder("WAITPAUSE1", mchA, 500)
+	now := e.clock.Now()
+	stuck := &store.Order{
+		OutTradeNo: handler.OutTradeNo("WAITPAUSE1", 1), BusinessID: "WAITPAUSE1", Attempt: 1, MchID: mchA,
+		Channel: model.PayWeChat, TradeType: model.TradeTypeNative, Version: model.V2,
+		Amount: 500, Status: store.Pending, CreatedAt: now, UpdatedAt: now,
+	}
+	if err := e.mem.Create(context.Background(), stuck); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(15*time.Second - 300*time.Millisecond)
+	before := gc.gets.Load()
+	if r := e.preOrder(t, model.V2, map[string]any{"order_id": "WAITPAUSE1", "channel": "WECHAT"}); r.OutTradeNo != stuck.OutTradeNo {
+		t.Fatalf("got %d %q, want the recorded attempt %q shared", r.Status, r.OutTradeNo, stuck.OutTradeNo)
+	}
+	if n := gc.gets.Load() - before; n > 6 {
+		t.Errorf("store reads while waiting 300 ms for the checkout: %d, want at most 6 (pauses of 5, 10, 20, 40, 80, 160 ms)", n)
 	}
 }
