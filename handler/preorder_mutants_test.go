@@ -2,11 +2,14 @@ package handler_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/cypaykit/kit/client"
+	"github.com/cypaykit/kit/gatewaytest"
 	"github.com/cypaykit/kit/handler"
 	"github.com/cypaykit/kit/model"
 	"github.com/cypaykit/kit/store"
@@ -145,5 +148,30 @@ func TestPreOrderCheckoutWaitPauses(t *testing.T) {
 	}
 	if n := gc.gets.Load() - before; n > 6 {
 		t.Errorf("store reads while waiting 300 ms for the checkout: %d, want at most 6 (pauses of 5, 10, 20, 40, 80, 160 ms)", n)
+	}
+}
+
+// TestPreOrderGatewayBadParamDetail: a pre-order the gateway refuses as a
+// bad request (20004) answers 422 with the gateway's code and msg in
+// their own members and a fixed detail, not the client's error text, and
+// records the attempt FAILED. Mutant killed (gremlins): preorder.go's
+// `ge == nil` negated in gatewayFailed's bad-request case (the client's
+// error text, with its call and state, shown as the detail).
+func TestPreOrderGatewayBadParamDetail(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	e.addOrder("BADPARAM1", mchA, 300)
+	e.onPath.Rewrite(client.OpPreOrder, gatewaytest.Replace(map[string]string{"state": "FAIL", "code": "20004", "msg": "bad param"}))
+	status, raw := e.post(t, "/preorder/v2", "application/json", `{"order_id":"BADPARAM1","channel":"WECHAT"}`)
+	var got map[string]any
+	if err := json.Unmarshal([]byte(raw), &got); err != nil {
+		t.Fatalf("reply %q: %v", raw, err)
+	}
+	if status != http.StatusUnprocessableEntity || got["detail"] != "the payment gateway refused the pre-order" ||
+		got["code"] != "20004" || got["msg"] != "bad param" {
+		t.Errorf("reply: got %d %s, want 422 with the fixed detail, code 20004 and msg", status, raw)
+	}
+	if o := e.get(t, handler.OutTradeNo("BADPARAM1", 1)); o.Status != store.Failed {
+		t.Errorf("attempt: got %s, want FAILED", o.Status)
 	}
 }
