@@ -555,3 +555,106 @@ func TestReconcilerClaimsNoMoreThanBatch(t *testing.T) {
 		}
 	}
 }
+
+// failingPoller is a refunder whose every Poll fails.
+type failingPoller struct {
+	calls int
+	err   error
+}
+
+func (p *failingPoller) Poll(context.Context) (int, error) {
+	p.calls++
+	return 0, p.err
+}
+
+// TestReconcilerReportsFailedRefundPoll: a pass polls its Refunder once
+// and returns the poll's failure (refund.TestReconcilerPollsRefunds
+// checks a poll that succeeds). Kills reconciler.go RunOnce's
+// 'err != nil' → '==' after Poll (the failure dropped) and
+// 'ctx.Err() == nil' → '!=' before it (no poll while the context lives).
+func TestReconcilerReportsFailedRefundPoll(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	p := &failingPoller{err: errors.New("refund store down")}
+	r, err := handler.NewReconciler(handler.ReconcilerConfig{
+		Settler: e.settler, Client: e.clients[model.V2], Logger: quietLogger(), Now: e.clock.Now,
+		Scheduler: e.mem, Refunder: p,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.RunOnce(context.Background()); !errors.Is(err, p.err) {
+		t.Errorf("RunOnce: got %v, want the refunder's failure", err)
+	}
+	if p.calls != 1 {
+		t.Errorf("Poll calls in one pass: got %d, want 1", p.calls)
+	}
+}
+
+// failingReschedule is a Scheduler whose Reschedule always fails.
+type failingReschedule struct {
+	*memstore.Store
+	err error
+}
+
+func (s failingReschedule) Reschedule(context.Context, store.Claim, time.Time) error {
+	return s.err
+}
+
+// TestReconcilerReportsFailedReschedule: a claim the pass could not hand
+// back (its item waits for the claim to lapse) is one of the pass's
+// errors. Kills reconciler.go handleAll's 'rerr != nil' → '==' (the
+// failure dropped).
+func TestReconcilerReportsFailedReschedule(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	e.backlog(t, 1, 2*time.Hour)
+	s := failingReschedule{Store: e.mem, err: errors.New("schedule store down")}
+	r, err := handler.NewReconciler(handler.ReconcilerConfig{
+		Settler: e.settler, Client: e.clients[model.V2], Logger: quietLogger(), Now: e.clock.Now,
+		Scheduler: s,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.RunOnce(context.Background()); !errors.Is(err, s.err) {
+		t.Errorf("RunOnce: got %v, want the failed reschedule among its errors", err)
+	}
+}
+
+// stopOnWait is a Limiter that lets the call through but stops the
+// instance first (its pass's context ends), as a shutdown in the middle
+// of a gateway call would.
+type stopOnWait struct{ stop context.CancelFunc }
+
+func (l stopOnWait) Wait(context.Context) error {
+	l.stop()
+	return nil
+}
+
+// TestReconcilerStoppedCheckStaysDue: a check cut short by the instance
+// stopping did not happen, so its attempt keeps its due time for another
+// instance rather than moving to its next point. Kills reconciler.go
+// handleAll's 'err != nil' → '==' (the failed check rescheduled as if it
+// had run).
+func TestReconcilerStoppedCheckStaysDue(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	otn := e.backlog(t, 1, 2*time.Hour)[0]
+	due := e.get(t, otn).NextDue
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	r, err := handler.NewReconciler(handler.ReconcilerConfig{
+		Settler: e.settler, Client: e.clients[model.V2], Logger: quietLogger(), Now: e.clock.Now,
+		Scheduler: e.mem, Limiter: stopOnWait{stop: stop},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.RunOnce(ctx); err == nil {
+		t.Fatal("RunOnce of a stopped instance: got nil, want the context's error")
+	}
+	if got := e.get(t, otn).NextDue; !got.Equal(due) {
+		t.Errorf("after a check cut short: next due %v, want still %v", got, due)
+	}
+}
