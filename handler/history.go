@@ -7,11 +7,11 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/cypaykit/kit/internal/batchq"
 	"github.com/cypaykit/kit/model"
 	"github.com/cypaykit/kit/store"
 )
@@ -60,15 +60,8 @@ type recorder struct {
 	mu     sync.Mutex
 	copies map[int64]int64 // inbox ID -> copies answered from the memo, not yet written
 
-	// The queue, under qmu. running says a writer is draining it; idle
-	// is closed when that writer stops (Flush waits on it).
-	qmu      sync.Mutex
-	queue    []historyRow
-	qbytes   int
-	running  bool
-	idle     chan struct{}
-	dropping int64 // rows dropped since the queue last drained
-	limits   historyLimits
+	q        *batchq.Queue[historyRow] // rows written after their reply
+	writeFor time.Duration             // bounds each write: historyWriteFor
 }
 
 // historyRow is one row waiting for the writer: an inbox item (done
@@ -87,23 +80,11 @@ func (r historyRow) size() int {
 	return len(r.ev.Detail) + 128
 }
 
-// historyLimits bound the queue of rows written after their reply and
-// each batch the writer takes from it.
-type historyLimits struct {
-	queueRows, queueBytes int
-	batchRows, batchBytes int
-	// writeFor bounds each write (historyWriteFor; tests that hold a
-	// write on purpose raise it, so that a loaded machine's slowness is
-	// never mistaken for a store that hangs).
-	writeFor time.Duration
-}
-
 // defaultHistoryLimits: 4096 rows or 32 MiB wait at most (bodies are up
 // to NotifyConfig.MaxBody each); a batch is at most 64 rows or 1 MiB,
 // which stays within every SQL dialect's placeholder limit and MariaDB's
 // default max_allowed_packet.
-var defaultHistoryLimits = historyLimits{queueRows: 4096, queueBytes: 32 << 20, batchRows: 64, batchBytes: 1 << 20,
-	writeFor: historyWriteFor}
+var defaultHistoryLimits = batchq.Limits{Rows: 4096, Bytes: 32 << 20, BatchRows: 64, BatchBytes: 1 << 20}
 
 // ErrHistoryQueueFull is the Err of the Event (Source SourceHistory,
 // Outcome StoreError) reported for an inbox item or event that was not
@@ -120,14 +101,24 @@ func newRecorder(inbox store.InboxStore, events store.EventStore, instance strin
 	if instance == "" {
 		instance = hostName()
 	}
-	return &recorder{inbox: inbox, events: events, instance: instance, log: log, emit: emit,
-		copies: map[int64]int64{}, limits: defaultHistoryLimits}
+	h := &recorder{inbox: inbox, events: events, instance: instance, log: log, emit: emit,
+		copies: map[int64]int64{}, writeFor: historyWriteFor}
+	h.q = h.newQueue(defaultHistoryLimits)
+	return h
+}
+
+// newQueue returns a queue, bounded by lim, whose writer is h's.
+func (h *recorder) newQueue(lim batchq.Limits) *batchq.Queue[historyRow] {
+	return batchq.New(lim, historyRow.size, h.write, func(lost int64) {
+		h.log.LogAttrs(context.Background(), slog.LevelWarn, "handler: history queue drained",
+			slog.Int64("dropped", lost))
+	})
 }
 
 // writeCtx is the context of one history write: apart from the caller's
 // end (the evidence is worth writing after a reply went out), bounded.
 func (h *recorder) writeCtx(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(ctx), h.limits.writeFor)
+	return context.WithTimeout(context.WithoutCancel(ctx), h.writeFor)
 }
 
 // failed reports a failed history write.
@@ -157,31 +148,15 @@ func (h *recorder) record(ctx context.Context, e store.Event) {
 // content type: who sent it, and through which proxies.
 var headersKept = []string{"User-Agent", "X-Forwarded-For", "X-Real-Ip", "Forwarded", "X-Request-Id"}
 
-// enqueue hands row to the background writer, starting it if it is not
-// running. When the queue is full the row is dropped: reported as an
-// Event with ErrHistoryQueueFull, logged once until the queue drains,
-// and an item's done learns ID 0. It never blocks.
+// enqueue hands row to the background writer. When the queue is full
+// the row is dropped: reported as an Event with ErrHistoryQueueFull,
+// logged once until the queue drains, and an item's done learns ID 0. It
+// never blocks.
 func (h *recorder) enqueue(row historyRow) {
-	n := row.size()
-	h.qmu.Lock()
-	if len(h.queue) >= h.limits.queueRows || (len(h.queue) > 0 && h.qbytes+n > h.limits.queueBytes) {
-		h.dropping++
-		first := h.dropping == 1
-		h.qmu.Unlock()
-		h.dropped(row, first)
+	ok, first := h.q.Add(row)
+	if ok {
 		return
 	}
-	h.queue = append(h.queue, row)
-	h.qbytes += n
-	if !h.running {
-		h.running, h.idle = true, make(chan struct{})
-		go h.drain()
-	}
-	h.qmu.Unlock()
-}
-
-// dropped reports a row the full queue refused.
-func (h *recorder) dropped(row historyRow, first bool) {
 	otn := ""
 	if row.item != nil {
 		otn = row.item.OutTradeNo
@@ -191,49 +166,13 @@ func (h *recorder) dropped(row historyRow, first bool) {
 	if first {
 		h.log.LogAttrs(context.Background(), slog.LevelWarn,
 			"handler: history queue full; dropping inbox items and events until it drains (the payments' handling is unchanged)",
-			slog.Int("queue_rows", h.limits.queueRows), slog.String("out_trade_no", otn))
+			slog.Int("queue_rows", h.q.Limits().Rows), slog.String("out_trade_no", otn))
 	}
 	if h.emit != nil {
 		h.emit(Event{Outcome: StoreError, OutTradeNo: otn, Source: SourceHistory, Err: ErrHistoryQueueFull})
 	}
 	if row.done != nil {
 		row.done(0)
-	}
-}
-
-// drain is the background writer: it writes the queue batch by batch
-// and stops when the queue is empty.
-func (h *recorder) drain() {
-	for {
-		h.qmu.Lock()
-		if len(h.queue) == 0 {
-			h.running = false
-			close(h.idle)
-			lost := h.dropping
-			h.dropping = 0
-			h.qbytes = 0
-			h.queue = nil // let a burst's backing array go
-			h.qmu.Unlock()
-			if lost > 0 {
-				h.log.LogAttrs(context.Background(), slog.LevelWarn, "handler: history queue drained",
-					slog.Int64("dropped", lost))
-			}
-			return
-		}
-		k, bytes := 0, 0
-		for k < len(h.queue) && k < h.limits.batchRows {
-			n := h.queue[k].size()
-			if k > 0 && bytes+n > h.limits.batchBytes {
-				break
-			}
-			k, bytes = k+1, bytes+n
-		}
-		batch := slices.Clone(h.queue[:k])
-		clear(h.queue[:k])
-		h.queue = h.queue[k:]
-		h.qbytes -= bytes
-		h.qmu.Unlock()
-		h.write(batch)
 	}
 }
 
@@ -376,24 +315,10 @@ func (h *recorder) keep(r *http.Request, body []byte, res *result, at time.Time,
 // inbox or history it returns at once. The writer stops by itself when
 // the queue is empty: there is nothing to close.
 func (s *Settler) Flush(ctx context.Context) error {
-	h := s.hist
-	if h == nil {
+	if s.hist == nil {
 		return nil
 	}
-	for {
-		h.qmu.Lock()
-		if !h.running {
-			h.qmu.Unlock()
-			return nil
-		}
-		idle := h.idle
-		h.qmu.Unlock()
-		select {
-		case <-idle:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+	return s.hist.q.Wait(ctx)
 }
 
 // countCopy counts a copy of inbox item id answered from the duplicate

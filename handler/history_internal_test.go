@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/cypaykit/kit/internal/batchq"
 	"github.com/cypaykit/kit/store"
 	"github.com/cypaykit/kit/store/memstore"
 )
@@ -109,19 +110,17 @@ func (b *syncBuffer) String() string {
 	return b.b.String()
 }
 
-func newTestRecorder(inbox store.InboxStore, events store.EventStore, lim historyLimits) *testRecorder {
+func newTestRecorder(inbox store.InboxStore, events store.EventStore, lim batchq.Limits) *testRecorder {
 	tr := &testRecorder{logs: &syncBuffer{}, ids: map[string]int64{}}
 	tr.recorder = newRecorder(inbox, events, "host-1", slog.New(slog.NewTextHandler(tr.logs, nil)), func(e Event) {
 		tr.mu.Lock()
 		tr.events = append(tr.events, e)
 		tr.mu.Unlock()
 	})
-	if lim.writeFor == 0 {
-		// A held write must stay held until the test opens it, however
-		// slow the machine: far beyond any test's own bound.
-		lim.writeFor = 10 * time.Minute
-	}
-	tr.limits = lim
+	// A held write must stay held until the test opens it, however slow
+	// the machine: far beyond any test's own bound.
+	tr.writeFor = 10 * time.Minute
+	tr.q = tr.newQueue(lim)
 	return tr
 }
 
@@ -215,7 +214,7 @@ func (g *gatedInbox) open() {
 // writes row by row (the batch bound taken as 1) or ignores batchRows.
 func TestHistoryWriterBatchesRows(t *testing.T) {
 	in, g, started := held(true)
-	tr := newTestRecorder(in, nil, historyLimits{queueRows: 100, queueBytes: 1 << 20, batchRows: 4, batchBytes: 1 << 20})
+	tr := newTestRecorder(in, nil, batchq.Limits{Rows: 100, Bytes: 1 << 20, BatchRows: 4, BatchBytes: 1 << 20})
 	names := otns(0, 11)
 	tr.add(names[0], 10)
 	started(t) // the first write (one row) holds the writer
@@ -237,7 +236,7 @@ func TestHistoryWriterBatchesRows(t *testing.T) {
 func TestHistoryWriterBatchBytes(t *testing.T) {
 	in, g, started := held(true)
 	// A row of a 100-byte body counts 356 bytes: two fit in 800.
-	tr := newTestRecorder(in, nil, historyLimits{queueRows: 100, queueBytes: 1 << 20, batchRows: 64, batchBytes: 800})
+	tr := newTestRecorder(in, nil, batchq.Limits{Rows: 100, Bytes: 1 << 20, BatchRows: 64, BatchBytes: 800})
 	names := otns(0, 7)
 	tr.add(names[0], 100)
 	started(t)
@@ -265,7 +264,7 @@ func TestHistoryWriterBatchBytes(t *testing.T) {
 // without an Event.
 func TestHistoryQueueFullDrops(t *testing.T) {
 	in, g, started := held(true)
-	tr := newTestRecorder(in, nil, historyLimits{queueRows: 3, queueBytes: 1 << 20, batchRows: 64, batchBytes: 1 << 20})
+	tr := newTestRecorder(in, nil, batchq.Limits{Rows: 3, Bytes: 1 << 20, BatchRows: 64, BatchBytes: 1 << 20})
 	names := otns(0, 7)
 	tr.add(names[0], 10)
 	started(t) // taken off the queue: in flight, held
@@ -317,7 +316,7 @@ func TestHistoryQueueFullDrops(t *testing.T) {
 // take its bodies past queueBytes (bodies are up to MaxBody each).
 func TestHistoryQueueBytesBound(t *testing.T) {
 	in, g, started := held(true)
-	tr := newTestRecorder(in, nil, historyLimits{queueRows: 100, queueBytes: 1100, batchRows: 64, batchBytes: 1 << 20})
+	tr := newTestRecorder(in, nil, batchq.Limits{Rows: 100, Bytes: 1100, BatchRows: 64, BatchBytes: 1 << 20})
 	tr.add("ROW00000", 10)
 	started(t)
 	tr.add("ROW00001", 500) // 756 bytes: fits
@@ -338,7 +337,7 @@ func TestHistoryFlushWaitsForEverything(t *testing.T) {
 		t.Fatalf("Flush without a history: %v", err)
 	}
 	in, g, started := held(true)
-	tr := newTestRecorder(in, nil, historyLimits{queueRows: 1000, queueBytes: 1 << 20, batchRows: 2, batchBytes: 1 << 20})
+	tr := newTestRecorder(in, nil, batchq.Limits{Rows: 1000, Bytes: 1 << 20, BatchRows: 2, BatchBytes: 1 << 20})
 	names := otns(0, 9)
 	tr.add(names[0], 10)
 	started(t)
@@ -356,11 +355,8 @@ func TestHistoryFlushWaitsForEverything(t *testing.T) {
 	if got := len(g.written()); got != 5 {
 		t.Fatalf("%d writes for 9 rows in batches of 2 after the first, want 5", got)
 	}
-	tr.qmu.Lock()
-	running, queued := tr.running, len(tr.queue)
-	tr.qmu.Unlock()
-	if running || queued != 0 {
-		t.Fatalf("after Flush: writer running %v, %d rows queued", running, queued)
+	if !tr.q.Idle() {
+		t.Fatal("after Flush: the writer is still running, or rows are queued")
 	}
 }
 
@@ -371,7 +367,7 @@ func TestHistoryFlushWaitsForEverything(t *testing.T) {
 func TestHistoryBatchFailureFallsBack(t *testing.T) {
 	in, g, started := held(true)
 	g.poison = "ROW00002"
-	tr := newTestRecorder(in, nil, historyLimits{queueRows: 100, queueBytes: 1 << 20, batchRows: 64, batchBytes: 1 << 20})
+	tr := newTestRecorder(in, nil, batchq.Limits{Rows: 100, Bytes: 1 << 20, BatchRows: 64, BatchBytes: 1 << 20})
 	names := otns(0, 5)
 	tr.add(names[0], 10)
 	started(t)
@@ -392,7 +388,7 @@ func TestHistoryBatchFailureFallsBack(t *testing.T) {
 // the same rows, one AddInbox each.
 func TestHistoryWriterWithoutBatcher(t *testing.T) {
 	in, g, started := held(false)
-	tr := newTestRecorder(in, nil, historyLimits{queueRows: 100, queueBytes: 1 << 20, batchRows: 64, batchBytes: 1 << 20})
+	tr := newTestRecorder(in, nil, batchq.Limits{Rows: 100, Bytes: 1 << 20, BatchRows: 64, BatchBytes: 1 << 20})
 	names := otns(0, 4)
 	tr.add(names[0], 10)
 	started(t)
@@ -434,7 +430,7 @@ func (c *countingEvents) AddEvents(ctx context.Context, evs []*store.Event) erro
 func TestHistoryEventsBatched(t *testing.T) {
 	in, g, started := held(true)
 	ev := &countingEvents{Store: memstore.New()}
-	tr := newTestRecorder(in, ev, historyLimits{queueRows: 100, queueBytes: 1 << 20, batchRows: 64, batchBytes: 1 << 20})
+	tr := newTestRecorder(in, ev, batchq.Limits{Rows: 100, Bytes: 1 << 20, BatchRows: 64, BatchBytes: 1 << 20})
 	tr.add("ROW00000", 10)
 	started(t)
 	for i := range 3 {
@@ -462,7 +458,7 @@ func TestHistoryEventsBatched(t *testing.T) {
 // race (run under -race) and no writer left running.
 func TestHistoryFlushBesideWriters(t *testing.T) {
 	mem := memstore.New()
-	tr := newTestRecorder(mem, nil, historyLimits{queueRows: 10000, queueBytes: 64 << 20, batchRows: 8, batchBytes: 1 << 20})
+	tr := newTestRecorder(mem, nil, batchq.Limits{Rows: 10000, Bytes: 64 << 20, BatchRows: 8, BatchBytes: 1 << 20})
 	var names []string
 	var wg sync.WaitGroup
 	for g := range 8 {
@@ -488,9 +484,7 @@ func TestHistoryFlushBesideWriters(t *testing.T) {
 	}
 	tr.flush(t)
 	tr.checkKept(t, mem, names)
-	tr.qmu.Lock()
-	defer tr.qmu.Unlock()
-	if tr.running || len(tr.queue) != 0 {
-		t.Fatalf("after the last Flush: writer running %v, %d rows queued", tr.running, len(tr.queue))
+	if !tr.q.Idle() {
+		t.Fatal("after the last Flush: the writer is still running, or rows are queued")
 	}
 }
