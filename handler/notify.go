@@ -12,6 +12,7 @@ import (
 
 	"github.com/cypaykit/kit/client"
 	"github.com/cypaykit/kit/internal/formpost"
+	"github.com/cypaykit/kit/internal/memo"
 	"github.com/cypaykit/kit/model"
 	"github.com/cypaykit/kit/sign"
 	"github.com/cypaykit/kit/store"
@@ -80,7 +81,7 @@ type Notify struct {
 	alg      sign.Algorithm
 	deadline time.Duration
 	maxBody  int64
-	memo     *paidMemo // nil: none
+	memo     *memo.Memo[paidFact] // nil: none
 	log      *slog.Logger
 }
 
@@ -121,7 +122,7 @@ func NewNotify(cfg NotifyConfig) (*Notify, error) {
 	if cfg.DuplicateMemo == 0 {
 		cfg.DuplicateMemo = defaultMemoSize
 	}
-	n.memo = newPaidMemo(cfg.DuplicateMemo, memoTTL)
+	n.memo = memo.New[paidFact](cfg.DuplicateMemo, memoTTL)
 	return n, nil
 }
 
@@ -183,7 +184,7 @@ func (n *Notify) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		n.settler.hist.keep(r, res.body, &res, now, func(id int64) {
 			if remember {
 				fact.inboxID = id
-				n.memo.put(otn, fact, now)
+				n.memo.Put(otn, fact, now)
 			}
 		})
 	}
@@ -255,7 +256,7 @@ func (n *Notify) fromMemo(ctx context.Context, values url.Values) (result, bool)
 	if n.memo == nil {
 		return result{}, false
 	}
-	f, ok := n.memo.get(values.Get("out_trade_no"), n.settler.now())
+	f, ok := n.memo.Get(values.Get("out_trade_no"), n.settler.now())
 	if !ok {
 		return result{}, false
 	}
