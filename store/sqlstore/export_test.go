@@ -31,3 +31,10 @@ func (l *Locker) LateTake(ctx context.Context, name, token string, ttl time.Dura
 	_, err := l.db.ExecContext(ctx, l.q.take, name, token, ttl.Microseconds())
 	return err
 }
+
+// ReadQueries are the statements that read one attempt, a business
+// order's attempts, and the attempts a claim picked (with one
+// placeholder), for tests that look at their plans.
+func (s *Store) ReadQueries() (get, listByBusiness, claimed string) {
+	return s.q.get, s.q.listByBusiness, rebind(s.dialect, selectOrders(s.dialect, s.prefix)+" WHERE o.out_trade_no IN (?)")
+}

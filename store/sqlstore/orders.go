@@ -56,20 +56,43 @@ const moneyColumns = "coupon_fee, cash_fee, fee_type, bank_type, sub_appid, wx_m
 // selectOrders reads the order columns, then the schedule's next_due, the
 // buyer fingerprint, the expiry and the money facts, so that scanOrder
 // fills Order.NextDue, Order.Buyer, Order.ExpiresAt and Order.Money.
-func selectOrders(p string) string {
-	return "SELECT o." + strings.ReplaceAll(columns, ", ", ", o.") + ", s.next_due, b.buyer, e.expires_at, m.out_trade_no, m." +
-		strings.ReplaceAll(moneyColumns, ", ", ", m.") + ", a.abandoned_at FROM " + p + "orders o LEFT JOIN " +
-		p + "schedule s ON s.out_trade_no = o.out_trade_no LEFT JOIN " +
-		p + "order_buyers b ON b.out_trade_no = o.out_trade_no LEFT JOIN " +
-		p + "order_expiries e ON e.out_trade_no = o.out_trade_no LEFT JOIN " +
-		p + "order_money m ON m.out_trade_no = o.out_trade_no LEFT JOIN " +
-		p + "order_abandons a ON a.out_trade_no = o.out_trade_no"
+//
+// On PostgreSQL each side table is read per attempt through a LATERAL
+// subquery that the planner cannot flatten (LIMIT 1: each is keyed by
+// out_trade_no, so at most one row), which fixes the plan to one primary
+// key lookup per side table and attempt. As plain joins, the plan depends
+// on statistics: a prepared statement's generic plan for a business
+// order's attempts, on tables not analysed yet (a new deployment, or any
+// table between two autovacuum runs on a busy one), hashed every side
+// table after reading it whole, order_money included, which grows with
+// every payment, on every fulfilment (issue 18.8).
+func selectOrders(d Dialect, p string) string {
+	head := "SELECT o." + strings.ReplaceAll(columns, ", ", ", o.") + ", s.next_due, b.buyer, e.expires_at, m.out_trade_no, m." +
+		strings.ReplaceAll(moneyColumns, ", ", ", m.") + ", a.abandoned_at FROM " + p + "orders o"
+	side := []struct{ alias, table, cols string }{
+		{"s", "schedule", "next_due"},
+		{"b", "order_buyers", "buyer"},
+		{"e", "order_expiries", "expires_at"},
+		{"m", "order_money", "out_trade_no, " + moneyColumns},
+		{"a", "order_abandons", "abandoned_at"},
+	}
+	var b strings.Builder
+	b.WriteString(head)
+	for _, t := range side {
+		if d == Postgres {
+			fmt.Fprintf(&b, " LEFT JOIN LATERAL (SELECT %[4]s FROM %[1]s%[2]s WHERE %[1]s%[2]s.out_trade_no = o.out_trade_no LIMIT 1) %[3]s ON TRUE",
+				p, t.table, t.alias, t.cols)
+		} else {
+			fmt.Fprintf(&b, " LEFT JOIN %[1]s%[2]s %[3]s ON %[3]s.out_trade_no = o.out_trade_no", p, t.table, t.alias)
+		}
+	}
+	return b.String()
 }
 
 func buildQueries(d Dialect, p string, skew time.Duration) queries {
 	t := p + "orders"
 	r := func(format string, args ...any) string { return rebind(d, fmt.Sprintf(format, args...)) }
-	sel := selectOrders(p)
+	sel := selectOrders(d, p)
 	q := queries{
 		schedule: buildScheduleQueries(d, p),
 		insert: r("INSERT INTO %s (%s) VALUES (%s)", t, columns,

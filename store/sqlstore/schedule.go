@@ -382,7 +382,7 @@ func (s *Store) claims(ctx context.Context, kind store.Kind, token string, rows 
 	for i, c := range rows {
 		keys[i] = c.key
 	}
-	query := rebind(s.dialect, fmt.Sprintf("%s WHERE o.out_trade_no IN (%s)", selectOrders(s.prefix), placeholders(len(rows))))
+	query := rebind(s.dialect, fmt.Sprintf("%s WHERE o.out_trade_no IN (%s)", selectOrders(s.dialect, s.prefix), placeholders(len(rows))))
 	orders, err := s.list(ctx, "load claimed", query, keys...)
 	if err != nil {
 		return nil, err
