@@ -107,15 +107,30 @@ func values(row string, n int) string {
 // AddInboxBatch implements store.InboxBatcher: one multi-row INSERT (one
 // statement, one commit) per rowsPerInsert items; more than that run in
 // one transaction, so that the batch is kept all or none. PostgreSQL and
-// SQLite return the IDs through RETURNING; on MySQL (and TiDB, OceanBase)
-// the IDs of a multi-row INSERT are consecutive in steps of
-// auto_increment_increment from LAST_INSERT_ID(), which is the first.
+// SQLite return the IDs through RETURNING. On MySQL and MariaDB the IDs
+// of a multi-row INSERT … VALUES are consecutive in steps of
+// auto_increment_increment from LAST_INSERT_ID(), which is the first:
+// InnoDB reserves a "simple insert"'s values at once in every
+// innodb_autoinc_lock_mode (only bulk inserts, INSERT … SELECT and LOAD
+// DATA, may get gaps, in mode 2). TiDB and OceanBase promise their
+// AUTO_INCREMENT values unique and increasing, not consecutive, so there
+// the batch is one transaction of single-row INSERTs, each reporting its
+// own ID.
 func (s *Store) AddInboxBatch(ctx context.Context, items []*store.InboxItem) ([]int64, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, s.fail(ctx, "add inbox batch", err)
 	}
 	if len(items) == 0 {
 		return []int64{}, nil
+	}
+	if s.dialect == MySQL {
+		sv, err := s.Server(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if !sv.ConsecutiveIDs() {
+			return s.addInboxRows(ctx, items)
+		}
 	}
 	ids := make([]int64, 0, len(items))
 	run := func(ex execer) error {
@@ -193,6 +208,39 @@ func (s *Store) insertInbox(ctx context.Context, ex execer, items []*store.Inbox
 	}
 	for i := range items {
 		ids = append(ids, first+int64(i)*step)
+	}
+	return ids, nil
+}
+
+// addInboxRows keeps items with one single-row INSERT each, in one
+// transaction, and returns the IDs each reported: for servers whose
+// multi-row INSERT may give its rows IDs that are not consecutive.
+func (s *Store) addInboxRows(ctx context.Context, items []*store.InboxItem) ([]int64, error) {
+	q := fmt.Sprintf("INSERT INTO %sinbox (%s) VALUES %s", s.prefix, strings.TrimPrefix(inboxColumns, "id, "), inboxRow)
+	ids := make([]int64, 0, len(items))
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		ids = ids[:0]
+		st, err := tx.PrepareContext(ctx, q)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		args := make([]any, 0, 12)
+		for _, it := range items {
+			res, err := st.ExecContext(ctx, inboxArgs(args[:0], it)...)
+			if err != nil {
+				return err
+			}
+			id, err := res.LastInsertId()
+			if err != nil {
+				return err
+			}
+			ids = append(ids, id)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, s.fail(ctx, "add inbox batch", err)
 	}
 	return ids, nil
 }

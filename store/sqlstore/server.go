@@ -40,6 +40,20 @@ func (sv Server) Distributed() bool {
 	return sv.Engine == EngineTiDB || sv.Engine == EngineOceanBase
 }
 
+// ConsecutiveIDs reports whether the rows of one multi-row INSERT …
+// VALUES get consecutive auto-increment IDs (in steps of
+// auto_increment_increment), so that LAST_INSERT_ID(), the first, names
+// them all. MySQL's manual promises it for such "simple inserts" in every
+// innodb_autoinc_lock_mode ("AUTO_INCREMENT Handling in InnoDB": in
+// interleaved mode 2 only bulk inserts, whose row count is not known in
+// advance, may get gaps), and MariaDB's InnoDB is the same. TiDB promises
+// its values unique and monotonic per TiDB server, and says that is not
+// the same as consecutive; OceanBase promises them unique (NOORDER) or
+// increasing (ORDER). Neither is relied on.
+func (sv Server) ConsecutiveIDs() bool {
+	return !sv.Distributed()
+}
+
 // SkipLocked reports whether the store sends FOR UPDATE SKIP LOCKED, which
 // lets concurrent claims pass each other: MySQL 8.0.1 and MariaDB 10.6
 // onwards. It is only ever an optimisation: every claim's mark is

@@ -11,7 +11,9 @@
 //     and, as in TiDB's optimistic mode, COMMIT of a transaction that
 //     wrote can fail with error 9007 (write conflict), after its writes
 //     were thrown away. A plain FOR UPDATE keeps MariaDB's lock, as TiDB's
-//     pessimistic mode (the default since v3.0.8) does.
+//     pessimistic mode (the default since v3.0.8) does. With AutoIDGaps,
+//     the rows of one multi-row INSERT get auto-increment IDs with gaps
+//     between them, which TiDB's contract allows and MariaDB never does.
 //   - OceanBase: VERSION() answers "5.7.25-OceanBase_CE-v4.2.1.2", and
 //     GET_LOCK and RELEASE_LOCK do not exist (error 1305), which is why
 //     Flyway had to stop calling them there.
@@ -26,6 +28,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"errors"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -65,6 +68,23 @@ type Driver struct {
 	// it (a COMMIT's transaction is rolled back). It lets a test raise
 	// any error class.
 	Inject func(query string) error
+	// AutoIDGaps (TiDB only) runs a multi-row INSERT … VALUES so that its
+	// rows get increasing auto-increment IDs with a gap between each two,
+	// and LastInsertId reports the first. TiDB promises AUTO_INCREMENT
+	// values only unique, and monotonic per TiDB server: "Monotonicity is
+	// not the same guarantee as consecutive", and it advises not to rely
+	// on them being continuous (docs.pingcap.com/tidb/stable/auto-increment;
+	// each server allocates from a cached range of its own, other
+	// statements on that server allocate from the same range, and
+	// AUTO_ID_CACHE 1 moves allocation to a central service). A
+	// single-server MariaDB gives a multi-row INSERT consecutive values;
+	// a TiDB may not, and code that assumes it must fail here. The gap
+	// is made the way another statement on the same TiDB server would
+	// make it: the row is inserted once more under a savepoint that is
+	// rolled back, which spends an ID the server never hands out again.
+	// The statement stays all or none (it runs in the caller's
+	// transaction, or in one of its own).
+	AutoIDGaps bool
 
 	commits, conflicts atomic.Int64
 }
@@ -135,6 +155,7 @@ var (
 	skipLocked  = regexp.MustCompile(`(?i)\s+FOR\s+UPDATE\s+SKIP\s+LOCKED`)
 	namedLockRE = regexp.MustCompile(`(?i)\b(GET_LOCK|RELEASE_LOCK)\s*\(`)
 	writeRE     = regexp.MustCompile(`(?i)^\s*(INSERT|UPDATE|DELETE|REPLACE)\b`)
+	insertRE    = regexp.MustCompile(`(?is)^\s*(INSERT\s+INTO\s+\S+\s*\([^)]*\))\s*VALUES\s*(.*)$`)
 )
 
 // rewrite turns query into what the base server should run, or the error
@@ -197,16 +218,19 @@ func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, e
 	if err != nil {
 		return nil, err
 	}
-	var base driver.Stmt
-	if p, ok := c.base.(driver.ConnPrepareContext); ok {
-		base, err = p.PrepareContext(ctx, q)
-	} else {
-		base, err = c.base.Prepare(q)
-	}
+	base, err := c.basePrepare(ctx, q)
 	if err != nil {
 		return nil, err
 	}
 	return &stmt{Stmt: base, c: c, query: query, q: q}, nil
+}
+
+// basePrepare prepares q on the base connection.
+func (c *conn) basePrepare(ctx context.Context, q string) (driver.Stmt, error) {
+	if p, ok := c.base.(driver.ConnPrepareContext); ok {
+		return p.PrepareContext(ctx, q)
+	}
+	return c.base.Prepare(q)
 }
 
 // stmt is a prepared statement of conn c: query as the caller wrote it,
@@ -237,6 +261,9 @@ func (s *stmt) run() error {
 func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
 	if err := s.run(); err != nil {
 		return nil, err
+	}
+	if head, rows, ok := s.c.d.gapped(s.q); ok {
+		return s.c.execGapped(ctx, head, rows, args)
 	}
 	if e, ok := s.Stmt.(driver.StmtExecContext); ok {
 		return e.ExecContext(ctx, args)
@@ -303,7 +330,160 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 		return nil, err
 	}
 	c.noteWrite(q)
+	if head, rows, ok := c.d.gapped(q); ok {
+		return c.execGapped(ctx, head, rows, args)
+	}
 	return c.baseExec(ctx, q, args)
+}
+
+// valuesRow is one row of a VALUES list: its text and how many
+// placeholders it holds.
+type valuesRow struct {
+	text   string
+	params int
+}
+
+// gapped reports whether q is a multi-row INSERT … VALUES that AutoIDGaps
+// runs row by row, and splits it into the INSERT INTO … (columns) head
+// and its rows. Anything after the VALUES list (ON DUPLICATE KEY UPDATE,
+// RETURNING) leaves the statement alone.
+func (d *Driver) gapped(q string) (head string, rows []valuesRow, ok bool) {
+	if !d.AutoIDGaps || d.Engine != TiDB {
+		return "", nil, false
+	}
+	m := insertRE.FindStringSubmatch(q)
+	if m == nil {
+		return "", nil, false
+	}
+	rest := m[2]
+	for {
+		rest = strings.TrimLeft(rest, " \t\r\n")
+		if !strings.HasPrefix(rest, "(") {
+			return "", nil, false
+		}
+		depth, params, quote, end := 0, 0, byte(0), -1
+		for i := 0; i < len(rest) && end < 0; i++ {
+			switch ch := rest[i]; {
+			case quote != 0:
+				if ch == quote {
+					quote = 0
+				}
+			case ch == '\'' || ch == '"':
+				quote = ch
+			case ch == '?':
+				params++
+			case ch == '(':
+				depth++
+			case ch == ')':
+				if depth--; depth == 0 {
+					end = i
+				}
+			}
+		}
+		if end < 0 {
+			return "", nil, false
+		}
+		rows = append(rows, valuesRow{rest[:end+1], params})
+		rest = strings.TrimLeft(rest[end+1:], " \t\r\n")
+		if rest == "" || rest == ";" {
+			break
+		}
+		if rest[0] != ',' {
+			return "", nil, false
+		}
+		rest = rest[1:]
+	}
+	return m[1], rows, len(rows) > 1
+}
+
+// execGapped runs the multi-row INSERT head VALUES rows one row at a
+// time, spending one auto-increment ID before every row but the first
+// (see AutoIDGaps), in the caller's transaction or in one of its own.
+func (c *conn) execGapped(ctx context.Context, head string, rows []valuesRow, args []driver.NamedValue) (driver.Result, error) {
+	var own driver.Tx
+	if c.tx == nil {
+		var err error
+		if b, ok := c.base.(driver.ConnBeginTx); ok {
+			own, err = b.BeginTx(ctx, driver.TxOptions{})
+		} else {
+			own, err = c.base.Begin() //nolint:staticcheck // the base has nothing better
+		}
+		if err != nil {
+			return nil, err
+		}
+		defer func() {
+			if own != nil {
+				_ = own.Rollback()
+			}
+		}()
+	}
+	var first int64
+	k := 0
+	for i, r := range rows {
+		if k+r.params > len(args) {
+			return nil, errors.New("sqlsim: fewer arguments than the VALUES list's placeholders")
+		}
+		a := make([]driver.NamedValue, r.params)
+		for j := range a {
+			a[j] = args[k+j]
+			a[j].Ordinal = j + 1
+		}
+		k += r.params
+		q := head + " VALUES " + r.text
+		if i > 0 {
+			for _, spend := range []string{"SAVEPOINT sqlsim_gap", q, "ROLLBACK TO SAVEPOINT sqlsim_gap"} {
+				sa := a
+				if spend != q {
+					sa = nil
+				}
+				if _, err := c.baseExecArgs(ctx, spend, sa); err != nil {
+					return nil, err
+				}
+			}
+		}
+		res, err := c.baseExecArgs(ctx, q, a)
+		if err != nil {
+			return nil, err
+		}
+		if i == 0 {
+			if first, err = res.LastInsertId(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if own != nil {
+		err := own.Commit()
+		own = nil
+		if err != nil {
+			return nil, err
+		}
+	}
+	return insertResult{first: first, rows: int64(len(rows))}, nil
+}
+
+// insertResult is a gapped INSERT's result: LAST_INSERT_ID() is the
+// first row's ID, as it is for a multi-row INSERT.
+type insertResult struct{ first, rows int64 }
+
+func (r insertResult) LastInsertId() (int64, error) { return r.first, nil }
+func (r insertResult) RowsAffected() (int64, error) { return r.rows, nil }
+
+// baseExecArgs runs query on the base connection, preparing it when the
+// base driver will not send arguments inline.
+func (c *conn) baseExecArgs(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	res, err := c.baseExec(ctx, query, args)
+	if err != driver.ErrSkip {
+		return res, err
+	}
+	st, err := c.basePrepare(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	if e, ok := st.(driver.StmtExecContext); ok {
+		return e.ExecContext(ctx, args)
+	}
+	return nil, errors.New("sqlsim: the base driver's statement cannot run with a context")
 }
 
 func (c *conn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
