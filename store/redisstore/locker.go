@@ -168,11 +168,37 @@ func (l *Locker) TryAcquire(ctx context.Context, name string, ttl time.Duration)
 	return token, true, nil
 }
 
-// disown deletes key if token holds it, ignoring errors. It runs after a
-// failed SET NX, which may have been applied all the same (the context
-// ended after the command was sent): without it, that lease would be held
-// by nobody until its TTL ran out.
+// disownAgain are the pauses between the deletes disown makes after its
+// first (the same as sqlstore's): a SET NX whose caller gave up may still
+// be on its way to Redis, or queued there behind a slow command, and be
+// applied after the first delete.
+var disownAgain = []time.Duration{50 * time.Millisecond, 200 * time.Millisecond, time.Second, 3 * time.Second, 10 * time.Second}
+
+// disown deletes key if token holds it, ignoring errors: it runs after a
+// failed SET NX, on a context of its own, for at most a few seconds. The
+// SET NX may have been applied all the same (the context ended after the
+// command was sent, and go-redis dropped the connection it was on), and
+// it may be applied after this delete, which runs on another connection:
+// that would be a lease nobody holds a token for, blocking the name for
+// its whole TTL. So the delete is made again in the background after each
+// pause of disownAgain, while the TTL has not run out: the token is this
+// take's own, so a late delete can only remove this take's lease.
 func (l *Locker) disown(ctx context.Context, key, token string, ttl time.Duration) {
+	l.deleteToken(ctx, key, token, ttl)
+	go func() {
+		elapsed := time.Duration(0)
+		for _, d := range disownAgain {
+			if elapsed += d; elapsed >= ttl {
+				return
+			}
+			time.Sleep(d)
+			l.deleteToken(ctx, key, token, ttl)
+		}
+	}()
+}
+
+// deleteToken deletes key if token holds it, ignoring errors.
+func (l *Locker) deleteToken(ctx context.Context, key, token string, ttl time.Duration) {
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), min(ttl, 5*time.Second))
 	defer cancel()
 	_ = release.Run(dctx, l.rdb, []string{key}, token).Err()

@@ -3,6 +3,7 @@ package redisstore_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -99,5 +100,96 @@ func TestErrorsCarryTheContext(t *testing.T) {
 	err = l.Release(ctx, "job", token)
 	if !errors.Is(err, context.Canceled) || !errors.Is(err, errBroken) {
 		t.Errorf("Release: got %v, want both context.Canceled and %v", err, errBroken)
+	}
+}
+
+// lateSetNX makes the next SET (a lease take) land late: it ends the
+// caller's context and reports its error without sending the command,
+// then sends it once the caller's clean-up has run its first
+// compare-and-delete, as a SET NX written just before its caller gave up
+// can reach Redis after the clean-up that went out on another connection.
+// After that it signals deletedAgain when a compare-and-delete deletes
+// the late lease.
+type lateSetNX struct {
+	cancel       context.CancelFunc
+	armed        atomic.Bool
+	mu           sync.Mutex
+	held         []any // the SET's arguments, until sent
+	landed       bool
+	deletedAgain chan struct{}
+}
+
+func (h *lateSetNX) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *lateSetNX) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if cmd.Name() == "set" && h.armed.CompareAndSwap(true, false) {
+			h.mu.Lock()
+			h.held = cmd.Args()
+			h.mu.Unlock()
+			h.cancel()
+			cmd.SetErr(ctx.Err())
+			return ctx.Err()
+		}
+		err := next(ctx, cmd)
+		if name := cmd.Name(); err != nil || name != "evalsha" && name != "eval" {
+			return err
+		}
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		switch {
+		case h.held != nil:
+			late := redis.NewStatusCmd(context.Background(), h.held...)
+			h.held, h.landed = nil, true
+			if err := next(context.Background(), late); err != nil {
+				return err
+			}
+		case h.landed:
+			if n, _ := cmd.(*redis.Cmd).Int64(); n == 1 {
+				h.landed = false
+				close(h.deletedAgain)
+			}
+		}
+		return err
+	}
+}
+
+func (h *lateSetNX) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// TestLateTakeIsDisowned: a SET NX whose caller gave up can be applied by
+// Redis after the caller's clean-up deleted its token's key, leaving a
+// lease nobody holds for its whole TTL (a minute here). The clean-up
+// deletes again in the background, so the lease is free long before.
+// Plant killed: a disown that deletes once (deletedAgain never came).
+func TestLateTakeIsDisowned(t *testing.T) {
+	rdb := newClient(t)
+	prefix := newPrefix(t, rdb)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	h := &lateSetNX{cancel: cancel, deletedAgain: make(chan struct{})}
+	rdb.AddHook(h)
+	l := newLocker(t, rdb, prefix)
+
+	h.armed.Store(true)
+	if tok, ok, err := l.TryAcquire(ctx, "job", time.Minute); !errors.Is(err, context.Canceled) || ok {
+		t.Fatalf("TryAcquire whose context ended: got (%q, %v, %v), want context.Canceled", tok, ok, err)
+	}
+	bg := context.Background()
+	if holder, err := rdb.Get(bg, l.Key("job")).Result(); err != nil || holder == "" {
+		t.Fatalf("after the late SET NX: key holds %q, %v; want the failed take's token (the simulation did not bite)", holder, err)
+	}
+	select {
+	case <-h.deletedAgain:
+	case <-time.After(30 * time.Second): // a bound far below the TTL, never an ordering
+		t.Fatal("the late take's lease was still held 30 s later: nothing deleted it again")
+	}
+	tok, ok, err := l.TryAcquire(bg, "job", time.Minute)
+	if err != nil || !ok {
+		t.Fatalf("TryAcquire after the late take was disowned: got (%q, %v, %v), want the lease", tok, ok, err)
+	}
+	if err := l.Release(bg, "job", tok); err != nil {
+		t.Fatal(err)
 	}
 }
