@@ -271,8 +271,13 @@ var quietLogger = slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{
 // default: s as its own Locker, a fulfilment hook that does nothing.
 func notifyOn(t testing.TB, s *sqlstore.Store) http.Handler {
 	t.Helper()
-	st, err := handler.NewSettler(handler.SettlerConfig{Store: s, Logger: quietLogger,
-		Fulfill: func(context.Context, store.Order) error { return nil }})
+	return notifyWith(t, s, func(context.Context, store.Order) error { return nil })
+}
+
+// notifyWith is notifyOn with fulfil as the fulfilment hook.
+func notifyWith(t testing.TB, s *sqlstore.Store, fulfil func(context.Context, store.Order) error) http.Handler {
+	t.Helper()
+	st, err := handler.NewSettler(handler.SettlerConfig{Store: s, Logger: quietLogger, Fulfill: fulfil})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,13 +303,19 @@ func paidBody(t testing.TB, o *store.Order) string {
 // deliver posts body to h in process and fails unless it answers success.
 func deliver(t testing.TB, h http.Handler, body string) {
 	t.Helper()
-	req := httptest.NewRequest(http.MethodPost, "/notify", strings.NewReader(body))
+	if got := post(context.Background(), h, body); got != "success" {
+		t.Fatalf("notification: got %q, want success", got)
+	}
+}
+
+// post posts body to h in process with ctx as the request's context and
+// returns the reply's body.
+func post(ctx context.Context, h http.Handler, body string) string {
+	req := httptest.NewRequest(http.MethodPost, "/notify", strings.NewReader(body)).WithContext(ctx)
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
-	if rec.Body.String() != "success" {
-		t.Fatalf("notification: got %d %q, want success", rec.Code, rec.Body)
-	}
+	return rec.Body.String()
 }
 
 // freshSettlementBudget is what one fresh paid notification costs on each
