@@ -170,6 +170,8 @@ func TestReplyTimeoutDefault(t *testing.T) {
 		{Config{}, 3 * time.Second},
 		{Config{TimeScale: 10}, 30 * time.Second},
 		{Config{TimeScale: 0.001}, MinReplyTimeout},
+		{Config{TimeScale: 0.999}, MinReplyTimeout},
+		{Config{TimeScale: 1}, 3 * time.Second},
 		{Config{TimeScale: 0.001, ReplyTimeout: time.Millisecond}, time.Millisecond},
 	}
 	for _, tt := range tests {

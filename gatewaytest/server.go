@@ -32,9 +32,10 @@ type Config struct {
 	// and the 3 s reply deadline; 0.001 turns hours into seconds. Zero means 1.
 	TimeScale float64
 	// ReplyTimeout is how long a notification receiver has to answer.
-	// Zero means 3 s × TimeScale, but never less than MinReplyTimeout, so
-	// that a loaded machine does not turn a correct receiver into a
-	// failing one when the schedule is compressed.
+	// Zero means 3 s × TimeScale, the gateway's own deadline, when
+	// TimeScale is 1 or more; MinReplyTimeout when the schedule is
+	// compressed, so that a loaded machine does not turn a correct
+	// receiver into a failing one.
 	ReplyTimeout time.Duration
 	// Now is the simulator's clock (for time_end, the 5-minute cancel
 	// window), before Advance's offset. Zero means time.Now.
@@ -62,8 +63,12 @@ type Config struct {
 	OnDelivery func(Delivery)
 }
 
-// MinReplyTimeout is the floor of the default notification reply deadline.
-const MinReplyTimeout = 2 * time.Second
+// MinReplyTimeout is the floor of the default notification reply deadline
+// when the schedule is compressed. It is far above the gateway's 3 s because
+// a compressed schedule means a test, and a test under -race on a loaded
+// machine must not see a correct receiver's late answer as a timeout; it
+// stays below the 30 s that tests commonly give WaitIdle.
+const MinReplyTimeout = 15 * time.Second
 
 // Faults are per-order misbehaviours.
 type Faults struct {
@@ -466,5 +471,9 @@ func (s *Server) replyTimeout() time.Duration {
 	if s.cfg.ReplyTimeout > 0 {
 		return s.cfg.ReplyTimeout
 	}
-	return max(s.scale(3*time.Second), MinReplyTimeout)
+	const gateway = 3 * time.Second
+	if d := s.scale(gateway); d >= gateway {
+		return d
+	}
+	return MinReplyTimeout
 }

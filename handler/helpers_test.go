@@ -272,6 +272,12 @@ func newEnv(t testing.TB, opt envOptions) *env {
 	if opt.timeScale == 0 {
 		opt.timeScale = 0.001
 	}
+	if opt.deadline == 0 {
+		// The tests run with -race on two shared cores; the 2 s default
+		// would let a loaded machine turn a correct settlement into a
+		// `fail`. Tests of the deadline set their own.
+		opt.deadline = 10 * time.Second
+	}
 	e := &env{t: t, mem: memstore.New(), hooks: newHooks(), rec: &recorder{}, clock: newClock(),
 		clients: map[model.Version]*client.Client{}}
 	e.store = store.OrderStore(e.mem)
