@@ -9,38 +9,50 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	forTargets(t, append(append([]target{}, targets...), simTargets...), func(t *testing.T, tg target, dsn string, db *sql.DB) {
-		if tg.server {
-			// The suite races up to 100 callers; the servers are shared
-			// with other test runs, so queue them on a bounded pool
-			// rather than open a connection each (PostgreSQL refuses past
-			// max_connections).
-			db.SetMaxOpenConns(16)
-		}
-		storetest.RunConformanceTests(t, func(t *testing.T) storetest.Harness {
-			db, dsn := db, dsn
-			if tg.name == "sqlite-file" || tg.name == "sqlite-memory" {
-				// A new file or in-memory database per subtest.
-				dsn = tg.newDSN(t)
-				db = tg.open(t, dsn)
-			}
-			// The Store is its own Locker (delegating to the Locker
-			// type, on the same lease table), which is how the kit wires
-			// it when no other Locker is given.
-			s, prefix := newStorePrefix(t, tg, db)
+	forTargets(t, append(append([]target{}, targets...), simTargets...), conformance)
+}
+
+// conformance runs storetest's suite on tg.
+func conformance(t *testing.T, tg target, dsn string, db *sql.DB) {
+	var sets *tableSets
+	if tg.shared && tg.name != "sqlite-file" {
+		// One database for the whole suite: emptied table sets are
+		// reused (see tableSets).
+		sets = newTableSets(t, tg, dsn, db)
+	}
+	storetest.RunConformanceTests(t, func(t *testing.T) storetest.Harness {
+		// The Store is its own Locker (delegating to the Locker
+		// type, on the same lease table), which is how the kit wires
+		// it when no other Locker is given.
+		if sets == nil {
+			// A new file or in-memory database per subtest.
+			dsn := tg.newDSN(t)
+			s, prefix := newStorePrefix(t, tg, tg.open(t, dsn))
 			h := storetest.Harness{Store: s, Locker: s, Refunds: s}
 			if tg.shared {
-				// A second process: its own *sql.DB on the same database
+				// A second process: its own *sql.DB on the same file
 				// and a Locker on the same lease table.
-				h.Peer = func(t *testing.T) store.Locker {
-					peer := tg.open(t, dsn)
-					if tg.server {
-						peer.SetMaxOpenConns(4)
-					}
-					return newLocker(t, tg, peer, prefix)
-				}
+				h.Peer = func(t *testing.T) store.Locker { return newLocker(t, tg, tg.open(t, dsn), prefix) }
 			}
 			return h
+		}
+		st := sets.take(t)
+		s := st.store(t, func(db *sql.DB) {
+			// The suite races up to 100 callers; the servers are shared
+			// with other test runs, so queue them on a bounded pool
+			// rather than open a connection each (PostgreSQL refuses
+			// past max_connections, 100 by default). The simulations
+			// are bounded alike: unbounded, postgres-serializable-sim
+			// alone opened a connection per caller.
+			db.SetMaxOpenConns(16)
 		})
+		return storetest.Harness{Store: s, Locker: s, Refunds: s,
+			// A second process: its own *sql.DB on the same database
+			// and a Locker on the same lease table.
+			Peer: func(t *testing.T) store.Locker {
+				peer := st.open(t)
+				peer.SetMaxOpenConns(4)
+				return newLocker(t, tg, peer, st.prefix)
+			}}
 	})
 }

@@ -153,6 +153,20 @@ func dropPrefix(t testing.TB, d sqlstore.Dialect, db *sql.DB, prefix string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	tables, err := prefixTables(ctx, d, db, prefix)
+	if err != nil {
+		t.Errorf("list the tables of %s: %v", prefix, err)
+		return
+	}
+	for _, table := range tables {
+		if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS "+table); err != nil {
+			t.Errorf("drop %s: %v", table, err)
+		}
+	}
+}
+
+// prefixTables lists the tables whose name starts with prefix.
+func prefixTables(ctx context.Context, d sqlstore.Dialect, db *sql.DB, prefix string) ([]string, error) {
 	var q string
 	switch d {
 	case sqlstore.Postgres:
@@ -166,27 +180,20 @@ func dropPrefix(t testing.TB, d sqlstore.Dialect, db *sql.DB, prefix string) {
 	// LIKE reads as any character: HasPrefix below makes the match exact.
 	rows, err := db.QueryContext(ctx, q, prefix+"%")
 	if err != nil {
-		t.Errorf("list the tables of %s: %v", prefix, err)
-		return
+		return nil, err
 	}
+	defer rows.Close()
 	var tables []string
 	for rows.Next() {
 		var name string
 		if err := rows.Scan(&name); err != nil {
-			t.Errorf("list the tables of %s: %v", prefix, err)
+			return nil, err
 		}
 		if strings.HasPrefix(name, prefix) {
 			tables = append(tables, name)
 		}
 	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		t.Errorf("list the tables of %s: %v", prefix, err)
-	}
-	for _, table := range tables {
-		if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS "+table); err != nil {
-			t.Errorf("drop %s: %v", table, err)
-		}
-	}
+	return tables, rows.Err()
 }
 
 // newStore returns a migrated store on db under a fresh prefix.
