@@ -169,39 +169,141 @@ func freshSetup(b *testing.B, tg target) (s *sqlstore.Store, db *sql.DB, prefix 
 //
 //	go test -run '^$' -bench BenchmarkFreshSettlement -benchtime 4000x -count 3 .
 func BenchmarkFreshSettlement(b *testing.B) {
+	againstBare(b, "kit", func(b *testing.B, s *sqlstore.Store, _ *sql.DB, _ sqlstore.Dialect, _ string) http.Handler {
+		return notifyOn(b, s)
+	})
+}
+
+// againstBare runs handler (named name in the metrics) against
+// bareSettle on every server target: fresh notifications for each,
+// interleaved, with both rates and their ratio reported.
+func againstBare(b *testing.B, name string, handler func(b *testing.B, s *sqlstore.Store, db *sql.DB, d sqlstore.Dialect, prefix string) http.Handler) {
 	for _, tg := range targets {
 		if !tg.server {
 			continue
 		}
 		b.Run(tg.name, func(b *testing.B) {
-			s, db, prefix, kitBodies, bareBodies := freshSetup(b, tg)
-			kitSrv := httptest.NewServer(notifyOn(b, s))
-			defer kitSrv.Close()
+			s, db, prefix, otherBodies, bareBodies := freshSetup(b, tg)
+			otherSrv := httptest.NewServer(handler(b, s, db, tg.dialect, prefix))
+			defer otherSrv.Close()
 			bareSrv := httptest.NewServer(bareSettle(db, tg.dialect, prefix))
 			defer bareSrv.Close()
-			tr := &http.Transport{MaxIdleConnsPerHost: freshClients, MaxConnsPerHost: freshClients}
-			defer tr.CloseIdleConnections()
-			hc := &http.Client{Transport: tr}
-
-			b.ResetTimer()
-			var bare, kit time.Duration
-			const rounds = 10
-			for r := range rounds {
-				lo, hi := r*b.N/rounds, (r+1)*b.N/rounds
-				if r%2 == 0 {
-					bare += postAll(b, hc, bareSrv.URL, bareBodies[lo:hi])
-					kit += postAll(b, hc, kitSrv.URL, kitBodies[lo:hi])
-				} else {
-					kit += postAll(b, hc, kitSrv.URL, kitBodies[lo:hi])
-					bare += postAll(b, hc, bareSrv.URL, bareBodies[lo:hi])
-				}
-			}
-			b.StopTimer()
-			bareRate := float64(b.N) / bare.Seconds()
-			kitRate := float64(b.N) / kit.Seconds()
+			bareRate, otherRate := interleave(b, bareSrv.URL, otherSrv.URL, bareBodies, otherBodies)
 			b.ReportMetric(bareRate, "bare-req/s")
-			b.ReportMetric(kitRate, "kit-req/s")
-			b.ReportMetric(kitRate/bareRate, "kit/bare")
+			b.ReportMetric(otherRate, name+"-req/s")
+			b.ReportMetric(otherRate/bareRate, name+"/bare")
 		})
 	}
+}
+
+// interleave posts bareBodies to bareURL and otherBodies to otherURL from
+// freshClients keep-alive clients, in 10 rounds that alternate which goes
+// first, and returns both rates in notifications per second. The timer
+// runs only around the rounds.
+func interleave(b *testing.B, bareURL, otherURL string, bareBodies, otherBodies []string) (bareRate, otherRate float64) {
+	b.Helper()
+	tr := &http.Transport{MaxIdleConnsPerHost: freshClients, MaxConnsPerHost: freshClients}
+	defer tr.CloseIdleConnections()
+	hc := &http.Client{Transport: tr}
+	b.ResetTimer()
+	var bare, other time.Duration
+	const rounds = 10
+	for r := range rounds {
+		lo, hi := r*b.N/rounds, (r+1)*b.N/rounds
+		if r%2 == 0 {
+			bare += postAll(b, hc, bareURL, bareBodies[lo:hi])
+			other += postAll(b, hc, otherURL, otherBodies[lo:hi])
+		} else {
+			other += postAll(b, hc, otherURL, otherBodies[lo:hi])
+			bare += postAll(b, hc, bareURL, bareBodies[lo:hi])
+		}
+	}
+	b.StopTimer()
+	return float64(b.N) / bare.Seconds(), float64(b.N) / other.Seconds()
+}
+
+// shapeSettle is the kit's PostgreSQL shape (TestFreshSettlementRoundTrips:
+// four statements, no transaction, two commits) in the simplest
+// statements that have it: read the attempt, settle it with one
+// conditional UPDATE (commit), read the business order's attempts, mark
+// it fulfilled with another (commit). No schedule, money facts, lease or
+// hook. BenchmarkFreshSettlementShape compares it with bareSettle: what
+// any notification path with that many round trips and commits can reach.
+func shapeSettle(db *sql.DB, d sqlstore.Dialect, prefix string) http.Handler {
+	r := func(q string) string {
+		if d != sqlstore.Postgres {
+			return q
+		}
+		for i := 1; strings.Contains(q, "?"); i++ {
+			q = strings.Replace(q, "?", fmt.Sprintf("$%d", i), 1)
+		}
+		return q
+	}
+	t := prefix + "orders"
+	read := r("SELECT status, mch_id, amount FROM " + t + " WHERE out_trade_no = ?")
+	settle := r("UPDATE " + t + " SET status = 'PAID', transaction_id = ?, updated_at = ? WHERE out_trade_no = ? AND status = 'PENDING'")
+	list := r("SELECT out_trade_no, status, fulfilled FROM " + t + " WHERE business_id = ?")
+	mark := r("UPDATE " + t + " SET fulfilled = 1, fulfilled_at = ?, updated_at = ? WHERE out_trade_no = ? AND status = 'PAID' AND fulfilled = 0")
+	fail := func(w http.ResponseWriter) { http.Error(w, "fail", http.StatusInternalServerError) }
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if err := req.ParseForm(); err != nil || sign.Verify(req.PostForm, sign.MD5, benchKey) != nil {
+			http.Error(w, "fail", http.StatusBadRequest)
+			return
+		}
+		ctx, f := req.Context(), req.PostForm
+		var status, mch string
+		var amount int64
+		if err := db.QueryRowContext(ctx, read, f.Get("out_trade_no")).Scan(&status, &mch, &amount); err != nil || status != "PENDING" {
+			fail(w)
+			return
+		}
+		now := time.Now().UnixMicro()
+		res, err := db.ExecContext(ctx, settle, f.Get("transaction_id"), now, f.Get("out_trade_no"))
+		if n, _ := rowsAffected(res, err); n != 1 {
+			fail(w)
+			return
+		}
+		rows, err := db.QueryContext(ctx, list, strings.TrimSuffix(f.Get("out_trade_no"), "A001"))
+		if err != nil {
+			fail(w)
+			return
+		}
+		for rows.Next() {
+			var sibling, siblingStatus string
+			var fulfilled int
+			if err := rows.Scan(&sibling, &siblingStatus, &fulfilled); err != nil {
+				break
+			}
+		}
+		if rows.Close() != nil || rows.Err() != nil {
+			fail(w)
+			return
+		}
+		res, err = db.ExecContext(ctx, mark, now, now, f.Get("out_trade_no"))
+		if n, _ := rowsAffected(res, err); n != 1 {
+			fail(w)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(w, "success")
+	})
+}
+
+func rowsAffected(res sql.Result, err error) (int64, error) {
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// BenchmarkFreshSettlementShape is BenchmarkFreshSettlement with
+// shapeSettle in the kit's place: the kit's round trips and commits
+// without its work. shape/bare bounds what kit/bare can reach without
+// fewer round trips or commits (BENCHMARKS.md, issue 18.8).
+//
+//	go test -run '^$' -bench BenchmarkFreshSettlementShape -benchtime 4000x -count 3 .
+func BenchmarkFreshSettlementShape(b *testing.B) {
+	againstBare(b, "shape", func(_ *testing.B, _ *sqlstore.Store, db *sql.DB, d sqlstore.Dialect, prefix string) http.Handler {
+		return shapeSettle(db, d, prefix)
+	})
 }
