@@ -167,7 +167,7 @@ func freshSetup(b *testing.B, tg target) (s *sqlstore.Store, db *sql.DB, prefix 
 // rates and kit/bare. TestFreshSettlementRoundTrips counts the round
 // trips behind the difference.
 //
-//	go test -run '^$' -bench BenchmarkFreshSettlement -benchtime 4000x -count 3 .
+//	go test -run '^$' -bench 'BenchmarkFreshSettlement$' -benchtime 4000x -count 3 .
 func BenchmarkFreshSettlement(b *testing.B) {
 	againstBare(b, "kit", func(b *testing.B, s *sqlstore.Store, _ *sql.DB, _ sqlstore.Dialect, _ string) http.Handler {
 		return notifyOn(b, s)
@@ -301,7 +301,7 @@ func rowsAffected(res sql.Result, err error) (int64, error) {
 // without its work. shape/bare bounds what kit/bare can reach without
 // fewer round trips or commits (BENCHMARKS.md, issue 18.8).
 //
-//	go test -run '^$' -bench BenchmarkFreshSettlementShape -benchtime 4000x -count 3 .
+//	go test -run '^$' -bench 'BenchmarkFreshSettlementShape$' -benchtime 4000x -count 3 .
 func BenchmarkFreshSettlementShape(b *testing.B) {
 	againstBare(b, "shape", func(_ *testing.B, _ *sqlstore.Store, db *sql.DB, d sqlstore.Dialect, prefix string) http.Handler {
 		return shapeSettle(db, d, prefix)
