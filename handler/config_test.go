@@ -13,6 +13,7 @@ import (
 
 	"github.com/cypaykit/kit/client"
 	"github.com/cypaykit/kit/handler"
+	"github.com/cypaykit/kit/handler/handlertest"
 	"github.com/cypaykit/kit/model"
 	"github.com/cypaykit/kit/store"
 	"github.com/cypaykit/kit/store/memstore"
@@ -21,44 +22,47 @@ import (
 func TestConstructorsValidate(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	resolve := e.resolve
+	resolve := e.Resolve
 	tests := map[string]func() error{
 		"settler without store": func() error { _, err := handler.NewSettler(handler.SettlerConfig{}); return err },
 		"settler negative ttl": func() error {
-			_, err := handler.NewSettler(handler.SettlerConfig{Store: e.mem, LockTTL: -1})
+			_, err := handler.NewSettler(handler.SettlerConfig{Store: e.Mem, LockTTL: -1})
 			return err
 		},
-		"notify without settler": func() error { _, err := handler.NewNotify(handler.NotifyConfig{Keys: keyring()}); return err },
+		"notify without settler": func() error {
+			_, err := handler.NewNotify(handler.NotifyConfig{Keys: handlertest.Keyring()})
+			return err
+		},
 		"notify without keys": func() error {
-			_, err := handler.NewNotify(handler.NotifyConfig{Settler: e.settler})
+			_, err := handler.NewNotify(handler.NotifyConfig{Settler: e.Settler})
 			return err
 		},
 		"notify unknown algorithm": func() error {
-			_, err := handler.NewNotify(handler.NotifyConfig{Settler: e.settler, Keys: keyring(), Algorithm: "CRC32"})
+			_, err := handler.NewNotify(handler.NotifyConfig{Settler: e.Settler, Keys: handlertest.Keyring(), Algorithm: "CRC32"})
 			return err
 		},
 		"preorder without resolver": func() error {
-			_, err := handler.NewPreOrder(handler.PreOrderConfig{Store: e.mem, Client: e.clients[model.V2], Authorize: handler.AllowAnyone, NotifyURL: "https://a.example/n"})
+			_, err := handler.NewPreOrder(handler.PreOrderConfig{Store: e.Mem, Client: e.Clients[model.V2], Authorize: handler.AllowAnyone, NotifyURL: "https://a.example/n"})
 			return err
 		},
 		"preorder without Authorize": func() error {
-			_, err := handler.NewPreOrder(handler.PreOrderConfig{Store: e.mem, Client: e.clients[model.V2], Resolve: resolve, NotifyURL: "https://a.example/n"})
+			_, err := handler.NewPreOrder(handler.PreOrderConfig{Store: e.Mem, Client: e.Clients[model.V2], Resolve: resolve, NotifyURL: "https://a.example/n"})
 			return err
 		},
 		"preorder negative MaxOpen": func() error {
-			_, err := handler.NewPreOrder(handler.PreOrderConfig{Store: e.mem, Client: e.clients[model.V2], Resolve: resolve, Authorize: handler.AllowAnyone, NotifyURL: "https://a.example/n", MaxOpen: -1})
+			_, err := handler.NewPreOrder(handler.PreOrderConfig{Store: e.Mem, Client: e.Clients[model.V2], Resolve: resolve, Authorize: handler.AllowAnyone, NotifyURL: "https://a.example/n", MaxOpen: -1})
 			return err
 		},
 		"preorder negative OpenFor": func() error {
-			_, err := handler.NewPreOrder(handler.PreOrderConfig{Store: e.mem, Client: e.clients[model.V2], Resolve: resolve, Authorize: handler.AllowAnyone, NotifyURL: "https://a.example/n", OpenFor: -time.Hour})
+			_, err := handler.NewPreOrder(handler.PreOrderConfig{Store: e.Mem, Client: e.Clients[model.V2], Resolve: resolve, Authorize: handler.AllowAnyone, NotifyURL: "https://a.example/n", OpenFor: -time.Hour})
 			return err
 		},
 		"preorder notify URL with query": func() error {
-			_, err := handler.NewPreOrder(handler.PreOrderConfig{Store: e.mem, Client: e.clients[model.V2], Resolve: resolve, Authorize: handler.AllowAnyone, NotifyURL: "https://a.example/n?x=1"})
+			_, err := handler.NewPreOrder(handler.PreOrderConfig{Store: e.Mem, Client: e.Clients[model.V2], Resolve: resolve, Authorize: handler.AllowAnyone, NotifyURL: "https://a.example/n?x=1"})
 			return err
 		},
 		"preorder relative notify URL": func() error {
-			_, err := handler.NewPreOrder(handler.PreOrderConfig{Store: e.mem, Client: e.clients[model.V2], Resolve: resolve, Authorize: handler.AllowAnyone, NotifyURL: "/notify"})
+			_, err := handler.NewPreOrder(handler.PreOrderConfig{Store: e.Mem, Client: e.Clients[model.V2], Resolve: resolve, Authorize: handler.AllowAnyone, NotifyURL: "/notify"})
 			return err
 		},
 		"status without store": func() error { _, err := handler.NewStatus(handler.StatusConfig{}); return err },
@@ -81,7 +85,7 @@ type onlyStore struct{ store.OrderStore }
 func TestLocalLocker(t *testing.T) {
 	t.Parallel()
 	m := memstore.New()
-	h := newHooks()
+	h := handlertest.NewHooks()
 	s, err := handler.NewSettler(handler.SettlerConfig{Store: onlyStore{m}, SingleProcess: true, Fulfill: h.Fulfill, Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
@@ -92,8 +96,8 @@ func TestLocalLocker(t *testing.T) {
 	}
 	srv := httptest.NewServer(n)
 	t.Cleanup(srv.Close)
-	e := &env{mem: m, clock: newClock()}
-	o := e.createPending(t, "LOCAL01", mchA, model.V2, 50)
+	e := &env{Host: &handlertest.Host{Mem: m, Clock: handlertest.NewClock()}}
+	o := e.CreatePending(t, "LOCAL01", mchA, model.V2, 50)
 	body := signedNotification(t, o, keyA, nil).Encode()
 	var wg sync.WaitGroup
 	replies := make(chan string, 50)
@@ -118,8 +122,8 @@ func TestLocalLocker(t *testing.T) {
 			t.Errorf("reply: got %q, want success", r)
 		}
 	}
-	if c := h.Calls("LOCAL01"); c != 1 || h.overlap.Load() != 0 {
-		t.Errorf("hook: got %d calls, %d overlaps; want 1, 0", c, h.overlap.Load())
+	if c := h.Calls("LOCAL01"); c != 1 || h.Overlaps() != 0 {
+		t.Errorf("hook: got %d calls, %d overlaps; want 1, 0", c, h.Overlaps())
 	}
 	if got, _ := m.Get(context.Background(), "LOCAL01"); !got.Fulfilled {
 		t.Error("not fulfilled")

@@ -27,21 +27,21 @@ func TestStoreFailsOnSettle(t *testing.T) {
 		fs := &failingStore{}
 		e := newEnv(t, envOptions{wrap: func(m *memstore.Store) store.OrderStore { fs.OrderStore = m; return fs }})
 		fs.settleFails.Store(1)
-		o := e.createPending(t, "STOREFAIL1", mchA, model.V2, 700)
+		o := e.CreatePending(t, "STOREFAIL1", mchA, model.V2, 700)
 		v := signedNotification(t, o, keyA, nil)
-		if got := e.postNotify(t, v); got != "fail" {
+		if got := e.PostNotify(t, v); got != "fail" {
 			t.Errorf("while the store fails: got %q, want fail", got)
 		}
-		if diff := cmp.Diff(o, e.get(t, o.OutTradeNo)); diff != "" {
+		if diff := cmp.Diff(o, e.Get(t, o.OutTradeNo)); diff != "" {
 			t.Errorf("order changed (-before +after):\n%s", diff)
 		}
-		if got := e.postNotify(t, v); got != "success" {
+		if got := e.PostNotify(t, v); got != "success" {
 			t.Errorf("retry: got %q, want success", got)
 		}
-		if o := e.get(t, o.OutTradeNo); o.Status != store.Paid || !o.Fulfilled || o.TransactionID != v.Get("transaction_id") {
+		if o := e.Get(t, o.OutTradeNo); o.Status != store.Paid || !o.Fulfilled || o.TransactionID != v.Get("transaction_id") {
 			t.Errorf("after retry: got %s fulfilled=%v, want PAID and fulfilled", o.Status, o.Fulfilled)
 		}
-		if n := e.rec.Count(handler.StoreError); n != 1 {
+		if n := e.Rec.Count(handler.StoreError); n != 1 {
 			t.Errorf("store error events: got %d, want 1", n)
 		}
 	})
@@ -49,14 +49,14 @@ func TestStoreFailsOnSettle(t *testing.T) {
 		t.Parallel()
 		fs := &failingStore{}
 		e := newEnv(t, envOptions{wrap: func(m *memstore.Store) store.OrderStore { fs.OrderStore = m; return fs }})
-		e.addOrder("SFSIM1", mchA, 710)
-		otn := e.mustPreOrder(t, model.V2, "SFSIM1", model.PayWeChat)
+		e.AddOrder("SFSIM1", mchA, 710)
+		otn := e.MustPreOrder(t, model.V2, "SFSIM1", model.PayWeChat)
 		fs.settleFails.Store(2)
-		if err := e.sim.Pay(otn); err != nil {
+		if err := e.Sim.Pay(otn); err != nil {
 			t.Fatal(err)
 		}
-		e.waitIdle(t)
-		d := e.sim.Deliveries(otn)
+		e.WaitIdle(t)
+		d := e.Sim.Deliveries(otn)
 		var replies []string
 		for _, x := range d {
 			replies = append(replies, x.Reply)
@@ -64,10 +64,10 @@ func TestStoreFailsOnSettle(t *testing.T) {
 		if diff := cmp.Diff([]string{"fail", "fail", "success"}, replies); diff != "" {
 			t.Errorf("delivery replies (-want +got):\n%s", diff)
 		}
-		if o := e.get(t, otn); o.Status != store.Paid || !o.Fulfilled {
+		if o := e.Get(t, otn); o.Status != store.Paid || !o.Fulfilled {
 			t.Errorf("got %s fulfilled=%v, want PAID and fulfilled", o.Status, o.Fulfilled)
 		}
-		if n := e.hooks.Calls(otn); n != 1 {
+		if n := e.Hooks.Calls(otn); n != 1 {
 			t.Errorf("hook calls: got %d, want 1", n)
 		}
 	})
@@ -79,19 +79,19 @@ func TestStoreFailsOnSettle(t *testing.T) {
 func TestHookFailsTwice(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	e.hooks.behave = func(o store.Order, call int) error {
+	e.Hooks.Decide(func(o store.Order, call int) error {
 		if call <= 2 {
 			return errors.New("warehouse unavailable")
 		}
 		return nil
-	}
-	e.addOrder("HOOKFAIL1", mchA, 1200)
-	otn := e.mustPreOrder(t, model.V2, "HOOKFAIL1", model.PayWeChat)
-	if err := e.sim.Pay(otn); err != nil {
+	})
+	e.AddOrder("HOOKFAIL1", mchA, 1200)
+	otn := e.MustPreOrder(t, model.V2, "HOOKFAIL1", model.PayWeChat)
+	if err := e.Sim.Pay(otn); err != nil {
 		t.Fatal(err)
 	}
-	e.waitIdle(t)
-	d := e.sim.Deliveries(otn)
+	e.WaitIdle(t)
+	d := e.Sim.Deliveries(otn)
 	var replies []string
 	for _, x := range d {
 		replies = append(replies, x.Reply)
@@ -99,25 +99,25 @@ func TestHookFailsTwice(t *testing.T) {
 	if diff := cmp.Diff([]string{"fail", "fail", "success"}, replies); diff != "" {
 		t.Errorf("delivery replies (-want +got):\n%s", diff)
 	}
-	if n := e.hooks.Calls(otn); n != 3 {
+	if n := e.Hooks.Calls(otn); n != 3 {
 		t.Errorf("hook calls: got %d, want 3", n)
 	}
-	o := e.get(t, otn)
+	o := e.Get(t, otn)
 	if o.Status != store.Paid || !o.Fulfilled {
 		t.Fatalf("got %s fulfilled=%v, want PAID and fulfilled", o.Status, o.Fulfilled)
 	}
-	if n := e.rec.Count(handler.HookError); n != 2 {
+	if n := e.Rec.Count(handler.HookError); n != 2 {
 		t.Errorf("hook error events: got %d, want 2", n)
 	}
 	// Late duplicates and a reconciler pass do not run it again.
-	if got := e.postNotify(t, mustParse(t, d[0].Body)); got != "success" {
+	if got := e.PostNotify(t, mustParse(t, d[0].Body)); got != "success" {
 		t.Errorf("late duplicate: got %q, want success", got)
 	}
-	e.clock.Advance(time.Minute)
+	e.Clock.Advance(time.Minute)
 	if err := e.reconciler(t, model.V2).RunOnce(context.Background()); err != nil {
 		t.Errorf("reconcile: %v", err)
 	}
-	if n := e.hooks.Calls(otn); n != 3 {
+	if n := e.Hooks.Calls(otn); n != 3 {
 		t.Errorf("hook calls after duplicates: got %d, want 3", n)
 	}
 }
@@ -127,17 +127,17 @@ func TestHookFailsTwice(t *testing.T) {
 func TestReconcilerRetriesHook(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	e.hooks.behave = func(o store.Order, call int) error {
+	e.Hooks.Decide(func(o store.Order, call int) error {
 		if call == 1 {
 			return errors.New("once")
 		}
 		return nil
-	}
-	o := e.createPending(t, "HOOKRETRY1", mchA, model.V2, 100)
-	if got := e.postNotify(t, signedNotification(t, o, keyA, nil)); got != "fail" {
+	})
+	o := e.CreatePending(t, "HOOKRETRY1", mchA, model.V2, 100)
+	if got := e.PostNotify(t, signedNotification(t, o, keyA, nil)); got != "fail" {
 		t.Fatalf("got %q, want fail", got)
 	}
-	if o := e.get(t, o.OutTradeNo); o.Status != store.Paid || o.Fulfilled {
+	if o := e.Get(t, o.OutTradeNo); o.Status != store.Paid || o.Fulfilled {
 		t.Fatalf("got %s fulfilled=%v, want PAID and not fulfilled", o.Status, o.Fulfilled)
 	}
 	r := e.reconciler(t, model.V2)
@@ -146,10 +146,10 @@ func TestReconcilerRetriesHook(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if o := e.get(t, o.OutTradeNo); !o.Fulfilled {
+	if o := e.Get(t, o.OutTradeNo); !o.Fulfilled {
 		t.Error("not fulfilled after the reconciler ran")
 	}
-	if n := e.hooks.Calls(o.OutTradeNo); n != 2 {
+	if n := e.Hooks.Calls(o.OutTradeNo); n != 2 {
 		t.Errorf("hook calls: got %d, want 2", n)
 	}
 }
@@ -159,24 +159,24 @@ func TestReconcilerRetriesHook(t *testing.T) {
 func TestHookPanics(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	e.hooks.behave = func(o store.Order, call int) error {
+	e.Hooks.Decide(func(o store.Order, call int) error {
 		if call == 1 {
 			panic("hook bug")
 		}
 		return nil
-	}
-	o := e.createPending(t, "HOOKPANIC1", mchA, model.V2, 100)
+	})
+	o := e.CreatePending(t, "HOOKPANIC1", mchA, model.V2, 100)
 	v := signedNotification(t, o, keyA, nil)
-	if got := e.postNotify(t, v); got != "fail" {
+	if got := e.PostNotify(t, v); got != "fail" {
 		t.Errorf("panicking hook: got %q, want fail", got)
 	}
-	if got := e.postNotify(t, v); got != "success" {
+	if got := e.PostNotify(t, v); got != "success" {
 		t.Errorf("server after the panic: got %q, want success", got)
 	}
-	if o := e.get(t, o.OutTradeNo); !o.Fulfilled {
+	if o := e.Get(t, o.OutTradeNo); !o.Fulfilled {
 		t.Error("not fulfilled")
 	}
-	if n := e.rec.Count(handler.HookError); n != 1 {
+	if n := e.Rec.Count(handler.HookError); n != 1 {
 		t.Errorf("hook error events: got %d, want 1", n)
 	}
 }
@@ -204,13 +204,13 @@ func TestSlowStore(t *testing.T) {
 		wrap: func(m *memstore.Store) store.OrderStore { bs.OrderStore = m; return bs }})
 	var release sync.Once
 	t.Cleanup(func() { release.Do(func() { close(bs.block) }) })
-	o := e.createPending(t, "SLOWSTORE1", mchA, model.V2, 100)
+	o := e.CreatePending(t, "SLOWSTORE1", mchA, model.V2, 100)
 	v := signedNotification(t, o, keyA, nil)
 	if got := e.postNotifyWithin(t, v, 30*time.Second); got != "fail" {
 		t.Errorf("slow store: got %q, want fail", got)
 	}
 	waitFor(t, bs.entered, "the store call")
-	if n := e.rec.Count(handler.Timeout); n != 1 {
+	if n := e.Rec.Count(handler.Timeout); n != 1 {
 		t.Errorf("timeout events: got %d, want 1", n)
 	}
 	release.Do(func() { close(bs.block) })
@@ -222,10 +222,10 @@ func TestSlowStore(t *testing.T) {
 			t.Fatalf("after the store recovered: got %q, want success", got)
 		}
 	}
-	if o := e.get(t, o.OutTradeNo); o.Status != store.Paid || !o.Fulfilled {
+	if o := e.Get(t, o.OutTradeNo); o.Status != store.Paid || !o.Fulfilled {
 		t.Errorf("got %s fulfilled=%v, want PAID and fulfilled", o.Status, o.Fulfilled)
 	}
-	if n := e.hooks.Calls(o.OutTradeNo); n != 1 {
+	if n := e.Hooks.Calls(o.OutTradeNo); n != 1 {
 		t.Errorf("hook calls: got %d, want 1", n)
 	}
 }
@@ -241,14 +241,14 @@ func TestSlowHook(t *testing.T) {
 	releaseHook := func() { releaseOnce.Do(func() { close(release) }) }
 	t.Cleanup(releaseHook) // before the server's Close waits for the handler
 	done := make(chan struct{})
-	e.hooks.behave = func(o store.Order, call int) error {
+	e.Hooks.Decide(func(o store.Order, call int) error {
 		if call == 1 {
 			<-release
 			defer close(done)
 		}
 		return nil
-	}
-	o := e.createPending(t, "SLOWHOOK1", mchA, model.V2, 100)
+	})
+	o := e.CreatePending(t, "SLOWHOOK1", mchA, model.V2, 100)
 	v := signedNotification(t, o, keyA, nil)
 	if got := e.postNotifyWithin(t, v, 30*time.Second); got != "fail" {
 		t.Errorf("slow hook: got %q, want fail", got)
@@ -263,7 +263,7 @@ func TestSlowHook(t *testing.T) {
 			t.Fatalf("retry: got %q, want success", got)
 		}
 	}
-	if n := e.hooks.Calls(o.OutTradeNo); n != 1 {
+	if n := e.Hooks.Calls(o.OutTradeNo); n != 1 {
 		t.Errorf("hook calls: got %d, want 1", n)
 	}
 }
@@ -278,41 +278,41 @@ func TestNoNotification(t *testing.T) {
 			// The whole retry schedule (about 3 h) passes in about a second.
 			e := newEnv(t, envOptions{timeScale: 0.0001})
 			id := "NONOTIFY" + faultName(f)
-			e.addOrder(id, mchA, 4200)
+			e.AddOrder(id, mchA, 4200)
 			otn := handler.OutTradeNo(id, 1)
-			e.sim.SetFaults(otn, f)
+			e.Sim.SetFaults(otn, f)
 			// Created under v1, queried through the reconciler's v1 client.
-			if got := e.mustPreOrder(t, model.V1, id, model.PayECNY); got != otn {
+			if got := e.MustPreOrder(t, model.V1, id, model.PayECNY); got != otn {
 				t.Fatalf("out_trade_no: got %q, want %q", got, otn)
 			}
-			if err := e.sim.Pay(otn); err != nil {
+			if err := e.Sim.Pay(otn); err != nil {
 				t.Fatal(err)
 			}
-			e.waitIdle(t)
-			if o := e.get(t, otn); o.Status != store.Pending {
+			e.WaitIdle(t)
+			if o := e.Get(t, otn); o.Status != store.Pending {
 				t.Fatalf("before reconciling: got %s, want PENDING", o.Status)
 			}
 			r := e.reconciler(t, model.V2)
-			e.clock.Advance(2 * time.Second)
+			e.Clock.Advance(2 * time.Second)
 			if err := r.RunOnce(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			if o := e.get(t, otn); o.Status != store.Pending {
+			if o := e.Get(t, otn); o.Status != store.Pending {
 				t.Errorf("2 s after creation: got %s, want PENDING (first query after 5 s)", o.Status)
 			}
-			e.clock.Advance(4 * time.Second)
+			e.Clock.Advance(4 * time.Second)
 			if err := r.RunOnce(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			o := e.get(t, otn)
-			sim, _ := e.sim.Order(otn)
+			o := e.Get(t, otn)
+			sim, _ := e.Sim.Order(otn)
 			if o.Status != store.Paid || !o.Fulfilled || o.TransactionID != sim.TransactionID {
 				t.Errorf("after reconciling: got %s fulfilled=%v txn %q, want PAID, fulfilled, %q", o.Status, o.Fulfilled, o.TransactionID, sim.TransactionID)
 			}
-			if n := e.hooks.Calls(otn); n != 1 {
+			if n := e.Hooks.Calls(otn); n != 1 {
 				t.Errorf("hook calls: got %d, want 1", n)
 			}
-			if n := len(e.rec.Alerts()); n != 0 {
+			if n := len(e.Rec.Alerts()); n != 0 {
 				t.Errorf("alerts: got %d, want 0", n)
 			}
 		})
@@ -358,21 +358,21 @@ func TestPreOrderUnknownOutcome(t *testing.T) {
 			// arrived on a loaded machine, hence seconds, not milliseconds.
 			e := newEnv(t, envOptions{clientTimeout: 2 * time.Second})
 			id := "UNKNOWN" + faultName(f)
-			e.addOrder(id, mchB, 990)
+			e.AddOrder(id, mchB, 990)
 			otn := handler.OutTradeNo(id, 1)
-			e.sim.SetFaults(otn, f)
-			r := e.preOrder(t, model.V2, map[string]any{"order_id": id, "channel": "WECHAT"})
+			e.Sim.SetFaults(otn, f)
+			r := e.PreOrder(t, model.V2, map[string]any{"order_id": id, "channel": "WECHAT"})
 			if r.Status != http.StatusAccepted || r.OutTradeNo != otn || r.State != string(store.Pending) {
 				t.Fatalf("pre-order: got %d %+v, want 202 PENDING %s", r.Status, r, otn)
 			}
-			if err := e.sim.Pay(otn); err != nil {
+			if err := e.Sim.Pay(otn); err != nil {
 				t.Fatal(err)
 			}
-			e.clock.Advance(6 * time.Second)
+			e.Clock.Advance(6 * time.Second)
 			if err := e.reconciler(t, model.V2).RunOnce(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			if o := e.get(t, otn); o.Status != store.Paid || !o.Fulfilled {
+			if o := e.Get(t, otn); o.Status != store.Paid || !o.Fulfilled {
 				t.Errorf("after reconciling: got %s fulfilled=%v, want PAID and fulfilled", o.Status, o.Fulfilled)
 			}
 		})
@@ -385,7 +385,7 @@ func TestPreOrderUnknownOutcome(t *testing.T) {
 func (e *env) postNotifyWithin(t testing.TB, v url.Values, limit time.Duration) string {
 	t.Helper()
 	c := &http.Client{Timeout: limit}
-	resp, err := c.PostForm(e.srv.URL+"/notify", v)
+	resp, err := c.PostForm(e.Server.URL+"/notify", v)
 	if err != nil {
 		t.Fatalf("no reply within %v: %v", limit, err)
 	}

@@ -27,7 +27,7 @@ func historyEnv(t *testing.T, opt envOptions) *env {
 		opt.events = mem
 	}
 	e := newEnv(t, opt)
-	e.mem = mem
+	e.Mem = mem
 	return e
 }
 
@@ -36,7 +36,7 @@ func (e *env) flush(t *testing.T) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := e.settler.Flush(ctx); err != nil {
+	if err := e.Settler.Flush(ctx); err != nil {
 		t.Fatalf("Flush: %v", err)
 	}
 }
@@ -53,7 +53,7 @@ func inboxItems(t *testing.T, in store.InboxStore) []*store.InboxItem {
 // postRaw posts body as a notification with a User-Agent, as the gateway does.
 func (e *env) postRaw(t *testing.T, body string) string {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, e.srv.URL+"/notify", strings.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, e.Server.URL+"/notify", strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,13 +72,13 @@ func (e *env) postRaw(t *testing.T, body string) string {
 // the outcome and the reply, and it is the attempt's notified event.
 func TestInboxKeepsVerifiedNotification(t *testing.T) {
 	e := historyEnv(t, envOptions{})
-	o := e.createPending(t, "INBOX00001", mchA, model.V2, 1999)
+	o := e.CreatePending(t, "INBOX00001", mchA, model.V2, 1999)
 	body := signedNotification(t, o, keyFor(o), nil).Encode()
 	if got := e.postRaw(t, body); got != "success" {
 		t.Fatalf("reply: got %q, want success", got)
 	}
 	e.flush(t)
-	items := inboxItems(t, e.mem)
+	items := inboxItems(t, e.Mem)
 	if len(items) != 1 {
 		t.Fatalf("inbox holds %d items, want 1", len(items))
 	}
@@ -88,7 +88,7 @@ func TestInboxKeepsVerifiedNotification(t *testing.T) {
 		it.Outcome != "settled" || it.Reply != "success" || it.Status != http.StatusOK || it.Err != "" {
 		t.Fatalf("kept item: %+v\nwant the posted body byte for byte, settled, success", it)
 	}
-	h, err := handler.LoadHistory(context.Background(), e.mem, e.mem, o.OutTradeNo)
+	h, err := handler.LoadHistory(context.Background(), e.Mem, e.Mem, o.OutTradeNo)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func TestInboxKeepsVerifiedNotification(t *testing.T) {
 // merchant's key, re-cut, junk — adds no inbox row and no event.
 func TestInboxForgedFloodCostsNoRow(t *testing.T) {
 	e := historyEnv(t, envOptions{})
-	o := e.createPending(t, "INBOX00002", mchA, model.V2, 1999)
+	o := e.CreatePending(t, "INBOX00002", mchA, model.V2, 1999)
 	genuine := signedNotification(t, o, keyFor(o), nil)
 	forgeries := []string{
 		"junk=%ZZ",
@@ -135,13 +135,13 @@ func TestInboxForgedFloodCostsNoRow(t *testing.T) {
 		}
 	}
 	e.flush(t)
-	if items := inboxItems(t, e.mem); len(items) != 0 {
+	if items := inboxItems(t, e.Mem); len(items) != 0 {
 		t.Fatalf("after a flood of 200 forged notifications the inbox holds %d items (first: %+v), want 0", len(items), items[0])
 	}
-	if evs, _ := e.mem.ListEvents(context.Background(), o.OutTradeNo); len(evs) != 0 {
+	if evs, _ := e.Mem.ListEvents(context.Background(), o.OutTradeNo); len(evs) != 0 {
 		t.Fatalf("after the flood the attempt has %d events, want 0", len(evs))
 	}
-	if e.get(t, o.OutTradeNo).Status != store.Pending {
+	if e.Get(t, o.OutTradeNo).Status != store.Pending {
 		t.Fatal("a forgery changed the attempt")
 	}
 }
@@ -150,7 +150,7 @@ func TestInboxForgedFloodCostsNoRow(t *testing.T) {
 // not kept again; the Reconciler's pass adds them to the kept item.
 func TestInboxCountsMemoCopies(t *testing.T) {
 	e := historyEnv(t, envOptions{})
-	o := e.createPending(t, "INBOX00003", mchA, model.V2, 1999)
+	o := e.CreatePending(t, "INBOX00003", mchA, model.V2, 1999)
 	body := signedNotification(t, o, keyFor(o), nil).Encode()
 	for i := 0; i < 7; i++ { // settled, duplicate (the memo learns it once it is kept), then 5 from the memo
 		if got := e.postRaw(t, body); got != "success" {
@@ -160,21 +160,21 @@ func TestInboxCountsMemoCopies(t *testing.T) {
 			e.flush(t)
 		}
 	}
-	items := inboxItems(t, e.mem)
+	items := inboxItems(t, e.Mem)
 	if len(items) != 2 || items[0].Outcome != "duplicate" || items[1].Outcome != "settled" {
 		t.Fatalf("inbox: %d items; want 2 (settled, then the duplicate the memo learnt from)", len(items))
 	}
 	if err := e.reconciler(t, model.V2).RunOnce(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	got, err := e.mem.GetInbox(context.Background(), items[0].ID)
+	got, err := e.Mem.GetInbox(context.Background(), items[0].ID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got.Copies != 5 {
 		t.Fatalf("after a pass the duplicate's item counts %d copies, want 5", got.Copies)
 	}
-	if n := len(inboxItems(t, e.mem)); n != 2 {
+	if n := len(inboxItems(t, e.Mem)); n != 2 {
 		t.Fatalf("after the pass the inbox holds %d items, want 2", n)
 	}
 }
@@ -201,30 +201,30 @@ func (failingHistory) AddEvents(context.Context, []*store.Event) error { return 
 func TestHistoryFailureChangesNothing(t *testing.T) {
 	broken := failingHistory{memstore.New()}
 	e := historyEnv(t, envOptions{inbox: broken, events: broken})
-	o := e.createPending(t, "INBOX00004", mchA, model.V2, 1999)
-	if got := e.postNotify(t, signedNotification(t, o, keyFor(o), nil)); got != "success" {
+	o := e.CreatePending(t, "INBOX00004", mchA, model.V2, 1999)
+	if got := e.PostNotify(t, signedNotification(t, o, keyFor(o), nil)); got != "success" {
 		t.Fatalf("reply with a failing inbox: got %q, want success", got)
 	}
-	if got := e.get(t, o.OutTradeNo); got.Status != store.Paid || !got.Fulfilled {
+	if got := e.Get(t, o.OutTradeNo); got.Status != store.Paid || !got.Fulfilled {
 		t.Fatalf("with a failing inbox the attempt is %s fulfilled=%v, want PAID and fulfilled", got.Status, got.Fulfilled)
 	}
 	// The query path: paid at the gateway, its notification lost.
-	e.addOrder("INBOXBIZ5", mchA, 500)
-	otn := e.mustPreOrder(t, model.V2, "INBOXBIZ5", model.PayWeChat)
-	e.sim.SetFaults(otn, gatewaytest.Faults{NoNotify: true})
-	if err := e.sim.Pay(otn); err != nil {
+	e.AddOrder("INBOXBIZ5", mchA, 500)
+	otn := e.MustPreOrder(t, model.V2, "INBOXBIZ5", model.PayWeChat)
+	e.Sim.SetFaults(otn, gatewaytest.Faults{NoNotify: true})
+	if err := e.Sim.Pay(otn); err != nil {
 		t.Fatal(err)
 	}
-	e.clock.Advance(10 * time.Second)
+	e.Clock.Advance(10 * time.Second)
 	if err := e.reconciler(t, model.V2).RunOnce(context.Background()); err != nil {
 		t.Fatalf("a pass with a failing history: %v", err)
 	}
-	if got := e.get(t, otn); got.Status != store.Paid {
+	if got := e.Get(t, otn); got.Status != store.Paid {
 		t.Fatalf("with a failing history the queried attempt is %s, want PAID", got.Status)
 	}
 	e.flush(t)
 	var failures int
-	for _, ev := range e.rec.Events() {
+	for _, ev := range e.Rec.Events() {
 		if ev.Source == handler.SourceHistory {
 			if ev.Outcome != handler.StoreError || ev.Err == nil {
 				t.Errorf("history event %+v: want StoreError with an error", ev)
@@ -242,18 +242,18 @@ func TestHistoryFailureChangesNothing(t *testing.T) {
 // said SUCCESS, and it settled), and why another is CLOSED.
 func TestHistoryExplainsAttempt(t *testing.T) {
 	e := historyEnv(t, envOptions{})
-	e.addOrder("HISTBIZ1", mchA, 1234)
-	otn := e.mustPreOrder(t, model.V2, "HISTBIZ1", model.PayWeChat)
-	e.sim.SetFaults(otn, gatewaytest.Faults{NoNotify: true})
-	if err := e.sim.Pay(otn); err != nil {
+	e.AddOrder("HISTBIZ1", mchA, 1234)
+	otn := e.MustPreOrder(t, model.V2, "HISTBIZ1", model.PayWeChat)
+	e.Sim.SetFaults(otn, gatewaytest.Faults{NoNotify: true})
+	if err := e.Sim.Pay(otn); err != nil {
 		t.Fatal(err)
 	}
-	e.clock.Advance(10 * time.Second)
+	e.Clock.Advance(10 * time.Second)
 	r := e.reconciler(t, model.V2)
 	if err := r.RunOnce(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	h, err := handler.LoadHistory(context.Background(), e.mem, e.mem, otn)
+	h, err := handler.LoadHistory(context.Background(), e.Mem, e.Mem, otn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,16 +271,16 @@ func TestHistoryExplainsAttempt(t *testing.T) {
 	}
 
 	// An attempt the gateway reports closed.
-	e.addOrder("HISTBIZ2", mchA, 50)
-	closed := e.mustPreOrder(t, model.V2, "HISTBIZ2", model.PayWeChat)
-	if _, err := e.clients[model.V2].Cancel(context.Background(), &model.CancelRequest{PayType: model.PayWeChat, MchID: mchA, OutTradeNo: closed}); err != nil {
+	e.AddOrder("HISTBIZ2", mchA, 50)
+	closed := e.MustPreOrder(t, model.V2, "HISTBIZ2", model.PayWeChat)
+	if _, err := e.Clients[model.V2].Cancel(context.Background(), &model.CancelRequest{PayType: model.PayWeChat, MchID: mchA, OutTradeNo: closed}); err != nil {
 		t.Fatal(err)
 	}
-	e.clock.Advance(10 * time.Second)
+	e.Clock.Advance(10 * time.Second)
 	if err := r.RunOnce(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	h, err = handler.LoadHistory(context.Background(), e.mem, e.mem, closed)
+	h, err = handler.LoadHistory(context.Background(), e.Mem, e.Mem, closed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,42 +296,42 @@ func TestHistoryExplainsAttempt(t *testing.T) {
 func TestHistoryRetentionInBatches(t *testing.T) {
 	e := historyEnv(t, envOptions{})
 	ctx := context.Background()
-	now := e.clock.Now()
+	now := e.Clock.Now()
 	for i := 0; i < 5; i++ {
 		old := now.Add(-48*time.Hour + time.Duration(i)*time.Minute)
-		if _, err := e.mem.AddInbox(ctx, &store.InboxItem{ReceivedAt: old, OutTradeNo: "OLDA00001", Reply: "success"}); err != nil {
+		if _, err := e.Mem.AddInbox(ctx, &store.InboxItem{ReceivedAt: old, OutTradeNo: "OLDA00001", Reply: "success"}); err != nil {
 			t.Fatal(err)
 		}
-		if err := e.mem.AddEvent(ctx, &store.Event{OutTradeNo: "OLDA00002", At: old, Kind: store.EventCreated}); err != nil {
+		if err := e.Mem.AddEvent(ctx, &store.Event{OutTradeNo: "OLDA00002", At: old, Kind: store.EventCreated}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for i := 0; i < 3; i++ {
 		young := now.Add(-time.Hour)
-		if _, err := e.mem.AddInbox(ctx, &store.InboxItem{ReceivedAt: young, OutTradeNo: "NEWA00001", Reply: "success"}); err != nil {
+		if _, err := e.Mem.AddInbox(ctx, &store.InboxItem{ReceivedAt: young, OutTradeNo: "NEWA00001", Reply: "success"}); err != nil {
 			t.Fatal(err)
 		}
-		if err := e.mem.AddEvent(ctx, &store.Event{OutTradeNo: "NEWA00002", At: young, Kind: store.EventCreated}); err != nil {
+		if err := e.Mem.AddEvent(ctx, &store.Event{OutTradeNo: "NEWA00002", At: young, Kind: store.EventCreated}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	r, err := handler.NewReconciler(handler.ReconcilerConfig{
-		Settler: e.settler, Client: e.clients[model.V2], Logger: quietLogger(), Now: e.clock.Now,
-		Scheduler: e.mem, HistoryRetention: 24 * time.Hour, HistoryBatch: 2,
+		Settler: e.Settler, Client: e.Clients[model.V2], Logger: quietLogger(), Now: e.Clock.Now,
+		Scheduler: e.Mem, HistoryRetention: 24 * time.Hour, HistoryBatch: 2,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	count := func() (oldItems, newItems, oldEvents, newEvents int) {
-		for _, it := range inboxItems(t, e.mem) {
+		for _, it := range inboxItems(t, e.Mem) {
 			if it.OutTradeNo == "OLDA00001" {
 				oldItems++
 			} else {
 				newItems++
 			}
 		}
-		o, _ := e.mem.ListEvents(ctx, "OLDA00002")
-		n, _ := e.mem.ListEvents(ctx, "NEWA00002")
+		o, _ := e.Mem.ListEvents(ctx, "OLDA00002")
+		n, _ := e.Mem.ListEvents(ctx, "NEWA00002")
 		return oldItems, newItems, len(o), len(n)
 	}
 	for pass, wantOld := range []int{3, 1, 0, 0} {

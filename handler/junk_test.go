@@ -108,7 +108,7 @@ func TestJunkOutTradeNoInNotification(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	status, body := e.post(t, "/notify", formType, v.Encode())
+	status, body := e.Post(t, "/notify", formType, v.Encode())
 	if status != http.StatusBadRequest || body != "fail" {
 		t.Errorf("got %d %q, want 400 fail", status, body)
 	}
@@ -123,8 +123,8 @@ func TestJunkOutTradeNoInNotification(t *testing.T) {
 func TestJunkOrderIDInPreOrder(t *testing.T) {
 	t.Parallel()
 	e, ps, logs := junkEnv(t)
-	e.addOrder("JUNK\x00X", mchA, 100)
-	status, body := e.post(t, "/preorder/"+string(model.V2), "application/json", `{"order_id":"JUNK\u0000X","channel":"WECHAT"}`)
+	e.AddOrder("JUNK\x00X", mchA, 100)
+	status, body := e.Post(t, "/preorder/"+string(model.V2), "application/json", `{"order_id":"JUNK\u0000X","channel":"WECHAT"}`)
 	if status != http.StatusBadRequest {
 		t.Errorf("got %d %s, want 400", status, body)
 	}

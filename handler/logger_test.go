@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cypaykit/kit/handler"
+	"github.com/cypaykit/kit/handler/handlertest"
 	"github.com/cypaykit/kit/model"
 	"github.com/cypaykit/kit/store"
 	"github.com/cypaykit/kit/store/memstore"
@@ -73,12 +74,12 @@ func TestOneLogger(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	notify, err := handler.NewNotify(handler.NotifyConfig{Settler: settler, Keys: keyring()})
+	notify, err := handler.NewNotify(handler.NotifyConfig{Settler: settler, Keys: handlertest.Keyring()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	preorder, err := handler.NewPreOrder(handler.PreOrderConfig{Store: st, Client: e.clients[model.V2],
-		Resolve: e.resolve, Authorize: handler.AllowAnyone, NotifyURL: "https://shop.example/notify"})
+	preorder, err := handler.NewPreOrder(handler.PreOrderConfig{Store: st, Client: e.Clients[model.V2],
+		Resolve: e.Resolve, Authorize: handler.AllowAnyone, NotifyURL: "https://shop.example/notify"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +87,7 @@ func TestOneLogger(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec, err := handler.NewReconciler(handler.ReconcilerConfig{Settler: settler, Store: st, Client: e.clients[model.V2]})
+	rec, err := handler.NewReconciler(handler.ReconcilerConfig{Settler: settler, Store: st, Client: e.Clients[model.V2]})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,11 +42,11 @@ func memoCopy(t testing.TB, o *store.Order) url.Values {
 func settledAndSeen(t *testing.T, e *env, o *store.Order) {
 	t.Helper()
 	for i, want := range []handler.Outcome{handler.Settled, handler.Duplicate} {
-		before := e.rec.Count(want)
-		if got := e.postNotify(t, memoCopy(t, o)); got != "success" {
+		before := e.Rec.Count(want)
+		if got := e.PostNotify(t, memoCopy(t, o)); got != "success" {
 			t.Fatalf("delivery %d of %s: got %q, want success", i+1, o.OutTradeNo, got)
 		}
-		if e.rec.Count(want) != before+1 {
+		if e.Rec.Count(want) != before+1 {
 			t.Fatalf("delivery %d of %s: no %v event", i+1, o.OutTradeNo, want)
 		}
 	}
@@ -58,32 +58,32 @@ func settledAndSeen(t *testing.T, e *env, o *store.Order) {
 func TestDuplicateMemoSkipsTheStore(t *testing.T) {
 	t.Parallel()
 	e, cs := memoEnv(t, 0)
-	o := e.createPending(t, "MEMO0001", mchA, model.V2, 1800)
+	o := e.CreatePending(t, "MEMO0001", mchA, model.V2, 1800)
 	settledAndSeen(t, e, o)
 	cs.calls.Store(0)
-	dups := e.rec.Count(handler.Duplicate)
+	dups := e.Rec.Count(handler.Duplicate)
 	const copies = 20
 	for i := range copies {
-		if got := e.postNotify(t, memoCopy(t, o)); got != "success" {
+		if got := e.PostNotify(t, memoCopy(t, o)); got != "success" {
 			t.Fatalf("copy %d: got %q, want success", i, got)
 		}
 	}
 	if n := cs.calls.Load(); n != 0 {
 		t.Errorf("store calls for %d remembered copies: got %d, want 0", copies, n)
 	}
-	if got := e.rec.Count(handler.Duplicate) - dups; got != copies {
+	if got := e.Rec.Count(handler.Duplicate) - dups; got != copies {
 		t.Errorf("Duplicate events: got %d, want %d", got, copies)
 	}
-	if n := e.hooks.Calls(o.OutTradeNo); n != 1 {
+	if n := e.Hooks.Calls(o.OutTradeNo); n != 1 {
 		t.Errorf("hook calls: got %d, want 1", n)
 	}
 
 	// With the memo off every copy reads the store.
 	off, offCalls := memoEnv(t, -1)
-	o = off.createPending(t, "MEMO0001", mchA, model.V2, 1800)
+	o = off.CreatePending(t, "MEMO0001", mchA, model.V2, 1800)
 	settledAndSeen(t, off, o)
 	offCalls.calls.Store(0)
-	off.postNotify(t, memoCopy(t, o))
+	off.PostNotify(t, memoCopy(t, o))
 	if offCalls.calls.Load() == 0 {
 		t.Error("DuplicateMemo -1: a copy made no store call")
 	}
@@ -154,16 +154,15 @@ func TestDuplicateMemoAnswersAsTheStoreWould(t *testing.T) {
 		Reason    string
 	}
 	observe := func(t *testing.T, e *env, o *store.Order, v url.Values) seen {
-		alerts := len(e.rec.Alerts())
-		status, body := e.post(t, "/notify", formType, v.Encode())
-		e.rec.mu.Lock()
-		last := e.rec.events[len(e.rec.events)-1]
-		e.rec.mu.Unlock()
-		s := seen{Status: status, Body: body, Outcome: last.Outcome, HookCalls: e.hooks.Calls(o.OutTradeNo)}
-		for _, a := range e.rec.Alerts()[alerts:] {
+		alerts := len(e.Rec.Alerts())
+		status, body := e.Post(t, "/notify", formType, v.Encode())
+		events := e.Rec.Events()
+		last := events[len(events)-1]
+		s := seen{Status: status, Body: body, Outcome: last.Outcome, HookCalls: e.Hooks.Calls(o.OutTradeNo)}
+		for _, a := range e.Rec.Alerts()[alerts:] {
 			s.Alerts = append(s.Alerts, a.Kind)
 		}
-		cur := e.get(t, o.OutTradeNo)
+		cur := e.Get(t, o.OutTradeNo)
 		s.State, s.Txn, s.Fulfilled, s.Reason = cur.Status, cur.TransactionID, cur.Fulfilled, cur.Reason
 		return s
 	}
@@ -173,8 +172,8 @@ func TestDuplicateMemoAnswersAsTheStoreWould(t *testing.T) {
 			t.Parallel()
 			on, onCalls := memoEnv(t, 0)
 			off, _ := memoEnv(t, -1)
-			oOn := on.createPending(t, "MEMO0002", mchA, ver, 1800)
-			oOff := off.createPending(t, "MEMO0002", mchA, ver, 1800)
+			oOn := on.CreatePending(t, "MEMO0002", mchA, ver, 1800)
+			oOff := off.CreatePending(t, "MEMO0002", mchA, ver, 1800)
 			settledAndSeen(t, on, oOn)
 			settledAndSeen(t, off, oOff)
 			for _, vr := range variants {
@@ -199,33 +198,33 @@ func TestDuplicateMemoAnswersAsTheStoreWould(t *testing.T) {
 func TestDuplicateMemoWaitsForFulfilment(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	o := e.createPending(t, "MEMO0003", mchA, model.V2, 1800)
+	o := e.CreatePending(t, "MEMO0003", mchA, model.V2, 1800)
 	ctx := context.Background()
 	// Paid, not fulfilled, and the business order's lease held elsewhere.
-	if _, err := e.mem.Settle(ctx, o.OutTradeNo, store.Payment{
-		TransactionID: "T" + o.OutTradeNo, PaidAt: e.clock.Now()}, e.clock.Now()); err != nil {
+	if _, err := e.Mem.Settle(ctx, o.OutTradeNo, store.Payment{
+		TransactionID: "T" + o.OutTradeNo, PaidAt: e.Clock.Now()}, e.Clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	lease := "cypay:business:" + o.BusinessID
-	tok, err := e.mem.Acquire(ctx, lease, time.Minute)
+	tok, err := e.Mem.Acquire(ctx, lease, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := range 3 {
-		if got := e.postNotify(t, memoCopy(t, o)); got != "success" {
+		if got := e.PostNotify(t, memoCopy(t, o)); got != "success" {
 			t.Fatalf("copy %d while the lease is held: got %q, want success", i, got)
 		}
 	}
-	if n := e.hooks.Calls(o.OutTradeNo); n != 0 {
+	if n := e.Hooks.Calls(o.OutTradeNo); n != 0 {
 		t.Fatalf("hook ran %d times while the lease was held elsewhere", n)
 	}
-	if err := e.mem.Release(ctx, lease, tok); err != nil {
+	if err := e.Mem.Release(ctx, lease, tok); err != nil {
 		t.Fatal(err)
 	}
-	if got := e.postNotify(t, memoCopy(t, o)); got != "success" {
+	if got := e.PostNotify(t, memoCopy(t, o)); got != "success" {
 		t.Fatalf("copy after release: got %q, want success", got)
 	}
-	if n := e.hooks.OK(o.OutTradeNo); n != 1 {
+	if n := e.Hooks.OK(o.OutTradeNo); n != 1 {
 		t.Errorf("hook runs after the lease came free: got %d, want 1 (a remembered copy skipped it)", n)
 	}
 }
@@ -235,16 +234,16 @@ func TestDuplicateMemoWaitsForFulfilment(t *testing.T) {
 func TestDuplicateMemoForgets(t *testing.T) {
 	t.Parallel()
 	e, cs := memoEnv(t, 0)
-	o := e.createPending(t, "MEMO0004", mchA, model.V2, 1800)
+	o := e.CreatePending(t, "MEMO0004", mchA, model.V2, 1800)
 	settledAndSeen(t, e, o)
-	e.clock.Advance(9 * time.Minute)
+	e.Clock.Advance(9 * time.Minute)
 	cs.calls.Store(0)
-	e.postNotify(t, memoCopy(t, o))
+	e.PostNotify(t, memoCopy(t, o))
 	if n := cs.calls.Load(); n != 0 {
 		t.Fatalf("after 9 minutes: %d store calls, want 0", n)
 	}
-	e.clock.Advance(time.Minute + time.Second)
-	if got := e.postNotify(t, memoCopy(t, o)); got != "success" {
+	e.Clock.Advance(time.Minute + time.Second)
+	if got := e.PostNotify(t, memoCopy(t, o)); got != "success" {
 		t.Fatalf("after 10 minutes: got %q, want success", got)
 	}
 	if cs.calls.Load() == 0 {

@@ -27,27 +27,27 @@ var moneyFacts = map[string]string{
 func settleVia(t *testing.T, id string, query bool, f gatewaytest.Faults) (*env, string) {
 	t.Helper()
 	e := newEnv(t, envOptions{timeScale: 0.0001})
-	e.addOrder(id, mchA, 4200)
+	e.AddOrder(id, mchA, 4200)
 	otn := handler.OutTradeNo(id, 1)
 	f.NoNotify = query
-	e.sim.SetFaults(otn, f)
-	if got := e.mustPreOrder(t, model.V2, id, model.PayWeChat); got != otn {
+	e.Sim.SetFaults(otn, f)
+	if got := e.MustPreOrder(t, model.V2, id, model.PayWeChat); got != otn {
 		t.Fatalf("out_trade_no: got %q, want %q", got, otn)
 	}
-	if err := e.sim.Pay(otn); err != nil {
+	if err := e.Sim.Pay(otn); err != nil {
 		t.Fatal(err)
 	}
-	e.waitIdle(t)
+	e.WaitIdle(t)
 	if query {
-		if o := e.get(t, otn); o.Status != store.Pending {
+		if o := e.Get(t, otn); o.Status != store.Pending {
 			t.Fatalf("before reconciling: got %s, want PENDING", o.Status)
 		}
-		e.clock.Advance(6 * time.Second)
+		e.Clock.Advance(6 * time.Second)
 		if err := e.reconciler(t, model.V2).RunOnce(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if o := e.get(t, otn); o.Status != store.Paid {
+	if o := e.Get(t, otn); o.Status != store.Paid {
 		t.Fatalf("got %s, want PAID", o.Status)
 	}
 	return e, otn
@@ -73,11 +73,11 @@ func TestMoneyFactsBothPaths(t *testing.T) {
 		t.Run(pathName(query), func(t *testing.T) {
 			t.Parallel()
 			e, otn := settleVia(t, "MONEY"+pathName(query), query, gatewaytest.Faults{PaymentFacts: moneyFacts})
-			o := e.get(t, otn)
+			o := e.Get(t, otn)
 			if o.Money != want {
 				t.Errorf("Money: got %+v, want %+v", o.Money, want)
 			}
-			resp, err := http.Get(e.srv.URL + "/orders/" + otn)
+			resp, err := http.Get(e.Server.URL + "/orders/" + otn)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -107,7 +107,7 @@ func TestMoneyFactsAbsent(t *testing.T) {
 			t.Parallel()
 			e, otn := settleVia(t, "BARE"+pathName(query), query, gatewaytest.Faults{
 				PaymentFacts: map[string]string{"coupon_fee": "", "bank_type": "", "fee_type": "", "sub_appid": ""}})
-			if got, want := e.get(t, otn).Money, (store.MoneyFacts{Recorded: true, CashFee: 4200}); got != want {
+			if got, want := e.Get(t, otn).Money, (store.MoneyFacts{Recorded: true, CashFee: 4200}); got != want {
 				t.Errorf("Money: got %+v, want %+v", got, want)
 			}
 		})
@@ -144,7 +144,7 @@ func TestMoneyFactsRefused(t *testing.T) {
 				} else {
 					e, otn = settleVia(t, "REF"+tc.name+pathName(query), query, gatewaytest.Faults{PaymentFacts: tc.facts})
 				}
-				o := e.get(t, otn)
+				o := e.Get(t, otn)
 				if o.Money != (store.MoneyFacts{}) {
 					t.Errorf("Money: got %+v, want none recorded", o.Money)
 				}
@@ -162,15 +162,15 @@ func TestMoneyFactsRefused(t *testing.T) {
 func settleRefusedNotify(t *testing.T, id string, facts map[string]string) (*env, string) {
 	t.Helper()
 	e := newEnv(t, envOptions{timeScale: 0.0001})
-	e.addOrder(id, mchA, 4200)
+	e.AddOrder(id, mchA, 4200)
 	otn := handler.OutTradeNo(id, 1)
-	e.sim.SetFaults(otn, gatewaytest.Faults{PaymentFacts: facts})
-	e.mustPreOrder(t, model.V2, id, model.PayWeChat)
-	if err := e.sim.Pay(otn); err != nil {
+	e.Sim.SetFaults(otn, gatewaytest.Faults{PaymentFacts: facts})
+	e.MustPreOrder(t, model.V2, id, model.PayWeChat)
+	if err := e.Sim.Pay(otn); err != nil {
 		t.Fatal(err)
 	}
-	e.waitIdle(t)
-	ds := e.sim.Deliveries(otn)
+	e.WaitIdle(t)
+	ds := e.Sim.Deliveries(otn)
 	if len(ds) == 0 {
 		t.Fatal("no notification was delivered")
 	}
@@ -179,14 +179,14 @@ func settleRefusedNotify(t *testing.T, id string, facts map[string]string) (*env
 			t.Fatalf("delivery %d: got success, want the notification refused", d.Attempt)
 		}
 	}
-	if o := e.get(t, otn); o.Status != store.Pending {
+	if o := e.Get(t, otn); o.Status != store.Pending {
 		t.Fatalf("after the refused notifications: got %s, want PENDING", o.Status)
 	}
-	e.clock.Advance(6 * time.Second)
+	e.Clock.Advance(6 * time.Second)
 	if err := e.reconciler(t, model.V2).RunOnce(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if o := e.get(t, otn); o.Status != store.Paid {
+	if o := e.Get(t, otn); o.Status != store.Paid {
 		t.Fatalf("after reconciling: got %s, want PAID", o.Status)
 	}
 	return e, otn

@@ -115,14 +115,14 @@ func TestNothingLost(t *testing.T) {
 		faults:        func(otn string) gatewaytest.Faults { return byOTN[otn] },
 		wrap:          func(m *memstore.Store) store.OrderStore { fs.OrderStore = m; return fs },
 	})
-	e.hooks.behave = func(o store.Order, call int) error {
+	e.Hooks.Decide(func(o store.Order, call int) error {
 		h := fnv.New32a()
 		h.Write([]byte(o.OutTradeNo))
 		if call == 1 && h.Sum32()%7 == 0 {
 			return errors.New("first fulfilment fails")
 		}
 		return nil
-	}
+	})
 
 	r := e.reconciler(t, model.V2)
 	ctx, stop := context.WithCancel(context.Background())
@@ -133,7 +133,7 @@ func TestNothingLost(t *testing.T) {
 		// that moves 5 s per pass.
 		defer bg.Done()
 		for ctx.Err() == nil {
-			e.clock.Advance(5 * time.Second)
+			e.Clock.Advance(5 * time.Second)
 			_ = r.RunOnce(ctx)
 			time.Sleep(10 * time.Millisecond)
 		}
@@ -143,19 +143,19 @@ func TestNothingLost(t *testing.T) {
 	sem := make(chan struct{}, 16)
 	var wg sync.WaitGroup
 	for _, p := range plans {
-		e.addOrder(p.id, mchA, int64(100+len(p.id)))
+		e.AddOrder(p.id, mchA, int64(100+len(p.id)))
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			res := e.preOrder(t, model.V2, map[string]any{"order_id": p.id, "channel": "WECHAT"})
+			res := e.PreOrder(t, model.V2, map[string]any{"order_id": p.id, "channel": "WECHAT"})
 			if res.OutTradeNo != p.otn || (res.Status != http.StatusCreated && res.Status != http.StatusAccepted) {
 				t.Errorf("pre-order %s: got %d %q, want 201/202 %q", p.id, res.Status, res.OutTradeNo, p.otn)
 				return
 			}
 			switch {
 			case p.pay:
-				err := e.sim.Pay(p.otn)
+				err := e.Sim.Pay(p.otn)
 				if errors.Is(err, gatewaytest.ErrUnknownOrder) && res.Status == http.StatusAccepted {
 					// The pre-order timed out before the gateway saw it:
 					// nobody can pay it.
@@ -164,7 +164,7 @@ func TestNothingLost(t *testing.T) {
 					t.Errorf("pay %s: %v", p.otn, err)
 				}
 			case p.fail:
-				err := e.sim.FailPayment(p.otn)
+				err := e.Sim.FailPayment(p.otn)
 				if errors.Is(err, gatewaytest.ErrUnknownOrder) && res.Status == http.StatusAccepted {
 					unknown.Store(p.otn, true)
 				} else if err != nil {
@@ -174,7 +174,7 @@ func TestNothingLost(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	e.waitIdle(t)
+	e.WaitIdle(t)
 	stop()
 	bg.Wait()
 	// Final passes, past every schedule step, with a reliable store.
@@ -187,7 +187,7 @@ func TestNothingLost(t *testing.T) {
 	// nothing left to do, at most 20.
 	var err error
 	for pass := 0; pass < 4 || err != nil && pass < 20; pass++ {
-		e.clock.Advance(10 * time.Minute)
+		e.Clock.Advance(10 * time.Minute)
 		err = r.RunOnce(context.Background())
 	}
 	if err != nil {
@@ -196,30 +196,30 @@ func TestNothingLost(t *testing.T) {
 
 	lost := 0
 	for _, p := range plans {
-		o := e.get(t, p.otn)
-		sim, _ := e.sim.Order(p.otn)
+		o := e.Get(t, p.otn)
+		sim, _ := e.Sim.Order(p.otn)
 		if _, ok := unknown.Load(p.otn); ok {
 			p.pay, p.fail = false, false
 		}
 		if p.pay {
-			if o.Status != store.Paid || !o.Fulfilled || o.TransactionID != sim.TransactionID || e.hooks.OK(p.otn) != 1 {
+			if o.Status != store.Paid || !o.Fulfilled || o.TransactionID != sim.TransactionID || e.Hooks.OK(p.otn) != 1 {
 				lost++
 				t.Errorf("%s (%s): got %s (%s) fulfilled=%v hook ok=%d, want PAID, fulfilled once; gateway %s; %d deliveries",
-					p.otn, faultName(p.faults), o.Status, o.Reason, o.Fulfilled, e.hooks.OK(p.otn), sim.State, len(e.sim.Deliveries(p.otn)))
+					p.otn, faultName(p.faults), o.Status, o.Reason, o.Fulfilled, e.Hooks.OK(p.otn), sim.State, len(e.Sim.Deliveries(p.otn)))
 			}
 			continue
 		}
-		if o.Status == store.Paid || e.hooks.Calls(p.otn) != 0 {
-			t.Errorf("%s: unpaid order got %s, hook calls %d", p.otn, o.Status, e.hooks.Calls(p.otn))
+		if o.Status == store.Paid || e.Hooks.Calls(p.otn) != 0 {
+			t.Errorf("%s: unpaid order got %s, hook calls %d", p.otn, o.Status, e.Hooks.Calls(p.otn))
 		}
 		if p.fail && o.Status != store.Failed && o.Status != store.Closed {
 			t.Errorf("%s: failed payment got %s, want FAILED or CLOSED", p.otn, o.Status)
 		}
 	}
-	if n := e.hooks.overlap.Load(); n != 0 {
+	if n := e.Hooks.Overlaps(); n != 0 {
 		t.Errorf("hook overlaps: got %d, want 0", n)
 	}
-	if a := e.rec.Alerts(); len(a) != 0 {
+	if a := e.Rec.Alerts(); len(a) != 0 {
 		t.Errorf("alerts: got %d (first %+v), want 0", len(a), a[0])
 	}
 	t.Logf("%d orders, %d lost; %d injected store failures", orders, lost, fs.fails.Load())

@@ -128,10 +128,10 @@ func TestForgeries(t *testing.T) {
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			o := e.createPending(t, fmt.Sprintf("FORGE%02d", i), mchA, model.V2, 8800)
-			before := e.get(t, o.OutTradeNo)
+			o := e.CreatePending(t, fmt.Sprintf("FORGE%02d", i), mchA, model.V2, 8800)
+			before := e.Get(t, o.OutTradeNo)
 			r := tc.build(t, o, signedNotification(t, o, keyFor(o), nil))
-			hr, err := http.NewRequest(r.method, e.srv.URL+r.path, strings.NewReader(r.body))
+			hr, err := http.NewRequest(r.method, e.Server.URL+r.path, strings.NewReader(r.body))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -154,21 +154,21 @@ func TestForgeries(t *testing.T) {
 			if ct := resp.Header.Get("Content-Type"); ct != "text/plain; charset=utf-8" {
 				t.Errorf("content type: got %q, want text/plain; charset=utf-8", ct)
 			}
-			if diff := cmp.Diff(before, e.get(t, o.OutTradeNo)); diff != "" {
+			if diff := cmp.Diff(before, e.Get(t, o.OutTradeNo)); diff != "" {
 				t.Errorf("order changed (-before +after):\n%s", diff)
 			}
-			if _, err := e.mem.Get(context.Background(), "NOSUCHORDER01"); !errors.Is(err, store.ErrNotFound) {
+			if _, err := e.Mem.Get(context.Background(), "NOSUCHORDER01"); !errors.Is(err, store.ErrNotFound) {
 				t.Errorf("unknown order: got %v, want ErrNotFound", err)
 			}
-			if n := e.hooks.Calls(o.OutTradeNo); n != 0 {
+			if n := e.Hooks.Calls(o.OutTradeNo); n != 0 {
 				t.Errorf("hook calls: got %d, want 0", n)
 			}
 		})
 	}
-	if n := len(e.rec.Alerts()); n != 0 {
+	if n := len(e.Rec.Alerts()); n != 0 {
 		t.Errorf("alerts: got %d, want none (no forgery carried a valid signature over a mismatch)", n)
 	}
-	if n := e.rec.Count(handler.Settled); n != 0 {
+	if n := e.Rec.Count(handler.Settled); n != 0 {
 		t.Errorf("settled events: got %d, want 0", n)
 	}
 }
@@ -197,18 +197,18 @@ func TestMismatchUnderValidSign(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, envOptions{})
-			o := e.createPending(t, fmt.Sprintf("MISMATCH%02d", i), mchA, tc.version, 8800)
+			o := e.CreatePending(t, fmt.Sprintf("MISMATCH%02d", i), mchA, tc.version, 8800)
 			v := signedNotification(t, o, keyFor(o), tc.mutate)
 			if err := sign.Verify(v, sign.MD5, keyFor(o)); err != nil {
 				t.Fatalf("test notification does not verify: %v", err)
 			}
-			if got := e.postNotify(t, v); got != "fail" {
+			if got := e.PostNotify(t, v); got != "fail" {
 				t.Errorf("reply: got %q, want fail", got)
 			}
-			if diff := cmp.Diff(o, e.get(t, o.OutTradeNo)); diff != "" {
+			if diff := cmp.Diff(o, e.Get(t, o.OutTradeNo)); diff != "" {
 				t.Errorf("order changed (-before +after):\n%s", diff)
 			}
-			alerts := e.rec.Alerts()
+			alerts := e.Rec.Alerts()
 			if len(alerts) != 1 {
 				t.Fatalf("alerts: got %d, want 1", len(alerts))
 			}
@@ -221,7 +221,7 @@ func TestMismatchUnderValidSign(t *testing.T) {
 			if s := alerts[0].String(); strings.Contains(s, keyFor(o)) {
 				t.Errorf("alert text carries the key: %s", s)
 			}
-			if n := e.rec.Count(handler.Mismatch); n != 1 {
+			if n := e.Rec.Count(handler.Mismatch); n != 1 {
 				t.Errorf("mismatch events: got %d, want 1", n)
 			}
 		})
@@ -233,18 +233,18 @@ func TestMismatchUnderValidSign(t *testing.T) {
 func TestPaidAfterClose(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	o := e.createPending(t, "CLOSEDPAY1", mchA, model.V2, 300)
-	if err := e.mem.Finish(context.Background(), o.OutTradeNo, store.Closed, "test", e.clock.Now()); err != nil {
+	o := e.CreatePending(t, "CLOSEDPAY1", mchA, model.V2, 300)
+	if err := e.Mem.Finish(context.Background(), o.OutTradeNo, store.Closed, "test", e.Clock.Now()); err != nil {
 		t.Fatal(err)
 	}
-	before := e.get(t, o.OutTradeNo)
-	if got := e.postNotify(t, signedNotification(t, o, keyA, nil)); got != "fail" {
+	before := e.Get(t, o.OutTradeNo)
+	if got := e.PostNotify(t, signedNotification(t, o, keyA, nil)); got != "fail" {
 		t.Errorf("reply: got %q, want fail", got)
 	}
-	if diff := cmp.Diff(before, e.get(t, o.OutTradeNo)); diff != "" {
+	if diff := cmp.Diff(before, e.Get(t, o.OutTradeNo)); diff != "" {
 		t.Errorf("order changed (-before +after):\n%s", diff)
 	}
-	if a := e.rec.Alerts(); len(a) != 1 || a[0].Kind != handler.AlertPaidAfterClose {
+	if a := e.Rec.Alerts(); len(a) != 1 || a[0].Kind != handler.AlertPaidAfterClose {
 		t.Errorf("alerts: got %+v, want one %s", a, handler.AlertPaidAfterClose)
 	}
 }
@@ -254,23 +254,23 @@ func TestPaidAfterClose(t *testing.T) {
 func TestSecondTransaction(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	o := e.createPending(t, "TWOTXN01", mchA, model.V2, 300)
+	o := e.CreatePending(t, "TWOTXN01", mchA, model.V2, 300)
 	first := signedNotification(t, o, keyA, func(p *gatewaytest.Payment) { p.TransactionID = "TX1" })
-	if got := e.postNotify(t, first); got != "success" {
+	if got := e.PostNotify(t, first); got != "success" {
 		t.Fatalf("first: got %q, want success", got)
 	}
-	paid := e.get(t, o.OutTradeNo)
+	paid := e.Get(t, o.OutTradeNo)
 	second := signedNotification(t, o, keyA, func(p *gatewaytest.Payment) { p.TransactionID = "TX2" })
-	if got := e.postNotify(t, second); got != "fail" {
+	if got := e.PostNotify(t, second); got != "fail" {
 		t.Errorf("second: got %q, want fail", got)
 	}
-	if diff := cmp.Diff(paid, e.get(t, o.OutTradeNo)); diff != "" {
+	if diff := cmp.Diff(paid, e.Get(t, o.OutTradeNo)); diff != "" {
 		t.Errorf("order changed (-before +after):\n%s", diff)
 	}
-	if a := e.rec.Alerts(); len(a) != 1 || a[0].Kind != handler.AlertTransactionConflict {
+	if a := e.Rec.Alerts(); len(a) != 1 || a[0].Kind != handler.AlertTransactionConflict {
 		t.Errorf("alerts: got %+v, want one %s", a, handler.AlertTransactionConflict)
 	}
-	if n := e.hooks.Calls(o.OutTradeNo); n != 1 {
+	if n := e.Hooks.Calls(o.OutTradeNo); n != 1 {
 		t.Errorf("hook calls: got %d, want 1", n)
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/cypaykit/kit/gatewaytest"
 	"github.com/cypaykit/kit/handler"
+	"github.com/cypaykit/kit/handler/handlertest"
 	"github.com/cypaykit/kit/store"
 	"github.com/cypaykit/kit/store/memstore"
 )
@@ -94,7 +95,7 @@ func TestNotifyLogsUnrecordedFactsOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := handler.NewNotify(handler.NotifyConfig{Settler: s, Keys: keyring(), Logger: logger, DuplicateMemo: -1})
+	n, err := handler.NewNotify(handler.NotifyConfig{Settler: s, Keys: handlertest.Keyring(), Logger: logger, DuplicateMemo: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

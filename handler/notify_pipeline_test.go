@@ -13,6 +13,7 @@ import (
 
 	"github.com/cypaykit/kit/client"
 	"github.com/cypaykit/kit/handler"
+	"github.com/cypaykit/kit/handler/handlertest"
 	"github.com/cypaykit/kit/middleware"
 	"github.com/cypaykit/kit/model"
 	"github.com/cypaykit/kit/sign"
@@ -77,11 +78,11 @@ func TestNotifyAndMiddlewareAgree(t *testing.T) {
 		sign    func(t testing.TB, v url.Values) url.Values // nil: the order's own key
 		want    int
 	}{
-		{name: "genuine v2", keys: keyring(), version: model.V2, want: http.StatusOK},
-		{name: "genuine v1", keys: keyring(), version: model.V1, want: http.StatusOK},
-		{name: "bad sign", keys: keyring(), version: model.V2, want: http.StatusUnauthorized,
+		{name: "genuine v2", keys: handlertest.Keyring(), version: model.V2, want: http.StatusOK},
+		{name: "genuine v1", keys: handlertest.Keyring(), version: model.V1, want: http.StatusOK},
+		{name: "bad sign", keys: handlertest.Keyring(), version: model.V2, want: http.StatusUnauthorized,
 			sign: func(t testing.TB, v url.Values) url.Values { return resigned(t, v, otherKey) }},
-		{name: "tampered amount", keys: keyring(), version: model.V2, want: http.StatusUnauthorized,
+		{name: "tampered amount", keys: handlertest.Keyring(), version: model.V2, want: http.StatusUnauthorized,
 			sign: func(_ testing.TB, v url.Values) url.Values { v.Set("total_fee", "1"); return v }},
 		{name: "signed with a blank slot", keys: withSlots("", keyA), version: model.V2, want: http.StatusUnauthorized,
 			sign: func(t testing.TB, v url.Values) url.Values { return forgedMD5(t, v, "") }},
@@ -91,11 +92,11 @@ func TestNotifyAndMiddlewareAgree(t *testing.T) {
 		{name: "old key during rotation", keys: withSlots(otherKey, keyA), version: model.V2, want: http.StatusOK},
 		{name: "partial key list with an error", keys: partial, version: model.V2, want: http.StatusInternalServerError},
 		{name: "unknown merchant", keys: withSlots(), version: model.V2, want: http.StatusUnauthorized},
-		{name: "wrong version: agent key on a v2 order", keys: keyring(), version: model.V2, want: http.StatusUnauthorized,
+		{name: "wrong version: agent key on a v2 order", keys: handlertest.Keyring(), version: model.V2, want: http.StatusUnauthorized,
 			sign: func(t testing.TB, v url.Values) url.Values { return resigned(t, v, agentKey) }},
-		{name: "wrong version: merchant key on a v1 order", keys: keyring(), version: model.V1, want: http.StatusUnauthorized,
+		{name: "wrong version: merchant key on a v1 order", keys: handlertest.Keyring(), version: model.V1, want: http.StatusUnauthorized,
 			sign: func(t testing.TB, v url.Values) url.Values { return resigned(t, v, keyA) }},
-		{name: "malformed decided field", keys: keyring(), version: model.V2, want: http.StatusBadRequest,
+		{name: "malformed decided field", keys: handlertest.Keyring(), version: model.V2, want: http.StatusBadRequest,
 			sign: func(t testing.TB, v url.Values) url.Values { v.Set("total_fee", "4.00"); return resigned(t, v, keyA) }},
 	}
 	for _, tc := range tests {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cypaykit/kit/gatewaytest"
 	"github.com/cypaykit/kit/handler"
+	"github.com/cypaykit/kit/handler/handlertest"
 	"github.com/cypaykit/kit/internal/recut"
 	"github.com/cypaykit/kit/model"
 	"github.com/cypaykit/kit/sign"
@@ -60,7 +61,7 @@ func newLiteKit(t testing.TB, otn, mchID string, v model.Version, amount int64, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	k.notify, err = handler.NewNotify(handler.NotifyConfig{Settler: s, Keys: keyring(), Logger: quietLogger(), Deadline: time.Minute})
+	k.notify, err = handler.NewNotify(handler.NotifyConfig{Settler: s, Keys: handlertest.Keyring(), Logger: quietLogger(), Deadline: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}

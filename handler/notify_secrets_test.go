@@ -41,7 +41,7 @@ func TestLogsCarryNoSecrets(t *testing.T) {
 	t.Parallel()
 	logs := &syncBuffer{}
 	e := newEnv(t, envOptions{logOut: logs})
-	o := e.createPending(t, "SECRETS01", mchA, model.V1, 500)
+	o := e.CreatePending(t, "SECRETS01", mchA, model.V1, 500)
 	good := signedNotification(t, o, agentKey, nil)
 	bad := signedNotification(t, o, agentKey, func(p *gatewaytest.Payment) { p.TotalFee = 1 })
 	forged := url.Values{}
@@ -50,9 +50,9 @@ func TestLogsCarryNoSecrets(t *testing.T) {
 	}
 	forged.Set("sign", strings.Repeat("B", 32))
 	for _, v := range []url.Values{forged, bad, good} {
-		e.postNotify(t, v)
+		e.PostNotify(t, v)
 	}
-	if got := e.get(t, o.OutTradeNo).Status; got != store.Paid {
+	if got := e.Get(t, o.OutTradeNo).Status; got != store.Paid {
 		t.Fatalf("status: got %s, want PAID", got)
 	}
 	out := logs.String()
@@ -74,14 +74,14 @@ func TestLogsCarryNoSecrets(t *testing.T) {
 func TestSignedExtraFieldsAccepted(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	o := e.createPending(t, "EXTRA01", mchA, model.V2, 500)
+	o := e.CreatePending(t, "EXTRA01", mchA, model.V2, 500)
 	v := signedNotification(t, o, keyA, func(p *gatewaytest.Payment) {
 		p.Extra = map[string]string{"gmt_create": "20240101120000", "future_field": "x"}
 	})
-	if got := e.postNotify(t, v); got != "success" {
+	if got := e.PostNotify(t, v); got != "success" {
 		t.Errorf("got %q, want success", got)
 	}
-	if got := e.get(t, o.OutTradeNo).Status; got != store.Paid {
+	if got := e.Get(t, o.OutTradeNo).Status; got != store.Paid {
 		t.Errorf("status: got %s, want PAID", got)
 	}
 }
@@ -91,12 +91,12 @@ func TestSignedExtraFieldsAccepted(t *testing.T) {
 func TestMalformedTotalFee(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	o := e.createPending(t, "BADFEE01", mchA, model.V2, 500)
+	o := e.CreatePending(t, "BADFEE01", mchA, model.V2, 500)
 	v := signedNotification(t, o, keyA, func(p *gatewaytest.Payment) { p.Extra = map[string]string{"total_fee": "5.00"} })
-	if got := e.postNotify(t, v); got != "fail" {
+	if got := e.PostNotify(t, v); got != "fail" {
 		t.Errorf("got %q, want fail", got)
 	}
-	if got := e.get(t, o.OutTradeNo).Status; got != store.Pending {
+	if got := e.Get(t, o.OutTradeNo).Status; got != store.Pending {
 		t.Errorf("status: got %s, want PENDING", got)
 	}
 }
@@ -108,7 +108,7 @@ func TestMissingBusinessFields(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	for i, field := range []string{"pay_result", "total_fee", "transaction_id"} {
 		t.Run(field, func(t *testing.T) {
-			o := e.createPending(t, fmt.Sprintf("MISSING%02d", i), mchA, model.V2, 500)
+			o := e.CreatePending(t, fmt.Sprintf("MISSING%02d", i), mchA, model.V2, 500)
 			v := signedNotification(t, o, keyA, nil)
 			v.Del(field)
 			v.Del("sign")
@@ -117,10 +117,10 @@ func TestMissingBusinessFields(t *testing.T) {
 				t.Fatal(err)
 			}
 			v.Set("sign", s)
-			if got := e.postNotify(t, v); got != "fail" {
+			if got := e.PostNotify(t, v); got != "fail" {
 				t.Errorf("got %q, want fail", got)
 			}
-			if diff := cmp.Diff(o, e.get(t, o.OutTradeNo)); diff != "" {
+			if diff := cmp.Diff(o, e.Get(t, o.OutTradeNo)); diff != "" {
 				t.Errorf("order changed (-before +after):\n%s", diff)
 			}
 		})

@@ -21,7 +21,7 @@ func TestSlowBodiesAreShed(t *testing.T) {
 	t.Parallel()
 	const conns = 300
 	e := newEnv(t, envOptions{}) // the default 2 s deadline
-	addr := e.srv.Listener.Addr().String()
+	addr := e.Server.Listener.Addr().String()
 	open := make([]net.Conn, 0, conns)
 	for range conns {
 		c, err := net.Dial("tcp", addr)
@@ -58,7 +58,7 @@ func TestSlowBodiesAreShed(t *testing.T) {
 	}()
 	t.Cleanup(func() { close(stop); trickle.Wait() })
 
-	o := e.createPending(t, "SLOWBODY1", mchA, model.V2, 100)
+	o := e.CreatePending(t, "SLOWBODY1", mchA, model.V2, 100)
 	genuine := signedNotification(t, o, keyA, nil)
 	// At most the gateway's first three tries (a loaded test machine may
 	// make one miss the deadline).
@@ -94,7 +94,7 @@ func TestSlowBodiesAreShed(t *testing.T) {
 	if stillOpen != 0 {
 		t.Errorf("slow-body connections still open after 30 s: %d of %d", stillOpen, conns)
 	}
-	if st := e.get(t, o.OutTradeNo); st.Status != store.Paid || !st.Fulfilled {
+	if st := e.Get(t, o.OutTradeNo); st.Status != store.Paid || !st.Fulfilled {
 		t.Errorf("genuine order: got %s fulfilled=%v, want PAID and fulfilled", st.Status, st.Fulfilled)
 	}
 }

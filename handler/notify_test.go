@@ -21,8 +21,8 @@ func TestHappyPath(t *testing.T) {
 		for _, ch := range []model.PayType{model.PayWeChat, model.PayAlipay, model.PayECNY} {
 			t.Run(fmt.Sprintf("%s/%s", v, ch), func(t *testing.T) {
 				id := fmt.Sprintf("HP%s%s", v, ch)
-				e.addOrder(id, mchA, 1999)
-				r := e.preOrder(t, v, map[string]any{"order_id": id, "channel": string(ch)})
+				e.AddOrder(id, mchA, 1999)
+				r := e.PreOrder(t, v, map[string]any{"order_id": id, "channel": string(ch)})
 				if r.Status != http.StatusCreated {
 					t.Fatalf("pre-order: got status %d (%s), want 201", r.Status, r.Detail)
 				}
@@ -32,33 +32,33 @@ func TestHappyPath(t *testing.T) {
 				if r.CodeURL == "" || r.State != string(store.Pending) || r.Amount != 1999 {
 					t.Errorf("pre-order reply: got %+v, want a PENDING code_url for 1999 fen", r)
 				}
-				o := e.get(t, r.OutTradeNo)
+				o := e.Get(t, r.OutTradeNo)
 				if o.Version != v || o.Channel != ch || o.Status != store.Pending || o.CodeURL != r.CodeURL {
 					t.Fatalf("stored attempt: got %+v, want %s %s PENDING with the code_url", o, v, ch)
 				}
 
-				if err := e.sim.Pay(r.OutTradeNo); err != nil {
+				if err := e.Sim.Pay(r.OutTradeNo); err != nil {
 					t.Fatal(err)
 				}
-				e.waitIdle(t)
-				if !e.sim.Settled(r.OutTradeNo) {
-					t.Fatalf("the simulator's notification was not acknowledged: %+v", e.sim.Deliveries(r.OutTradeNo))
+				e.WaitIdle(t)
+				if !e.Sim.Settled(r.OutTradeNo) {
+					t.Fatalf("the simulator's notification was not acknowledged: %+v", e.Sim.Deliveries(r.OutTradeNo))
 				}
-				d := e.sim.Deliveries(r.OutTradeNo)
+				d := e.Sim.Deliveries(r.OutTradeNo)
 				if len(d) != 1 || d[0].Reply != "success" {
 					t.Errorf("deliveries: got %+v, want one answered success", d)
 				}
-				sim, _ := e.sim.Order(r.OutTradeNo)
-				o = e.get(t, r.OutTradeNo)
+				sim, _ := e.Sim.Order(r.OutTradeNo)
+				o = e.Get(t, r.OutTradeNo)
 				if o.Status != store.Paid || !o.Fulfilled || o.TransactionID != sim.TransactionID {
 					t.Errorf("after payment: got status %s fulfilled %v txn %q, want PAID, fulfilled, txn %q",
 						o.Status, o.Fulfilled, o.TransactionID, sim.TransactionID)
 				}
-				if got := e.hooks.Calls(r.OutTradeNo); got != 1 {
+				if got := e.Hooks.Calls(r.OutTradeNo); got != 1 {
 					t.Errorf("hook calls: got %d, want 1", got)
 				}
 
-				resp, err := http.Get(e.srv.URL + "/orders/" + r.OutTradeNo)
+				resp, err := http.Get(e.Server.URL + "/orders/" + r.OutTradeNo)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -81,24 +81,24 @@ func TestHappyPath(t *testing.T) {
 func TestFailedPayment(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	e.addOrder("FAILPAY1", mchB, 500)
-	otn := e.mustPreOrder(t, model.V2, "FAILPAY1", model.PayAlipay)
-	if err := e.sim.FailPayment(otn); err != nil {
+	e.AddOrder("FAILPAY1", mchB, 500)
+	otn := e.MustPreOrder(t, model.V2, "FAILPAY1", model.PayAlipay)
+	if err := e.Sim.FailPayment(otn); err != nil {
 		t.Fatal(err)
 	}
-	e.waitIdle(t)
-	if !e.sim.Settled(otn) {
-		t.Fatalf("failed-payment notification not acknowledged: %+v", e.sim.Deliveries(otn))
+	e.WaitIdle(t)
+	if !e.Sim.Settled(otn) {
+		t.Fatalf("failed-payment notification not acknowledged: %+v", e.Sim.Deliveries(otn))
 	}
-	o := e.get(t, otn)
+	o := e.Get(t, otn)
 	if o.Status != store.Failed || o.TransactionID != "" {
 		t.Errorf("got status %s txn %q, want FAILED without a transaction", o.Status, o.TransactionID)
 	}
-	if n := e.hooks.Calls(otn); n != 0 {
+	if n := e.Hooks.Calls(otn); n != 0 {
 		t.Errorf("hook calls: got %d, want 0", n)
 	}
 	// A new attempt may start after a failure.
-	r := e.preOrder(t, model.V2, map[string]any{"order_id": "FAILPAY1", "channel": "ALIPAY"})
+	r := e.PreOrder(t, model.V2, map[string]any{"order_id": "FAILPAY1", "channel": "ALIPAY"})
 	if r.Status != http.StatusCreated || r.OutTradeNo != handler.OutTradeNo("FAILPAY1", 2) {
 		t.Errorf("second attempt: got %d %q, want 201 %q", r.Status, r.OutTradeNo, handler.OutTradeNo("FAILPAY1", 2))
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/cypaykit/kit/client"
 	"github.com/cypaykit/kit/gatewaytest"
 	"github.com/cypaykit/kit/handler"
+	"github.com/cypaykit/kit/handler/handlertest"
 	"github.com/cypaykit/kit/model"
 	"github.com/cypaykit/kit/store"
 	"github.com/cypaykit/kit/store/memstore"
@@ -68,14 +69,14 @@ func (r *spanRecorder) Spans() []span {
 type observed struct {
 	mem    *memstore.Store
 	spans  *spanRecorder
-	rec    *recorder
+	rec    *handlertest.Recorder
 	notify *handler.Notify
 	hook   func(context.Context, store.Order) error
 }
 
 func newObserved(t *testing.T, hook func(context.Context, store.Order) error) *observed {
 	t.Helper()
-	o := &observed{mem: memstore.New(), spans: &spanRecorder{}, rec: &recorder{}, hook: hook}
+	o := &observed{mem: memstore.New(), spans: &spanRecorder{}, rec: &handlertest.Recorder{}, hook: hook}
 	s, err := handler.NewSettler(handler.SettlerConfig{
 		Store: o.mem, Fulfill: hook, Observe: o.rec.Observe, Alert: o.rec.Alert,
 		Trace: o.spans.Trace, Logger: quietLogger(),
@@ -83,7 +84,7 @@ func newObserved(t *testing.T, hook func(context.Context, store.Order) error) *o
 	if err != nil {
 		t.Fatal(err)
 	}
-	o.notify, err = handler.NewNotify(handler.NotifyConfig{Settler: s, Keys: keyring(), Logger: quietLogger()})
+	o.notify, err = handler.NewNotify(handler.NotifyConfig{Settler: s, Keys: handlertest.Keyring(), Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,7 +222,7 @@ func TestTracePreOrder(t *testing.T) {
 		mu.Unlock()
 		return http.DefaultTransport.RoundTrip(r)
 	})
-	c, err := client.New(client.Config{GatewayURL: sim.URL, OpenURL: sim.URL, Keys: keyring(),
+	c, err := client.New(client.Config{GatewayURL: sim.URL, OpenURL: sim.URL, Keys: handlertest.Keyring(),
 		HTTPClient: &http.Client{Transport: transport, Timeout: 10 * time.Second}})
 	if err != nil {
 		t.Fatal(err)
@@ -274,7 +275,7 @@ func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { retu
 func TestObservePass(t *testing.T) {
 	t.Parallel()
 	sim := gatewaytest.RunT(t, gatewaytest.Config{Merchants: merchants, AgentID: agentID, AgentKey: agentKey, TimeScale: 0.001})
-	c, err := client.New(client.Config{GatewayURL: sim.URL, OpenURL: sim.URL, Keys: keyring(),
+	c, err := client.New(client.Config{GatewayURL: sim.URL, OpenURL: sim.URL, Keys: handlertest.Keyring(),
 		HTTPClient: &http.Client{Timeout: 10 * time.Second}})
 	if err != nil {
 		t.Fatal(err)
@@ -286,7 +287,7 @@ func TestObservePass(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock := newClock()
+	clock := handlertest.NewClock()
 	var passes []handler.PassEvent
 	r, err := handler.NewReconciler(handler.ReconcilerConfig{Settler: s, Client: c, Now: clock.Now, Logger: quietLogger(),
 		ObservePass: func(p handler.PassEvent) { passes = append(passes, p) }})
@@ -338,7 +339,7 @@ func TestNoTraceNoHook(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := handler.NewNotify(handler.NotifyConfig{Settler: s, Keys: keyring(), Logger: quietLogger()})
+	n, err := handler.NewNotify(handler.NotifyConfig{Settler: s, Keys: handlertest.Keyring(), Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -356,11 +357,4 @@ func TestNoTraceNoHook(t *testing.T) {
 	if w.Body.String() != "success" {
 		t.Fatalf("reply: got %q, want success", w.Body.String())
 	}
-}
-
-// Events returns the recorded events.
-func (r *recorder) Events() []handler.Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]handler.Event(nil), r.events...)
 }

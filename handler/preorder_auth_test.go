@@ -26,8 +26,8 @@ import (
 func (e *env) preOrderWith(t testing.TB, mutate func(*handler.PreOrderConfig)) string {
 	t.Helper()
 	cfg := handler.PreOrderConfig{
-		Store: e.store, Client: e.clients[model.V2], Resolve: e.resolve, Authorize: handler.AllowAnyone,
-		NotifyURL: e.srv.URL + "/notify", Logger: quietLogger(), Now: e.clock.Now,
+		Store: e.Store, Client: e.Clients[model.V2], Resolve: e.Resolve, Authorize: handler.AllowAnyone,
+		NotifyURL: e.Server.URL + "/notify", Logger: quietLogger(), Now: e.Clock.Now,
 	}
 	mutate(&cfg)
 	po, err := handler.NewPreOrder(cfg)
@@ -92,7 +92,7 @@ func TestPreOrderAuthorizeRefusedCostsNothing(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
 	const id = "AUTH1"
-	e.addOrder(id, mchA, 500)
+	e.AddOrder(id, mchA, 500)
 	var resolved, asked atomic.Int32
 	var gotOrder atomic.Value
 	base := e.preOrderWith(t, func(c *handler.PreOrderConfig) {
@@ -103,7 +103,7 @@ func TestPreOrderAuthorizeRefusedCostsNothing(t *testing.T) {
 		}
 		c.Resolve = func(ctx context.Context, id string) (handler.Purchase, error) {
 			resolved.Add(1)
-			return e.resolve(ctx, id)
+			return e.Resolve(ctx, id)
 		}
 	})
 	for _, tc := range []struct{ name, query string }{{"no token", ""}, {"wrong token", "?token=tok-AUTH2"}} {
@@ -141,7 +141,7 @@ func TestPreOrderStrangerCannotBlockBuyer(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
 	const id = "STRANGER1"
-	e.addOrder(id, mchA, 500)
+	e.AddOrder(id, mchA, 500)
 	base := e.preOrderWith(t, func(c *handler.PreOrderConfig) { c.Authorize = tokenAuth })
 	for i := range 100 {
 		r := postJSON(t, base, jsBody(id, "WECHAT", map[string]string{"sub_appid": "wx0123456789", "buyer_id": fmt.Sprintf("oStranger%03d", i)}))
@@ -164,7 +164,7 @@ func TestPreOrderDoubleClicksDoNotExhaust(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
 	const id = "CLICKS1"
-	e.addOrder(id, mchA, 500)
+	e.AddOrder(id, mchA, 500)
 	// MaxOpen is exactly the attempts the clicks need: every click after
 	// them must reuse, never count.
 	three := func(c *handler.PreOrderConfig) { c.MaxOpen = 3 }
@@ -192,13 +192,13 @@ func TestPreOrderDoubleClicksDoNotExhaust(t *testing.T) {
 	// A long life: a new attempt every 45 minutes (past the reuse window)
 	// keeps fewer than three open in any two hours, past attempt 99.
 	const lifeID = "LIFE1"
-	e.addOrder(lifeID, mchA, 500)
+	e.AddOrder(lifeID, mchA, 500)
 	for i := 1; i <= 110; i++ {
 		r := postJSON(t, urls[0], map[string]string{"order_id": lifeID, "channel": "WECHAT"})
 		if r.Status != http.StatusCreated || r.OutTradeNo != handler.OutTradeNo(lifeID, i) || !validOutTradeNo(r.OutTradeNo) {
 			t.Fatalf("attempt %d: got %d %q %s, want 201 %q", i, r.Status, r.OutTradeNo, r.body, handler.OutTradeNo(lifeID, i))
 		}
-		e.clock.Advance(45 * time.Minute)
+		e.Clock.Advance(45 * time.Minute)
 	}
 }
 
@@ -210,7 +210,7 @@ func TestPreOrderOpenBound(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
 	const id = "BOUND1"
-	e.addOrder(id, mchA, 500)
+	e.AddOrder(id, mchA, 500)
 	base := e.preOrderWith(t, func(c *handler.PreOrderConfig) {
 		c.MaxOpen, c.OpenFor, c.ReusePending = 3, time.Hour, -1
 	})
@@ -219,7 +219,7 @@ func TestPreOrderOpenBound(t *testing.T) {
 		if r := postJSON(t, base, body); r.Status != http.StatusCreated {
 			t.Fatalf("attempt %d: got %d %s, want 201", i, r.Status, r.body)
 		}
-		e.clock.Advance(10 * time.Minute)
+		e.Clock.Advance(10 * time.Minute)
 	}
 	r := postJSON(t, base, body)
 	if r.Status != http.StatusTooManyRequests || r.CType != "application/problem+json" {
@@ -240,7 +240,7 @@ func TestPreOrderOpenBound(t *testing.T) {
 	}
 
 	// An attempt that ends frees its slot.
-	if err := e.mem.Finish(context.Background(), handler.OutTradeNo(id, 2), store.Closed, "closed by the buyer", e.clock.Now()); err != nil {
+	if err := e.Mem.Finish(context.Background(), handler.OutTradeNo(id, 2), store.Closed, "closed by the buyer", e.Clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	if r := postJSON(t, base, body); r.Status != http.StatusCreated || r.OutTradeNo != handler.OutTradeNo(id, 4) {
@@ -250,7 +250,7 @@ func TestPreOrderOpenBound(t *testing.T) {
 		t.Errorf("full again: got %d %s, want 429", r.Status, r.body)
 	}
 	// So does an attempt older than OpenFor.
-	e.clock.Advance(30 * time.Minute)
+	e.Clock.Advance(30 * time.Minute)
 	if r := postJSON(t, base, body); r.Status != http.StatusCreated || r.OutTradeNo != handler.OutTradeNo(id, 5) {
 		t.Errorf("after the oldest aged out: got %d %s, want 201 attempt 5", r.Status, r.body)
 	}
@@ -269,7 +269,7 @@ func TestPreOrderOpenBoundRace(t *testing.T) {
 		return gate
 	}})
 	const id = "RACE1"
-	e.addOrder(id, mchA, 500)
+	e.AddOrder(id, mchA, 500)
 	cfg := func(c *handler.PreOrderConfig) { c.MaxOpen = 5 }
 	urls := []string{e.preOrderWith(t, cfg), e.preOrderWith(t, cfg)}
 	bodies := make([]map[string]string, 40)

@@ -24,9 +24,9 @@ var goPrefix = regexp.MustCompile(`(^|[^a-z_])(handler|client|model|store|memsto
 func TestBuyerFacingDetails(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	e.addOrder("BUYGONE1", mchGone, 100)
-	e.addOrder("BUYJSPAY1", mchA, 100)
-	e.addOrder("BUYNOKEY1", "M100077", 100) // no key in the keyring
+	e.AddOrder("BUYGONE1", mchGone, 100)
+	e.AddOrder("BUYJSPAY1", mchA, 100)
+	e.AddOrder("BUYNOKEY1", "M100077", 100) // no key in the keyring
 	resolve := func(ctx context.Context, id string) (handler.Purchase, error) {
 		switch id {
 		case "BUYSOLD1":
@@ -34,10 +34,10 @@ func TestBuyerFacingDetails(t *testing.T) {
 		case "BUYBAD1":
 			return handler.Purchase{}, fmt.Errorf("order %s: %w", id, handler.ErrOrderInvalid)
 		}
-		return e.resolve(ctx, id)
+		return e.Resolve(ctx, id)
 	}
 	po, err := handler.NewPreOrder(handler.PreOrderConfig{
-		Store: e.store, Client: e.clients[model.V2], Resolve: resolve, Authorize: handler.AllowAnyone,
+		Store: e.Store, Client: e.Clients[model.V2], Resolve: resolve, Authorize: handler.AllowAnyone,
 		NotifyURL: "https://shop.example/notify", Logger: quietLogger(),
 	})
 	if err != nil {

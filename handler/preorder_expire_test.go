@@ -36,10 +36,10 @@ func TestPreOrderCarriesExpiry(t *testing.T) {
 		{"EXPMAX", model.V2, model.PayAlipay, handler.MaxExpire, handler.MaxExpire},
 	}
 	for _, tc := range cases {
-		e.business.Store(tc.id, handler.Purchase{MchID: mchA, Amount: 100, Body: "goods", Expire: tc.expire})
-		now := e.clock.Now()
-		otn := e.mustPreOrder(t, tc.v, tc.id, tc.ch)
-		got, ok := e.sim.Order(otn)
+		e.AddPurchase(tc.id, handler.Purchase{MchID: mchA, Amount: 100, Body: "goods", Expire: tc.expire})
+		now := e.Clock.Now()
+		otn := e.MustPreOrder(t, tc.v, tc.id, tc.ch)
+		got, ok := e.Sim.Order(otn)
 		if !ok {
 			t.Fatalf("%s: the simulator has no order %s", tc.id, otn)
 		}
@@ -48,10 +48,10 @@ func TestPreOrderCarriesExpiry(t *testing.T) {
 			t.Errorf("%s (%s %s): gateway got time_start %q time_expire %q, want %q %q",
 				tc.id, tc.v, tc.ch, got.TimeStart, got.TimeExpire, wantStart, wantExpire)
 		}
-		if exp := e.get(t, otn).ExpiresAt; model.FormatTime(exp) != wantExpire || exp.After(now.Add(tc.want)) {
+		if exp := e.Get(t, otn).ExpiresAt; model.FormatTime(exp) != wantExpire || exp.After(now.Add(tc.want)) {
 			t.Errorf("%s: stored ExpiresAt %v, want %s GMT+8 and not after the expiry sent", tc.id, exp, wantExpire)
 		}
-		e.clock.Advance(time.Second)
+		e.Clock.Advance(time.Second)
 	}
 }
 
@@ -63,8 +63,8 @@ func TestPreOrderExpireBounds(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	for _, d := range []time.Duration{-time.Minute, 59 * time.Second, handler.MinExpire, handler.MaxExpire, handler.MaxExpire + time.Second} {
 		_, err := handler.NewPreOrder(handler.PreOrderConfig{
-			Store: e.store, Client: e.clients[model.V2], Resolve: e.resolve, Authorize: handler.AllowAnyone,
-			NotifyURL: e.srv.URL + "/notify", Expire: d,
+			Store: e.Store, Client: e.Clients[model.V2], Resolve: e.Resolve, Authorize: handler.AllowAnyone,
+			NotifyURL: e.Server.URL + "/notify", Expire: d,
 		})
 		if ok := d >= handler.MinExpire && d <= handler.MaxExpire; ok != (err == nil) {
 			t.Errorf("NewPreOrder with Expire %v: got error %v, want one only outside 1m–24h", d, err)
@@ -72,12 +72,12 @@ func TestPreOrderExpireBounds(t *testing.T) {
 	}
 	for i, d := range []time.Duration{-time.Minute, 59 * time.Second, handler.MaxExpire + time.Second} {
 		id := "EXPBAD" + string(rune('A'+i))
-		e.business.Store(id, handler.Purchase{MchID: mchA, Amount: 100, Body: "goods", Expire: d})
-		status, body := e.post(t, "/preorder/v2", "application/json", `{"order_id":"`+id+`","channel":"WECHAT"}`)
+		e.AddPurchase(id, handler.Purchase{MchID: mchA, Amount: 100, Body: "goods", Expire: d})
+		status, body := e.Post(t, "/preorder/v2", "application/json", `{"order_id":"`+id+`","channel":"WECHAT"}`)
 		if status != http.StatusInternalServerError {
 			t.Errorf("Purchase.Expire %v: got %d %s, want 500", d, status, body)
 		}
-		if list, _ := e.mem.ListByBusinessID(context.Background(), id); len(list) != 0 {
+		if list, _ := e.Mem.ListByBusinessID(context.Background(), id); len(list) != 0 {
 			t.Errorf("Purchase.Expire %v: %d attempts recorded, want none", d, len(list))
 		}
 	}
@@ -89,14 +89,14 @@ func TestPreOrderExpireBounds(t *testing.T) {
 func TestPreOrderNoReuseNearExpiry(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	e.business.Store("EXPREUSE", handler.Purchase{MchID: mchA, Amount: 100, Body: "goods", Expire: 90 * time.Second})
-	first := e.mustPreOrder(t, model.V2, "EXPREUSE", model.PayWeChat)
-	e.clock.Advance(20 * time.Second) // 70 s left
-	if r := e.preOrder(t, model.V2, map[string]any{"order_id": "EXPREUSE", "channel": "WECHAT"}); r.Status != http.StatusOK || r.OutTradeNo != first {
+	e.AddPurchase("EXPREUSE", handler.Purchase{MchID: mchA, Amount: 100, Body: "goods", Expire: 90 * time.Second})
+	first := e.MustPreOrder(t, model.V2, "EXPREUSE", model.PayWeChat)
+	e.Clock.Advance(20 * time.Second) // 70 s left
+	if r := e.PreOrder(t, model.V2, map[string]any{"order_id": "EXPREUSE", "channel": "WECHAT"}); r.Status != http.StatusOK || r.OutTradeNo != first {
 		t.Errorf("repeat with 70 s left: got %d %q, want 200 reusing %q", r.Status, r.OutTradeNo, first)
 	}
-	e.clock.Advance(20 * time.Second) // 50 s left, inside the 2-minute reuse window
-	r := e.preOrder(t, model.V2, map[string]any{"order_id": "EXPREUSE", "channel": "WECHAT"})
+	e.Clock.Advance(20 * time.Second) // 50 s left, inside the 2-minute reuse window
+	r := e.PreOrder(t, model.V2, map[string]any{"order_id": "EXPREUSE", "channel": "WECHAT"})
 	if r.Status != http.StatusCreated || r.OutTradeNo != handler.OutTradeNo("EXPREUSE", 2) {
 		t.Errorf("repeat with 50 s left: got %d %q, want 201 %q", r.Status, r.OutTradeNo, handler.OutTradeNo("EXPREUSE", 2))
 	}
@@ -107,12 +107,12 @@ func TestPreOrderNoReuseNearExpiry(t *testing.T) {
 // time_start and time_expire, stored with a zero ExpiresAt.
 func (e *env) legacyAttempt(t testing.TB, otn string) string {
 	t.Helper()
-	_, err := e.clients[model.V2].PreOrder(context.Background(), &model.PreOrderRequest{
+	_, err := e.Clients[model.V2].PreOrder(context.Background(), &model.PreOrderRequest{
 		Channel: model.PayWeChat, MchID: mchA, Body: "goods", OutTradeNo: otn, TotalFee: 10,
-		NotifyURL: e.srv.URL + "/notify", TradeType: model.TradeTypeNative, ProductID: otn,
+		NotifyURL: e.Server.URL + "/notify", TradeType: model.TradeTypeNative, ProductID: otn,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return e.createPending(t, otn, mchA, model.V2, 10).OutTradeNo
+	return e.CreatePending(t, otn, mchA, model.V2, 10).OutTradeNo
 }

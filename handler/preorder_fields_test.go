@@ -39,9 +39,9 @@ func TestPreOrderFieldsReachGateway(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, envOptions{})
 			id := "FIELDS" + string(ch)
-			e.business.Store(id, fullPurchase(mchA))
-			otn := e.mustPreOrder(t, model.V2, id, ch)
-			form, ok := e.sim.PreOrderRequest(otn)
+			e.AddPurchase(id, fullPurchase(mchA))
+			otn := e.MustPreOrder(t, model.V2, id, ch)
+			form, ok := e.Sim.PreOrderRequest(otn)
 			if !ok {
 				t.Fatal("the simulator has no pre-order")
 			}
@@ -76,8 +76,8 @@ func TestPreOrderFieldsReachGateway(t *testing.T) {
 func TestPreOrderIgnoresForwardedFor(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	e.addOrder("XFF1", mchA, 100)
-	req, err := http.NewRequest(http.MethodPost, e.srv.URL+"/preorder/"+string(model.V2),
+	e.AddOrder("XFF1", mchA, 100)
+	req, err := http.NewRequest(http.MethodPost, e.Server.URL+"/preorder/"+string(model.V2),
 		strings.NewReader(`{"order_id":"XFF1","channel":"WECHAT"}`))
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +92,7 @@ func TestPreOrderIgnoresForwardedFor(t *testing.T) {
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("status: got %d, want 201", resp.StatusCode)
 	}
-	form, _ := e.sim.PreOrderRequest(handler.OutTradeNo("XFF1", 1))
+	form, _ := e.Sim.PreOrderRequest(handler.OutTradeNo("XFF1", 1))
 	if got := form.Get("mch_create_ip"); got != "127.0.0.1" {
 		t.Errorf("mch_create_ip: got %q, want the peer 127.0.0.1", got)
 	}
@@ -129,16 +129,16 @@ func TestPreOrderRefusesHostMistakes(t *testing.T) {
 			id := "HOSTBAD1"
 			b := fullPurchase(mchA)
 			tc.edit(&b)
-			e.business.Store(id, b)
-			status, body := e.post(t, "/preorder/"+string(tc.v), "application/json",
+			e.AddPurchase(id, b)
+			status, body := e.Post(t, "/preorder/"+string(tc.v), "application/json",
 				`{"order_id":"`+id+`","channel":"`+string(tc.ch)+`"}`)
 			if status != http.StatusInternalServerError || !strings.Contains(body, `"detail":"the order cannot be paid: `+tc.field+" ") {
 				t.Errorf("reply: got %d %s, want 500 naming %s", status, body, tc.field)
 			}
-			if list, err := e.mem.ListByBusinessID(context.Background(), id); err != nil || len(list) != 0 {
+			if list, err := e.Mem.ListByBusinessID(context.Background(), id); err != nil || len(list) != 0 {
 				t.Errorf("attempts recorded: got %d (%v), want none", len(list), err)
 			}
-			if _, ok := e.sim.Order(handler.OutTradeNo(id, 1)); ok {
+			if _, ok := e.Sim.Order(handler.OutTradeNo(id, 1)); ok {
 				t.Error("the gateway got the pre-order, want nothing sent")
 			}
 		})

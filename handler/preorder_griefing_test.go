@@ -25,9 +25,9 @@ func TestPreOrderInvalidRequestsRecordNothing(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
 	const id = "GRIEF1"
-	e.addOrder(id, mchA, 500)
+	e.AddOrder(id, mchA, 500)
 	for i := range 100 {
-		status, body := e.post(t, "/preorder/v2", "application/json", `{"order_id":"GRIEF1","channel":"WECHAT","trade_type":"JSPAY"}`)
+		status, body := e.Post(t, "/preorder/v2", "application/json", `{"order_id":"GRIEF1","channel":"WECHAT","trade_type":"JSPAY"}`)
 		if status != http.StatusUnprocessableEntity {
 			t.Fatalf("invalid pre-order %d: got %d %s, want 422", i, status, body)
 		}
@@ -35,10 +35,10 @@ func TestPreOrderInvalidRequestsRecordNothing(t *testing.T) {
 	if list := e.attempts(t, id); len(list) != 0 {
 		t.Fatalf("after invalid requests: got %d attempts, want 0", len(list))
 	}
-	if _, ok := e.sim.Order(handler.OutTradeNo(id, 1)); ok {
+	if _, ok := e.Sim.Order(handler.OutTradeNo(id, 1)); ok {
 		t.Error("the gateway was called for an invalid request")
 	}
-	if otn := e.mustPreOrder(t, model.V2, id, model.PayWeChat); otn != handler.OutTradeNo(id, 1) {
+	if otn := e.MustPreOrder(t, model.V2, id, model.PayWeChat); otn != handler.OutTradeNo(id, 1) {
 		t.Errorf("the buyer's attempt: got %s, want %s", otn, handler.OutTradeNo(id, 1))
 	}
 }
@@ -50,20 +50,20 @@ func TestPreOrderConcurrentIdenticalMakeOneAttempt(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
 	const id = "DOUBLE1"
-	e.addOrder(id, mchA, 500)
+	e.AddOrder(id, mchA, 500)
 	// A slow gateway keeps the first attempt in flight while the others
 	// arrive.
-	e.sim.SetFaults(handler.OutTradeNo(id, 1), gatewaytest.Faults{PreOrderDelay: 300 * time.Millisecond})
+	e.Sim.SetFaults(handler.OutTradeNo(id, 1), gatewaytest.Faults{PreOrderDelay: 300 * time.Millisecond})
 	second, err := handler.NewPreOrder(handler.PreOrderConfig{
-		Store: e.store, Client: e.clients[model.V2], Resolve: e.resolve, Authorize: handler.AllowAnyone,
-		NotifyURL: e.srv.URL + "/notify", Logger: quietLogger(), Now: e.clock.Now,
+		Store: e.Store, Client: e.Clients[model.V2], Resolve: e.Resolve, Authorize: handler.AllowAnyone,
+		NotifyURL: e.Server.URL + "/notify", Logger: quietLogger(), Now: e.Clock.Now,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	other := httptest.NewServer(second)
 	t.Cleanup(other.Close)
-	urls := []string{e.srv.URL + "/preorder/v2", other.URL}
+	urls := []string{e.Server.URL + "/preorder/v2", other.URL}
 
 	const n = 50
 	type reply struct {
@@ -113,9 +113,9 @@ func TestPreOrderConcurrentIdenticalMakeOneAttempt(t *testing.T) {
 func TestPreOrderLaterIdenticalReusesAttempt(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	e.addOrder("REUSE1", mchA, 500)
-	first := e.mustPreOrder(t, model.V2, "REUSE1", model.PayWeChat)
-	r := e.preOrder(t, model.V2, map[string]any{"order_id": "REUSE1", "channel": "WECHAT"})
+	e.AddOrder("REUSE1", mchA, 500)
+	first := e.MustPreOrder(t, model.V2, "REUSE1", model.PayWeChat)
+	r := e.PreOrder(t, model.V2, map[string]any{"order_id": "REUSE1", "channel": "WECHAT"})
 	if r.Status != http.StatusOK || r.OutTradeNo != first {
 		t.Errorf("second request: got %d %s, want 200 %s", r.Status, r.OutTradeNo, first)
 	}
@@ -126,7 +126,7 @@ func TestPreOrderLaterIdenticalReusesAttempt(t *testing.T) {
 
 func (e *env) attempts(t testing.TB, businessID string) []*store.Order {
 	t.Helper()
-	list, err := e.mem.ListByBusinessID(context.Background(), businessID)
+	list, err := e.Mem.ListByBusinessID(context.Background(), businessID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,13 +152,13 @@ func (s *hangUpStore) Create(ctx context.Context, o *store.Order) error {
 func TestPreOrderRecordedAttemptReachesGateway(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	e.addOrder("HANGUP1", mchA, 500)
+	e.AddOrder("HANGUP1", mchA, 500)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	hs := &hangUpStore{OrderStore: e.mem, hangUp: cancel}
+	hs := &hangUpStore{OrderStore: e.Mem, hangUp: cancel}
 	po, err := handler.NewPreOrder(handler.PreOrderConfig{
-		Store: hs, Client: e.clients[model.V2], Resolve: e.resolve, Authorize: handler.AllowAnyone,
-		NotifyURL: e.srv.URL + "/notify", Logger: quietLogger(), Now: e.clock.Now,
+		Store: hs, Client: e.Clients[model.V2], Resolve: e.Resolve, Authorize: handler.AllowAnyone,
+		NotifyURL: e.Server.URL + "/notify", Logger: quietLogger(), Now: e.Clock.Now,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -167,10 +167,10 @@ func TestPreOrderRecordedAttemptReachesGateway(t *testing.T) {
 	r.Header.Set("Content-Type", "application/json")
 	po.ServeHTTP(httptest.NewRecorder(), r)
 	otn := handler.OutTradeNo("HANGUP1", 1)
-	if _, ok := e.sim.Order(otn); !ok {
+	if _, ok := e.Sim.Order(otn); !ok {
 		t.Error("the recorded attempt never reached the gateway")
 	}
-	if o := e.get(t, otn); o.CodeURL == "" {
+	if o := e.Get(t, otn); o.CodeURL == "" {
 		t.Errorf("attempt %s: no checkout recorded", otn)
 	}
 }
@@ -182,12 +182,12 @@ func TestPreOrderJoinerSeesRefusal(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
 	const id = "REFUSED1"
-	e.addOrder(id, mchA, 500)
+	e.AddOrder(id, mchA, 500)
 	otn := handler.OutTradeNo(id, 1)
-	e.sim.SetFaults(otn, gatewaytest.Faults{PreOrderDelay: 5 * time.Second, PreOrderStatus: http.StatusBadRequest})
+	e.Sim.SetFaults(otn, gatewaytest.Faults{PreOrderDelay: 5 * time.Second, PreOrderStatus: http.StatusBadRequest})
 	first := make(chan int, 1)
 	go func() {
-		status, _ := e.post(t, "/preorder/v2", "application/json", `{"order_id":"REFUSED1","channel":"WECHAT"}`)
+		status, _ := e.Post(t, "/preorder/v2", "application/json", `{"order_id":"REFUSED1","channel":"WECHAT"}`)
 		first <- status
 	}()
 	// The second request must arrive while the first is at the gateway.
@@ -197,7 +197,7 @@ func TestPreOrderJoinerSeesRefusal(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	status, body := e.post(t, "/preorder/v2", "application/json", `{"order_id":"REFUSED1","channel":"WECHAT"}`)
+	status, body := e.Post(t, "/preorder/v2", "application/json", `{"order_id":"REFUSED1","channel":"WECHAT"}`)
 	if status != http.StatusConflict {
 		t.Errorf("joiner: got %d %s, want 409", status, body)
 	}
@@ -220,10 +220,10 @@ func TestPreOrderJoinerSeesRefusal(t *testing.T) {
 func TestPreOrderJSPayNeverShared(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	e.addOrder("JSSHARE1", mchA, 500)
+	e.AddOrder("JSSHARE1", mchA, 500)
 	var otns []string
 	for _, buyer := range []string{"oBuyerOne", "oBuyerTwo"} {
-		r := e.preOrder(t, model.V2, map[string]any{"order_id": "JSSHARE1", "channel": "WECHAT", "trade_type": "JSPAY",
+		r := e.PreOrder(t, model.V2, map[string]any{"order_id": "JSSHARE1", "channel": "WECHAT", "trade_type": "JSPAY",
 			"sub_appid": "wx0123456789", "buyer_id": buyer})
 		if r.Status != http.StatusCreated || r.PayInfo == "" {
 			t.Fatalf("%s: got %d %+v, want 201 with pay_info", buyer, r.Status, r)

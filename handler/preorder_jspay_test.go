@@ -20,8 +20,8 @@ import (
 func (e *env) secondInstance(t testing.TB) string {
 	t.Helper()
 	po, err := handler.NewPreOrder(handler.PreOrderConfig{
-		Store: e.store, Client: e.clients[model.V2], Resolve: e.resolve, Authorize: handler.AllowAnyone,
-		NotifyURL: e.srv.URL + "/notify", Logger: quietLogger(), Now: e.clock.Now,
+		Store: e.Store, Client: e.Clients[model.V2], Resolve: e.Resolve, Authorize: handler.AllowAnyone,
+		NotifyURL: e.Server.URL + "/notify", Logger: quietLogger(), Now: e.Clock.Now,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -87,7 +87,7 @@ func postAll(t *testing.T, urls []string, bodies []map[string]string, buyerOf []
 func (e *env) gatewayCalls(id string) int {
 	n := 0
 	for k := 1; k <= 99; k++ {
-		if _, ok := e.sim.Order(handler.OutTradeNo(id, k)); ok {
+		if _, ok := e.Sim.Order(handler.OutTradeNo(id, k)); ok {
 			n++
 		}
 	}
@@ -111,12 +111,12 @@ func TestPreOrderJSPayConcurrentSameBuyerMakeOneAttempt(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
 	const id = "JSDOUBLE1"
-	e.addOrder(id, mchA, 500)
+	e.AddOrder(id, mchA, 500)
 	// A slow gateway makes it likelier that requests join the attempt in
 	// flight rather than reuse the answered one; the assertions hold
 	// either way.
-	e.sim.SetFaults(handler.OutTradeNo(id, 1), gatewaytest.Faults{PreOrderDelay: 300 * time.Millisecond})
-	urls := []string{e.srv.URL + "/preorder/v2", e.secondInstance(t)}
+	e.Sim.SetFaults(handler.OutTradeNo(id, 1), gatewaytest.Faults{PreOrderDelay: 300 * time.Millisecond})
+	urls := []string{e.Server.URL + "/preorder/v2", e.secondInstance(t)}
 	buyer := map[string]string{"sub_appid": "wx0123456789abcdef", "buyer_id": "oBuyerDoubleClick"}
 	const n = 50
 	bodies := make([]map[string]string, n)
@@ -183,8 +183,8 @@ func TestPreOrderJSPayConcurrentTwoBuyers(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, envOptions{})
-			e.addOrder(tc.id, mchA, 500)
-			urls := []string{e.srv.URL + "/preorder/v2", e.secondInstance(t)}
+			e.AddOrder(tc.id, mchA, 500)
+			urls := []string{e.Server.URL + "/preorder/v2", e.secondInstance(t)}
 			const n = 40
 			bodies := make([]map[string]string, n)
 			who := make([]int, n)
@@ -244,16 +244,16 @@ func TestPreOrderJSPayRepeatReuses(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
 	const id = "JSREPEAT1"
-	e.addOrder(id, mchA, 500)
+	e.AddOrder(id, mchA, 500)
 	req := func(buyerID string) preOrderReply {
-		return e.preOrder(t, model.V2, map[string]any{"order_id": id, "channel": "WECHAT", "trade_type": "JSPAY",
+		return e.PreOrder(t, model.V2, map[string]any{"order_id": id, "channel": "WECHAT", "trade_type": "JSPAY",
 			"sub_appid": "wx0123456789abcdef", "buyer_id": buyerID})
 	}
 	first := req("oBuyerOne")
 	if first.Status != http.StatusCreated || first.PayInfo == "" {
 		t.Fatalf("first: got %d %+v, want 201 with pay_info", first.Status, first)
 	}
-	e.clock.Advance(time.Minute) // within ReusePending (2 min by default)
+	e.Clock.Advance(time.Minute) // within ReusePending (2 min by default)
 	again := req("oBuyerOne")
 	if again.Status != http.StatusOK || again.OutTradeNo != first.OutTradeNo || again.PayInfo != first.PayInfo {
 		t.Errorf("repeat by the same buyer: got %d %s pay_info=%q, want 200 %s with the first pay_info",
@@ -266,7 +266,7 @@ func TestPreOrderJSPayRepeatReuses(t *testing.T) {
 	if back := req("oBuyerOne"); back.Status != http.StatusOK || back.OutTradeNo != first.OutTradeNo {
 		t.Errorf("first buyer after the other: got %d %s, want 200 %s", back.Status, back.OutTradeNo, first.OutTradeNo)
 	}
-	e.clock.Advance(2 * time.Minute) // past ReusePending
+	e.Clock.Advance(2 * time.Minute) // past ReusePending
 	if late := req("oBuyerOne"); late.Status != http.StatusCreated || late.OutTradeNo == first.OutTradeNo {
 		t.Errorf("same buyer after ReusePending: got %d %s, want 201 with a new attempt", late.Status, late.OutTradeNo)
 	}

@@ -24,16 +24,16 @@ import (
 func TestPreOrderReuseWindowEdge(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	e.addOrder("REUSEEDGE1", mchA, 500)
-	first := e.mustPreOrder(t, model.V2, "REUSEEDGE1", model.PayWeChat)
+	e.AddOrder("REUSEEDGE1", mchA, 500)
+	first := e.MustPreOrder(t, model.V2, "REUSEEDGE1", model.PayWeChat)
 	req := map[string]any{"order_id": "REUSEEDGE1", "channel": "WECHAT"}
 
-	e.clock.Advance(2*time.Minute - time.Nanosecond)
-	if r := e.preOrder(t, model.V2, req); r.Status != http.StatusOK || r.OutTradeNo != first {
+	e.Clock.Advance(2*time.Minute - time.Nanosecond)
+	if r := e.PreOrder(t, model.V2, req); r.Status != http.StatusOK || r.OutTradeNo != first {
 		t.Errorf("just inside the window: got %d %s, want 200 %s (reused)", r.Status, r.OutTradeNo, first)
 	}
-	e.clock.Advance(time.Nanosecond)
-	r := e.preOrder(t, model.V2, req)
+	e.Clock.Advance(time.Nanosecond)
+	r := e.PreOrder(t, model.V2, req)
 	if r.Status != http.StatusCreated || r.OutTradeNo == first || r.OutTradeNo == "" {
 		t.Errorf("at the window's end: got %d %q, want 201 and a new attempt (not %s)", r.Status, r.OutTradeNo, first)
 	}
@@ -49,17 +49,17 @@ func TestPreOrderReuseWindowEdge(t *testing.T) {
 func TestPreOrderReuseAtMinExpire(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	e.business.Store("EXPEDGE1", handler.Purchase{MchID: mchA, Amount: 100, Body: "goods", Expire: 90 * time.Second})
-	first := e.mustPreOrder(t, model.V2, "EXPEDGE1", model.PayWeChat)
-	o := e.get(t, first)
+	e.AddPurchase("EXPEDGE1", handler.Purchase{MchID: mchA, Amount: 100, Body: "goods", Expire: 90 * time.Second})
+	first := e.MustPreOrder(t, model.V2, "EXPEDGE1", model.PayWeChat)
+	o := e.Get(t, first)
 	req := map[string]any{"order_id": "EXPEDGE1", "channel": "WECHAT"}
 
-	e.clock.Advance(o.ExpiresAt.Sub(e.clock.Now()) - handler.MinExpire) // exactly MinExpire left
-	if r := e.preOrder(t, model.V2, req); r.Status != http.StatusOK || r.OutTradeNo != first {
+	e.Clock.Advance(o.ExpiresAt.Sub(e.Clock.Now()) - handler.MinExpire) // exactly MinExpire left
+	if r := e.PreOrder(t, model.V2, req); r.Status != http.StatusOK || r.OutTradeNo != first {
 		t.Errorf("repeat with exactly MinExpire left: got %d %q, want 200 reusing %q", r.Status, r.OutTradeNo, first)
 	}
-	e.clock.Advance(time.Nanosecond)
-	if r := e.preOrder(t, model.V2, req); r.Status != http.StatusCreated || r.OutTradeNo != handler.OutTradeNo("EXPEDGE1", 2) {
+	e.Clock.Advance(time.Nanosecond)
+	if r := e.PreOrder(t, model.V2, req); r.Status != http.StatusCreated || r.OutTradeNo != handler.OutTradeNo("EXPEDGE1", 2) {
 		t.Errorf("repeat with less than MinExpire left: got %d %q, want 201 %q", r.Status, r.OutTradeNo, handler.OutTradeNo("EXPEDGE1", 2))
 	}
 }
@@ -75,23 +75,23 @@ func TestPreOrderReuseAtMinExpire(t *testing.T) {
 func TestPreOrderCheckoutWaitEdge(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	e.addOrder("WAITEDGE1", mchA, 500)
-	now := e.clock.Now()
+	e.AddOrder("WAITEDGE1", mchA, 500)
+	now := e.Clock.Now()
 	stuck := &store.Order{
 		OutTradeNo: handler.OutTradeNo("WAITEDGE1", 1), BusinessID: "WAITEDGE1", Attempt: 1, MchID: mchA,
 		Channel: model.PayWeChat, TradeType: model.TradeTypeNative, Version: model.V2,
 		Amount: 500, Status: store.Pending, CreatedAt: now, UpdatedAt: now,
 	}
-	if err := e.mem.Create(context.Background(), stuck); err != nil {
+	if err := e.Mem.Create(context.Background(), stuck); err != nil {
 		t.Fatal(err)
 	}
 	req := map[string]any{"order_id": "WAITEDGE1", "channel": "WECHAT"}
 
-	e.clock.Advance(15*time.Second - time.Nanosecond)
+	e.Clock.Advance(15*time.Second - time.Nanosecond)
 	// The request waits what is left of checkoutWait (1 ns) for the
 	// checkout, not checkoutWait again: its reply comes within bound.
 	replies := make(chan preOrderReply, 1)
-	go func() { replies <- e.preOrder(t, model.V2, req) }()
+	go func() { replies <- e.PreOrder(t, model.V2, req) }()
 	select {
 	case r := <-replies:
 		if r.Status == http.StatusCreated || r.OutTradeNo != stuck.OutTradeNo {
@@ -100,8 +100,8 @@ func TestPreOrderCheckoutWaitEdge(t *testing.T) {
 	case <-time.After(bound):
 		t.Fatalf("just inside checkoutWait: no reply within %v (the wait is what is left of checkoutWait, 1 ns)", bound)
 	}
-	e.clock.Advance(time.Nanosecond)
-	if r := e.preOrder(t, model.V2, req); r.Status != http.StatusCreated || r.OutTradeNo != handler.OutTradeNo("WAITEDGE1", 2) {
+	e.Clock.Advance(time.Nanosecond)
+	if r := e.PreOrder(t, model.V2, req); r.Status != http.StatusCreated || r.OutTradeNo != handler.OutTradeNo("WAITEDGE1", 2) {
 		t.Errorf("at checkoutWait: got %d %q, want 201 %q", r.Status, r.OutTradeNo, handler.OutTradeNo("WAITEDGE1", 2))
 	}
 }
@@ -131,19 +131,19 @@ func TestPreOrderCheckoutWaitPauses(t *testing.T) {
 		gc = &getCountStore{OrderStore: m}
 		return gc
 	}})
-	e.addOrder("WAITPAUSE1", mchA, 500)
-	now := e.clock.Now()
+	e.AddOrder("WAITPAUSE1", mchA, 500)
+	now := e.Clock.Now()
 	stuck := &store.Order{
 		OutTradeNo: handler.OutTradeNo("WAITPAUSE1", 1), BusinessID: "WAITPAUSE1", Attempt: 1, MchID: mchA,
 		Channel: model.PayWeChat, TradeType: model.TradeTypeNative, Version: model.V2,
 		Amount: 500, Status: store.Pending, CreatedAt: now, UpdatedAt: now,
 	}
-	if err := e.mem.Create(context.Background(), stuck); err != nil {
+	if err := e.Mem.Create(context.Background(), stuck); err != nil {
 		t.Fatal(err)
 	}
-	e.clock.Advance(15*time.Second - 300*time.Millisecond)
+	e.Clock.Advance(15*time.Second - 300*time.Millisecond)
 	before := gc.gets.Load()
-	if r := e.preOrder(t, model.V2, map[string]any{"order_id": "WAITPAUSE1", "channel": "WECHAT"}); r.OutTradeNo != stuck.OutTradeNo {
+	if r := e.PreOrder(t, model.V2, map[string]any{"order_id": "WAITPAUSE1", "channel": "WECHAT"}); r.OutTradeNo != stuck.OutTradeNo {
 		t.Fatalf("got %d %q, want the recorded attempt %q shared", r.Status, r.OutTradeNo, stuck.OutTradeNo)
 	}
 	if n := gc.gets.Load() - before; n > 6 {
@@ -160,9 +160,9 @@ func TestPreOrderCheckoutWaitPauses(t *testing.T) {
 func TestPreOrderGatewayBadParamDetail(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	e.addOrder("BADPARAM1", mchA, 300)
-	e.onPath.Rewrite(client.OpPreOrder, gatewaytest.Replace(map[string]string{"state": "FAIL", "code": "20004", "msg": "bad param"}))
-	status, raw := e.post(t, "/preorder/v2", "application/json", `{"order_id":"BADPARAM1","channel":"WECHAT"}`)
+	e.AddOrder("BADPARAM1", mchA, 300)
+	e.OnPath.Rewrite(client.OpPreOrder, gatewaytest.Replace(map[string]string{"state": "FAIL", "code": "20004", "msg": "bad param"}))
+	status, raw := e.Post(t, "/preorder/v2", "application/json", `{"order_id":"BADPARAM1","channel":"WECHAT"}`)
 	var got map[string]any
 	if err := json.Unmarshal([]byte(raw), &got); err != nil {
 		t.Fatalf("reply %q: %v", raw, err)
@@ -171,7 +171,7 @@ func TestPreOrderGatewayBadParamDetail(t *testing.T) {
 		got["code"] != "20004" || got["msg"] != "bad param" {
 		t.Errorf("reply: got %d %s, want 422 with the fixed detail, code 20004 and msg", status, raw)
 	}
-	if o := e.get(t, handler.OutTradeNo("BADPARAM1", 1)); o.Status != store.Failed {
+	if o := e.Get(t, handler.OutTradeNo("BADPARAM1", 1)); o.Status != store.Failed {
 		t.Errorf("attempt: got %s, want FAILED", o.Status)
 	}
 }

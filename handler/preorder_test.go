@@ -22,16 +22,16 @@ import (
 func TestPreOrderErrors(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	e.addOrder("ERRPAID1", mchA, 100)
-	paid := e.mustPreOrder(t, model.V2, "ERRPAID1", model.PayWeChat)
-	if err := e.sim.Pay(paid); err != nil {
+	e.AddOrder("ERRPAID1", mchA, 100)
+	paid := e.MustPreOrder(t, model.V2, "ERRPAID1", model.PayWeChat)
+	if err := e.Sim.Pay(paid); err != nil {
 		t.Fatal(err)
 	}
-	e.waitIdle(t)
-	e.addOrder("ERRGONE1", mchGone, 100)
-	e.addOrder("ERRJSPAY1", mchA, 100)
-	e.addOrder("ERROK1", mchA, 100)
-	e.business.Store("ERRFREE1", handler.Purchase{MchID: mchA, Amount: 0, Body: "free"})
+	e.WaitIdle(t)
+	e.AddOrder("ERRGONE1", mchGone, 100)
+	e.AddOrder("ERRJSPAY1", mchA, 100)
+	e.AddOrder("ERROK1", mchA, 100)
+	e.AddPurchase("ERRFREE1", handler.Purchase{MchID: mchA, Amount: 0, Body: "free"})
 
 	tests := []struct {
 		name        string
@@ -65,7 +65,7 @@ func TestPreOrderErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			req, err := http.NewRequest(http.MethodPost, e.srv.URL+"/preorder/v2", strings.NewReader(tc.body))
+			req, err := http.NewRequest(http.MethodPost, e.Server.URL+"/preorder/v2", strings.NewReader(tc.body))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -99,7 +99,7 @@ func TestPreOrderErrors(t *testing.T) {
 	}
 	// Attempts the gateway refused are recorded FAILED, not left PENDING.
 	for _, id := range []string{"ERRGONE1"} {
-		list, err := e.mem.ListByBusinessID(context.Background(), id)
+		list, err := e.Mem.ListByBusinessID(context.Background(), id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -109,11 +109,11 @@ func TestPreOrderErrors(t *testing.T) {
 	}
 	// A request that could never be sent records nothing.
 	for _, id := range []string{"ERROK1", "NOPE1", "ERRFREE1", "ERRJSPAY1"} {
-		if list, _ := e.mem.ListByBusinessID(context.Background(), id); len(list) != 0 {
+		if list, _ := e.Mem.ListByBusinessID(context.Background(), id); len(list) != 0 {
 			t.Errorf("%s: got %d attempts, want none", id, len(list))
 		}
 	}
-	if list, _ := e.mem.ListByBusinessID(context.Background(), "ERRPAID1"); len(list) != 1 {
+	if list, _ := e.Mem.ListByBusinessID(context.Background(), "ERRPAID1"); len(list) != 1 {
 		t.Errorf("ERRPAID1: got %d attempts, want 1 (no attempt after PAID)", len(list))
 	}
 }
@@ -121,7 +121,7 @@ func TestPreOrderErrors(t *testing.T) {
 func TestPreOrderMethod(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	po, err := handler.NewPreOrder(handler.PreOrderConfig{Store: e.mem, Client: e.clients[model.V2], Resolve: e.resolve, Authorize: handler.AllowAnyone, NotifyURL: "https://shop.example/notify"})
+	po, err := handler.NewPreOrder(handler.PreOrderConfig{Store: e.Mem, Client: e.Clients[model.V2], Resolve: e.Resolve, Authorize: handler.AllowAnyone, NotifyURL: "https://shop.example/notify"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,13 +137,13 @@ func TestPreOrderMethod(t *testing.T) {
 func TestPreOrderAttempts(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	e.addOrder("REUSE1", mchA, 321)
-	first := e.preOrder(t, model.V2, map[string]any{"order_id": "REUSE1", "channel": "WECHAT"})
-	again := e.preOrder(t, model.V2, map[string]any{"order_id": "REUSE1", "channel": "wechat", "trade_type": "native"})
+	e.AddOrder("REUSE1", mchA, 321)
+	first := e.PreOrder(t, model.V2, map[string]any{"order_id": "REUSE1", "channel": "WECHAT"})
+	again := e.PreOrder(t, model.V2, map[string]any{"order_id": "REUSE1", "channel": "wechat", "trade_type": "native"})
 	if first.Status != http.StatusCreated || again.Status != http.StatusOK || again.OutTradeNo != first.OutTradeNo || again.CodeURL != first.CodeURL {
 		t.Errorf("repeat: got %d %q, want 200 reusing %q", again.Status, again.OutTradeNo, first.OutTradeNo)
 	}
-	resp, err := http.PostForm(e.srv.URL+"/preorder/v2", url.Values{"order_id": {"REUSE1"}, "channel": {"ALIPAY"}})
+	resp, err := http.PostForm(e.Server.URL+"/preorder/v2", url.Values{"order_id": {"REUSE1"}, "channel": {"ALIPAY"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,14 +151,14 @@ func TestPreOrderAttempts(t *testing.T) {
 	if resp.StatusCode != http.StatusCreated {
 		t.Errorf("form pre-order: got %d, want 201", resp.StatusCode)
 	}
-	e.clock.Advance(3 * 60e9)
-	late := e.preOrder(t, model.V2, map[string]any{"order_id": "REUSE1", "channel": "WECHAT"})
+	e.Clock.Advance(3 * 60e9)
+	late := e.PreOrder(t, model.V2, map[string]any{"order_id": "REUSE1", "channel": "WECHAT"})
 	if late.Status != http.StatusCreated || late.OutTradeNo != handler.OutTradeNo("REUSE1", 3) {
 		t.Errorf("after reuse window: got %d %q, want 201 %q", late.Status, late.OutTradeNo, handler.OutTradeNo("REUSE1", 3))
 	}
 	// The amount changed: never reuse the old attempt.
-	e.addOrder("REUSE1", mchA, 400)
-	changed := e.preOrder(t, model.V2, map[string]any{"order_id": "REUSE1", "channel": "WECHAT"})
+	e.AddOrder("REUSE1", mchA, 400)
+	changed := e.PreOrder(t, model.V2, map[string]any{"order_id": "REUSE1", "channel": "WECHAT"})
 	if changed.Status != http.StatusCreated || changed.Amount != 400 {
 		t.Errorf("after the amount changed: got %d amount %d, want 201 amount 400", changed.Status, changed.Amount)
 	}

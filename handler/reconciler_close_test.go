@@ -32,7 +32,7 @@ func closeEnv(t *testing.T, opt envOptions) (*env, *handler.Reconciler) {
 // simState is the simulator's state of an order.
 func simState(t testing.TB, e *env, otn string) gatewaytest.OrderState {
 	t.Helper()
-	o, ok := e.sim.Order(otn)
+	o, ok := e.Sim.Order(otn)
 	if !ok {
 		t.Fatalf("simulator has no order %s", otn)
 	}
@@ -55,8 +55,8 @@ func mustClose(t testing.TB, r *handler.Reconciler, otn string, want handler.Clo
 // otn's payment at the simulator.
 func paidNotification(t testing.TB, e *env, otn string) url.Values {
 	t.Helper()
-	o := e.get(t, otn)
-	so, _ := e.sim.Order(otn)
+	o := e.Get(t, otn)
+	so, _ := e.Sim.Order(otn)
 	return signedNotification(t, o, keyA, func(p *gatewaytest.Payment) { p.TransactionID = so.TransactionID })
 }
 
@@ -66,9 +66,9 @@ func paidNotification(t testing.TB, e *env, otn string) url.Values {
 func TestCloseUnpaidInWindow(t *testing.T) {
 	t.Parallel()
 	e, r := closeEnv(t, envOptions{})
-	e.addOrder("CLOSE1", mchA, 300)
-	otn := e.mustPreOrder(t, model.V2, "CLOSE1", model.PayWeChat)
-	e.clock.Advance(time.Minute)
+	e.AddOrder("CLOSE1", mchA, 300)
+	otn := e.MustPreOrder(t, model.V2, "CLOSE1", model.PayWeChat)
+	e.Clock.Advance(time.Minute)
 	res := mustClose(t, r, otn, handler.CloseClosed)
 	if res.Status != string(store.Closed) || res.OrderID != "CLOSE1" {
 		t.Errorf("result: got %+v, want CLOSED of CLOSE1", res)
@@ -76,14 +76,14 @@ func TestCloseUnpaidInWindow(t *testing.T) {
 	if st := simState(t, e, otn); st != gatewaytest.Closed {
 		t.Errorf("gateway: got %s, want CLOSED (cancelled)", st)
 	}
-	if err := e.sim.Pay(otn); !errors.Is(err, gatewaytest.ErrNotUnpaid) {
+	if err := e.Sim.Pay(otn); !errors.Is(err, gatewaytest.ErrNotUnpaid) {
 		t.Errorf("paying the closed attempt: got %v, want refused", err)
 	}
 	again := mustClose(t, r, otn, handler.CloseClosed)
 	if again != res {
 		t.Errorf("repeated close: got %+v, want %+v", again, res)
 	}
-	next := e.mustPreOrder(t, model.V2, "CLOSE1", model.PayWeChat)
+	next := e.MustPreOrder(t, model.V2, "CLOSE1", model.PayWeChat)
 	if next == otn {
 		t.Errorf("a new attempt after the close reused %s", otn)
 	}
@@ -94,7 +94,7 @@ func TestCloseUnpaidInWindow(t *testing.T) {
 func TestClosePaidRefused(t *testing.T) {
 	t.Parallel()
 	e, r := closeEnv(t, envOptions{})
-	otn := e.paidAttempt(t, "CLOSE2", 300)
+	otn := e.PaidAttempt(t, "CLOSE2", 300)
 	_, err := r.Close(context.Background(), otn)
 	if !errors.Is(err, handler.ErrAttemptPaid) {
 		t.Fatalf("Close of a PAID attempt: got %v, want ErrAttemptPaid", err)
@@ -102,10 +102,10 @@ func TestClosePaidRefused(t *testing.T) {
 	if st := simState(t, e, otn); st != gatewaytest.PaidState {
 		t.Errorf("gateway: got %s, want PAID (no cancel sent)", st)
 	}
-	if o := e.get(t, otn); o.Status != store.Paid || !o.Fulfilled || !o.AbandonedAt.IsZero() {
+	if o := e.Get(t, otn); o.Status != store.Paid || !o.Fulfilled || !o.AbandonedAt.IsZero() {
 		t.Errorf("attempt: got %s fulfilled %v abandoned %v, want PAID, fulfilled, not abandoned", o.Status, o.Fulfilled, o.AbandonedAt)
 	}
-	if got := e.hooks.Calls(otn); got != 1 {
+	if got := e.Hooks.Calls(otn); got != 1 {
 		t.Errorf("hook calls: got %d, want 1", got)
 	}
 }
@@ -119,10 +119,10 @@ func TestClosePaidRefused(t *testing.T) {
 func TestCloseReversesPayment(t *testing.T) {
 	t.Parallel()
 	e, r := closeEnv(t, envOptions{autoRefund: true})
-	e.addOrder("CLOSE3", mchA, 300)
-	otn := e.mustPreOrder(t, model.V2, "CLOSE3", model.PayWeChat)
-	e.sim.SetFaults(otn, gatewaytest.Faults{NoNotify: true})
-	if err := e.sim.Pay(otn); err != nil {
+	e.AddOrder("CLOSE3", mchA, 300)
+	otn := e.MustPreOrder(t, model.V2, "CLOSE3", model.PayWeChat)
+	e.Sim.SetFaults(otn, gatewaytest.Faults{NoNotify: true})
+	if err := e.Sim.Pay(otn); err != nil {
 		t.Fatal(err)
 	}
 	res := mustClose(t, r, otn, handler.CloseReversed)
@@ -132,19 +132,19 @@ func TestCloseReversesPayment(t *testing.T) {
 	if st := simState(t, e, otn); st != gatewaytest.Cancelled {
 		t.Errorf("gateway: got %s, want CANCELLED (reversed)", st)
 	}
-	if got := e.postNotify(t, paidNotification(t, e, otn)); got != "success" {
+	if got := e.PostNotify(t, paidNotification(t, e, otn)); got != "success" {
 		t.Errorf("paid notification after the reversal: got %q, want success", got)
 	}
-	if got := e.hooks.Calls(otn); got != 0 {
+	if got := e.Hooks.Calls(otn); got != 0 {
 		t.Errorf("hook calls: got %d, want 0", got)
 	}
-	if a := e.rec.Alerts(); len(a) != 0 {
+	if a := e.Rec.Alerts(); len(a) != 0 {
 		t.Errorf("alerts: got %v, want none", a)
 	}
-	if list, _ := e.mem.ListRefunds(context.Background(), otn); len(list) != 0 {
+	if list, _ := e.Mem.ListRefunds(context.Background(), otn); len(list) != 0 {
 		t.Errorf("refunds of a reversed payment: got %+v, want none", list)
 	}
-	if o := e.get(t, otn); o.Status != store.Reversed {
+	if o := e.Get(t, otn); o.Status != store.Reversed {
 		t.Errorf("attempt: got %s, want REVERSED", o.Status)
 	}
 }
@@ -175,16 +175,16 @@ func TestClosePaymentSettlesDuringCancel(t *testing.T) {
 		sig.Store = m
 		return sig
 	}})
-	e.addOrder("CLOSE4", mchA, 300)
-	otn := e.mustPreOrder(t, model.V2, "CLOSE4", model.PayWeChat)
-	e.sim.SetFaults(otn, gatewaytest.Faults{NoNotify: true})
-	if err := e.sim.Pay(otn); err != nil {
+	e.AddOrder("CLOSE4", mchA, 300)
+	otn := e.MustPreOrder(t, model.V2, "CLOSE4", model.PayWeChat)
+	e.Sim.SetFaults(otn, gatewaytest.Faults{NoNotify: true})
+	if err := e.Sim.Pay(otn); err != nil {
 		t.Fatal(err)
 	}
 	note := paidNotification(t, e, otn)
 	reply := make(chan string, 1)
-	e.onPath.RewriteEach(client.OpCancel, func(url.Values, map[string]string) {
-		go func() { reply <- e.postNotify(t, note) }()
+	e.OnPath.RewriteEach(client.OpCancel, func(url.Values, map[string]string) {
+		go func() { reply <- e.PostNotify(t, note) }()
 		select {
 		case <-sig.settled:
 		case <-time.After(30 * time.Second):
@@ -200,13 +200,13 @@ func TestClosePaymentSettlesDuringCancel(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the notification got no reply within 30s")
 	}
-	if got := e.hooks.Calls(otn); got != 0 {
+	if got := e.Hooks.Calls(otn); got != 0 {
 		t.Errorf("hook calls: got %d, want 0", got)
 	}
-	if list, _ := e.mem.ListRefunds(context.Background(), otn); len(list) != 0 {
+	if list, _ := e.Mem.ListRefunds(context.Background(), otn); len(list) != 0 {
 		t.Errorf("refunds: got %+v, want none (the gateway reversed the payment)", list)
 	}
-	if o := e.get(t, otn); o.Status != store.Reversed {
+	if o := e.Get(t, otn); o.Status != store.Reversed {
 		t.Errorf("attempt: got %s, want REVERSED", o.Status)
 	}
 }
@@ -223,11 +223,11 @@ func TestCloseRacesPayment(t *testing.T) {
 	seen := map[string]int{}
 	for i := range runs {
 		id := fmt.Sprintf("RACE%02d", i)
-		e.addOrder(id, mchA, 100)
-		otn := e.mustPreOrder(t, model.V2, id, model.PayWeChat)
+		e.AddOrder(id, mchA, 100)
+		otn := e.MustPreOrder(t, model.V2, id, model.PayWeChat)
 		var wg sync.WaitGroup
 		var closeErr error
-		pay := func() { defer wg.Done(); _ = e.sim.Pay(otn) }
+		pay := func() { defer wg.Done(); _ = e.Sim.Pay(otn) }
 		closeIt := func() { defer wg.Done(); _, closeErr = r.Close(context.Background(), otn) }
 		wg.Add(2)
 		if i%2 == 0 { // start either side first
@@ -238,11 +238,11 @@ func TestCloseRacesPayment(t *testing.T) {
 			go pay()
 		}
 		wg.Wait()
-		e.waitIdle(t)
+		e.WaitIdle(t)
 		if err := r.RunOnce(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		o, gw, hooks := e.get(t, otn), simState(t, e, otn), e.hooks.Calls(otn)
+		o, gw, hooks := e.Get(t, otn), simState(t, e, otn), e.Hooks.Calls(otn)
 		switch {
 		case o.Status == store.Paid && o.Fulfilled && hooks == 1 && gw == gatewaytest.PaidState &&
 			errors.Is(closeErr, handler.ErrAttemptPaid):
@@ -265,15 +265,15 @@ func TestCloseRacesPayment(t *testing.T) {
 func TestCloseUnsignedCancelLeavesOpen(t *testing.T) {
 	t.Parallel()
 	e, r := closeEnv(t, envOptions{})
-	e.addOrder("CLOSE5", mchA, 300)
-	unpaid := e.mustPreOrder(t, model.V2, "CLOSE5", model.PayWeChat)
-	e.addOrder("CLOSE6", mchA, 300)
-	paid := e.mustPreOrder(t, model.V2, "CLOSE6", model.PayWeChat)
-	e.sim.SetFaults(paid, gatewaytest.Faults{NoNotify: true})
-	if err := e.sim.Pay(paid); err != nil {
+	e.AddOrder("CLOSE5", mchA, 300)
+	unpaid := e.MustPreOrder(t, model.V2, "CLOSE5", model.PayWeChat)
+	e.AddOrder("CLOSE6", mchA, 300)
+	paid := e.MustPreOrder(t, model.V2, "CLOSE6", model.PayWeChat)
+	e.Sim.SetFaults(paid, gatewaytest.Faults{NoNotify: true})
+	if err := e.Sim.Pay(paid); err != nil {
 		t.Fatal(err)
 	}
-	e.onPath.Rewrite(client.OpCancel, gatewaytest.StripSign())
+	e.OnPath.Rewrite(client.OpCancel, gatewaytest.StripSign())
 	for _, otn := range []string{unpaid, paid} {
 		res := mustClose(t, r, otn, handler.CloseAbandoned)
 		if res.Status != string(store.Pending) {
@@ -281,21 +281,21 @@ func TestCloseUnsignedCancelLeavesOpen(t *testing.T) {
 		}
 	}
 	// Abandoned a moment ago, the QR code is not handed out again.
-	if again := e.mustPreOrder(t, model.V2, "CLOSE5", model.PayWeChat); again == unpaid {
+	if again := e.MustPreOrder(t, model.V2, "CLOSE5", model.PayWeChat); again == unpaid {
 		t.Errorf("a new request reused the abandoned attempt %s", unpaid)
 	}
-	e.onPath.Clear()
-	e.clock.Advance(10 * time.Second)
+	e.OnPath.Clear()
+	e.Clock.Advance(10 * time.Second)
 	if err := r.RunOnce(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if o := e.get(t, unpaid); o.Status != store.Closed {
+	if o := e.Get(t, unpaid); o.Status != store.Closed {
 		t.Errorf("unpaid attempt after the reconciler's query: got %s, want CLOSED", o.Status)
 	}
-	if o := e.get(t, paid); o.Status != store.Reversed {
+	if o := e.Get(t, paid); o.Status != store.Reversed {
 		t.Errorf("paid attempt after the reconciler's query: got %s, want REVERSED", o.Status)
 	}
-	if got := e.hooks.Calls(paid); got != 0 {
+	if got := e.Hooks.Calls(paid); got != 0 {
 		t.Errorf("hook calls: got %d, want 0", got)
 	}
 }
@@ -309,9 +309,9 @@ func TestCloseUnsignedCancelLeavesOpen(t *testing.T) {
 func TestCloseAfterWindowAbandons(t *testing.T) {
 	t.Parallel()
 	e, r := closeEnv(t, envOptions{autoRefund: true})
-	e.addOrder("CLOSE7", mchA, 400)
-	old := e.mustPreOrder(t, model.V2, "CLOSE7", model.PayWeChat)
-	e.clock.Advance(6 * time.Minute)
+	e.AddOrder("CLOSE7", mchA, 400)
+	old := e.MustPreOrder(t, model.V2, "CLOSE7", model.PayWeChat)
+	e.Clock.Advance(6 * time.Minute)
 	res := mustClose(t, r, old, handler.CloseAbandoned)
 	if res.Status != string(store.Pending) {
 		t.Errorf("result: got %+v, want PENDING", res)
@@ -320,50 +320,50 @@ func TestCloseAfterWindowAbandons(t *testing.T) {
 		t.Errorf("gateway: got %s, want UNPAID (no cancel past the window)", st)
 	}
 	var view handler.OrderView
-	getJSON(t, e.srv.URL+"/orders/"+old, &view)
+	getJSON(t, e.Server.URL+"/orders/"+old, &view)
 	if !view.Abandoned || view.CodeURL != "" || view.Status != string(store.Pending) {
 		t.Errorf("status view: got %+v, want PENDING, abandoned, no code_url", view)
 	}
-	fresh := e.mustPreOrder(t, model.V2, "CLOSE7", model.PayWeChat)
+	fresh := e.MustPreOrder(t, model.V2, "CLOSE7", model.PayWeChat)
 	if fresh == old {
 		t.Fatalf("the new request reused the abandoned attempt %s", old)
 	}
 
-	if err := e.sim.Pay(old); err != nil {
+	if err := e.Sim.Pay(old); err != nil {
 		t.Fatal(err)
 	}
-	e.waitIdle(t)
-	if !e.sim.Settled(old) {
-		t.Errorf("the late payment's notification was not acknowledged: %+v", e.sim.Deliveries(old))
+	e.WaitIdle(t)
+	if !e.Sim.Settled(old) {
+		t.Errorf("the late payment's notification was not acknowledged: %+v", e.Sim.Deliveries(old))
 	}
-	if o := e.get(t, old); o.Status != store.Paid || o.AbandonedAt.IsZero() {
+	if o := e.Get(t, old); o.Status != store.Paid || o.AbandonedAt.IsZero() {
 		t.Errorf("abandoned attempt after its payment: got %s abandoned %v, want PAID and abandoned", o.Status, o.AbandonedAt)
 	}
-	if got := e.hooks.Calls(old); got != 0 {
+	if got := e.Hooks.Calls(old); got != 0 {
 		t.Errorf("hook calls for the abandoned attempt: got %d, want 0", got)
 	}
-	if n := countAlerts(e, handler.AlertPaidAfterAbandon); n != 1 {
-		t.Errorf("paid-after-abandon alerts: got %d (%v), want 1", n, e.rec.Alerts())
+	if n := e.Rec.Alerted(handler.AlertPaidAfterAbandon); n != 1 {
+		t.Errorf("paid-after-abandon alerts: got %d (%v), want 1", n, e.Rec.Alerts())
 	}
-	if err := e.sim.Redeliver(old); err != nil {
+	if err := e.Sim.Redeliver(old); err != nil {
 		t.Fatal(err)
 	}
-	e.waitIdle(t)
+	e.WaitIdle(t)
 	if n, err := e.auto.Poll(context.Background()); err != nil || n != 1 {
 		t.Fatalf("Poll: got (%d, %v), want (1, nil)", n, err)
 	}
-	if got := e.sim.Refunds(old); len(got) != 1 || got[0].Fee != 400 || got[0].Status != model.RefundSuccess {
+	if got := e.Sim.Refunds(old); len(got) != 1 || got[0].Fee != 400 || got[0].Status != model.RefundSuccess {
 		t.Errorf("gateway refunds of the abandoned attempt: got %+v, want one SUCCESS of 400", got)
 	}
 
-	if err := e.sim.Pay(fresh); err != nil {
+	if err := e.Sim.Pay(fresh); err != nil {
 		t.Fatal(err)
 	}
-	e.waitIdle(t)
-	if got := e.hooks.Calls(fresh); got != 1 {
+	e.WaitIdle(t)
+	if got := e.Hooks.Calls(fresh); got != 1 {
 		t.Errorf("hook calls for the new attempt: got %d, want 1 (the abandoned payment fulfilled nothing)", got)
 	}
-	if got := e.sim.Refunds(fresh); len(got) != 0 {
+	if got := e.Sim.Refunds(fresh); len(got) != 0 {
 		t.Errorf("refunds of the new attempt: got %+v, want none", got)
 	}
 }
@@ -373,21 +373,21 @@ func TestCloseAfterWindowAbandons(t *testing.T) {
 func TestPaidAfterBuyerClose(t *testing.T) {
 	t.Parallel()
 	e, r := closeEnv(t, envOptions{autoRefund: true})
-	e.addOrder("CLOSE8", mchA, 500)
-	otn := e.mustPreOrder(t, model.V2, "CLOSE8", model.PayWeChat)
+	e.AddOrder("CLOSE8", mchA, 500)
+	otn := e.MustPreOrder(t, model.V2, "CLOSE8", model.PayWeChat)
 	mustClose(t, r, otn, handler.CloseClosed)
-	o := e.get(t, otn)
+	o := e.Get(t, otn)
 	note := signedNotification(t, o, keyA, func(p *gatewaytest.Payment) { p.TransactionID = "T-AFTER-CLOSE" })
 	for range 2 {
-		e.postNotify(t, note)
+		e.PostNotify(t, note)
 	}
-	if n := countAlerts(e, handler.AlertPaidAfterClose); n < 1 {
+	if n := e.Rec.Alerted(handler.AlertPaidAfterClose); n < 1 {
 		t.Errorf("paid-after-close alerts: got none")
 	}
-	if list, _ := e.mem.ListRefunds(context.Background(), otn); len(list) != 1 || list[0].Amount != 500 {
+	if list, _ := e.Mem.ListRefunds(context.Background(), otn); len(list) != 1 || list[0].Amount != 500 {
 		t.Errorf("refunds: got %+v, want one of 500", list)
 	}
-	if got := e.hooks.Calls(otn); got != 0 {
+	if got := e.Hooks.Calls(otn); got != 0 {
 		t.Errorf("hook calls: got %d, want 0", got)
 	}
 }
@@ -398,29 +398,29 @@ func TestPaidAfterBuyerClose(t *testing.T) {
 func TestDoublePaymentLateCopyOtherTransaction(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{autoRefund: true})
-	first, second := payTwice(t, e, "AUTO3", 800)
+	first, second := e.PayTwice(t, "AUTO3", 800)
 	if n, err := e.auto.Poll(context.Background()); err != nil || n != 1 {
 		t.Fatalf("Poll: got (%d, %v), want (1, nil)", n, err)
 	}
-	o := e.get(t, second)
+	o := e.Get(t, second)
 	if o.Status != store.Refunded {
 		t.Fatalf("second payment: got %s, want REFUNDED", o.Status)
 	}
-	got := e.postNotify(t, signedNotification(t, o, keyA, func(p *gatewaytest.Payment) { p.TransactionID = "T-OTHER" }))
+	got := e.PostNotify(t, signedNotification(t, o, keyA, func(p *gatewaytest.Payment) { p.TransactionID = "T-OTHER" }))
 	if got == "success" {
 		t.Errorf("late copy with another transaction id: got success, want fail (a conflict to look at)")
 	}
-	if n := countAlerts(e, handler.AlertTransactionConflict); n != 1 {
+	if n := e.Rec.Alerted(handler.AlertTransactionConflict); n != 1 {
 		t.Errorf("transaction-conflict alerts: got %d, want 1", n)
 	}
 	if n, err := e.auto.Poll(context.Background()); err != nil || n != 0 {
 		t.Errorf("Poll after the late copy: got (%d, %v), want (0, nil)", n, err)
 	}
-	if got := e.sim.Refunds(second); len(got) != 1 {
+	if got := e.Sim.Refunds(second); len(got) != 1 {
 		t.Errorf("gateway refunds of the second payment: got %+v, want exactly one", got)
 	}
-	if e.hooks.Calls(first)+e.hooks.Calls(second) != 1 {
-		t.Errorf("hook calls: got %d + %d, want 1 in all", e.hooks.Calls(first), e.hooks.Calls(second))
+	if e.Hooks.Calls(first)+e.Hooks.Calls(second) != 1 {
+		t.Errorf("hook calls: got %d + %d, want 1 in all", e.Hooks.Calls(first), e.Hooks.Calls(second))
 	}
 }
 
@@ -448,8 +448,8 @@ func TestCloseRoute(t *testing.T) {
 		mux.ServeHTTP(w, req)
 		return w.Code, w.Body.String()
 	}
-	e.addOrder("ROUTE1", mchA, 300)
-	otn := e.mustPreOrder(t, model.V2, "ROUTE1", model.PayWeChat)
+	e.AddOrder("ROUTE1", mchA, 300)
+	otn := e.MustPreOrder(t, model.V2, "ROUTE1", model.PayWeChat)
 	code, strangerBody := post(otn, "buyer-OTHER")
 	if code != http.StatusNotFound {
 		t.Errorf("stranger: got %d, want 404", code)
@@ -457,7 +457,7 @@ func TestCloseRoute(t *testing.T) {
 	if _, unknownBody := post("NOSUCH0001", "buyer-ROUTE1"); unknownBody != strangerBody {
 		t.Errorf("stranger and unknown answered differently: %q vs %q", strangerBody, unknownBody)
 	}
-	if o := e.get(t, otn); o.Status != store.Pending || !o.AbandonedAt.IsZero() {
+	if o := e.Get(t, otn); o.Status != store.Pending || !o.AbandonedAt.IsZero() {
 		t.Fatalf("a stranger's close changed the attempt: %s abandoned %v", o.Status, o.AbandonedAt)
 	}
 	code, body := post(otn, "buyer-ROUTE1")
@@ -465,7 +465,7 @@ func TestCloseRoute(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &res); code != http.StatusOK || err != nil || res.Outcome != handler.CloseClosed {
 		t.Errorf("buyer: got %d %s, want 200 CLOSED", code, body)
 	}
-	paid := e.paidAttempt(t, "ROUTE2", 300)
+	paid := e.PaidAttempt(t, "ROUTE2", 300)
 	if code, body := post(paid, "buyer-ROUTE2"); code != http.StatusConflict {
 		t.Errorf("paid attempt: got %d %s, want 409", code, body)
 	}

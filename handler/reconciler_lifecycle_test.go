@@ -29,13 +29,13 @@ func newLifecycle(t *testing.T, opt envOptions) *lifecycle {
 	e := newEnv(t, opt)
 	g := &gatewayLog{}
 	r, err := handler.NewReconciler(handler.ReconcilerConfig{
-		Settler: e.settler, Client: e.loggedClient(t, g), Logger: quietLogger(), Now: e.clock.Now,
+		Settler: e.Settler, Client: e.loggedClient(t, g), Logger: quietLogger(), Now: e.Clock.Now,
 		Concurrency: 8, Batch: 1000,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &lifecycle{t: t, e: e, r: r, g: g, start: e.clock.Now()}
+	return &lifecycle{t: t, e: e, r: r, g: g, start: e.Clock.Now()}
 }
 
 // event is something done at an instant: a payment at the gateway.
@@ -50,17 +50,17 @@ type event struct {
 func (l *lifecycle) run(until time.Time, events []event, after func(now time.Time)) {
 	sort.SliceStable(events, func(i, j int) bool { return events[i].at.Before(events[j].at) })
 	pass := l.start.Add(5 * time.Second)
-	for pass.Before(l.e.clock.Now()) || pass.Equal(l.e.clock.Now()) {
+	for pass.Before(l.e.Clock.Now()) || pass.Equal(l.e.Clock.Now()) {
 		pass = pass.Add(5 * time.Second)
 	}
 	for !pass.After(until) {
 		if len(events) > 0 && !events[0].at.After(pass) {
-			l.e.clock.Advance(events[0].at.Sub(l.e.clock.Now()))
+			l.e.Clock.Advance(events[0].at.Sub(l.e.Clock.Now()))
 			events[0].do()
 			events = events[1:]
 			continue
 		}
-		l.e.clock.Advance(pass.Sub(l.e.clock.Now()))
+		l.e.Clock.Advance(pass.Sub(l.e.Clock.Now()))
 		if err := l.r.RunOnce(context.Background()); err != nil {
 			l.t.Fatalf("pass at +%v: %v", pass.Sub(l.start), err)
 		}
@@ -81,20 +81,20 @@ func (l *lifecycle) queries(otn string) int { return l.g.count()[otn] }
 func TestLifecycleAbandonedBudget(t *testing.T) {
 	t.Parallel()
 	l := newLifecycle(t, envOptions{})
-	l.e.addOrder("ABANDON1", mchA, 100)
-	otn := l.e.mustPreOrder(t, model.V2, "ABANDON1", model.PayWeChat)
-	exp := l.e.get(t, otn).ExpiresAt
+	l.e.AddOrder("ABANDON1", mchA, 100)
+	otn := l.e.MustPreOrder(t, model.V2, "ABANDON1", model.PayWeChat)
+	exp := l.e.Get(t, otn).ExpiresAt
 	var closedAt time.Time
 	var atClose, inFast int
 	l.run(l.start.Add(5*time.Hour), nil, func(now time.Time) {
 		if now.Sub(l.start) == 120*time.Second {
 			inFast = l.queries(otn)
 		}
-		if closedAt.IsZero() && l.e.get(t, otn).Status != store.Pending {
+		if closedAt.IsZero() && l.e.Get(t, otn).Status != store.Pending {
 			closedAt, atClose = now, l.queries(otn)
 		}
 	})
-	o := l.e.get(t, otn)
+	o := l.e.Get(t, otn)
 	total := l.queries(otn)
 	t.Logf("abandoned 2 h attempt: %d queries (%d in the 120 s fast window, %d in the tail, 1 closing), closed %v after expiry",
 		total, inFast, total-inFast-1, closedAt.Sub(exp))
@@ -131,23 +131,23 @@ func TestLifecycleSettlesWithin15Minutes(t *testing.T) {
 	var events []event
 	for i := 0; i <= 120; i++ {
 		id := fmt.Sprintf("LATE%03d", i)
-		l.e.addOrder(id, mchA, 100)
-		otn := l.e.mustPreOrder(t, model.V2, id, model.PayWeChat)
+		l.e.AddOrder(id, mchA, 100)
+		otn := l.e.MustPreOrder(t, model.V2, id, model.PayWeChat)
 		at := l.start.Add(time.Duration(i)*time.Minute + time.Second)
 		if i == 120 {
-			at = l.e.get(t, otn).ExpiresAt.Add(-time.Second)
+			at = l.e.Get(t, otn).ExpiresAt.Add(-time.Second)
 		}
 		p := &payment{otn: otn, at: at}
 		pays = append(pays, p)
 		events = append(events, event{at: at, do: func() {
-			if err := l.e.sim.Pay(p.otn); err != nil {
+			if err := l.e.Sim.Pay(p.otn); err != nil {
 				t.Errorf("pay %s at +%v: %v", p.otn, p.at.Sub(l.start), err)
 			}
 		}})
 	}
 	l.run(l.start.Add(3*time.Hour), events, func(now time.Time) {
 		for _, p := range pays {
-			if p.settledAt.IsZero() && !p.at.After(now) && l.e.get(t, p.otn).Status == store.Paid {
+			if p.settledAt.IsZero() && !p.at.After(now) && l.e.Get(t, p.otn).Status == store.Paid {
 				p.settledAt = now
 			}
 		}
@@ -167,7 +167,7 @@ func TestLifecycleSettlesWithin15Minutes(t *testing.T) {
 			t.Errorf("payment at +%v (%s): settled %v later, want within 15 min", p.at.Sub(l.start), p.otn, d)
 		}
 	}
-	if n := len(l.e.sim.Deliveries(pays[0].otn)); n != 0 {
+	if n := len(l.e.Sim.Deliveries(pays[0].otn)); n != 0 {
 		t.Errorf("notifications delivered: got %d, want none (all lost)", n)
 	}
 	t.Logf("%d payments over the 2 h life, notifications all lost: worst settled %v after payment (paid at +%v); %d gateway queries in all",
@@ -187,11 +187,11 @@ func TestLifecycleNoExpiryKeepsMaxAge(t *testing.T) {
 	if got, want := l.queries(otn), 29; got != want {
 		t.Errorf("queries in 3 h: got %d, want %d (the MaxAge schedule)", got, want)
 	}
-	if got := l.e.get(t, otn).Status; got != store.Pending {
+	if got := l.e.Get(t, otn).Status; got != store.Pending {
 		t.Errorf("after 3 h: got %s, want PENDING (closed only at MaxAge)", got)
 	}
 	l.run(l.start.Add(24*time.Hour+time.Minute), nil, nil)
-	if got := l.e.get(t, otn).Status; got != store.Closed {
+	if got := l.e.Get(t, otn).Status; got != store.Closed {
 		t.Errorf("after MaxAge: got %s, want CLOSED", got)
 	}
 }

@@ -35,9 +35,9 @@ import (
 func TestCloseAtTheCancelWindowAbandons(t *testing.T) {
 	t.Parallel()
 	e, r := closeEnv(t, envOptions{})
-	e.addOrder("CLOSEEDGE1", mchA, 300)
-	otn := e.mustPreOrder(t, model.V2, "CLOSEEDGE1", model.PayWeChat)
-	e.clock.Advance(5 * time.Minute)
+	e.AddOrder("CLOSEEDGE1", mchA, 300)
+	otn := e.MustPreOrder(t, model.V2, "CLOSEEDGE1", model.PayWeChat)
+	e.Clock.Advance(5 * time.Minute)
 	res := mustClose(t, r, otn, handler.CloseAbandoned)
 	if res.Status != string(store.Pending) {
 		t.Errorf("result: got %+v, want PENDING", res)
@@ -56,18 +56,18 @@ func TestReconcilerExpiryAtTheCancelWindowSendsNoCancel(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, envOptions{simClock: true})
 	r, err := handler.NewReconciler(handler.ReconcilerConfig{
-		Settler: e.settler, Client: e.clients[model.V2], Logger: quietLogger(), Now: e.clock.Now,
+		Settler: e.Settler, Client: e.Clients[model.V2], Logger: quietLogger(), Now: e.Clock.Now,
 		FastWindow: 60 * time.Second, MaxAge: 5 * time.Minute,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	otn := e.legacyAttempt(t, "EXPEDGE01")
-	e.clock.Advance(5 * time.Minute)
+	e.Clock.Advance(5 * time.Minute)
 	if err := r.RunOnce(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := e.get(t, otn).Status; got != store.Closed {
+	if got := e.Get(t, otn).Status; got != store.Closed {
 		t.Errorf("at MaxAge: got %s, want CLOSED", got)
 	}
 	if st := simState(t, e, otn); st != gatewaytest.Unpaid {
@@ -89,36 +89,36 @@ func TestCloseQueryFailsAfterCancelPaidInStore(t *testing.T) {
 		sig.Store = m
 		return sig
 	}})
-	e.addOrder("CLOSEQF1", mchA, 300)
-	otn := e.mustPreOrder(t, model.V2, "CLOSEQF1", model.PayWeChat)
-	e.sim.SetFaults(otn, gatewaytest.Faults{NoNotify: true})
-	if err := e.sim.Pay(otn); err != nil {
+	e.AddOrder("CLOSEQF1", mchA, 300)
+	otn := e.MustPreOrder(t, model.V2, "CLOSEQF1", model.PayWeChat)
+	e.Sim.SetFaults(otn, gatewaytest.Faults{NoNotify: true})
+	if err := e.Sim.Pay(otn); err != nil {
 		t.Fatal(err)
 	}
 	note := paidNotification(t, e, otn)
 	reply := make(chan string, 1)
-	e.onPath.RewriteEach(client.OpCancel, func(url.Values, map[string]string) {
-		go func() { reply <- e.postNotify(t, note) }()
+	e.OnPath.RewriteEach(client.OpCancel, func(url.Values, map[string]string) {
+		go func() { reply <- e.PostNotify(t, note) }()
 		select {
 		case <-sig.settled:
 		case <-time.After(30 * time.Second):
 			t.Error("the notification did not settle within 30s")
 		}
 	})
-	e.onPath.Rewrite(client.OpOrderQuery, gatewaytest.StripSign())
+	e.OnPath.Rewrite(client.OpOrderQuery, gatewaytest.StripSign())
 	mustClose(t, r, otn, handler.CloseReversed)
 	select {
 	case <-reply:
 	case <-time.After(30 * time.Second):
 		t.Fatal("the notification got no reply within 30s")
 	}
-	if e.onPath.Rewritten(client.OpOrderQuery) != 1 {
-		t.Fatalf("query replies stripped: got %d, want 1", e.onPath.Rewritten(client.OpOrderQuery))
+	if e.OnPath.Rewritten(client.OpOrderQuery) != 1 {
+		t.Fatalf("query replies stripped: got %d, want 1", e.OnPath.Rewritten(client.OpOrderQuery))
 	}
-	if o := e.get(t, otn); o.Status != store.Reversed {
+	if o := e.Get(t, otn); o.Status != store.Reversed {
 		t.Errorf("attempt: got %s, want REVERSED", o.Status)
 	}
-	if got := e.hooks.Calls(otn); got != 0 {
+	if got := e.Hooks.Calls(otn); got != 0 {
 		t.Errorf("hook calls: got %d, want 0", got)
 	}
 }
@@ -132,9 +132,9 @@ func TestCloseQueryFailsAfterCancelPaidInStore(t *testing.T) {
 func TestCloseQueryFailsAfterCancelUnpaid(t *testing.T) {
 	t.Parallel()
 	e, r := closeEnv(t, envOptions{})
-	e.addOrder("CLOSEQF2", mchA, 300)
-	otn := e.mustPreOrder(t, model.V2, "CLOSEQF2", model.PayWeChat)
-	e.onPath.Rewrite(client.OpOrderQuery, gatewaytest.StripSign())
+	e.AddOrder("CLOSEQF2", mchA, 300)
+	otn := e.MustPreOrder(t, model.V2, "CLOSEQF2", model.PayWeChat)
+	e.OnPath.Rewrite(client.OpOrderQuery, gatewaytest.StripSign())
 	res := mustClose(t, r, otn, handler.CloseAbandoned)
 	if res.Status != string(store.Pending) {
 		t.Errorf("result: got %+v, want PENDING", res)
@@ -142,12 +142,12 @@ func TestCloseQueryFailsAfterCancelUnpaid(t *testing.T) {
 	if st := simState(t, e, otn); st != gatewaytest.Closed {
 		t.Errorf("gateway: got %s, want CLOSED (the cancel went through)", st)
 	}
-	e.onPath.Clear()
-	e.clock.Advance(10 * time.Second)
+	e.OnPath.Clear()
+	e.Clock.Advance(10 * time.Second)
 	if err := r.RunOnce(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if o := e.get(t, otn); o.Status != store.Closed {
+	if o := e.Get(t, otn); o.Status != store.Closed {
 		t.Errorf("after the reconciler's query: got %s, want CLOSED", o.Status)
 	}
 }
@@ -164,7 +164,7 @@ func TestCloseRouteLogsToItsLogger(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec, err := handler.NewReconciler(handler.ReconcilerConfig{Settler: settler, Client: e.clients[model.V2], Logger: quietLogger()})
+	rec, err := handler.NewReconciler(handler.ReconcilerConfig{Settler: settler, Client: e.Clients[model.V2], Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,8 +224,8 @@ func TestCloseVerdictOfEveryStatus(t *testing.T) {
 			e := newEnv(t, envOptions{wrap: func(m *memstore.Store) store.OrderStore {
 				return statusAs{Store: m, status: tc.status}
 			}})
-			e.addOrder("VERDICT1", mchA, 300)
-			otn := e.mustPreOrder(t, model.V2, "VERDICT1", model.PayWeChat)
+			e.AddOrder("VERDICT1", mchA, 300)
+			otn := e.MustPreOrder(t, model.V2, "VERDICT1", model.PayWeChat)
 			r := e.reconciler(t, model.V2)
 			res, err := r.Close(context.Background(), otn)
 			if !tc.check(err) {
@@ -333,14 +333,14 @@ func TestStatusPrefersLaterPaidAttempt(t *testing.T) {
 func TestReconcilerReportsFulfilRetry(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	e.hooks.behave = func(o store.Order, call int) error {
+	e.Hooks.Decide(func(o store.Order, call int) error {
 		if call == 1 {
 			return errors.New("once")
 		}
 		return nil
-	}
-	o := e.createPending(t, "HOOKREPORT1", mchA, model.V2, 100)
-	if got := e.postNotify(t, signedNotification(t, o, keyA, nil)); got != "fail" {
+	})
+	o := e.CreatePending(t, "HOOKREPORT1", mchA, model.V2, 100)
+	if got := e.PostNotify(t, signedNotification(t, o, keyA, nil)); got != "fail" {
 		t.Fatalf("got %q, want fail", got)
 	}
 	r := e.reconciler(t, model.V2)
@@ -349,17 +349,15 @@ func TestReconcilerReportsFulfilRetry(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if o := e.get(t, o.OutTradeNo); !o.Fulfilled || e.hooks.Calls(o.OutTradeNo) != 2 {
-		t.Fatalf("after the retry: fulfilled %v, hook calls %d; want fulfilled by the second call", o.Fulfilled, e.hooks.Calls(o.OutTradeNo))
+	if o := e.Get(t, o.OutTradeNo); !o.Fulfilled || e.Hooks.Calls(o.OutTradeNo) != 2 {
+		t.Fatalf("after the retry: fulfilled %v, hook calls %d; want fulfilled by the second call", o.Fulfilled, e.Hooks.Calls(o.OutTradeNo))
 	}
 	var retries []handler.Event
-	e.rec.mu.Lock()
-	for _, ev := range e.rec.events {
+	for _, ev := range e.Rec.Events() {
 		if ev.Source == handler.SourceRetry {
 			retries = append(retries, ev)
 		}
 	}
-	e.rec.mu.Unlock()
 	if len(retries) != 1 || retries[0].Err != nil || retries[0].Outcome == handler.Duplicate {
 		t.Errorf("retry events: got %+v, want one, without an error, not a duplicate", retries)
 	}
@@ -397,13 +395,13 @@ func (s *staleFulfil) Reschedule(ctx context.Context, c store.Claim, next time.T
 func TestReconcilerQuietOnFulfilledRetry(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	o := e.createPending(t, "HOOKQUIET1", mchA, model.V2, 100)
-	if got := e.postNotify(t, signedNotification(t, o, keyA, nil)); got != "success" {
+	o := e.CreatePending(t, "HOOKQUIET1", mchA, model.V2, 100)
+	if got := e.PostNotify(t, signedNotification(t, o, keyA, nil)); got != "success" {
 		t.Fatalf("got %q, want success", got)
 	}
 	r, err := handler.NewReconciler(handler.ReconcilerConfig{
-		Settler: e.settler, Client: e.clients[model.V2], Logger: quietLogger(), Now: e.clock.Now,
-		Scheduler: &staleFulfil{Store: e.mem, otn: o.OutTradeNo},
+		Settler: e.Settler, Client: e.Clients[model.V2], Logger: quietLogger(), Now: e.Clock.Now,
+		Scheduler: &staleFulfil{Store: e.Mem, otn: o.OutTradeNo},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -411,12 +409,10 @@ func TestReconcilerQuietOnFulfilledRetry(t *testing.T) {
 	if err := r.RunOnce(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if n := e.hooks.Calls(o.OutTradeNo); n != 1 {
+	if n := e.Hooks.Calls(o.OutTradeNo); n != 1 {
 		t.Fatalf("hook calls: got %d, want 1", n)
 	}
-	e.rec.mu.Lock()
-	defer e.rec.mu.Unlock()
-	for _, ev := range e.rec.events {
+	for _, ev := range e.Rec.Events() {
 		if ev.Source == handler.SourceRetry {
 			t.Errorf("retry event for a fulfilment already done: %+v", ev)
 		}
@@ -431,7 +427,7 @@ func TestNewReconcilerTailStepOfOneInterval(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	for step, ok := range map[time.Duration]bool{10 * time.Second: true, 9 * time.Second: false} {
 		_, err := handler.NewReconciler(handler.ReconcilerConfig{
-			Settler: e.settler, Client: e.clients[model.V2], Logger: quietLogger(),
+			Settler: e.Settler, Client: e.Clients[model.V2], Logger: quietLogger(),
 			Interval: 10 * time.Second, TailSteps: []time.Duration{time.Minute, step},
 		})
 		if (err == nil) != ok {
@@ -467,7 +463,7 @@ func TestNewReconcilerBoundsAtTheirEdges(t *testing.T) {
 		{"HistoryBatch -1", handler.ReconcilerConfig{HistoryBatch: -1}, false},
 	} {
 		cfg := tc.cfg
-		cfg.Settler, cfg.Client, cfg.Logger = e.settler, e.clients[model.V2], quietLogger()
+		cfg.Settler, cfg.Client, cfg.Logger = e.Settler, e.Clients[model.V2], quietLogger()
 		if _, err := handler.NewReconciler(cfg); (err == nil) != tc.ok {
 			t.Errorf("%s: got %v, want accepted %v", tc.name, err, tc.ok)
 		}
@@ -488,7 +484,7 @@ func TestReconcilerRunLogsToItsLogger(t *testing.T) {
 		t.Fatal(err)
 	}
 	logs := &msgLog{seen: make(chan string, 16)}
-	rec, err := handler.NewReconciler(handler.ReconcilerConfig{Settler: settler, Client: e.clients[model.V2], Logger: slog.New(logs)})
+	rec, err := handler.NewReconciler(handler.ReconcilerConfig{Settler: settler, Client: e.Clients[model.V2], Logger: slog.New(logs)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -535,9 +531,9 @@ func TestReconcilerClaimsNoMoreThanBatch(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
 	e.backlog(t, 5, 2*time.Hour)
-	s := &claimLog{Store: e.mem}
+	s := &claimLog{Store: e.Mem}
 	r, err := handler.NewReconciler(handler.ReconcilerConfig{
-		Settler: e.settler, Client: e.clients[model.V2], Logger: quietLogger(), Now: e.clock.Now,
+		Settler: e.Settler, Client: e.Clients[model.V2], Logger: quietLogger(), Now: e.Clock.Now,
 		Scheduler: s, Concurrency: 1, Batch: 2,
 	})
 	if err != nil {
@@ -577,8 +573,8 @@ func TestReconcilerReportsFailedRefundPoll(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	p := &failingPoller{err: errors.New("refund store down")}
 	r, err := handler.NewReconciler(handler.ReconcilerConfig{
-		Settler: e.settler, Client: e.clients[model.V2], Logger: quietLogger(), Now: e.clock.Now,
-		Scheduler: e.mem, Refunder: p,
+		Settler: e.Settler, Client: e.Clients[model.V2], Logger: quietLogger(), Now: e.Clock.Now,
+		Scheduler: e.Mem, Refunder: p,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -609,9 +605,9 @@ func TestReconcilerReportsFailedReschedule(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
 	e.backlog(t, 1, 2*time.Hour)
-	s := failingReschedule{Store: e.mem, err: errors.New("schedule store down")}
+	s := failingReschedule{Store: e.Mem, err: errors.New("schedule store down")}
 	r, err := handler.NewReconciler(handler.ReconcilerConfig{
-		Settler: e.settler, Client: e.clients[model.V2], Logger: quietLogger(), Now: e.clock.Now,
+		Settler: e.Settler, Client: e.Clients[model.V2], Logger: quietLogger(), Now: e.Clock.Now,
 		Scheduler: s,
 	})
 	if err != nil {
@@ -641,12 +637,12 @@ func TestReconcilerStoppedCheckStaysDue(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
 	otn := e.backlog(t, 1, 2*time.Hour)[0]
-	due := e.get(t, otn).NextDue
+	due := e.Get(t, otn).NextDue
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	r, err := handler.NewReconciler(handler.ReconcilerConfig{
-		Settler: e.settler, Client: e.clients[model.V2], Logger: quietLogger(), Now: e.clock.Now,
-		Scheduler: e.mem, Limiter: stopOnWait{stop: stop},
+		Settler: e.Settler, Client: e.Clients[model.V2], Logger: quietLogger(), Now: e.Clock.Now,
+		Scheduler: e.Mem, Limiter: stopOnWait{stop: stop},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -654,7 +650,7 @@ func TestReconcilerStoppedCheckStaysDue(t *testing.T) {
 	if err := r.RunOnce(ctx); err == nil {
 		t.Fatal("RunOnce of a stopped instance: got nil, want the context's error")
 	}
-	if got := e.get(t, otn).NextDue; !got.Equal(due) {
+	if got := e.Get(t, otn).NextDue; !got.Equal(due) {
 		t.Errorf("after a check cut short: next due %v, want still %v", got, due)
 	}
 }

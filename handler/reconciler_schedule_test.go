@@ -16,6 +16,7 @@ import (
 	"github.com/cypaykit/kit/client"
 	"github.com/cypaykit/kit/gatewaytest"
 	"github.com/cypaykit/kit/handler"
+	"github.com/cypaykit/kit/handler/handlertest"
 	"github.com/cypaykit/kit/model"
 	"github.com/cypaykit/kit/store"
 )
@@ -69,7 +70,7 @@ func (g *gatewayLog) count() map[string]int {
 func (e *env) loggedClient(t testing.TB, g *gatewayLog) *client.Client {
 	t.Helper()
 	c, err := client.New(client.Config{
-		GatewayURL: e.sim.URL, OpenURL: e.sim.URL, Version: model.V2, Keys: keyring(),
+		GatewayURL: e.Sim.URL, OpenURL: e.Sim.URL, Version: model.V2, Keys: handlertest.Keyring(),
 		HTTPClient: &http.Client{Transport: g, Timeout: 10 * time.Second},
 	})
 	if err != nil {
@@ -82,7 +83,7 @@ func (e *env) loggedClient(t testing.TB, g *gatewayLog) *client.Client {
 // abandoned QR codes pile up; the gateway has never heard of them.
 func (e *env) backlog(t testing.TB, n int, age time.Duration) []string {
 	t.Helper()
-	now := e.clock.Now()
+	now := e.Clock.Now()
 	otns := make([]string, n)
 	for i := range otns {
 		o := &store.Order{
@@ -91,7 +92,7 @@ func (e *env) backlog(t testing.TB, n int, age time.Duration) []string {
 			Status: store.Pending, CreatedAt: now.Add(-age), UpdatedAt: now.Add(-age),
 			NextDue: now.Add(-age / 2),
 		}
-		if err := e.mem.Create(context.Background(), o); err != nil {
+		if err := e.Mem.Create(context.Background(), o); err != nil {
 			t.Fatal(err)
 		}
 		otns[i] = o.OutTradeNo
@@ -108,23 +109,23 @@ func TestReconcilerFreshBehindBacklog(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, envOptions{})
 	e.backlog(t, 1500, 2*time.Hour)
-	e.addOrder("FRESH1", mchA, 990)
+	e.AddOrder("FRESH1", mchA, 990)
 	otn := handler.OutTradeNo("FRESH1", 1)
-	e.sim.SetFaults(otn, gatewaytest.Faults{NoNotify: true})
-	e.mustPreOrder(t, model.V2, "FRESH1", model.PayWeChat)
-	if err := e.sim.Pay(otn); err != nil {
+	e.Sim.SetFaults(otn, gatewaytest.Faults{NoNotify: true})
+	e.MustPreOrder(t, model.V2, "FRESH1", model.PayWeChat)
+	if err := e.Sim.Pay(otn); err != nil {
 		t.Fatal(err)
 	}
 	g := &gatewayLog{}
 	r, err := handler.NewReconciler(handler.ReconcilerConfig{
-		Settler: e.settler, Client: e.loggedClient(t, g), Logger: quietLogger(), Now: e.clock.Now, Batch: 40,
+		Settler: e.Settler, Client: e.loggedClient(t, g), Logger: quietLogger(), Now: e.Clock.Now, Batch: 40,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.clock.Advance(5 * time.Second) // the attempt's first query is due
+	e.Clock.Advance(5 * time.Second) // the attempt's first query is due
 	_ = r.RunOnce(ctx)               // the backlog's queries fail: unknown at the gateway
-	if o := e.get(t, otn); o.Status != store.Paid || !o.Fulfilled {
+	if o := e.Get(t, otn); o.Status != store.Paid || !o.Fulfilled {
 		t.Fatalf("fresh paid attempt after one pass: got %s fulfilled=%v, want PAID and fulfilled", o.Status, o.Fulfilled)
 	}
 	if calls := g.calls(); len(calls) == 0 || calls[0] != otn {
@@ -164,14 +165,14 @@ func sharedWindowQueries(t *testing.T, n int) int {
 	e := newEnv(t, envOptions{})
 	for i := range 100 {
 		id := fmt.Sprintf("SHARE%03d", i)
-		e.addOrder(id, mchA, 100)
-		e.mustPreOrder(t, model.V2, id, model.PayWeChat)
+		e.AddOrder(id, mchA, 100)
+		e.MustPreOrder(t, model.V2, id, model.PayWeChat)
 	}
 	g := &gatewayLog{}
 	rs := make([]*handler.Reconciler, n)
 	for i := range rs {
 		r, err := handler.NewReconciler(handler.ReconcilerConfig{
-			Settler: e.settler, Client: e.loggedClient(t, g), Logger: quietLogger(), Now: e.clock.Now,
+			Settler: e.Settler, Client: e.loggedClient(t, g), Logger: quietLogger(), Now: e.Clock.Now,
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -179,7 +180,7 @@ func sharedWindowQueries(t *testing.T, n int) int {
 		rs[i] = r
 	}
 	for range 120 {
-		e.clock.Advance(time.Second)
+		e.Clock.Advance(time.Second)
 		var wg sync.WaitGroup
 		for _, r := range rs {
 			wg.Add(1)
@@ -220,14 +221,14 @@ func TestReconcilerTakesOverDeadInstance(t *testing.T) {
 	var otns []string
 	for i := range 8 {
 		id := fmt.Sprintf("DEAD%03d", i)
-		e.addOrder(id, mchA, 100)
-		otns = append(otns, e.mustPreOrder(t, model.V2, id, model.PayWeChat))
+		e.AddOrder(id, mchA, 100)
+		otns = append(otns, e.MustPreOrder(t, model.V2, id, model.PayWeChat))
 	}
 	gA := &gatewayLog{hold: func(string) bool { return true }, held: make(chan string, 8)}
-	dying := &deadScheduler{Scheduler: e.mem}
+	dying := &deadScheduler{Scheduler: e.Mem}
 	const claimTTL = 2 * time.Minute
 	a, err := handler.NewReconciler(handler.ReconcilerConfig{
-		Settler: e.settler, Client: e.loggedClient(t, gA), Scheduler: dying, Logger: quietLogger(), Now: e.clock.Now,
+		Settler: e.Settler, Client: e.loggedClient(t, gA), Scheduler: dying, Logger: quietLogger(), Now: e.Clock.Now,
 		Concurrency: 3, ClaimTTL: claimTTL,
 	})
 	if err != nil {
@@ -235,12 +236,12 @@ func TestReconcilerTakesOverDeadInstance(t *testing.T) {
 	}
 	gB := &gatewayLog{}
 	b, err := handler.NewReconciler(handler.ReconcilerConfig{
-		Settler: e.settler, Client: e.loggedClient(t, gB), Logger: quietLogger(), Now: e.clock.Now, ClaimTTL: claimTTL,
+		Settler: e.Settler, Client: e.loggedClient(t, gB), Logger: quietLogger(), Now: e.Clock.Now, ClaimTTL: claimTTL,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.clock.Advance(5 * time.Second)
+	e.Clock.Advance(5 * time.Second)
 	ctxA, kill := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.RunOnce(ctxA) }()
@@ -272,7 +273,7 @@ func TestReconcilerTakesOverDeadInstance(t *testing.T) {
 	if got, want := len(gB.calls()), len(otns)-len(claimed); got != want {
 		t.Errorf("B's queries during A's claim: got %d, want %d (the attempts A did not hold)", got, want)
 	}
-	e.clock.Advance(claimTTL)
+	e.Clock.Advance(claimTTL)
 	if err := b.RunOnce(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -321,21 +322,21 @@ func TestReconcilerRateLimit(t *testing.T) {
 	var fresh []string
 	for i := range 3 {
 		id := fmt.Sprintf("RATE%03d", i)
-		e.addOrder(id, mchA, 100)
-		fresh = append(fresh, e.mustPreOrder(t, model.V2, id, model.PayWeChat))
+		e.AddOrder(id, mchA, 100)
+		fresh = append(fresh, e.MustPreOrder(t, model.V2, id, model.PayWeChat))
 	}
 	g := &gatewayLog{}
 	lim := &budget{}
 	perMch := map[string]*budget{mchA: {}}
 	r, err := handler.NewReconciler(handler.ReconcilerConfig{
-		Settler: e.settler, Client: e.loggedClient(t, g), Logger: quietLogger(), Now: e.clock.Now,
+		Settler: e.Settler, Client: e.loggedClient(t, g), Logger: quietLogger(), Now: e.Clock.Now,
 		Limiter:         lim,
 		MerchantLimiter: func(mch string) handler.Limiter { return perMch[mch] },
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.clock.Advance(5 * time.Second)
+	e.Clock.Advance(5 * time.Second)
 	lim.refill(3)
 	perMch[mchA].refill(100)
 	_ = r.RunOnce(ctx)
@@ -385,24 +386,24 @@ func (b bareScheduler) Claim(ctx context.Context, r store.ClaimRequest) ([]store
 func TestReconcilerReadsBareClaims(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	e.addOrder("BARE1", mchA, 300)
+	e.AddOrder("BARE1", mchA, 300)
 	otn := handler.OutTradeNo("BARE1", 1)
-	e.sim.SetFaults(otn, gatewaytest.Faults{NoNotify: true})
-	e.mustPreOrder(t, model.V2, "BARE1", model.PayWeChat)
-	if err := e.sim.Pay(otn); err != nil {
+	e.Sim.SetFaults(otn, gatewaytest.Faults{NoNotify: true})
+	e.MustPreOrder(t, model.V2, "BARE1", model.PayWeChat)
+	if err := e.Sim.Pay(otn); err != nil {
 		t.Fatal(err)
 	}
 	r, err := handler.NewReconciler(handler.ReconcilerConfig{
-		Settler: e.settler, Client: e.clients[model.V2], Scheduler: bareScheduler{e.mem}, Logger: quietLogger(), Now: e.clock.Now,
+		Settler: e.Settler, Client: e.Clients[model.V2], Scheduler: bareScheduler{e.Mem}, Logger: quietLogger(), Now: e.Clock.Now,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.clock.Advance(5 * time.Second)
+	e.Clock.Advance(5 * time.Second)
 	if err := r.RunOnce(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if got := e.get(t, otn).Status; got != store.Paid {
+	if got := e.Get(t, otn).Status; got != store.Paid {
 		t.Errorf("status: got %s, want PAID", got)
 	}
 }

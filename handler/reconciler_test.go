@@ -17,6 +17,7 @@ import (
 	"github.com/cypaykit/kit/client"
 	"github.com/cypaykit/kit/gatewaytest"
 	"github.com/cypaykit/kit/handler"
+	"github.com/cypaykit/kit/handler/handlertest"
 	"github.com/cypaykit/kit/model"
 	"github.com/cypaykit/kit/store"
 )
@@ -30,56 +31,56 @@ func TestReconcilerCloses(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, envOptions{})
 	r, err := handler.NewReconciler(handler.ReconcilerConfig{
-		Settler: e.settler, Client: e.clients[model.V2], Logger: quietLogger(), Now: e.clock.Now,
+		Settler: e.Settler, Client: e.Clients[model.V2], Logger: quietLogger(), Now: e.Clock.Now,
 		FastWindow: 60 * time.Second, MaxAge: 90 * time.Second,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.addOrder("CLOSEDGW1", mchA, 10)
-	e.addOrder("EXPIRE1", mchA, 10)
-	closedAtGateway := e.mustPreOrder(t, model.V2, "CLOSEDGW1", model.PayWeChat)
+	e.AddOrder("CLOSEDGW1", mchA, 10)
+	e.AddOrder("EXPIRE1", mchA, 10)
+	closedAtGateway := e.MustPreOrder(t, model.V2, "CLOSEDGW1", model.PayWeChat)
 	expiring := e.legacyAttempt(t, "EXPIRE101")
-	neverSent := e.createPending(t, "NEVERSENT1", mchA, model.V2, 10).OutTradeNo
-	if _, err := e.clients[model.V2].Cancel(ctx, &model.CancelRequest{PayType: model.PayWeChat, MchID: mchA, OutTradeNo: closedAtGateway}); err != nil {
+	neverSent := e.CreatePending(t, "NEVERSENT1", mchA, model.V2, 10).OutTradeNo
+	if _, err := e.Clients[model.V2].Cancel(ctx, &model.CancelRequest{PayType: model.PayWeChat, MchID: mchA, OutTradeNo: closedAtGateway}); err != nil {
 		t.Fatal(err)
 	}
 
-	e.clock.Advance(10 * time.Second)
+	e.Clock.Advance(10 * time.Second)
 	if err := r.RunOnce(ctx); err != nil {
 		t.Fatal(err)
 	}
 	for otn, want := range map[string]store.Status{closedAtGateway: store.Closed, expiring: store.Pending, neverSent: store.Pending} {
-		if got := e.get(t, otn).Status; got != want {
+		if got := e.Get(t, otn).Status; got != want {
 			t.Errorf("%s after 10 s: got %s, want %s", otn, got, want)
 		}
 	}
-	e.clock.Advance(60 * time.Second) // past the fast window
+	e.Clock.Advance(60 * time.Second) // past the fast window
 	if err := r.RunOnce(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := e.get(t, neverSent).Status; got != store.Pending {
+	if got := e.Get(t, neverSent).Status; got != store.Pending {
 		t.Errorf("unknown at the gateway before MaxAge: got %s, want PENDING", got)
 	}
-	if got := e.get(t, expiring).Status; got != store.Pending {
+	if got := e.Get(t, expiring).Status; got != store.Pending {
 		t.Errorf("before MaxAge: got %s, want PENDING", got)
 	}
-	e.clock.Advance(30 * time.Second) // past MaxAge, inside the cancel window
+	e.Clock.Advance(30 * time.Second) // past MaxAge, inside the cancel window
 	if err := r.RunOnce(ctx); err != nil {
 		t.Fatal(err)
 	}
 	for _, otn := range []string{expiring, neverSent} {
-		if got := e.get(t, otn).Status; got != store.Closed {
+		if got := e.Get(t, otn).Status; got != store.Closed {
 			t.Errorf("%s after MaxAge: got %s, want CLOSED", otn, got)
 		}
 	}
-	if sim, _ := e.sim.Order(expiring); sim.State == gatewaytest.Unpaid {
+	if sim, _ := e.Sim.Order(expiring); sim.State == gatewaytest.Unpaid {
 		t.Errorf("gateway state after expiry: got %s, want it cancelled", sim.State)
 	}
-	if err := e.sim.Pay(expiring); err == nil {
+	if err := e.Sim.Pay(expiring); err == nil {
 		t.Error("the expired attempt can still be paid at the gateway")
 	}
-	if n := e.rec.Count(handler.Closed); n != 3 {
+	if n := e.Rec.Count(handler.Closed); n != 3 {
 		t.Errorf("closed events: got %d, want 3", n)
 	}
 }
@@ -93,20 +94,20 @@ func TestReconcilerLongTail(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	var queries atomic.Int32
 	c, err := client.New(client.Config{
-		GatewayURL: e.sim.URL, OpenURL: e.sim.URL, Version: model.V2, Keys: keyring(),
+		GatewayURL: e.Sim.URL, OpenURL: e.Sim.URL, Version: model.V2, Keys: handlertest.Keyring(),
 		HTTPClient: &http.Client{Transport: countingTransport{&queries, nil, nil}},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := handler.NewReconciler(handler.ReconcilerConfig{Settler: e.settler, Client: c, Logger: quietLogger(), Now: e.clock.Now})
+	r, err := handler.NewReconciler(handler.ReconcilerConfig{Settler: e.Settler, Client: c, Logger: quietLogger(), Now: e.Clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.addOrder("TAIL1", mchA, 10)
-	otn := e.mustPreOrder(t, model.V2, "TAIL1", model.PayWeChat)
+	e.AddOrder("TAIL1", mchA, 10)
+	otn := e.MustPreOrder(t, model.V2, "TAIL1", model.PayWeChat)
 	step := func(d time.Duration) {
-		e.clock.Advance(d)
+		e.Clock.Advance(d)
 		if err := r.RunOnce(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -126,7 +127,7 @@ func TestReconcilerLongTail(t *testing.T) {
 		t.Errorf("queries in one tail minute: got %d, want at most 1", tail)
 	}
 	step(25 * time.Hour)
-	if got := e.get(t, otn).Status; got != store.Closed {
+	if got := e.Get(t, otn).Status; got != store.Closed {
 		t.Errorf("after MaxAge: got %s, want CLOSED", got)
 	}
 }
@@ -165,11 +166,11 @@ func TestReconcilersInParallel(t *testing.T) {
 	var otns []string
 	for i := range orders {
 		id := fmt.Sprintf("PAR%03d", i)
-		e.addOrder(id, mchA, int64(100+i))
-		e.sim.SetFaults(handler.OutTradeNo(id, 1), gatewaytest.Faults{NoNotify: true})
-		otn := e.mustPreOrder(t, model.V2, id, model.PayWeChat)
+		e.AddOrder(id, mchA, int64(100+i))
+		e.Sim.SetFaults(handler.OutTradeNo(id, 1), gatewaytest.Faults{NoNotify: true})
+		otn := e.MustPreOrder(t, model.V2, id, model.PayWeChat)
 		if i%4 != 0 {
-			if err := e.sim.Pay(otn); err != nil {
+			if err := e.Sim.Pay(otn); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -179,19 +180,19 @@ func TestReconcilersInParallel(t *testing.T) {
 	var rs []*handler.Reconciler
 	for range 3 {
 		c, err := client.New(client.Config{
-			GatewayURL: e.sim.URL, OpenURL: e.sim.URL, Version: model.V2, Keys: keyring(),
+			GatewayURL: e.Sim.URL, OpenURL: e.Sim.URL, Version: model.V2, Keys: handlertest.Keyring(),
 			HTTPClient: &http.Client{Transport: countingTransport{&n, &inflight, &peak}},
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := handler.NewReconciler(handler.ReconcilerConfig{Settler: e.settler, Client: c, Logger: quietLogger(), Now: e.clock.Now, Concurrency: 2})
+		r, err := handler.NewReconciler(handler.ReconcilerConfig{Settler: e.Settler, Client: c, Logger: quietLogger(), Now: e.Clock.Now, Concurrency: 2})
 		if err != nil {
 			t.Fatal(err)
 		}
 		rs = append(rs, r)
 	}
-	e.clock.Advance(6 * time.Second)
+	e.Clock.Advance(6 * time.Second)
 	var wg sync.WaitGroup
 	for _, r := range rs {
 		wg.Add(1)
@@ -204,19 +205,19 @@ func TestReconcilersInParallel(t *testing.T) {
 	}
 	wg.Wait()
 	for i, otn := range otns {
-		o := e.get(t, otn)
+		o := e.Get(t, otn)
 		wantPaid := i%4 != 0
 		if (o.Status == store.Paid) != wantPaid || (wantPaid && !o.Fulfilled) {
 			t.Errorf("%s: got %s fulfilled=%v, want paid=%v", otn, o.Status, o.Fulfilled, wantPaid)
 		}
-		if want := map[bool]int{true: 1, false: 0}[wantPaid]; e.hooks.Calls(otn) != want {
-			t.Errorf("%s: hook calls %d, want %d", otn, e.hooks.Calls(otn), want)
+		if want := map[bool]int{true: 1, false: 0}[wantPaid]; e.Hooks.Calls(otn) != want {
+			t.Errorf("%s: hook calls %d, want %d", otn, e.Hooks.Calls(otn), want)
 		}
 	}
 	if p := peak.Load(); p > 3*2 {
 		t.Errorf("peak queries in flight: got %d, want at most 6 (3 reconcilers × 2)", p)
 	}
-	if n := e.hooks.overlap.Load(); n != 0 {
+	if n := e.Hooks.Overlaps(); n != 0 {
 		t.Errorf("hook overlaps: got %d, want 0", n)
 	}
 }
@@ -225,7 +226,7 @@ func TestReconcilersInParallel(t *testing.T) {
 func TestReconcilerRunStops(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	r, err := handler.NewReconciler(handler.ReconcilerConfig{Settler: e.settler, Client: e.clients[model.V2], Logger: quietLogger(), Interval: time.Millisecond})
+	r, err := handler.NewReconciler(handler.ReconcilerConfig{Settler: e.Settler, Client: e.Clients[model.V2], Logger: quietLogger(), Interval: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,11 +243,11 @@ func TestNewReconcilerValidates(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
 	for name, cfg := range map[string]handler.ReconcilerConfig{
-		"no settler":        {Client: e.clients[model.V2]},
-		"no client":         {Settler: e.settler},
-		"fast window short": {Settler: e.settler, Client: e.clients[model.V2], FastWindow: 30 * time.Second},
-		"fast window long":  {Settler: e.settler, Client: e.clients[model.V2], FastWindow: 200 * time.Second},
-		"negative batch":    {Settler: e.settler, Client: e.clients[model.V2], Batch: -1},
+		"no settler":        {Client: e.Clients[model.V2]},
+		"no client":         {Settler: e.Settler},
+		"fast window short": {Settler: e.Settler, Client: e.Clients[model.V2], FastWindow: 30 * time.Second},
+		"fast window long":  {Settler: e.Settler, Client: e.Clients[model.V2], FastWindow: 200 * time.Second},
+		"negative batch":    {Settler: e.Settler, Client: e.Clients[model.V2], Batch: -1},
 	} {
 		if _, err := handler.NewReconciler(cfg); err == nil {
 			t.Errorf("%s: got nil error", name)
@@ -260,34 +261,34 @@ func TestReconcilerQueriesWithTheOrdersVersion(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	e := newEnv(t, envOptions{})
-	e.addOrder("VERSION1", mchB, 77)
+	e.AddOrder("VERSION1", mchB, 77)
 	otn := handler.OutTradeNo("VERSION1", 1)
-	e.sim.SetFaults(otn, gatewaytest.Faults{NoNotify: true})
-	e.mustPreOrder(t, model.V1, "VERSION1", model.PayWeChat)
-	if err := e.sim.Pay(otn); err != nil {
+	e.Sim.SetFaults(otn, gatewaytest.Faults{NoNotify: true})
+	e.MustPreOrder(t, model.V1, "VERSION1", model.PayWeChat)
+	if err := e.Sim.Pay(otn); err != nil {
 		t.Fatal(err)
 	}
-	e.clock.Advance(6 * time.Second)
-	v2only, err := handler.NewReconciler(handler.ReconcilerConfig{Settler: e.settler, Client: e.clients[model.V2], Logger: quietLogger(), Now: e.clock.Now})
+	e.Clock.Advance(6 * time.Second)
+	v2only, err := handler.NewReconciler(handler.ReconcilerConfig{Settler: e.Settler, Client: e.Clients[model.V2], Logger: quietLogger(), Now: e.Clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := v2only.RunOnce(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := e.get(t, otn).Status; got != store.Pending {
+	if got := e.Get(t, otn).Status; got != store.Pending {
 		t.Errorf("v1 attempt after a v2-only reconciler: got %s, want PENDING", got)
 	}
-	e.clock.Advance(5 * time.Second) // the attempt's next query
-	both, err := handler.NewReconciler(handler.ReconcilerConfig{Settler: e.settler, Client: e.clients[model.V2],
-		Clients: []*client.Client{e.clients[model.V1]}, Logger: quietLogger(), Now: e.clock.Now})
+	e.Clock.Advance(5 * time.Second) // the attempt's next query
+	both, err := handler.NewReconciler(handler.ReconcilerConfig{Settler: e.Settler, Client: e.Clients[model.V2],
+		Clients: []*client.Client{e.Clients[model.V1]}, Logger: quietLogger(), Now: e.Clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := both.RunOnce(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := e.get(t, otn).Status; got != store.Paid {
+	if got := e.Get(t, otn).Status; got != store.Paid {
 		t.Errorf("v1 attempt after a reconciler with a v1 client: got %s, want PAID", got)
 	}
 }
@@ -299,28 +300,28 @@ func TestReconcilerRefundedBeforeSettled(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	e := newEnv(t, envOptions{})
-	e.addOrder("REFUNDED1", mchA, 600)
+	e.AddOrder("REFUNDED1", mchA, 600)
 	otn := handler.OutTradeNo("REFUNDED1", 1)
-	e.sim.SetFaults(otn, gatewaytest.Faults{NoNotify: true})
-	e.mustPreOrder(t, model.V2, "REFUNDED1", model.PayAlipay)
-	if err := e.sim.Pay(otn); err != nil {
+	e.Sim.SetFaults(otn, gatewaytest.Faults{NoNotify: true})
+	e.MustPreOrder(t, model.V2, "REFUNDED1", model.PayAlipay)
+	if err := e.Sim.Pay(otn); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.clients[model.V2].Refund(ctx, &model.RefundRequest{PayType: model.PayAlipay, MchID: mchA,
+	if _, err := e.Clients[model.V2].Refund(ctx, &model.RefundRequest{PayType: model.PayAlipay, MchID: mchA,
 		OutTradeNo: otn, OutRefundNo: "R" + otn, TotalFee: 600, RefundFee: 600}); err != nil {
 		t.Fatal(err)
 	}
-	e.clock.Advance(6 * time.Second)
+	e.Clock.Advance(6 * time.Second)
 	if err := e.reconciler(t, model.V2).RunOnce(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := e.get(t, otn).Status; got != store.Closed {
+	if got := e.Get(t, otn).Status; got != store.Closed {
 		t.Errorf("status: got %s, want CLOSED", got)
 	}
-	if a := e.rec.Alerts(); len(a) != 1 || a[0].Kind != handler.AlertRefundedUnsettled || a[0].Source != handler.SourceQuery {
+	if a := e.Rec.Alerts(); len(a) != 1 || a[0].Kind != handler.AlertRefundedUnsettled || a[0].Source != handler.SourceQuery {
 		t.Errorf("alerts: got %+v, want one %s from a query", a, handler.AlertRefundedUnsettled)
 	}
-	if n := e.hooks.Calls(otn); n != 0 {
+	if n := e.Hooks.Calls(otn); n != 0 {
 		t.Errorf("hook calls: got %d, want 0", n)
 	}
 }
@@ -334,24 +335,24 @@ func TestReconcilerAmountMismatch(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	const otn = "QMISMATCH01"
 	// The gateway was asked for 600 fen; the record here says 601.
-	if _, err := e.clients[model.V2].PreOrder(ctx, &model.PreOrderRequest{Channel: model.PayWeChat, MchID: mchA,
+	if _, err := e.Clients[model.V2].PreOrder(ctx, &model.PreOrderRequest{Channel: model.PayWeChat, MchID: mchA,
 		Body: "x", OutTradeNo: otn, TotalFee: 600, TradeType: model.TradeTypeNative, ProductID: otn,
-		NotifyURL: e.srv.URL + "/notify"}); err != nil {
+		NotifyURL: e.Server.URL + "/notify"}); err != nil {
 		t.Fatal(err)
 	}
-	o := e.createPending(t, otn, mchA, model.V2, 601)
-	e.sim.SetFaults(otn, gatewaytest.Faults{NoNotify: true})
-	if err := e.sim.Pay(otn); err != nil {
+	o := e.CreatePending(t, otn, mchA, model.V2, 601)
+	e.Sim.SetFaults(otn, gatewaytest.Faults{NoNotify: true})
+	if err := e.Sim.Pay(otn); err != nil {
 		t.Fatal(err)
 	}
-	e.clock.Advance(6 * time.Second)
+	e.Clock.Advance(6 * time.Second)
 	if err := e.reconciler(t, model.V2).RunOnce(ctx); err == nil {
 		t.Error("RunOnce: got nil, want the mismatch reported")
 	}
-	if diff := cmp.Diff(o, e.get(t, otn), cmpopts.IgnoreFields(store.Order{}, "NextDue")); diff != "" {
+	if diff := cmp.Diff(o, e.Get(t, otn), cmpopts.IgnoreFields(store.Order{}, "NextDue")); diff != "" {
 		t.Errorf("order changed (-before +after):\n%s", diff)
 	}
-	a := e.rec.Alerts()
+	a := e.Rec.Alerts()
 	if len(a) != 1 || a[0].Kind != handler.AlertAmountMismatch || a[0].Source != handler.SourceQuery || a[0].GotAmount != 600 || a[0].WantAmount != 601 {
 		t.Errorf("alerts: got %+v, want one amount mismatch 601/600 from a query", a)
 	}
@@ -368,27 +369,27 @@ func TestReconcilerKeepsUnknownOpen(t *testing.T) {
 	dead := httptest.NewServer(http.NotFoundHandler())
 	deadURL := dead.URL
 	dead.Close()
-	c, err := client.New(client.Config{GatewayURL: deadURL, OpenURL: deadURL, Keys: keyring(),
+	c, err := client.New(client.Config{GatewayURL: deadURL, OpenURL: deadURL, Keys: handlertest.Keyring(),
 		HTTPClient: &http.Client{Timeout: 5 * time.Second}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	r, err := handler.NewReconciler(handler.ReconcilerConfig{
-		Settler: e.settler, Client: c, Logger: quietLogger(), Now: e.clock.Now,
+		Settler: e.Settler, Client: c, Logger: quietLogger(), Now: e.Clock.Now,
 		FastWindow: 60 * time.Second, MaxAge: 90 * time.Second,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	otn := e.createPending(t, "UNKNOWN1", mchA, model.V2, 10).OutTradeNo
-	e.clock.Advance(10 * time.Minute) // far past MaxAge and the cancel window
+	otn := e.CreatePending(t, "UNKNOWN1", mchA, model.V2, 10).OutTradeNo
+	e.Clock.Advance(10 * time.Minute) // far past MaxAge and the cancel window
 	if err := r.RunOnce(ctx); !errors.Is(err, client.ErrUnknownOutcome) {
 		t.Errorf("RunOnce with the gateway unreachable: got %v, want an error wrapping client.ErrUnknownOutcome", err)
 	}
-	if got := e.get(t, otn).Status; got != store.Pending {
+	if got := e.Get(t, otn).Status; got != store.Pending {
 		t.Errorf("status after a failed query past MaxAge: got %s, want PENDING", got)
 	}
-	if n := e.rec.Count(handler.Closed); n != 0 {
+	if n := e.Rec.Count(handler.Closed); n != 0 {
 		t.Errorf("closed events: got %d, want 0", n)
 	}
 }

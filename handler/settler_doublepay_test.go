@@ -19,40 +19,40 @@ import (
 func TestDoublePayment(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	e.addOrder("DOUBLE1", mchA, 500)
-	first := e.mustPreOrder(t, model.V2, "DOUBLE1", model.PayWeChat)
-	second := e.mustPreOrder(t, model.V2, "DOUBLE1", model.PayAlipay)
+	e.AddOrder("DOUBLE1", mchA, 500)
+	first := e.MustPreOrder(t, model.V2, "DOUBLE1", model.PayWeChat)
+	second := e.MustPreOrder(t, model.V2, "DOUBLE1", model.PayAlipay)
 	if first == second {
 		t.Fatalf("both pre-orders returned %s, want two attempts", first)
 	}
 	for _, otn := range []string{first, second} {
-		if err := e.sim.Pay(otn); err != nil {
+		if err := e.Sim.Pay(otn); err != nil {
 			t.Fatal(err)
 		}
-		e.waitIdle(t)
-		if !e.sim.Settled(otn) {
-			t.Fatalf("notification for %s not acknowledged: %+v", otn, e.sim.Deliveries(otn))
+		e.WaitIdle(t)
+		if !e.Sim.Settled(otn) {
+			t.Fatalf("notification for %s not acknowledged: %+v", otn, e.Sim.Deliveries(otn))
 		}
 	}
 	for _, otn := range []string{first, second} {
-		if o := e.get(t, otn); o.Status != store.Paid || !o.Fulfilled {
+		if o := e.Get(t, otn); o.Status != store.Paid || !o.Fulfilled {
 			t.Errorf("%s: got status %s fulfilled %v, want PAID and fulfilled (handled)", otn, o.Status, o.Fulfilled)
 		}
 	}
-	if got := e.hooks.Calls(first); got != 1 {
+	if got := e.Hooks.Calls(first); got != 1 {
 		t.Errorf("hook calls for the first payment: got %d, want 1", got)
 	}
-	if got := e.hooks.Calls(second); got != 0 {
+	if got := e.Hooks.Calls(second); got != 0 {
 		t.Errorf("hook calls for the second payment: got %d, want 0 (the order is already fulfilled)", got)
 	}
 	var doubles []handler.Alert
-	for _, a := range e.rec.Alerts() {
+	for _, a := range e.Rec.Alerts() {
 		if a.Kind == handler.AlertDoublePayment {
 			doubles = append(doubles, a)
 		}
 	}
 	if len(doubles) != 1 {
-		t.Fatalf("double-payment alerts: got %d (%v), want 1", len(doubles), e.rec.Alerts())
+		t.Fatalf("double-payment alerts: got %d (%v), want 1", len(doubles), e.Rec.Alerts())
 	}
 	if a := doubles[0]; a.OutTradeNo != second || a.OtherOutTradeNo != first || a.BusinessID != "DOUBLE1" || a.GotAmount != 500 {
 		t.Errorf("alert: got %+v, want out_trade_no %s, other %s, business DOUBLE1, 500 fen", a, second, first)
@@ -66,9 +66,9 @@ func TestDoublePayment(t *testing.T) {
 func TestDoublePaymentOutOfOrder(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	e.addOrder("DOUBLE2", mchA, 700)
-	early := e.mustPreOrder(t, model.V2, "DOUBLE2", model.PayWeChat)
-	late := e.mustPreOrder(t, model.V2, "DOUBLE2", model.PayAlipay)
+	e.AddOrder("DOUBLE2", mchA, 700)
+	early := e.MustPreOrder(t, model.V2, "DOUBLE2", model.PayWeChat)
+	late := e.MustPreOrder(t, model.V2, "DOUBLE2", model.PayAlipay)
 	sign := func(otn, txn string, paidAt time.Time) url.Values {
 		v, err := gatewaytest.NotificationValues(gatewaytest.Payment{
 			MchID: mchA, OutTradeNo: otn, TotalFee: 700, TransactionID: txn, TimeEnd: paidAt,
@@ -78,24 +78,24 @@ func TestDoublePaymentOutOfOrder(t *testing.T) {
 		}
 		return v
 	}
-	if got := e.postNotify(t, sign(late, "TLATE", time.Date(2026, 11, 26, 10, 5, 0, 0, model.Beijing))); got != "success" {
+	if got := e.PostNotify(t, sign(late, "TLATE", time.Date(2026, 11, 26, 10, 5, 0, 0, model.Beijing))); got != "success" {
 		t.Fatalf("late notification: got %q, want success", got)
 	}
-	if got := e.postNotify(t, sign(early, "TEARLY", time.Date(2026, 11, 26, 10, 0, 0, 0, model.Beijing))); got != "success" {
+	if got := e.PostNotify(t, sign(early, "TEARLY", time.Date(2026, 11, 26, 10, 0, 0, 0, model.Beijing))); got != "success" {
 		t.Fatalf("early notification: got %q, want success", got)
 	}
-	if got := e.hooks.Calls(late) + e.hooks.Calls(early); got != 1 {
+	if got := e.Hooks.Calls(late) + e.Hooks.Calls(early); got != 1 {
 		t.Errorf("hook calls for the business order: got %d, want 1", got)
 	}
-	if got := e.hooks.Calls(late); got != 1 {
+	if got := e.Hooks.Calls(late); got != 1 {
 		t.Errorf("hook calls for the attempt handled first: got %d, want 1", got)
 	}
 	for _, otn := range []string{early, late} {
-		if o := e.get(t, otn); o.Status != store.Paid || !o.Fulfilled {
+		if o := e.Get(t, otn); o.Status != store.Paid || !o.Fulfilled {
 			t.Errorf("%s: got status %s fulfilled %v, want PAID and fulfilled", otn, o.Status, o.Fulfilled)
 		}
 	}
-	if a := e.rec.Alerts(); len(a) != 1 || a[0].Kind != handler.AlertDoublePayment || a[0].OutTradeNo != early {
+	if a := e.Rec.Alerts(); len(a) != 1 || a[0].Kind != handler.AlertDoublePayment || a[0].OutTradeNo != early {
 		t.Errorf("alerts: got %v, want one double_payment for %s", a, early)
 	}
 }

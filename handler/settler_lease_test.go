@@ -13,6 +13,7 @@ import (
 	"github.com/cypaykit/kit/client"
 	"github.com/cypaykit/kit/gatewaytest"
 	"github.com/cypaykit/kit/handler"
+	"github.com/cypaykit/kit/handler/handlertest"
 	"github.com/cypaykit/kit/model"
 	"github.com/cypaykit/kit/store"
 	"github.com/cypaykit/kit/store/memstore"
@@ -218,7 +219,7 @@ func newLeaseRig(t testing.TB, mem *memstore.Store, lk store.Locker, ttl time.Du
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := handler.NewNotify(handler.NotifyConfig{Settler: s, Keys: keyring(), Deadline: time.Minute, Logger: quietLogger()})
+	n, err := handler.NewNotify(handler.NotifyConfig{Settler: s, Keys: handlertest.Keyring(), Deadline: time.Minute, Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,7 +319,7 @@ func TestLongHookKeepsLease(t *testing.T) {
 	mem, lk := memstore.New(), newClockLocker()
 	hook := newHeldHook(false)
 	rig := newLeaseRig(t, mem, lk, ttl, hook.Fulfill)
-	gw, err := client.New(client.Config{Keys: keyring(), GatewayURL: "http://127.0.0.1:1"})
+	gw, err := client.New(client.Config{Keys: handlertest.Keyring(), GatewayURL: "http://127.0.0.1:1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -485,14 +486,14 @@ func TestLeasePerBusinessOrder(t *testing.T) {
 	t.Parallel()
 	mem, lk := memstore.New(), newClockLocker()
 	hook := newHeldHook(false)
-	rec := &recorder{}
+	rec := &handlertest.Recorder{}
 	s, err := handler.NewSettler(handler.SettlerConfig{
 		Store: mem, Locker: lk, LockTTL: time.Minute, Fulfill: hook.Fulfill, Alert: rec.Alert, Logger: quietLogger(),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := handler.NewNotify(handler.NotifyConfig{Settler: s, Keys: keyring(), Deadline: time.Minute, Logger: quietLogger()})
+	n, err := handler.NewNotify(handler.NotifyConfig{Settler: s, Keys: handlertest.Keyring(), Deadline: time.Minute, Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cypaykit/kit/handler"
+	"github.com/cypaykit/kit/handler/handlertest"
 	"github.com/cypaykit/kit/store"
 	"github.com/cypaykit/kit/store/memstore"
 )
@@ -124,7 +125,7 @@ func TestPaidAfterFailRemedy(t *testing.T) {
 	t.Parallel()
 	mem := memstore.New()
 	f := &failingRemedy{}
-	events := &recorder{}
+	events := &handlertest.Recorder{}
 	r := newSettleRig(t, mem, handler.SettlerConfig{AutoRefund: f, Observe: events.Observe})
 	o := pendingOrder(t, mem, "REMFLD001", "REMFLD0", 1)
 	if err := mem.Finish(context.Background(), o.OutTradeNo, store.Failed, "gateway refused", time.Now()); err != nil {
@@ -146,9 +147,7 @@ func TestPaidAfterFailRemedy(t *testing.T) {
 	if n := r.hookCalls(o.OutTradeNo); n != 0 {
 		t.Errorf("hook calls: got %d, want 0", n)
 	}
-	events.mu.Lock()
-	first := append([]handler.Event(nil), events.events...)
-	events.mu.Unlock()
+	first := events.Events()
 	if len(first) != 1 || first[0].Outcome != handler.Mismatch {
 		t.Errorf("events with the Remedy working: %+v, want one Mismatch", first)
 	}
@@ -160,9 +159,8 @@ func TestPaidAfterFailRemedy(t *testing.T) {
 	if calls := f.Calls(); len(calls) != 2 {
 		t.Errorf("Remedy calls: got %q, want a second try", calls)
 	}
-	events.mu.Lock()
-	last := events.events[len(events.events)-1]
-	events.mu.Unlock()
+	all := events.Events()
+	last := all[len(all)-1]
 	if last.Outcome != handler.StoreError || !errors.Is(last.Err, errInjected) {
 		t.Errorf("event with the Remedy failing: outcome %s err %v, want StoreError carrying the Remedy's error", last.Outcome, last.Err)
 	}

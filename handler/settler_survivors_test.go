@@ -13,6 +13,7 @@ import (
 
 	"github.com/cypaykit/kit/gatewaytest"
 	"github.com/cypaykit/kit/handler"
+	"github.com/cypaykit/kit/handler/handlertest"
 	"github.com/cypaykit/kit/store"
 	"github.com/cypaykit/kit/store/memstore"
 )
@@ -23,13 +24,13 @@ type settleRig struct {
 	mem     *memstore.Store
 	settler *handler.Settler
 	notify  *handler.Notify
-	rec     *recorder
+	rec     *handlertest.Recorder
 	calls   sync.Map // out_trade_no -> *atomic.Int32
 }
 
 func newSettleRig(t testing.TB, mem *memstore.Store, cfg handler.SettlerConfig) *settleRig {
 	t.Helper()
-	r := &settleRig{mem: mem, rec: &recorder{}}
+	r := &settleRig{mem: mem, rec: &handlertest.Recorder{}}
 	if cfg.Store == nil {
 		cfg.Store = mem
 	}
@@ -51,7 +52,7 @@ func newSettleRig(t testing.TB, mem *memstore.Store, cfg handler.SettlerConfig) 
 		t.Fatal(err)
 	}
 	r.settler = s
-	r.notify, err = handler.NewNotify(handler.NotifyConfig{Settler: s, Keys: keyring(), Deadline: time.Minute, Logger: quietLogger()})
+	r.notify, err = handler.NewNotify(handler.NotifyConfig{Settler: s, Keys: handlertest.Keyring(), Deadline: time.Minute, Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}

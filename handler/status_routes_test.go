@@ -17,9 +17,9 @@ import (
 func TestStatusRoutes(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	e.addOrder("ROUTES1", mchA, 100)
-	otn := e.mustPreOrder(t, model.V2, "ROUTES1", model.PayWeChat)
-	st, err := handler.NewStatus(handler.StatusConfig{Store: e.store, Logger: quietLogger()})
+	e.AddOrder("ROUTES1", mchA, 100)
+	otn := e.MustPreOrder(t, model.V2, "ROUTES1", model.PayWeChat)
+	st, err := handler.NewStatus(handler.StatusConfig{Store: e.Store, Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,12 +22,12 @@ import (
 func TestStatus(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	o := e.createPending(t, "STATUS01", mchA, model.V2, 1500)
+	o := e.CreatePending(t, "STATUS01", mchA, model.V2, 1500)
 	v := signedNotification(t, o, keyA, func(p *gatewaytest.Payment) { p.TransactionID = "TXSTATUS" })
-	if got := e.postNotify(t, v); got != "success" {
+	if got := e.PostNotify(t, v); got != "success" {
 		t.Fatalf("notify: got %q", got)
 	}
-	paid := e.get(t, o.OutTradeNo)
+	paid := e.Get(t, o.OutTradeNo)
 	want := handler.OrderView{
 		OutTradeNo: "STATUS01", OrderID: "BSTATUS01", Amount: 1500, Channel: "WECHAT", TradeType: "NATIVE",
 		Status: "PAID", PaidAt: &paid.PaidAt, Fulfilled: true, TransactionID: "TXSTATUS",
@@ -36,7 +36,7 @@ func TestStatus(t *testing.T) {
 	}
 	for _, path := range []string{"/orders/STATUS01", "/orders?out_trade_no=STATUS01", "/orders?order_id=BSTATUS01"} {
 		t.Run(path, func(t *testing.T) {
-			resp, err := http.Get(e.srv.URL + path)
+			resp, err := http.Get(e.Server.URL + path)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -60,7 +60,7 @@ func TestStatus(t *testing.T) {
 		})
 	}
 	for _, path := range []string{"/orders/NOSUCH01", "/orders?order_id=NOSUCH"} {
-		resp, err := http.Get(e.srv.URL + path)
+		resp, err := http.Get(e.Server.URL + path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -69,7 +69,7 @@ func TestStatus(t *testing.T) {
 			t.Errorf("%s: got %d %s, want 404 problem", path, resp.StatusCode, resp.Header.Get("Content-Type"))
 		}
 	}
-	st, _ := handler.NewStatus(handler.StatusConfig{Store: e.mem})
+	st, _ := handler.NewStatus(handler.StatusConfig{Store: e.Mem})
 	if rec := httptestRecorder(st, http.MethodPost, "/?out_trade_no=STATUS01", "", ""); rec.Code != http.StatusMethodNotAllowed {
 		t.Errorf("POST: got %d, want 405", rec.Code)
 	}
@@ -86,13 +86,13 @@ func TestStatusPrefersPaidAttempt(t *testing.T) {
 	ctx := context.Background()
 	for i, status := range []store.Status{store.Paid, store.Pending} {
 		otn := handler.OutTradeNo("MULTI1", i+1)
-		now := e.clock.Now()
-		if err := e.mem.Create(ctx, &store.Order{OutTradeNo: otn, BusinessID: "MULTI1", Attempt: i + 1, MchID: mchA,
+		now := e.Clock.Now()
+		if err := e.Mem.Create(ctx, &store.Order{OutTradeNo: otn, BusinessID: "MULTI1", Attempt: i + 1, MchID: mchA,
 			Channel: model.PayWeChat, Version: model.V2, Amount: 10, Status: store.Pending, CreatedAt: now, UpdatedAt: now}); err != nil {
 			t.Fatal(err)
 		}
 		if status == store.Paid {
-			if _, err := e.mem.Settle(ctx, otn, store.Payment{TransactionID: "T1", PaidAt: now}, now); err != nil {
+			if _, err := e.Mem.Settle(ctx, otn, store.Payment{TransactionID: "T1", PaidAt: now}, now); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -109,7 +109,7 @@ func TestStatusPrefersPaidAttempt(t *testing.T) {
 
 func mustStatus(t testing.TB, e *env) *handler.Status {
 	t.Helper()
-	st, err := handler.NewStatus(handler.StatusConfig{Store: e.mem, Logger: quietLogger()})
+	st, err := handler.NewStatus(handler.StatusConfig{Store: e.Mem, Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,7 +39,7 @@ func signWith(t testing.TB, v url.Values, key string) url.Values {
 // notifyWith is a Notify on e's settler with the keyring ring.
 func notifyWith(t testing.TB, e *env, ring client.Keyring) *handler.Notify {
 	t.Helper()
-	n, err := handler.NewNotify(handler.NotifyConfig{Settler: e.settler, Keys: ring, Logger: quietLogger()})
+	n, err := handler.NewNotify(handler.NotifyConfig{Settler: e.Settler, Keys: ring, Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func TestNotifyNeverBlankKeys(t *testing.T) {
 	t.Parallel()
 	for _, slots := range [][]string{{"", keyA}, {keyA, ""}, {"  ", keyA}, {keyA, " "}} {
 		e := newEnv(t, envOptions{})
-		o := e.createPending(t, "BLANKKEY01", mchA, model.V2, 100)
+		o := e.CreatePending(t, "BLANKKEY01", mchA, model.V2, 100)
 		n := notifyWith(t, e, client.Keyring{MerchantKeys: func(context.Context, string) ([]string, error) { return slots, nil }})
 		for _, blank := range []string{"", " ", "  "} {
 			forged := signWith(t, signedNotification(t, o, keyA, nil), blank)
@@ -62,12 +62,12 @@ func TestNotifyNeverBlankKeys(t *testing.T) {
 			if w.Body.String() == "success" {
 				t.Fatalf("slots %q: a notification signed with %q was accepted", slots, blank)
 			}
-			if got := e.get(t, o.OutTradeNo).Status; got != store.Pending {
+			if got := e.Get(t, o.OutTradeNo).Status; got != store.Pending {
 				t.Fatalf("slots %q: signed with %q: got %s, want PENDING", slots, blank, got)
 			}
 		}
 		w := httptestRecorder(n, http.MethodPost, "/notify", formType, signedNotification(t, o, keyA, nil).Encode())
-		if w.Body.String() != "success" || e.get(t, o.OutTradeNo).Status != store.Paid {
+		if w.Body.String() != "success" || e.Get(t, o.OutTradeNo).Status != store.Paid {
 			t.Errorf("slots %q: the real key's notification: got %q, want success and PAID", slots, w.Body.String())
 		}
 	}
@@ -79,7 +79,7 @@ func TestNotifyNeverBlankKeys(t *testing.T) {
 func TestNotifyKeyLookupErrorFailsClosed(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	o := e.createPending(t, "PARTKEY01", mchA, model.V2, 100)
+	o := e.CreatePending(t, "PARTKEY01", mchA, model.V2, 100)
 	errDown := errors.New("key store half down")
 	n := notifyWith(t, e, client.Keyring{MerchantKeys: func(context.Context, string) ([]string, error) {
 		return []string{keyA}, errDown
@@ -88,7 +88,7 @@ func TestNotifyKeyLookupErrorFailsClosed(t *testing.T) {
 	if w.Code != http.StatusInternalServerError || w.Body.String() != "fail" {
 		t.Errorf("got %d %q, want 500 fail", w.Code, w.Body.String())
 	}
-	if got := e.get(t, o.OutTradeNo).Status; got != store.Pending {
+	if got := e.Get(t, o.OutTradeNo).Status; got != store.Pending {
 		t.Errorf("got %s, want PENDING", got)
 	}
 }

@@ -37,8 +37,8 @@ func TestPreOrderOnPathRewrites(t *testing.T) {
 			t.Run(name+"/"+kind, func(t *testing.T) {
 				t.Parallel()
 				e := newEnv(t, envOptions{})
-				e.addOrder("POPATH1", mchA, 300)
-				e.onPath.Rewrite(client.OpPreOrder, rw...)
+				e.AddOrder("POPATH1", mchA, 300)
+				e.OnPath.Rewrite(client.OpPreOrder, rw...)
 				req := map[string]any{"order_id": "POPATH1"}
 				for k, v := range body {
 					req[k] = v
@@ -47,9 +47,9 @@ func TestPreOrderOnPathRewrites(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				status, raw := e.post(t, "/preorder/v2", "application/json", string(b))
-				if e.onPath.Rewritten(client.OpPreOrder) != 1 {
-					t.Fatalf("pre-order replies rewritten: %d, want 1", e.onPath.Rewritten(client.OpPreOrder))
+				status, raw := e.Post(t, "/preorder/v2", "application/json", string(b))
+				if e.OnPath.Rewritten(client.OpPreOrder) != 1 {
+					t.Fatalf("pre-order replies rewritten: %d, want 1", e.OnPath.Rewritten(client.OpPreOrder))
 				}
 				var got map[string]any
 				if err := json.Unmarshal([]byte(raw), &got); err != nil {
@@ -60,7 +60,7 @@ func TestPreOrderOnPathRewrites(t *testing.T) {
 					got["code_url"] != nil || got["pay_info"] != nil {
 					t.Fatalf("reply: got %d %s, want 502 naming the attempt, with no code_url or pay_info", status, raw)
 				}
-				o := e.get(t, otn)
+				o := e.Get(t, otn)
 				if o.Status != store.Pending || o.CodeURL != "" || o.PayInfo != "" {
 					t.Errorf("attempt: got %s code_url=%q pay_info=%q, want PENDING with no checkout", o.Status, o.CodeURL, o.PayInfo)
 				}

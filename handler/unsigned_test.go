@@ -15,6 +15,7 @@ import (
 	"github.com/cypaykit/kit/client"
 	"github.com/cypaykit/kit/gatewaytest"
 	"github.com/cypaykit/kit/handler"
+	"github.com/cypaykit/kit/handler/handlertest"
 	"github.com/cypaykit/kit/model"
 	"github.com/cypaykit/kit/store"
 )
@@ -89,7 +90,7 @@ func (e *env) orders(t testing.TB, otns []string) map[string]store.Order {
 	t.Helper()
 	m := make(map[string]store.Order, len(otns))
 	for _, otn := range otns {
-		m[otn] = *e.get(t, otn)
+		m[otn] = *e.Get(t, otn)
 	}
 	return m
 }
@@ -100,7 +101,7 @@ func (e *env) orders(t testing.TB, otns []string) map[string]store.Order {
 var sameOrders = cmpopts.IgnoreFields(store.Order{}, "NextDue")
 
 // unsignedAlerts counts the AlertUnsignedReply alerts raised so far.
-func (r *recorder) unsignedAlerts() []handler.Alert {
+func unsignedAlerts(r *handlertest.Recorder) []handler.Alert {
 	var out []handler.Alert
 	for _, a := range r.Alerts() {
 		if a.Kind == handler.AlertUnsignedReply {
@@ -153,36 +154,36 @@ func TestReconcilerOnPathRewrites(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			e := newEnv(t, envOptions{faults: func(string) gatewaytest.Faults { return gatewaytest.Faults{NoNotify: true} }})
-			e.addOrder("ONPATH1", mchA, amount)
-			otn := e.mustPreOrder(t, model.V2, "ONPATH1", model.PayWeChat)
+			e.AddOrder("ONPATH1", mchA, amount)
+			otn := e.MustPreOrder(t, model.V2, "ONPATH1", model.PayWeChat)
 			if tc.paid {
-				if err := e.sim.Pay(otn); err != nil {
+				if err := e.Sim.Pay(otn); err != nil {
 					t.Fatal(err)
 				}
 			}
 			r := e.reconciler(t, model.V2)
 			before := e.orders(t, []string{otn})
-			e.onPath.Rewrite(client.OpOrderQuery, tc.rw(otn)...)
+			e.OnPath.Rewrite(client.OpOrderQuery, tc.rw(otn)...)
 			for _, step := range []time.Duration{10 * time.Second, 5 * time.Second, 5 * time.Minute, 25 * time.Hour} {
-				e.clock.Advance(step)
+				e.Clock.Advance(step)
 				_ = r.RunOnce(ctx)
 				if diff := cmp.Diff(before, e.orders(t, []string{otn}), sameOrders); diff != "" {
 					t.Fatalf("after %s: the store changed on a mangled reply (-before +after):\n%s", step, diff)
 				}
 			}
-			if n := e.onPath.Rewritten(client.OpOrderQuery); n < 4 {
+			if n := e.OnPath.Rewritten(client.OpOrderQuery); n < 4 {
 				t.Fatalf("rewrote %d replies, want at least 4", n)
 			}
-			if e.hooks.Calls(otn) != 0 {
+			if e.Hooks.Calls(otn) != 0 {
 				t.Fatal("the hook ran on a mangled reply")
 			}
-			if got := len(e.rec.unsignedAlerts()); got != 1 {
+			if got := len(unsignedAlerts(e.Rec)); got != 1 {
 				t.Errorf("AlertUnsignedReply: got %d, want 1 (at the 3rd reply in a row)", got)
 			}
 			// The path is clean again: the attempt is asked again on its
 			// schedule, and decided on the signed answer.
-			e.onPath.Clear()
-			e.clock.Advance(5 * time.Hour)
+			e.OnPath.Clear()
+			e.Clock.Advance(5 * time.Hour)
 			if err := r.RunOnce(ctx); err != nil {
 				t.Fatal(err)
 			}
@@ -190,7 +191,7 @@ func TestReconcilerOnPathRewrites(t *testing.T) {
 			if tc.paid {
 				want = store.Paid
 			}
-			if got := e.get(t, otn).Status; got != want {
+			if got := e.Get(t, otn).Status; got != want {
 				t.Errorf("after a signed reply: got %s, want %s", got, want)
 			}
 		})
@@ -219,12 +220,12 @@ func TestReconcilerUnsignedProperty(t *testing.T) {
 	for i, v := range allReplyVariants() {
 		for _, signed := range []bool{false, true} {
 			otn := fmt.Sprintf("PROP%05d", 2*i+btoi(signed))
-			e.createPending(t, otn, mchA, model.V2, amount)
+			e.CreatePending(t, otn, mchA, model.V2, amount)
 			items[otn] = item{v, signed}
 			otns = append(otns, otn)
 		}
 	}
-	e.onPath.RewriteEach(client.OpOrderQuery, func(form url.Values, reply map[string]string) {
+	e.OnPath.RewriteEach(client.OpOrderQuery, func(form url.Values, reply map[string]string) {
 		it := items[form.Get("out_trade_no")]
 		gatewaytest.Replace(it.v.fields(form.Get("out_trade_no"), amount))(reply)
 		if it.signed {
@@ -232,19 +233,19 @@ func TestReconcilerUnsignedProperty(t *testing.T) {
 		}
 	})
 	r, err := handler.NewReconciler(handler.ReconcilerConfig{
-		Settler: e.settler, Client: e.clients[model.V2], Logger: quietLogger(), Now: e.clock.Now,
-		Concurrency: 8, Batch: 10 * len(otns), Scheduler: e.mem,
+		Settler: e.Settler, Client: e.Clients[model.V2], Logger: quietLogger(), Now: e.Clock.Now,
+		Concurrency: 8, Batch: 10 * len(otns), Scheduler: e.Mem,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	before := e.orders(t, otns)
-	e.clock.Advance(10 * time.Second)
+	e.Clock.Advance(10 * time.Second)
 	_ = r.RunOnce(ctx)
 	if diff := cmp.Diff(before, e.orders(t, otns), sameOrders); diff != "" {
 		t.Fatalf("the store changed on an unverified reply (-before +after):\n%s", diff)
 	}
-	e.clock.Advance(25 * time.Hour)
+	e.Clock.Advance(25 * time.Hour)
 	_ = r.RunOnce(ctx)
 	after := e.orders(t, otns)
 	for _, otn := range otns {
@@ -259,10 +260,10 @@ func TestReconcilerUnsignedProperty(t *testing.T) {
 			t.Errorf("%s %+v signed=%v: past MaxAge the store changed (-before +after):\n%s", otn, it.v, it.signed, diff)
 		}
 	}
-	if got := e.onPath.Rewritten(client.OpOrderQuery); got < 2*len(otns) {
+	if got := e.OnPath.Rewritten(client.OpOrderQuery); got < 2*len(otns) {
 		t.Errorf("rewrote %d replies, want %d", got, 2*len(otns))
 	}
-	if len(e.rec.unsignedAlerts()) == 0 {
+	if len(unsignedAlerts(e.Rec)) == 0 {
 		t.Error("no AlertUnsignedReply after hundreds of unverified replies")
 	}
 }
@@ -283,23 +284,23 @@ func TestReconcilerNotFoundNeverClosesACheckout(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	e := newEnv(t, envOptions{})
-	e.addOrder("NFCHECKOUT", mchA, 10)
-	otn := e.mustPreOrder(t, model.V2, "NFCHECKOUT", model.PayWeChat)
-	e.onPath.Rewrite(client.OpOrderQuery, gatewaytest.Replace(map[string]string{"state": "FAIL", "code": "20007", "msg": "订单不存在"}))
+	e.AddOrder("NFCHECKOUT", mchA, 10)
+	otn := e.MustPreOrder(t, model.V2, "NFCHECKOUT", model.PayWeChat)
+	e.OnPath.Rewrite(client.OpOrderQuery, gatewaytest.Replace(map[string]string{"state": "FAIL", "code": "20007", "msg": "订单不存在"}))
 	r := e.reconciler(t, model.V2)
 	before := e.orders(t, []string{otn})
 	for _, step := range []time.Duration{10 * time.Second, 25 * time.Hour, 5 * time.Hour} {
-		e.clock.Advance(step)
+		e.Clock.Advance(step)
 		_ = r.RunOnce(ctx)
 		if diff := cmp.Diff(before, e.orders(t, []string{otn}), sameOrders); diff != "" {
 			t.Fatalf("after %s: closed on an unsigned not-found (-before +after):\n%s", step, diff)
 		}
 	}
-	if err := e.sim.Pay(otn); err != nil {
+	if err := e.Sim.Pay(otn); err != nil {
 		t.Fatal(err)
 	}
-	e.waitIdle(t)
-	if got := e.get(t, otn).Status; got != store.Paid {
+	e.WaitIdle(t)
+	if got := e.Get(t, otn).Status; got != store.Paid {
 		t.Errorf("the buyer paid: got %s, want PAID", got)
 	}
 }
@@ -327,30 +328,30 @@ func TestReconcilerExpiryCancelMustSucceed(t *testing.T) {
 			ctx := context.Background()
 			e := newEnv(t, envOptions{})
 			r, err := handler.NewReconciler(handler.ReconcilerConfig{
-				Settler: e.settler, Client: e.clients[model.V2], Logger: quietLogger(), Now: e.clock.Now,
+				Settler: e.Settler, Client: e.Clients[model.V2], Logger: quietLogger(), Now: e.Clock.Now,
 				FastWindow: 60 * time.Second, MaxAge: 90 * time.Second,
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
 			otn := e.legacyAttempt(t, "EXPCANCEL01")
-			e.onPath.Rewrite(client.OpCancel, tc.rw...)
-			e.clock.Advance(100 * time.Second) // past MaxAge, inside the cancel window
+			e.OnPath.Rewrite(client.OpCancel, tc.rw...)
+			e.Clock.Advance(100 * time.Second) // past MaxAge, inside the cancel window
 			_ = r.RunOnce(ctx)
-			if e.onPath.Rewritten(client.OpCancel) != 1 {
-				t.Fatalf("cancel replies rewritten: got %d, want 1", e.onPath.Rewritten(client.OpCancel))
+			if e.OnPath.Rewritten(client.OpCancel) != 1 {
+				t.Fatalf("cancel replies rewritten: got %d, want 1", e.OnPath.Rewritten(client.OpCancel))
 			}
-			if got := e.get(t, otn).Status; got != store.Pending {
+			if got := e.Get(t, otn).Status; got != store.Pending {
 				t.Fatalf("after a failed cancel: got %s, want PENDING", got)
 			}
 			// The next pass asks again and decides on the gateway's signed
 			// answer (the cancel did reach it).
-			e.onPath.Clear()
-			e.clock.Advance(5 * time.Hour) // past MaxAge the last tail step repeats
+			e.OnPath.Clear()
+			e.Clock.Advance(5 * time.Hour) // past MaxAge the last tail step repeats
 			if err := r.RunOnce(ctx); err != nil {
 				t.Fatal(err)
 			}
-			if got := e.get(t, otn).Status; got != store.Closed {
+			if got := e.Get(t, otn).Status; got != store.Closed {
 				t.Errorf("after a signed reply: got %s, want CLOSED", got)
 			}
 		})
@@ -365,32 +366,32 @@ func TestReconcilerExpiryCancelNetworkFailure(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, envOptions{})
 	otn := e.legacyAttempt(t, "EXPNET01")
-	c, err := client.New(client.Config{GatewayURL: e.sim.URL, Keys: keyring(),
+	c, err := client.New(client.Config{GatewayURL: e.Sim.URL, Keys: handlertest.Keyring(),
 		HTTPClient: &http.Client{Transport: cancelFails{}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	r, err := handler.NewReconciler(handler.ReconcilerConfig{
-		Settler: e.settler, Client: c, Logger: quietLogger(), Now: e.clock.Now,
+		Settler: e.Settler, Client: c, Logger: quietLogger(), Now: e.Clock.Now,
 		FastWindow: 60 * time.Second, MaxAge: 90 * time.Second,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.clock.Advance(100 * time.Second)
+	e.Clock.Advance(100 * time.Second)
 	if err := r.RunOnce(ctx); err == nil {
 		t.Error("RunOnce: got nil, want the cancel's error")
 	}
-	if got := e.get(t, otn).Status; got != store.Pending {
+	if got := e.Get(t, otn).Status; got != store.Pending {
 		t.Fatalf("after a cancel lost on the network: got %s, want PENDING", got)
 	}
 	// The buyer paid meanwhile: the payment is taken, not refused as paid
 	// after close.
-	if err := e.sim.Pay(otn); err != nil {
+	if err := e.Sim.Pay(otn); err != nil {
 		t.Fatal(err)
 	}
-	e.waitIdle(t)
-	if got := e.get(t, otn).Status; got != store.Paid {
+	e.WaitIdle(t)
+	if got := e.Get(t, otn).Status; got != store.Paid {
 		t.Errorf("paid after the failed cancel: got %s, want PAID", got)
 	}
 }
@@ -413,25 +414,25 @@ func TestReconcilerSettlesCouponPayment(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	e := newEnv(t, envOptions{faults: func(string) gatewaytest.Faults { return gatewaytest.Faults{NoNotify: true} }})
-	e.addOrder("COUPON1", mchA, 1000)
-	otn := e.mustPreOrder(t, model.V2, "COUPON1", model.PayWeChat)
-	if err := e.sim.Pay(otn); err != nil {
+	e.AddOrder("COUPON1", mchA, 1000)
+	otn := e.MustPreOrder(t, model.V2, "COUPON1", model.PayWeChat)
+	if err := e.Sim.Pay(otn); err != nil {
 		t.Fatal(err)
 	}
 	// The gateway's own reply for a coupon payment, signed with its key.
-	e.onPath.Rewrite(client.OpOrderQuery, gatewaytest.Set("total_fee", "800"), gatewaytest.Set("coupon_fee", "200"),
+	e.OnPath.Rewrite(client.OpOrderQuery, gatewaytest.Set("total_fee", "800"), gatewaytest.Set("coupon_fee", "200"),
 		gatewaytest.Resign("", keyA))
-	e.clock.Advance(10 * time.Second)
+	e.Clock.Advance(10 * time.Second)
 	if err := e.reconciler(t, model.V2).RunOnce(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := e.onPath.Last(client.OpOrderQuery); got["total_fee"] != "800" || got["base_fee"] != "1000" {
+	if got := e.OnPath.Last(client.OpOrderQuery); got["total_fee"] != "800" || got["base_fee"] != "1000" {
 		t.Fatalf("the reply was not a coupon payment: %v", got)
 	}
-	if o := e.get(t, otn); o.Status != store.Paid || o.Amount != 1000 {
+	if o := e.Get(t, otn); o.Status != store.Paid || o.Amount != 1000 {
 		t.Errorf("coupon payment: got %s of %d, want PAID of 1000", o.Status, o.Amount)
 	}
-	if a := e.rec.Alerts(); len(a) != 0 {
+	if a := e.Rec.Alerts(); len(a) != 0 {
 		t.Errorf("alerts: got %v, want none", a)
 	}
 }
@@ -450,19 +451,19 @@ func TestReconcilerSettlesWithoutTimeEnd(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			e := newEnv(t, envOptions{faults: func(string) gatewaytest.Faults { return gatewaytest.Faults{NoNotify: true} }})
-			e.addOrder("NOTIME1", mchA, 100)
-			otn := e.mustPreOrder(t, model.V2, "NOTIME1", model.PayWeChat)
-			if err := e.sim.Pay(otn); err != nil {
+			e.AddOrder("NOTIME1", mchA, 100)
+			otn := e.MustPreOrder(t, model.V2, "NOTIME1", model.PayWeChat)
+			if err := e.Sim.Pay(otn); err != nil {
 				t.Fatal(err)
 			}
-			e.onPath.Rewrite(client.OpOrderQuery, rw, gatewaytest.Resign("", keyA))
-			e.clock.Advance(10 * time.Second)
+			e.OnPath.Rewrite(client.OpOrderQuery, rw, gatewaytest.Resign("", keyA))
+			e.Clock.Advance(10 * time.Second)
 			if err := e.reconciler(t, model.V2).RunOnce(ctx); err != nil {
 				t.Fatal(err)
 			}
-			o := e.get(t, otn)
-			if o.Status != store.Paid || !o.PaidAt.Equal(e.clock.Now()) {
-				t.Errorf("got %s paid at %v, want PAID at the kit's clock %v", o.Status, o.PaidAt, e.clock.Now())
+			o := e.Get(t, otn)
+			if o.Status != store.Paid || !o.PaidAt.Equal(e.Clock.Now()) {
+				t.Errorf("got %s paid at %v, want PAID at the kit's clock %v", o.Status, o.PaidAt, e.Clock.Now())
 			}
 		})
 	}
@@ -481,14 +482,14 @@ func TestReconcilerPaidReplyMustNameTheAttempt(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			e := newEnv(t, envOptions{faults: func(string) gatewaytest.Faults { return gatewaytest.Faults{NoNotify: true} }})
-			e.addOrder("NAMED1", mchA, 100)
-			otn := e.mustPreOrder(t, model.V2, "NAMED1", model.PayWeChat)
-			if err := e.sim.Pay(otn); err != nil {
+			e.AddOrder("NAMED1", mchA, 100)
+			otn := e.MustPreOrder(t, model.V2, "NAMED1", model.PayWeChat)
+			if err := e.Sim.Pay(otn); err != nil {
 				t.Fatal(err)
 			}
 			before := e.orders(t, []string{otn})
-			e.onPath.Rewrite(client.OpOrderQuery, rw, gatewaytest.Resign("", keyA))
-			e.clock.Advance(10 * time.Second)
+			e.OnPath.Rewrite(client.OpOrderQuery, rw, gatewaytest.Resign("", keyA))
+			e.Clock.Advance(10 * time.Second)
 			_ = e.reconciler(t, model.V2).RunOnce(ctx)
 			if diff := cmp.Diff(before, e.orders(t, []string{otn}), sameOrders); diff != "" {
 				t.Errorf("acted on a reply about another attempt (-before +after):\n%s", diff)

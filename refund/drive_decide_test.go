@@ -15,6 +15,7 @@ import (
 
 	"github.com/cypaykit/kit/client"
 	"github.com/cypaykit/kit/handler"
+	"github.com/cypaykit/kit/handler/handlertest"
 	"github.com/cypaykit/kit/model"
 	"github.com/cypaykit/kit/refund"
 	"github.com/cypaykit/kit/sign"
@@ -45,7 +46,7 @@ func scriptedClient(t testing.TB, e *env, answer func(form url.Values) (map[stri
 	t.Helper()
 	s := &scripted{calls: map[string]int{}}
 	c, err := client.New(client.Config{
-		GatewayURL: e.sim.URL, Version: model.V2, Keys: keyring(),
+		GatewayURL: e.Sim.URL, Version: model.V2, Keys: handlertest.Keyring(),
 		HTTPClient: &http.Client{Timeout: 10 * time.Second, Transport: roundTrip(func(req *http.Request) (*http.Response, error) {
 			raw, err := io.ReadAll(req.Body)
 			if err != nil {
@@ -68,7 +69,7 @@ func scriptedClient(t testing.TB, e *env, answer func(form url.Values) (map[stri
 			}
 			if fields["state"] != string(model.StateFail) { // a plain error reply goes unsigned, as the gateway sends it
 				fields["state"], fields["code"], fields["msg"], fields["trade_state"] = "SUCCESS", "10000", "SUCCESS", "SUCCESS"
-				if fields["sign"], err = sign.SignMap(fields, merchants[form.Get("mch_id")], sign.MD5); err != nil {
+				if fields["sign"], err = sign.SignMap(fields, handlertest.Merchants()[form.Get("mch_id")], sign.MD5); err != nil {
 					return nil, err
 				}
 			}
@@ -103,7 +104,7 @@ func refundQueryReply(t testing.TB, otn string, items ...model.RefundItem) map[s
 		t.Fatal(err)
 	}
 	return map[string]string{
-		"mch_id": mchA, "out_trade_no": otn, "refund_count": strconv.Itoa(len(items)),
+		"mch_id": handlertest.MchA, "out_trade_no": otn, "refund_count": strconv.Itoa(len(items)),
 		"refund_list": string(list), "paytype": string(model.PayWeChat), "nonce_str": "n0nce",
 	}
 }
@@ -118,7 +119,7 @@ func refundItem(no string, fee int64, st model.RefundStatus) model.RefundItem {
 // calling the gateway, and returns the attempt and the refund.
 func enqueued(t *testing.T, e *env, id string, amount int64) (string, refund.View) {
 	t.Helper()
-	otn := e.paidAttempt(t, id, 1000)
+	otn := e.PaidAttempt(t, id, 1000)
 	v, err := e.refunder(t, nil).Enqueue(context.Background(), refund.Request{OutTradeNo: otn, Amount: amount})
 	if err != nil {
 		t.Fatal(err)
@@ -231,10 +232,10 @@ func TestRefundFeeShortAlerts(t *testing.T) {
 			if got := totals(t, e, otn); got != (store.RefundTotals{Reserved: 1000, Refunded: tc.refunded}) {
 				t.Errorf("totals: got %+v, want 1000 reserved, %d refunded", got, tc.refunded)
 			}
-			if st := e.get(t, otn).Status; (st == store.Refunded) != tc.attemptRefunds {
+			if st := e.Get(t, otn).Status; (st == store.Refunded) != tc.attemptRefunds {
 				t.Errorf("attempt: got %s, want REFUNDED %v", st, tc.attemptRefunds)
 			}
-			alerts := e.rec.Alerts()
+			alerts := e.Rec.Alerts()
 			if !tc.alert {
 				if len(alerts) != 0 {
 					t.Errorf("alerts: got %+v, want none", alerts)
@@ -256,31 +257,31 @@ func TestRefundFeeShortAlerts(t *testing.T) {
 func TestRefundByBusinessIDOnlyPaid(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	e.addOrder("RB2", mchA, 1000)
-	unpaid := e.mustPreOrder(t, model.V2, "RB2", model.PayAlipay)
-	paid := e.mustPreOrder(t, model.V2, "RB2", model.PayWeChat)
-	if err := e.sim.Pay(paid); err != nil {
+	e.AddOrder("RB2", handlertest.MchA, 1000)
+	unpaid := e.MustPreOrder(t, model.V2, "RB2", model.PayAlipay)
+	paid := e.MustPreOrder(t, model.V2, "RB2", model.PayWeChat)
+	if err := e.Sim.Pay(paid); err != nil {
 		t.Fatal(err)
 	}
-	e.waitIdle(t)
+	e.WaitIdle(t)
 	r := e.refunder(t, nil)
 	v := mustRefund(t, r, refund.Request{BusinessID: "RB2", Amount: 100})
 	if v.OutTradeNo != paid || v.Status != string(store.RefundSucceeded) {
 		t.Errorf("refund of RB2: got %+v, want SUCCESS against its paid attempt %s", v, paid)
 	}
-	if list, _ := e.mem.ListRefunds(context.Background(), unpaid); len(list) != 0 {
+	if list, _ := e.Mem.ListRefunds(context.Background(), unpaid); len(list) != 0 {
 		t.Errorf("refunds of the unpaid attempt %s: got %+v, want none", unpaid, list)
 	}
 
-	closed := e.createPending(t, "RB3X1", mchA, model.V2, 1000)
-	if err := e.mem.Finish(context.Background(), closed.OutTradeNo, store.Closed, "expired", e.clock.Now()); err != nil {
+	closed := e.CreatePending(t, "RB3X1", handlertest.MchA, model.V2, 1000)
+	if err := e.Mem.Finish(context.Background(), closed.OutTradeNo, store.Closed, "expired", e.Clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	_, err := r.Refund(context.Background(), refund.Request{BusinessID: closed.BusinessID, Amount: 100, AfterClose: true})
 	if !errors.Is(err, refund.ErrNotRefundable) {
 		t.Errorf("refund of a business order with only a CLOSED attempt: got %v, want %v", err, refund.ErrNotRefundable)
 	}
-	if list, _ := e.mem.ListRefunds(context.Background(), closed.OutTradeNo); len(list) != 0 {
+	if list, _ := e.Mem.ListRefunds(context.Background(), closed.OutTradeNo); len(list) != 0 {
 		t.Errorf("refunds of the CLOSED attempt: got %+v, want none", list)
 	}
 }
@@ -291,7 +292,7 @@ func TestRefundByBusinessIDOnlyPaid(t *testing.T) {
 func TestRefundSameKeyInFlightNotDriven(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	otn := e.paidAttempt(t, "RK3", 1000)
+	otn := e.PaidAttempt(t, "RK3", 1000)
 	gw := scriptedClient(t, e, func(form url.Values) (map[string]string, error) { return nil, errInTransit })
 	r := e.refunder(t, func(c *refund.Config) { c.Client = gw.Client })
 	req := refund.Request{OutTradeNo: otn, Amount: 400, IdempotencyKey: "click-9"}
@@ -333,13 +334,13 @@ func TestRefundChangeNotPolled(t *testing.T) {
 		t.Fatalf("refund: got %s, want CHANGE", got.Status)
 	}
 	for _, d := range []time.Duration{time.Minute, time.Hour, 48 * time.Hour} {
-		e.clock.Advance(d)
+		e.Clock.Advance(d)
 		mustPoll(t, r, 0)
 	}
 	if n := gw.Calls("refundquery") + gw.Calls("refund"); n != 1 {
 		t.Errorf("gateway calls: got %d, want the 1 query that answered CHANGE", n)
 	}
-	if n := countAlerts(e, handler.AlertRefundChange); n != 1 {
+	if n := e.Rec.Alerted(handler.AlertRefundChange); n != 1 {
 		t.Errorf("%s alerts: got %d, want 1", handler.AlertRefundChange, n)
 	}
 	if got := totals(t, e, otn); got.Reserved != 400 || got.Refunded != 0 {
@@ -354,7 +355,7 @@ func TestRefundChangeNotPolled(t *testing.T) {
 func TestRefundTimeoutNotFoundStaysPending(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	otn := e.paidAttempt(t, "RT2", 1000)
+	otn := e.PaidAttempt(t, "RT2", 1000)
 	var mu sync.Mutex
 	lose := true
 	gw := scriptedClient(t, e, func(form url.Values) (map[string]string, error) {
@@ -374,7 +375,7 @@ func TestRefundTimeoutNotFoundStaysPending(t *testing.T) {
 		t.Fatalf("gateway calls: got %d refund, %d refundquery; want both tried", gw.Calls("refund"), gw.Calls("refundquery"))
 	}
 	for i := 0; i < 3; i++ {
-		e.clock.Advance(30 * time.Minute)
+		e.Clock.Advance(30 * time.Minute)
 		mustPoll(t, r, 1)
 		if got := refundState(t, r, v.OutRefundNo); got.Status != string(store.RefundPending) {
 			t.Fatalf("poll %d: got %s, want PENDING", i+1, got.Status)
@@ -389,7 +390,7 @@ func TestRefundTimeoutNotFoundStaysPending(t *testing.T) {
 	mu.Lock()
 	lose = false
 	mu.Unlock()
-	e.clock.Advance(30 * time.Minute)
+	e.Clock.Advance(30 * time.Minute)
 	mustPoll(t, r, 1)
 	if got := refundState(t, r, v.OutRefundNo); got.Status != string(store.RefundSucceeded) {
 		t.Errorf("once the path works: got %s, want SUCCESS", got.Status)
@@ -404,8 +405,8 @@ func TestRefundTimeoutNotFoundStaysPending(t *testing.T) {
 func TestRefundNoClientForVersion(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	o := e.createPending(t, "NOCLI1V101", mchA, model.V1, 1000)
-	if _, err := e.mem.Settle(context.Background(), o.OutTradeNo, store.Payment{TransactionID: "T-NOCLI"}, e.clock.Now()); err != nil {
+	o := e.CreatePending(t, "NOCLI1V101", handlertest.MchA, model.V1, 1000)
+	if _, err := e.Mem.Settle(context.Background(), o.OutTradeNo, store.Payment{TransactionID: "T-NOCLI"}, e.Clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	r := e.refunder(t, nil) // the v2 client only
@@ -413,7 +414,7 @@ func TestRefundNoClientForVersion(t *testing.T) {
 	if v.Status != string(store.RefundPending) {
 		t.Fatalf("refund without a client for its version: got %s, want PENDING", v.Status)
 	}
-	got, err := e.mem.GetRefund(context.Background(), v.OutRefundNo)
+	got, err := e.Mem.GetRefund(context.Background(), v.OutRefundNo)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -535,8 +536,8 @@ func (s lostAck) UpdateRefund(ctx context.Context, no, token string, u store.Ref
 func TestRefundRecordFailureReturnsStored(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	otn := e.paidAttempt(t, "RLA1", 1000)
-	r := e.refunder(t, func(c *refund.Config) { c.Refunds = lostAck{e.mem} })
+	otn := e.PaidAttempt(t, "RLA1", 1000)
+	r := e.refunder(t, func(c *refund.Config) { c.Refunds = lostAck{e.Mem} })
 	v := mustRefund(t, r, refund.Request{OutTradeNo: otn, Amount: 250})
 	if v.Status != string(store.RefundSucceeded) || v.RefundID == "" {
 		t.Errorf("Refund after a lost acknowledgement: got %+v, want the stored SUCCESS with its refund_id", v)

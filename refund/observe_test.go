@@ -47,7 +47,7 @@ func TestRefundObserve(t *testing.T) {
 	r := e.refunder(t, func(c *refund.Config) { c.Observe = ev.observe })
 	ctx := context.Background()
 
-	ok := e.paidAttempt(t, "RO1", 1000)
+	ok := e.PaidAttempt(t, "RO1", 1000)
 	mustRefund(t, r, refund.Request{OutTradeNo: ok, Amount: 300, IdempotencyKey: "k1"})
 	if got, want := ev.take(), "requested 300, succeeded 300"; got != want {
 		t.Errorf("refund that succeeds: got %q, want %q", got, want)
@@ -64,30 +64,30 @@ func TestRefundObserve(t *testing.T) {
 		t.Errorf("refused refund: got %q, want %q", got, want)
 	}
 
-	fail := e.paidAttempt(t, "RO2", 1000)
-	e.sim.SetFaults(fail, gatewaytest.Faults{RefundStatus: model.RefundFail})
+	fail := e.PaidAttempt(t, "RO2", 1000)
+	e.Sim.SetFaults(fail, gatewaytest.Faults{RefundStatus: model.RefundFail})
 	mustRefund(t, r, refund.Request{OutTradeNo: fail, Amount: 1000})
 	if got, want := ev.take(), "requested 1000, failed 1000"; got != want {
 		t.Errorf("refund that fails: got %q, want %q", got, want)
 	}
 
-	change := e.paidAttempt(t, "RO3", 1000)
-	e.sim.SetFaults(change, gatewaytest.Faults{RefundStatus: model.RefundChange})
+	change := e.PaidAttempt(t, "RO3", 1000)
+	e.Sim.SetFaults(change, gatewaytest.Faults{RefundStatus: model.RefundChange})
 	mustRefund(t, r, refund.Request{OutTradeNo: change, Amount: 200})
 	if got, want := ev.take(), "requested 200, change 200"; got != want {
 		t.Errorf("refund returned to the merchant: got %q, want %q", got, want)
 	}
 
-	slow := e.paidAttempt(t, "RO4", 1000)
-	e.sim.SetFaults(slow, gatewaytest.Faults{RefundStatus: model.RefundProcessing})
+	slow := e.PaidAttempt(t, "RO4", 1000)
+	e.Sim.SetFaults(slow, gatewaytest.Faults{RefundStatus: model.RefundProcessing})
 	sv := mustRefund(t, r, refund.Request{OutTradeNo: slow, Amount: 700})
 	if got, want := ev.take(), "requested 700, processing 700"; got != want {
 		t.Errorf("refund accepted: got %q, want %q", got, want)
 	}
-	if err := e.sim.SetRefundStatus(sv.OutRefundNo, model.RefundSuccess); err != nil {
+	if err := e.Sim.SetRefundStatus(sv.OutRefundNo, model.RefundSuccess); err != nil {
 		t.Fatal(err)
 	}
-	e.clock.Advance(time.Minute)
+	e.Clock.Advance(time.Minute)
 	if n, err := r.Poll(ctx); n != 1 || err != nil {
 		t.Fatalf("Poll: got %d, %v; want 1, nil", n, err)
 	}
@@ -109,8 +109,8 @@ func TestRefundObserveUncertain(t *testing.T) {
 			return ctx, func(err error) { stages = append(stages, fmt.Sprintf("%s %v", st, err != nil)) }
 		}
 	})
-	otn := e.paidAttempt(t, "RO5", 1000)
-	e.sim.SetFaults(otn, gatewaytest.Faults{RefundLostReplies: 1, RefundQueryLost: 1})
+	otn := e.PaidAttempt(t, "RO5", 1000)
+	e.Sim.SetFaults(otn, gatewaytest.Faults{RefundLostReplies: 1, RefundQueryLost: 1})
 	v := mustRefund(t, r, refund.Request{OutTradeNo: otn, Amount: 400})
 	if v.Final() {
 		t.Fatalf("refund with lost replies: got %s, want in flight", v.Status)
@@ -118,7 +118,7 @@ func TestRefundObserveUncertain(t *testing.T) {
 	if got, want := ev.take(), "requested 400, uncertain 400"; got != want {
 		t.Errorf("lost replies: got %q, want %q", got, want)
 	}
-	e.clock.Advance(time.Minute)
+	e.Clock.Advance(time.Minute)
 	if n, err := r.Poll(context.Background()); n != 1 || err != nil {
 		t.Fatalf("Poll: got %d, %v; want 1, nil", n, err)
 	}
@@ -138,10 +138,10 @@ func TestRefundObserveUncertain(t *testing.T) {
 // name.
 func TestHistoryRecordsRefunds(t *testing.T) {
 	e := newEnv(t, envOptions{})
-	otn := e.paidAttempt(t, "HISTREF1", 1000)
-	rf := e.refunder(t, func(c *refund.Config) { c.Events = e.mem })
+	otn := e.PaidAttempt(t, "HISTREF1", 1000)
+	rf := e.refunder(t, func(c *refund.Config) { c.Events = e.Mem })
 	mustRefund(t, rf, refund.Request{OutTradeNo: otn, Amount: 300})
-	evs, err := e.mem.ListEvents(context.Background(), otn)
+	evs, err := e.Mem.ListEvents(context.Background(), otn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,12 +171,12 @@ func TestHistoryRecordsRefunds(t *testing.T) {
 func TestHistoryRecordsRefusedRefunds(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	otn := e.paidAttempt(t, "HISTREF2", 1000)
-	rf := e.refunder(t, func(c *refund.Config) { c.Events = e.mem })
+	otn := e.PaidAttempt(t, "HISTREF2", 1000)
+	rf := e.refunder(t, func(c *refund.Config) { c.Events = e.Mem })
 	if _, err := rf.Refund(context.Background(), refund.Request{OutTradeNo: otn, Amount: 5000}); !errors.Is(err, refund.ErrAmount) {
 		t.Fatalf("Refund of 5000 on 1000: got %v, want ErrAmount", err)
 	}
-	evs, err := e.mem.ListEvents(context.Background(), otn)
+	evs, err := e.Mem.ListEvents(context.Background(), otn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,8 +204,8 @@ func (failingEvents) AddEvent(context.Context, *store.Event) error {
 func TestHistoryFailureChangesNothing(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	otn := e.paidAttempt(t, "HISTREF3", 1000)
-	rf := e.refunder(t, func(c *refund.Config) { c.Events = failingEvents{e.mem} })
+	otn := e.PaidAttempt(t, "HISTREF3", 1000)
+	rf := e.refunder(t, func(c *refund.Config) { c.Events = failingEvents{e.Mem} })
 	v := mustRefund(t, rf, refund.Request{OutTradeNo: otn, Amount: 300})
 	if v.Status != string(store.RefundSucceeded) {
 		t.Errorf("refund with a failing history: got %s, want SUCCESS", v.Status)

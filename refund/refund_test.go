@@ -17,35 +17,20 @@ import (
 	"github.com/cypaykit/kit/client"
 	"github.com/cypaykit/kit/gatewaytest"
 	"github.com/cypaykit/kit/handler"
+	"github.com/cypaykit/kit/handler/handlertest"
 	"github.com/cypaykit/kit/model"
 	"github.com/cypaykit/kit/refund"
 	"github.com/cypaykit/kit/store"
 	"github.com/cypaykit/kit/store/memstore"
 )
 
-// paidAttempt pre-orders business order id for amount fen, pays it at the
-// simulator and waits until the notification settled it.
-func (e *env) paidAttempt(t testing.TB, id string, amount int64) string {
-	t.Helper()
-	e.addOrder(id, mchA, amount)
-	otn := e.mustPreOrder(t, model.V2, id, model.PayWeChat)
-	if err := e.sim.Pay(otn); err != nil {
-		t.Fatalf("sim.Pay(%s): %v", otn, err)
-	}
-	e.waitIdle(t)
-	if o := e.get(t, otn); o.Status != store.Paid {
-		t.Fatalf("attempt %s after payment: got %s, want PAID", otn, o.Status)
-	}
-	return otn
-}
-
 // refunder returns a Refunder on e's store and v2 client; mod adjusts the
 // config first.
 func (e *env) refunder(t testing.TB, mod func(c *refund.Config)) *refund.Refunder {
 	t.Helper()
 	cfg := refund.Config{
-		Store: e.mem, Client: e.clients[model.V2], Alert: e.rec.Alert,
-		Logger: quietLogger(), Now: e.clock.Now,
+		Store: e.Mem, Client: e.Clients[model.V2], Alert: e.Rec.Alert,
+		Logger: handlertest.QuietLogger(), Now: e.Clock.Now,
 	}
 	if mod != nil {
 		mod(&cfg)
@@ -58,7 +43,7 @@ func (e *env) refunder(t testing.TB, mod func(c *refund.Config)) *refund.Refunde
 }
 
 // simRefunds returns the simulator's refunds of otn.
-func (e *env) simRefunds(otn string) []gatewaytest.RefundInfo { return e.sim.Refunds(otn) }
+func (e *env) simRefunds(otn string) []gatewaytest.RefundInfo { return e.Sim.Refunds(otn) }
 
 func mustRefund(t testing.TB, r *refund.Refunder, req refund.Request) refund.View {
 	t.Helper()
@@ -81,7 +66,7 @@ func wantOneNumber(t testing.TB, e *env, otn, no string, requests int) {
 
 func totals(t testing.TB, e *env, otn string) store.RefundTotals {
 	t.Helper()
-	tt, err := e.mem.RefundTotals(context.Background(), otn)
+	tt, err := e.Mem.RefundTotals(context.Background(), otn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +76,7 @@ func totals(t testing.TB, e *env, otn string) store.RefundTotals {
 func TestRefundSuccess(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	otn := e.paidAttempt(t, "R1", 1999)
+	otn := e.PaidAttempt(t, "R1", 1999)
 	r := e.refunder(t, nil)
 	v := mustRefund(t, r, refund.Request{OutTradeNo: otn, Amount: 500, Reason: "returned goods"})
 	if v.Status != string(store.RefundSucceeded) || v.OutRefundNo != store.RefundNo(otn, 1) || v.Amount != 500 || v.RefundID == "" {
@@ -101,7 +86,7 @@ func TestRefundSuccess(t *testing.T) {
 		t.Errorf("out_refund_no %q: got %d chars, want at most 32", v.OutRefundNo, len(v.OutRefundNo))
 	}
 	wantOneNumber(t, e, otn, v.OutRefundNo, 1)
-	if got := e.get(t, otn).Status; got != store.Paid {
+	if got := e.Get(t, otn).Status; got != store.Paid {
 		t.Errorf("partly refunded attempt: got %s, want PAID", got)
 	}
 	// By business order, the rest: the attempt becomes REFUNDED.
@@ -109,10 +94,10 @@ func TestRefundSuccess(t *testing.T) {
 	if v2.Status != string(store.RefundSucceeded) || v2.OutRefundNo != store.RefundNo(otn, 2) {
 		t.Fatalf("second Refund: got %+v, want SUCCESS as %s", v2, store.RefundNo(otn, 2))
 	}
-	if got := e.get(t, otn).Status; got != store.Refunded {
+	if got := e.Get(t, otn).Status; got != store.Refunded {
 		t.Errorf("fully refunded attempt: got %s, want REFUNDED", got)
 	}
-	if o, _ := e.sim.Order(otn); o.Refunded != 1999 {
+	if o, _ := e.Sim.Order(otn); o.Refunded != 1999 {
 		t.Errorf("gateway refunded: got %d, want 1999", o.Refunded)
 	}
 }
@@ -122,7 +107,7 @@ func TestRefundSuccess(t *testing.T) {
 func TestRefundTimeBothFormats(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	otn := e.paidAttempt(t, "RT1", 1000)
+	otn := e.PaidAttempt(t, "RT1", 1000)
 	r := e.refunder(t, nil)
 	for i := 0; i < 2; i++ {
 		v := mustRefund(t, r, refund.Request{OutTradeNo: otn, Amount: 100})
@@ -138,7 +123,7 @@ func TestRefundTimeBothFormats(t *testing.T) {
 func TestRefundRecordedBeforeGateway(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	otn := e.paidAttempt(t, "RB1", 1000)
+	otn := e.PaidAttempt(t, "RB1", 1000)
 	var mu sync.Mutex
 	var seen []string
 	r := e.refunder(t, func(cfg *refund.Config) { cfg.Client = recordingClient(t, e, &mu, &seen) })
@@ -159,7 +144,7 @@ func (f roundTrip) RoundTrip(r *http.Request) (*http.Response, error) { return f
 func recordingClient(t testing.TB, e *env, mu *sync.Mutex, seen *[]string) *client.Client {
 	t.Helper()
 	c, err := client.New(client.Config{
-		GatewayURL: e.sim.URL, Version: model.V2, Keys: keyring(),
+		GatewayURL: e.Sim.URL, Version: model.V2, Keys: handlertest.Keyring(),
 		HTTPClient: &http.Client{Timeout: 10 * time.Second, Transport: roundTrip(func(req *http.Request) (*http.Response, error) {
 			raw, err := io.ReadAll(req.Body)
 			if err != nil {
@@ -168,7 +153,7 @@ func recordingClient(t testing.TB, e *env, mu *sync.Mutex, seen *[]string) *clie
 			req.Body = io.NopCloser(bytes.NewReader(raw))
 			if form, err := url.ParseQuery(string(raw)); err == nil && form.Get("method") == "refund" {
 				no := form.Get("out_refund_no")
-				ref, err := e.mem.GetRefund(context.Background(), no)
+				ref, err := e.Mem.GetRefund(context.Background(), no)
 				mu.Lock()
 				if err != nil {
 					*seen = append(*seen, "missing "+no)
@@ -189,8 +174,8 @@ func recordingClient(t testing.TB, e *env, mu *sync.Mutex, seen *[]string) *clie
 func TestRefundIdempotencyKey(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	otn := e.paidAttempt(t, "RK1", 1000)
-	other := e.paidAttempt(t, "RK2", 1000)
+	otn := e.PaidAttempt(t, "RK1", 1000)
+	other := e.PaidAttempt(t, "RK2", 1000)
 	r := e.refunder(t, nil)
 	first := mustRefund(t, r, refund.Request{OutTradeNo: otn, Amount: 400, IdempotencyKey: "click-1"})
 	again := mustRefund(t, r, refund.Request{OutTradeNo: otn, Amount: 400, IdempotencyKey: "click-1"})
@@ -230,13 +215,13 @@ func TestNewRefunderValidates(t *testing.T) {
 		"negative batch":   func(c *refund.Config) { c.Batch = -1 },
 		"nil client":       func(c *refund.Config) { c.Clients = []*client.Client{nil} },
 	} {
-		cfg := refund.Config{Store: e.mem, Client: e.clients[model.V2], Logger: quietLogger()}
+		cfg := refund.Config{Store: e.Mem, Client: e.Clients[model.V2], Logger: handlertest.QuietLogger()}
 		mod(&cfg)
 		if _, err := refund.New(cfg); err == nil {
 			t.Errorf("%s: refund.New accepted the config", name)
 		}
 	}
-	cfg := refund.Config{Store: e.mem, Client: e.clients[model.V2], Logger: quietLogger(),
+	cfg := refund.Config{Store: e.Mem, Client: e.Clients[model.V2], Logger: handlertest.QuietLogger(),
 		Schedule: []time.Duration{time.Nanosecond}}
 	if _, err := refund.New(cfg); err != nil {
 		t.Errorf("a 1 ns delay: refund.New: %v", err)
@@ -255,12 +240,12 @@ func TestRefunderSchedulesAreCopies(t *testing.T) {
 		t.Fatalf("DefaultSchedule()[0] after a caller wrote to its copy: got %v, want 1m", got)
 	}
 	e := newEnv(t, envOptions{})
-	otn := e.paidAttempt(t, "RSC1", 1000)
+	otn := e.PaidAttempt(t, "RSC1", 1000)
 	sched := []time.Duration{time.Hour}
 	r := e.refunder(t, func(c *refund.Config) { c.Schedule = sched })
 	sched[0] = time.Minute
 	v := mustRefund(t, r, refund.Request{OutTradeNo: otn, Amount: 100})
-	got, err := e.mem.GetRefund(context.Background(), v.OutRefundNo)
+	got, err := e.Mem.GetRefund(context.Background(), v.OutRefundNo)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -272,9 +257,9 @@ func TestRefunderSchedulesAreCopies(t *testing.T) {
 func TestRefundBadInput(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	otn := e.paidAttempt(t, "RX1", 1000)
-	e.addOrder("RX2", mchA, 1000)
-	unpaid := e.mustPreOrder(t, model.V2, "RX2", model.PayWeChat)
+	otn := e.PaidAttempt(t, "RX1", 1000)
+	e.AddOrder("RX2", handlertest.MchA, 1000)
+	unpaid := e.MustPreOrder(t, model.V2, "RX2", model.PayWeChat)
 	r := e.refunder(t, nil)
 	mustRefund(t, r, refund.Request{OutTradeNo: otn, Amount: 600})
 	tests := []struct {
@@ -307,7 +292,7 @@ func TestRefundBadInput(t *testing.T) {
 	if got := totals(t, e, otn); got.Reserved != 600 {
 		t.Errorf("reserved after bad requests: got %d, want 600", got.Reserved)
 	}
-	if list, _ := e.mem.ListRefunds(context.Background(), unpaid); len(list) != 0 {
+	if list, _ := e.Mem.ListRefunds(context.Background(), unpaid); len(list) != 0 {
 		t.Errorf("refunds recorded for an unpaid attempt: %+v", list)
 	}
 }
@@ -330,8 +315,8 @@ func TestRefundUncertainReply(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, envOptions{clientTimeout: 2 * time.Second})
-			otn := e.paidAttempt(t, "RU1", 1000)
-			e.sim.SetFaults(otn, tc.faults)
+			otn := e.PaidAttempt(t, "RU1", 1000)
+			e.Sim.SetFaults(otn, tc.faults)
 			r := e.refunder(t, nil)
 			v := mustRefund(t, r, refund.Request{OutTradeNo: otn, Amount: 700})
 			if v.Status != string(store.RefundSucceeded) {
@@ -347,8 +332,8 @@ func TestRefundUncertainReply(t *testing.T) {
 func TestRefundUncertainThenPoll(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	otn := e.paidAttempt(t, "RP1", 1000)
-	e.sim.SetFaults(otn, gatewaytest.Faults{RefundLostReplies: 1, RefundQueryLost: 1})
+	otn := e.PaidAttempt(t, "RP1", 1000)
+	e.Sim.SetFaults(otn, gatewaytest.Faults{RefundLostReplies: 1, RefundQueryLost: 1})
 	r := e.refunder(t, nil)
 	v := mustRefund(t, r, refund.Request{OutTradeNo: otn, Amount: 1000})
 	if v.Status != string(store.RefundPending) {
@@ -357,7 +342,7 @@ func TestRefundUncertainThenPoll(t *testing.T) {
 	if n, err := r.Poll(context.Background()); err != nil || n != 0 {
 		t.Fatalf("Poll before due: got (%d, %v), want (0, nil)", n, err)
 	}
-	e.clock.Advance(time.Minute)
+	e.Clock.Advance(time.Minute)
 	if n, err := r.Poll(context.Background()); err != nil || n != 1 {
 		t.Fatalf("Poll when due: got (%d, %v), want (1, nil)", n, err)
 	}
@@ -366,7 +351,7 @@ func TestRefundUncertainThenPoll(t *testing.T) {
 		t.Fatalf("refund after Poll: got %+v (%v), want SUCCESS", got, err)
 	}
 	wantOneNumber(t, e, otn, v.OutRefundNo, 1)
-	if st := e.get(t, otn).Status; st != store.Refunded {
+	if st := e.Get(t, otn).Status; st != store.Refunded {
 		t.Errorf("attempt after its full refund: got %s, want REFUNDED", st)
 	}
 }
@@ -377,7 +362,7 @@ func TestRefundUncertainThenPoll(t *testing.T) {
 func TestRefundNotFoundResendsSameNumber(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	otn := e.paidAttempt(t, "RN1", 1000)
+	otn := e.PaidAttempt(t, "RN1", 1000)
 	r := e.refunder(t, nil)
 	// Enqueue records without calling the gateway: as if the process had
 	// died between the record and the call.
@@ -401,8 +386,8 @@ func TestRefundNotFoundResendsSameNumber(t *testing.T) {
 func TestRefundNotSureResendsSameNumber(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	otn := e.paidAttempt(t, "RS1", 1000)
-	e.sim.SetFaults(otn, gatewaytest.Faults{RefundStatus: model.RefundNotSure})
+	otn := e.PaidAttempt(t, "RS1", 1000)
+	e.Sim.SetFaults(otn, gatewaytest.Faults{RefundStatus: model.RefundNotSure})
 	r := e.refunder(t, nil)
 	v := mustRefund(t, r, refund.Request{OutTradeNo: otn, Amount: 300})
 	if v.Status != string(store.RefundSucceeded) {
@@ -414,14 +399,14 @@ func TestRefundNotSureResendsSameNumber(t *testing.T) {
 func TestRefundProcessingThenSuccess(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	otn := e.paidAttempt(t, "RG1", 1000)
-	e.sim.SetFaults(otn, gatewaytest.Faults{RefundStatus: model.RefundProcessing})
+	otn := e.PaidAttempt(t, "RG1", 1000)
+	e.Sim.SetFaults(otn, gatewaytest.Faults{RefundStatus: model.RefundProcessing})
 	r := e.refunder(t, nil)
 	v := mustRefund(t, r, refund.Request{OutTradeNo: otn, Amount: 1000})
 	if v.Status != string(store.RefundProcessing) {
 		t.Fatalf("Refund: got %s, want PROCESSING", v.Status)
 	}
-	e.clock.Advance(time.Minute)
+	e.Clock.Advance(time.Minute)
 	if n, _ := r.Poll(context.Background()); n != 1 {
 		t.Fatalf("Poll after 1 min: handled %d, want 1", n)
 	}
@@ -429,21 +414,21 @@ func TestRefundProcessingThenSuccess(t *testing.T) {
 		t.Fatalf("after a PROCESSING query: got %s, want PROCESSING", got.Status)
 	}
 	// The next query is 5 minutes later: not before.
-	e.clock.Advance(4 * time.Minute)
+	e.Clock.Advance(4 * time.Minute)
 	if n, _ := r.Poll(context.Background()); n != 0 {
 		t.Fatalf("Poll 5 min after creation: handled %d, want 0 (next due at 6 min)", n)
 	}
-	if err := e.sim.SetRefundStatus(v.OutRefundNo, model.RefundSuccess); err != nil {
+	if err := e.Sim.SetRefundStatus(v.OutRefundNo, model.RefundSuccess); err != nil {
 		t.Fatal(err)
 	}
-	e.clock.Advance(time.Minute)
+	e.Clock.Advance(time.Minute)
 	if n, _ := r.Poll(context.Background()); n != 1 {
 		t.Fatalf("Poll at 6 min: handled %d, want 1", n)
 	}
 	if got, _ := r.Get(context.Background(), v.OutRefundNo); got.Status != string(store.RefundSucceeded) {
 		t.Fatalf("after the gateway finished: got %s, want SUCCESS", got.Status)
 	}
-	if st := e.get(t, otn).Status; st != store.Refunded {
+	if st := e.Get(t, otn).Status; st != store.Refunded {
 		t.Errorf("attempt: got %s, want REFUNDED", st)
 	}
 	wantOneNumber(t, e, otn, v.OutRefundNo, 1)
@@ -454,8 +439,8 @@ func TestRefundProcessingThenSuccess(t *testing.T) {
 func TestRefundFailReleases(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	otn := e.paidAttempt(t, "RF1", 1000)
-	e.sim.SetFaults(otn, gatewaytest.Faults{RefundStatus: model.RefundFail})
+	otn := e.PaidAttempt(t, "RF1", 1000)
+	e.Sim.SetFaults(otn, gatewaytest.Faults{RefundStatus: model.RefundFail})
 	r := e.refunder(t, nil)
 	v := mustRefund(t, r, refund.Request{OutTradeNo: otn, Amount: 1000})
 	if v.Status != string(store.RefundFailed) {
@@ -464,7 +449,7 @@ func TestRefundFailReleases(t *testing.T) {
 	if got := totals(t, e, otn); got.Reserved != 0 {
 		t.Fatalf("reserved after FAIL: got %d, want 0", got.Reserved)
 	}
-	e.sim.SetFaults(otn, gatewaytest.Faults{})
+	e.Sim.SetFaults(otn, gatewaytest.Faults{})
 	v2 := mustRefund(t, r, refund.Request{OutTradeNo: otn, Amount: 1000})
 	if v2.Status != string(store.RefundSucceeded) || v2.OutRefundNo == v.OutRefundNo {
 		t.Fatalf("refund after a FAIL: got %+v, want SUCCESS under a new number", v2)
@@ -481,9 +466,9 @@ func TestRefundFailReleases(t *testing.T) {
 func TestRefundRefusedStaysReserved(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	otn := e.paidAttempt(t, "RR1", 1000)
-	if _, err := e.clients[model.V2].Refund(context.Background(), &model.RefundRequest{
-		PayType: model.PayWeChat, MchID: mchA, OutTradeNo: otn, OutRefundNo: "ELSEWHERE1", TotalFee: 1000, RefundFee: 800,
+	otn := e.PaidAttempt(t, "RR1", 1000)
+	if _, err := e.Clients[model.V2].Refund(context.Background(), &model.RefundRequest{
+		PayType: model.PayWeChat, MchID: handlertest.MchA, OutTradeNo: otn, OutRefundNo: "ELSEWHERE1", TotalFee: 1000, RefundFee: 800,
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -495,11 +480,11 @@ func TestRefundRefusedStaysReserved(t *testing.T) {
 	if got := totals(t, e, otn); got.Reserved != 500 {
 		t.Errorf("reserved after an unsigned refusal: got %d, want 500 (kept)", got.Reserved)
 	}
-	alerts := e.rec.Alerts()
+	alerts := e.Rec.Alerts()
 	if len(alerts) != 1 || alerts[0].Kind != handler.AlertRefundUnconfirmed || alerts[0].OutRefundNo != v.OutRefundNo {
 		t.Fatalf("alerts: got %+v, want one %s for %s", alerts, handler.AlertRefundUnconfirmed, v.OutRefundNo)
 	}
-	e.clock.Advance(time.Hour)
+	e.Clock.Advance(time.Hour)
 	if _, err := r.Poll(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -514,14 +499,14 @@ func TestRefundRefusedStaysReserved(t *testing.T) {
 func TestRefundChangeAlerts(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	otn := e.paidAttempt(t, "RC1", 1000)
-	e.sim.SetFaults(otn, gatewaytest.Faults{RefundStatus: model.RefundChange})
+	otn := e.PaidAttempt(t, "RC1", 1000)
+	e.Sim.SetFaults(otn, gatewaytest.Faults{RefundStatus: model.RefundChange})
 	r := e.refunder(t, nil)
 	v := mustRefund(t, r, refund.Request{OutTradeNo: otn, Amount: 400})
 	if v.Status != string(store.RefundChanged) {
 		t.Fatalf("Refund: got %s, want CHANGE", v.Status)
 	}
-	alerts := e.rec.Alerts()
+	alerts := e.Rec.Alerts()
 	if len(alerts) != 1 || alerts[0].Kind != handler.AlertRefundChange || alerts[0].OutRefundNo != v.OutRefundNo {
 		t.Fatalf("alerts: got %+v, want one %s for %s", alerts, handler.AlertRefundChange, v.OutRefundNo)
 	}
@@ -538,7 +523,7 @@ func TestRefundChangeAlerts(t *testing.T) {
 func TestRefundPollSharedAcrossInstances(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	otn := e.paidAttempt(t, "RM1", 1000)
+	otn := e.PaidAttempt(t, "RM1", 1000)
 	a, b := e.refunder(t, nil), e.refunder(t, nil)
 	const n = 10
 	for i := 0; i < n; i++ {
@@ -574,19 +559,19 @@ func TestRefundPollSharedAcrossInstances(t *testing.T) {
 func TestRefundStaleWorkerFenced(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	otn := e.paidAttempt(t, "RW1", 1000)
-	ref, _, err := e.mem.ReserveRefund(context.Background(), &store.Refund{OutTradeNo: otn, Amount: 100,
-		CreatedAt: e.clock.Now(), NextDue: e.clock.Now()}, time.Minute, e.clock.Now())
+	otn := e.PaidAttempt(t, "RW1", 1000)
+	ref, _, err := e.Mem.ReserveRefund(context.Background(), &store.Refund{OutTradeNo: otn, Amount: 100,
+		CreatedAt: e.Clock.Now(), NextDue: e.Clock.Now()}, time.Minute, e.Clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.clock.Advance(2 * time.Minute)
+	e.Clock.Advance(2 * time.Minute)
 	r := e.refunder(t, nil)
 	if n, _ := r.Poll(context.Background()); n != 1 {
 		t.Fatalf("Poll after the first claim lapsed: handled %d, want 1", n)
 	}
-	_, err = e.mem.UpdateRefund(context.Background(), ref.OutRefundNo, ref.ClaimToken,
-		store.RefundUpdate{State: store.RefundFailed}, e.clock.Now())
+	_, err = e.Mem.UpdateRefund(context.Background(), ref.OutRefundNo, ref.ClaimToken,
+		store.RefundUpdate{State: store.RefundFailed}, e.Clock.Now())
 	if !errors.Is(err, store.ErrNotHeld) && !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("stale worker's write: got %v, want it refused", err)
 	}
@@ -598,11 +583,11 @@ func TestRefundStaleWorkerFenced(t *testing.T) {
 func TestStatusShowsRefunds(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	otn := e.paidAttempt(t, "RV1", 1000)
+	otn := e.PaidAttempt(t, "RV1", 1000)
 	r := e.refunder(t, nil)
 	view := func() handler.OrderView {
 		t.Helper()
-		resp, err := http.Get(e.srv.URL + "/orders/" + otn)
+		resp, err := http.Get(e.Server.URL + "/orders/" + otn)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -616,9 +601,9 @@ func TestStatusShowsRefunds(t *testing.T) {
 	if v := view(); v.Refunded != 0 || v.RefundState != "" {
 		t.Errorf("before refunds: got refunded %d %q, want 0 and none", v.Refunded, v.RefundState)
 	}
-	e.sim.SetFaults(otn, gatewaytest.Faults{RefundStatus: model.RefundProcessing})
+	e.Sim.SetFaults(otn, gatewaytest.Faults{RefundStatus: model.RefundProcessing})
 	mustRefund(t, r, refund.Request{OutTradeNo: otn, Amount: 100})
-	e.sim.SetFaults(otn, gatewaytest.Faults{})
+	e.Sim.SetFaults(otn, gatewaytest.Faults{})
 	mustRefund(t, r, refund.Request{OutTradeNo: otn, Amount: 300})
 	if v := view(); v.Refunded != 300 || v.RefundState != handler.PartlyRefunded || v.Status != string(store.Paid) {
 		t.Errorf("partly refunded (one in flight): got %d %q %s, want 300 %s PAID", v.Refunded, v.RefundState, v.Status, handler.PartlyRefunded)
@@ -629,12 +614,12 @@ func TestStatusShowsRefunds(t *testing.T) {
 	}
 	for _, x := range e.simRefunds(otn) {
 		if x.Status == model.RefundProcessing {
-			if err := e.sim.SetRefundStatus(x.OutRefundNo, model.RefundSuccess); err != nil {
+			if err := e.Sim.SetRefundStatus(x.OutRefundNo, model.RefundSuccess); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	e.clock.Advance(time.Minute)
+	e.Clock.Advance(time.Minute)
 	if _, err := r.Poll(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -648,14 +633,14 @@ func TestStatusShowsRefunds(t *testing.T) {
 func TestReconcilerPollsRefunds(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	otn := e.paidAttempt(t, "RZ1", 1000)
+	otn := e.PaidAttempt(t, "RZ1", 1000)
 	r := e.refunder(t, nil)
 	v, err := r.Enqueue(context.Background(), refund.Request{OutTradeNo: otn, Amount: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
 	rec, err := handler.NewReconciler(handler.ReconcilerConfig{
-		Settler: e.settler, Client: e.clients[model.V2], Refunder: r, Logger: quietLogger(), Now: e.clock.Now,
+		Settler: e.Settler, Client: e.Clients[model.V2], Refunder: r, Logger: handlertest.QuietLogger(), Now: e.Clock.Now,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -677,7 +662,7 @@ func TestNilRefunderMeansOff(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	var none *refund.Refunder
 	rec, err := handler.NewReconciler(handler.ReconcilerConfig{
-		Settler: e.settler, Client: e.clients[model.V2], Refunder: none, Logger: quietLogger(), Now: e.clock.Now,
+		Settler: e.Settler, Client: e.Clients[model.V2], Refunder: none, Logger: handlertest.QuietLogger(), Now: e.Clock.Now,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -744,7 +729,7 @@ func TestRefunderRunLogsFailedPolls(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	claims := &scriptedClaims{Store: e.mem, steps: []error{nil, errors.New("test: database away"), nil, nil}, cancel: cancel}
+	claims := &scriptedClaims{Store: e.Mem, steps: []error{nil, errors.New("test: database away"), nil, nil}, cancel: cancel}
 	var logs bytes.Buffer
 	r := e.refunder(t, func(c *refund.Config) {
 		c.Refunds, c.Logger = claims, slog.New(slog.NewTextHandler(&logs, nil))
@@ -776,10 +761,10 @@ func TestRefunderRunLogsFailedPolls(t *testing.T) {
 func TestRefundDriveCallBound(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	otn := e.paidAttempt(t, "RBOUND1", 1000)
-	e.onPath.RewriteEach(client.OpRefundQuery, func(form url.Values, reply map[string]string) {
+	otn := e.PaidAttempt(t, "RBOUND1", 1000)
+	e.OnPath.RewriteEach(client.OpRefundQuery, func(form url.Values, reply map[string]string) {
 		gatewaytest.Replace(refundListReply(otn, form.Get("out_refund_no"), 400, string(model.RefundNotSure)))(reply)
-		gatewaytest.Resign("", keyA)(reply)
+		gatewaytest.Resign("", handlertest.KeyA)(reply)
 	})
 	r := e.refunder(t, nil)
 	v := mustRefund(t, r, refund.Request{OutTradeNo: otn, Amount: 400})

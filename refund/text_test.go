@@ -47,8 +47,8 @@ func (s *untouchedStore) Get(ctx context.Context, otn string) (*store.Order, err
 func TestRefundTextRefusedBeforeStore(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	otn := e.paidAttempt(t, "TEXT1", 1000)
-	st := &untouchedStore{Store: e.mem}
+	otn := e.PaidAttempt(t, "TEXT1", 1000)
+	st := &untouchedStore{Store: e.Mem}
 	r := e.refunder(t, func(c *refund.Config) { c.Store, c.Refunds = st, st })
 	ok := refund.Request{OutTradeNo: otn, Amount: 100, Reason: "买家取消 buyer cancelled", IdempotencyKey: "key-1"}
 	tests := []struct {

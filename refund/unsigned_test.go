@@ -11,6 +11,7 @@ import (
 	"github.com/cypaykit/kit/client"
 	"github.com/cypaykit/kit/gatewaytest"
 	"github.com/cypaykit/kit/handler"
+	"github.com/cypaykit/kit/handler/handlertest"
 	"github.com/cypaykit/kit/model"
 	"github.com/cypaykit/kit/refund"
 	"github.com/cypaykit/kit/store"
@@ -23,7 +24,7 @@ const wrongKey = "not-the-merchant-key-0123456789ab"
 // outRefundNo of otn has status, unsigned.
 func refundListReply(otn, outRefundNo string, amount int64, status string) map[string]string {
 	return map[string]string{"state": "SUCCESS", "code": "10000", "trade_state": "SUCCESS",
-		"mch_id": mchA, "out_trade_no": otn, "out_refund_no": outRefundNo, "refund_id": "5000" + otn,
+		"mch_id": handlertest.MchA, "out_trade_no": otn, "out_refund_no": outRefundNo, "refund_id": "5000" + otn,
 		"refund_fee": fmt.Sprint(amount), "base_refund_fee": fmt.Sprint(amount), "refund_count": "1",
 		"refund_list": fmt.Sprintf(`[{"serial_no":"1","refund_id":"5000%s","out_refund_no":%q,"refund_fee":%d,"base_refund_fee":%d,"refund_status":%q,"refund_time":"20261207120000"}]`,
 			otn, outRefundNo, amount, amount, status)}
@@ -34,7 +35,7 @@ func refundListReply(otn, outRefundNo string, amount int64, status string) map[s
 // no final state, and the attempt's money still reserved, not refunded.
 func wantRefundUndecided(t testing.TB, e *env, otn, outRefundNo string, reserved int64, what string) {
 	t.Helper()
-	ref, err := e.mem.GetRefund(context.Background(), outRefundNo)
+	ref, err := e.Mem.GetRefund(context.Background(), outRefundNo)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,10 +46,10 @@ func wantRefundUndecided(t testing.TB, e *env, otn, outRefundNo string, reserved
 	if got := totals(t, e, otn); got.Reserved != reserved || got.Refunded != 0 {
 		t.Errorf("%s: totals %+v, want %d reserved and nothing refunded", what, got, reserved)
 	}
-	if st := e.get(t, otn).Status; st != store.Paid {
+	if st := e.Get(t, otn).Status; st != store.Paid {
 		t.Errorf("%s: attempt %s, want PAID", what, st)
 	}
-	for _, a := range e.rec.Alerts() {
+	for _, a := range e.Rec.Alerts() {
 		if a.Kind == handler.AlertRefundChange {
 			t.Errorf("%s: AlertRefundChange raised on an unverified reply", what)
 		}
@@ -86,8 +87,8 @@ func TestRefundOnPathRewrites(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			e := newEnv(t, envOptions{})
-			otn := e.paidAttempt(t, "RONPATH1", 1000)
-			e.sim.SetFaults(otn, gatewaytest.Faults{RefundStatus: tc.truth})
+			otn := e.PaidAttempt(t, "RONPATH1", 1000)
+			e.Sim.SetFaults(otn, gatewaytest.Faults{RefundStatus: tc.truth})
 			rw := func(form url.Values, reply map[string]string) {
 				gatewaytest.Replace(refundListReply(otn, form.Get("out_refund_no"), 400, tc.status))(reply)
 				if tc.noTS {
@@ -97,8 +98,8 @@ func TestRefundOnPathRewrites(t *testing.T) {
 					gatewaytest.Resign("", wrongKey)(reply)
 				}
 			}
-			e.onPath.RewriteEach(client.OpRefund, rw)
-			e.onPath.RewriteEach(client.OpRefundQuery, rw)
+			e.OnPath.RewriteEach(client.OpRefund, rw)
+			e.OnPath.RewriteEach(client.OpRefundQuery, rw)
 			r := e.refunder(t, nil)
 			v := mustRefund(t, r, refund.Request{OutTradeNo: otn, Amount: 400})
 			if v.Final() {
@@ -106,18 +107,18 @@ func TestRefundOnPathRewrites(t *testing.T) {
 			}
 			wantRefundUndecided(t, e, otn, v.OutRefundNo, 400, "after Refund")
 			for range 3 {
-				e.clock.Advance(time.Hour)
+				e.Clock.Advance(time.Hour)
 				if _, err := r.Poll(ctx); err != nil {
 					t.Fatal(err)
 				}
 			}
 			wantRefundUndecided(t, e, otn, v.OutRefundNo, 400, "after polls")
-			if countAlerts(e, handler.AlertUnsignedReply) == 0 {
+			if e.Rec.Alerted(handler.AlertUnsignedReply) == 0 {
 				t.Error("no AlertUnsignedReply after a run of unverified replies")
 			}
 			// A clean path: the gateway's signed answer decides.
-			e.onPath.Clear()
-			e.clock.Advance(time.Hour)
+			e.OnPath.Clear()
+			e.Clock.Advance(time.Hour)
 			if _, err := r.Poll(ctx); err != nil {
 				t.Fatal(err)
 			}
@@ -144,7 +145,7 @@ func TestRefundUnsignedProperty(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	e := newEnv(t, envOptions{})
-	otn := e.paidAttempt(t, "RPROP1", 100000)
+	otn := e.PaidAttempt(t, "RPROP1", 100000)
 	var (
 		mu  sync.Mutex
 		cur func(form url.Values, reply map[string]string)
@@ -154,8 +155,8 @@ func TestRefundUnsignedProperty(t *testing.T) {
 		defer mu.Unlock()
 		cur(form, reply)
 	}
-	e.onPath.RewriteEach(client.OpRefund, rw)
-	e.onPath.RewriteEach(client.OpRefundQuery, rw)
+	e.OnPath.RewriteEach(client.OpRefund, rw)
+	e.OnPath.RewriteEach(client.OpRefundQuery, rw)
 	r := e.refunder(t, nil)
 	reserved := int64(0)
 	n := 0

@@ -1,6 +1,8 @@
 // Package handlertest holds end-to-end checks of package handler that any
 // store.OrderStore and store.Locker pair must pass, so that modules with
-// database drivers (store/sqlstore, store/redisstore) can run them too.
+// database drivers (store/sqlstore, store/redisstore) can run them too,
+// and Host: the handlers wired to the gateway simulator on a real HTTP
+// server, for end-to-end tests of what is built on them.
 package handlertest
 
 import (
