@@ -197,29 +197,39 @@ func againstBare(b *testing.B, name string, handler func(b *testing.B, s *sqlsto
 }
 
 // interleave posts bareBodies to bareURL and otherBodies to otherURL from
-// freshClients keep-alive clients, in 10 rounds that alternate which goes
-// first, and returns both rates in notifications per second. The timer
-// runs only around the rounds.
+// freshClients keep-alive clients (alternate's rounds) and returns both
+// rates in notifications per second.
 func interleave(b *testing.B, bareURL, otherURL string, bareBodies, otherBodies []string) (bareRate, otherRate float64) {
 	b.Helper()
 	tr := &http.Transport{MaxIdleConnsPerHost: freshClients, MaxConnsPerHost: freshClients}
 	defer tr.CloseIdleConnections()
 	hc := &http.Client{Transport: tr}
+	return alternate(b,
+		func(bodies []string) time.Duration { return postAll(b, hc, bareURL, bodies) }, bareBodies,
+		func(bodies []string) time.Duration { return postAll(b, hc, otherURL, bodies) }, otherBodies)
+}
+
+// alternate runs postA over aBodies and postB over bBodies in 10 rounds
+// of b.N/10 each that alternate which goes first, so that neither side
+// always meets a warmer or a busier server, and returns both rates per
+// second. The timer runs only around the rounds.
+func alternate(b *testing.B, postA func([]string) time.Duration, aBodies []string, postB func([]string) time.Duration, bBodies []string) (aRate, bRate float64) {
+	b.Helper()
 	b.ResetTimer()
-	var bare, other time.Duration
+	var ta, tb time.Duration
 	const rounds = 10
 	for r := range rounds {
 		lo, hi := r*b.N/rounds, (r+1)*b.N/rounds
 		if r%2 == 0 {
-			bare += postAll(b, hc, bareURL, bareBodies[lo:hi])
-			other += postAll(b, hc, otherURL, otherBodies[lo:hi])
+			ta += postA(aBodies[lo:hi])
+			tb += postB(bBodies[lo:hi])
 		} else {
-			other += postAll(b, hc, otherURL, otherBodies[lo:hi])
-			bare += postAll(b, hc, bareURL, bareBodies[lo:hi])
+			tb += postB(bBodies[lo:hi])
+			ta += postA(aBodies[lo:hi])
 		}
 	}
 	b.StopTimer()
-	return float64(b.N) / bare.Seconds(), float64(b.N) / other.Seconds()
+	return float64(b.N) / ta.Seconds(), float64(b.N) / tb.Seconds()
 }
 
 // shapeSettle is the kit's PostgreSQL shape (TestFreshSettlementRoundTrips:

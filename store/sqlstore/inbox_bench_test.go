@@ -66,22 +66,8 @@ func BenchmarkInboxCost(b *testing.B) {
 			noneSrv := httptest.NewServer(notifyOn(b, s))
 			defer noneSrv.Close()
 
-			b.ResetTimer()
-			var none, with time.Duration
-			const rounds = 10
-			for r := range rounds {
-				lo, hi := r*b.N/rounds, (r+1)*b.N/rounds
-				if r%2 == 0 {
-					none += postAll(b, hc, noneSrv.URL, noneBodies[lo:hi])
-					with += postWith(withBodies[lo:hi])
-				} else {
-					with += postWith(withBodies[lo:hi])
-					none += postAll(b, hc, noneSrv.URL, noneBodies[lo:hi])
-				}
-			}
-			b.StopTimer()
-			noneRate := float64(b.N) / none.Seconds()
-			withRate := float64(b.N) / with.Seconds()
+			postNone := func(bodies []string) time.Duration { return postAll(b, hc, noneSrv.URL, bodies) }
+			noneRate, withRate := alternate(b, postNone, noneBodies, postWith, withBodies)
 			b.ReportMetric(noneRate, "none-req/s")
 			b.ReportMetric(withRate, "inbox-req/s")
 			b.ReportMetric(withRate/noneRate, "inbox/none")
