@@ -308,6 +308,12 @@ func Set(root string, mods []Module, v string) error {
 // selection, not stand-ins for every version of themselves, so without
 // the replaces the go command would look for v in the module proxy
 // before the tags exist (go.dev/issue/66516).
+//
+// The use block keeps its order (a module it lacks is added at its end):
+// `go list -m` lists the workspace in that order, and the README's test
+// command starts packages in the order of its arguments, so go.work names
+// the modules with the longest tests first. Sorting it would put them
+// last and add minutes to the command.
 func setWork(root string, mods []Module, v string) error {
 	name := filepath.Join(root, "go.work")
 	data, err := os.ReadFile(name)
@@ -333,7 +339,6 @@ func setWork(root string, mods []Module, v string) error {
 			return err
 		}
 	}
-	wf.SortBlocks()
 	wf.Cleanup()
 	return os.WriteFile(name, modfile.Format(wf.Syntax), 0o644)
 }

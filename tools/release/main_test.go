@@ -91,6 +91,34 @@ func TestCheckThenSet(t *testing.T) {
 	}
 }
 
+// TestSetKeepsWorkOrder checks that Set leaves go.work's use block in
+// its order, comments included, and adds a module it lacks at the end:
+// the order decides when the README's test command starts each module's
+// tests, and go.work puts the longest first.
+func TestSetKeepsWorkOrder(t *testing.T) {
+	root := fakeRepo(t)
+	work := "go 1.26\n\nuse (\n\t// longest tests first\n\t./example\n\t.\n)\n"
+	if err := os.WriteFile(filepath.Join(root, "go.work"), []byte(work), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mods, err := Modules(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Set(root, mods, "v0.1.0"); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(root, "go.work"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := string(data)
+	want := "use (\n\t// longest tests first\n\t./example\n\t.\n\t./adapter/kitgin\n)"
+	if !strings.Contains(got, want) {
+		t.Errorf("go.work after Set:\n%s\nwant its use block to be\n%s", got, want)
+	}
+}
+
 func TestCheckWantsChangelogSection(t *testing.T) {
 	root := fakeRepo(t)
 	mods, err := Modules(root)
