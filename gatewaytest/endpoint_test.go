@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -88,10 +89,12 @@ func bodyForm(r *http.Request) url.Values {
 	return v
 }
 
-func check(t *testing.T, h http.Handler) map[string]gatewaytest.CheckResult {
-	t.Helper()
+// battery runs CheckEndpoint against h behind a test server. It is safe
+// to call from any goroutine: it reports a battery that could not be
+// built as err instead of failing the test.
+func battery(h http.Handler) (map[string]gatewaytest.CheckResult, error) {
 	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
+	defer srv.Close()
 	res, err := gatewaytest.CheckEndpoint(context.Background(), gatewaytest.EndpointCheck{
 		URL: srv.URL + "/pay/notify", Key: epKey, MchID: epMch, OutTradeNo: epOTN, TotalFee: epFee,
 		// The cutoff leaves the kit's 2 s default deadline 4 s of margin
@@ -100,14 +103,13 @@ func check(t *testing.T, h http.Handler) map[string]gatewaytest.CheckResult {
 		Cutoff: 6 * time.Second, SlowFor: 8 * time.Second, Oversize: 256 << 10,
 	})
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	byName := map[string]gatewaytest.CheckResult{}
 	for _, r := range res {
 		byName[r.Name] = r
-		t.Logf("%-60s want %-8s got %-40s pass=%v", r.Name, r.Want, r.Got, r.Pass)
 	}
-	return byName
+	return byName, nil
 }
 
 // failed returns the names of the failed checks that contain any of subs.
@@ -121,50 +123,117 @@ func failed(res map[string]gatewaytest.CheckResult, sub string) []string {
 	return out
 }
 
-func TestCheckEndpointPassesTheKit(t *testing.T) {
-	t.Parallel()
-	h, st, hooks := kitShop(t)
-	res := check(t, h)
-	if len(res) < 9 {
-		t.Fatalf("%d checks ran; want the whole battery", len(res))
+// onlyFails checks that the check named by sub fails for shop, and no
+// other check does: a host can see what to fix.
+func onlyFails(t *testing.T, res map[string]gatewaytest.CheckResult, sub, shop string) {
+	t.Helper()
+	if len(failed(res, sub)) == 0 {
+		t.Errorf("%s passes the %s check", shop, sub)
 	}
 	for name, r := range res {
-		if !r.Pass {
-			t.Errorf("the kit fails %q: want %s, got %s", name, r.Want, r.Got)
+		if !r.Pass && !strings.Contains(name, sub) {
+			t.Errorf("only the %s check should fail; %q: %s", sub, name, r.Got)
 		}
-	}
-	o, err := st.Get(context.Background(), epOTN)
-	if err != nil || o.Status != store.Paid || o.Amount != epFee || hooks.Load() != 1 {
-		t.Fatalf("after the battery: %+v %v, hook ran %d times; want PAID once by the genuine notification", o, err, hooks.Load())
 	}
 }
 
-func TestCheckEndpointCatchesAlwaysSuccess(t *testing.T) {
+// shopCase is one shop the battery is run against and what its results
+// must show.
+type shopCase struct {
+	name  string
+	shop  http.Handler
+	check func(t *testing.T, res map[string]gatewaytest.CheckResult)
+}
+
+// TestCheckEndpoint runs the battery against the kit and against six
+// broken shops, each behind its own server with its own order, and
+// checks what each battery shows. The batteries run at the same time:
+// each spends most of its time waiting (a slow body takes SlowFor to
+// arrive at a shop that holds it), and go test's -parallel, which is
+// GOMAXPROCS, would otherwise run those waits two at a time.
+func TestCheckEndpoint(t *testing.T) {
 	t.Parallel()
-	res := check(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	cases := []shopCase{
+		passesTheKit(t),
+		catchesAlwaysSuccess(),
+		catchesIgnoredAmount(),
+		catchesAcceptedRecut(),
+		catchesSignFromQuery(),
+		catchesHeldSlowBody(t),
+		catchesAcceptedOversize(t),
+	}
+	type outcome struct {
+		res map[string]gatewaytest.CheckResult
+		err error
+	}
+	// Each battery is bounded: every request has the default client's
+	// 10 s timeout, and the slow body ends after SlowFor.
+	out := make([]outcome, len(cases))
+	var wg sync.WaitGroup
+	for i, c := range cases {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i].res, out[i].err = battery(c.shop)
+		}()
+	}
+	wg.Wait()
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if out[i].err != nil {
+				t.Fatal(out[i].err)
+			}
+			for _, r := range out[i].res {
+				t.Logf("%-60s want %-8s got %-40s pass=%v", r.Name, r.Want, r.Got, r.Pass)
+			}
+			c.check(t, out[i].res)
+		})
+	}
+}
+
+func passesTheKit(t *testing.T) shopCase {
+	h, st, hooks := kitShop(t)
+	return shopCase{"PassesTheKit", h, func(t *testing.T, res map[string]gatewaytest.CheckResult) {
+		if len(res) < 9 {
+			t.Fatalf("%d checks ran; want the whole battery", len(res))
+		}
+		for name, r := range res {
+			if !r.Pass {
+				t.Errorf("the kit fails %q: want %s, got %s", name, r.Want, r.Got)
+			}
+		}
+		o, err := st.Get(context.Background(), epOTN)
+		if err != nil || o.Status != store.Paid || o.Amount != epFee || hooks.Load() != 1 {
+			t.Fatalf("after the battery: %+v %v, hook ran %d times; want PAID once by the genuine notification", o, err, hooks.Load())
+		}
+	}}
+}
+
+func catchesAlwaysSuccess() shopCase {
+	return shopCase{"CatchesAlwaysSuccess", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		io.WriteString(w, "success")
-	}))
-	for _, name := range []string{"bad sign", "wrong amount", "sign in the query", "re-cut", "oversized", "slow body"} {
-		if len(failed(res, name)) == 0 {
-			t.Errorf("a shop answering success to everything passes %q", name)
+	}), func(t *testing.T, res map[string]gatewaytest.CheckResult) {
+		for _, name := range []string{"bad sign", "wrong amount", "sign in the query", "re-cut", "oversized", "slow body"} {
+			if len(failed(res, name)) == 0 {
+				t.Errorf("a shop answering success to everything passes %q", name)
+			}
 		}
-	}
+	}}
 }
 
-func TestCheckEndpointCatchesIgnoredAmount(t *testing.T) {
-	t.Parallel()
-	res := check(t, naive(bodyForm, nil))
-	if len(failed(res, "wrong amount")) == 0 {
-		t.Error("a shop that ignores the amount passes the wrong-amount check")
-	}
-	if len(failed(res, "bad sign")) != 0 || len(failed(res, "genuine")) != 0 {
-		t.Error("a shop that verifies the sign fails the bad-sign or genuine check")
-	}
+func catchesIgnoredAmount() shopCase {
+	return shopCase{"CatchesIgnoredAmount", naive(bodyForm, nil), func(t *testing.T, res map[string]gatewaytest.CheckResult) {
+		if len(failed(res, "wrong amount")) == 0 {
+			t.Error("a shop that ignores the amount passes the wrong-amount check")
+		}
+		if len(failed(res, "bad sign")) != 0 || len(failed(res, "genuine")) != 0 {
+			t.Error("a shop that verifies the sign fails the bad-sign or genuine check")
+		}
+	}}
 }
 
-func TestCheckEndpointCatchesAcceptedRecut(t *testing.T) {
-	t.Parallel()
+func catchesAcceptedRecut() shopCase {
 	// Checks the amount, but finds it by a case-blind lookup of the first
 	// non-blank value: the blank TOTAL_FEE re-cut passes it.
 	lenient := func(v url.Values) string {
@@ -175,26 +244,27 @@ func TestCheckEndpointCatchesAcceptedRecut(t *testing.T) {
 		}
 		return ""
 	}
-	res := check(t, naive(bodyForm, lenient))
-	if len(failed(res, "re-cut")) == 0 {
-		t.Error("a shop that accepts a re-cut passes every re-cut check")
-	}
-	if len(failed(res, "wrong amount")) != 0 {
-		t.Error("a shop that checks the amount fails the wrong-amount check")
-	}
+	return shopCase{"CatchesAcceptedRecut", naive(bodyForm, lenient), func(t *testing.T, res map[string]gatewaytest.CheckResult) {
+		if len(failed(res, "re-cut")) == 0 {
+			t.Error("a shop that accepts a re-cut passes every re-cut check")
+		}
+		if len(failed(res, "wrong amount")) != 0 {
+			t.Error("a shop that checks the amount fails the wrong-amount check")
+		}
+	}}
 }
 
-func TestCheckEndpointCatchesSignFromQuery(t *testing.T) {
-	t.Parallel()
+func catchesSignFromQuery() shopCase {
 	merged := func(r *http.Request) url.Values { r.ParseForm(); return r.Form }
-	res := check(t, naive(merged, func(v url.Values) string { return v.Get("total_fee") }))
-	if len(failed(res, "sign in the query")) == 0 {
-		t.Error("a shop that merges the query string into the signed set passes")
-	}
+	return shopCase{"CatchesSignFromQuery", naive(merged, func(v url.Values) string { return v.Get("total_fee") }),
+		func(t *testing.T, res map[string]gatewaytest.CheckResult) {
+			if len(failed(res, "sign in the query")) == 0 {
+				t.Error("a shop that merges the query string into the signed set passes")
+			}
+		}}
 }
 
-func TestCheckEndpointCatchesHeldSlowBody(t *testing.T) {
-	t.Parallel()
+func catchesHeldSlowBody(t *testing.T) shopCase {
 	h, _, _ := kitShop(t)
 	// Reads the whole body before the kit sees it: the kit's deadline can
 	// no longer cut a slow sender off.
@@ -203,34 +273,21 @@ func TestCheckEndpointCatchesHeldSlowBody(t *testing.T) {
 		r.Body = io.NopCloser(bytes.NewReader(b))
 		h.ServeHTTP(w, r)
 	})
-	res := check(t, holds)
-	if len(failed(res, "slow body")) == 0 {
-		t.Error("a shop that holds slow bodies passes the slow-body check")
-	}
-	for name, r := range res {
-		if !r.Pass && !strings.Contains(name, "slow body") {
-			t.Errorf("only the slow-body check should fail; %q: %s", name, r.Got)
-		}
-	}
+	return shopCase{"CatchesHeldSlowBody", holds, func(t *testing.T, res map[string]gatewaytest.CheckResult) {
+		onlyFails(t, res, "slow body", "a shop that holds slow bodies")
+	}}
 }
 
-// TestCheckEndpointCatchesAcceptedOversize: a shop that verifies
-// everything but accepts any body size (here the kit's handler with its
-// body limit raised above the checker's oversized body, as a host that
-// raised it for no reason would) fails the oversized check, and only it:
-// a host can see what to fix.
-func TestCheckEndpointCatchesAcceptedOversize(t *testing.T) {
-	t.Parallel()
+// catchesAcceptedOversize: a shop that verifies everything but accepts
+// any body size (here the kit's handler with its body limit raised above
+// the checker's oversized body, as a host that raised it for no reason
+// would) fails the oversized check, and only it: a host can see what to
+// fix.
+func catchesAcceptedOversize(t *testing.T) shopCase {
 	h, _, _ := kitShopMaxBody(t, 1<<20)
-	res := check(t, h)
-	if len(failed(res, "oversized")) == 0 {
-		t.Error("a shop that accepts an oversized body passes the oversized check")
-	}
-	for name, r := range res {
-		if !r.Pass && !strings.Contains(name, "oversized") {
-			t.Errorf("only the oversized check should fail; %q: %s", name, r.Got)
-		}
-	}
+	return shopCase{"CatchesAcceptedOversize", h, func(t *testing.T, res map[string]gatewaytest.CheckResult) {
+		onlyFails(t, res, "oversized", "a shop that accepts an oversized body")
+	}}
 }
 
 func TestCheckEndpointConfig(t *testing.T) {
