@@ -61,7 +61,11 @@ func newLiteKit(t testing.TB, otn, mchID string, v model.Version, amount int64, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	k.notify, err = handler.NewNotify(handler.NotifyConfig{Settler: s, Keys: handlertest.Keyring(), Logger: quietLogger(), Deadline: time.Minute})
+	// A kit takes one notification, so its duplicate memo is kept to a
+	// few attempts: the default preallocates 4096, and the thousands of
+	// kits the property builds spent most of their time on that memory.
+	k.notify, err = handler.NewNotify(handler.NotifyConfig{Settler: s, Keys: handlertest.Keyring(), Logger: quietLogger(), Deadline: time.Minute,
+		DuplicateMemo: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
