@@ -29,7 +29,11 @@ func TestBrokenHelper(t *testing.T) {
 	})
 }
 
+// The package's top-level tests run in parallel: each has stores of its
+// own (a fresh toy or memstore per subtest, a child process per flaw), and
+// they spend their time waiting out leases and bounds, not on the CPU.
 func TestToyIsCorrect(t *testing.T) {
+	t.Parallel()
 	storetest.RunConformanceTests(t, func(t *testing.T) storetest.Harness {
 		s := newToy("")
 		return storetest.Harness{Store: s, Locker: s, Refunds: s, Peer: s.peer}
@@ -40,6 +44,7 @@ func TestSuiteCatchesFlaws(t *testing.T) {
 	if testing.Short() {
 		t.Skip("re-runs the test binary once per flaw")
 	}
+	t.Parallel()
 	tests := []struct {
 		flaw flaw
 		// mustFail lists subtests that must fail on this flaw.
@@ -129,6 +134,7 @@ func TestBrokenHelperControl(t *testing.T) {
 	if testing.Short() {
 		t.Skip("re-runs the test binary")
 	}
+	t.Parallel()
 	out, err := runBroken(t, "none")
 	if err != nil {
 		t.Fatalf("suite on a flawless toy in a child process: got %v, want a passing run\n%s", err, out)

@@ -188,7 +188,15 @@ func testLockReleaseWakesWaiter(t *testing.T, l store.Locker) {
 // first holder's late Release must not free the new holder's lease.
 func testLockExpiry(t *testing.T, l store.Locker) {
 	stale := acquire(t, l, "job", short)
-	next := acquire(t, l, "job", long) // blocks until the short lease expires
+	// Waits for the short lease to expire, bounded by expiryBound as the
+	// other expiry waits are: a lease that never expires fails here in
+	// 5 s rather than generous's 20.
+	ctx, cancel := context.WithTimeout(context.Background(), expiryBound)
+	defer cancel()
+	next, err := l.Acquire(ctx, "job", long)
+	if err != nil {
+		t.Fatalf("Acquire of a %v lease: got %v after %v, want it once expired", short, err, expiryBound)
+	}
 	if next == stale {
 		t.Fatalf("Acquire after expiry: got the expired token again")
 	}

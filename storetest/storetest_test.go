@@ -8,6 +8,7 @@ import (
 )
 
 func TestMemstore(t *testing.T) {
+	t.Parallel()
 	storetest.RunConformanceTests(t, func(t *testing.T) storetest.Harness {
 		s := memstore.New()
 		return storetest.Harness{Store: s, Locker: s, Refunds: s}
