@@ -44,6 +44,7 @@ func buy(t *testing.T, shop *testShop, product string, pay bool) (createOrderRes
 // sent, then a partial amount is checked, shown for confirmation, and
 // only then sent; the order stays PAID with the rest still refundable.
 func TestBrowserBackOffice(t *testing.T) {
+	t.Parallel()
 	browser := newBrowser(t, chromiumPath(t))
 	dir := artefactDir(t)
 	s := startAdminShop(t)

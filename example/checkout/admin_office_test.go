@@ -142,6 +142,7 @@ func TestAdminAlerts(t *testing.T) {
 // TestAdminHealth: the reconciler's last pass and the backlog of PENDING
 // attempts.
 func TestAdminHealth(t *testing.T) {
+	t.Parallel()
 	s := startAdminShop(t)
 	s.openOrder(t)
 	s.openOrder(t)

@@ -32,6 +32,7 @@ func payPath(order createOrderResponse) string {
 // payment, and the status turning PAID and fulfilled through the
 // simulator's signed notification.
 func TestCheckoutOverHTTP(t *testing.T) {
+	t.Parallel()
 	for _, version := range []string{"v2", "v1"} {
 		t.Run(version, func(t *testing.T) {
 			shop := startShop(t, testConfig(t, "-version", version))

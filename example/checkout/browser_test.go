@@ -94,6 +94,7 @@ func newBrowser(t testing.TB, execPath string) context.Context {
 // last, the error a buyer sees when the shop's order limit is reached.
 // It saves a screenshot of each state.
 func TestBrowserCheckout(t *testing.T) {
+	t.Parallel()
 	browser := newBrowser(t, chromiumPath(t))
 	dir := artefactDir(t)
 	cfg := testConfig(t)

@@ -17,6 +17,7 @@ import (
 // loaded machine cannot fail the shop's 2 s deadline by a hair; the
 // kit's own margin is proved in package gatewaytest.
 func TestDemoPassesCheckEndpoint(t *testing.T) {
+	t.Parallel()
 	shop := startShop(t, testConfig(t))
 	var order createOrderResponse
 	if code := shop.do(t, "POST", "/api/orders", map[string]any{"product_id": "beans", "quantity": 1}, &order); code != http.StatusCreated {

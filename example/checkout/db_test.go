@@ -89,6 +89,7 @@ func mysqlURL(t testing.TB, dsn string) string {
 // TestServerDatabases pays an order with -db pointing at PostgreSQL and
 // at MySQL / MariaDB.
 func TestServerDatabases(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct{ name, env, dbURL string }{
 		{"postgres", "CYPAY_TEST_POSTGRES", envOr("CYPAY_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")},
 		{"mysql", "CYPAY_TEST_MYSQL", mysqlURL(t, envOr("CYPAY_TEST_MYSQL", "root@tcp(127.0.0.1:3306)/test?parseTime=true"))},
