@@ -3,10 +3,23 @@ package sqlstore_test
 import (
 	"database/sql"
 	"testing"
+	"time"
 
 	"github.com/cypaykit/kit/store"
 	"github.com/cypaykit/kit/storetest"
 )
+
+// conformanceSkew is the stores' Config.ClockSkew in the conformance
+// suite. The suite's lease subtests wait for short leases to run out
+// (LockExpiry, LockTryAcquireExpired, LockExtendNotHeld twice,
+// LockExtendCanceled), and under DefaultClockSkew each of those waits was
+// 500 ms longer than the lease: 3 s of waiting per target. None of the
+// suite's assertions depends on the margin (memstore, which has none,
+// passes it, and a smaller margin only makes a lease free sooner after it
+// ran out, never while it is held); the margin itself is
+// TestLeaseClockSkew's and TestRefundClaimClockSkew's. It stays positive,
+// so the take-over condition still adds one.
+const conformanceSkew = time.Millisecond
 
 func TestConformance(t *testing.T) {
 	forTargets(t, append(append([]target{}, targets...), simTargets...), conformance)
@@ -19,6 +32,7 @@ func conformance(t *testing.T, tg target, dsn string, db *sql.DB) {
 		// One database for the whole suite: emptied table sets are
 		// reused (see tableSets).
 		sets = newTableSets(t, tg, dsn, db)
+		sets.skew = conformanceSkew
 	}
 	storetest.RunConformanceTests(t, func(t *testing.T) storetest.Harness {
 		// The Store is its own Locker (delegating to the Locker
@@ -27,12 +41,14 @@ func conformance(t *testing.T, tg target, dsn string, db *sql.DB) {
 		if sets == nil {
 			// A new file or in-memory database per subtest.
 			dsn := tg.newDSN(t)
-			s, prefix := newStorePrefix(t, tg, tg.open(t, dsn))
+			s, prefix := newStoreSkew(t, tg, tg.open(t, dsn), conformanceSkew)
 			h := storetest.Harness{Store: s, Locker: s, Refunds: s}
 			if tg.shared {
 				// A second process: its own *sql.DB on the same file
 				// and a Locker on the same lease table.
-				h.Peer = func(t *testing.T) store.Locker { return newLocker(t, tg, tg.open(t, dsn), prefix) }
+				h.Peer = func(t *testing.T) store.Locker {
+					return newLockerSkew(t, tg, tg.open(t, dsn), prefix, conformanceSkew)
+				}
 			}
 			return h
 		}
@@ -52,7 +68,7 @@ func conformance(t *testing.T, tg target, dsn string, db *sql.DB) {
 			Peer: func(t *testing.T) store.Locker {
 				peer := st.open(t)
 				peer.SetMaxOpenConns(4)
-				return newLocker(t, tg, peer, st.prefix)
+				return newLockerSkew(t, tg, peer, st.prefix, conformanceSkew)
 			}}
 	})
 }

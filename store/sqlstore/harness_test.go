@@ -206,8 +206,15 @@ func newStore(t testing.TB, tg target, db *sql.DB) *sqlstore.Store {
 // newStorePrefix is newStore that also returns the prefix.
 func newStorePrefix(t testing.TB, tg target, db *sql.DB) (*sqlstore.Store, string) {
 	t.Helper()
+	return newStoreSkew(t, tg, db, 0)
+}
+
+// newStoreSkew is newStorePrefix with Config.ClockSkew skew (zero: the
+// default).
+func newStoreSkew(t testing.TB, tg target, db *sql.DB, skew time.Duration) (*sqlstore.Store, string) {
+	t.Helper()
 	prefix := newPrefix(t, tg, db)
-	s, err := sqlstore.New(db, sqlstore.Config{Dialect: tg.dialect, TablePrefix: prefix})
+	s, err := sqlstore.New(db, sqlstore.Config{Dialect: tg.dialect, TablePrefix: prefix, ClockSkew: skew})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

@@ -13,7 +13,14 @@ import (
 
 func newLocker(t testing.TB, tg target, db *sql.DB, prefix string) *sqlstore.Locker {
 	t.Helper()
-	l, err := sqlstore.NewLocker(db, sqlstore.Config{Dialect: tg.dialect, TablePrefix: prefix})
+	return newLockerSkew(t, tg, db, prefix, 0)
+}
+
+// newLockerSkew is newLocker with Config.ClockSkew skew (zero: the
+// default).
+func newLockerSkew(t testing.TB, tg target, db *sql.DB, prefix string, skew time.Duration) *sqlstore.Locker {
+	t.Helper()
+	l, err := sqlstore.NewLocker(db, sqlstore.Config{Dialect: tg.dialect, TablePrefix: prefix, ClockSkew: skew})
 	if err != nil {
 		t.Fatalf("NewLocker: %v", err)
 	}

@@ -35,7 +35,8 @@ type tableSets struct {
 	owner *testing.T
 	tg    target
 	dsn   string
-	admin *sql.DB // the target's own handle: catalogue, sessions, emptying
+	admin *sql.DB       // the target's own handle: catalogue, sessions, emptying
+	skew  time.Duration // the stores' Config.ClockSkew (zero: the default)
 
 	mu     sync.Mutex
 	free   []string
@@ -89,7 +90,7 @@ func (st *subtest) store(t *testing.T, configure func(*sql.DB)) *sqlstore.Store 
 	t.Helper()
 	db := st.open(t)
 	configure(db)
-	s, err := sqlstore.New(db, sqlstore.Config{Dialect: st.sets.tg.dialect, TablePrefix: st.prefix})
+	s, err := sqlstore.New(db, sqlstore.Config{Dialect: st.sets.tg.dialect, TablePrefix: st.prefix, ClockSkew: st.sets.skew})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
