@@ -48,8 +48,18 @@ func (g *gatewayLog) RoundTrip(r *http.Request) (*http.Response, error) {
 		<-r.Context().Done()
 		return nil, r.Context().Err()
 	}
-	return http.DefaultTransport.RoundTrip(r)
+	return gatewayTransport.RoundTrip(r)
 }
+
+// gatewayTransport is http.DefaultTransport keeping enough idle
+// connections per simulator for a reconciler's concurrent queries: with
+// the default two, most of a pass's queries dialled a new connection and
+// closed it after one call.
+var gatewayTransport = func() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 64
+	return t
+}()
 
 func (g *gatewayLog) calls() []string {
 	g.mu.Lock()
