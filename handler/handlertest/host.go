@@ -153,8 +153,14 @@ func NewHost(t testing.TB, cfg HostConfig) *Host {
 	if cfg.ClientTimeout == 0 {
 		cfg.ClientTimeout = 10 * time.Second
 	}
+	// The clients' own transport, keeping an idle connection for each of a
+	// reconciler's concurrent queries: http.DefaultTransport keeps two per
+	// host, so most queries of a pass dialled the simulator anew.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 64
+	t.Cleanup(tr.CloseIdleConnections)
 	h := &Host{Mem: memstore.New(), Hooks: NewHooks(), Rec: &Recorder{}, Clock: NewClock(),
-		Clients: map[model.Version]*client.Client{}, OnPath: gatewaytest.NewOnPath(nil)}
+		Clients: map[model.Version]*client.Client{}, OnPath: gatewaytest.NewOnPath(tr)}
 	h.Store = h.Mem
 	if cfg.Wrap != nil {
 		h.Store = cfg.Wrap(h.Mem)
