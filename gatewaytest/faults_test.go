@@ -25,6 +25,8 @@ func TestPreOrderFaults(t *testing.T) {
 	s := RunT(t, cfg)
 	s.SetFaults("PF00002", Faults{PreOrderStatus: http.StatusBadGateway})
 	s.SetFaults("PF00003", Faults{PreOrderDelay: time.Hour})
+	hold := make(chan struct{})
+	s.SetFaults("PF00004", Faults{PreOrderHold: hold, PreOrderStatus: http.StatusBadGateway})
 
 	t.Run("need query", func(t *testing.T) {
 		r := call(t, s.URL, gw, v2("PreOrder_WECHAT", preOrderParams(mch1, "PF00001", "")...), key1)
@@ -82,7 +84,48 @@ func TestPreOrderFaults(t *testing.T) {
 			t.Errorf("got %v, want the request cancelled", err)
 		}
 	})
-	for _, out := range []string{"PF00001", "PF00002", "PF00003"} {
+	t.Run("hold", func(t *testing.T) {
+		p := v2("PreOrder_WECHAT", preOrderParams(mch1, "PF00004", "")...)
+		sg, _ := sign.Sign(p, key1, sign.MD5)
+		p.Set("sign", sg)
+		type result struct {
+			status int
+			err    error
+		}
+		replied := make(chan result, 1)
+		go func() {
+			resp, err := http.PostForm(s.URL+gw, p)
+			if err != nil {
+				replied <- result{err: err}
+				return
+			}
+			resp.Body.Close()
+			replied <- result{status: resp.StatusCode}
+		}()
+		for give := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+			if _, ok := s.Order("PF00004"); ok {
+				break
+			}
+			if time.Now().After(give) {
+				t.Fatal("the held pre-order's order was not created within 30 s")
+			}
+		}
+		select {
+		case r := <-replied:
+			t.Fatalf("got %+v while the reply is held, want no reply yet", r)
+		default:
+		}
+		close(hold)
+		select {
+		case r := <-replied:
+			if r.err != nil || r.status != http.StatusBadGateway {
+				t.Errorf("after the hold: got %+v, want HTTP 502 (PreOrderStatus after the hold)", r)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("no reply within 30 s of the hold's end")
+		}
+	})
+	for _, out := range []string{"PF00001", "PF00002", "PF00003", "PF00004"} {
 		if o, ok := s.Order(out); !ok || o.State != Unpaid {
 			t.Errorf("%s: got %+v (found %v), want an unpaid order", out, o, ok)
 		}

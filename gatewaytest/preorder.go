@@ -66,6 +66,14 @@ func (s *Server) preOrder(w http.ResponseWriter, rq *request, ch model.PayType) 
 		w.WriteHeader(http.StatusServiceUnavailable)
 		return
 	}
+	if f.PreOrderHold != nil {
+		select {
+		case <-f.PreOrderHold:
+		case <-s.ctx.Done():
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+	}
 	if f.PreOrderStatus != 0 {
 		w.WriteHeader(f.PreOrderStatus)
 		return

@@ -80,6 +80,11 @@ type Faults struct {
 	PreOrderStatus int
 	// PreOrderDelay delays the pre-order reply (the order is created first).
 	PreOrderDelay time.Duration
+	// PreOrderHold, when not nil, holds the pre-order reply (the order is
+	// created first, and after PreOrderDelay) until it is closed or the
+	// server closes: a test decides when the gateway answers instead of
+	// guessing how long its own requests take.
+	PreOrderHold <-chan struct{}
 	// NoNotify: paying the order sends no notification at all; only a
 	// query finds it.
 	NoNotify bool

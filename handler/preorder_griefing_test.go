@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/cypaykit/kit/handler"
 	"github.com/cypaykit/kit/model"
 	"github.com/cypaykit/kit/store"
+	"github.com/cypaykit/kit/store/memstore"
 )
 
 // TestPreOrderInvalidRequestsRecordNothing: 100 JSPAY pre-orders for
@@ -177,14 +179,20 @@ func TestPreOrderRecordedAttemptReachesGateway(t *testing.T) {
 
 // TestPreOrderJoinerSeesRefusal: a request that joined an attempt the
 // gateway then refused is told so (409, retry) at once, without a second
-// attempt being made for it.
+// attempt being made for it. The gateway holds its refusal until the
+// joiner has read the attempt, so the second request is at the gateway's
+// door while the first is, however long either takes to arrive.
 func TestPreOrderJoinerSeesRefusal(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOptions{})
 	const id = "REFUSED1"
-	e.AddOrder(id, mchA, 500)
 	otn := handler.OutTradeNo(id, 1)
-	e.Sim.SetFaults(otn, gatewaytest.Faults{PreOrderDelay: 5 * time.Second, PreOrderStatus: http.StatusBadRequest})
+	watch := &getWatch{otn: otn, read: make(chan struct{})}
+	e := newEnv(t, envOptions{wrap: func(m *memstore.Store) store.OrderStore { watch.OrderStore = m; return watch }})
+	e.AddOrder(id, mchA, 500)
+	hold := make(chan struct{})
+	release := sync.OnceFunc(func() { close(hold) })
+	t.Cleanup(release) // a test that fails early still lets the gateway answer
+	e.Sim.SetFaults(otn, gatewaytest.Faults{PreOrderHold: hold, PreOrderStatus: http.StatusBadRequest})
 	first := make(chan int, 1)
 	go func() {
 		status, _ := e.Post(t, "/preorder/v2", "application/json", `{"order_id":"REFUSED1","channel":"WECHAT"}`)
@@ -197,9 +205,27 @@ func TestPreOrderJoinerSeesRefusal(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	status, body := e.Post(t, "/preorder/v2", "application/json", `{"order_id":"REFUSED1","channel":"WECHAT"}`)
-	if status != http.StatusConflict {
-		t.Errorf("joiner: got %d %s, want 409", status, body)
+	watch.arm()
+	second := make(chan preOrderResult, 1)
+	go func() {
+		status, body := e.Post(t, "/preorder/v2", "application/json", `{"order_id":"REFUSED1","channel":"WECHAT"}`)
+		second <- preOrderResult{status, body}
+	}()
+	// The first request waits at the gateway, so the attempt's next read
+	// is the joiner's: only then does the gateway refuse.
+	select {
+	case <-watch.read:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the second request did not read the attempt within 30s")
+	}
+	release()
+	select {
+	case r := <-second:
+		if r.status != http.StatusConflict {
+			t.Errorf("joiner: got %d %s, want 409", r.status, r.body)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("second request did not finish within 30s")
 	}
 	select {
 	case s := <-first:
@@ -212,6 +238,30 @@ func TestPreOrderJoinerSeesRefusal(t *testing.T) {
 	if list := e.attempts(t, id); len(list) != 1 || list[0].Status != store.Failed {
 		t.Errorf("attempts: got %d, want one FAILED", len(list))
 	}
+}
+
+// preOrderResult is a pre-order request's status and body.
+type preOrderResult struct {
+	status int
+	body   string
+}
+
+// getWatch closes read at the first Get of otn after arm.
+type getWatch struct {
+	store.OrderStore
+	otn   string
+	read  chan struct{}
+	armed atomic.Bool
+	once  sync.Once
+}
+
+func (w *getWatch) arm() { w.armed.Store(true) }
+
+func (w *getWatch) Get(ctx context.Context, otn string) (*store.Order, error) {
+	if otn == w.otn && w.armed.Load() {
+		w.once.Do(func() { close(w.read) })
+	}
+	return w.OrderStore.Get(ctx, otn)
 }
 
 // TestPreOrderJSPayNeverShared: a JSPAY attempt's pay_info belongs to the
