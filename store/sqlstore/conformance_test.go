@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cypaykit/kit/store"
+	"github.com/cypaykit/kit/store/sqlstore"
 	"github.com/cypaykit/kit/storetest"
 )
 
@@ -27,48 +28,41 @@ func TestConformance(t *testing.T) {
 
 // conformance runs storetest's suite on tg.
 func conformance(t *testing.T, tg target, dsn string, db *sql.DB) {
-	var sets *tableSets
-	if tg.shared && tg.name != "sqlite-file" {
-		// One database for the whole suite: emptied table sets are
-		// reused (see tableSets).
-		sets = newTableSets(t, tg, dsn, db)
-		sets.skew = conformanceSkew
-	}
+	// One database for the whole suite: emptied table sets are reused
+	// (see tableSets).
+	sets := newTableSets(t, tg, dsn, db)
+	sets.skew = conformanceSkew
+	server := tg.dialect != sqlstore.SQLite
 	storetest.RunConformanceTests(t, func(t *testing.T) storetest.Harness {
 		// The Store is its own Locker (delegating to the Locker
 		// type, on the same lease table), which is how the kit wires
 		// it when no other Locker is given.
-		if sets == nil {
-			// A new file or in-memory database per subtest.
-			dsn := tg.newDSN(t)
-			s, prefix := newStoreSkew(t, tg, tg.open(t, dsn), conformanceSkew)
-			h := storetest.Harness{Store: s, Locker: s, Refunds: s}
-			if tg.shared {
-				// A second process: its own *sql.DB on the same file
-				// and a Locker on the same lease table.
-				h.Peer = func(t *testing.T) store.Locker {
-					return newLockerSkew(t, tg, tg.open(t, dsn), prefix, conformanceSkew)
-				}
-			}
-			return h
-		}
 		st := sets.take(t)
 		s := st.store(t, func(db *sql.DB) {
-			// The suite races up to 100 callers; the servers are shared
-			// with other test runs, so queue them on a bounded pool
-			// rather than open a connection each (PostgreSQL refuses
-			// past max_connections, 100 by default). The simulations
-			// are bounded alike: unbounded, postgres-serializable-sim
-			// alone opened a connection per caller.
-			db.SetMaxOpenConns(16)
+			if server {
+				// The suite races up to 100 callers; the servers are
+				// shared with other test runs, so queue them on a
+				// bounded pool rather than open a connection each
+				// (PostgreSQL refuses past max_connections, 100 by
+				// default). The simulations are bounded alike:
+				// unbounded, postgres-serializable-sim alone opened a
+				// connection per caller. A SQLite file's pool stays
+				// unbounded, every caller a connection of its own.
+				db.SetMaxOpenConns(16)
+			}
 		})
-		return storetest.Harness{Store: s, Locker: s, Refunds: s,
+		h := storetest.Harness{Store: s, Locker: s, Refunds: s}
+		if tg.shared {
 			// A second process: its own *sql.DB on the same database
-			// and a Locker on the same lease table.
-			Peer: func(t *testing.T) store.Locker {
+			// or file and a Locker on the same lease table.
+			h.Peer = func(t *testing.T) store.Locker {
 				peer := st.open(t)
-				peer.SetMaxOpenConns(4)
+				if server {
+					peer.SetMaxOpenConns(4)
+				}
 				return newLockerSkew(t, tg, peer, st.prefix, conformanceSkew)
-			}}
+			}
+		}
+		return h
 	})
 }
