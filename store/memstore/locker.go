@@ -177,6 +177,40 @@ func (s *Store) SettleAndTryAcquire(ctx context.Context, outTradeNo string, p st
 	return settled, token, held, err
 }
 
+var _ store.ReadSettleLocker = (*Store)(nil)
+
+// ReadSettleAndTryAcquire implements store.ReadSettleLocker: the attempt
+// is read, checked against want, settled and its lease taken under one
+// hold of the store's lock, so no caller sees it between the read and the
+// settlement.
+func (s *Store) ReadSettleAndTryAcquire(ctx context.Context, outTradeNo string, want store.Expect, p store.Payment, now time.Time, leasePrefix string, ttl time.Duration) (read *store.Order, settled bool, token string, held bool, err error) {
+	if err := checkLease(ctx, leasePrefix, ttl); err != nil {
+		return nil, false, "", false, err
+	}
+	// "get": an unknown attempt is reported as Get reports it.
+	err = s.update(ctx, "get", outTradeNo, func(o *store.Order) error {
+		read = clone(o)
+		if o.Status != store.Pending || !want.Allows(o) {
+			return nil
+		}
+		var done <-chan struct{}
+		var err error
+		if token, done, err = s.take(leasePrefix+o.BusinessID, ttl); err != nil {
+			return err
+		}
+		applySettle(o, p, now)
+		settled, held = true, done == nil
+		return nil
+	})
+	if err != nil {
+		return nil, false, "", false, err
+	}
+	if !held {
+		token = ""
+	}
+	return read, settled, token, held, nil
+}
+
 // MarkFulfilledAndRelease implements store.SettleLocker.
 func (s *Store) MarkFulfilledAndRelease(ctx context.Context, outTradeNo string, now time.Time, name, token string) error {
 	if err := s.MarkFulfilled(ctx, outTradeNo, now); err != nil {
