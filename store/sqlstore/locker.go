@@ -251,7 +251,13 @@ var disownAgain = []time.Duration{50 * time.Millisecond, 200 * time.Millisecond,
 // pause of disownAgain, while the TTL has not run out: the token is this
 // take's own, so a late delete can only remove this take's row.
 func (l *Locker) disown(ctx context.Context, name, token string, ttl time.Duration) {
-	l.deleteToken(ctx, name, token, ttl)
+	l.disownBy(ctx, ttl, l.q.release, name, token)
+}
+
+// disownBy is disown with the delete given: query, with args, deletes
+// one row that the failed take's own token holds.
+func (l *Locker) disownBy(ctx context.Context, ttl time.Duration, query string, args ...any) {
+	l.deleteBy(ctx, ttl, query, args...)
 	go func() {
 		elapsed := time.Duration(0)
 		for _, d := range disownAgain {
@@ -259,16 +265,16 @@ func (l *Locker) disown(ctx context.Context, name, token string, ttl time.Durati
 				return
 			}
 			time.Sleep(d)
-			l.deleteToken(ctx, name, token, ttl)
+			l.deleteBy(ctx, ttl, query, args...)
 		}
 	}()
 }
 
-// deleteToken deletes name's row if token holds it, ignoring errors.
-func (l *Locker) deleteToken(ctx context.Context, name, token string, ttl time.Duration) {
+// deleteBy runs one of disown's deletes, ignoring errors.
+func (l *Locker) deleteBy(ctx context.Context, ttl time.Duration, query string, args ...any) {
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), min(ttl, 5*time.Second))
 	defer cancel()
-	_, _ = l.db.ExecContext(dctx, l.q.release, name, token)
+	_, _ = l.db.ExecContext(dctx, query, args...)
 }
 
 // Release gives the lease up if token still holds it (and it has not

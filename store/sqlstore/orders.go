@@ -43,6 +43,14 @@ type queries struct {
 	// settleLease and settleLeaseMoney are PostgreSQL's
 	// SettleAndTryAcquire, one statement each (see settleLeaseQueries).
 	settleLease, settleLeaseMoney string
+	// readSettleLease and readSettleLeaseMoney are PostgreSQL's
+	// ReadSettleAndTryAcquire, one statement each (see
+	// readSettleLeaseQueries); empty elsewhere.
+	readSettleLease, readSettleLeaseMoney string
+	// disownRead deletes the lease a failed readSettleLease may still
+	// take: the one its token holds, named by the lease prefix and the
+	// attempt's business id.
+	disownRead string
 
 	insertExpiry                                 string
 	insertMoney                                  string
@@ -66,9 +74,13 @@ const moneyColumns = "coupon_fee, cash_fee, fee_type, bank_type, sub_appid, wx_m
 // table between two autovacuum runs on a busy one), hashed every side
 // table after reading it whole, order_money included, which grows with
 // every payment, on every fulfilment (issue 18.8).
-func selectOrders(d Dialect, p string) string {
+func selectOrders(d Dialect, p string) string { return selectOrdersWith(d, p, "") }
+
+// selectOrdersWith is selectOrders with more columns, extra (", x, y"),
+// after those scanOrder reads.
+func selectOrdersWith(d Dialect, p, extra string) string {
 	head := "SELECT o." + strings.ReplaceAll(columns, ", ", ", o.") + ", s.next_due, b.buyer, e.expires_at, m.out_trade_no, m." +
-		strings.ReplaceAll(moneyColumns, ", ", ", m.") + ", a.abandoned_at FROM " + p + "orders o"
+		strings.ReplaceAll(moneyColumns, ", ", ", m.") + ", a.abandoned_at" + extra + " FROM " + p + "orders o"
 	side := []struct{ alias, table, cols string }{
 		{"s", "schedule", "next_due"},
 		{"b", "order_buyers", "buyer"},
@@ -128,6 +140,9 @@ func buildQueries(d Dialect, p string, skew time.Duration) queries {
 	foldSchedule(d, p, &q)
 	if d == Postgres {
 		q.settleLease, q.settleLeaseMoney = settleLeaseQueries(p, skew)
+		q.readSettleLease, q.readSettleLeaseMoney = readSettleLeaseQueries(p, skew)
+		q.disownRead = rebind(Postgres, fmt.Sprintf("DELETE FROM %[1]sleases WHERE name = "+
+			"(SELECT CAST(? AS TEXT) || business_id FROM %[1]sorders WHERE out_trade_no = ?) AND token = ?", p))
 	}
 	return q
 }
@@ -146,27 +161,58 @@ func buildQueries(d Dialect, p string, skew time.Duration) queries {
 // sub_appid, wx_mch_id, wx_sub_mch_id, then the lease's name, token and
 // ttl in microseconds.
 func settleLeaseQueries(p string, skew time.Duration) (plain, money string) {
+	counts := "SELECT (SELECT COUNT(*) FROM so), (SELECT COUNT(*) FROM sl)"
+	plain, money = settleLeaseCTEs(p, skew, "", "CAST(? AS TEXT)")
+	return rebind(Postgres, plain+counts), rebind(Postgres, money+counts)
+}
+
+// readSettleLeaseQueries are PostgreSQL's ReadSettleAndTryAcquire in one
+// statement (issue 18.8): settleLeaseQueries' data-modifying CTEs, whose
+// compare-and-set also requires the merchant, the amount and one of two
+// versions, and whose lease is named by a prefix and the attempt's
+// business id; the statement answers with the attempt read as Get reads
+// it, then the attempts settled and the leases taken. Every part of one
+// statement reads the same snapshot, taken before any part ran, so the
+// attempt is answered as it was before the settlement: the row the
+// compare-and-set tested, or, when a concurrent settlement committed
+// first, the PENDING row it replaced (the compare-and-set then matches
+// nothing). No row: no such attempt. Arguments: settleLeaseQueries'
+// first five, then mch_id, amount and the two versions, then (money) the
+// seven money facts, then the lease's name prefix, token and ttl in
+// microseconds, then out_trade_no again.
+func readSettleLeaseQueries(p string, skew time.Duration) (plain, money string) {
+	match := " AND mch_id = ? AND amount = ? AND version IN (?, ?)"
+	read := selectOrdersWith(Postgres, p, ", (SELECT COUNT(*) FROM so), (SELECT COUNT(*) FROM sl)") + " WHERE o.out_trade_no = ?"
+	plain, money = settleLeaseCTEs(p, skew, match, "CAST(? AS TEXT) || business_id")
+	return rebind(Postgres, plain+read), rebind(Postgres, money+read)
+}
+
+// settleLeaseCTEs are the data-modifying CTEs of settleLeaseQueries and
+// readSettleLeaseQueries, up to the statement's SELECT: match is added to
+// the compare-and-set's WHERE, and name is the lease name's expression
+// (over the settled row's out_trade_no and business_id). The CTEs are
+// named so, ss, sm and sl, none of them an alias of selectOrders.
+func settleLeaseCTEs(p string, skew time.Duration, match, name string) (plain, money string) {
 	now := nowMicros(Postgres)
-	head := fmt.Sprintf("WITH o AS (UPDATE %[1]sorders SET status = '%[2]s', transaction_id = ?, channel_transaction_id = ?, "+
-		"paid_at = ?, updated_at = ? WHERE out_trade_no = ? AND status = '%[3]s' RETURNING out_trade_no), "+
-		"s AS (UPDATE %[1]sschedule SET kind = '%[4]s' WHERE out_trade_no IN (SELECT out_trade_no FROM o)), ",
-		p, store.Paid, store.Pending, store.KindFulfil)
-	tail := fmt.Sprintf("l AS (INSERT INTO %[1]sleases (name, token, expires_at) "+
-		"SELECT CAST(? AS TEXT), CAST(? AS TEXT), %[2]s + CAST(? AS BIGINT) FROM o "+
+	head := fmt.Sprintf("WITH so AS (UPDATE %[1]sorders SET status = '%[2]s', transaction_id = ?, channel_transaction_id = ?, "+
+		"paid_at = ?, updated_at = ? WHERE out_trade_no = ? AND status = '%[3]s'%[5]s RETURNING out_trade_no, business_id), "+
+		"ss AS (UPDATE %[1]sschedule SET kind = '%[4]s' WHERE out_trade_no IN (SELECT out_trade_no FROM so)), ",
+		p, store.Paid, store.Pending, store.KindFulfil, match)
+	tail := fmt.Sprintf("sl AS (INSERT INTO %[1]sleases (name, token, expires_at) "+
+		"SELECT %[4]s, CAST(? AS TEXT), %[2]s + CAST(? AS BIGINT) FROM so "+
 		"ON CONFLICT (name) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at "+
-		"WHERE %[1]sleases.%[3]s RETURNING 1) "+
-		"SELECT (SELECT COUNT(*) FROM o), (SELECT COUNT(*) FROM l)", p, now, leaseExpired(Postgres, skew))
+		"WHERE %[1]sleases.%[3]s RETURNING 1) ", p, now, leaseExpired(Postgres, skew), name)
 	cols := strings.Split(moneyColumns, ", ")
 	set := make([]string, len(cols))
 	for i, c := range cols {
 		set[i] = c + " = excluded." + c
 	}
-	plain = head + fmt.Sprintf("m AS (DELETE FROM %sorder_money WHERE out_trade_no IN (SELECT out_trade_no FROM o)), ", p) + tail
-	money = head + fmt.Sprintf("m AS (INSERT INTO %sorder_money (out_trade_no, %s) "+
+	plain = head + fmt.Sprintf("sm AS (DELETE FROM %sorder_money WHERE out_trade_no IN (SELECT out_trade_no FROM so)), ", p) + tail
+	money = head + fmt.Sprintf("sm AS (INSERT INTO %sorder_money (out_trade_no, %s) "+
 		"SELECT out_trade_no, CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), "+
-		"CAST(? AS TEXT), CAST(? AS TEXT) FROM o ON CONFLICT (out_trade_no) DO UPDATE SET %s), ",
+		"CAST(? AS TEXT), CAST(? AS TEXT) FROM so ON CONFLICT (out_trade_no) DO UPDATE SET %s), ",
 		p, moneyColumns, strings.Join(set, ", ")) + tail
-	return rebind(Postgres, plain), rebind(Postgres, money)
+	return plain, money
 }
 
 // foldSchedule makes settle and markFulfilled move the attempt's schedule

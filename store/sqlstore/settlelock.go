@@ -10,7 +10,10 @@ import (
 	"github.com/cypaykit/kit/store"
 )
 
-var _ store.SettleLocker = (*Store)(nil)
+var (
+	_ store.SettleLocker     = (*Store)(nil)
+	_ store.ReadSettleLocker = (*Store)(nil)
+)
 
 // SettleAndTryAcquire implements store.SettleLocker: the lease is taken
 // with Settle's compare-and-set and only when it matched, so the
@@ -143,4 +146,89 @@ func (s *Store) settleLeaseAlone(ctx context.Context, outTradeNo string, p store
 		}
 	}
 	return false, false, fmt.Errorf("sqlstore: %s: attempt stayed PENDING after %d tries", op, casTries)
+}
+
+// ReadSettleAndTryAcquire implements store.ReadSettleLocker. On
+// PostgreSQL it is one statement run alone (see readSettleLeaseQueries),
+// so a fresh settlement costs no read before it; like
+// SettleAndTryAcquire's, a statement whose answer is lost may still be
+// applied, and its lease is deleted again before the error returns (or
+// runs out). Elsewhere it is Get, then SettleAndTryAcquire when the
+// attempt read is PENDING and matches want: the same round trips as the
+// two calls.
+func (s *Store) ReadSettleAndTryAcquire(ctx context.Context, outTradeNo string, want store.Expect, p store.Payment, now time.Time, leasePrefix string, ttl time.Duration) (o *store.Order, settled bool, token string, held bool, err error) {
+	if s.q.readSettleLease == "" {
+		if o, err = s.Get(ctx, outTradeNo); err != nil {
+			return nil, false, "", false, err
+		}
+		if o.Status != store.Pending || !want.Allows(o) {
+			return o, false, "", false, nil
+		}
+		settled, token, held, err = s.SettleAndTryAcquire(ctx, outTradeNo, p, now, leasePrefix+o.BusinessID, ttl)
+		if !settled && (err == nil || errors.Is(err, store.ErrConflict)) {
+			// Settled by someone else meanwhile: nothing changed here,
+			// and the caller decides from the attempt as read.
+			return o, false, "", false, nil
+		}
+		if err != nil {
+			return nil, false, "", false, err
+		}
+		return o, settled, token, held, nil
+	}
+	op := "settle " + outTradeNo
+	if err := ctx.Err(); err != nil {
+		return nil, false, "", false, s.fail(ctx, op, err)
+	}
+	if token, err = newLeaseToken(ttl); err != nil {
+		return nil, false, "", false, err
+	}
+	versions := [2]string{}
+	for i, v := range want.Versions {
+		if i == len(versions) {
+			return nil, false, "", false, fmt.Errorf("sqlstore: %s: %d versions, want at most %d", op, len(want.Versions), len(versions))
+		}
+		versions[i] = string(v)
+	}
+	q := s.q.readSettleLease
+	args := []any{p.TransactionID, p.ChannelTransactionID, nullMicros(p.PaidAt), micros(now), outTradeNo,
+		want.MchID, want.Amount, versions[0], versions[1]}
+	if m := p.Money; m.Recorded {
+		q = s.q.readSettleLeaseMoney
+		args = append(args, m.CouponFee, m.CashFee, m.FeeType, m.BankType, m.SubAppID, m.WxMchID, m.WxSubMchID)
+	}
+	args = append(args, leasePrefix, token, ttl.Microseconds(), outTradeNo)
+	var n, leased int64
+	err = retryConflicts(ctx, s.dialect, func() error {
+		o, err = scanOrder(counted{s.db.QueryRowContext(ctx, q, args...), []any{&n, &leased}})
+		return err
+	})
+	if errors.Is(err, sql.ErrNoRows) {
+		// As Get reports it.
+		return nil, false, "", false, fmt.Errorf("sqlstore: get %s: %w", outTradeNo, store.ErrNotFound)
+	}
+	if err != nil {
+		// The statement may still land: give its lease up again. Its
+		// name is not known here (it is the attempt's business id's), so
+		// the delete finds it by the attempt.
+		s.disownRead(ctx, outTradeNo, leasePrefix, token, ttl)
+		return nil, false, "", false, s.fail(ctx, op, err)
+	}
+	if n == 0 || leased == 0 {
+		return o, n > 0, "", false, nil
+	}
+	return o, true, token, true, nil
+}
+
+// counted scans a row that has two counts after what scanOrder reads.
+type counted struct {
+	row    scanner
+	counts []any
+}
+
+func (c counted) Scan(dest ...any) error { return c.row.Scan(append(dest, c.counts...)...) }
+
+// disownRead is Locker.disown for a failed ReadSettleAndTryAcquire, whose
+// lease is named leasePrefix and the business id of outTradeNo.
+func (s *Store) disownRead(ctx context.Context, outTradeNo, leasePrefix, token string, ttl time.Duration) {
+	s.lease.disownBy(ctx, ttl, s.q.disownRead, leasePrefix, outTradeNo, token)
 }
