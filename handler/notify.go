@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -397,19 +398,25 @@ func (n *Notify) process(ctx context.Context, values url.Values, verified *atomi
 			return fail(Malformed, http.StatusBadRequest, fmt.Errorf("%w: %w", ErrMalformed, err))
 		}
 	}
-	order, err := n.settler.store.Get(ctx, otn)
+	versions := n.ownVersions(key, merchantKey)
+	order, fold, err := n.readOrder(ctx, note, values, versions)
 	if errors.Is(err, store.ErrNotFound) {
 		return fail(UnknownOrder, refusedStatus, fmt.Errorf("handler: unknown out_trade_no: %w", err))
 	}
 	if err != nil {
 		return fail(lockOutcome(ctx), http.StatusInternalServerError, fmt.Errorf("handler: get order: %w", err))
 	}
+	if fold != nil && fold.lease != "" {
+		// settle takes the fold's lease over; should a check below refuse
+		// what the store's settled (it cannot: the store required the
+		// same), the lease is given up rather than left to run out.
+		defer n.settler.releaseUnused(ctx, otn, order.BusinessID, fold)
+	}
 	// The agent key must not speak for a v2 order, nor a merchant key for
 	// a v1 one: each order has one kind of key that may settle it. The
 	// key is compared, not only its place, in case a host gave a merchant
 	// the agent key too.
-	if ownKey := (order.Version == model.V2 && merchantKey) ||
-		(order.Version == model.V1 && key == n.keys.AgentKey); !ownKey {
+	if ownKey := slices.Contains(versions, order.Version); !ownKey {
 		return fail(BadSign, refusedStatus, fmt.Errorf("handler: %s order signed with another version's key: %w", order.Version, sign.ErrBadSign))
 	}
 	if !note.succeeded() {
@@ -447,15 +454,11 @@ func (n *Notify) process(ctx context.Context, values url.Values, verified *atomi
 		logUnrecorded(ctx, n.settler.log, SourceNotify, otn, why)
 	}
 	outcome, err := n.settler.settleTraced(ctx, order, proof{
-		source: SourceNotify,
-		mchID:  note.mchID,
-		amount: note.totalFee,
-		payment: store.Payment{
-			TransactionID:        note.transactionID,
-			ChannelTransactionID: note.outTransactionID,
-			PaidAt:               paidAt,
-			Money:                money,
-		},
+		source:  SourceNotify,
+		mchID:   note.mchID,
+		amount:  note.totalFee,
+		payment: notePayment(note, paidAt, money),
+		folded:  fold,
 	})
 	if err != nil {
 		status := http.StatusInternalServerError
@@ -478,6 +481,71 @@ func (n *Notify) process(ctx context.Context, values url.Values, verified *atomi
 			transactionID: order.TransactionID, key: key}
 	}
 	return res
+}
+
+// The order versions a verifying key may settle (G1): v2 for a merchant's
+// key, v1 for the agent key, both for a merchant key that is also the
+// agent key.
+var (
+	versionsV1   = []model.Version{model.V1}
+	versionsV2   = []model.Version{model.V2}
+	versionsBoth = []model.Version{model.V1, model.V2}
+)
+
+// ownVersions are the order versions key, which verified a notification,
+// may settle: merchantKey says it is the named merchant's.
+func (n *Notify) ownVersions(key string, merchantKey bool) []model.Version {
+	switch agent := key == n.keys.AgentKey; {
+	case merchantKey && agent:
+		return versionsBoth
+	case merchantKey:
+		return versionsV2
+	case agent:
+		return versionsV1
+	}
+	return nil
+}
+
+// notePayment is the payment a verified paid notification reports.
+func notePayment(note notification, paidAt time.Time, money store.MoneyFacts) store.Payment {
+	return store.Payment{
+		TransactionID:        note.transactionID,
+		ChannelTransactionID: note.outTransactionID,
+		PaidAt:               paidAt,
+		Money:                money,
+	}
+}
+
+// readOrder reads the notification's attempt. For a paid notification
+// that process would go on to settle (decided from the verified message
+// alone: paid, with a transaction_id, a total_fee and a time_end that
+// parses), through a Settler whose joint store is a
+// store.ReadSettleLocker, the read also settles the attempt and takes its
+// lease when it is PENDING and holds what the message allows (merchant,
+// amount, a version in versions): one store call where there were two
+// (issue 18.8). fold is that settlement (nil if none); the attempt comes
+// back as it was read, before it, so that process checks it exactly as a
+// Get's. Otherwise it is Get.
+func (n *Notify) readOrder(ctx context.Context, note notification, values url.Values, versions []model.Version) (order *store.Order, fold *folded, err error) {
+	rs := n.settler.fold
+	if rs == nil || !note.paid() || note.transactionID == "" || !note.hasFee {
+		order, err = n.settler.store.Get(ctx, note.outTradeNo)
+		return order, nil, err
+	}
+	paidAt, err := model.ParseTime(note.timeEnd)
+	if err != nil {
+		order, err = n.settler.store.Get(ctx, note.outTradeNo)
+		return order, nil, err
+	}
+	money, _ := moneyFacts(note.totalFee, notifyFacts(values))
+	leasedAt := time.Now() // no later than the lease, if one comes with the settlement
+	want := store.Expect{MchID: note.mchID, Amount: note.totalFee, Versions: versions}
+	order, settled, lease, _, err := rs.ReadSettleAndTryAcquire(ctx, note.outTradeNo, want,
+		notePayment(note, paidAt, money), n.settler.now(), lockPrefix, n.settler.ttl)
+	if err != nil || !settled {
+		return order, nil, err
+	}
+	return order, &folded{lease: lease, leasedAt: leasedAt}, nil
 }
 
 func truncate(s string, n int) string {

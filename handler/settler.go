@@ -129,7 +129,11 @@ type Settler struct {
 	// joint is the store when it is also the Locker and can join the
 	// settlement with the lease and the record with the release
 	// (store.SettleLocker); nil otherwise.
-	joint   store.SettleLocker
+	joint store.SettleLocker
+	// fold is joint when it can also read the attempt in the same step
+	// (store.ReadSettleLocker): Notify's paid notifications use it. Nil
+	// otherwise.
+	fold    store.ReadSettleLocker
 	fulfill func(ctx context.Context, o store.Order) error
 	alert   func(ctx context.Context, a Alert)
 	auto    Remedy
@@ -180,6 +184,7 @@ func NewSettler(cfg SettlerConfig) (*Settler, error) {
 	}
 	if sl, ok := cfg.Store.(store.SettleLocker); ok && sameLocker(s.locker, sl) {
 		s.joint = sl
+		s.fold, _ = sl.(store.ReadSettleLocker)
 	}
 	if s.ttl == 0 {
 		s.ttl = 30 * time.Second
@@ -203,6 +208,34 @@ type proof struct {
 	mchID   string
 	amount  int64
 	payment store.Payment
+	// folded is the settlement the attempt's read already made
+	// (store.ReadSettleLocker), nil if none: settle then takes it as its
+	// own instead of settling.
+	folded *folded
+}
+
+// folded is a settlement made with the attempt's read: the lease's token
+// when the lease came with it ("" if it was held elsewhere), and a time no
+// later than the lease was taken.
+type folded struct {
+	lease    string
+	leasedAt time.Time
+	// used: settle took the settlement, and the lease, over.
+	used bool
+}
+
+// releaseUnused gives up a folded settlement's lease that settle did not
+// take over.
+func (s *Settler) releaseUnused(ctx context.Context, outTradeNo, businessID string, f *folded) {
+	if f.used {
+		return
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := s.locker.Release(rctx, lockName(businessID), f.lease); err != nil {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "handler: lease lost before release",
+			slog.String("out_trade_no", outTradeNo), slog.String("err", err.Error()))
+	}
 }
 
 // settle checks p against o (as read from the store) and settles it, then
@@ -257,7 +290,16 @@ func (s *Settler) settle(ctx context.Context, o *store.Order, p proof) (Outcome,
 		}
 	case store.Pending:
 		leasedAt := time.Now() // no later than the lease, if one comes with the settlement
-		settled, lease, err := s.settleAndLease(ctx, o, p.payment)
+		var settled bool
+		var lease string
+		var err error
+		if f := p.folded; f != nil {
+			// Settled by the read, with the lease if lease is set.
+			f.used = true
+			settled, lease, leasedAt = true, f.lease, f.leasedAt
+		} else {
+			settled, lease, err = s.settleAndLease(ctx, o, p.payment)
+		}
 		switch {
 		case errors.Is(err, store.ErrConflict):
 			// Someone else moved it first; look at what they did.
@@ -327,7 +369,10 @@ func (s *Settler) raise(ctx context.Context, a Alert, kind AlertKind) error {
 // lockName is the lease that serialises a business order's side effects.
 // It is per business order, not per attempt, so that two paid attempts of
 // one order (a buyer who paid two QR codes) cannot both be fulfilled.
-func lockName(businessID string) string { return "cypay:business:" + businessID }
+func lockName(businessID string) string { return lockPrefix + businessID }
+
+// lockPrefix begins every lockName.
+const lockPrefix = "cypay:business:"
 
 // fulfil runs the fulfilment hook for a PAID, unfulfilled attempt under
 // its business order's lease, waiting for the lease, and records success.

@@ -65,6 +65,23 @@ func (c *callCounter) SettleAndTryAcquire(ctx context.Context, otn string, p sto
 	return c.Store.SettleAndTryAcquire(ctx, otn, p, now, name, ttl)
 }
 
+func (c *callCounter) Get(ctx context.Context, otn string) (*store.Order, error) {
+	c.count("Get")
+	return c.Store.Get(ctx, otn)
+}
+
+func (c *callCounter) ReadSettleAndTryAcquire(ctx context.Context, otn string, want store.Expect, p store.Payment, now time.Time, prefix string, ttl time.Duration) (*store.Order, bool, string, bool, error) {
+	c.count("ReadSettleAndTryAcquire")
+	return c.Store.ReadSettleAndTryAcquire(ctx, otn, want, p, now, prefix, ttl)
+}
+
+// jointOnly is a callCounter without store.ReadSettleLocker: its field
+// hides the method the memstore has.
+type jointOnly struct {
+	*callCounter
+	ReadSettleAndTryAcquire struct{}
+}
+
 func (c *callCounter) MarkFulfilledAndRelease(ctx context.Context, otn string, now time.Time, name, token string) error {
 	c.count("MarkFulfilledAndRelease")
 	return c.Store.MarkFulfilledAndRelease(ctx, otn, now, name, token)
@@ -73,21 +90,26 @@ func (c *callCounter) MarkFulfilledAndRelease(ctx context.Context, otn string, n
 // TestFreshSettlementJoinsLease: with a store that is its own Locker and
 // a store.SettleLocker, a fresh settlement takes the fulfilment lease
 // with the settlement and gives it up with the record (two durable steps,
-// not four), and the hook runs once. With another Locker the store's
-// joint calls are not used: that Locker takes the lease, and the store's
-// own lease is taken separately as its fence. Plant
-// killed: the Settler ignoring SettleLocker (four calls, not two).
+// not four), and the hook runs once; with a store.ReadSettleLocker the
+// attempt's read is the settlement too (one store call before the hook,
+// no Get). With another Locker the store's joint calls are not used: that
+// Locker takes the lease, and the store's own lease is taken separately
+// as its fence. Plants killed: the Settler ignoring SettleLocker (four
+// calls, not two); Notify ignoring ReadSettleLocker (a Get and
+// SettleAndTryAcquire).
 func TestFreshSettlementJoinsLease(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name        string
 		otherLocker bool
+		noRead      bool
 		want        map[string]int
 	}{
-		{"store is the locker", false, map[string]int{"SettleAndTryAcquire": 1, "MarkFulfilledAndRelease": 1}},
+		{"store is the locker", false, false, map[string]int{"ReadSettleAndTryAcquire": 1, "MarkFulfilledAndRelease": 1}},
+		{"store is the locker, no read-settle", false, true, map[string]int{"Get": 1, "SettleAndTryAcquire": 1, "MarkFulfilledAndRelease": 1}},
 		// The store's lease is then the fence (fence.go), taken and given
 		// up on its own.
-		{"another locker", true, map[string]int{"Settle": 1, "MarkFulfilled": 1, "Acquire": 1, "Release": 1}},
+		{"another locker", true, false, map[string]int{"Get": 1, "Settle": 1, "MarkFulfilled": 1, "Acquire": 1, "Release": 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			mem := memstore.New()
@@ -95,6 +117,10 @@ func TestFreshSettlementJoinsLease(t *testing.T) {
 			cfg := handler.SettlerConfig{Store: cc, Locker: cc}
 			if tc.otherLocker {
 				cfg.Locker = memstore.New()
+			}
+			if tc.noRead {
+				j := &jointOnly{callCounter: cc}
+				cfg.Store, cfg.Locker = j, j
 			}
 			r := newSettleRig(t, mem, cfg)
 			o := pendingOrder(t, mem, "JOINT0001", "JOINT000", 1)

@@ -326,7 +326,7 @@ func post(ctx context.Context, h http.Handler, body string) string {
 // prepares every statement that has arguments (one more round trip each)
 // unless the DSN sets interpolateParams=true; the test's DSN does not.
 var freshSettlementBudget = map[sqlstore.Dialect]struct{ statements, transactions, roundTrips int }{
-	sqlstore.Postgres: {4, 0, 4},
+	sqlstore.Postgres: {3, 0, 3},
 	sqlstore.MySQL:    {8, 2, 12},
 	sqlstore.SQLite:   {10, 2, 14},
 }
