@@ -521,14 +521,13 @@ func notePayment(note notification, paidAt time.Time, money store.MoneyFacts) st
 // alone: paid, with a transaction_id, a total_fee and a time_end that
 // parses), through a Settler whose joint store is a
 // store.ReadSettleLocker, the read also settles the attempt and takes its
-// lease when it is PENDING and holds what the message allows (merchant,
-// amount, a version in versions): one store call where there were two
-// (issue 18.8). fold is that settlement (nil if none); the attempt comes
-// back as it was read, before it, so that process checks it exactly as a
-// Get's. Otherwise it is Get.
+// lease when it is PENDING and holds what the message allows (see
+// Settler.readSettle): one store call where there were two (issue 18.8).
+// fold is that settlement (nil if none); the attempt comes back as it was
+// read, before it, so that process checks it exactly as a Get's.
+// Otherwise it is Get.
 func (n *Notify) readOrder(ctx context.Context, note notification, values url.Values, versions []model.Version) (order *store.Order, fold *folded, err error) {
-	rs := n.settler.fold
-	if rs == nil || !note.paid() || note.transactionID == "" || !note.hasFee {
+	if n.settler.fold == nil || !note.paid() || note.transactionID == "" || !note.hasFee {
 		order, err = n.settler.store.Get(ctx, note.outTradeNo)
 		return order, nil, err
 	}
@@ -538,14 +537,10 @@ func (n *Notify) readOrder(ctx context.Context, note notification, values url.Va
 		return order, nil, err
 	}
 	money, _ := moneyFacts(note.totalFee, notifyFacts(values))
-	leasedAt := time.Now() // no later than the lease, if one comes with the settlement
-	want := store.Expect{MchID: note.mchID, Amount: note.totalFee, Versions: versions}
-	order, settled, lease, _, err := rs.ReadSettleAndTryAcquire(ctx, note.outTradeNo, want,
-		notePayment(note, paidAt, money), n.settler.now(), lockPrefix, n.settler.ttl)
-	if err != nil || !settled {
-		return order, nil, err
-	}
-	return order, &folded{lease: lease, leasedAt: leasedAt}, nil
+	return n.settler.readSettle(ctx, note.outTradeNo, versions, proof{
+		source: SourceNotify, mchID: note.mchID, amount: note.totalFee,
+		payment: notePayment(note, paidAt, money),
+	})
 }
 
 func truncate(s string, n int) string {

@@ -20,7 +20,10 @@ const (
 	// sign (client.Keyring.VerifyNotification).
 	StageVerify Stage = "verify"
 	// StageSettle is checking a verified payment against the stored order,
-	// the compare-and-set and, when due, the fulfilment.
+	// the compare-and-set and, when due, the fulfilment. A notification
+	// read through a store.ReadSettleLocker made its compare-and-set with
+	// the order's read, before this stage (the stages reported are the
+	// same).
 	StageSettle Stage = "settle"
 	// StageFulfil is one run of the host's fulfilment hook (not reported
 	// when SettlerConfig.Fulfill is nil).

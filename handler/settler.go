@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/cypaykit/kit/model"
 	"github.com/cypaykit/kit/store"
 	"github.com/cypaykit/kit/store/memstore"
 )
@@ -421,6 +422,25 @@ func (s *Settler) fulfilLease(ctx context.Context, o *store.Order, source Source
 		return lockOutcome(ctx), fmt.Errorf("handler: lock %s: %w", outTradeNo, err)
 	}
 	return s.fulfilHeld(ctx, o, source, tok, time.Now())
+}
+
+// readSettle reads a verified payment's attempt and, in the same store
+// step (store.ReadSettleLocker, s.fold), makes settle's compare-and-set
+// and takes the business order's lease, but only when the attempt is
+// PENDING and passes settle's checks of p (merchant, amount) and the
+// verifying key's (versions: the order versions that key may settle,
+// G1). The attempt comes back as read, before any change, for settle to
+// check in full; fold is the settlement, which settle then takes over
+// (nil when the step did not settle). p.payment.TransactionID must be
+// set (settle refuses a payment without one before it settles).
+func (s *Settler) readSettle(ctx context.Context, outTradeNo string, versions []model.Version, p proof) (o *store.Order, fold *folded, err error) {
+	leasedAt := time.Now() // no later than the lease, if one comes with the settlement
+	want := store.Expect{MchID: p.mchID, Amount: p.amount, Versions: versions}
+	o, settled, lease, _, err := s.fold.ReadSettleAndTryAcquire(ctx, outTradeNo, want, p.payment, s.now(), lockPrefix, s.ttl)
+	if err != nil || !settled {
+		return o, nil, err
+	}
+	return o, &folded{lease: lease, leasedAt: leasedAt}, nil
 }
 
 // settleAndLease settles o with payment, through the store's joint
