@@ -20,6 +20,14 @@ func MigrationVersions() []int {
 // run before its error is returned.
 const ConflictTries = conflictTries
 
+// WithConflictBackoff returns ctx under which the store waits between
+// runs of a transaction that lost to another from least, doubling up to
+// most, instead of its own backoff: the runs and their outcome are the
+// same, only the waits shorter.
+func WithConflictBackoff(ctx context.Context, least, most time.Duration) context.Context {
+	return context.WithValue(ctx, backoffKey{}, [2]time.Duration{least, most})
+}
+
 // Disown is the clean-up of a failed take.
 func (l *Locker) Disown(ctx context.Context, name, token string, ttl time.Duration) {
 	l.disown(ctx, name, token, ttl)

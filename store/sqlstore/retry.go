@@ -61,11 +61,20 @@ func retryable(d Dialect, err error) bool {
 	return false
 }
 
+// backoffKey is the context key of a [2]time.Duration that replaces
+// conflictMinBackoff and conflictMaxBackoff. Only the package's tests set
+// it (export_test.go), for tests that count runs of a transaction that
+// always loses and would otherwise wait out 15 backoffs (about 2 s) each.
+type backoffKey struct{}
+
 // retryConflicts runs fn until it returns an error that is not retryable
 // (or nil), at most conflictTries times, waiting a jittered backoff in
 // between. A ctx that ends stops the waiting.
 func retryConflicts(ctx context.Context, d Dialect, fn func() error) error {
-	wait := conflictMinBackoff
+	wait, most := conflictMinBackoff, conflictMaxBackoff
+	if b, ok := ctx.Value(backoffKey{}).([2]time.Duration); ok {
+		wait, most = b[0], b[1]
+	}
 	for try := 1; ; try++ {
 		err := fn()
 		if !retryable(d, err) {
@@ -81,7 +90,7 @@ func retryConflicts(ctx context.Context, d Dialect, fn func() error) error {
 			return err
 		case <-t.C:
 		}
-		wait = min(wait*2, conflictMaxBackoff)
+		wait = min(wait*2, most)
 	}
 }
 
