@@ -75,7 +75,10 @@ func TestCheckEndpointCommandFailsABrokenShop(t *testing.T) {
 		io.WriteString(w, "success")
 	}))
 	t.Cleanup(yes.Close)
-	code, out, errOut := runCLI(t, "", checkArgs(yes.URL)...)
+	// It answers success to everything, the slow body too, so how long
+	// that body takes changes nothing: 1.5 s, not checkArgs' 4 s (the
+	// last -cutoff and -slow-for given win).
+	code, out, errOut := runCLI(t, "", checkArgs(yes.URL, "-cutoff", "1s", "-slow-for", "1500ms")...)
 	if code != exitFail || !strings.Contains(out, "FAIL") || !strings.Contains(errOut, "checks failed") {
 		t.Fatalf("a shop answering success to everything: exit %d\n%s\n%s", code, out, errOut)
 	}
