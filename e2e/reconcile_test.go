@@ -48,11 +48,14 @@ func (c *clock) Advance(d time.Duration) {
 }
 
 // countCalls counts the HTTP calls that reach the gateway.
-type countCalls struct{ n *atomic.Int64 }
+type countCalls struct {
+	n  *atomic.Int64
+	rt http.RoundTripper
+}
 
 func (c countCalls) RoundTrip(r *http.Request) (*http.Response, error) {
 	c.n.Add(1)
-	return http.DefaultTransport.RoundTrip(r)
+	return c.rt.RoundTrip(r)
 }
 
 func recKeys() client.Keyring {
@@ -65,8 +68,14 @@ func newSim(t testing.TB) *gatewaytest.Server {
 
 func newClient(t testing.TB, sim *gatewaytest.Server, n *atomic.Int64) *client.Client {
 	t.Helper()
+	// A transport of the client's own, as each process has, keeping an
+	// idle connection for each of the reconciler's concurrent queries
+	// (Concurrency, 4 by default): http.DefaultTransport keeps two per
+	// host, so every pass dialled the simulator afresh for the rest.
+	tr := &http.Transport{MaxIdleConnsPerHost: 8}
+	t.Cleanup(tr.CloseIdleConnections)
 	c, err := client.New(client.Config{GatewayURL: sim.URL, OpenURL: sim.URL, Version: model.V2, Keys: recKeys(),
-		HTTPClient: &http.Client{Transport: countCalls{n}, Timeout: 10 * time.Second}})
+		HTTPClient: &http.Client{Transport: countCalls{n, tr}, Timeout: 10 * time.Second}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,15 +167,19 @@ func freshAttempts(t testing.TB, st store.OrderStore, sim *gatewaytest.Server, c
 	}
 }
 
-// windowQueries runs n instances on PostgreSQL, each on its own *sql.DB,
-// a pass each per simulated second for the 120 s fast window of 100 fresh
-// unpaid attempts, and returns the gateway queries they made.
-func windowQueries(t *testing.T, dsn string, n int) int64 {
+// windowQueries sets up n instances on PostgreSQL, each on its own
+// *sql.DB, and 100 fresh unpaid attempts; the run it returns makes a pass
+// on each instance per simulated second for the 120 s fast window and
+// returns the gateway queries they made.
+func windowQueries(t *testing.T, dsn string, n int) func() int64 {
 	return windowQueriesOn(t, "pgx", sqlstore.Postgres, dsn, n)
 }
 
-// windowQueriesOn is windowQueries on any driver and dialect.
-func windowQueriesOn(t *testing.T, driver string, d sqlstore.Dialect, dsn string, n int) int64 {
+// windowQueriesOn is windowQueries on any driver and dialect. The run
+// reports through t.Error only, so it may run on any goroutine while t
+// waits for it.
+func windowQueriesOn(t *testing.T, driver string, d sqlstore.Dialect, dsn string, n int) func() int64 {
+	t.Helper()
 	sim := newSim(t)
 	prefix := "rec" + randomHex(t, 4) + "_"
 	dropTablesOn(t, driver, dsn, prefix)
@@ -178,38 +191,48 @@ func windowQueriesOn(t *testing.T, driver string, d sqlstore.Dialect, dsn string
 		rs[i], st = newInstanceOn(t, driver, d, dsn, prefix, sim, clk, &calls, nil)
 	}
 	freshAttempts(t, st, sim, clk, 100)
-	for range 120 {
-		clk.Advance(time.Second)
-		var wg sync.WaitGroup
-		for _, r := range rs {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if err := r.RunOnce(context.Background()); err != nil {
-					t.Error(err)
-				}
-			}()
+	return func() int64 {
+		for range 120 {
+			clk.Advance(time.Second)
+			var wg sync.WaitGroup
+			for _, r := range rs {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if err := r.RunOnce(context.Background()); err != nil {
+						t.Error(err)
+					}
+				}()
+			}
+			wg.Wait()
 		}
-		wg.Wait()
+		return calls.Load()
 	}
-	return calls.Load()
 }
 
-// windowsSideBySide runs window(n) for each n at once, as parallel
-// subtests, and returns the queries of each. The runs share nothing (each
-// has its own simulator, clock, tables and handles) and count queries, not
+// windowsSideBySide sets up window(n) for each n, then runs them all at
+// once and returns the queries of each. The runs share nothing (each has
+// its own simulator, clock, tables and handles) and count queries, not
 // time, so running them together changes no count; it only saves waiting.
-func windowsSideBySide(t *testing.T, ns []int, window func(t *testing.T, n int) int64) map[int]int64 {
+// They run on goroutines of t rather than as parallel subtests, which
+// go test's -parallel (GOMAXPROCS, 2 in CI) would queue two at a time
+// although they spend their time waiting for the database's commits.
+func windowsSideBySide(t *testing.T, ns []int, window func(t *testing.T, n int) func() int64) map[int]int64 {
 	t.Helper()
+	runs := make([]func() int64, len(ns))
+	for i, n := range ns {
+		runs[i] = window(t, n)
+	}
 	got := make([]int64, len(ns))
-	t.Run("windows", func(t *testing.T) {
-		for i, n := range ns {
-			t.Run(fmt.Sprint(n), func(t *testing.T) {
-				t.Parallel()
-				got[i] = window(t, n)
-			})
-		}
-	})
+	var wg sync.WaitGroup
+	for i, run := range runs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got[i] = run()
+		}()
+	}
+	wg.Wait()
 	if t.Failed() {
 		t.FailNow()
 	}
@@ -229,7 +252,7 @@ func TestReconcilersSharePostgres(t *testing.T) {
 	}
 	t.Parallel()
 	dsn := serverDSN("pgx", "CYPAY_TEST_POSTGRES", pgDefault)(t)
-	got := windowsSideBySide(t, []int{1, 2, 4}, func(t *testing.T, n int) int64 { return windowQueries(t, dsn, n) })
+	got := windowsSideBySide(t, []int{1, 2, 4}, func(t *testing.T, n int) func() int64 { return windowQueries(t, dsn, n) })
 	one := got[1]
 	if one != 100*24 {
 		t.Errorf("one instance: got %d queries, want %d (100 attempts × 24)", one, 100*24)
@@ -254,7 +277,7 @@ func TestReconcilersShareTiDBSim(t *testing.T) {
 	}
 	t.Parallel()
 	dsn := serverDSN("mysql", "CYPAY_TEST_MYSQL", mysqlDefault)(t)
-	runs := windowsSideBySide(t, []int{1, 2}, func(t *testing.T, n int) int64 {
+	runs := windowsSideBySide(t, []int{1, 2}, func(t *testing.T, n int) func() int64 {
 		// Each run on a simulator of its own (sim_test.go), so that the
 		// one-instance count meets the conflicts it meets alone.
 		driver := map[int]string{1: "sqlsim-tidb", 2: "sqlsim-tidb-2"}[n]
