@@ -298,6 +298,7 @@ func TestReconcilersShareTiDBSim(t *testing.T) {
 // it is, and caps the gateway calls of a pass: with a burst of 5 and one
 // token an hour, 5 of 20 due attempts are queried; the rest stay due.
 func TestReconcilerTakesRateLimiter(t *testing.T) {
+	t.Parallel()
 	sim := newSim(t)
 	clk := &clock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
 	mem := memstore.New()

@@ -20,5 +20,9 @@ func init() {
 	// the first: each then fails every fifth of its own COMMITs, as it
 	// would alone.
 	sql.Register("sqlsim-tidb-2", &sqlsim.Driver{Engine: sqlsim.TiDB, Base: &mysql.MySQLDriver{}, ConflictEvery: 5, AutoIDGaps: true})
+	// A third for the storm's TiDB target (sqlTargets), which runs beside
+	// the reconciler runs on the first two now that the package's tests
+	// run in parallel.
+	sql.Register("sqlsim-tidb-storm", &sqlsim.Driver{Engine: sqlsim.TiDB, Base: &mysql.MySQLDriver{}, ConflictEvery: 5, AutoIDGaps: true})
 	sql.Register("sqlsim-oceanbase", &sqlsim.Driver{Engine: sqlsim.OceanBase, Base: &mysql.MySQLDriver{}})
 }

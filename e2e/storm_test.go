@@ -32,7 +32,13 @@ const probeTimeout = 30 * time.Second
 // TestDuplicateStorm sends handlertest.StormSize copies of one notification
 // through two handler instances that share a SQL store and a Redis locker:
 // exactly one PENDING→PAID transition, one fulfilment, every reply success.
+//
+// The package's tests run side by side (t.Parallel): each has tables
+// (a random prefix), Redis keys (a random prefix) and SQLite files of
+// its own, and most of their time is spent waiting for commits, leases
+// and hooks.
 func TestDuplicateStorm(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name    string
 		driver  string
@@ -109,7 +115,7 @@ var sqlTargets = []struct {
 		return "file:" + filepath.Join(t.TempDir(), "storm.db") + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)"
 	}},
 	// Simulations of servers CI cannot run (see sim_test.go).
-	{"tidb-sim", "sqlsim-tidb", sqlstore.MySQL, serverDSN("mysql", "CYPAY_TEST_MYSQL", mysqlDefault)},
+	{"tidb-sim", "sqlsim-tidb-storm", sqlstore.MySQL, serverDSN("mysql", "CYPAY_TEST_MYSQL", mysqlDefault)},
 	{"oceanbase-sim", "sqlsim-oceanbase", sqlstore.MySQL, serverDSN("mysql", "CYPAY_TEST_MYSQL", mysqlDefault)},
 }
 
@@ -123,6 +129,7 @@ var sqlTargets = []struct {
 // The targets run side by side (each on its own tables and handles): the
 // storm's time is spent waiting for the databases and the 30 ms hooks.
 func TestTwoInstancesNoLocker(t *testing.T) {
+	t.Parallel()
 	for _, tg := range sqlTargets {
 		t.Run(tg.name, func(t *testing.T) {
 			t.Parallel()
@@ -143,8 +150,13 @@ func TestTwoInstancesNoLocker(t *testing.T) {
 // answered success (run with -v). The baseline in the same run is the
 // same lease without TryAcquire, so that every duplicate queues for the
 // lease as all did before. The shares are a measurement of this machine,
-// so they are reported, not asserted; BENCHMARKS.md has the figures.
+// so they are reported, not asserted; BENCHMARKS.md has the figures,
+// measured with the test run alone (-run TestStormSuccessRatio): in the
+// package's run it goes beside the other tests (each test of this package
+// has tables, key prefixes and files of its own), so its shares there
+// are of a busier machine. Its variants still run one after another.
 func TestStormSuccessRatio(t *testing.T) {
+	t.Parallel()
 	for _, tg := range sqlTargets[:2] {
 		for _, variant := range []string{"try", "queue"} {
 			t.Run(tg.name+"/"+variant, func(t *testing.T) {
