@@ -145,6 +145,17 @@ type Settler struct {
 	record  time.Duration
 	log     *slog.Logger
 	now     func() time.Time
+	// renewAfter starts the wait before a lease renewal: it returns the
+	// channel that fires after d and what stops the wait. It is a timer
+	// (realAfter); tests of the renewal put their own in, so that a
+	// renewal comes when they say and they see the wait it asked for.
+	renewAfter func(d time.Duration) (<-chan time.Time, func() bool)
+}
+
+// realAfter is Settler.renewAfter outside tests: a timer of d.
+func realAfter(d time.Duration) (<-chan time.Time, func() bool) {
+	t := time.NewTimer(d)
+	return t.C, t.Stop
 }
 
 // NewSettler validates cfg and returns a Settler.
@@ -196,6 +207,7 @@ func NewSettler(cfg SettlerConfig) (*Settler, error) {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
+	s.renewAfter = realAfter
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -41,15 +41,15 @@ func (s *Settler) keepLease(ctx context.Context, name, token string, acquired ti
 		defer close(done)
 		expiry := acquired.Add(s.ttl)
 		every := max(s.ttl/3, time.Millisecond)
-		t := time.NewTimer(every)
-		defer t.Stop()
+		fire, stop := s.renewAfter(every)
+		defer func() { stop() }()
 		for {
 			select {
 			case <-quit:
 				return
 			case <-hctx.Done():
 				return
-			case <-t.C:
+			case <-fire:
 			}
 			start := time.Now()
 			ectx, ecancel := context.WithDeadline(hctx, expiry)
@@ -67,7 +67,7 @@ func (s *Settler) keepLease(ctx context.Context, name, token string, acquired ti
 				// lease still runs.
 				next = max(every/4, time.Millisecond)
 			}
-			t.Reset(next)
+			fire, stop = s.renewAfter(next)
 		}
 	}()
 	return hctx, func() {

@@ -305,20 +305,23 @@ func TestDuplicateDoesNotQueueBehindFulfilment(t *testing.T) {
 }
 
 // TestLongHookKeepsLease (issue 9.5): a hook that runs more than three
-// LockTTLs keeps its lease, because the Settler renews it; meanwhile
-// duplicate deliveries and reconciler passes cannot start a second run.
-// The lease's clock moves only after the test has seen a renewal, so the
-// outcome does not depend on how fast the renewal goroutine is scheduled.
+// LockTTLs keeps its lease, because the Settler renews it every LockTTL/3;
+// meanwhile duplicate deliveries and reconciler passes cannot start a
+// second run. The renewals come when the test fires the Settler's
+// renewal waits (checking each asked for LockTTL/3), and the lease's
+// clock moves only after the test has seen a renewal, so the outcome
+// does not depend on how fast anything is scheduled.
 func TestLongHookKeepsLease(t *testing.T) {
 	t.Parallel()
 	// Real time still matters to the Settler, which gives a lease up once
-	// it could not renew it for a TTL (renewing every TTL/3): five seconds
-	// leave more than three for a late renewal on a loaded machine, while
-	// the lease's own expiry follows lk's clock.
-	const ttl = 5 * time.Second
+	// it could not renew it before the lease's real expiry: a minute
+	// leaves any loaded machine time for a round, while the lease's own
+	// expiry follows lk's clock.
+	const ttl = time.Minute
 	mem, lk := memstore.New(), newClockLocker()
 	hook := newHeldHook(false)
 	rig := newLeaseRig(t, mem, lk, ttl, hook.Fulfill)
+	renew := newRenewals(rig.settler)
 	gw, err := client.New(client.Config{Keys: handlertest.Keyring(), GatewayURL: "http://127.0.0.1:1"})
 	if err != nil {
 		t.Fatal(err)
@@ -333,6 +336,7 @@ func TestLongHookKeepsLease(t *testing.T) {
 	// 4 × 0.9 TTL of lease time: more than three TTLs.
 	for i := range 4 {
 		lk.drainExtended()
+		renew.fire(t, ttl/3)
 		select {
 		case <-lk.extended:
 		case <-time.After(bound):
@@ -358,6 +362,41 @@ func TestLongHookKeepsLease(t *testing.T) {
 	}
 	if got := mustGet(t, mem, o.OutTradeNo); !got.Fulfilled {
 		t.Error("not fulfilled")
+	}
+}
+
+// renewals puts a Settler's lease renewal waits in the test's hands:
+// each wait the Settler starts is handed over, and the renewal comes when
+// the test fires it.
+type renewals struct{ waits chan renewWait }
+
+type renewWait struct {
+	d    time.Duration
+	fire chan time.Time
+}
+
+func newRenewals(s *handler.Settler) *renewals {
+	r := &renewals{waits: make(chan renewWait, 64)}
+	handler.SetRenewAfter(s, func(d time.Duration) (<-chan time.Time, func() bool) {
+		w := renewWait{d: d, fire: make(chan time.Time, 1)}
+		r.waits <- w
+		return w.fire, func() bool { return true }
+	})
+	return r
+}
+
+// fire waits for the Settler's next renewal wait, checks that it is
+// want long, and ends it at once.
+func (r *renewals) fire(t testing.TB, want time.Duration) {
+	t.Helper()
+	select {
+	case w := <-r.waits:
+		if w.d != want {
+			t.Errorf("renewal wait: got %v, want %v", w.d, want)
+		}
+		w.fire <- time.Now()
+	case <-time.After(bound):
+		t.Fatalf("the Settler started no renewal wait within %v", bound)
 	}
 }
 

@@ -516,17 +516,21 @@ func TestUnrecordedHookKeepsLease(t *testing.T) {
 // TestRecordRenewsLease (issue 16 §4): while the Settler keeps trying the
 // record, it keeps renewing the lease, so that a record that takes longer
 // than LockTTL still holds it: no Extend is refused and nothing else runs
-// the hook. The lease's clock moves only after the test saw a renewal.
+// the hook. The renewals come when the test fires the Settler's renewal
+// waits, as in TestLongHookKeepsLease; the lease's clock moves only
+// after the test saw a renewal.
 // Plant killed: the renewal stopped when the hook returned.
 func TestRecordRenewsLease(t *testing.T) {
 	t.Parallel()
-	// Real time matters to the renewal (every TTL/3), as in
-	// TestLongHookKeepsLease; the lease's expiry follows lk's clock.
-	const ttl = 5 * time.Second
+	// A real minute before the Settler would give the lease up by its own
+	// clock, as in TestLongHookKeepsLease; the lease's expiry follows
+	// lk's clock.
+	const ttl = time.Minute
 	mem, lk := memstore.New(), newClockLocker()
 	ms := &markFailStore{Store: mem, called: make(chan struct{}, 1)}
 	ms.fails.Store(-1)
-	r := newSettleRig(t, mem, handler.SettlerConfig{Store: ms, Locker: lk, LockTTL: ttl, RecordFor: time.Minute})
+	r := newSettleRig(t, mem, handler.SettlerConfig{Store: ms, Locker: lk, LockTTL: ttl, RecordFor: 2 * time.Minute})
+	renew := newRenewals(r.settler)
 	o := pendingOrder(t, mem, "RENEW0001", "RENEW0", 1)
 
 	reply := r.deliverAsync(t, o, "T1")
@@ -538,6 +542,7 @@ func TestRecordRenewsLease(t *testing.T) {
 	// 2 × 0.9 TTL of lease time while the record fails: more than a TTL.
 	for i := range 2 {
 		lk.drainExtended()
+		renew.fire(t, ttl/3)
 		select {
 		case <-lk.extended:
 		case <-time.After(bound):
