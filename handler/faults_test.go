@@ -275,7 +275,6 @@ func TestNoNotification(t *testing.T) {
 	for _, f := range []gatewaytest.Faults{{NoNotify: true}, {DropNotify: true}, {WrongKey: true}, {TamperAmount: 1}} {
 		t.Run(faultName(f), func(t *testing.T) {
 			t.Parallel()
-			// The whole retry schedule (about 3 h) passes in about a second.
 			e := newEnv(t, envOptions{timeScale: 0.0001})
 			id := "NONOTIFY" + faultName(f)
 			e.AddOrder(id, mchA, 4200)
@@ -286,6 +285,11 @@ func TestNoNotification(t *testing.T) {
 				t.Fatalf("out_trade_no: got %q, want %q", got, otn)
 			}
 			if err := e.Sim.Pay(otn); err != nil {
+				t.Fatal(err)
+			}
+			// The retry schedule (about 3 h of the gateway's time) comes now, in
+			// order, instead of over a second of TimeScale.
+			if err := e.Sim.Advance(4 * time.Hour); err != nil {
 				t.Fatal(err)
 			}
 			e.WaitIdle(t)

@@ -169,6 +169,11 @@ func settleRefusedNotify(t *testing.T, id string, facts map[string]string) (*env
 	if err := e.Sim.Pay(otn); err != nil {
 		t.Fatal(err)
 	}
+	// The retry schedule (about 3 h of the gateway's time) comes now, in
+	// order, instead of over a second of TimeScale.
+	if err := e.Sim.Advance(4 * time.Hour); err != nil {
+		t.Fatal(err)
+	}
 	e.WaitIdle(t)
 	ds := e.Sim.Deliveries(otn)
 	if len(ds) == 0 {
