@@ -482,19 +482,24 @@ func (l *hiccupExtender) Extend(ctx context.Context, name, token string, ttl tim
 // is tried again soon (a quarter of the renewal period), well inside the
 // lease, so one missed answer does not cost the hook its lease. Mutant
 // killed (gremlins, lease.go): the retry spaced every*4 apart, past the
-// lease's end, so the hook's context ended with ErrLeaseLost.
+// lease's end, so the hook's context ended with ErrLeaseLost; the test
+// now sees the wait asked for (TTL/3, then TTL/12 after the failure) and
+// fires it, so neither wait is spent in real time.
 func TestLeaseRenewalRetriedSoon(t *testing.T) {
 	t.Parallel()
-	// Real time: renewals at TTL/3, the retry a twelfth of the TTL after
-	// the failure, more than half a TTL before the lease would end.
-	const ttl = 3 * time.Second
+	// A real minute before the Settler would give the lease up by its own
+	// clock, as in TestLongHookKeepsLease.
+	const ttl = time.Minute
 	mem := memstore.New()
 	lk := &hiccupExtender{Store: memstore.New(), renewed: make(chan struct{}, 1)}
 	hook := newHeldHook(true)
 	rig := newLeaseRig(t, mem, lk, ttl, hook.Fulfill)
+	renew := newRenewals(rig.settler)
 	o := pendingOrder(t, mem, "HICUP0001", "HICUP0", 1)
 	reply := rig.send(t, o)
 	hook.waitStart(t)
+	renew.fire(t, ttl/3)  // the first Extend fails
+	renew.fire(t, ttl/12) // the retry
 	select {
 	case <-lk.renewed:
 		close(hook.finish)
