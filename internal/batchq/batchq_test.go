@@ -201,7 +201,15 @@ func TestAddBesideWait(t *testing.T) {
 		case <-done:
 			waiting = false
 		default:
-			wait(t, q)
+			// Not wait(t, q): while the adders run, an Add may start
+			// a new writer the moment Wait returns, so Idle is only
+			// asked for once they are done (below).
+			ctx, cancel := context.WithTimeout(context.Background(), bound)
+			err := q.Wait(ctx)
+			cancel()
+			if err != nil {
+				t.Fatalf("Wait beside the adders: %v", err)
+			}
 		}
 	}
 	wait(t, q)
