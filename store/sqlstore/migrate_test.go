@@ -3,11 +3,14 @@ package sqlstore_test
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -211,4 +214,74 @@ func TestSchemaThenMigrate(t *testing.T) {
 		}
 		create(t, s, order("BIZS", 1))
 	})
+}
+
+// busyConnector is a SQLite connector whose first busy connections fail
+// as a fresh WAL file's pragmas can when other connections open it at the
+// same time: SQLITE_BUSY at once, without the busy handler.
+type busyConnector struct {
+	drv   driver.Driver
+	dsn   string
+	busy  int
+	other error // when set, every connect fails with it instead
+	tries atomic.Int32
+}
+
+func (c *busyConnector) Connect(context.Context) (driver.Conn, error) {
+	if c.other != nil {
+		c.tries.Add(1)
+		return nil, c.other
+	}
+	if int(c.tries.Add(1)) <= c.busy {
+		return nil, errors.New("database is locked (5) (SQLITE_BUSY)")
+	}
+	return c.drv.Open(c.dsn)
+}
+
+func (c *busyConnector) Driver() driver.Driver { return c.drv }
+
+// TestMigrateRetriesBusyConnect: Migrate on SQLite tries the connection
+// again when opening it answers SQLITE_BUSY (TestMigrateConcurrent's
+// sqlite-file target failed so in 5 of 300 runs), and gives up on other
+// errors at once.
+func TestMigrateRetriesBusyConnect(t *testing.T) {
+	dsn := sqliteFileDSN(t)
+	probe, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	drv := probe.Driver()
+	probe.Close()
+	c := &busyConnector{drv: drv, dsn: dsn, busy: 3}
+	db := sql.OpenDB(c)
+	defer db.Close()
+	s, err := sqlstore.New(db, sqlstore.Config{Dialect: sqlstore.SQLite})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate after %d busy connects: %v, want nil", c.busy, err)
+	}
+	if got := c.tries.Load(); got != 4 {
+		t.Errorf("connects: %d, want 4 (3 busy, then one that works)", got)
+	}
+	create(t, s, order("BUSY", 1))
+
+	other := &busyConnector{drv: drv, dsn: dsn, other: errors.New("unable to open database file (14) (SQLITE_CANTOPEN)")}
+	odb := sql.OpenDB(other)
+	defer odb.Close()
+	os2, err := sqlstore.New(odb, sqlstore.Config{Dialect: sqlstore.SQLite})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os2.Migrate(ctx); err == nil || !strings.Contains(err.Error(), "SQLITE_CANTOPEN") {
+		t.Errorf("Migrate when connecting fails otherwise: %v, want the SQLITE_CANTOPEN error", err)
+	}
+	// database/sql itself tries a connect again on driver.ErrBadConn only;
+	// Migrate adds no tries for an error that is not SQLITE_BUSY.
+	if got := other.tries.Load(); got != 1 {
+		t.Errorf("connects after a non-busy error: %d, want 1", got)
+	}
 }

@@ -71,27 +71,45 @@ type backoffKey struct{}
 // (or nil), at most conflictTries times, waiting a jittered backoff in
 // between. A ctx that ends stops the waiting.
 func retryConflicts(ctx context.Context, d Dialect, fn func() error) error {
+	exhausted, err := retryWhile(ctx, func(err error) bool { return retryable(d, err) }, fn)
+	if exhausted {
+		return fmt.Errorf("%w (conflicting with other transactions %d times)", err, conflictTries)
+	}
+	return err
+}
+
+// retryWhile runs fn until it returns nil or an error again rejects, at
+// most conflictTries times, waiting a jittered backoff in between, and
+// returns the last run's error; exhausted reports that every try failed
+// with an error again accepted. A ctx that ends stops the waiting.
+func retryWhile(ctx context.Context, again func(error) bool, fn func() error) (exhausted bool, err error) {
 	wait, most := conflictMinBackoff, conflictMaxBackoff
 	if b, ok := ctx.Value(backoffKey{}).([2]time.Duration); ok {
 		wait, most = b[0], b[1]
 	}
 	for try := 1; ; try++ {
 		err := fn()
-		if !retryable(d, err) {
-			return err
+		if err == nil || !again(err) {
+			return false, err
 		}
 		if try == conflictTries {
-			return fmt.Errorf("%w (conflicting with other transactions %d times)", err, conflictTries)
+			return true, err
 		}
 		t := time.NewTimer(wait/2 + mrand.N(wait/2+1))
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return err
+			return false, err
 		case <-t.C:
 		}
 		wait = min(wait*2, most)
 	}
+}
+
+// sqliteBusy reports whether err is SQLite's SQLITE_BUSY (modernc.org/sqlite
+// says "database is locked (5) (SQLITE_BUSY)").
+func sqliteBusy(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "SQLITE_BUSY")
 }
 
 // inTx runs fn in a transaction and commits it, running the whole
