@@ -389,6 +389,12 @@ func (n *Notify) process(ctx context.Context, values url.Values, verified *atomi
 		return fail(BadSign, refusedStatus, err)
 	}
 	note := readNotification(values)
+	// What a paid notification reports, worked out once for the read
+	// (which may settle with it) and the settlement: the payment, why its
+	// money facts are not recorded ("" if they are), and time_end's error.
+	var payment store.Payment
+	var unrecorded string
+	var timeErr error
 	if note.paid() {
 		// A paid notification's facts are stored with the payment, so
 		// they are held to their shapes too: one that fails was cut, or
@@ -397,9 +403,14 @@ func (n *Notify) process(ctx context.Context, values url.Values, verified *atomi
 		if err := model.CheckFacts(values); err != nil {
 			return fail(Malformed, http.StatusBadRequest, fmt.Errorf("%w: %w", ErrMalformed, err))
 		}
+		var paidAt time.Time
+		var money store.MoneyFacts
+		paidAt, timeErr = model.ParseTime(note.timeEnd)
+		money, unrecorded = moneyFacts(note.totalFee, notifyFacts(values))
+		payment = notePayment(note, paidAt, money)
 	}
 	versions := n.ownVersions(key, merchantKey)
-	order, fold, err := n.readOrder(ctx, note, values, versions)
+	order, fold, err := n.readOrder(ctx, note, payment, timeErr, versions)
 	if errors.Is(err, store.ErrNotFound) {
 		return fail(UnknownOrder, refusedStatus, fmt.Errorf("handler: unknown out_trade_no: %w", err))
 	}
@@ -444,20 +455,18 @@ func (n *Notify) process(ctx context.Context, values url.Values, verified *atomi
 	}
 	// model.CheckNotification required total_fee, transaction_id and a
 	// yyyyMMddHHmmss time_end for a paid notification.
-	paidAt, err := model.ParseTime(note.timeEnd)
-	if err != nil {
-		return fail(Malformed, http.StatusBadRequest, fmt.Errorf("%w: %w", ErrMalformed, err))
+	if timeErr != nil {
+		return fail(Malformed, http.StatusBadRequest, fmt.Errorf("%w: %w", ErrMalformed, timeErr))
 	}
 	final := order.Status == store.Paid && order.Fulfilled || order.Status == store.Refunded
-	money, why := moneyFacts(note.totalFee, notifyFacts(values))
 	if order.Status == store.Pending {
-		logUnrecorded(ctx, n.settler.log, SourceNotify, otn, why)
+		logUnrecorded(ctx, n.settler.log, SourceNotify, otn, unrecorded)
 	}
 	outcome, err := n.settler.settleTraced(ctx, order, proof{
 		source:  SourceNotify,
 		mchID:   note.mchID,
 		amount:  note.totalFee,
-		payment: notePayment(note, paidAt, money),
+		payment: payment,
 		folded:  fold,
 	})
 	if err != nil {
@@ -519,27 +528,20 @@ func notePayment(note notification, paidAt time.Time, money store.MoneyFacts) st
 // readOrder reads the notification's attempt. For a paid notification
 // that process would go on to settle (decided from the verified message
 // alone: paid, with a transaction_id, a total_fee and a time_end that
-// parses), through a Settler whose joint store is a
-// store.ReadSettleLocker, the read also settles the attempt and takes its
-// lease when it is PENDING and holds what the message allows (see
-// Settler.readSettle): one store call where there were two (issue 18.8).
-// fold is that settlement (nil if none); the attempt comes back as it was
-// read, before it, so that process checks it exactly as a Get's.
+// parses, timeErr nil), through a Settler whose joint store is a
+// store.ReadSettleLocker, the read also settles the attempt with payment
+// and takes its lease when it is PENDING and holds what the message allows
+// (see Settler.readSettle): one store call where there were two (issue
+// 18.8). fold is that settlement (nil if none); the attempt comes back as
+// it was read, before it, so that process checks it exactly as a Get's.
 // Otherwise it is Get.
-func (n *Notify) readOrder(ctx context.Context, note notification, values url.Values, versions []model.Version) (order *store.Order, fold *folded, err error) {
-	if n.settler.fold == nil || !note.paid() || note.transactionID == "" || !note.hasFee {
+func (n *Notify) readOrder(ctx context.Context, note notification, payment store.Payment, timeErr error, versions []model.Version) (order *store.Order, fold *folded, err error) {
+	if n.settler.fold == nil || !note.paid() || note.transactionID == "" || !note.hasFee || timeErr != nil {
 		order, err = n.settler.store.Get(ctx, note.outTradeNo)
 		return order, nil, err
 	}
-	paidAt, err := model.ParseTime(note.timeEnd)
-	if err != nil {
-		order, err = n.settler.store.Get(ctx, note.outTradeNo)
-		return order, nil, err
-	}
-	money, _ := moneyFacts(note.totalFee, notifyFacts(values))
 	return n.settler.readSettle(ctx, note.outTradeNo, versions, proof{
-		source: SourceNotify, mchID: note.mchID, amount: note.totalFee,
-		payment: notePayment(note, paidAt, money),
+		source: SourceNotify, mchID: note.mchID, amount: note.totalFee, payment: payment,
 	})
 }
 
