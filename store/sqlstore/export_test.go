@@ -46,3 +46,16 @@ func (l *Locker) LateTake(ctx context.Context, name, token string, ttl time.Dura
 func (s *Store) ReadQueries() (get, listByBusiness, claimed string) {
 	return s.q.get, s.q.listByBusiness, rebind(s.dialect, selectOrders(s.dialect, s.prefix)+" WHERE o.out_trade_no IN (?)")
 }
+
+// WaitPurged waits until the lease rows s released in place (MySQL) are
+// deleted, or ctx ends.
+func WaitPurged(ctx context.Context, s *Store) error {
+	if s.released == nil {
+		return nil
+	}
+	return s.released.Wait(ctx)
+}
+
+// PurgeReleased runs one batch of the deletion of lease rows released in
+// place, now, for names.
+func PurgeReleased(s *Store, names []string) { s.purgeReleased(names) }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cypaykit/kit/store"
 )
@@ -41,7 +42,11 @@ var (
 )
 
 type lockQueries struct {
-	take, owner, release, extend, held string
+	take, release, extend, held string
+	// takeOver is MySQL's second step of a take, run only when take's
+	// INSERT IGNORE found the name's row: it overwrites the row only once
+	// the lease has been expired for the skew. Empty elsewhere.
+	takeOver string
 }
 
 // NewLocker returns a Locker over db; cfg is the Store's configuration
@@ -95,18 +100,22 @@ func buildLockQueries(d Dialect, t string, skew time.Duration) lockQueries {
 		take: r("INSERT INTO %[1]s (name, token, expires_at) VALUES (?, ?, %[2]s + ?) "+
 			"ON CONFLICT (name) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at "+
 			"WHERE %[1]s.%[3]s", t, now, expired),
-		owner:   r("SELECT token FROM %s WHERE name = ?", t),
 		release: r("DELETE FROM %s WHERE name = ? AND token = ? AND expires_at > %s", t, now),
 		extend:  r("UPDATE %s SET expires_at = %s + ? WHERE name = ? AND token = ? AND expires_at > %s", t, now, now),
 		held:    r("SELECT 1 FROM %s WHERE name = ? AND token = ? AND expires_at > %s", t, now),
 	}
 	if d == MySQL {
-		// No ON CONFLICT … WHERE in MySQL; the IFs keep an unexpired row.
-		// Assignments run left to right, so the second IF still sees the
-		// old expires_at.
-		q.take = r("INSERT INTO %[1]s (name, token, expires_at) VALUES (?, ?, %[2]s + ?) "+
-			"ON DUPLICATE KEY UPDATE token = IF(%[3]s, VALUES(token), token), "+
-			"expires_at = IF(%[3]s, VALUES(expires_at), expires_at)", t, now, expired)
+		// No ON CONFLICT … WHERE in MySQL, and an upsert's affected-row
+		// count depends on the client's CLIENT_FOUND_ROWS flag (an
+		// unchanged row counts 0 without it, 1 with it, as an insert
+		// does). So a take is an INSERT IGNORE, which counts 1 only when
+		// it inserted, and, only when the row was there, an UPDATE whose
+		// WHERE holds only for an expired lease and whose SET always
+		// changes the row (a new token), so that rows matched and rows
+		// changed agree under either flag. A fresh name costs one round
+		// trip, with no read of the holder after it (issue 18.8).
+		q.take = r("INSERT IGNORE INTO %[1]s (name, token, expires_at) VALUES (?, ?, %[2]s + ?)", t, now)
+		q.takeOver = r("UPDATE %[1]s SET token = ?, expires_at = %[2]s + ? WHERE name = ? AND %[3]s", t, now, expired)
 	}
 	return q
 }
@@ -150,7 +159,8 @@ func (l *Locker) Acquire(ctx context.Context, name string, ttl time.Duration) (s
 }
 
 // TryAcquire takes the lease name for ttl if it is free or expired, with
-// one statement (two on MySQL), and reports ok=false without waiting if
+// one statement (on MySQL one for a name with no row, and up to three
+// when the row is there), and reports ok=false without waiting if
 // another holder has it.
 func (l *Locker) TryAcquire(ctx context.Context, name string, ttl time.Duration) (string, bool, error) {
 	op := "try acquire " + name
@@ -203,27 +213,50 @@ func (l *Locker) take(ctx context.Context, name, token string, ttl time.Duration
 // takeIn tries once to take the lease name for token on q (the database,
 // or a transaction the lease joins).
 func (l *Locker) takeIn(ctx context.Context, q execer, name, token string, ttl time.Duration) (bool, error) {
+	if err := l.checkName(name); err != nil {
+		return false, err
+	}
 	res, err := q.ExecContext(ctx, l.q.take, name, token, ttl.Microseconds())
 	if err != nil {
 		return false, err
 	}
-	if l.dialect != MySQL {
-		n, err := res.RowsAffected()
-		return n == 1, err
+	n, err := res.RowsAffected()
+	if err != nil || n == 1 || l.q.takeOver == "" {
+		return n == 1 && err == nil, err
 	}
-	// MySQL's affected-row count for an upsert depends on the client's
-	// CLIENT_FOUND_ROWS flag, so read the holder back instead: only this
-	// call can have written token. A missing row means the holder
-	// released it in between: try again.
-	var owner string
-	err = q.QueryRowContext(ctx, l.q.owner, name).Scan(&owner)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
-	}
-	if err != nil {
+	// MySQL: the name's row is there. Overwrite it if it expired.
+	if res, err = q.ExecContext(ctx, l.q.takeOver, token, ttl.Microseconds(), name); err != nil {
 		return false, err
 	}
-	return owner == token, nil
+	if n, err = res.RowsAffected(); err != nil || n == 1 {
+		return n == 1 && err == nil, err
+	}
+	// Held, or deleted since the INSERT saw it (a Release, or the purge
+	// of a row released in place, which follows every fulfilment at
+	// once): insert once more, so that a free name is not reported held.
+	if res, err = q.ExecContext(ctx, l.q.take, name, token, ttl.Microseconds()); err != nil {
+		return false, err
+	}
+	n, err = res.RowsAffected()
+	return n == 1 && err == nil, err
+}
+
+// maxMySQLLeaseName is the length of the lease table's name column on
+// MySQL, VARCHAR(191), in characters.
+const maxMySQLLeaseName = 191
+
+// checkName refuses, on MySQL, a lease name that the name column cannot
+// hold exactly. INSERT IGNORE turns the errors strict mode gives such a
+// name (too long, not UTF-8) into warnings and stores it cut short, so
+// two different names could share one lease row.
+func (l *Locker) checkName(name string) error {
+	if l.q.takeOver == "" {
+		return nil
+	}
+	if !utf8.ValidString(name) || utf8.RuneCountInString(name) > maxMySQLLeaseName {
+		return fmt.Errorf("sqlstore: lease name %.40q…: want valid UTF-8 of at most %d characters on MySQL", name, maxMySQLLeaseName)
+	}
+	return nil
 }
 
 // exec runs one statement, again when it lost to a concurrent transaction

@@ -36,9 +36,12 @@ type queries struct {
 	// insert intention lock on the same gap, which deadlocks two
 	// concurrent settlements on InnoDB.
 	replaceMoney string
-	// markRelease is PostgreSQL's MarkFulfilledAndRelease in one
-	// statement: markFulfilled's CTE that also deletes the lease, and
-	// answers with the attempts marked and the leases released.
+	// markRelease is MarkFulfilledAndRelease in one statement. On
+	// PostgreSQL: markFulfilled's CTE that also deletes the lease, and
+	// answers with the attempts marked and the leases released. On
+	// MySQL: markFulfilled's multi-table UPDATE joined to the lease row
+	// this token holds, which it releases in place (see
+	// Store.markReleaseAlone); it changes nothing unless it can do both.
 	markRelease string
 	// settleLease and settleLeaseMoney are PostgreSQL's
 	// SettleAndTryAcquire, one statement each (see settleLeaseQueries).
@@ -252,6 +255,14 @@ func foldSchedule(d Dialect, p string, q *queries) {
 			"WHERE o.out_trade_no = ? AND %[4]s"
 		q.settle = r(join, t, sched, "o."+strings.ReplaceAll(settleSet, ", ", ", o."), "o.status = '"+string(store.Pending)+"'", store.KindFulfil)
 		q.markFulfilled = r(join, t, sched, "o."+strings.ReplaceAll(markSet, ", ", ", o."), "o.status = '"+string(store.Paid)+"' AND o.fulfilled = 0", "")
+		// The lease's row is joined, not left-joined: without the lease
+		// nothing is marked, and the caller falls back to the
+		// transaction that tells why. Released is an empty token and expired:
+		// no token is empty, and a take overwrites an expired row.
+		q.markRelease = r("UPDATE %[1]s o JOIN %[3]sleases l ON l.name = ? AND l.token = ? AND l.expires_at > %[4]s "+
+			"LEFT JOIN %[2]s s ON s.out_trade_no = o.out_trade_no "+
+			"SET o.fulfilled = 1, o.fulfilled_at = ?, o.updated_at = ?, s.kind = '', l.token = '', l.expires_at = 0 "+
+			"WHERE o.out_trade_no = ? AND o.status = '%[5]s' AND o.fulfilled = 0", t, sched, p, nowMicros(d), store.Paid)
 	default:
 		return
 	}

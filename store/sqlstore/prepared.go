@@ -46,7 +46,7 @@ func newStmtCache(s *Store) *stmtCache {
 // read so that its transactions find them ready.
 func (s *Store) hotStatements() []string {
 	q := []string{s.q.get, s.q.listByBusiness, s.q.classify, s.q.settle, s.q.replaceMoney, s.q.deleteMoney,
-		s.q.insertMoney, s.q.markFulfilled, s.lease.q.take, s.lease.q.owner, s.lease.q.release}
+		s.q.insertMoney, s.q.markFulfilled, s.q.markRelease, s.lease.q.take, s.lease.q.takeOver, s.lease.q.release}
 	out := q[:0]
 	for _, x := range q {
 		if x != "" {

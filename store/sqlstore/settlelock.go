@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cypaykit/kit/internal/batchq"
 	"github.com/cypaykit/kit/store"
 )
 
@@ -48,13 +49,26 @@ func (s *Store) SettleAndTryAcquire(ctx context.Context, outTradeNo string, p st
 }
 
 // MarkFulfilledAndRelease implements store.SettleLocker: the record, the
-// schedule and the lease's release are one statement on PostgreSQL (run
-// alone, like MarkFulfilled: a late success records what is true and
-// frees what its holder gave up) and one transaction elsewhere.
+// schedule and the lease's release are one statement on PostgreSQL and
+// MySQL (run alone, like MarkFulfilled: a late success records what is
+// true and frees what its holder gave up) and one transaction on SQLite.
+// On MySQL the statement does both or nothing; when it does nothing, a
+// transaction marks and releases as on SQLite and reports what was not
+// possible.
 func (s *Store) MarkFulfilledAndRelease(ctx context.Context, outTradeNo string, now time.Time, name, token string) error {
 	op := "mark fulfilled " + outTradeNo
 	if err := ctx.Err(); err != nil {
 		return s.fail(ctx, op, err)
+	}
+	if s.released != nil {
+		done, err := s.markReleaseAlone(ctx, outTradeNo, now, name, token)
+		if err != nil {
+			return s.failCAS(ctx, op, err)
+		}
+		if done {
+			return nil
+		}
+		// Not both: the transaction below finds out which and says so.
 	}
 	var marked, released int64
 	var status store.Status
@@ -231,4 +245,71 @@ func (c counted) Scan(dest ...any) error { return c.row.Scan(append(dest, c.coun
 // lease is named leasePrefix and the business id of outTradeNo.
 func (s *Store) disownRead(ctx context.Context, outTradeNo, leasePrefix, token string, ttl time.Duration) {
 	s.lease.disownBy(ctx, ttl, s.q.disownRead, leasePrefix, outTradeNo, token)
+}
+
+// markReleaseAlone is MySQL's MarkFulfilledAndRelease in one statement
+// (issue 18.8): one round trip and one commit instead of a transaction's
+// four round trips. MySQL's UPDATE cannot delete, so the lease row is
+// released in place (an empty token, expired), which frees it as a delete
+// would: no caller holds the empty token, and a take overwrites an
+// expired row. The row itself is deleted afterwards, in batches, by
+// purgeReleased. done is false when the statement changed nothing (the
+// attempt is not PAID and unfulfilled, or token does not hold the
+// lease): the caller then runs the transaction that tells which.
+func (s *Store) markReleaseAlone(ctx context.Context, outTradeNo string, now time.Time, name, token string) (done bool, err error) {
+	var n int64
+	err = retryConflicts(ctx, s.dialect, func() (err error) {
+		n, err = change(ctx, s.on(nil), s.q.markRelease, name, token, micros(now), micros(now), outTradeNo)
+		return err
+	})
+	if err != nil || n == 0 {
+		return false, err
+	}
+	s.released.Add(name)
+	return true, nil
+}
+
+// releasedLimits bound the queue of released lease rows waiting to be
+// deleted, and each DELETE. A name dropped from a full queue leaves its
+// row in the table: an expired lease with no holder, which the next take
+// of that name overwrites.
+var releasedLimits = batchq.Limits{Rows: 1 << 16, Bytes: 16 << 20, BatchRows: releasedBatch, BatchBytes: 64 << 10}
+
+// purgeTimeout bounds one purgeReleased batch.
+const purgeTimeout = 10 * time.Second
+
+// purgeSizes are the lengths of purgeReleased's IN lists: a batch is
+// padded to the next one by repeating a name, so that each size is one
+// statement, prepared once per connection like the settlement's.
+var purgeSizes = [...]int{1, 16, releasedBatch}
+
+const releasedBatch = 256
+
+// purgeReleased deletes the rows of leases released in place, names
+// being their names: only while the row is still released (an empty token), so
+// a lease taken in the meantime stays. It runs after the replies it
+// follows, so an error only leaves the rows as they are (see
+// releasedLimits).
+func (s *Store) purgeReleased(names []string) {
+	ctx, cancel := context.WithTimeout(context.Background(), purgeTimeout)
+	defer cancel()
+	size := purgeSizes[len(purgeSizes)-1]
+	for _, n := range purgeSizes {
+		if n >= len(names) {
+			size = n
+			break
+		}
+	}
+	q := "DELETE FROM " + s.prefix + "leases WHERE token = '' AND name IN (" + placeholders(size) + ")"
+	args := make([]any, size)
+	for i := range args {
+		args[i] = names[0]
+		if i < len(names) {
+			args[i] = names[i]
+		}
+	}
+	_ = retryConflicts(ctx, s.dialect, func() error {
+		_, err := s.on(nil).ExecContext(ctx, q, args...)
+		return err
+	})
 }

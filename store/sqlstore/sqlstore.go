@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/cypaykit/kit/internal/batchq"
 	"hash/fnv"
 	"regexp"
 	"strconv"
@@ -92,6 +93,9 @@ type Store struct {
 	lease   *Locker
 	skew    time.Duration
 	stmts   *stmtCache // nil but on MySQL: see prepared.go
+	// released queues, on MySQL, the names of leases that
+	// markReleaseAlone released in place, for purgeReleased to delete.
+	released *batchq.Queue[string]
 	serverState
 	// incStep is MySQL's auto_increment_increment, read by the first
 	// multi-row inbox insert (0: not read yet).
@@ -123,6 +127,9 @@ func New(db *sql.DB, cfg Config) (*Store, error) {
 	s.rq = buildRefundQueries(cfg.Dialect, prefix)
 	s.lease = newLocker(db, cfg.Dialect, prefix+"leases", s.skew)
 	s.stmts = newStmtCache(s)
+	if cfg.Dialect == MySQL {
+		s.released = batchq.New(releasedLimits, func(name string) int { return len(name) }, s.purgeReleased, nil)
+	}
 	return s, nil
 }
 
