@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -137,7 +138,12 @@ var freshRun atomic.Int64
 // notification of each: one set per handler a benchmark compares.
 func freshSetup(b *testing.B, tg target) (s *sqlstore.Store, db *sql.DB, prefix string, first, second []string) {
 	b.Helper()
-	db = tg.open(b, tg.newDSN(b))
+	return freshSetupOn(b, tg, tg.open(b, tg.newDSN(b)))
+}
+
+// freshSetupOn is freshSetup on db, an open database of tg's.
+func freshSetupOn(b *testing.B, tg target, db *sql.DB) (s *sqlstore.Store, _ *sql.DB, prefix string, first, second []string) {
+	b.Helper()
 	db.SetMaxOpenConns(2 * freshClients)
 	db.SetMaxIdleConns(2 * freshClients)
 	prefix = newPrefix(b, tg, db)
@@ -178,12 +184,30 @@ func BenchmarkFreshSettlement(b *testing.B) {
 // bareSettle on every server target: fresh notifications for each,
 // interleaved, with both rates and their ratio reported.
 func againstBare(b *testing.B, name string, handler func(b *testing.B, s *sqlstore.Store, db *sql.DB, d sqlstore.Dialect, prefix string) http.Handler) {
+	againstBareAt(b, 0, name, handler)
+}
+
+// againstBareAt is againstBare with the database rtt away: each round
+// trip (statement, prepare, BEGIN, COMMIT) of either handler waits rtt
+// before it is sent. The attempts are recorded before the wait is set.
+func againstBareAt(b *testing.B, rtt time.Duration, name string, handler func(b *testing.B, s *sqlstore.Store, db *sql.DB, d sqlstore.Dialect, prefix string) http.Handler) {
 	for _, tg := range targets {
 		if !tg.server {
 			continue
 		}
 		b.Run(tg.name, func(b *testing.B) {
-			s, db, prefix, otherBodies, bareBodies := freshSetup(b, tg)
+			dsn := tg.newDSN(b)
+			var db *sql.DB
+			var trips *trips
+			if rtt > 0 {
+				db, trips = countingDB(b, tg, dsn)
+			} else {
+				db = tg.open(b, dsn)
+			}
+			s, db, prefix, otherBodies, bareBodies := freshSetupOn(b, tg, db)
+			if trips != nil {
+				trips.delay.Store(int64(rtt))
+			}
 			otherSrv := httptest.NewServer(handler(b, s, db, tg.dialect, prefix))
 			defer otherSrv.Close()
 			bareSrv := httptest.NewServer(bareSettle(db, tg.dialect, prefix))
@@ -315,5 +339,28 @@ func rowsAffected(res sql.Result, err error) (int64, error) {
 func BenchmarkFreshSettlementShape(b *testing.B) {
 	againstBare(b, "shape", func(_ *testing.B, _ *sqlstore.Store, db *sql.DB, d sqlstore.Dialect, prefix string) http.Handler {
 		return shapeSettle(db, d, prefix)
+	})
+}
+
+// BenchmarkFreshSettlementRemote is BenchmarkFreshSettlement with the
+// database 2 ms away (CYPAY_BENCH_RTT sets another wait, e.g. 500us):
+// every round trip of either handler waits that long in a driver wrapper
+// before it is sent, as one to a distributed database (TiDB,
+// OceanBase) or one in another zone would. There the count of round trips
+// decides, not the CPU: kit/bare tends to the bare handler's round trips
+// over the kit's (TestFreshSettlementRoundTrips).
+//
+//	go test -run '^$' -bench 'BenchmarkFreshSettlementRemote$' -benchtime 2000x -count 3 .
+func BenchmarkFreshSettlementRemote(b *testing.B) {
+	rtt := 2 * time.Millisecond
+	if v := os.Getenv("CYPAY_BENCH_RTT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			b.Fatalf("CYPAY_BENCH_RTT=%q: want a duration such as 2ms", v)
+		}
+		rtt = d
+	}
+	againstBareAt(b, rtt, "kit", func(b *testing.B, s *sqlstore.Store, _ *sql.DB, _ sqlstore.Dialect, _ string) http.Handler {
+		return notifyOn(b, s)
 	})
 }

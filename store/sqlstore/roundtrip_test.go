@@ -36,6 +36,9 @@ type trips struct {
 	ends                       int
 	log                        []string
 	deadlocks                  atomic.Int64 // statements the server aborted as deadlocked (MySQL 1213)
+	// delay, when set, is waited before each round trip is sent: a
+	// database that far away (BenchmarkFreshSettlementRemote).
+	delay atomic.Int64 // nanoseconds
 }
 
 // sawError counts err if the server aborted the statement as deadlocked.
@@ -50,6 +53,9 @@ func (c *trips) note(kind *int, what string) {
 	*kind++
 	c.log = append(c.log, what)
 	c.mu.Unlock()
+	if d := c.delay.Load(); d > 0 {
+		time.Sleep(time.Duration(d))
+	}
 }
 
 // take returns the counts since the last take and starts again from zero.
