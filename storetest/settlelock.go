@@ -253,24 +253,32 @@ func testMarkFulfilledAndReleaseStale(t *testing.T, s store.OrderStore) {
 	release(t, sl, "lease:SLOCKS", other)
 }
 
-// testMarkFulfilledAndReleaseConflict: an attempt that is not PAID is
-// ErrConflict, as MarkFulfilled answers, and the lease stays held: whoever
+// testMarkFulfilledAndReleaseConflict: an attempt that is not PAID
+// (PENDING, or finished FAILED or CLOSED) is ErrConflict, as MarkFulfilled
+// answers, nothing about it changes, and the lease stays held: whoever
 // holds it must keep others out until it expires.
 func testMarkFulfilledAndReleaseConflict(t *testing.T, s store.OrderStore) {
 	sl := settleLocker(t, s)
-	o := newOrder("SLOCKC", 1)
-	create(t, s, o)
-	tok, ok := tryAcquire(t, sl, "lease:SLOCKC", settleLockTTL)
-	if !ok {
-		t.Fatal("TryAcquire of a fresh lease: held")
+	for i, st := range []store.Status{store.Pending, store.Failed, store.Closed} {
+		t.Run(string(st), func(t *testing.T) {
+			o := newOrder(fmt.Sprintf("SLOCKC%d", i), 1)
+			create(t, s, o)
+			if st != store.Pending {
+				finish(t, s, o.OutTradeNo, st, at(5))
+			}
+			want := get(t, s, o.OutTradeNo)
+			name := "lease:" + o.BusinessID
+			tok, ok := tryAcquire(t, sl, name, settleLockTTL)
+			if !ok {
+				t.Fatal("TryAcquire of a fresh lease: held")
+			}
+			err := sl.MarkFulfilledAndRelease(context.Background(), o.OutTradeNo, at(7), name, tok)
+			if !errors.Is(err, store.ErrConflict) {
+				t.Fatalf("MarkFulfilledAndRelease of a %s attempt: got %v, want ErrConflict", st, err)
+			}
+			wantOrder(t, s, want)
+			wantTaken(t, sl, name)
+			release(t, sl, name, tok)
+		})
 	}
-	err := sl.MarkFulfilledAndRelease(context.Background(), o.OutTradeNo, at(7), "lease:SLOCKC", tok)
-	if !errors.Is(err, store.ErrConflict) {
-		t.Fatalf("MarkFulfilledAndRelease of a PENDING attempt: got %v, want ErrConflict", err)
-	}
-	if got := get(t, s, o.OutTradeNo); got.Fulfilled || got.Status != store.Pending {
-		t.Errorf("after the refused call: %s fulfilled=%v, want PENDING, not fulfilled", got.Status, got.Fulfilled)
-	}
-	wantTaken(t, sl, "lease:SLOCKC")
-	release(t, sl, "lease:SLOCKC", tok)
 }
