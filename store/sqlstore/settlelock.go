@@ -262,8 +262,14 @@ func (s *Store) markReleaseAlone(ctx context.Context, outTradeNo string, now tim
 		n, err = change(ctx, s.on(nil), s.q.markRelease, name, token, micros(now), micros(now), outTradeNo)
 		return err
 	})
-	if err != nil || n == 0 {
+	if err != nil {
+		// The statement may still land and release the row in place:
+		// queue its deletion, which spares a row still held.
+		s.released.Add(name)
 		return false, err
+	}
+	if n == 0 {
+		return false, nil
 	}
 	s.released.Add(name)
 	return true, nil
