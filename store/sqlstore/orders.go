@@ -257,8 +257,8 @@ func foldSchedule(d Dialect, p string, q *queries) {
 		q.markFulfilled = r(join, t, sched, "o."+strings.ReplaceAll(markSet, ", ", ", o."), "o.status = '"+string(store.Paid)+"' AND o.fulfilled = 0", "")
 		// The lease's row is joined, not left-joined: without the lease
 		// nothing is marked, and the caller falls back to the
-		// transaction that tells why. Released is an empty token and expired:
-		// no token is empty, and a take overwrites an expired row.
+		// transaction that tells why. Released is an empty token and
+		// expired: no token is empty, and a take overwrites an expired row.
 		q.markRelease = r("UPDATE %[1]s o JOIN %[3]sleases l ON l.name = ? AND l.token = ? AND l.expires_at > %[4]s "+
 			"LEFT JOIN %[2]s s ON s.out_trade_no = o.out_trade_no "+
 			"SET o.fulfilled = 1, o.fulfilled_at = ?, o.updated_at = ?, s.kind = '', l.token = '', l.expires_at = 0 "+

@@ -291,10 +291,10 @@ var purgeSizes = [...]int{1, 16, releasedBatch}
 
 const releasedBatch = 256
 
-// purgeReleased deletes the rows of leases released in place, names
-// being their names: only while the row is still released (an empty token), so
-// a lease taken in the meantime stays. It runs after the replies it
-// follows, so an error only leaves the rows as they are (see
+// purgeReleased deletes the rows of the leases named names that were
+// released in place, and only while they still are (an empty token), so
+// a lease taken again in the meantime stays. It runs after the replies
+// it follows, so an error only leaves the rows as they are (see
 // releasedLimits).
 func (s *Store) purgeReleased(names []string) {
 	ctx, cancel := context.WithTimeout(context.Background(), purgeTimeout)

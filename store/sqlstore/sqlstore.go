@@ -4,7 +4,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"github.com/cypaykit/kit/internal/batchq"
 	"hash/fnv"
 	"regexp"
 	"strconv"
@@ -12,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cypaykit/kit/internal/batchq"
 	"github.com/cypaykit/kit/store"
 )
 
