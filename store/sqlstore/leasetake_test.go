@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -148,6 +149,75 @@ func TestReleasedInPlaceArePurged(t *testing.T) {
 		sqlstore.PurgeReleased(s, names)
 		if n := leaseRows(t, db, prefix); n != 0 {
 			t.Fatalf("%d lease rows after purging all 17; want none", n)
+		}
+	})
+}
+
+// TestReleaseInPlaceExclusive: 16 attempts of one business order, each
+// settled and fulfilled by its own goroutine (as 16 deliveries on several
+// instances would), all under the business order's one lease: MySQL's
+// take (INSERT IGNORE, then an UPDATE of an expired row), its release in
+// place by MarkFulfilledAndRelease and the deletion of released rows
+// after each reply all run at once. At no moment do two goroutines hold
+// the lease, every attempt ends fulfilled, and no lease row is left.
+func TestReleaseInPlaceExclusive(t *testing.T) {
+	forMySQLTargets(t, func(t *testing.T, tg target, _ string, db *sql.DB) {
+		s, prefix := newStorePrefix(t, tg, db)
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		const n = 16
+		const name = "lease:EXCL"
+		var holders, most atomic.Int32
+		errs := make(chan error, n)
+		for i := range n {
+			o := order("EXCL", i+1)
+			create(t, s, o)
+			go func() {
+				errs <- func() error {
+					now := time.Now()
+					settled, tok, held, err := s.SettleAndTryAcquire(ctx, o.OutTradeNo, store.Payment{TransactionID: "T" + o.OutTradeNo, PaidAt: now}, now, name, time.Minute)
+					if err != nil || !settled {
+						return fmt.Errorf("SettleAndTryAcquire(%s): settled=%v, %v", o.OutTradeNo, settled, err)
+					}
+					if !held {
+						if tok, err = s.Acquire(ctx, name, time.Minute); err != nil {
+							return fmt.Errorf("Acquire for %s: %v", o.OutTradeNo, err)
+						}
+					}
+					// While held: a read of the business order's attempts,
+					// as the Settler's under the lease, so that an overlap
+					// lasts a round trip and is seen.
+					h := holders.Add(1)
+					for m := most.Load(); h > m && !most.CompareAndSwap(m, h); m = most.Load() {
+					}
+					_, err = s.ListByBusinessID(ctx, o.BusinessID)
+					holders.Add(-1)
+					if err != nil {
+						return err
+					}
+					if err := s.MarkFulfilledAndRelease(ctx, o.OutTradeNo, time.Now(), name, tok); err != nil {
+						return fmt.Errorf("MarkFulfilledAndRelease(%s): %v", o.OutTradeNo, err)
+					}
+					return nil
+				}()
+			}()
+		}
+		for range n {
+			if err := <-errs; err != nil {
+				t.Error(err)
+			}
+		}
+		if m := most.Load(); m != 1 {
+			t.Errorf("at most %d goroutines held the lease at once; want 1", m)
+		}
+		for i := range n {
+			if o := get(t, s, order("EXCL", i+1).OutTradeNo); !o.Fulfilled {
+				t.Errorf("%s: not fulfilled", o.OutTradeNo)
+			}
+		}
+		waitPurged(t, s)
+		if left := leaseRows(t, db, prefix); left != 0 {
+			t.Errorf("%d lease rows left; want none", left)
 		}
 	})
 }
