@@ -59,3 +59,21 @@ func WaitPurged(ctx context.Context, s *Store) error {
 // PurgeReleased runs one batch of the deletion of lease rows released in
 // place, now, for names.
 func PurgeReleased(s *Store, names []string) { s.purgeReleased(names) }
+
+// WriteQueries are the compare-and-sets that change one attempt, found by
+// its key, under conditions on its status, by name, for tests that look
+// at their plans. Empty ones (not on this dialect) are left out.
+func (s *Store) WriteQueries() map[string]string {
+	m := map[string]string{
+		"settle": s.q.settle, "markFulfilled": s.q.markFulfilled, "markRelease": s.q.markRelease,
+		"settleLease": s.q.settleLease, "settleLeaseMoney": s.q.settleLeaseMoney,
+		"readSettleLease": s.q.readSettleLease, "readSettleLeaseMoney": s.q.readSettleLeaseMoney,
+		"abandon": s.q.abandon, "reverse": s.q.reverse, "finish": s.q.finish,
+	}
+	for k, v := range m {
+		if v == "" {
+			delete(m, k)
+		}
+	}
+	return m
+}
