@@ -69,6 +69,7 @@ func (s *Store) WriteQueries() map[string]string {
 		"settleLease": s.q.settleLease, "settleLeaseMoney": s.q.settleLeaseMoney,
 		"readSettleLease": s.q.readSettleLease, "readSettleLeaseMoney": s.q.readSettleLeaseMoney,
 		"abandon": s.q.abandon, "reverse": s.q.reverse, "finish": s.q.finish,
+		"refundClaim": s.rq.claim, "markRefunded": s.rq.markRefunded,
 	}
 	for k, v := range m {
 		if v == "" {

@@ -60,13 +60,18 @@ func buildRefundQueries(d Dialect, p string) refundQueries {
 		tradeOf:   r("SELECT out_trade_no FROM %s WHERE out_refund_no = ?", t),
 		due: r("SELECT out_refund_no FROM %s WHERE state IN (%s) AND next_due <= ? AND (claim_token = '' OR claim_until <= ?) "+
 			"ORDER BY next_due, out_refund_no LIMIT ?", t, inFlight),
-		claim: r("UPDATE %s SET claim_token = ?, claim_until = ? WHERE out_refund_no = ? AND state IN (%s) "+
-			"AND next_due <= ? AND (claim_token = '' OR claim_until <= ?)", t, inFlight),
+		claim: r("UPDATE %s SET claim_token = ?, claim_until = ? WHERE out_refund_no = ? AND %s", t,
+			onRow(d, fmt.Sprintf("state IN (%s) AND next_due <= ? AND (claim_token = '' OR claim_until <= ?)", inFlight))),
 		update: r("UPDATE %s SET state = ?, refund_id = ?, refunded_at = ?, tries = ?, note = ?, next_due = ?, "+
 			"claim_token = ?, claim_until = ?, updated_at = ? WHERE out_refund_no = ?", t),
-		markRefunded: r("UPDATE %[1]s SET status = '%[2]s', updated_at = ? WHERE out_trade_no = ? AND status = '%[3]s' "+
-			"AND amount <= (SELECT COALESCE(SUM(amount), 0) FROM %[4]s WHERE out_trade_no = ? AND state = '%[5]s')",
-			o, store.Refunded, store.Paid, t, store.RefundSucceeded),
+		// Both tests beside a key are onRow's: as plain conditions, the
+		// sum's generic plan on tables never analysed read every
+		// successful refund of the shop through refunds_state_due to find
+		// this attempt's (TestWritePlansUseTheKey).
+		markRefunded: r("UPDATE %[1]s SET status = '%[2]s', updated_at = ? WHERE out_trade_no = ? AND %[3]s",
+			o, store.Refunded, onRow(d, fmt.Sprintf("status = '%s' AND amount <= "+
+				"(SELECT COALESCE(SUM(amount), 0) FROM %s WHERE out_trade_no = ? AND %s)",
+				store.Paid, t, onRow(d, "state = '"+string(store.RefundSucceeded)+"'")))),
 	}
 }
 
