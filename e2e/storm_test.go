@@ -91,11 +91,7 @@ func openStores(t *testing.T, driver string, d sqlstore.Dialect, dsn string, n i
 			if err := st.Migrate(ctx); err != nil {
 				t.Fatalf("migrate: %v", err)
 			}
-			t.Cleanup(func() {
-				for _, table := range []string{"orders", "leases", "schedule", "refunds", "order_buyers", "schema_version", "migrate_leases"} {
-					db.Exec("DROP TABLE IF EXISTS " + prefix + table)
-				}
-			})
+			t.Cleanup(func() { dropPrefix(t, driver, db, prefix) })
 		}
 		stores = append(stores, st)
 	}
