@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -18,6 +17,7 @@ import (
 	"github.com/cypaykit/kit/client"
 	"github.com/cypaykit/kit/gatewaytest"
 	"github.com/cypaykit/kit/handler"
+	"github.com/cypaykit/kit/internal/testtables"
 	"github.com/cypaykit/kit/model"
 	"github.com/cypaykit/kit/store"
 	"github.com/cypaykit/kit/store/memstore"
@@ -143,43 +143,20 @@ func dropTablesOn(t testing.TB, driver, dsn, prefix string) {
 	})
 }
 
-// dropPrefix drops every table whose name starts with prefix, in the
-// current schema (PostgreSQL, driver pgx), database (MySQL) or file
-// (SQLite). It reads the names from the catalogue, not from a list: a
-// fixed list missed the tables later migrations added (inbox, events,
-// order_money, …), and every run left them behind on the servers.
+// dropPrefix drops every table whose name starts with prefix, as the
+// database's catalogue lists them (internal/testtables): a fixed list
+// here had missed the tables later migrations added, and every run left
+// them behind on the servers.
 func dropPrefix(t testing.TB, driver string, db *sql.DB, prefix string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	list := "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()"
-	switch driver {
-	case "pgx":
-		list = "SELECT table_name FROM information_schema.tables WHERE table_schema = CURRENT_SCHEMA()"
-	case "sqlite":
-		list = "SELECT name FROM sqlite_master WHERE type = 'table'"
+	engine := driver
+	if driver == "pgx" {
+		engine = "postgres"
 	}
-	rows, err := db.QueryContext(ctx, list)
-	if err != nil {
-		t.Errorf("list the tables of %s: %v", prefix, err)
-		return
-	}
-	var tables []string
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			t.Errorf("list the tables of %s: %v", prefix, err)
-			break
-		}
-		if strings.HasPrefix(name, prefix) {
-			tables = append(tables, name)
-		}
-	}
-	rows.Close()
-	for _, table := range tables {
-		if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS "+table); err != nil {
-			t.Errorf("drop %s: %v", table, err)
-		}
+	if err := testtables.Drop(ctx, db, engine, prefix); err != nil {
+		t.Errorf("drop the tables of %s: %v", prefix, err)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/cypaykit/kit/internal/skipnote"
+	"github.com/cypaykit/kit/internal/testtables"
 )
 
 // probeTimeout bounds the check that a test service answers. It is
@@ -58,12 +59,13 @@ func serverDB(t testing.TB, env, dsn string) (prefix string) {
 	rand.Read(b[:])
 	prefix = "ex" + hex.EncodeToString(b[:]) + "_"
 	t.Cleanup(func() {
+		// Every table of the prefix, the kit's and the shop's, as the
+		// catalogue lists them: a fixed list here had missed those that
+		// later migrations added.
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		for _, table := range []string{"orders", "leases", "schedule", "refunds", "order_buyers", "schema_version", "shop_orders"} {
-			if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS "+prefix+table); err != nil {
-				t.Errorf("drop %s%s: %v", prefix, table, err)
-			}
+		if err := testtables.Drop(ctx, db, string(kind), prefix); err != nil {
+			t.Errorf("drop the tables of %s: %v", prefix, err)
 		}
 	})
 	return prefix

@@ -19,6 +19,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/cypaykit/kit/internal/skipnote"
+	"github.com/cypaykit/kit/internal/testtables"
 	"github.com/cypaykit/kit/store/sqlstore"
 )
 
@@ -145,55 +146,20 @@ func newPrefix(t testing.TB, tg target, db *sql.DB) string {
 	return prefix
 }
 
-// dropPrefix drops every table whose name starts with prefix. It reads
-// the names from the database's catalogue rather than from a list, so a
-// table a later migration adds is dropped too (a fixed list had missed
-// inbox and events, and every run left them behind on the servers).
+// dropPrefix drops every table whose name starts with prefix, as the
+// database's catalogue lists them (internal/testtables).
 func dropPrefix(t testing.TB, d sqlstore.Dialect, db *sql.DB, prefix string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	tables, err := prefixTables(ctx, d, db, prefix)
-	if err != nil {
-		t.Errorf("list the tables of %s: %v", prefix, err)
-		return
-	}
-	for _, table := range tables {
-		if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS "+table); err != nil {
-			t.Errorf("drop %s: %v", table, err)
-		}
+	if err := testtables.Drop(ctx, db, string(d), prefix); err != nil {
+		t.Errorf("drop the tables of %s: %v", prefix, err)
 	}
 }
 
 // prefixTables lists the tables whose name starts with prefix.
 func prefixTables(ctx context.Context, d sqlstore.Dialect, db *sql.DB, prefix string) ([]string, error) {
-	var q string
-	switch d {
-	case sqlstore.Postgres:
-		q = "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_name LIKE $1"
-	case sqlstore.MySQL:
-		q = "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name LIKE ?"
-	default:
-		q = "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE ?"
-	}
-	// The prefix is letters, digits and one trailing underscore, which
-	// LIKE reads as any character: HasPrefix below makes the match exact.
-	rows, err := db.QueryContext(ctx, q, prefix+"%")
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var tables []string
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			return nil, err
-		}
-		if strings.HasPrefix(name, prefix) {
-			tables = append(tables, name)
-		}
-	}
-	return tables, rows.Err()
+	return testtables.List(ctx, db, string(d), prefix)
 }
 
 // newStore returns a migrated store on db under a fresh prefix.
@@ -301,6 +267,44 @@ func TestPrefixDropsEveryTable(t *testing.T) {
 		}
 		if len(left) > 0 {
 			t.Errorf("tables of %s left after the test: %v", prefix, left)
+		}
+	})
+}
+
+// TestDropPrefixTakesEveryTableAndNoOther: the clean-up every test here
+// (and e2e's, and the demo shop's) relies on drops every table a migrated
+// store made under its prefix, including those later migrations added,
+// and not a table whose name differs from the prefix only where LIKE
+// reads "_" as any character.
+func TestDropPrefixTakesEveryTableAndNoOther(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, tg target, _ string, db *sql.DB) {
+		ctx := context.Background()
+		prefix := "t" + randomHex(t, 6) + "_"
+		s, err := sqlstore.New(db, sqlstore.Config{Dialect: tg.dialect, TablePrefix: prefix})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		near := strings.TrimSuffix(prefix, "_") + "x" + "kept"
+		if _, err := db.ExecContext(ctx, "CREATE TABLE "+near+" (id INTEGER)"); err != nil {
+			t.Fatal(err)
+		}
+		defer db.ExecContext(ctx, "DROP TABLE IF EXISTS "+near)
+		made, err := prefixTables(ctx, tg.dialect, db, prefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(made) < 10 {
+			t.Fatalf("%d tables under %s after Migrate: %v; want every table of the schema", len(made), prefix, made)
+		}
+		dropPrefix(t, tg.dialect, db, prefix)
+		if left, err := prefixTables(ctx, tg.dialect, db, prefix); err != nil || len(left) != 0 {
+			t.Errorf("after the drop: %v, %v; want no table under %s", left, err, prefix)
+		}
+		if near, err := prefixTables(ctx, tg.dialect, db, strings.TrimSuffix(prefix, "_")+"x"); err != nil || len(near) != 1 {
+			t.Errorf("the table beside the prefix: %v, %v; want it kept", near, err)
 		}
 	})
 }
