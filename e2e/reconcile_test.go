@@ -128,18 +128,18 @@ func newInstanceOn(t testing.TB, driver string, d sqlstore.Dialect, dsn, prefix 
 }
 
 func dropTables(t testing.TB, dsn, prefix string) {
-	dropTablesOn(t, "pgx", dsn, prefix)
+	dropTablesOn(t, "pgx", sqlstore.Postgres, dsn, prefix)
 }
 
 // dropTablesOn is dropTables through any driver.
-func dropTablesOn(t testing.TB, driver, dsn, prefix string) {
+func dropTablesOn(t testing.TB, driver string, d sqlstore.Dialect, dsn, prefix string) {
 	t.Cleanup(func() {
 		db, err := sql.Open(driver, dsn)
 		if err != nil {
 			return
 		}
 		defer db.Close()
-		dropPrefix(t, driver, db, prefix)
+		dropPrefix(t, d, db, prefix)
 	})
 }
 
@@ -147,15 +147,11 @@ func dropTablesOn(t testing.TB, driver, dsn, prefix string) {
 // database's catalogue lists them (internal/testtables): a fixed list
 // here had missed the tables later migrations added, and every run left
 // them behind on the servers.
-func dropPrefix(t testing.TB, driver string, db *sql.DB, prefix string) {
+func dropPrefix(t testing.TB, d sqlstore.Dialect, db *sql.DB, prefix string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	engine := driver
-	if driver == "pgx" {
-		engine = "postgres"
-	}
-	if err := testtables.Drop(ctx, db, engine, prefix); err != nil {
+	if err := testtables.Drop(ctx, db, string(d), prefix); err != nil {
 		t.Errorf("drop the tables of %s: %v", prefix, err)
 	}
 }
@@ -198,7 +194,7 @@ func windowQueriesOn(t *testing.T, driver string, d sqlstore.Dialect, dsn string
 	t.Helper()
 	sim := newSim(t)
 	prefix := "rec" + randomHex(t, 4) + "_"
-	dropTablesOn(t, driver, dsn, prefix)
+	dropTablesOn(t, driver, d, dsn, prefix)
 	clk := &clock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
 	var calls atomic.Int64
 	rs := make([]*handler.Reconciler, n)

@@ -91,7 +91,7 @@ func openStores(t *testing.T, driver string, d sqlstore.Dialect, dsn string, n i
 			if err := st.Migrate(ctx); err != nil {
 				t.Fatalf("migrate: %v", err)
 			}
-			t.Cleanup(func() { dropPrefix(t, driver, db, prefix) })
+			t.Cleanup(func() { dropPrefix(t, d, db, prefix) })
 		}
 		stores = append(stores, st)
 	}
