@@ -149,11 +149,7 @@ func dropTablesOn(t testing.TB, driver string, d sqlstore.Dialect, dsn, prefix s
 // them behind on the servers.
 func dropPrefix(t testing.TB, d sqlstore.Dialect, db *sql.DB, prefix string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := testtables.Drop(ctx, db, string(d), prefix); err != nil {
-		t.Errorf("drop the tables of %s: %v", prefix, err)
-	}
+	testtables.DropT(t, db, string(d), prefix)
 }
 
 // freshAttempts pre-orders n attempts at the simulator (so queries find

@@ -49,6 +49,22 @@ func readSettle(s store.ReadSettleLocker, otn string, want store.Expect, p store
 }
 
 // wantRead fails unless got is the attempt as Get answered it (want).
+// wantNotSettled calls ReadSettleAndTryAcquire for otn with want and p,
+// and fails unless it settled nothing, took no lease, returned no error
+// and answered the attempt as Get read it before, and unless the attempt
+// is unchanged and the lease name free afterwards.
+func wantNotSettled(t *testing.T, op string, s store.OrderStore, rs store.ReadSettleLocker, otn string, want store.Expect, p store.Payment, lease string) {
+	t.Helper()
+	before := get(t, s, otn)
+	read, settled, tok, held, err := readSettle(rs, otn, want, p)
+	if err != nil || settled || held || tok != "" {
+		t.Errorf("%s: got (%v, %q, %v, %v), want (false, \"\", false, nil)", op, settled, tok, held, err)
+	}
+	wantRead(t, op, before, read)
+	wantOrder(t, s, before)
+	wantFree(t, rs, lease)
+}
+
 func wantRead(t *testing.T, op string, want, got *store.Order) {
 	t.Helper()
 	if diff := cmp.Diff(want, got, sameInstant); diff != "" {
@@ -118,14 +134,7 @@ func testReadSettleAndTryAcquireMismatch(t *testing.T, s store.OrderStore) {
 		want := expect(o)
 		tc.edit(&want, o)
 		create(t, s, o)
-		before := get(t, s, o.OutTradeNo)
-		read, settled, tok, held, err := readSettle(rs, o.OutTradeNo, want, payment("T1"))
-		if err != nil || settled || held || tok != "" {
-			t.Errorf("%s: got (%v, %q, %v, %v), want (false, \"\", false, nil)", tc.name, settled, tok, held, err)
-		}
-		wantRead(t, tc.name, before, read)
-		wantOrder(t, s, before)
-		wantFree(t, rs, readSettlePrefix+o.BusinessID)
+		wantNotSettled(t, tc.name, s, rs, o.OutTradeNo, want, payment("T1"), readSettlePrefix+o.BusinessID)
 	}
 }
 
@@ -152,14 +161,7 @@ func testReadSettleAndTryAcquireNotPending(t *testing.T, s store.OrderStore) {
 		{"failed", failed.OutTradeNo, "T1"},
 		{"closed", closed.OutTradeNo, "T1"},
 	} {
-		before := get(t, s, tc.otn)
-		read, settled, tok, held, err := readSettle(rs, tc.otn, expect(o), payment(tc.tx))
-		if err != nil || settled || held || tok != "" {
-			t.Errorf("%s: got (%v, %q, %v, %v), want (false, \"\", false, nil)", tc.name, settled, tok, held, err)
-		}
-		wantRead(t, tc.name, before, read)
-		wantOrder(t, s, before)
-		wantFree(t, rs, readSettlePrefix+o.BusinessID)
+		wantNotSettled(t, tc.name, s, rs, tc.otn, expect(o), payment(tc.tx), readSettlePrefix+o.BusinessID)
 	}
 }
 

@@ -58,16 +58,10 @@ func serverDB(t testing.TB, env, dsn string) (prefix string) {
 	var b [4]byte
 	rand.Read(b[:])
 	prefix = "ex" + hex.EncodeToString(b[:]) + "_"
-	t.Cleanup(func() {
-		// Every table of the prefix, the kit's and the shop's, as the
-		// catalogue lists them: a fixed list here had missed those that
-		// later migrations added.
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := testtables.Drop(ctx, db, string(kind), prefix); err != nil {
-			t.Errorf("drop the tables of %s: %v", prefix, err)
-		}
-	})
+	// Every table of the prefix, the kit's and the shop's, as the
+	// catalogue lists them: a fixed list here had missed those that later
+	// migrations added.
+	t.Cleanup(func() { testtables.DropT(t, db, string(kind), prefix) })
 	return prefix
 }
 

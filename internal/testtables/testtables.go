@@ -9,6 +9,8 @@ import (
 	"context"
 	"database/sql"
 	"strings"
+	"testing"
+	"time"
 )
 
 // List returns the tables whose names start with prefix, in the current
@@ -57,4 +59,15 @@ func Drop(ctx context.Context, db *sql.DB, engine, prefix string) error {
 		}
 	}
 	return nil
+}
+
+// DropT is Drop for a test's clean-up: bounded to 30 s, with a failure
+// reported on t instead of returned.
+func DropT(t testing.TB, db *sql.DB, engine, prefix string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := Drop(ctx, db, engine, prefix); err != nil {
+		t.Errorf("drop the tables of %s: %v", prefix, err)
+	}
 }

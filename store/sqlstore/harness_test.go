@@ -150,11 +150,7 @@ func newPrefix(t testing.TB, tg target, db *sql.DB) string {
 // database's catalogue lists them (internal/testtables).
 func dropPrefix(t testing.TB, d sqlstore.Dialect, db *sql.DB, prefix string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := testtables.Drop(ctx, db, string(d), prefix); err != nil {
-		t.Errorf("drop the tables of %s: %v", prefix, err)
-	}
+	testtables.DropT(t, db, string(d), prefix)
 }
 
 // prefixTables lists the tables whose name starts with prefix.

@@ -63,15 +63,23 @@ SELECT 'P' || g || 'A001', 0, 100, 'CNY', 'CFT', '', '', '' FROM generate_series
 }
 
 // genericPlan prepares query (one text parameter) on conn, under a name
-// from t's, and returns the
-// plan EXPLAIN shows for arg.
+// from t's, and returns the plan EXPLAIN shows for arg.
 func genericPlan(t *testing.T, ctx context.Context, conn *sql.Conn, query, arg string) string {
 	t.Helper()
-	name := "read_plan_" + t.Name()[strings.LastIndexByte(t.Name(), '/')+1:]
-	if _, err := conn.ExecContext(ctx, "PREPARE "+name+"(text) AS "+query); err != nil {
+	return explainPrepared(t, ctx, conn, "(text)", query, "'"+arg+"'")
+}
+
+// explainPrepared prepares query on conn with the parameter types types
+// (empty: the types PostgreSQL infers), under a name from t's, and
+// returns the plan EXPLAIN shows when it is executed with args (SQL
+// literals). Nothing runs.
+func explainPrepared(t *testing.T, ctx context.Context, conn *sql.Conn, types, query, args string) string {
+	t.Helper()
+	name := "plan_" + t.Name()[strings.LastIndexByte(t.Name(), '/')+1:]
+	if _, err := conn.ExecContext(ctx, "PREPARE "+name+types+" AS "+query); err != nil {
 		t.Fatal(err)
 	}
-	rows, err := conn.QueryContext(ctx, "EXPLAIN EXECUTE "+name+"('"+arg+"')")
+	rows, err := conn.QueryContext(ctx, "EXPLAIN EXECUTE "+name+"("+args+")")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,26 +152,5 @@ func genericPlanOf(t *testing.T, ctx context.Context, conn *sql.Conn, query stri
 	for i := 1; strings.Contains(query, fmt.Sprintf("$%d", i)); i++ {
 		n = i
 	}
-	name := "write_plan_" + t.Name()[strings.LastIndexByte(t.Name(), '/')+1:]
-	if _, err := conn.ExecContext(ctx, "PREPARE "+name+" AS "+query); err != nil {
-		t.Fatal(err)
-	}
-	args := strings.TrimSuffix(strings.Repeat("'0', ", n), ", ")
-	rows, err := conn.QueryContext(ctx, "EXPLAIN EXECUTE "+name+"("+args+")")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var lines []string
-	for rows.Next() {
-		var l string
-		if err := rows.Scan(&l); err != nil {
-			t.Fatal(err)
-		}
-		lines = append(lines, l)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return strings.Join(lines, "\n")
+	return explainPrepared(t, ctx, conn, "", query, strings.TrimSuffix(strings.Repeat("'0', ", n), ", "))
 }

@@ -262,17 +262,14 @@ func (s *Store) markReleaseAlone(ctx context.Context, outTradeNo string, now tim
 		n, err = change(ctx, s.on(nil), s.q.markRelease, name, token, micros(now), micros(now), outTradeNo)
 		return err
 	})
-	if err != nil {
-		// The statement may still land and release the row in place:
-		// queue its deletion, which spares a row still held.
-		s.released.Add(name)
-		return false, err
-	}
-	if n == 0 {
+	if err == nil && n == 0 {
 		return false, nil
 	}
+	// Released in place, or perhaps (a statement whose answer was lost
+	// may still land): queue the row's deletion, which spares a row
+	// still held.
 	s.released.Add(name)
-	return true, nil
+	return err == nil, err
 }
 
 // releasedLimits bound the queue of released lease rows waiting to be
