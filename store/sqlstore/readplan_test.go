@@ -25,10 +25,7 @@ func TestReadPlansIgnoreStatistics(t *testing.T) {
 	// size on disk (without statistics it reads the number of pages):
 	// with 40 the joins' generic plan was still key lookups.
 	for _, q := range []string{
-		`INSERT INTO %[1]sorders (out_trade_no, business_id, attempt, mch_id, channel, trade_type, version, amount, status,
-	transaction_id, channel_transaction_id, paid_at, fulfilled, fulfilled_at, code_url, pay_info, reason, created_at, updated_at)
-SELECT 'P' || g || 'A001', 'P' || g, 1, 'M100001', 'WECHAT', 'NATIVE', 'v2', 100, 'PAID', 'T' || g, '', 1, 0, NULL, '', '', '', 1, 1
-FROM generate_series(1, 8000) AS g`,
+		paidUnfulfilled,
 		`INSERT INTO %[1]sschedule (out_trade_no, kind, next_due, claim_token, created_at)
 SELECT 'P' || g || 'A001', 'fulfil', 1, '', 1 FROM generate_series(1, 8000) AS g`,
 		`INSERT INTO %[1]sorder_money (out_trade_no, coupon_fee, cash_fee, fee_type, bank_type, sub_appid, wx_mch_id, wx_sub_mch_id)
@@ -38,15 +35,7 @@ SELECT 'P' || g || 'A001', 0, 100, 'CNY', 'CFT', '', '', '' FROM generate_series
 			t.Fatal(err)
 		}
 	}
-	// One session: PREPARE, the plan cache mode and EXPLAIN belong to it.
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "SET plan_cache_mode = force_generic_plan"); err != nil {
-		t.Fatal(err)
-	}
+	conn := genericPlanSession(t, ctx, db)
 	get, list, claimed := s.ReadQueries()
 	for _, q := range []struct{ name, query, arg string }{
 		{"get", get, "P1A001"},
@@ -60,6 +49,31 @@ SELECT 'P' || g || 'A001', 0, 100, 'CNY', 'CFT', '', '', '' FROM generate_series
 			}
 		})
 	}
+}
+
+// paidUnfulfilled records 8,000 PAID unfulfilled attempts under the
+// prefix it is formatted with: enough for the planner to weigh the tables
+// by their size on disk (without statistics it reads the number of
+// pages).
+const paidUnfulfilled = `INSERT INTO %[1]sorders (out_trade_no, business_id, attempt, mch_id, channel, trade_type, version, amount, status,
+	transaction_id, channel_transaction_id, paid_at, fulfilled, fulfilled_at, code_url, pay_info, reason, created_at, updated_at)
+SELECT 'P' || g || 'A001', 'P' || g, 1, 'M100001', 'WECHAT', 'NATIVE', 'v2', 100, 'PAID', 'T' || g, '', 1, 0, NULL, '', '', '', 1, 1
+FROM generate_series(1, 8000) AS g`
+
+// genericPlanSession returns one session of db, closed when t ends, whose
+// prepared statements are always planned generically: PREPARE, the plan
+// cache mode and EXPLAIN belong to a session.
+func genericPlanSession(t *testing.T, ctx context.Context, db *sql.DB) *sql.Conn {
+	t.Helper()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if _, err := conn.ExecContext(ctx, "SET plan_cache_mode = force_generic_plan"); err != nil {
+		t.Fatal(err)
+	}
+	return conn
 }
 
 // genericPlan prepares query (one text parameter) on conn, under a name
@@ -113,20 +127,10 @@ func TestWritePlansUseTheKey(t *testing.T) {
 	db := tg.open(t, tg.newDSN(t))
 	s, prefix := newStorePrefix(t, tg, db)
 	ctx := context.Background()
-	if _, err := db.ExecContext(ctx, fmt.Sprintf(`INSERT INTO %[1]sorders (out_trade_no, business_id, attempt, mch_id, channel, trade_type, version, amount, status,
-	transaction_id, channel_transaction_id, paid_at, fulfilled, fulfilled_at, code_url, pay_info, reason, created_at, updated_at)
-SELECT 'P' || g || 'A001', 'P' || g, 1, 'M100001', 'WECHAT', 'NATIVE', 'v2', 100, 'PAID', 'T' || g, '', 1, 0, NULL, '', '', '', 1, 1
-FROM generate_series(1, 8000) AS g`, prefix)); err != nil {
+	if _, err := db.ExecContext(ctx, fmt.Sprintf(paidUnfulfilled, prefix)); err != nil {
 		t.Fatal(err)
 	}
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "SET plan_cache_mode = force_generic_plan"); err != nil {
-		t.Fatal(err)
-	}
+	conn := genericPlanSession(t, ctx, db)
 	queries := s.WriteQueries()
 	if len(queries) != 12 {
 		t.Fatalf("%d statements to check; want PostgreSQL's 12", len(queries))
